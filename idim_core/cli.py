@@ -1,0 +1,365 @@
+"""The `idim` command line: run sweeps and read the run store.
+
+Every command works on the same SQLite store as the app ($IDIM_HOME, or --home).
+Bad input exits 2 with one line on stderr; nothing already stored is changed.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+
+from .errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage + error otherwise)
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def _fmt_acc(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _fmt_d(v) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+# ---------------------------------------------------------------------------
+# progress display
+# ---------------------------------------------------------------------------
+class Progress:
+    """tqdm bars on a terminal, plain lines otherwise (always on stderr)."""
+
+    def __init__(self, quiet: bool = False):
+        self.tty = sys.stderr.isatty()
+        self.quiet = quiet
+        self.bar = None
+        self.t0 = time.time()
+
+    def _line(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[{time.time() - self.t0:6.0f}s] {text}", file=sys.stderr, flush=True)
+
+    def __call__(self, e: dict) -> None:
+        kind = e["type"]
+        label = lambda: "baseline (full fine-tuning)" if e.get("kind") == "baseline" else f"d={e['d']:,} seed {e['seed']}"  # noqa: E731
+        if kind == "loading":
+            self._line("loading model and data ...")
+        elif kind == "trial_start":
+            if self.tty and not self.quiet:
+                from tqdm import tqdm
+
+                self.bar = tqdm(desc=label(), total=None, unit="step", file=sys.stderr, leave=False)
+            else:
+                self._line(f"training {label()}")
+        elif kind == "step":
+            if self.bar is not None:
+                self.bar.total = e.get("total")
+                self.bar.update(e["step"] - self.bar.n)
+                self.bar.set_postfix(loss=f"{e['loss']:.3f}", refresh=False)
+            elif e.get("accuracy") is not None:
+                self._line(f"  step {e['step']}/{e.get('total')}  loss {e['loss']:.3f}  val acc {e['accuracy']:.3f}")
+        elif kind == "trial_end":
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            acc = e.get("accuracy")
+            self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"]) + f" ({e['seconds']:.0f} s)")
+        elif kind == "cancelled":
+            self._line("cancelled; finished trials are kept")
+
+
+def print_table(res: dict, out=sys.stdout) -> None:
+    w = lambda s="": print(s, file=out)  # noqa: E731
+    w(f"run {res['run_id']}  [{res['status']}]  {res['model']} on {res['task']}, {res['method'].upper()}, {res['projection']} projection"
+      + (f", D = {res['D']:,}" if res.get("D") else ""))
+    w(f"full fine-tuning accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold (0.9 x): {_fmt_acc(res['threshold'])}"
+      + (f"   chance: {res['chance']:.3f}   majority: {res['majority']:.3f}" if res.get("chance") else ""))
+    w()
+    w(f"{'d':>10}  {'accuracy':>8}  {'std':>6}  {'seeds':>5}  reached")
+    for r in res["by_d"]:
+        reached = "" if r["mean"] is None or res["threshold"] is None else ("yes" if r["mean"] >= res["threshold"] else "no")
+        extra = f"  ({r['diverged']} diverged)" if r["diverged"] else ""
+        w(f"{r['d']:>10,}  {_fmt_acc(r['mean']):>8}  {_fmt_acc(r['std']) if r['n'] > 1 else '':>6}  {r['n']:>5}  {reached}{extra}")
+    w()
+    if res["d90"] is not None:
+        w(f"d90 = {res['d90']:,} (grid), {res['d90_interpolated']:,.0f} (interpolated in log d)")
+    elif res["baseline_accuracy"] is not None and res["by_d"]:
+        w(f"d90 > max d ({max(r['d'] for r in res['by_d']):,}): no d reached the threshold")
+    else:
+        w("d90: not yet known")
+    if res.get("seconds"):
+        w(f"wall time: {res['seconds']:.0f} s on {res.get('device') or '?'}")
+    if res.get("error"):
+        w(f"error: {res['error']}")
+
+
+# ---------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------
+def _store(args):
+    from .store import Store
+
+    return Store(args.home)
+
+
+def _config_from_args(args) -> dict:
+    from .sweep import make_config
+
+    return make_config(
+        model=args.model, task=args.task, method=args.method, projection=args.projection, dims=args.dims,
+        seeds=args.seeds, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+        lr_full=args.lr_full, lr_subspace=args.lr_subspace, max_train=args.max_train, max_eval=args.max_eval,
+        max_length=args.max_length, split_seed=args.split_seed, device=args.device, threads=args.threads,
+        text_column=args.text_column, text_pair_column=args.text_pair_column, label_column=args.label_column,
+    )
+
+
+def _execute(store, run_id: str, args) -> int:
+    from .sweep import Runner, result
+
+    prog = Progress(quiet=args.quiet)
+    try:
+        Runner(store, run_id, prog, owner=_owner()).run()
+    except KeyboardInterrupt:
+        store.update_run(run_id, status="interrupted", heartbeat=0)
+        store.event(run_id, "warning", "interrupted from the terminal; `idim resume` continues it")
+        print(f"idim: interrupted; finished trials are kept. Resume with: idim resume {run_id}", file=sys.stderr)
+        return 130
+    res = result(store, run_id)
+    if args.json:
+        print(json.dumps(_public(res)))
+    else:
+        print_table(res)
+    return 0 if res["status"] in ("done", "cancelled") else 1
+
+
+def _public(res: dict) -> dict:
+    out = dict(res)
+    out["points"] = [{"d": p["d"], "seed": p["seed"], "accuracy": p["accuracy"], "status": p["status"]} for p in res["points"]]
+    return out
+
+
+def cmd_run(args) -> int:
+    from .sweep import preflight
+
+    cfg = _config_from_args(args)
+    preflight(cfg)
+    store = _store(args)
+    if args.queue:
+        run_id = store.create_run(cfg, status="queued")
+        print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else f"queued run {run_id}; a worker (`idim worker`) will train it")
+        return 0
+    run_id = store.create_run(cfg, status="running", owner=_owner())
+    print(f"run {run_id} (store: {store.path})", file=sys.stderr)
+    return _execute(store, run_id, args)
+
+
+def _owner() -> str:
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def cmd_resume(args) -> int:
+    store = _store(args)
+    run = store.require_run(args.run_id)
+    if run["status"] in ("done", "cancelled") and not args.force:
+        raise UserError(f"run {args.run_id} is {run['status']}; nothing to resume (use --force to run its missing trials anyway)")
+    if run["status"] == "running":
+        raise UserError(f"run {args.run_id} is running in another process ({run.get('owner')}); cancel it first")
+    if run["status"] != "queued":
+        store.update_run(args.run_id, status="interrupted", heartbeat=0, cancel_requested=0)
+    return _execute(store, args.run_id, args)
+
+
+def cmd_ls(args) -> int:
+    from .sweep import result
+
+    store = _store(args)
+    runs = store.list_runs(args.limit)
+    rows = []
+    for r in runs:
+        res = result(store, r["id"])
+        rows.append({k: res[k] for k in ("run_id", "status", "model", "task", "method", "projection", "baseline_accuracy", "d90", "d90_interpolated", "created")}
+                    | {"trials": len(res["points"])})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print(f"no runs yet in {store.path}; start one with `idim run`")
+        return 0
+    print(f"{'run':12}  {'status':11}  {'model':20}  {'task':10}  {'method':6}  {'proj':8}  {'trials':>6}  {'base':>5}  {'d90':>8}  created")
+    for r in rows:
+        print(f"{r['run_id']:12}  {r['status']:11}  {r['model'][:20]:20}  {r['task'][:10]:10}  {r['method']:6}  {r['projection']:8}  "
+              f"{r['trials']:>6}  {_fmt_acc(r['baseline_accuracy']):>5}  {_fmt_d(r['d90']):>8}  "
+              f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(r['created']))}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .sweep import result
+
+    store = _store(args)
+    store.require_run(args.run_id)
+    res = result(store, args.run_id)
+    if args.json:
+        print(json.dumps(_public(res)))
+    else:
+        print_table(res)
+        for e in store.events(args.run_id, 8):
+            print(f"  {time.strftime('%H:%M:%S', time.localtime(e['t']))} {e['level']:7} {e['message']}")
+    return 0
+
+
+def export_csv(res: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["d", "seed", "accuracy"])
+    for p in res["points"]:
+        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"]])
+    return buf.getvalue()
+
+
+def cmd_export(args) -> int:
+    from .sweep import result
+
+    store = _store(args)
+    store.require_run(args.run_id)
+    res = result(store, args.run_id)
+    text = export_csv(res) if args.format == "csv" else json.dumps(_public(res), indent=2) + "\n"
+    if args.output and args.output != "-":
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    store = _store(args)
+    state = store.request_cancel(args.run_id)
+    print(f"run {args.run_id}: {state}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .models import list_models
+
+    models = list_models()
+    if args.json:
+        print(json.dumps(models))
+    else:
+        for m in models:
+            print(f"{m['name']:22} {m['params']:>12,} params  {m['layers']} layers  {m['description']}")
+        print("\nAlso: any Hugging Face model id (needs a download once) or a local model directory.")
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    from .tasks import list_tasks
+
+    tasks = list_tasks()
+    if args.json:
+        print(json.dumps(tasks))
+    else:
+        for t in tasks:
+            where = "bundled" if t["offline"] else "hub, needs a download"
+            print(f"{t['name']:12} {t['num_labels']} classes  {where:22} {t['description']}")
+        print("\nAlso: csv:PATH with columns text[,text_pair],label (see --text-column etc.).")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from .worker import main as worker_main
+
+    return worker_main(home=args.home, once=args.once, poll=args.poll)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .sweep import DEFAULTS
+
+    home = _Parser(add_help=False)
+    home.add_argument("--home", default=argparse.SUPPRESS,
+                      help="run store directory (default: $IDIM_HOME or a per-user data directory)")
+    p = _Parser(prog="idim", description="Measure the intrinsic dimension of fine-tuning.", parents=[home])
+    p.set_defaults(home=None)
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
+    sub.required = True
+
+    r = sub.add_parser("run", parents=[home], help="run a sweep: full fine-tuning baseline, then subspace trials over d")
+    r.add_argument("--model", default=DEFAULTS["model"], help="catalogue name, hub id or local directory (default %(default)s)")
+    r.add_argument("--task", default=DEFAULTS["task"], help="mr, glue/sst2 ..., or csv:PATH (default %(default)s)")
+    r.add_argument("--method", default=DEFAULTS["method"], help="said or did (default %(default)s)")
+    r.add_argument("--projection", default=DEFAULTS["projection"], help="fastfood, sparse or dense (default %(default)s)")
+    r.add_argument("--dims", default=",".join(map(str, DEFAULTS["dims"])), help="comma-separated d values, or 'auto' for a d90 search")
+    r.add_argument("--seeds", type=int, default=DEFAULTS["seeds"], help="seeds per d (default %(default)s)")
+    r.add_argument("--epochs", type=float, help=f"training epochs per trial (default {DEFAULTS['epochs']})")
+    r.add_argument("--max-steps", type=int, help="cap on optimiser steps per trial")
+    r.add_argument("--batch-size", type=int)
+    r.add_argument("--lr-full", type=float, help=f"learning rate of full fine-tuning (default {DEFAULTS['lr_full']})")
+    r.add_argument("--lr-subspace", type=float, help=f"learning rate of z (default {DEFAULTS['lr_subspace']})")
+    r.add_argument("--max-train", type=int, help=f"training examples (default {DEFAULTS['max_train']})")
+    r.add_argument("--max-eval", type=int, help=f"validation and test examples each (default {DEFAULTS['max_eval']})")
+    r.add_argument("--max-length", type=int, help=f"tokens per example (default {DEFAULTS['max_length']})")
+    r.add_argument("--split-seed", type=int)
+    r.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    r.add_argument("--threads", type=int, help="CPU threads for torch")
+    r.add_argument("--text-column", help="CSV tasks: text column (default text)")
+    r.add_argument("--text-pair-column", help="CSV tasks: optional second text column")
+    r.add_argument("--label-column", help="CSV tasks: label column (default label)")
+    r.add_argument("--queue", action="store_true", help="only queue the run for a background worker")
+    r.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(func=cmd_run)
+
+    for name, fn, hlp in (("show", cmd_show, "show one run"), ("cancel", cmd_cancel, "ask a run to stop"),
+                          ("resume", cmd_resume, "run the missing trials of an interrupted run"),
+                          ("export", cmd_export, "write a run's points as CSV or JSON")):
+        s = sub.add_parser(name, help=hlp, parents=[home])
+        s.add_argument("run_id")
+        if name in ("show", "resume"):
+            s.add_argument("--json", action="store_true")
+        if name == "resume":
+            s.add_argument("--quiet", action="store_true")
+            s.add_argument("--force", action="store_true")
+        if name == "export":
+            s.add_argument("--format", choices=("csv", "json"), default="csv")
+            s.add_argument("-o", "--output", help="file to write (default stdout)")
+        s.set_defaults(func=fn)
+
+    s = sub.add_parser("ls", help="list runs", parents=[home])
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--limit", type=int)
+    s.set_defaults(func=cmd_ls)
+    for name, fn in (("models", cmd_models), ("tasks", cmd_tasks)):
+        s = sub.add_parser(name, help=f"list the {name} catalogue", parents=[home])
+        s.add_argument("--json", action="store_true")
+        s.set_defaults(func=fn)
+    s = sub.add_parser("worker", parents=[home], help="train queued runs in the background (one per machine)")
+    s.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    s.add_argument("--poll", type=float, default=1.0, help="seconds between queue checks")
+    s.set_defaults(func=cmd_worker)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UserError as e:
+        print(f"idim: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

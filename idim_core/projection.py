@@ -1,0 +1,317 @@
+"""Random projections P: R^d -> R^D for subspace fine-tuning (theta = theta0 + P z).
+
+Three kinds, all seeded, all scaled so that every column has unit norm over the
+whole of D (||P e_j|| = 1), so one learning rate for z behaves the same across d
+and kinds:
+
+* ``fastfood``: blocks of H G Pi H B (Le, Sarlos & Smola 2013), stacked to cover D.
+  H is the unnormalised Walsh-Hadamard transform of size L (the next power of two
+  >= d), B a random +-1 diagonal, Pi a permutation, G a Gaussian diagonal.  B and the
+  first H are shared by all blocks (H B z is computed once); Pi and G are drawn per
+  block.  Time O(D log d), memory O(D), never a D x d matrix.
+* ``sparse``: each column has exactly k = round(sqrt(D)) non-zeros (density about
+  1/sqrt(D), as in Li et al. 2018), entries +-1/sqrt(k), rows drawn without
+  replacement, so every column norm is exactly one.
+* ``dense``: a Gaussian D x d matrix with normalised columns; only where it fits.
+
+Each projection is a ``torch.nn.Module``: ``P(z)`` maps a (d,) tensor to a (D,)
+tensor.  Gradients go through a custom autograd Function whose backward is the
+exact adjoint ``P^T g`` of the forward, so autograd records nothing inside the
+transform (no butterfly level is kept alive).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from torch import nn
+
+KINDS = ("fastfood", "sparse", "dense")
+
+# The dense kind refuses matrices larger than this many bytes (env override).
+DENSE_MAX_BYTES = int(os.environ.get("IDIM_DENSE_MAX_BYTES", str(1 << 30)))
+
+
+class ProjectionError(ValueError):
+    """A projection that cannot be built with the given sizes."""
+
+
+# ---------------------------------------------------------------------------
+# Walsh-Hadamard transform
+# ---------------------------------------------------------------------------
+_HADAMARD: dict[tuple, torch.Tensor] = {}
+
+
+def _hadamard(m: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    key = (m, dtype, device)
+    h = _HADAMARD.get(key)
+    if h is None:
+        h = torch.ones(1, 1, dtype=torch.float64)
+        while h.shape[0] < m:
+            h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+        h = h.to(dtype=dtype, device=device)
+        _HADAMARD[key] = h
+    return h
+
+
+def _factors(L: int, max_bits: int = 5) -> list[int]:
+    """Split L = 2^k into factors of at most 2^max_bits (H_L = H_a (x) H_b (x) ...)."""
+    k = L.bit_length() - 1
+    parts = []
+    while k > 0:
+        b = min(max_bits, k)
+        parts.append(1 << b)
+        k -= b
+    return parts
+
+
+def fwht(x: torch.Tensor) -> torch.Tensor:
+    """Unnormalised Walsh-Hadamard transform (Sylvester order) over the last dim.
+
+    Uses the Kronecker factorisation H_L = H_{m1} (x) H_{m2} (x) ...: a few small
+    dense matrix products instead of log2(L) butterfly passes.  H is symmetric and
+    H H = L I, so the same function is its own adjoint.
+    """
+    L = x.shape[-1]
+    if L & (L - 1):
+        raise ValueError(f"fwht needs a power-of-two length, got {L}")
+    if L == 1:
+        return x.clone()
+    lead = x.shape[:-1]
+    n = x.numel() // L
+    y = x.reshape(n, L)
+    before = 1
+    for m in _factors(L):
+        after = L // (before * m)
+        h = _hadamard(m, x.dtype, x.device)
+        if after == 1:
+            y = (y.reshape(-1, m) @ h).reshape(n, L)
+        else:
+            y = torch.matmul(h, y.reshape(n * before, m, after)).reshape(n, L)
+        before *= m
+    return y.reshape(*lead, L)
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+# ---------------------------------------------------------------------------
+# Base class: a linear map with an explicit adjoint
+# ---------------------------------------------------------------------------
+class _Apply(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z, proj):  # noqa: D401 - autograd signature
+        ctx.proj = proj
+        return proj.apply_forward(z)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.proj.apply_adjoint(g.contiguous()), None
+
+
+class Projection(nn.Module):
+    kind = "base"
+
+    def __init__(self, d: int, D: int, seed: int):
+        super().__init__()
+        _check_sizes(d, D)
+        self.d, self.D, self.seed = int(d), int(D), int(seed)
+
+    # subclasses implement the two maps without autograd
+    def apply_forward(self, z: torch.Tensor) -> torch.Tensor:  # (d,) -> (D,)
+        raise NotImplementedError
+
+    def apply_adjoint(self, g: torch.Tensor) -> torch.Tensor:  # (D,) -> (d,)
+        raise NotImplementedError
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape != (self.d,):
+            raise ValueError(f"expected z of shape ({self.d},), got {tuple(z.shape)}")
+        return _Apply.apply(z, self)
+
+    def adjoint(self, g: torch.Tensor) -> torch.Tensor:
+        """P^T g for a (D,) tensor g (no autograd)."""
+        with torch.no_grad():
+            return self.apply_adjoint(g)
+
+    def matrix(self) -> torch.Tensor:
+        """The explicit D x d matrix (for tests and small sizes only)."""
+        if self.D * self.d > 50_000_000:
+            raise ProjectionError("matrix() is for small projections only")
+        dev = self._device()
+        eye = torch.eye(self.d, device=dev)
+        with torch.no_grad():
+            return torch.stack([self.apply_forward(eye[j]) for j in range(self.d)], 1)
+
+    def _device(self) -> torch.device:
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")
+
+    def extra_repr(self) -> str:
+        return f"d={self.d}, D={self.D}, seed={self.seed}"
+
+
+def _check_sizes(d, D):
+    if not isinstance(d, int) or not isinstance(D, int):
+        raise ProjectionError(f"d and D must be integers, got d={d!r}, D={D!r}")
+    if D < 1:
+        raise ProjectionError(f"D must be at least 1, got {D}")
+    if not 1 <= d <= D:
+        raise ProjectionError(f"d must satisfy 1 <= d <= D={D}, got d={d}")
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed) & 0xFFFF_FFFF_FFFF)
+
+
+# ---------------------------------------------------------------------------
+# Fastfood
+# ---------------------------------------------------------------------------
+class FastfoodProjection(Projection):
+    kind = "fastfood"
+
+    # exact per-column correction of the truncated last block is computed when it
+    # costs at most this many elements, or whenever that block weighs > 1 % of D.
+    EXACT_BUDGET = 1 << 26
+
+    def __init__(self, d: int, D: int, seed: int):
+        super().__init__(d, D, seed)
+        L = _next_pow2(d)
+        nb = -(-D // L)
+        g = _generator(seed)
+        B = torch.randint(0, 2, (L,), generator=g).float() * 2 - 1
+        # per-block permutation, stored as its inverse: forward scatters, backward gathers
+        inv = torch.argsort(torch.rand(nb, L, generator=g), dim=1)
+        G = torch.randn(nb, L, generator=g)
+        self.L, self.nb = L, nb
+        self.register_buffer("B", B)
+        self.register_buffer("inv_perm", inv)
+        self.register_buffer("G", G)
+        # Column norms: for a full block, H B e_j has +-1 entries, so every column of
+        # H G Pi H B has squared norm L * ||G_b||^2, whatever j is.  Only the last
+        # block, cut at D, depends on j.
+        R = D - (nb - 1) * L  # rows kept from the last block
+        full = L * float((G[:-1] ** 2).sum()) if nb > 1 else 0.0
+        if R == L:
+            sq = torch.full((d,), full + L * float((G[-1] ** 2).sum()))
+        elif d * L <= self.EXACT_BUDGET or R > 0.01 * D:
+            sq = full + self._last_block_sq_norms(R)
+        else:  # average over columns; error <= L/D relative (tiny when D >> L)
+            sq = torch.full((d,), full + R * float((G[-1] ** 2).sum()))
+        self.register_buffer("scale", sq.clamp_min(1e-30).rsqrt())
+
+    def _last_block_sq_norms(self, R: int) -> torch.Tensor:
+        L, d = self.L, self.d
+        out = torch.empty(d, dtype=torch.float64)
+        chunk = max(1, (1 << 22) // L)
+        perm = torch.argsort(self.inv_perm[-1])
+        for a in range(0, d, chunk):
+            b = min(d, a + chunk)
+            e = torch.zeros(b - a, L)
+            e[torch.arange(b - a), torch.arange(a, b)] = self.B[a:b]
+            v = fwht(e)[:, perm] * self.G[-1]
+            out[a:b] = (fwht(v)[:, :R].double() ** 2).sum(1)
+        return out.float()
+
+    def apply_forward(self, z):
+        L, nb = self.L, self.nb
+        x = torch.zeros(L, dtype=z.dtype, device=z.device)
+        x[: self.d] = z * self.scale
+        v = fwht(x * self.B)
+        w = torch.empty(nb, L, dtype=z.dtype, device=z.device)
+        w.scatter_(1, self.inv_perm, v.expand(nb, L))  # w[b, k] = v[perm_b[k]]
+        w.mul_(self.G)
+        return fwht(w).reshape(-1)[: self.D]
+
+    def apply_adjoint(self, g):
+        L, nb = self.L, self.nb
+        gp = g.new_zeros(nb * L)
+        gp[: self.D] = g
+        u = fwht(gp.view(nb, L)).mul_(self.G)
+        v = u.gather(1, self.inv_perm).sum(0)  # adjoint of the per-block permutation
+        return (fwht(v) * self.B)[: self.d] * self.scale
+
+
+# ---------------------------------------------------------------------------
+# Sparse
+# ---------------------------------------------------------------------------
+def _distinct_rows(d: int, k: int, D: int, g: torch.Generator) -> torch.Tensor:
+    """A (d, k) tensor of row indices in [0, D), distinct within each column."""
+    if k * 2 >= D:  # dense-ish: sort random keys
+        return torch.argsort(torch.rand(d, D, generator=g), dim=1)[:, :k]
+    rows = torch.randint(0, D, (d, k), generator=g)
+    for _ in range(100):
+        srt, order = rows.sort(dim=1)
+        dup = torch.zeros_like(srt, dtype=torch.bool)
+        dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+        n = int(dup.sum())
+        if n == 0:
+            return srt
+        srt[dup] = torch.randint(0, D, (n,), generator=g)
+        rows = srt
+    raise RuntimeError("could not draw distinct rows")  # pragma: no cover
+
+
+class SparseProjection(Projection):
+    kind = "sparse"
+
+    def __init__(self, d: int, D: int, seed: int):
+        super().__init__(d, D, seed)
+        g = _generator(seed)
+        k = max(1, min(D, round(math.sqrt(D))))
+        self.k = k
+        self.register_buffer("rows", _distinct_rows(d, k, D, g))
+        signs = torch.randint(0, 2, (d, k), generator=g).float() * 2 - 1
+        self.register_buffer("vals", signs / math.sqrt(k))
+
+    def apply_forward(self, z):
+        out = z.new_zeros(self.D)
+        out.index_add_(0, self.rows.reshape(-1), (self.vals * z[:, None]).reshape(-1))
+        return out
+
+    def apply_adjoint(self, g):
+        return (g[self.rows] * self.vals).sum(1)
+
+
+# ---------------------------------------------------------------------------
+# Dense
+# ---------------------------------------------------------------------------
+class DenseProjection(Projection):
+    kind = "dense"
+
+    def __init__(self, d: int, D: int, seed: int):
+        super().__init__(d, D, seed)
+        need = D * d * 4
+        if need > DENSE_MAX_BYTES:
+            raise ProjectionError(
+                f"a dense projection of {D:,} x {d:,} needs {need / 2**30:.1f} GiB "
+                f"(limit {DENSE_MAX_BYTES / 2**30:.1f} GiB); use --projection fastfood or sparse, "
+                "or a smaller d"
+            )
+        g = _generator(seed)
+        W = torch.randn(D, d, generator=g)
+        W /= W.norm(dim=0, keepdim=True).clamp_min(1e-30)
+        self.register_buffer("W", W)
+
+    def apply_forward(self, z):
+        return self.W @ z
+
+    def apply_adjoint(self, g):
+        return self.W.t() @ g
+
+
+_REGISTRY = {"fastfood": FastfoodProjection, "sparse": SparseProjection, "dense": DenseProjection}
+
+
+def make_projection(kind: str, d: int, D: int, seed: int) -> Projection:
+    """Build the projection ``kind`` from R^d to R^D, seeded by ``seed``."""
+    try:
+        cls = _REGISTRY[kind]
+    except KeyError:
+        raise ProjectionError(
+            f"unknown projection {kind!r}; choose one of {', '.join(KINDS)}"
+        ) from None
+    return cls(int(d), int(D), int(seed))

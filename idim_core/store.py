@@ -1,0 +1,320 @@
+"""The run store: one SQLite file (WAL mode), the single source of truth.
+
+Tables: ``runs`` (config as JSON, status, device, timings, error, result summary),
+``trials`` (one per baseline or (d, seed)), ``points`` (training curve: step, loss,
+validation accuracy) and ``events`` (a log a person can read).  The CLI, the worker
+and the app all read and write through this module; it never imports torch.
+
+Statuses: queued, running, done, failed, cancelled, interrupted.  A run whose owner
+stopped heart-beating for ``STALE_AFTER`` seconds is shown as interrupted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UserError
+
+SCHEMA_VERSION = 1
+STALE_AFTER = 20.0  # seconds without a heartbeat before a running run counts as interrupted
+RUN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+FINAL = ("done", "failed", "cancelled")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    device TEXT,
+    started REAL,
+    finished REAL,
+    heartbeat REAL,
+    owner TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,            -- baseline | subspace
+    d INTEGER,                     -- null for the baseline
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,          -- running | done | diverged | failed
+    accuracy REAL,
+    val_accuracy REAL,
+    steps INTEGER,
+    total_steps INTEGER,
+    seconds REAL,
+    trainable INTEGER,
+    started REAL,
+    finished REAL,
+    error TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(run_id, kind, IFNULL(d, -1), seed);
+CREATE TABLE IF NOT EXISTS points (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    loss REAL,
+    accuracy REAL,
+    t REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_trial ON points(trial_id, step);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    t REAL NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
+"""
+
+
+def default_home() -> Path:
+    env = os.environ.get("IDIM_HOME")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "idim"
+
+
+def check_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise UserError(f"{run_id!r} is not a run id (12 hex digits, as `idim ls` shows)")
+    return run_id
+
+
+class Store:
+    def __init__(self, home: str | Path | None = None):
+        self.home = Path(home) if home else default_home()
+        self.path = self.home / "idim.db"
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create the run store directory {self.home} ({e.strerror}); set IDIM_HOME to a writable directory") from None
+        self._conn: sqlite3.Connection | None = None
+        self._init()
+
+    # -- connection ----------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                c.row_factory = sqlite3.Row
+                c.execute("PRAGMA busy_timeout=30000")
+                c.execute("PRAGMA journal_mode=WAL")
+                c.execute("PRAGMA foreign_keys=ON")
+                c.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.DatabaseError as e:
+                raise self._explain(e) from None
+            self._conn = c
+        return self._conn
+
+    def _explain(self, e: Exception) -> UserError:
+        msg = str(e)
+        if "not a database" in msg or "malformed" in msg:
+            return UserError(f"the run store {self.path} is damaged ({msg}); move it aside (nothing was changed) or set IDIM_HOME to another directory")
+        if "readonly" in msg or "unable to open" in msg:
+            return UserError(f"the run store {self.path} cannot be written ({msg}); fix its permissions or set IDIM_HOME to a writable directory")
+        if "disk is full" in msg or "database or disk is full" in msg:
+            return UserError(f"the disk holding {self.path} is full; free some space and retry (finished results are kept)")
+        return UserError(f"the run store {self.path} failed: {msg}")
+
+    @contextmanager
+    def _tx(self):
+        c = self._connect()
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            yield c
+            c.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            try:
+                c.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise self._explain(e) from None
+        except BaseException:
+            try:
+                c.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+
+    def _q(self, sql: str, args=()) -> list[sqlite3.Row]:
+        try:
+            return self._connect().execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise self._explain(e) from None
+
+    def _init(self) -> None:
+        c = self._connect()
+        try:
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise self._explain(e) from None
+        if version > SCHEMA_VERSION:
+            raise UserError(f"the run store {self.path} was written by a newer idim (schema {version}); upgrade idim")
+        if version < SCHEMA_VERSION:
+            with self._tx() as tx:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        tx.execute(stmt)
+                tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- runs ----------------------------------------------------------------
+    def create_run(self, config: dict, status: str = "queued", owner: str | None = None) -> str:
+        run_id = uuid.uuid4().hex[:12]
+        now = time.time()
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO runs(id, created, updated, status, config, owner, heartbeat, started) VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, now, now, status, json.dumps(config), owner,
+                 now if status == "running" else None, now if status == "running" else None),
+            )
+            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)",
+                      (run_id, now, "info", f"run created ({status})"))
+        return run_id
+
+    def _row_to_run(self, r: sqlite3.Row) -> dict:
+        run = dict(r)
+        run["config"] = json.loads(run["config"])
+        run["summary"] = json.loads(run["summary"]) if run.get("summary") else None
+        if run["status"] == "running" and (run["heartbeat"] or 0) < time.time() - STALE_AFTER:
+            run["status"] = "interrupted"
+        return run
+
+    def get_run(self, run_id: str) -> dict | None:
+        rows = self._q("SELECT * FROM runs WHERE id=?", (run_id,))
+        return self._row_to_run(rows[0]) if rows else None
+
+    def require_run(self, run_id: str) -> dict:
+        check_run_id(run_id)
+        run = self.get_run(run_id)
+        if run is None:
+            raise UserError(f"no run {run_id} in {self.path} (see `idim ls`)")
+        return run
+
+    def list_runs(self, limit: int | None = None) -> list[dict]:
+        sql = "SELECT * FROM runs ORDER BY created DESC" + (" LIMIT ?" if limit else "")
+        return [self._row_to_run(r) for r in self._q(sql, (limit,) if limit else ())]
+
+    def update_run(self, run_id: str, **fields) -> None:
+        allowed = {"status", "device", "started", "finished", "heartbeat", "owner", "error", "summary", "cancel_requested", "config"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown run fields {bad}")
+        for k in ("summary", "config"):
+            if k in fields and not isinstance(fields[k], str) and fields[k] is not None:
+                fields[k] = json.dumps(fields[k])
+        fields["updated"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as c:
+            c.execute(f"UPDATE runs SET {cols} WHERE id=?", (*fields.values(), run_id))
+
+    def heartbeat(self, run_id: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
+
+    def claim(self, run_id: str, owner: str, device: str) -> bool:
+        """Take a queued or interrupted run for this owner (atomic)."""
+        now = time.time()
+        with self._tx() as c:
+            row = c.execute("SELECT status, heartbeat FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                return False
+            stale = row["status"] == "running" and (row["heartbeat"] or 0) < now - STALE_AFTER
+            if row["status"] not in ("queued", "interrupted") and not stale:
+                return False
+            c.execute(
+                "UPDATE runs SET status='running', owner=?, device=?, heartbeat=?, updated=?, "
+                "started=COALESCE(started, ?), cancel_requested=0, error=NULL WHERE id=?",
+                (owner, device, now, now, now, run_id),
+            )
+        return True
+
+    def next_queued(self) -> str | None:
+        rows = self._q("SELECT id FROM runs WHERE status='queued' ORDER BY created LIMIT 1")
+        return rows[0]["id"] if rows else None
+
+    def request_cancel(self, run_id: str) -> str:
+        """Ask a run to stop. Returns the status it ends up with (queued runs end at once)."""
+        run = self.require_run(run_id)
+        if run["status"] in FINAL:
+            raise UserError(f"run {run_id} is already {run['status']}; nothing to cancel")
+        with self._tx() as c:
+            if run["status"] in ("queued", "interrupted"):
+                c.execute("UPDATE runs SET status='cancelled', finished=?, updated=? WHERE id=?", (time.time(), time.time(), run_id))
+                c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, time.time(), "info", "cancelled"))
+                return "cancelled"
+            c.execute("UPDATE runs SET cancel_requested=1, updated=? WHERE id=?", (time.time(), run_id))
+        self.event(run_id, "info", "cancel requested")
+        return "cancelling"
+
+    def cancel_requested(self, run_id: str) -> bool:
+        rows = self._q("SELECT cancel_requested FROM runs WHERE id=?", (run_id,))
+        return bool(rows and rows[0][0])
+
+    def delete_run(self, run_id: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+
+    # -- trials and points -----------------------------------------------------
+    def start_trial(self, run_id: str, kind: str, d: int | None, seed: int) -> int:
+        now = time.time()
+        with self._tx() as c:
+            c.execute("DELETE FROM trials WHERE run_id=? AND kind=? AND IFNULL(d,-1)=IFNULL(?,-1) AND seed=? AND status NOT IN ('done','diverged')",
+                      (run_id, kind, d, seed))
+            cur = c.execute("INSERT INTO trials(run_id, kind, d, seed, status, started) VALUES (?,?,?,?,?,?)",
+                            (run_id, kind, d, seed, "running", now))
+            return cur.lastrowid
+
+    def finish_trial(self, trial_id: int, status: str, accuracy=None, val_accuracy=None, steps=None,
+                     total_steps=None, seconds=None, trainable=None, error=None) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, trainable=?, finished=?, error=? WHERE id=?",
+                (status, accuracy, val_accuracy, steps, total_steps, seconds, trainable, time.time(), error, trial_id),
+            )
+
+    def add_points(self, trial_id: int, points: list[dict]) -> None:
+        now = time.time()
+        with self._tx() as c:
+            c.executemany("INSERT INTO points(trial_id, step, loss, accuracy, t) VALUES (?,?,?,?,?)",
+                          [(trial_id, p["step"], p.get("loss"), p.get("accuracy"), now) for p in points])
+            c.execute("UPDATE trials SET steps=?, total_steps=COALESCE(?, total_steps) WHERE id=?",
+                      (points[-1]["step"], points[-1].get("total"), trial_id))
+
+    def trials(self, run_id: str) -> list[dict]:
+        return [dict(r) for r in self._q("SELECT * FROM trials WHERE run_id=? ORDER BY id", (run_id,))]
+
+    def points(self, trial_id: int) -> list[dict]:
+        return [dict(r) for r in self._q("SELECT step, loss, accuracy, t FROM points WHERE trial_id=? ORDER BY step", (trial_id,))]
+
+    # -- events ----------------------------------------------------------------
+    def event(self, run_id: str, level: str, message: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, time.time(), level, message))
+
+    def events(self, run_id: str, limit: int = 200) -> list[dict]:
+        return [dict(r) for r in self._q("SELECT t, level, message FROM events WHERE run_id=? ORDER BY id DESC LIMIT ?", (run_id, limit))][::-1]

@@ -1,0 +1,127 @@
+"""Subspace fine-tuning: theta = theta0 + P z (DID) or theta0 + lambda_layer * P z (SAID).
+
+Which parameters are in the subspace: **all of them**, the new classifier head
+included.  The head is part of the network whose intrinsic dimension we measure; a
+head trained outside the subspace would add hidden trainable parameters that d does
+not count (Aghajanyan et al. 2021 count everything).  With a head built the way the
+checkpoint pools (see models.py) a real curve appears at modest d.
+
+SAID: one learned scalar lambda per layer group (embeddings, each transformer block,
+and everything else - pooler/head/final norms - as one group), initialised to 1 so
+training starts exactly at the DID parametrisation.  The m scalars count in d: the
+projected vector z has d - m entries, so both methods train exactly d numbers.
+
+The wrapped model is called with ``torch.func.functional_call`` and *all* keyword
+inputs (input_ids, attention_mask, token_type_ids ...), never just one positional
+tensor, so attention masks are honoured.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from .errors import UserError
+from .projection import make_projection
+
+METHODS = ("did", "said")
+_LAYER_RE = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
+
+
+def layer_group(name: str) -> str:
+    """The SAID group of a parameter: 'layer.i', 'embeddings' or 'head'."""
+    m = _LAYER_RE.search(name)
+    if m:
+        return f"layer.{int(m.group(1))}"
+    if "embed" in name:
+        return "embeddings"
+    return "head"
+
+
+class FlatParams:
+    """theta0 as one flat frozen vector, shared by every trial of a run.
+
+    The model's own parameters are re-pointed at views of that vector, so the
+    weights are held in memory once.
+    """
+
+    def __init__(self, model: nn.Module):
+        named = [(n, p) for n, p in model.named_parameters()]
+        self.names = [n for n, _ in named]
+        self.shapes = [tuple(p.shape) for _, p in named]
+        self.sizes = [p.numel() for _, p in named]
+        with torch.no_grad():
+            self.theta0 = torch.cat([p.detach().reshape(-1) for _, p in named]).contiguous()
+        offset = 0
+        for (_, p), n in zip(named, self.sizes):
+            p.data = self.theta0[offset : offset + n].view_as(p)
+            p.requires_grad_(False)
+            offset += n
+        self.D = offset
+        groups = [layer_group(n) for n in self.names]
+        order = []
+        for g in groups:
+            if g not in order:
+                order.append(g)
+        self.group_names = order
+        self.tensor_group = torch.tensor([order.index(g) for g in groups])
+
+    @property
+    def num_groups(self) -> int:
+        return len(self.group_names)
+
+    def to(self, device) -> "FlatParams":
+        self.theta0 = self.theta0.to(device)
+        self.tensor_group = self.tensor_group.to(device)
+        return self
+
+
+class SubspaceModel(nn.Module):
+    """Trains only d numbers: z (and, for SAID, one lambda per layer group)."""
+
+    def __init__(self, model: nn.Module, flat: FlatParams, d: int, method: str = "did",
+                 projection: str = "fastfood", seed: int = 0):
+        super().__init__()
+        if method not in METHODS:
+            raise UserError(f"unknown method {method!r}; choose did or said")
+        self.model = model
+        self.flat = flat
+        self.method = method
+        self.d = int(d)
+        if not 1 <= self.d <= flat.D:
+            raise UserError(f"d={d} is out of range: it must be between 1 and D={flat.D:,}")
+        m = flat.num_groups if method == "said" else 0
+        if method == "said" and self.d <= m:
+            raise UserError(
+                f"SAID needs d > {m}: its {m} per-layer scalars count in d; use a larger d or --method did"
+            )
+        device = flat.theta0.device
+        self.z = nn.Parameter(torch.zeros(self.d - m, device=device))
+        self.lam = nn.Parameter(torch.ones(m, device=device)) if m else None
+        self.P = make_projection(projection, self.d - m, flat.D, seed).to(device)
+        self._sizes_t = torch.tensor(flat.sizes, device=device)
+
+    @property
+    def num_trainable(self) -> int:
+        return sum(p.numel() for p in (self.z, self.lam) if p is not None)
+
+    def trainable(self) -> list[nn.Parameter]:
+        return [p for p in (self.z, self.lam) if p is not None]
+
+    def delta(self) -> torch.Tensor:
+        delta = self.P(self.z)
+        if self.lam is not None:
+            per_tensor = self.lam[self.flat.tensor_group]
+            delta = delta * torch.repeat_interleave(per_tensor, self._sizes_t, output_size=self.flat.D)
+        return delta
+
+    def params(self) -> dict[str, torch.Tensor]:
+        theta = self.flat.theta0 + self.delta()
+        # torch.split: one concatenation in backward, not one D-sized zero grad per slice
+        pieces = torch.split(theta, self.flat.sizes)
+        return {n: t.view(s) for n, t, s in zip(self.flat.names, pieces, self.flat.shapes)}
+
+    def forward(self, **inputs) -> torch.Tensor:
+        return functional_call(self.model, self.params(), args=(), kwargs=inputs)

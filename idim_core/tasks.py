@@ -1,0 +1,255 @@
+"""Task catalogue: bundled CSVs under assets/, GLUE tasks from the hub, your own CSV.
+
+Importing this module is cheap (no torch, no datasets).  Splits are seeded and
+stratified; the split seed is fixed per run (default 0) so that trials with
+different seeds differ only in projection and data order, never in data.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+CSV_MAX_BYTES = int(os.environ.get("IDIM_CSV_MAX_BYTES", str(50 * 2**20)))
+CSV_MAX_ROWS = 200_000
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    description: str
+    source: str  # bundled | hub | csv
+    num_labels: int | None = None
+    size: int | None = None
+    pair: bool = False
+    offline: bool = True
+    label_names: list[str] | None = None
+    file: str | None = None
+    license: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+BUNDLED: dict[str, TaskSpec] = {
+    "mr": TaskSpec(
+        "mr",
+        "Movie-review sentence polarity (Pang & Lee 2005; SST-2 uses the same reviews), positive/negative",
+        "bundled", 2, 10605, False, True, ["negative", "positive"], "mr.csv",
+        "research data of Pang & Lee, redistributed in vaderSentiment (MIT)",
+    ),
+}
+
+# GLUE classification tasks: (text column, second text column, evaluation split)
+GLUE = {
+    "sst2": ("sentence", None, "validation", 2),
+    "cola": ("sentence", None, "validation", 2),
+    "mrpc": ("sentence1", "sentence2", "validation", 2),
+    "qqp": ("question1", "question2", "validation", 2),
+    "rte": ("sentence1", "sentence2", "validation", 2),
+    "qnli": ("question", "sentence", "validation", 2),
+    "mnli": ("premise", "hypothesis", "validation_matched", 3),
+    "wnli": ("sentence1", "sentence2", "validation", 2),
+}
+HUB: dict[str, TaskSpec] = {
+    f"glue/{c}": TaskSpec(
+        f"glue/{c}", f"GLUE {c.upper()} from the Hugging Face hub (evaluated on its {e} split)",
+        "hub", k, None, b is not None, False,
+    )
+    for c, (a, b, e, k) in GLUE.items()
+}
+# Where GLUE is read from: the hub dataset, or a local copy in the hub's layout.
+GLUE_SOURCE = os.environ.get("IDIM_GLUE_SOURCE", "nyu-mll/glue")
+
+
+@dataclass
+class Split:
+    text: list[str]
+    text_pair: list[str] | None
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: list[int]) -> "Split":
+        return Split([self.text[i] for i in idx],
+                     None if self.text_pair is None else [self.text_pair[i] for i in idx],
+                     [self.labels[i] for i in idx])
+
+
+@dataclass
+class TaskData:
+    name: str
+    num_labels: int
+    label_names: list[str]
+    train: Split
+    val: Split
+    test: Split
+    info: dict = field(default_factory=dict)
+
+    def chance(self) -> float:
+        return 1.0 / self.num_labels
+
+    def majority(self) -> float:
+        counts = [self.test.labels.count(k) for k in range(self.num_labels)]
+        return max(counts) / max(1, len(self.test))
+
+
+def list_tasks() -> list[dict]:
+    return [t.to_dict() for t in BUNDLED.values()] + [t.to_dict() for t in HUB.values()]
+
+
+def resolve(name: str) -> TaskSpec:
+    if not name or not isinstance(name, str):
+        raise UserError("no task given; use --task mr (see `idim tasks`)")
+    if name in BUNDLED:
+        return BUNDLED[name]
+    if name in HUB:
+        return HUB[name]
+    if name.startswith("csv:"):
+        path = Path(name[4:]).expanduser()
+        if not path.is_file():
+            raise UserError(f"CSV file {path} does not exist")
+        return TaskSpec(name, f"your CSV file {path}", "csv", file=str(path))
+    raise UserError(
+        f"unknown task {name!r}; use one of {', '.join(list(BUNDLED) + list(HUB))}, or csv:PATH"
+    )
+
+
+# ---------------------------------------------------------------------------
+# splitting
+# ---------------------------------------------------------------------------
+def stratified_indices(labels: list[int], fractions: tuple[float, ...], seed: int) -> list[list[int]]:
+    """Split indices into len(fractions) parts, each with the class mix of the whole."""
+    rng = random.Random(seed)
+    by_label: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_label.setdefault(y, []).append(i)
+    parts: list[list[int]] = [[] for _ in fractions]
+    for y in sorted(by_label):
+        idx = by_label[y]
+        rng.shuffle(idx)
+        start = 0
+        for k, f in enumerate(fractions):
+            n = len(idx) - start if k == len(fractions) - 1 else round(f * len(idx))
+            parts[k].extend(idx[start : start + n])
+            start += n
+    for p in parts:
+        rng.shuffle(p)
+    return parts
+
+
+def _cap(split: Split, n: int | None, seed: int) -> Split:
+    if n is None or n >= len(split):
+        return split
+    frac = n / len(split)
+    keep = stratified_indices(split.labels, (frac, 1 - frac), seed)[0]
+    return split.subset(sorted(keep)[: n] if len(keep) > n else sorted(keep))
+
+
+# ---------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------
+def _read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str):
+    size = path.stat().st_size
+    if size > CSV_MAX_BYTES:
+        raise UserError(f"{path} is {size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+    if size == 0:
+        raise UserError(f"{path} is empty")
+    try:
+        raw = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; re-save it as UTF-8 CSV") from None
+    if "\x00" in raw:
+        raise UserError(f"{path} is not a CSV text file")
+    reader = csv.DictReader(raw.splitlines())
+    cols = reader.fieldnames or []
+    if not cols:
+        raise UserError(f"{path} has no header row")
+    missing = [c for c in (text_col, pair_col, label_col) if c and c not in cols]
+    if missing:
+        raise UserError(f"{path} has no column {', '.join(map(repr, missing))}; its columns are {', '.join(cols)}")
+    a, b, y = [], [] if pair_col else None, []
+    for i, row in enumerate(reader):
+        if i >= CSV_MAX_ROWS:
+            raise UserError(f"{path} has more than {CSV_MAX_ROWS:,} rows; use a sample of it")
+        t, lab = (row.get(text_col) or "").strip(), (row.get(label_col) or "").strip()
+        if not t or not lab:
+            continue
+        a.append(t)
+        if b is not None:
+            b.append((row.get(pair_col) or "").strip())
+        y.append(lab)
+    if not y:
+        raise UserError(f"{path} has no rows with both {text_col!r} and {label_col!r}")
+    return a, b, y
+
+
+def _encode_labels(raw: list[str]) -> tuple[list[int], list[str]]:
+    names = sorted(set(raw), key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else 0, s))
+    if len(names) < 2:
+        raise UserError(f"the label column has only one class ({names[0]!r}); a task needs at least two")
+    index = {n: i for i, n in enumerate(names)}
+    return [index[v] for v in raw], names
+
+
+def load_task(name: str, split_seed: int = 0, max_train: int | None = None, max_eval: int | None = None,
+              text_column: str = "text", text_pair_column: str | None = None,
+              label_column: str = "label") -> TaskData:
+    spec = resolve(name)
+    if spec.source == "hub":
+        return _load_glue(spec, split_seed, max_train, max_eval)
+    if spec.source == "bundled":
+        a, b, raw = _read_csv(ASSETS / spec.file, "text", None, "label")
+        labels = [int(v) for v in raw]
+        names = spec.label_names
+    else:
+        a, b, raw = _read_csv(Path(spec.file), text_column, text_pair_column, label_column)
+        labels, names = _encode_labels(raw)
+    whole = Split(a, b, labels)
+    if len(whole) < 10:
+        raise UserError(f"task {name} has only {len(whole)} usable rows; at least 10 are needed")
+    tr, va, te = stratified_indices(labels, (0.8, 0.1, 0.1), split_seed)
+    train, val, test = whole.subset(tr), whole.subset(va), whole.subset(te)
+    return _finish(spec, names, train, val, test, split_seed, max_train, max_eval)
+
+
+def _finish(spec, names, train, val, test, seed, max_train, max_eval) -> TaskData:
+    train = _cap(train, max_train, seed)
+    val = _cap(val, max_eval, seed + 1)
+    test = _cap(test, max_eval, seed + 2)
+    info = {"train": len(train), "val": len(val), "test": len(test)}
+    return TaskData(spec.name, len(names), list(names), train, val, test, info)
+
+
+def _load_glue(spec: TaskSpec, seed, max_train, max_eval) -> TaskData:
+    config = spec.name.split("/", 1)[1]
+    col_a, col_b, eval_split, k = GLUE[config]
+    try:
+        from datasets import load_dataset
+
+        ds = load_dataset(GLUE_SOURCE, config)
+    except Exception as e:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if offline:
+            raise UserError(
+                f"task {spec.name} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; "
+                "run once on a connected machine, or use a bundled task such as mr"
+            ) from None
+        raise UserError(f"task {spec.name} cannot be loaded from the hub ({why})") from None
+
+    def split(part) -> Split:
+        return Split(list(part[col_a]), list(part[col_b]) if col_b else None, [int(v) for v in part["label"]])
+
+    full_train = split(ds["train"])
+    test = split(ds[eval_split])  # GLUE test labels are hidden: evaluate on validation, as the papers do
+    n_val = min(1000, max(1, len(full_train) // 10))
+    va, tr = stratified_indices(full_train.labels, (n_val / len(full_train), 1 - n_val / len(full_train)), seed)
+    names = ds["train"].features["label"].names if hasattr(ds["train"].features["label"], "names") else [str(i) for i in range(k)]
+    return _finish(spec, names, full_train.subset(tr), full_train.subset(va), test, seed, max_train, max_eval)

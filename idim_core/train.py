@@ -1,0 +1,231 @@
+"""One trial: full fine-tuning (the baseline) or subspace fine-tuning at one d and seed.
+
+A trial trains on the task's train split with dynamic padding (batches of similar
+length), evaluates on the validation split in inference mode every ``eval_every``
+steps, stops early when validation accuracy stops improving, and reports the test
+accuracy of the best validation state.  A non-finite loss ends the trial as
+``diverged``; the sweep goes on.  Same seed: same projection, same data order,
+same dropout masks.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .subspace import FlatParams, SubspaceModel
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 2.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    lr_full: float = 1e-4
+    lr_subspace: float = 0.05
+    weight_decay: float = 0.0
+    eval_every: int | None = None  # steps; default: twice per epoch
+    patience: int = 4  # evaluations without improvement before stopping
+    max_length: int = 128
+    eval_batch_size: int = 128
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in d.items() if k in names and v is not None})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Cancelled(Exception):
+    """Raised inside a trial when the run was asked to stop."""
+
+
+@dataclass
+class Encoded:
+    """A tokenised split: one list of token ids (and type ids) per example."""
+
+    ids: list[list[int]]
+    types: list[list[int]] | None
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def encode(tokenizer, split, max_length: int) -> Encoded:
+    enc = tokenizer(split.text, split.text_pair, truncation=True, max_length=max_length)
+    types = enc.get("token_type_ids")
+    return Encoded(enc["input_ids"], types, torch.tensor(split.labels, dtype=torch.long))
+
+
+def collate(data: Encoded, idx: list[int], pad_id: int, device) -> dict:
+    n = max(len(data.ids[i]) for i in idx)
+    ids = torch.full((len(idx), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(idx), n), dtype=torch.long)
+    types = torch.zeros((len(idx), n), dtype=torch.long) if data.types is not None else None
+    for r, i in enumerate(idx):
+        seq = data.ids[i]
+        ids[r, : len(seq)] = torch.tensor(seq)
+        mask[r, : len(seq)] = 1
+        if types is not None:
+            types[r, : len(seq)] = torch.tensor(data.types[i])
+    batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+    if types is not None:
+        batch["token_type_ids"] = types.to(device)
+    return batch
+
+
+def train_batches(data: Encoded, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (sorted within pools of 50 batches)."""
+    order = list(range(len(data)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches = []
+    for a in range(0, len(order), pool):
+        chunk = sorted(order[a : a + pool], key=lambda i: len(data.ids[i]))
+        batches += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+@torch.inference_mode()
+def evaluate(forward: Callable, data: Encoded, pad_id: int, device, batch_size: int) -> float:
+    order = sorted(range(len(data)), key=lambda i: len(data.ids[i]))
+    correct = 0
+    for a in range(0, len(order), batch_size):
+        idx = order[a : a + batch_size]
+        logits = forward(**collate(data, idx, pad_id, device))
+        correct += int((logits.argmax(-1).cpu() == data.labels[idx]).sum())
+    return correct / max(1, len(data))
+
+
+@dataclass
+class TrialResult:
+    status: str  # done | diverged
+    accuracy: float | None  # test accuracy at the best validation state
+    val_accuracy: float | None
+    steps: int
+    seconds: float
+    trainable: int
+    curve: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class Prepared:
+    """Everything a run loads once and reuses across its trials."""
+
+    module: torch.nn.Module
+    flat: FlatParams | None
+    train: Encoded
+    val: Encoded
+    test: Encoded
+    pad_id: int
+    device: torch.device
+    num_labels: int
+
+
+def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, method: str = "did",
+              projection: str = "fastfood", on_point: Callable[[dict], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> TrialResult:
+    """Train once.  ``d=None`` means full fine-tuning (all D parameters)."""
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    if d is None:
+        model = copy.deepcopy(prep.module)
+        for p in model.parameters():
+            p.requires_grad_(True)
+        params = list(model.parameters())
+        lr = cfg.lr_full
+        trainable = sum(p.numel() for p in params)
+
+        def snapshot():
+            return [p.detach().clone() for p in params]
+
+        def restore(state):
+            with torch.no_grad():
+                for p, s in zip(params, state):
+                    p.copy_(s)
+    else:
+        model = SubspaceModel(prep.module, prep.flat, d, method, projection, seed)
+        params = model.trainable()
+        lr = cfg.lr_subspace
+        trainable = model.num_trainable
+        snapshot = lambda: [p.detach().clone() for p in params]  # noqa: E731
+        restore = lambda s: [p.data.copy_(v) for p, v in zip(params, s)]  # noqa: E731
+
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    n_batches = math.ceil(len(prep.train) / cfg.batch_size)
+    total = int(round(cfg.epochs * n_batches))
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    total = max(1, total)
+    eval_every = cfg.eval_every or max(1, n_batches // 2)
+    warmup = max(1, total // 10)
+    decay = max(1, total - warmup)
+    sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
+        opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / decay)
+    )
+
+    def fwd(**batch):
+        return model(**batch)
+
+    curve: list[dict] = []
+    best_val, best_state, since_best = -1.0, None, 0
+    status, error = "done", None
+    step, loss_ema = 0, None
+    batches: list[list[int]] = []
+    model.train()
+    while step < total:
+        if not batches:
+            batches = train_batches(prep.train, cfg.batch_size, rng)
+        idx = batches.pop()
+        if should_stop and should_stop():
+            raise Cancelled()
+        batch = collate(prep.train, idx, prep.pad_id, prep.device)
+        logits = model(**batch)
+        loss = F.cross_entropy(logits, prep.train.labels[idx].to(prep.device))
+        if not torch.isfinite(loss):
+            status, error = "diverged", f"loss became {float(loss)} at step {step + 1}"
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        lv = float(loss.detach())
+        loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
+        point = {"step": step, "loss": lv, "accuracy": None, "total": total}
+        if step % eval_every == 0 or step == total:
+            model.eval()
+            acc = evaluate(fwd, prep.val, prep.pad_id, prep.device, cfg.eval_batch_size)
+            model.train()
+            point["accuracy"] = acc
+            if acc > best_val:
+                best_val, best_state, since_best = acc, snapshot(), 0
+            else:
+                since_best += 1
+        curve.append(point)
+        if on_point:
+            on_point(point)
+        if since_best >= cfg.patience:
+            break
+    test_acc = None
+    if status == "done":
+        if best_state is not None:
+            restore(best_state)
+        model.eval()
+        test_acc = evaluate(fwd, prep.test, prep.pad_id, prep.device, cfg.eval_batch_size)
+    if d is None:
+        del model
+    return TrialResult(status, test_acc, best_val if best_val >= 0 else None, step,
+                       time.perf_counter() - t0, trainable, curve, error)

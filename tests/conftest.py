@@ -1,0 +1,30 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    h = tmp_path / "idim-home"
+    monkeypatch.setenv("IDIM_HOME", str(h))
+    return h
+
+
+def run_cli(*args, home=None, timeout=600, env_extra=None):
+    """Run the real `idim` entry point in a subprocess."""
+    env = dict(os.environ)
+    if home is not None:
+        env["IDIM_HOME"] = str(home)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "idim_core.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT)

@@ -1,0 +1,112 @@
+import pytest
+import torch
+
+from idim_core.errors import UserError
+from idim_core.models import load_model
+from idim_core.subspace import FlatParams, SubspaceModel, layer_group
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    lm = load_model("minilm-l1", num_labels=2, init_seed=0)
+    tok = lm.tokenizer
+    batch = tok(["a fine film", "dull and far too long, with nothing in it"], padding=True, return_tensors="pt")
+    flat = FlatParams(lm.module)
+    lm.module.eval()
+    return lm, flat, dict(batch)
+
+
+def test_layer_groups():
+    assert layer_group("encoder.encoder.layer.3.attention.self.query.weight") == "layer.3"
+    assert layer_group("encoder.embeddings.word_embeddings.weight") == "embeddings"
+    assert layer_group("classifier.weight") == "head"
+    assert layer_group("transformer.h.11.mlp.c_fc.weight") == "layer.11"
+
+
+def test_all_parameters_are_in_the_subspace_and_frozen(tiny):
+    lm, flat, _ = tiny
+    assert flat.D == sum(p.numel() for p in lm.module.parameters())
+    assert any(n.startswith("classifier.") for n in flat.names)  # the new head is included
+    assert all(not p.requires_grad for p in lm.module.parameters())
+    # parameters are views of theta0: no second copy of the weights
+    p = next(lm.module.parameters())
+    assert p.data_ptr() == flat.theta0.data_ptr()
+
+
+@pytest.mark.parametrize("method", ["did", "said"])
+def test_z_zero_is_the_pretrained_model(tiny, method):
+    lm, flat, batch = tiny
+    sub = SubspaceModel(lm.module, flat, 100, method, "fastfood", seed=0).eval()
+    with torch.no_grad():
+        assert torch.allclose(sub(**batch), lm.module(**batch), atol=1e-5)
+
+
+def test_said_counts_lambdas_in_d(tiny):
+    lm, flat, _ = tiny
+    m = flat.num_groups
+    assert m == 3  # embeddings, layer.0, head
+    sub = SubspaceModel(lm.module, flat, 100, "said", "fastfood", seed=0)
+    assert sub.num_trainable == 100
+    assert sub.z.numel() == 100 - m and sub.lam.numel() == m
+    assert torch.equal(sub.lam.detach(), torch.ones(m))
+    did = SubspaceModel(lm.module, flat, 100, "did", "fastfood", seed=0)
+    assert did.num_trainable == 100 and did.lam is None
+    with pytest.raises(UserError, match="SAID needs d > 3"):
+        SubspaceModel(lm.module, flat, 3, "said", "fastfood", seed=0)
+
+
+def test_attention_mask_reaches_the_model(tiny):
+    """Padding must not change a sentence's logits: the mask is passed through."""
+    lm, flat, batch = tiny
+    sub = SubspaceModel(lm.module, flat, 50, "did", "fastfood", seed=0).eval()
+    with torch.no_grad():
+        sub.z.normal_()
+        tok = lm.tokenizer
+        alone = dict(tok(["a fine film"], return_tensors="pt"))
+        padded = {k: v[:1] for k, v in batch.items()}
+        assert padded["attention_mask"][0].sum() < padded["attention_mask"].shape[1]  # really padded
+        assert torch.allclose(sub(**alone), sub(**padded), atol=1e-4)
+        no_mask = {k: v for k, v in padded.items() if k != "attention_mask"}
+        assert not torch.allclose(sub(**alone), sub(**no_mask), atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["did", "said"])
+def test_gradients_reach_z_and_lambda_only(tiny, method):
+    lm, flat, batch = tiny
+    theta0 = flat.theta0.clone()
+    sub = SubspaceModel(lm.module, flat, 64, method, "sparse", seed=0).train()
+    opt = torch.optim.Adam(sub.trainable(), lr=0.1)
+    loss = torch.nn.functional.cross_entropy(sub(**batch), torch.tensor([1, 0]))
+    loss.backward()
+    assert sub.z.grad is not None and sub.z.grad.abs().sum() > 0
+    if method == "said":
+        assert sub.lam.grad is not None
+    opt.step()
+    assert torch.equal(flat.theta0, theta0)  # theta0 never moves
+
+
+def test_d_out_of_range(tiny):
+    lm, flat, _ = tiny
+    with pytest.raises(UserError, match="out of range"):
+        SubspaceModel(lm.module, flat, flat.D + 1, "did", "fastfood", seed=0)
+    with pytest.raises(UserError, match="unknown method"):
+        SubspaceModel(lm.module, flat, 10, "lora", "fastfood", seed=0)
+
+
+def test_bundled_parameter_counts_are_known_before_loading():
+    from idim_core.models import CATALOGUE
+
+    for name in ("minilm-l2", "minilm-l6-untrained"):
+        spec = CATALOGUE[name]
+        lm = load_model(name, num_labels=2)
+        head = 384 * 2 + 2
+        assert spec.params + head == lm.D
+        assert spec.layers == lm.module.config.num_hidden_layers
+
+
+def test_untrained_control_differs_from_pretrained():
+    a = load_model("minilm-l2", 2).module
+    b = load_model("minilm-l2-untrained", 2).module
+    wa = a.encoder.encoder.layer[0].attention.self.query.weight
+    wb = b.encoder.encoder.layer[0].attention.self.query.weight
+    assert not torch.allclose(wa, wb)
