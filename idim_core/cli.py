@@ -359,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a bug or an environment failure: one line, details on demand
+        if os.environ.get("IDIM_DEBUG"):
+            raise
+        print(f"idim: error: {type(e).__name__}: {e} (set IDIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

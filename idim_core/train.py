@@ -156,6 +156,8 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
                 for p, s in zip(params, state):
                     p.copy_(s)
     else:
+        if prep.flat is None:  # flatten theta0 once, at the first subspace trial of a run
+            prep.flat = FlatParams(prep.module)
         model = SubspaceModel(prep.module, prep.flat, d, method, projection, seed)
         params = model.trainable()
         lr = cfg.lr_subspace

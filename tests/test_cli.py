@@ -1,0 +1,142 @@
+import csv
+import io
+import json
+
+import pytest
+
+from conftest import run_cli
+
+SMALL = ["--model", "minilm-l1", "--task", "mr", "--max-train", "48", "--max-eval", "32", "--epochs", "1",
+         "--max-length", "32", "--threads", "2"]
+
+
+def _bad_csv(tmp_path, name, content, mode="w"):
+    p = tmp_path / name
+    if mode == "wb":
+        p.write_bytes(content)
+    else:
+        p.write_text(content)
+    return f"csv:{p}"
+
+
+BAD_RUNS = [
+    (["--dims", ""], "empty"),
+    (["--dims", "0"], "at least 1"),
+    (["--dims", "-5"], "at least 1"),
+    (["--dims", "10,abc"], "not a number"),
+    (["--dims", "1.5"], "whole number"),
+    (["--dims", "10,,100"], "empty entry"),
+    (["--dims", "100000000"], "larger than the model"),
+    (["--seeds", "0"], "seeds"),
+    (["--seeds", "abc"], "invalid int"),
+    (["--lr-subspace", "0"], "positive"),
+    (["--lr-full", "-1"], "positive"),
+    (["--lr-subspace", "nan"], "positive"),
+    (["--method", "lora"], "unknown method"),
+    (["--projection", "hadamard"], "unknown projection"),
+    (["--model", "no-such-model"], "hub"),
+    (["--model", "prajjwal1/bert-tiny"], "HF_HUB_OFFLINE"),
+    (["--model", "./no/such/dir"], "does not exist"),
+    (["--task", "imdb-nope"], "unknown task"),
+    (["--task", "glue/sst2"], "HF_HUB_OFFLINE"),
+    (["--task", "csv:/no/such.csv"], "does not exist"),
+    (["--max-train", "0"], "at least"),
+]
+
+
+@pytest.mark.parametrize("extra,msg", BAD_RUNS, ids=[" ".join(e) or "empty" for e, _ in BAD_RUNS])
+def test_bad_run_input_exits_2_with_one_line(home, extra, msg):
+    args = ["run", "--model", "minilm-l1", "--dims", "10,100"]
+    # later options win in argparse
+    r = run_cli(*args, *extra, home=home, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert msg.lower() in lines[0].lower()
+    assert r.stdout == ""
+
+
+def test_bad_csv_inputs(home, tmp_path):
+    cases = [
+        (_bad_csv(tmp_path, "empty.csv", ""), "empty"),
+        (_bad_csv(tmp_path, "nolabel.csv", "text,other\nhello,1\nworld,0\n"), "no column 'label'"),
+        (_bad_csv(tmp_path, "oneclass.csv", "text,label\n" + "".join(f"t{i},a\n" for i in range(20))), "only one class"),
+        (_bad_csv(tmp_path, "latin1.csv", "text,label\ncaf\xe9,1\n".encode("latin-1"), "wb"), "not UTF-8"),
+        (_bad_csv(tmp_path, "binary.csv", b"\x00\x01\x02PK\x03\x04" * 50, "wb"), "not"),
+    ]
+    for task, msg in cases:
+        r = run_cli("run", "--model", "minilm-l1", "--task", task, "--dims", "10", home=home, timeout=120)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (task, r.stderr)
+        assert msg.lower() in r.stderr.lower(), (task, r.stderr)
+
+
+@pytest.mark.parametrize("cmd", [["show", "nothex"], ["show", "0123456789ab"], ["export", "../../etc/passwd"],
+                                 ["cancel", "0123456789ab"], ["resume", "zz"], ["frobnicate"], []])
+def test_bad_run_ids_and_commands(home, cmd):
+    r = run_cli(*cmd, home=home, timeout=60)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_catalogues(home):
+    r = run_cli("models", "--json", home=home, timeout=60)
+    models = {m["name"]: m for m in json.loads(r.stdout)}
+    assert {"minilm-l6", "minilm-l3", "minilm-l2", "minilm-l6-untrained"} <= set(models)
+    assert models["minilm-l6"]["params"] == 22_565_376 and models["minilm-l6"]["offline"]
+    r = run_cli("tasks", "--json", home=home, timeout=60)
+    tasks = {t["name"]: t for t in json.loads(r.stdout)}
+    assert tasks["mr"]["offline"] and tasks["mr"]["num_labels"] == 2
+    assert tasks["glue/mrpc"]["pair"] and not tasks["glue/mrpc"]["offline"]
+
+
+def test_end_to_end_sweep_store_show_export_and_resume(home):
+    r = run_cli("run", *SMALL, "--method", "said", "--projection", "fastfood", "--dims", "20,200,5000",
+                "--seeds", "2", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    for key in ("run_id", "status", "model", "task", "method", "projection", "D", "baseline_accuracy",
+                "threshold", "points", "d90", "d90_interpolated"):
+        assert key in res
+    assert res["status"] == "done" and res["method"] == "said" and res["projection"] == "fastfood"
+    assert res["D"] > 10_000_000
+    assert res["threshold"] == pytest.approx(0.9 * res["baseline_accuracy"])
+    assert sorted((p["d"], p["seed"]) for p in res["points"]) == [(d, s) for d in (20, 200, 5000) for s in (0, 1)]
+    assert all(0 <= p["accuracy"] <= 1 for p in res["points"])
+    assert res["d90"] is None or res["d90"] in (20, 200, 5000)
+    assert "d=200 seed 1" in r.stderr  # progress lines (not a terminal)
+
+    shown = json.loads(run_cli("show", res["run_id"], "--json", home=home).stdout)
+    assert shown["points"] == res["points"] and shown["d90"] == res["d90"]
+    runs = json.loads(run_cli("ls", "--json", home=home).stdout)
+    assert [(x["run_id"], x["status"]) for x in runs] == [(res["run_id"], "done")]
+    out = run_cli("export", res["run_id"], "--format", "csv", home=home).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["d", "seed", "accuracy"] and len(rows) == 7
+
+    # resuming a finished run is refused; cancelling it too; nothing changes
+    r2 = run_cli("resume", res["run_id"], home=home)
+    assert r2.returncode == 2
+    r3 = run_cli("cancel", res["run_id"], home=home)
+    assert r3.returncode == 2 and "already done" in r3.stderr
+    assert json.loads(run_cli("show", res["run_id"], "--json", home=home).stdout)["points"] == res["points"]
+
+    # a table for people
+    table = run_cli("show", res["run_id"], home=home).stdout
+    assert "threshold" in table and "d90" in table
+
+
+def test_same_seed_same_result(home):
+    a = json.loads(run_cli("run", *SMALL, "--method", "did", "--dims", "50", "--json", home=home).stdout)
+    b = json.loads(run_cli("run", *SMALL, "--method", "did", "--dims", "50", "--json", home=home).stdout)
+    assert a["baseline_accuracy"] == b["baseline_accuracy"]
+    assert a["points"] == b["points"]
+
+
+def test_failed_command_changes_nothing(home):
+    r = run_cli("run", *SMALL, "--dims", "30", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    db = home / "idim.db"
+    before = run_cli("ls", "--json", home=home).stdout
+    bad = run_cli("run", *SMALL, "--dims", "0", home=home)
+    assert bad.returncode == 2
+    assert run_cli("ls", "--json", home=home).stdout == before

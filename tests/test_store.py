@@ -1,0 +1,96 @@
+import sqlite3
+import time
+
+import pytest
+
+from idim_core.errors import UserError
+from idim_core.store import SCHEMA_VERSION, STALE_AFTER, Store, check_run_id
+from idim_core.sweep import result
+
+
+def test_round_trip(tmp_path):
+    s = Store(tmp_path)
+    cfg = {"model": "minilm-l6", "task": "mr", "method": "said", "projection": "fastfood", "dims": [10, 100]}
+    rid = s.create_run(cfg)
+    assert check_run_id(rid) == rid
+    t = s.start_trial(rid, "baseline", None, 0)
+    s.add_points(t, [{"step": 1, "loss": 0.7, "accuracy": None, "total": 4}, {"step": 2, "loss": 0.6, "accuracy": 0.55}])
+    s.finish_trial(t, "done", accuracy=0.8, steps=2, seconds=1.5)
+    t2 = s.start_trial(rid, "subspace", 10, 0)
+    s.finish_trial(t2, "done", accuracy=0.75)
+    s.update_run(rid, status="done", summary={"D": 1234})
+    s.close()
+
+    s2 = Store(tmp_path)  # a new process would see the same
+    run = s2.get_run(rid)
+    assert run["config"] == cfg and run["status"] == "done"
+    assert [p["step"] for p in s2.points(t)] == [1, 2]
+    res = result(s2, rid)
+    assert res["baseline_accuracy"] == 0.8 and res["threshold"] == pytest.approx(0.72)
+    assert res["points"] == [{"d": 10, "seed": 0, "accuracy": 0.75, "status": "done"}]
+    assert res["d90"] == 10 and res["D"] == 1234
+    assert s2.path.exists()
+    assert s2._q("PRAGMA journal_mode")[0][0] == "wal"
+    assert s2._q("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+
+
+def test_stale_running_run_reads_as_interrupted(tmp_path):
+    s = Store(tmp_path)
+    rid = s.create_run({"model": "m"}, status="running", owner="x")
+    assert s.get_run(rid)["status"] == "running"
+    s.update_run(rid, heartbeat=time.time() - STALE_AFTER - 1)
+    assert s.get_run(rid)["status"] == "interrupted"
+    assert s.claim(rid, "me", "cpu")
+    assert s.get_run(rid)["status"] == "running"
+    assert not s.claim(rid, "other", "cpu")  # fresh heartbeat: not claimable
+
+
+def test_cancel(tmp_path):
+    s = Store(tmp_path)
+    q = s.create_run({"model": "m"})
+    assert s.request_cancel(q) == "cancelled"
+    with pytest.raises(UserError, match="already cancelled"):
+        s.request_cancel(q)
+    r = s.create_run({"model": "m"}, status="running", owner="x")
+    assert s.request_cancel(r) == "cancelling" and s.cancel_requested(r)
+
+
+def test_retrying_a_trial_replaces_unfinished_rows_only(tmp_path):
+    s = Store(tmp_path)
+    rid = s.create_run({"model": "m"})
+    a = s.start_trial(rid, "subspace", 10, 0)
+    b = s.start_trial(rid, "subspace", 10, 0)  # the first never finished: replaced
+    assert [t["id"] for t in s.trials(rid)] == [b]
+    s.finish_trial(b, "done", accuracy=0.5)
+    with pytest.raises(UserError):
+        s.start_trial(rid, "subspace", 10, 0)  # a finished trial is never overwritten
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "../../etc", "ABCDEF123456", "1234567890123", "12345678901g", None])
+def test_run_id_validation(bad):
+    with pytest.raises(UserError):
+        check_run_id(bad)
+
+
+def test_corrupt_store_is_reported_not_reset(tmp_path):
+    db = tmp_path / "idim.db"
+    db.write_bytes(b"this is not a database, but it is somebody's file" * 100)
+    before = db.read_bytes()
+    with pytest.raises(UserError, match="damaged"):
+        Store(tmp_path)
+    assert db.read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path):
+    c = sqlite3.connect(tmp_path / "idim.db")
+    c.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    c.close()
+    with pytest.raises(UserError, match="newer idim"):
+        Store(tmp_path)
+
+
+def test_unwritable_home(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(UserError, match="IDIM_HOME"):
+        Store(f / "sub")
