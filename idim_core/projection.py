@@ -4,11 +4,13 @@ Three kinds, all seeded, all scaled so that every column has unit norm over the
 whole of D (||P e_j|| = 1), so one learning rate for z behaves the same across d
 and kinds:
 
-* ``fastfood``: blocks of H G Pi H B (Le, Sarlos & Smola 2013), stacked to cover D.
+* ``fastfood``: blocks of H G_b Pi H B (Le, Sarlos & Smola 2013), stacked to cover D.
   H is the unnormalised Walsh-Hadamard transform of size L (the next power of two
-  >= d), B a random +-1 diagonal, Pi a permutation, G a Gaussian diagonal.  B and the
-  first H are shared by all blocks (H B z is computed once); Pi and G are drawn per
-  block.  Time O(D log d), memory O(D), never a D x d matrix.
+  >= d), B a random +-1 diagonal, Pi a permutation, G_b a Gaussian diagonal drawn
+  per block.  Pi H B z is computed once and shared by all blocks: given it, the
+  blocks' outputs are independent Gaussian mixtures, and no D-sized gather or
+  permutation index is needed (the step cost is a few passes over D).  Time
+  O(D log d), memory O(D) (one float per parameter), never a D x d matrix.
 * ``sparse``: each column has exactly k = round(sqrt(D)) non-zeros (density about
   1/sqrt(D), as in Li et al. 2018), entries +-1/sqrt(k), rows drawn without
   replacement, so every column norm is exactly one.
@@ -27,7 +29,7 @@ import os
 import torch
 from torch import nn
 
-KINDS = ("fastfood", "sparse", "dense")
+from .names import PROJECTIONS as KINDS
 
 # The dense kind refuses matrices larger than this many bytes (env override).
 DENSE_MAX_BYTES = int(os.environ.get("IDIM_DENSE_MAX_BYTES", str(1 << 30)))
@@ -183,56 +185,57 @@ class FastfoodProjection(Projection):
         nb = -(-D // L)
         g = _generator(seed)
         B = torch.randint(0, 2, (L,), generator=g).float() * 2 - 1
-        # per-block permutation, stored as its inverse: forward scatters, backward gathers
-        inv = torch.argsort(torch.rand(nb, L, generator=g), dim=1)
+        perm = torch.randperm(L, generator=g)
         G = torch.randn(nb, L, generator=g)
         self.L, self.nb = L, nb
         self.register_buffer("B", B)
-        self.register_buffer("inv_perm", inv)
+        self.register_buffer("perm", perm)
+        self.register_buffer("inv_perm", torch.argsort(perm))
         self.register_buffer("G", G)
-        # Column norms: for a full block, H B e_j has +-1 entries, so every column of
-        # H G Pi H B has squared norm L * ||G_b||^2, whatever j is.  Only the last
+        # Column norms: for a full block, Pi H B e_j has +-1 entries, so every column of
+        # H G_b Pi H B has squared norm L * ||G_b||^2, whatever j is.  Only the last
         # block, cut at D, depends on j.
         R = D - (nb - 1) * L  # rows kept from the last block
-        full = L * float((G[:-1] ** 2).sum()) if nb > 1 else 0.0
+        full = L * float((G[:-1].double() ** 2).sum()) if nb > 1 else 0.0
         if R == L:
-            sq = torch.full((d,), full + L * float((G[-1] ** 2).sum()))
+            sq = torch.full((d,), full + L * float((G[-1].double() ** 2).sum()), dtype=torch.float64)
         elif d * L <= self.EXACT_BUDGET or R > 0.01 * D:
             sq = full + self._last_block_sq_norms(R)
-        else:  # average over columns; error <= L/D relative (tiny when D >> L)
-            sq = torch.full((d,), full + R * float((G[-1] ** 2).sum()))
-        self.register_buffer("scale", sq.clamp_min(1e-30).rsqrt())
+        else:  # average over columns; relative error <= L/D (tiny when D >> L)
+            sq = torch.full((d,), full + R * float((G[-1].double() ** 2).sum()), dtype=torch.float64)
+        self.register_buffer("scale", sq.clamp_min(1e-30).rsqrt().float())
 
     def _last_block_sq_norms(self, R: int) -> torch.Tensor:
         L, d = self.L, self.d
         out = torch.empty(d, dtype=torch.float64)
         chunk = max(1, (1 << 22) // L)
-        perm = torch.argsort(self.inv_perm[-1])
         for a in range(0, d, chunk):
             b = min(d, a + chunk)
             e = torch.zeros(b - a, L)
             e[torch.arange(b - a), torch.arange(a, b)] = self.B[a:b]
-            v = fwht(e)[:, perm] * self.G[-1]
+            v = fwht(e)[:, self.perm] * self.G[-1]
             out[a:b] = (fwht(v)[:, :R].double() ** 2).sum(1)
-        return out.float()
+        return out
 
     def apply_forward(self, z):
         L, nb = self.L, self.nb
         x = torch.zeros(L, dtype=z.dtype, device=z.device)
         x[: self.d] = z * self.scale
-        v = fwht(x * self.B)
-        w = torch.empty(nb, L, dtype=z.dtype, device=z.device)
-        w.scatter_(1, self.inv_perm, v.expand(nb, L))  # w[b, k] = v[perm_b[k]]
-        w.mul_(self.G)
+        u = fwht(x * self.B)[self.perm]  # Pi H B (s z): computed once, shared by all blocks
+        w = self.G * u  # block b: G_b Pi H B x
         return fwht(w).reshape(-1)[: self.D]
 
     def apply_adjoint(self, g):
         L, nb = self.L, self.nb
-        gp = g.new_zeros(nb * L)
-        gp[: self.D] = g
-        u = fwht(gp.view(nb, L)).mul_(self.G)
-        v = u.gather(1, self.inv_perm).sum(0)  # adjoint of the per-block permutation
-        return (fwht(v) * self.B)[: self.d] * self.scale
+        if self.D == nb * L:
+            gp = g.view(nb, L)
+        else:
+            gp = g.new_zeros(nb * L)
+            gp[: self.D] = g
+            gp = gp.view(nb, L)
+        h = fwht(gp)
+        u = torch.linalg.vecdot(h, self.G, dim=0)  # sum_b G_b * (H g_b)
+        return (fwht(u[self.inv_perm]) * self.B)[: self.d] * self.scale
 
 
 # ---------------------------------------------------------------------------

@@ -24,9 +24,9 @@ from torch import nn
 from torch.func import functional_call
 
 from .errors import UserError
+from .names import METHODS
 from .projection import make_projection
 
-METHODS = ("did", "said")
 _LAYER_RE = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 
 

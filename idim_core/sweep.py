@@ -131,8 +131,7 @@ def parse_dims(text) -> list[int] | str:
 def make_config(**overrides) -> dict:
     """A full, validated run configuration (no weights loaded)."""
     from . import models, tasks
-    from .projection import KINDS
-    from .subspace import METHODS
+    from .names import METHODS, PROJECTIONS as KINDS
 
     cfg = dict(DEFAULTS)
     cfg.update({k: v for k, v in overrides.items() if v is not None})
