@@ -1,6 +1,35 @@
-"""idim app entry point (placeholder until the explorer pages land)."""
+"""idim explorer: `streamlit run app.py`.
+
+Thin on purpose: page setup, navigation, the sidebar, and making sure a background
+worker trains queued runs.  The pages live in pages/; shared helpers in idim_core/ui.py.
+The app never trains and never imports torch: it writes queued runs to the store and
+reads results back.
+"""
 import streamlit as st
 
-st.set_page_config(page_title="idim: intrinsic dimension explorer", layout="wide")
-st.title("idim: intrinsic dimension of fine-tuning")
-st.write("The explorer is being built. Meanwhile run a sweep from a terminal: `idim run` (see README).")
+from idim_core import ui
+
+st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon="📉", layout="wide")
+
+nav = st.navigation([
+    st.Page("pages/explore.py", title="Explore", icon="🧪", default=True),
+    st.Page("pages/live.py", title="Live run", icon="📈", url_path="live"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
+    st.Page("pages/learn.py", title="Learn", icon="🎓", url_path="learn"),
+])
+
+try:
+    store = ui.get_store()
+    worker = ui.ensure_worker(store.home)
+except ui.UserError as e:  # an unusable store directory: say what to do, keep the page alive
+    st.error(str(e))
+    st.stop()
+
+with st.sidebar:
+    st.markdown(f"**Device:** `{ui.detect_device()}`")
+    st.caption({"running": "Background worker: running", "started": "Background worker: starting",
+                "disabled": "Background worker: not started by the app (IDIM_NO_AUTOSTART_WORKER)"}[worker])
+    st.caption(f"Run store: `{store.path}`")
+
+nav.run()

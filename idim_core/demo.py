@@ -1,0 +1,83 @@
+"""The recorded example: a real run, made by the project's own CLI, loaded into a store.
+
+`assets/example_run.json` is the output of `idim run ... --json` (the shape of
+`sweep.result`); `assets/example_run.md` gives the command that produced it.
+`import_recorded` turns that file into a finished run in the store, so the app can
+show a complete chart before any training has finished.  The run is marked
+``config["recorded"] = True`` with the command in ``config["recorded_command"]``, and
+is imported once: a second call returns the run already there.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .errors import UserError
+from .store import Store
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+EXAMPLE_JSON = ASSETS / "example_run.json"
+
+
+def recorded_command(path: str | Path) -> str | None:
+    """The `idim run ...` command written next to a recorded JSON file (its .md), if any."""
+    md = Path(path).with_suffix(".md")
+    if not md.is_file():
+        return None
+    text = md.read_text(encoding="utf-8")
+    for line in text.splitlines():
+        line = line.strip().strip("`").strip()
+        m = re.search(r"(?:^|\s)(idim run .*)$", line)
+        if m:
+            return line
+    return None
+
+
+def find_recorded(store: Store, source_run_id: str) -> str | None:
+    for r in store.list_runs():
+        cfg = r["config"]
+        if cfg.get("recorded") and cfg.get("recorded_from") == source_run_id:
+            return r["id"]
+    return None
+
+
+def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str | None = None) -> str:
+    """Load a recorded run (JSON from `idim show ID --json`) as a finished run; idempotent.
+
+    Returns the id of the run in this store.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"the recorded example {path} is missing; reinstall idim or record one with `idim run --json`") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"the recorded example {path} cannot be read ({e})") from None
+    for key in ("run_id", "config", "points", "baseline_accuracy"):
+        if key not in data:
+            raise UserError(f"{path} is not the output of `idim show RUN_ID --json` (no {key!r})")
+    existing = find_recorded(store, data["run_id"])
+    if existing:
+        return existing
+    cfg = dict(data["config"])
+    cfg["recorded"] = True
+    cfg["recorded_from"] = data["run_id"]
+    cfg["recorded_command"] = command or recorded_command(path) or "idim run (command not recorded)"
+    run_id = store.create_run(cfg, status="done")  # never "queued": no worker may claim it
+    store.update_run(run_id, device=data.get("device"), started=data.get("started"),
+                     finished=data.get("finished"),
+                     summary={"D": data.get("D"), "chance": data.get("chance"), "majority": data.get("majority"),
+                              "recorded": True})
+    if data["baseline_accuracy"] is not None:
+        tid = store.start_trial(run_id, "baseline", None, 0)
+        store.finish_trial(tid, "done", accuracy=data["baseline_accuracy"])
+    for p in data["points"]:
+        tid = store.start_trial(run_id, "subspace", int(p["d"]), int(p["seed"]))
+        store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"))
+    store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "
+                                f"(made with: {cfg['recorded_command']})")
+    from .sweep import result
+
+    store.update_run(run_id, summary={**result(store, run_id), "recorded": True})
+    return run_id

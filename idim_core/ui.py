@@ -1,0 +1,520 @@
+"""Helpers shared by the Streamlit pages: store access, the worker, estimates, figures.
+
+Everything here is light: no torch, no transformers.  plotly, pandas and streamlit are
+imported inside the functions that need them, so the engine stays importable without
+the UI stack.  The pages call these helpers and hold no state of their own: every
+render re-reads the store (the single source of truth).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .errors import UserError
+from .store import FINAL, Store, default_home
+
+NO_AUTOSTART_ENV = "IDIM_NO_AUTOSTART_WORKER"
+REFRESH_SECONDS = 2.0
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_RUN = ROOT / "assets" / "example_run.json"
+
+# colours used consistently across figures
+C_POINTS = "#1f77b4"
+C_BASE = "#2ca02c"
+C_THR = "#d62728"
+C_CHANCE = "#7f7f7f"
+C_MAJ = "#9467bd"
+C_D90 = "#ff7f0e"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+
+
+# ---------------------------------------------------------------------------
+# store access
+# ---------------------------------------------------------------------------
+_local = threading.local()
+
+
+def get_store() -> Store:
+    """A Store for the current home ($IDIM_HOME or the per-user default).
+
+    One connection per thread: a sqlite3 connection must not run transactions
+    from two threads at once, and Streamlit runs each session in its own thread.
+    """
+    home = str(default_home())
+    cache = getattr(_local, "stores", None)
+    if cache is None:
+        cache = _local.stores = {}
+    store = cache.get(home)
+    if store is None:
+        store = cache[home] = Store(home)
+    return store
+
+
+# ---------------------------------------------------------------------------
+# the worker
+# ---------------------------------------------------------------------------
+_last_start: dict[str, float] = {}
+_start_lock = threading.Lock()
+
+
+def ensure_worker(home: str | Path | None = None) -> str:
+    """Start a background worker for this store unless one runs.
+
+    Returns "running", "started" or "disabled" (IDIM_NO_AUTOSTART_WORKER=1).
+    Two tabs racing here are harmless: the worker takes a file lock and a
+    second one exits at once.
+    """
+    from .worker import worker_running
+
+    if os.environ.get(NO_AUTOSTART_ENV, "").lower() in ("1", "true", "yes", "on"):
+        return "disabled"
+    home = Path(home) if home else default_home()
+    key = str(home)
+    with _start_lock:
+        if worker_running(home):
+            return "running"
+        if time.time() - _last_start.get(key, 0.0) < 10.0:
+            return "started"  # just started; it is still importing before it takes the lock
+        home.mkdir(parents=True, exist_ok=True)
+        log = open(home / "worker.log", "ab")
+        env = dict(os.environ, IDIM_HOME=str(home))
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        subprocess.Popen([sys.executable, "-m", "idim_core.worker", str(home)], cwd=str(ROOT), env=env,
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                         close_fds=True)
+        log.close()
+        _last_start[key] = time.time()
+        return "started"
+
+
+def worker_state(home: str | Path | None = None) -> bool:
+    from .worker import worker_running
+
+    return worker_running(Path(home) if home else default_home())
+
+
+# ---------------------------------------------------------------------------
+# device (without importing torch)
+# ---------------------------------------------------------------------------
+_device_cache: dict[str, str] = {}
+
+
+def detect_device() -> str:
+    """What the worker will train on: 'cuda (GPU name)', 'mps' or 'cpu'.
+
+    Decided without importing torch: the installed torch build (a "+cpu" build
+    never uses a GPU), nvidia-smi for CUDA, Apple silicon for MPS.  Cached.
+    """
+    if "device" in _device_cache:
+        return _device_cache["device"]
+    device = "cpu"
+    try:
+        from importlib import metadata, util
+
+        has_torch = util.find_spec("torch") is not None
+        version = metadata.version("torch") if has_torch else ""
+    except Exception:
+        has_torch, version = False, ""
+    if has_torch and "+cpu" not in version and shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=5)
+            names = [n.strip() for n in out.stdout.splitlines() if n.strip()]
+            if out.returncode == 0 and names:
+                device = f"cuda ({names[0]})"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    if device == "cpu" and has_torch and sys.platform == "darwin" and platform.machine() == "arm64":
+        device = "mps"
+    _device_cache["device"] = device
+    return device
+
+
+# ---------------------------------------------------------------------------
+# estimates
+# ---------------------------------------------------------------------------
+AUTO_TRIALS_GUESS = 6  # an automatic search usually needs about this many d values
+LOAD_SECONDS = 10.0
+
+
+def steps_per_trial(cfg: dict) -> int:
+    steps = math.ceil(float(cfg["epochs"]) * int(cfg["max_train"]) / int(cfg["batch_size"]))
+    if cfg.get("max_steps"):
+        steps = min(steps, int(cfg["max_steps"]))
+    return max(1, steps)
+
+
+def seconds_per_step(cfg: dict, device: str = "cpu") -> float:
+    """Rough seconds per optimiser step of full fine-tuning (measured on a 2-core CPU)."""
+    from .models import resolve
+
+    try:
+        layers = resolve(cfg["model"]).layers or 12
+    except UserError:
+        layers = 12
+    scale = int(cfg["batch_size"]) * int(cfg["max_length"]) / (32 * 64)
+    t = (0.13 * layers + 0.05) * scale
+    return t / 10 if device.startswith("cuda") else t
+
+
+def planned_trials(cfg: dict) -> int:
+    dims = cfg["dims"]
+    n = AUTO_TRIALS_GUESS if dims == "auto" else len(dims)
+    return n * int(cfg["seeds"])
+
+
+def estimate_seconds(cfg: dict, device: str = "cpu") -> float:
+    """A rough wall-time estimate of a whole run: baseline + subspace trials + loading."""
+    per = seconds_per_step(cfg, device)
+    steps = steps_per_trial(cfg)
+    return LOAD_SECONDS + steps * per + planned_trials(cfg) * steps * per * 1.3
+
+
+def time_left(run: dict, trials: list[dict], now: float | None = None) -> float | None:
+    """Seconds left for the whole run, from the speed measured so far (None if unknown)."""
+    if run["status"] in FINAL:
+        return 0.0
+    now = now or time.time()
+    cfg = run["config"]
+    finished = [t for t in trials if t["status"] in ("done", "diverged") and t.get("seconds") and t.get("steps")]
+    sub_done = [t for t in finished if t["kind"] == "subspace"]
+    base_done = [t for t in finished if t["kind"] == "baseline"]
+    current = next((t for t in reversed(trials) if t["status"] == "running"), None)
+    # seconds per step of a subspace trial
+    if sub_done:
+        rate = sum(t["seconds"] for t in sub_done) / sum(t["steps"] for t in sub_done)
+    elif base_done:
+        rate = 1.3 * base_done[0]["seconds"] / base_done[0]["steps"]
+    elif current and current.get("steps") and current.get("started"):
+        rate = (now - current["started"]) / current["steps"] * (1.3 if current["kind"] == "baseline" else 1.0)
+    else:
+        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * 1.3
+    steps = (current or {}).get("total_steps") or next((t["total_steps"] for t in finished if t.get("total_steps")), None) \
+        or steps_per_trial(cfg)
+    n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
+    planned = planned_trials(cfg)
+    if cfg["dims"] == "auto":
+        planned = max(planned, n_sub_done + int(cfg["seeds"]))
+    left = 0.0
+    if current is not None:
+        cur_rate = rate / 1.3 if current["kind"] == "baseline" else rate
+        left += max(0, (current.get("total_steps") or steps) - (current.get("steps") or 0)) * cur_rate
+    base_pending = not base_done and not (current and current["kind"] == "baseline")
+    if base_pending:
+        left += steps * rate / 1.3 + (LOAD_SECONDS if run["status"] == "queued" else 0)
+    remaining = planned - n_sub_done - (1 if current is not None and current["kind"] == "subspace" else 0)
+    left += max(0, remaining) * steps * rate
+    return left
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "unknown"
+    s = max(0.0, float(s))
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min" if s >= 600 else f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{s / 3600:.1f} h"
+
+
+# ---------------------------------------------------------------------------
+# dimension grids
+# ---------------------------------------------------------------------------
+GRID_STOPS = [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000]
+
+
+def log_grid(lo: int, hi: int, per_decade: int = 1) -> list[int]:
+    """d values from lo to hi, evenly spaced in log d (1, 2 or 3 per decade: 1-3-10, 1-2-5-10)."""
+    mantissas = {1: [1], 2: [1, 3], 3: [1, 2, 5]}.get(per_decade, [1])
+    out = []
+    for e in range(0, 8):
+        for m in mantissas:
+            v = m * 10**e
+            if lo <= v <= hi:
+                out.append(v)
+    for v in (lo, hi):
+        if v not in out:
+            out.append(v)
+    return sorted(set(out))
+
+
+# ---------------------------------------------------------------------------
+# run views
+# ---------------------------------------------------------------------------
+def run_label(run: dict) -> str:
+    cfg = run["config"]
+    rec = " · recorded" if cfg.get("recorded") else ""
+    return f"{run['id']} · {cfg['model']} · {cfg['task']} · {cfg['method'].upper()} · {run['status']}{rec}"
+
+
+def current_trial(trials: list[dict]) -> dict | None:
+    return next((t for t in reversed(trials) if t["status"] == "running"), None)
+
+
+def runs_table(store: Store, limit: int | None = None) -> list[dict]:
+    """One row per run: what the Runs page and `idim ls` show."""
+    from .sweep import result
+
+    rows = []
+    for r in store.list_runs(limit):
+        res = result(store, r["id"])
+        rows.append({
+            "run": r["id"],
+            "status": res["status"],
+            "model": res["model"],
+            "task": res["task"],
+            "method": res["method"].upper(),
+            "projection": res["projection"],
+            "trials": len(res["points"]),
+            "baseline": res["baseline_accuracy"],
+            "d90": res["d90"],
+            "d90 (interpolated)": round(res["d90_interpolated"]) if res["d90_interpolated"] else None,
+            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(res["created"])),
+            "recorded": bool(res["config"].get("recorded")),
+        })
+    return rows
+
+
+def d90_text(res: dict) -> str:
+    if res.get("d90") is not None:
+        return f"d90 ≈ {res['d90_interpolated']:,.0f} (grid {res['d90']:,})"
+    if res.get("baseline_accuracy") is None:
+        return "d90: not known yet (the full fine-tuning baseline comes first)"
+    if not res["by_d"]:
+        return "d90: not known yet"
+    top = max(r["d"] for r in res["by_d"])
+    if res["status"] in FINAL:
+        return f"d90 > max d ({top:,}): no d reached the threshold"
+    return f"d90 > {top:,} so far"
+
+
+def export_csv(res: dict) -> str:
+    from .cli import export_csv as _csv  # the same format as `idim export`
+
+    return _csv(res)
+
+
+def export_json(res: dict) -> str:
+    return json.dumps(res, indent=2) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------
+def _x_range(res: dict) -> tuple[float, float]:
+    ds = [r["d"] for r in res["by_d"]]
+    dims = res["config"].get("dims")
+    if isinstance(dims, list):
+        ds += dims
+    if res.get("d90_interpolated"):
+        ds.append(res["d90_interpolated"])
+    if not ds:
+        ds = [10, 10_000]
+    return max(1.0, min(ds) / 2), max(ds) * 2
+
+
+def run_figure(res: dict, height: int = 460):
+    """The live chart: accuracy against d (log), with baseline, threshold, chance and d90."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    lo, hi = _x_range(res)
+    rows = [r for r in res["by_d"] if r["mean"] is not None]
+    seeds = [p for p in res["points"] if p["status"] == "done" and p["accuracy"] is not None]
+    if len(seeds) > len(rows):
+        fig.add_trace(go.Scatter(
+            x=[p["d"] for p in seeds], y=[p["accuracy"] for p in seeds], mode="markers", name="single seeds",
+            marker=dict(color=C_POINTS, size=6, opacity=0.35), meta={"role": "seeds"},
+            hovertemplate="d=%{x:,}<br>accuracy %{y:.3f}<extra>one seed</extra>"))
+    fig.add_trace(go.Scatter(
+        x=[r["d"] for r in rows], y=[r["mean"] for r in rows], mode="lines+markers",
+        name="subspace training (mean ± std over seeds)",
+        error_y=dict(type="data", array=[r["std"] or 0 for r in rows], visible=True),
+        marker=dict(color=C_POINTS, size=10), line=dict(color=C_POINTS, width=1.5),
+        customdata=[[r["n"]] for r in rows], meta={"role": "points"},
+        hovertemplate="d=%{x:,}<br>mean accuracy %{y:.3f}<br>%{customdata[0]} seed(s)<extra></extra>"))
+    div = [p for p in res["points"] if p["status"] == "diverged"]
+    if div:
+        ybase = res.get("chance") or 0.5
+        fig.add_trace(go.Scatter(
+            x=[p["d"] for p in div], y=[ybase] * len(div), mode="markers", name="diverged (no accuracy)",
+            marker=dict(symbol="x", size=12, color=C_THR, line=dict(width=2)), meta={"role": "diverged"},
+            hovertemplate="d=%{x:,}: training diverged<extra></extra>"))
+    b = res.get("baseline_accuracy")
+    if b is not None:
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[b, b], mode="lines", name=f"full fine-tuning ({b:.3f})",
+                                 line=dict(color=C_BASE, width=2), meta={"role": "baseline", "value": b},
+                                 hoverinfo="name"))
+        thr = res["threshold"]
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=f"threshold: 0.9 × full ({thr:.3f})",
+                                 line=dict(color=C_THR, width=2, dash="dash"), meta={"role": "threshold", "value": thr},
+                                 hoverinfo="name"))
+    for key, label, colour in (("chance", "chance", C_CHANCE), ("majority", "majority class", C_MAJ)):
+        v = res.get(key)
+        if v is None or (key == "majority" and res.get("chance") is not None and abs(v - res["chance"]) < 0.005):
+            continue
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[v, v], mode="lines", name=f"{label} ({v:.3f})",
+                                 line=dict(color=colour, width=1.5, dash="dot"), meta={"role": key, "value": v},
+                                 hoverinfo="name"))
+    ys = [r["mean"] for r in rows] + [v for v in (b, res.get("chance"), res.get("majority")) if v is not None]
+    y0 = max(0.0, min(ys + [0.5]) - 0.05)
+    y1 = min(1.02, max(ys + [0.6]) + 0.05)
+    if res.get("d90") is not None:
+        x = res["d90_interpolated"]
+        fig.add_trace(go.Scatter(x=[x, x], y=[y0, y1], mode="lines", name=f"d90 ≈ {x:,.0f}",
+                                 line=dict(color=C_D90, width=2), meta={"role": "d90", "value": x, "grid": res["d90"]},
+                                 hoverinfo="name"))
+        fig.add_annotation(x=math.log10(x), y=y1, text=f"d90 ≈ {x:,.0f}", showarrow=False, yanchor="bottom",
+                           font=dict(color=C_D90, size=14))
+    elif b is not None and rows:
+        fig.add_annotation(x=1, xref="paper", y=y1, text=d90_text(res).split(":")[0], showarrow=False,
+                           xanchor="right", yanchor="bottom", font=dict(color=C_D90, size=14))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)]),
+        yaxis=dict(title="test accuracy", range=[y0, y1 + 0.03]),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
+        uirevision=res["run_id"],  # keep the user's zoom across live updates
+        meta={"run_id": res["run_id"], "d90": res.get("d90"), "d90_interpolated": res.get("d90_interpolated")},
+    )
+    return fig
+
+
+def trial_curve_figure(points: list[dict], title: str = "", height: int = 260):
+    """Training loss and validation accuracy of one trial against the optimiser step."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[p["step"] for p in points], y=[p["loss"] for p in points], mode="lines",
+                             name="training loss", line=dict(color=C_POINTS)))
+    acc = [p for p in points if p.get("accuracy") is not None]
+    fig.add_trace(go.Scatter(x=[p["step"] for p in acc], y=[p["accuracy"] for p in acc], mode="lines+markers",
+                             name="validation accuracy", yaxis="y2", line=dict(color=C_BASE)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30 if title else 10, b=10), title=title or None,
+                      xaxis=dict(title="step"), yaxis=dict(title="loss"),
+                      yaxis2=dict(title="val. accuracy", overlaying="y", side="right", range=[0, 1]),
+                      legend=dict(orientation="h", y=-0.3), uirevision="curve")
+    return fig
+
+
+def compare_figure(results: list[dict], normalise: bool = False, height: int = 480):
+    """Several runs on one log-d chart; optionally accuracy / full fine-tuning accuracy."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    ds = [r["d"] for res in results for r in res["by_d"]] or [10, 10_000]
+    lo, hi = max(1.0, min(ds) / 2), max(ds) * 2
+    for i, res in enumerate(results):
+        colour = PALETTE[i % len(PALETTE)]
+        b = res.get("baseline_accuracy")
+        scale = b if normalise and b else 1.0
+        if normalise and not b:
+            continue
+        rows = [r for r in res["by_d"] if r["mean"] is not None]
+        name = f"{res['model']} · {res['task']} · {res['method'].upper()} ({res['run_id'][:6]})"
+        fig.add_trace(go.Scatter(
+            x=[r["d"] for r in rows], y=[r["mean"] / scale for r in rows], mode="lines+markers", name=name,
+            legendgroup=res["run_id"], marker=dict(color=colour, size=9), line=dict(color=colour),
+            error_y=dict(type="data", array=[(r["std"] or 0) / scale for r in rows], visible=True),
+            meta={"role": "points", "run_id": res["run_id"]}))
+        if not normalise and b is not None:
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[0.9 * b] * 2, mode="lines", legendgroup=res["run_id"],
+                                     name=f"0.9 × full ({res['run_id'][:6]})", showlegend=False,
+                                     line=dict(color=colour, dash="dash", width=1),
+                                     meta={"role": "threshold", "run_id": res["run_id"]}))
+        if res.get("d90_interpolated"):
+            fig.add_vline(x=res["d90_interpolated"], line=dict(color=colour, dash="dot", width=1.5))
+    if normalise:
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[0.9, 0.9], mode="lines", name="threshold: 0.9 × full",
+                                 line=dict(color=C_THR, dash="dash", width=2), meta={"role": "threshold"}))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[1.0, 1.0], mode="lines", name="full fine-tuning",
+                                 line=dict(color=C_BASE, width=1.5), meta={"role": "baseline"}))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(type="log", title="d: trained dimensions (log scale)"),
+        yaxis=dict(title="accuracy / full fine-tuning accuracy" if normalise else "test accuracy"),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0), uirevision="compare")
+    return fig
+
+
+def figure_html(fig) -> str:
+    """A standalone HTML file (plotly.js embedded: opens offline)."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)
+
+
+# ---------------------------------------------------------------------------
+# published reference figures (DESIGN.md section 1): never measured here
+# ---------------------------------------------------------------------------
+AGHAJANYAN_2021 = [
+    # model, SAID MRPC, SAID QQP, DID MRPC, DID QQP
+    ("BERT-Base", 1608, 8030, 1861, 9295),
+    ("BERT-Large", 1037, 1200, 2493, 1389),
+    ("RoBERTa-Base", 896, 896, 1000, 1389),
+    ("RoBERTa-Large", 207, 774, 322, 774),
+]
+LI_2018 = [
+    # network / data, D, d90
+    ("MNIST, fully connected 784-200-200-10", "≈199k", "≈750"),
+    ("MNIST, LeNet", "≈44k", "≈290"),
+    ("CIFAR-10, LeNet", "≈62k", "≈2,900"),
+    ("MNIST with shuffled labels, fully connected", "≈199k", "≈190k"),
+]
+REF_AGHAJANYAN = ("Aghajanyan, Zettlemoyer, Gupta (2021). Intrinsic Dimensionality Explains the Effectiveness "
+                  "of Language Model Fine-Tuning. ACL 2021. arXiv:2012.13255")
+REF_LI = ("Li, Farkhoor, Liu, Yosinski (2018). Measuring the Intrinsic Dimension of Objective Landscapes. "
+          "ICLR 2018. arXiv:1804.08838")
+
+
+def reference_frames():
+    """(Aghajanyan et al. Table 1, Li et al. figures) as pandas DataFrames."""
+    import pandas as pd
+
+    a = pd.DataFrame(AGHAJANYAN_2021, columns=["model", "SAID d90 · MRPC", "SAID d90 · QQP", "DID d90 · MRPC", "DID d90 · QQP"])
+    li = pd.DataFrame(LI_2018, columns=["network and data", "D (parameters)", "d90"])
+    return a, li
+
+
+# ---------------------------------------------------------------------------
+# new-run form helpers
+# ---------------------------------------------------------------------------
+def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
+    """Run sweep.preflight in a subprocess for hub/local models and non-bundled tasks.
+
+    Checking a hub model imports transformers (and counting its parameters imports
+    torch); doing that in a child process keeps the UI process light.  Bundled
+    models and tasks are checked in-process (no heavy import).  Raises UserError.
+    """
+    from . import models, tasks
+    from .sweep import preflight
+
+    try:
+        light = models.resolve(cfg["model"]).source == "bundled" and tasks.resolve(cfg["task"]).source == "bundled"
+    except UserError:
+        raise
+    if light:
+        preflight(cfg)
+        return
+    code = ("import json,sys\nfrom idim_core.errors import UserError\nfrom idim_core.sweep import preflight\n"
+            "try:\n    preflight(json.loads(sys.stdin.read()))\nexcept UserError as e:\n    print(e); sys.exit(2)\n")
+    env = dict(os.environ)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], input=json.dumps(cfg), capture_output=True, text=True,
+                             timeout=timeout, cwd=str(ROOT), env=env)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"checking {cfg['model']} took more than {timeout:.0f} s; check your connection, "
+                        "or use a bundled model such as minilm-l6") from None
+    if out.returncode == 2:
+        raise UserError(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "the model check failed")
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise UserError(f"the model check failed ({last})")

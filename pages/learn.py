@@ -1,0 +1,117 @@
+"""Learn: the idea, explained for a class, with a run to launch for each part."""
+import streamlit as st
+
+from idim_core import ui
+
+# Small configurations that finish in minutes on a laptop CPU (the 2-layer bundled model).
+QUICK = {"model": "minilm-l2", "task": "mr", "dims": "10,100,1000,10000", "epochs": "2", "max_train": "512"}
+
+
+def try_it(label: str, **params) -> None:
+    st.page_link("pages/explore.py", label=f"Try it: {label}", icon="🧪",
+                 query_params={**QUICK, **{k: str(v) for k, v in params.items()}})
+
+
+st.title("Learn: the intrinsic dimension of fine-tuning")
+st.markdown(
+    "A pretrained language model has tens or hundreds of millions of parameters, yet a few hundred labelled "
+    "examples are enough to fine-tune it. Why doesn't it over-fit? One answer: **the fine-tuning problem has a "
+    "low intrinsic dimension.** Only a tiny number of *directions* in parameter space need to be searched. "
+    "This page explains how that is measured; each idea links to a run you can launch and watch.")
+
+st.header("1. Training in a random subspace")
+st.markdown("Normal fine-tuning moves all **D** parameters θ from their pretrained values θ₀. "
+            "Subspace training instead trains only a vector **z** of **d** numbers (d ≪ D), mapped into "
+            "parameter space by a fixed random matrix **P** with D rows and d columns:")
+st.latex(r"\theta \;=\; \theta_0 + P\,z, \qquad z \in \mathbb{R}^d,\; P \in \mathbb{R}^{D\times d},\; z_{\text{start}} = 0")
+st.markdown(
+    "- **D** is the model's parameter count (about 22.7 million for the bundled MiniLM with its "
+    "6 layers). **d** is the number of values we are allowed to train.\n"
+    "- z starts at 0, so training starts exactly from the pretrained model; P never changes, "
+    "only z is learned, by ordinary gradient descent: the gradient with respect to z is Pᵀ times the usual gradient.\n"
+    "- Every column of P has length 1, so one learning rate for z works for every d.")
+try_it("subspace training with DID at d = 10 … 10,000", method="did")
+
+st.header("2. What d90 means")
+st.markdown("Train at several d and compare with full fine-tuning (all D parameters, same model, task, data and "
+            "split). **d90** is the smallest d whose mean accuracy (over seeds) reaches 90 % of the full "
+            "fine-tuning accuracy:")
+st.latex(r"d_{90} \;=\; \min\{\, d \;:\; \overline{\mathrm{acc}}(d) \;\ge\; 0.9 \times \mathrm{acc}_{\text{full}} \,\}")
+st.markdown("With a grid of d we report the grid value and an **interpolated** value, linear in log d between the "
+            "last d below the threshold (d_lo) and the first one above it (d_hi):")
+st.latex(r"\log d_{90} \approx \log d_{lo} + \frac{0.9\,\mathrm{acc}_{\text{full}} - \mathrm{acc}(d_{lo})}"
+         r"{\mathrm{acc}(d_{hi}) - \mathrm{acc}(d_{lo})}\,\bigl(\log d_{hi} - \log d_{lo}\bigr)")
+st.markdown("If no d reaches the threshold, the honest answer is **“d90 > max d”**, not a number. The live chart "
+            "draws the full fine-tuning accuracy, the dashed 0.9 × line, and d90 as a vertical marker.")
+try_it("an automatic d90 search (brackets, then bisects in log d)", dims="auto", method="said")
+
+st.header("3. DID and SAID")
+st.markdown("**DID** (direct intrinsic dimension) uses one global P over all parameters, as above. "
+            "**SAID** (structure-aware intrinsic dimension) also learns one scale λ per layer (each transformer "
+            "block, plus the embeddings and the classifier head):")
+st.latex(r"\theta_i \;=\; \theta_{0,i} + \lambda_{\ell(i)}\,(P\,z)_i")
+st.markdown("where ℓ(i) is the layer parameter i belongs to. The m scales λ (they start at 1) **count in d**: with "
+            "budget d, z has only d − m entries, so SAID and DID are compared at the same number of trained values. "
+            "The paper found SAID reaches the threshold at a smaller d than DID (SAID ≤ DID).")
+c1, c2 = st.columns(2)
+with c1:
+    try_it("SAID", method="said")
+with c2:
+    try_it("DID (same settings)", method="did")
+
+st.header("4. Why a random subspace?")
+st.markdown(
+    "A random subspace is chosen **without looking at the task**, so it gives an honest upper bound: if even a "
+    "random d-dimensional slice of parameter space contains a good solution, the problem needs at most about d "
+    "degrees of freedom. Li et al. argue geometrically: if the good solutions form a set of dimension s in "
+    "D-dimensional space, a random d-dimensional subspace through θ₀ almost surely meets it once d + s ≥ D, so "
+    "d90 measures D − s, the number of directions that really matter. Different seeds draw different random "
+    "subspaces; the error bars show how much the answer depends on the draw.")
+
+st.header("5. The Fastfood trick")
+st.markdown("Storing P densely needs D × d numbers: for D = 22.7 million and d = 10,000 that is 227 billion "
+            "floats (about 900 GB). The **Fastfood** transform (Le, Sarlós & Smola 2013) builds a random-looking "
+            "matrix from cheap pieces instead:")
+st.latex(r"P\,z \;=\; \text{stack of blocks }\; \mathrm{scale}\cdot H\,G\,\Pi\,H\,B\,z")
+st.markdown(
+    "- **H**: the Walsh–Hadamard transform (a fast ±1 butterfly, O(L log L) for length L, the power of two ≥ d);\n"
+    "- **B**: random ±1 on the diagonal; **Π**: a random permutation; **G**: random Gaussian diagonal;\n"
+    "- blocks are stacked until they cover all D parameters: time **O(D log d)**, memory O(D), no D × d matrix;\n"
+    "- the result is **column-normalised** (every column of P has length 1), and gradients use the exact "
+    "transpose Pᵀ.\n\n"
+    "Alternatives in this app: *sparse* (a random ±1 matrix with about √D non-zeros per column, as in Li et al.) "
+    "and *dense* (a plain Gaussian matrix, only when D·d is small).")
+try_it("the sparse projection instead of Fastfood", projection="sparse")
+
+st.header("6. What the papers found")
+st.markdown(
+    "- **d90 falls as pre-training goes on**: the same architecture with random weights needs a far larger d "
+    "than the pretrained one. Pre-training makes the fine-tuning problem simpler.\n"
+    "- **d90 falls as models grow**: in Aghajanyan et al., RoBERTa-Large reaches 90 % on MRPC with about 200 "
+    "trained values (SAID), fewer than BERT-Base needs (about 1,600). Larger pretrained models are easier to adapt.\n"
+    "- **SAID ≤ DID**: letting each layer scale its share of the update helps.\n"
+    "- **Lower d90 goes with better generalisation**: models with smaller intrinsic dimension reach better test "
+    "accuracy after fine-tuning; a compression argument turns d90 into a generalisation bound that depends on "
+    "d90, not on D.")
+c1, c2 = st.columns(2)
+with c1:
+    try_it("pretrained MiniLM (6 layers)", model="minilm-l6", dims="10,100,1000,10000,100000")
+    try_it("2 layers of the same model", model="minilm-l2")
+with c2:
+    try_it("the same architecture, untrained", model="minilm-l6-untrained", dims="10,100,1000,10000,100000")
+    try_it("6 layers", model="minilm-l6")
+st.markdown("Then put the runs side by side on the **Compare** page; it also lists the papers' own figures.")
+st.page_link("pages/compare.py", label="Compare runs and the published figures", icon="⚖️")
+
+st.header("7. A common mistake")
+st.warning(
+    "Fine-tuning does **not** remove parameters or “reduce the model's dimension from 110M to 50M”: every one of "
+    "the D parameters is still there and is still used. Nor is the intrinsic dimension the model's `hidden_size` "
+    "(384 or 768: the width of one layer's vectors). The intrinsic dimension is a property of the *training "
+    "problem*: the size d of the smallest random subspace in which training still reaches 90 % of full "
+    "fine-tuning performance.")
+
+st.header("References")
+st.markdown(f"- {ui.REF_LI}. https://arxiv.org/abs/1804.08838\n"
+            f"- {ui.REF_AGHAJANYAN}. https://arxiv.org/abs/2012.13255\n"
+            "- Le, Sarlós, Smola (2013). Fastfood: Approximating Kernel Expansions in Loglinear Time. ICML 2013.")

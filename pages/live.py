@@ -1,0 +1,135 @@
+"""Live run: `live?run=RUN_ID`.  Accuracy against d, updated from the store every 2 s.
+
+The page holds no state of its own: a fragment re-reads the store and redraws, so a
+reload, a second tab or a restart of the app shows the same run.  The figure's
+``uirevision`` is the run id, so the user's zoom survives the updates.
+"""
+import time
+
+import streamlit as st
+
+from idim_core import ui
+from idim_core.errors import UserError
+from idim_core.store import FINAL, check_run_id
+from idim_core.sweep import result
+
+store = ui.get_store()
+run_id = st.query_params.get("run", "")
+
+
+def recent_runs(limit: int = 10) -> None:
+    runs = store.list_runs(limit=limit)
+    if not runs:
+        st.markdown("No runs yet: start one on the Explore page.")
+        st.page_link("pages/explore.py", label="Explore: start a run", icon="🧪")
+        return
+    st.markdown("**Recent runs**")
+    for r in runs:
+        st.page_link("pages/live.py", label=ui.run_label(r), query_params={"run": r["id"]}, icon="📈")
+
+
+st.title("Live run")
+if not run_id:
+    st.info("No run selected: open one below, or start a new run on the Explore page. "
+            "A run's address is live?run=RUN_ID, so it can be shared or reopened after a refresh.")
+    recent_runs()
+    st.stop()
+try:
+    check_run_id(run_id)
+    run = store.require_run(run_id)
+except UserError as e:
+    st.error(str(e))
+    recent_runs()
+    st.stop()
+
+cfg = run["config"]
+st.markdown(f"**{cfg['model']}** on **{cfg['task']}** · **{cfg['method'].upper()}** · {cfg['projection']} projection · "
+            f"d = {'automatic search' if cfg['dims'] == 'auto' else ', '.join(f'{d:,}' for d in cfg['dims'])} · "
+            f"{cfg['seeds']} seed{'s' if cfg['seeds'] != 1 else ''} · run `{run_id}`")
+if cfg.get("recorded"):
+    st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
+            f"command line: `{cfg.get('recorded_command', 'idim run')}`")
+
+STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🛑", "interrupted": "⚠️"}
+final_at_start = run["status"] in FINAL
+
+
+@st.fragment(run_every=None if final_at_start else ui.REFRESH_SECONDS)
+def live_view() -> None:
+    run = store.get_run(run_id)
+    if run is None:
+        st.warning(f"Run {run_id} was deleted.")
+        return
+    res = result(store, run_id)
+    trials = store.trials(run_id)
+    status = run["status"]
+
+    top = st.columns([1.3, 1.3, 2, 1])
+    top[0].metric("Status", f"{STATUS_ICON.get(status, '')} {status}")
+    top[1].metric("Device", run.get("device") or ui.detect_device() + " (expected)")
+    top[2].metric("d90", ("≈ " + f"{res['d90_interpolated']:,.0f}") if res["d90"] else
+                  ("> max d" if res["baseline_accuracy"] is not None and res["by_d"] and status in FINAL else "—"),
+                  help="Smallest d whose mean accuracy reaches 0.9 × full fine-tuning accuracy, interpolated in log d "
+                       "between the two grid points around the threshold.")
+    with top[3]:
+        if status in ("queued", "running", "interrupted"):
+            if run.get("cancel_requested"):
+                st.button("Cancelling …", disabled=True, key="cancel_wait")
+            elif st.button("Cancel", key="cancel", help="Stop after the current step; finished trials are kept."):
+                try:
+                    store.request_cancel(run_id)
+                except UserError as e:
+                    st.error(str(e))
+                st.rerun(scope="fragment")
+
+    if status == "queued":
+        ahead = [r for r in store.list_runs() if r["status"] in ("queued", "running") and r["created"] < run["created"]]
+        worker = ui.ensure_worker(store.home) if not ui.worker_state(store.home) else "running"
+        msg = "Waiting for the background worker"
+        if ahead:
+            msg += f" ({len(ahead)} run{'s' if len(ahead) > 1 else ''} ahead in the queue)"
+        if worker == "disabled":
+            msg += ". No worker is running: start one with `idim worker`"
+        st.info(msg + ".")
+    elif status == "interrupted":
+        st.warning("This run stopped without finishing (its process went away). Resume it from the Runs page: "
+                   "finished trials are kept.")
+    elif status == "failed":
+        st.error(f"The run failed: {run.get('error') or 'unknown error'}")
+    elif status == "cancelled":
+        st.warning("Cancelled. The finished trials are kept; resume it from the Runs page to run the missing ones.")
+
+    st.plotly_chart(ui.run_figure(res), key=f"chart_{run_id}", config={"displaylogo": False})
+    st.caption(ui.d90_text(res) + ". " + ("Full fine-tuning (the baseline) trains all "
+               f"{res['D']:,} parameters." if res.get("D") else ""))
+
+    current = ui.current_trial(trials) if status == "running" else None
+    if current is not None:
+        what = "full fine-tuning baseline (all parameters)" if current["kind"] == "baseline" else \
+            f"d = {current['d']:,}, seed {current['seed']}"
+        steps, total = current.get("steps") or 0, current.get("total_steps")
+        left = ui.time_left(run, trials)
+        st.markdown(f"**Training now:** {what}")
+        st.progress(min(1.0, steps / total) if total else 0.0,
+                    text=f"step {steps} of {total or '?'} · about {ui.fmt_seconds(left)} left for the whole run")
+        pts = store.points(current["id"])
+        if pts:
+            st.plotly_chart(ui.trial_curve_figure(pts), key=f"curve_{run_id}", config={"displaylogo": False})
+    elif status == "running":
+        st.markdown("**Loading the model and the data …**")
+
+    with st.expander("Results table and log"):
+        if res["by_d"]:
+            st.dataframe([{"d": r["d"], "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
+                           "diverged": r["diverged"],
+                           "reaches 0.9 × full": None if r["mean"] is None or res["threshold"] is None
+                           else r["mean"] >= res["threshold"]} for r in res["by_d"]], hide_index=True)
+        for e in store.events(run_id, 30):
+            st.text(f"{time.strftime('%H:%M:%S', time.localtime(e['t']))}  {e['level']:7}  {e['message']}")
+
+    if (status in FINAL) != final_at_start:
+        st.rerun()  # the run ended: redraw the page once, without auto-refresh
+
+
+live_view()
+st.page_link("pages/runs.py", label="All runs: resume, delete, download", icon="🗂️")

@@ -1,0 +1,95 @@
+"""Runs: every run in the store; open, resume, cancel, delete, download."""
+import streamlit as st
+
+from idim_core import demo, ui
+from idim_core.errors import UserError
+from idim_core.store import FINAL
+from idim_core.sweep import result
+
+store = ui.get_store()
+st.title("Runs")
+
+rows = ui.runs_table(store)
+if not rows:
+    st.info("No runs yet. Start one on the Explore page, or from a terminal with `idim run --queue`.")
+    if ui.EXAMPLE_RUN.is_file() and st.button("Load the recorded example", key="load_example_runs"):
+        rid = demo.import_recorded(store, ui.EXAMPLE_RUN)
+        st.switch_page("pages/live.py", query_params={"run": rid})
+    st.stop()
+
+st.dataframe(rows, hide_index=True, key="runs_table", column_config={
+    "baseline": st.column_config.NumberColumn("full fine-tuning", format="%.3f"),
+    "d90": st.column_config.NumberColumn("d90 (grid)", format="%d"),
+    "d90 (interpolated)": st.column_config.NumberColumn(format="%d"),
+})
+st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in `{store.path}`. The command line shows the same: "
+           "`idim ls`.")
+
+ids = [r["run"] for r in rows]
+want = st.query_params.get("run")
+by_id = {r["run"]: r for r in rows}
+sel = st.selectbox("Run", ids, index=ids.index(want) if want in ids else 0, key="runs_selected",
+                   format_func=lambda i: f"{i} · {by_id[i]['model']} · {by_id[i]['task']} · {by_id[i]['method']} · "
+                                         f"{by_id[i]['status']}" + (" · recorded" if by_id[i]["recorded"] else ""))
+run = store.get_run(sel)
+if run is None:
+    st.warning(f"Run {sel} was just deleted.")
+    st.stop()
+status = run["status"]
+
+c = st.columns(4)
+c[0].page_link("pages/live.py", label="Open the live view", query_params={"run": sel}, icon="📈")
+if status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
+    if c[1].button("Resume", key="resume", help="Queue it again: finished trials are kept, only missing ones run."):
+        store.update_run(sel, status="queued", heartbeat=None, cancel_requested=0, error=None, finished=None)
+        store.event(sel, "info", "resumed from the app")
+        ui.ensure_worker(store.home)
+        st.switch_page("pages/live.py", query_params={"run": sel})
+if status in ("queued", "running", "interrupted"):
+    if c[2].button("Cancel", key="cancel_run", help="Stop after the current step; finished trials are kept."):
+        try:
+            state = store.request_cancel(sel)
+            st.toast(f"Run {sel}: {state}")
+        except UserError as e:
+            st.error(str(e))
+        st.rerun()
+
+pending = st.session_state.get("confirm_delete")
+if pending != sel:
+    if c[3].button("Delete …", key="delete", help="Remove the run and all its trials from the store."):
+        st.session_state["confirm_delete"] = sel
+        st.rerun()
+else:
+    with st.container(border=True):
+        busy = status in ("running", "queued")
+        st.warning(f"Delete run {sel} and all its trials? This cannot be undone."
+                   + (" It is still active: it will be cancelled first." if busy else ""))
+        y, n = st.columns(2)
+        if y.button("Yes, delete it", type="primary", key="delete_yes"):
+            if busy:
+                try:
+                    store.request_cancel(sel)
+                except UserError:
+                    pass
+            store.delete_run(sel)
+            st.session_state.pop("confirm_delete", None)
+            st.toast(f"Deleted run {sel}")
+            st.rerun()
+        if n.button("No, keep it", key="delete_no"):
+            st.session_state.pop("confirm_delete", None)
+            st.rerun()
+
+res = result(store, sel)
+st.markdown(f"**{ui.d90_text(res)}**" + (f" · error: {res['error']}" if res.get("error") else ""))
+d = st.columns(3)
+d[0].download_button("Download CSV", data=lambda rid=sel: ui.export_csv(result(ui.get_store(), rid)), file_name=f"idim-{sel}.csv",
+                     mime="text/csv", key="dl_csv", on_click="ignore",
+                     help="One row per trial: d, seed, accuracy (the same as `idim export`).")
+d[1].download_button("Download JSON", data=lambda rid=sel: ui.export_json(result(ui.get_store(), rid)), file_name=f"idim-{sel}.json",
+                     mime="application/json", key="dl_json", on_click="ignore",
+                     help="The whole result object (the same as `idim show --json`).")
+d[2].download_button("Download chart (HTML)", data=lambda rid=sel: ui.figure_html(ui.run_figure(result(ui.get_store(), rid))),
+                     file_name=f"idim-{sel}.html", mime="text/html", key="dl_html", on_click="ignore",
+                     help="A self-contained interactive chart: opens offline in any browser.")
+if status not in FINAL:
+    st.caption("The run is still going: the downloads contain what is finished so far.")

@@ -1,0 +1,466 @@
+"""The Streamlit app, page by page, with streamlit.testing.v1.AppTest.
+
+Every test runs against a real SQLite store in tmp_path (IDIM_HOME), seeded through
+the Store API the worker uses.  The app is told not to start a background worker
+(IDIM_NO_AUTOSTART_WORKER=1): nothing trains here; the browser tests cover the real
+worker.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from idim_core import demo, ui
+from idim_core.store import Store
+from idim_core.sweep import make_config, result
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APP = os.path.join(ROOT, "app.py")
+TINY = dict(model="minilm-l1", task="mr", max_train=48, max_eval=32, epochs=1, max_length=32, seeds=1)
+TIMEOUT = 60
+
+
+@pytest.fixture
+def store(home, monkeypatch):
+    monkeypatch.setenv(ui.NO_AUTOSTART_ENV, "1")
+    s = Store(home)
+    yield s
+    s.close()
+
+
+def seed_run(store: Store, accs: dict[int, list[float | None]], baseline: float = 0.8, status: str = "done",
+             method: str = "said", model: str = "minilm-l2", chance: float = 0.5, majority: float = 0.55,
+             diverged: tuple[int, ...] = (), **cfg_extra) -> str:
+    """A finished run as the worker writes it: baseline trial, subspace trials with curves."""
+    dims = sorted(set(accs) | set(diverged))
+    cfg = make_config(model=model, task="mr", method=method, dims=dims, seeds=max(len(v) for v in accs.values()),
+                      **cfg_extra)
+    rid = store.create_run(cfg, status="running" if status != "queued" else "queued", owner="test")
+    if status == "queued":
+        return rid
+    store.update_run(rid, device="cpu", summary={"D": 15_468_290, "chance": chance, "majority": majority, "layers": 2})
+    tid = store.start_trial(rid, "baseline", None, 0)
+    store.add_points(tid, [{"step": s, "loss": 0.7 - 0.01 * s, "accuracy": 0.6 if s % 4 == 0 else None, "total": 8}
+                           for s in range(1, 9)])
+    store.finish_trial(tid, "done", accuracy=baseline, val_accuracy=baseline, steps=8, total_steps=8, seconds=4.0)
+    for d, seeds in sorted(accs.items()):
+        for seed, acc in enumerate(seeds):
+            tid = store.start_trial(rid, "subspace", d, seed)
+            store.add_points(tid, [{"step": s, "loss": 0.7, "accuracy": acc if s == 8 else None, "total": 8}
+                                   for s in range(1, 9)])
+            store.finish_trial(tid, "done", accuracy=acc, val_accuracy=acc, steps=8, total_steps=8, seconds=5.0)
+    for d in diverged:
+        tid = store.start_trial(rid, "subspace", d, 0)
+        store.finish_trial(tid, "diverged", steps=3, total_steps=8, seconds=1.0, error="non-finite loss")
+    if status == "done":
+        store.update_run(rid, status="done", finished=time.time(), summary={**result(store, rid)})
+    elif status in ("failed", "cancelled"):
+        store.update_run(rid, status=status, finished=time.time(), error="boom" if status == "failed" else None)
+    elif status == "interrupted":
+        store.update_run(rid, heartbeat=0)
+    return rid
+
+
+def app(query: dict | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if not page:
+        at.query_params.update(query or {})
+    at.run()
+    if page:  # switch_page needs one run first (st.navigation registers the pages)
+        at.query_params.clear()
+        at.query_params.update(query or {})
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def by_role(fig: dict) -> dict[str, dict]:
+    return {(t.get("meta") or {}).get("role"): t for t in fig["data"] if isinstance(t.get("meta"), dict)}
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+# ---------------------------------------------------------------------------
+# Explore
+# ---------------------------------------------------------------------------
+def test_explore_renders_with_estimate(store):
+    at = app()
+    assert at.title[0].value.startswith("Intrinsic dimension")
+    assert at.selectbox(key="model").value == "minilm-l6"
+    info = " ".join(i.value for i in at.info)
+    assert "Rough estimate" in info and "cpu" in info
+    assert at.button(key="start")
+    assert any("Device" in m.value for m in at.sidebar.markdown)
+
+
+def submit(at: AppTest) -> AppTest:
+    at.button(key="start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_explore_empty_custom_dims_is_an_error_and_queues_nothing(store):
+    at = app()
+    at.radio(key="dims_mode").set_value("custom list").run()
+    at.text_input(key="dims_custom").set_value("").run()
+    submit(at)
+    assert any("empty" in e for e in errors(at)), errors(at)
+    assert store.list_runs() == []
+
+
+def test_explore_d_larger_than_D_is_an_error(store):
+    at = app({"model": "minilm-l1", "dims": "10,100000000"})
+    assert at.radio(key="dims_mode").value == "custom list"
+    submit(at)
+    assert any("larger than the model's D" in e for e in errors(at)), errors(at)
+    assert store.list_runs() == []
+
+
+def test_explore_unreachable_hub_model_is_an_error(store, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = app()
+    at.selectbox(key="model").set_value(at.selectbox(key="model").options[-1]).run()
+    at.text_input(key="model_other").set_value("idim-tests/no-such-model").run()
+    submit(at)
+    assert any("no-such-model" in e and "HF_HUB_OFFLINE" in e for e in errors(at)), errors(at)
+    assert store.list_runs() == []
+
+
+def test_explore_bad_number_in_list(store):
+    at = app({"dims": "10,abc"})
+    submit(at)
+    assert any("not a number" in e for e in errors(at)), errors(at)
+    assert store.list_runs() == []
+
+
+def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
+    q = {"model": "minilm-l1", "task": "mr", "dims": "20,200,2000", "max_train": "48", "max_eval": "32",
+         "epochs": "1", "max_length": "32", "method": "did", "projection": "sparse"}
+    at = app(q)
+    assert at.selectbox(key="model").value == "minilm-l1"
+    assert at.radio(key="method").value == "did"
+    submit(at)
+    assert errors(at) == []
+    runs = store.list_runs()
+    assert len(runs) == 1
+    run = runs[0]
+    assert run["status"] == "queued"
+    cfg = run["config"]
+    assert (cfg["model"], cfg["method"], cfg["projection"], cfg["dims"]) == ("minilm-l1", "did", "sparse", [20, 200, 2000])
+    assert (cfg["max_train"], cfg["max_eval"], cfg["epochs"], cfg["max_length"]) == (48, 32, 1.0, 32)
+    # switched to the live page of that run
+    assert at.query_params.get("run") == run["id"]
+    assert at.title[0].value == "Live run"
+
+
+def test_explore_prefill_from_learn_links(store):
+    at = app({"model": "minilm-l6-untrained", "method": "did", "dims": "auto"})
+    assert at.selectbox(key="model").value == "minilm-l6-untrained"
+    assert at.radio(key="method").value == "did"
+    assert at.radio(key="dims_mode").value == "automatic d90 search"
+
+
+def test_explore_preset_grid(store):
+    at = app()
+    at.select_slider(key="grid_range").set_value((100, 10_000)).run()
+    at.radio(key="grid_per").set_value(2).run()
+    assert any("d = 100, 300, 1,000, 3,000, 10,000" in c.value for c in at.caption)
+
+
+def test_recorded_example_button_loads_once(store, tmp_path):
+    at = app()
+    assert at.button(key="load_example")
+    at.button(key="load_example").click().run()
+    assert not at.exception
+    runs = store.list_runs()
+    assert len(runs) == 1 and runs[0]["config"]["recorded"] and runs[0]["status"] == "done"
+    assert runs[0]["config"]["recorded_command"].startswith("idim run")
+    assert at.query_params.get("run") == runs[0]["id"]
+    assert any("Recorded example" in i.value for i in at.info)
+    # idempotent, and the offer is gone
+    assert demo.import_recorded(store, ui.EXAMPLE_RUN) == runs[0]["id"]
+    at2 = app()
+    assert not [b for b in at2.button if b.key == "load_example"]
+    recorded = json.loads(ui.EXAMPLE_RUN.read_text())
+    mine = result(store, runs[0]["id"])
+    assert mine["baseline_accuracy"] == recorded["baseline_accuracy"]
+    assert [(p["d"], p["accuracy"]) for p in mine["points"]] == [(p["d"], p["accuracy"]) for p in recorded["points"]]
+    assert mine["d90"] == recorded["d90"]
+
+
+# ---------------------------------------------------------------------------
+# Live run
+# ---------------------------------------------------------------------------
+def test_live_chart_content(store):
+    rid = seed_run(store, {10: [0.52, 0.56], 100: [0.6, 0.66], 1000: [0.74, 0.78], 10000: [0.8, 0.8]},
+                   diverged=(30,), chance=0.5, majority=0.55)
+    res = result(store, rid)
+    at = app({"run": rid}, "pages/live.py")
+    assert errors(at) == []
+    fig = figures(at)[0]
+    roles = by_role(fig)
+    pts = roles["points"]
+    assert pts["x"] == [10, 100, 1000, 10000]
+    assert [round(y, 3) for y in pts["y"]] == [0.54, 0.63, 0.76, 0.8]
+    assert pts["error_y"]["array"][0] == pytest.approx(0.02)
+    assert roles["seeds"]["x"].count(10) == 2
+    assert roles["diverged"]["x"] == [30] and roles["diverged"]["marker"]["symbol"] == "x"
+    assert roles["baseline"]["y"][0] == pytest.approx(0.8)
+    thr = roles["threshold"]
+    assert thr["y"] == [pytest.approx(0.72)] * 2 and thr["line"]["dash"] == "dash" and "threshold" in thr["name"]
+    assert roles["chance"]["y"][0] == 0.5 and roles["chance"]["line"]["dash"] == "dot"
+    assert roles["majority"]["y"][0] == 0.55
+    d90 = roles["d90"]
+    assert res["d90"] == 1000
+    assert d90["meta"]["value"] == pytest.approx(res["d90_interpolated"])
+    assert d90["x"][0] == pytest.approx(res["d90_interpolated"])
+    assert 100 < res["d90_interpolated"] < 1000
+    assert any(f"{res['d90_interpolated']:,.0f}" in a["text"] for a in fig["layout"]["annotations"])
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    assert fig["layout"]["uirevision"] == rid
+    # a finished run shows its status and no progress bar
+    assert any("done" in str(m.value) for m in at.metric)
+    assert not at.get("progress")
+
+
+def test_live_d90_not_reached_says_so(store):
+    rid = seed_run(store, {10: [0.5], 100: [0.55]}, baseline=0.9)
+    at = app({"run": rid}, "pages/live.py")
+    fig = figures(at)[0]
+    assert "d90" not in by_role(fig)
+    assert any("d90 > max d" in a["text"] for a in fig["layout"]["annotations"])
+    assert any("d90 > max d (100)" in c.value for c in at.caption)
+
+
+def test_live_running_run_shows_current_trial_progress_and_eta(store):
+    cfg = make_config(model="minilm-l2", task="mr", dims=[10, 100, 1000], seeds=1)
+    rid = store.create_run(cfg, status="running", owner="test")
+    store.update_run(rid, device="cpu", summary={"D": 15_468_290, "chance": 0.5, "majority": 0.5})
+    tid = store.start_trial(rid, "baseline", None, 0)
+    store.finish_trial(tid, "done", accuracy=0.8, steps=64, total_steps=64, seconds=30.0)
+    tid = store.start_trial(rid, "subspace", 10, 0)
+    store.finish_trial(tid, "done", accuracy=0.6, steps=64, total_steps=64, seconds=40.0)
+    tid = store.start_trial(rid, "subspace", 100, 0)
+    store.add_points(tid, [{"step": s, "loss": 0.69 - s / 100, "accuracy": 0.6 if s == 10 else None, "total": 64}
+                           for s in range(1, 17)])
+    at = app({"run": rid}, "pages/live.py")
+    assert errors(at) == []
+    assert any("d = 100, seed 0" in m.value for m in at.markdown)
+    bar = at.get("progress")[0]
+    assert bar.proto.value == 25  # 16 of 64 steps
+    assert "left for the whole run" in bar.proto.text
+    charts = figures(at)
+    assert len(charts) == 2  # the sweep and the current trial's curve
+    curve = charts[1]
+    assert [t["name"] for t in curve["data"]] == ["training loss", "validation accuracy"]
+    assert curve["data"][0]["x"][-1] == 16
+    assert at.button(key="cancel")
+    # time left: 48 steps of this trial + 1 more trial of 64 steps at 40/64 s per step
+    left = ui.time_left(store.get_run(rid), store.trials(rid))
+    assert left == pytest.approx((48 + 64) * 40 / 64)
+
+
+def test_live_cancel_button(store):
+    cfg = make_config(**TINY, dims=[20, 200])
+    rid = store.create_run(cfg, status="queued")
+    at = app({"run": rid}, "pages/live.py")
+    assert any("Waiting for the background worker" in i.value for i in at.info)
+    at.button(key="cancel").click().run()
+    assert store.get_run(rid)["status"] == "cancelled"
+    # a running one is asked to stop (the worker honours it between steps)
+    rid2 = store.create_run(cfg, status="running", owner="test")
+    at = app({"run": rid2}, "pages/live.py")
+    at.button(key="cancel").click().run()
+    assert store.cancel_requested(rid2)
+
+
+@pytest.mark.parametrize("bad", ["nothex", "0123456789ab", "../../etc"])
+def test_live_bad_or_unknown_run_id(store, bad):
+    seed_run(store, {10: [0.6]})
+    at = app({"run": bad}, "pages/live.py")
+    assert len(errors(at)) == 1
+    assert "run" in errors(at)[0]
+    assert at.get("page_link"), "a list of recent runs to open instead"
+
+
+def test_live_without_run_lists_recent_runs(store):
+    rid = seed_run(store, {10: [0.6]})
+    at = app({}, "pages/live.py")
+    links = at.get("page_link")
+    assert any(rid in link.proto.label for link in links)
+
+
+def test_live_failed_run_shows_error(store):
+    rid = seed_run(store, {10: [0.6]}, status="failed")
+    at = app({"run": rid}, "pages/live.py")
+    assert any("boom" in e for e in errors(at))
+
+
+# ---------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------
+def test_runs_table_and_actions(store):
+    a = seed_run(store, {10: [0.5], 100: [0.75], 1000: [0.8]})
+    b = seed_run(store, {10: [0.5]}, status="cancelled", method="did")
+    at = app({}, "pages/runs.py")
+    df = at.dataframe[0].value
+    assert list(df.columns[:6]) == ["run", "status", "model", "task", "method", "projection"]
+    assert set(df["run"]) == {a, b}
+    row = df[df["run"] == a].iloc[0]
+    assert row["status"] == "done" and row["d90"] == 100 and row["baseline"] == pytest.approx(0.8)
+    assert df[df["run"] == b].iloc[0]["status"] == "cancelled"
+    # downloads are there for the selected run
+    keys = {d.key for d in at.get("download_button")} if at.get("download_button") else set()
+    assert {"dl_csv", "dl_json", "dl_html"} <= keys or len(at.get("download_button")) == 3
+    # resume the cancelled run: queued again, finished trials kept
+    at.selectbox(key="runs_selected").set_value(b).run()
+    at.button(key="resume").click().run()
+    assert store.get_run(b)["status"] == "queued"
+    assert len([t for t in store.trials(b) if t["status"] == "done"]) == 2
+    # delete needs a confirmation
+    at = app({}, "pages/runs.py")
+    at.selectbox(key="runs_selected").set_value(a).run()
+    at.button(key="delete").click().run()
+    assert store.get_run(a) is not None
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="delete_no").click().run()
+    assert store.get_run(a) is not None
+    at.button(key="delete").click().run()
+    at.button(key="delete_yes").click().run()
+    assert store.get_run(a) is None
+    assert not at.exception
+
+
+def test_exports_match_cli(store):
+    rid = seed_run(store, {10: [0.5, 0.6], 100: [0.75, 0.7]})
+    res = result(store, rid)
+    csv_text = ui.export_csv(res)
+    assert csv_text.splitlines()[0] == "d,seed,accuracy"
+    assert len(csv_text.splitlines()) == 5
+    from tests.conftest import run_cli
+
+    out = run_cli("export", rid, home=store.home)
+    assert out.returncode == 0 and out.stdout == csv_text
+    assert json.loads(ui.export_json(res))["d90"] == res["d90"]
+    html = ui.figure_html(ui.run_figure(res))
+    assert html.lstrip().lower().startswith("<!doctype html>") and "plotly" in html and len(html) > 1_000_000  # plotly.js embedded
+    assert not re.findall(r"<script[^>]*\bsrc=", html)  # nothing loaded from the network
+
+
+# ---------------------------------------------------------------------------
+# Compare and Learn
+# ---------------------------------------------------------------------------
+def test_compare_overlays_runs_and_shows_published_figures(store):
+    a = seed_run(store, {10: [0.5], 100: [0.75], 1000: [0.8]}, model="minilm-l6")
+    b = seed_run(store, {10: [0.5], 100: [0.55], 1000: [0.7], 10000: [0.78]}, model="minilm-l6-untrained")
+    at = app({"runs": f"{a},{b}"}, "pages/compare.py")
+    assert errors(at) == []
+    fig = figures(at)[0]
+    point_traces = [t for t in fig["data"] if t["meta"]["role"] == "points"]
+    assert {t["meta"]["run_id"] for t in point_traces} == {a, b}
+    table = at.dataframe[0].value
+    assert set(table["run"]) == {a, b}
+    assert table[table["run"] == a].iloc[0]["d90 (grid)"] == 100
+    assert any("not measured here" in s.value for s in at.subheader)
+    ref = at.dataframe[1].value
+    assert ref.iloc[0].tolist() == ["BERT-Base", 1608, 8030, 1861, 9295]
+    assert "RoBERTa-Large" in set(ref["model"])
+    at.toggle(key="normalise").set_value(True).run()
+    fig = figures(at)[0]
+    pts = [t for t in fig["data"] if t["meta"]["role"] == "points"]
+    assert max(max(t["y"]) for t in pts) == pytest.approx(1.0)
+    assert any(t["meta"]["role"] == "threshold" and t["y"][0] == 0.9 for t in fig["data"])
+
+
+def test_learn_renders_formulas_references_and_links(store):
+    at = app({}, "pages/learn.py")
+    assert errors(at) == []
+    latex = " ".join(x.value for x in at.latex)
+    assert r"\theta_0 + P\,z" in latex and r"\lambda_{\ell(i)}" in latex
+    text = " ".join(m.value for m in at.markdown)
+    assert "Measuring the Intrinsic Dimension of Objective Landscapes" in text
+    assert "Intrinsic Dimensionality Explains the Effectiveness" in text
+    assert "O(D log d)" in text
+    assert "hidden_size" in " ".join(w.value for w in at.warning)
+    links = at.get("page_link")
+    assert len(links) >= 8
+    hrefs = " ".join(link.proto.query_string for link in links if hasattr(link.proto, "query_string"))
+    assert "minilm-l6-untrained" in hrefs and "method=did" in hrefs
+
+
+# ---------------------------------------------------------------------------
+# lightness: no torch in the UI process
+# ---------------------------------------------------------------------------
+def test_pages_never_import_torch(store, tmp_path):
+    """Render every page (and submit a run) in a fresh interpreter; torch must stay unloaded."""
+    rid = seed_run(store, {10: [0.5], 100: [0.75]})
+    script = textwrap.dedent(f"""
+        import sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({APP!r}, default_timeout=60).run()
+        for page, q in [("pages/live.py", {{"run": {rid!r}}}), ("pages/compare.py", {{}}),
+                        ("pages/runs.py", {{}}), ("pages/learn.py", {{}}), ("pages/explore.py", {{}})]:
+            at.query_params.clear(); at.query_params.update(q)
+            at.switch_page(page).run()
+            assert not at.exception, (page, [e.value for e in at.exception])
+        at.button(key="start").click().run()
+        assert not at.exception
+        heavy = [m for m in ("torch", "transformers", "idim_core.train", "idim_core.subspace",
+                             "idim_core.projection") if m in sys.modules]
+        print("HEAVY", heavy)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT,
+                         env=dict(os.environ))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr[-2000:]
+    assert len(store.list_runs()) == 2  # the submit queued one
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def test_estimate_and_grid_helpers():
+    cfg = make_config(**TINY, dims=[20, 200, 2000])
+    steps = ui.steps_per_trial(cfg)
+    assert steps == math.ceil(48 / 32)
+    per = ui.seconds_per_step(cfg)
+    assert per == pytest.approx((0.13 * 1 + 0.05) * (32 * 32) / (32 * 64))
+    assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + steps * per * (1 + 3 * 1.3))
+    assert ui.estimate_seconds(cfg, "cuda (H100)") < ui.estimate_seconds(cfg, "cpu")
+    assert ui.log_grid(10, 10_000, 1) == [10, 100, 1000, 10000]
+    assert ui.log_grid(10, 1000, 3) == [10, 20, 50, 100, 200, 500, 1000]
+    assert ui.fmt_seconds(42) == "42 s" and ui.fmt_seconds(125) == "2 min 05 s"
+    assert ui.detect_device().startswith(("cpu", "cuda", "mps"))
+
+
+def test_import_recorded_is_idempotent(store, tmp_path):
+    path = tmp_path / "rec.json"
+    rid = seed_run(store, {10: [0.5], 100: [0.75], 1000: [0.8]})
+    path.write_text(json.dumps(result(store, rid)))
+    (tmp_path / "rec.md").write_text("Made with:\n\n```\nidim run --model minilm-l2 --dims 10,100,1000\n```\n")
+    other = Store(tmp_path / "other")
+    new = demo.import_recorded(other, path)
+    assert demo.import_recorded(other, path) == new
+    assert len(other.list_runs()) == 1
+    run = other.get_run(new)
+    assert run["status"] == "done" and run["config"]["recorded"]
+    assert run["config"]["recorded_command"] == "idim run --model minilm-l2 --dims 10,100,1000"
+    a, b = result(store, rid), result(other, new)
+    for k in ("baseline_accuracy", "d90", "d90_interpolated", "by_d", "points", "D", "chance", "majority"):
+        assert a[k] == b[k], k
+    other.close()

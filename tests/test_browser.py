@@ -1,0 +1,244 @@
+"""The app in a real browser: Playwright driving Debian's Chromium against `streamlit run`.
+
+A real `streamlit run app.py --server.headless true` serves a fresh store (IDIM_HOME in
+tmp_path); the app starts the real background worker, which trains a tiny model (the
+bundled MiniLM cut to 1 layer, 48 examples).  We launch a run from the Explore form,
+watch the chart gain points without reloading, reload and open a second tab on the
+same run, and cancel a second, longer run.
+
+Waits are on Streamlit's own state (the stApp element's connection and script-run
+attributes, as streamlit's e2e tests do) and on the page content, all bounded.
+In CI these tests must run: a missing Chromium or Playwright fails them there; on a
+developer machine without /usr/bin/chromium they are skipped.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("IDIM_CHROMIUM", "/usr/bin/chromium")
+IN_CI = bool(os.environ.get("CI"))
+TINY = {"model": "minilm-l1", "task": "mr", "method": "said", "projection": "fastfood", "dims": "20,200,2000",
+        "seeds": "1", "max_train": "48", "max_eval": "32", "epochs": "1", "max_length": "32"}
+# A run long enough to be cancelled while it trains (about 30 steps per trial, 6 trials).
+LONG = {**TINY, "dims": "10,100,1000,10000,100000,1000000", "max_train": "960", "epochs": "1"}
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+if sync_playwright is None or not Path(CHROMIUM).exists():
+    why = ("playwright is not installed" if sync_playwright is None else f"{CHROMIUM} is missing") + \
+          " (install: pip install playwright; apt-get install -y chromium)"
+    if IN_CI:
+        raise RuntimeError(f"browser tests cannot run in CI: {why}")
+    pytest.skip(why, allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout: float, what: str, every: float = 0.5):
+    end = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("idim-browser")
+    port = free_port()
+    env = dict(os.environ, IDIM_HOME=str(home), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.pop("IDIM_NO_AUTOSTART_WORKER", None)  # the real worker, started by the app
+    log = open(home / "streamlit.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        if proc.poll() is not None:
+            raise AssertionError(f"streamlit exited: {(home / 'streamlit.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(healthy, 60, "the streamlit server")
+        yield {"url": url, "home": home, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        stop_worker(home)
+
+
+def stop_worker(home: Path) -> None:
+    """Stop the worker the app started (its pid is in the lock file; it leads its own session)."""
+    from idim_core.worker import worker_running
+
+    try:
+        pid = int((home / "worker.lock").read_text().strip() or 0)
+    except (OSError, ValueError):
+        return
+    if not pid or not worker_running(home):
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    end = time.monotonic() + 15
+    while time.monotonic() < end and worker_running(home):
+        time.sleep(0.3)
+    if worker_running(home):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-dev-shm-usage"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(30_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def wait_app(page, timeout: float = 60_000) -> None:
+    """Connected to the server and no script run in progress (Streamlit's own attributes)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def chart_points(page) -> int:
+    """Finished d values on the live chart, read from the Plotly graph in the page (-1: no chart yet)."""
+    return page.evaluate("""() => {
+        for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+            for (const t of (gd.data || [])) {
+                if (t.meta && t.meta.role === 'points') return t.x.length;
+            }
+        }
+        return -1;
+    }""")
+
+
+def status_text(page) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Status").first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text() if metric.count() else ""
+
+
+def launch(page, url: str, params: dict) -> str:
+    q = "&".join(f"{k}={v}" for k, v in params.items())
+    page.goto(f"{url}/?{q}")
+    wait_app(page)
+    expect(page.get_by_text("Rough estimate")).to_be_visible()
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r".*/live\?run=[0-9a-f]{12}"), timeout=60_000)
+    return re.search(r"run=([0-9a-f]{12})", page.url).group(1)
+
+
+def test_launch_watch_reload_and_second_tab(server, context):
+    from idim_core.store import Store
+
+    page = context.new_page()
+    run_id = launch(page, server["url"], TINY)
+    store = Store(server["home"])
+    assert store.get_run(run_id)["config"]["model"] == "minilm-l1"
+    expect(page.get_by_text(run_id).first).to_be_visible()
+    page.evaluate("() => { window.__idimNoReload = true; }")  # a reload would wipe this
+
+    # the chart exists before any trial finished, then gains points by itself
+    wait_until(lambda: chart_points(page) >= 0, 60, "the live chart")
+    first = chart_points(page)
+    wait_until(lambda: chart_points(page) >= max(2, first + 1), 240, "the chart to gain points", every=1)
+    assert page.evaluate("() => window.__idimNoReload === true"), "the page reloaded itself"
+    trials = [t for t in store.trials(run_id) if t["kind"] == "subspace" and t["status"] == "done"]
+    assert len(trials) >= 2
+
+    # a reload shows the same run, with at least what it had
+    seen = chart_points(page)
+    page.reload()
+    wait_app(page)
+    assert run_id in page.url
+    expect(page.get_by_text(run_id).first).to_be_visible()
+    wait_until(lambda: chart_points(page) >= seen, 30, "the chart after reload")
+
+    # a second tab on the same address shows the same run and keeps updating
+    tab = context.new_page()
+    tab.goto(f"{server['url']}/live?run={run_id}")
+    wait_app(tab)
+    expect(tab.get_by_text(run_id).first).to_be_visible()
+    wait_until(lambda: chart_points(tab) >= seen, 30, "the chart in the second tab")
+    wait_until(lambda: "done" in status_text(tab), 240, "the run to finish", every=1)
+    assert chart_points(tab) == 3
+    # once final, the first tab shows it too (its fragment stops refreshing afterwards)
+    wait_until(lambda: "done" in status_text(page), 30, "the first tab to see the end")
+    assert store.get_run(run_id)["status"] == "done"
+    store.close()
+
+
+def test_cancel_a_running_run(server, context):
+    from idim_core.store import Store
+
+    page = context.new_page()
+    run_id = launch(page, server["url"], LONG)
+    store = Store(server["home"])
+    # wait until the worker trains it (a queued run would be cancelled at once, which is the easy case)
+    wait_until(lambda: store.get_run(run_id)["status"] == "running" and store.trials(run_id), 240,
+               "the worker to start training the second run", every=1)
+    wait_until(lambda: "running" in status_text(page), 30, "the page to show it running")
+    page.get_by_role("button", name="Cancel").click()
+    wait_until(lambda: "cancelled" in status_text(page), 120, "the run to be marked cancelled", every=1)
+    run = store.get_run(run_id)
+    assert run["status"] == "cancelled"
+    assert not [t for t in store.trials(run_id) if t["status"] == "running"]
+    expect(page.get_by_text("Cancelled. The finished trials are kept").first).to_be_visible()
+    # the Runs page agrees
+    page.goto(f"{server['url']}/runs")
+    wait_app(page)
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+    page.screenshot(path=str(server["home"] / "runs.png"))
+    html = page.content()
+    assert run_id in html and "cancelled" in html, "the Runs page lists the run as cancelled"
+    store.close()
