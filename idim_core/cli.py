@@ -282,6 +282,42 @@ def cmd_worker(args) -> int:
     return worker_main(home=args.home, once=args.once, poll=args.poll)
 
 
+def cmd_bench(args) -> int:
+    from . import bench
+
+    if args.what == "step":
+        if args.dim < 1:
+            raise UserError("--dim must be at least 1")
+        out = bench.step_bench(args.model or "minilm-l6", args.method, args.projection, args.dim, args.batch, args.seq,
+                               args.pairs, device=args.device, threads=args.threads, memory=not args.no_memory)
+        if args.json:
+            print(json.dumps(out))
+        else:
+            print(f"{out['model']} {out['method']} {out['projection']} d={out['dim']:,} batch {out['batch']}x{out['seq']} "
+                  f"on {out['device']} ({out['threads']} threads), {out['pairs']} interleaved pairs")
+            print(f"  full fine-tuning step   {out['full_step_s']:.3f} s (median)")
+            print(f"  subspace step           {out['subspace_step_s']:.3f} s (median)")
+            print(f"  ratio (median of pairs) {out['ratio']:.2f}")
+            if "full_peak_mib" in out:
+                print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, subspace {out['subspace_peak_mib']:.0f} MiB "
+                      f"(ratio {out['subspace_peak_mib'] / out['full_peak_mib']:.2f})")
+        return 0
+    overrides = {}
+    if args.dims:
+        overrides["dims"] = args.dims
+    if args.model:
+        overrides["model"] = args.model
+    out = bench.sweep_bench(**overrides)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"default sweep: {out['wall_s']:.0f} s wall, first point after {out['first_point_s'] or float('nan'):.0f} s, "
+              f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
+        for t in out["trials"]:
+            print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, accuracy {t['accuracy']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .sweep import DEFAULTS
 
@@ -346,6 +382,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--once", action="store_true", help="exit when the queue is empty")
     s.add_argument("--poll", type=float, default=1.0, help="seconds between queue checks")
     s.set_defaults(func=cmd_worker)
+
+    b = sub.add_parser("bench", parents=[home], help="benchmarks: step (full vs subspace step time, memory), sweep")
+    b.add_argument("what", choices=("step", "sweep"))
+    b.add_argument("--model", default=None)
+    b.add_argument("--method", default="said")
+    b.add_argument("--projection", default="fastfood")
+    b.add_argument("--dim", type=int, default=1000)
+    b.add_argument("--dims", help="sweep: dims to use instead of the default grid")
+    b.add_argument("--batch", type=int, default=32)
+    b.add_argument("--seq", type=int, default=64)
+    b.add_argument("--pairs", type=int, default=10)
+    b.add_argument("--device")
+    b.add_argument("--threads", type=int)
+    b.add_argument("--no-memory", action="store_true", help="step: skip the two memory subprocesses")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

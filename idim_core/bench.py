@@ -1,0 +1,186 @@
+"""Benchmarks that print figures (never asserted in tests).
+
+    idim bench step  --model minilm-l6 --method said --projection fastfood --dim 1000 --batch 32 --seq 64 --json
+    idim bench sweep --json
+
+`step` times full fine-tuning steps and subspace steps of the same model on the same
+batch, interleaved in one process (A B A B ..., after a warm-up), and measures the
+peak resident memory of each kind of training in a fresh subprocess.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+def _rss_peak_mib() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+def _setup(model: str, batch: int, seq: int, device: str, threads: int | None):
+    import torch
+
+    from .models import load_model
+
+    if threads:
+        torch.set_num_threads(threads)
+    lm = load_model(model, num_labels=2, init_seed=0)
+    module = lm.module.to(device)
+    g = torch.Generator().manual_seed(0)
+    vocab = lm.tokenizer.vocab_size
+    ids = torch.randint(1000, vocab, (batch, seq), generator=g)
+    inputs = {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device),
+              "token_type_ids": torch.zeros_like(ids).to(device)}
+    labels = torch.randint(0, 2, (batch,), generator=g).to(device)
+    return module, inputs, labels
+
+
+def _make_steppers(module, inputs, labels, method, projection, dim, kinds=("full", "subspace")):
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    from .subspace import FlatParams, SubspaceModel
+
+    steppers = {}
+    if "full" in kinds:
+        full = copy.deepcopy(module).train()
+        for p in full.parameters():
+            p.requires_grad_(True)
+        opt_f = torch.optim.AdamW(full.parameters(), lr=1e-5)
+
+        def full_step():
+            loss = F.cross_entropy(full(**inputs), labels)
+            opt_f.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_f.step()
+
+        steppers["full"] = full_step
+    if "subspace" in kinds:
+        flat = FlatParams(module)
+        sub = SubspaceModel(module, flat, dim, method, projection, seed=0).train()
+        opt_s = torch.optim.AdamW(sub.trainable(), lr=1e-3)
+
+        def sub_step():
+            loss = F.cross_entropy(sub(**inputs), labels)
+            opt_s.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_s.step()
+
+        steppers["subspace"] = sub_step
+    return steppers
+
+
+def _sync(device: str):
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def step_bench(model="minilm-l6", method="said", projection="fastfood", dim=1000, batch=32, seq=64,
+               pairs=10, warmup=2, device=None, threads=None, memory=True) -> dict:
+    import torch
+
+    from .sweep import pick_device
+
+    device = pick_device(device)
+    module, inputs, labels = _setup(model, batch, seq, device, threads)
+    steps = _make_steppers(module, inputs, labels, method, projection, dim)
+    for _ in range(warmup):
+        steps["full"]()
+        steps["subspace"]()
+    full_t, sub_t, ratios = [], [], []
+    for _ in range(pairs):
+        _sync(device)
+        t0 = time.perf_counter()
+        steps["full"]()
+        _sync(device)
+        t1 = time.perf_counter()
+        steps["subspace"]()
+        _sync(device)
+        t2 = time.perf_counter()
+        full_t.append(t1 - t0)
+        sub_t.append(t2 - t1)
+        ratios.append((t2 - t1) / (t1 - t0))
+    out = {
+        "model": model, "method": method, "projection": projection, "dim": dim, "batch": batch, "seq": seq,
+        "pairs": pairs, "device": device, "threads": torch.get_num_threads(),
+        "full_step_s": statistics.median(full_t), "subspace_step_s": statistics.median(sub_t),
+        "ratio": statistics.median(ratios),
+    }
+    if memory:
+        for kind in ("full", "subspace"):
+            out[f"{kind}_peak_mib"] = _peak_in_subprocess(kind, model, method, projection, dim, batch, seq, device, threads)
+    return out
+
+
+def _peak_in_subprocess(kind, model, method, projection, dim, batch, seq, device, threads) -> float:
+    args = [sys.executable, "-m", "idim_core.bench", "_mem", kind, model, method, projection, str(dim),
+            str(batch), str(seq), device, str(threads or 0)]
+    r = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ))
+    if r.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+    return json.loads(r.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def _mem_main(kind, model, method, projection, dim, batch, seq, device, threads) -> None:
+    module, inputs, labels = _setup(model, int(batch), int(seq), device, int(threads) or None)
+    steps = _make_steppers(module, inputs, labels, method, projection, int(dim), kinds=(kind,))
+    for _ in range(3):
+        steps[kind]()
+    peak = _rss_peak_mib()
+    if device.startswith("cuda"):
+        import torch
+
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    print(json.dumps({"peak_mib": peak}))
+
+
+def sweep_bench(home=None, **overrides) -> dict:
+    """The documented default quick sweep, end to end through a store."""
+    import tempfile
+
+    from .store import Store
+    from .sweep import Runner, make_config, result
+
+    tmp = None
+    if home is None:
+        tmp = tempfile.TemporaryDirectory()
+        home = tmp.name
+    store = Store(home)
+    cfg = make_config(**overrides)
+    t0 = time.perf_counter()
+    first_point = {}
+    trial_times = []
+
+    def progress(e):
+        if e["type"] == "trial_end":
+            trial_times.append({"kind": e["kind"], "d": e["d"], "seed": e["seed"], "seconds": e["seconds"],
+                                "accuracy": e["accuracy"]})
+            if e["kind"] == "subspace" and "t" not in first_point:
+                first_point["t"] = time.perf_counter() - t0
+
+    run_id = store.create_run(cfg, status="running", owner="bench")
+    Runner(store, run_id, progress, owner="bench").run()
+    wall = time.perf_counter() - t0
+    res = result(store, run_id)
+    out = {"wall_s": wall, "first_point_s": first_point.get("t"), "trials": trial_times,
+           "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
+           "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": cfg}
+    if tmp:
+        store.close()
+        tmp.cleanup()
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_mem":
+        _mem_main(*sys.argv[2:])
