@@ -9,14 +9,14 @@ import streamlit as st
 
 from idim_core import ui
 
-st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon="📉", layout="wide")
+st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon=":material/monitoring:", layout="wide")
 
 nav = st.navigation([
-    st.Page("pages/explore.py", title="Explore", icon="🧪", default=True),
-    st.Page("pages/live.py", title="Live run", icon="📈", url_path="live"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
-    st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
-    st.Page("pages/learn.py", title="Learn", icon="🎓", url_path="learn"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/science:", default=True),
+    st.Page("pages/live.py", title="Live run", icon=":material/monitoring:", url_path="live"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
+    st.Page("pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
 ])
 
 try:

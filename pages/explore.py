@@ -173,8 +173,8 @@ if draft is not None:
     n = ui.planned_trials(draft)
     st.info(f"**Rough estimate: about {ui.fmt_seconds(secs)}** on `{device}` — 1 full fine-tuning + "
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} subspace trial{'s' if n != 1 else ''}, "
-            f"{ui.steps_per_trial(draft)} optimiser steps each. Once the run starts, the live view replaces this with "
-            "the measured speed.")
+            f"{ui.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "
+            "Once the run starts, the live view replaces this with the measured speed.")
 
 if st.button("Start run", type="primary", key="start"):
     try:

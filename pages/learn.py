@@ -8,7 +8,7 @@ QUICK = {"model": "minilm-l2", "task": "mr", "dims": "10,100,1000,10000", "epoch
 
 
 def try_it(label: str, **params) -> None:
-    st.page_link("pages/explore.py", label=f"Try it: {label}", icon="🧪",
+    st.page_link("pages/explore.py", label=f"Try it: {label}", icon=":material/science:",
                  query_params={**QUICK, **{k: str(v) for k, v in params.items()}})
 
 
@@ -101,7 +101,7 @@ with c2:
     try_it("the same architecture, untrained", model="minilm-l6-untrained", dims="10,100,1000,10000,100000")
     try_it("6 layers", model="minilm-l6")
 st.markdown("Then put the runs side by side on the **Compare** page; it also lists the papers' own figures.")
-st.page_link("pages/compare.py", label="Compare runs and the published figures", icon="⚖️")
+st.page_link("pages/compare.py", label="Compare runs and the published figures", icon=":material/compare_arrows:")
 
 st.header("7. A common mistake")
 st.warning(

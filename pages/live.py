@@ -21,11 +21,11 @@ def recent_runs(limit: int = 10) -> None:
     runs = store.list_runs(limit=limit)
     if not runs:
         st.markdown("No runs yet: start one on the Explore page.")
-        st.page_link("pages/explore.py", label="Explore: start a run", icon="🧪")
+        st.page_link("pages/explore.py", label="Explore: start a run", icon=":material/science:")
         return
     st.markdown("**Recent runs**")
     for r in runs:
-        st.page_link("pages/live.py", label=ui.run_label(r), query_params={"run": r["id"]}, icon="📈")
+        st.page_link("pages/live.py", label=ui.run_label(r), query_params={"run": r["id"]}, icon=":material/monitoring:")
 
 
 st.title("Live run")
@@ -50,7 +50,6 @@ if cfg.get("recorded"):
     st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
             f"command line: `{cfg.get('recorded_command', 'idim run')}`")
 
-STATUS_ICON = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🛑", "interrupted": "⚠️"}
 final_at_start = run["status"] in FINAL
 
 
@@ -65,7 +64,7 @@ def live_view() -> None:
     status = run["status"]
 
     top = st.columns([1.3, 1.3, 2, 1])
-    top[0].metric("Status", f"{STATUS_ICON.get(status, '')} {status}")
+    top[0].metric("Status", status)
     top[1].metric("Device", run.get("device") or ui.detect_device() + " (expected)")
     top[2].metric("d90", ("≈ " + f"{res['d90_interpolated']:,.0f}") if res["d90"] else
                   ("> max d" if res["baseline_accuracy"] is not None and res["by_d"] and status in FINAL else "—"),
@@ -132,4 +131,4 @@ def live_view() -> None:
 
 
 live_view()
-st.page_link("pages/runs.py", label="All runs: resume, delete, download", icon="🗂️")
+st.page_link("pages/runs.py", label="All runs: resume, delete, download", icon=":material/table_rows:")
