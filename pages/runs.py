@@ -55,18 +55,20 @@ if status in ("queued", "running", "interrupted"):
         st.rerun()
 
 pending = st.session_state.get("confirm_delete")
-if pending != sel:
-    if c[3].button("Delete …", key="delete", help="Remove the run and all its trials from the store."):
+training = status == "running"  # the worker is writing to it: cancel first, delete once it stopped
+if pending != sel or training:
+    if c[3].button("Delete …", key="delete", disabled=training,
+                   help="Cancel the run first; it can be deleted once it has stopped." if training
+                   else "Remove the run and all its trials from the store."):
         st.session_state["confirm_delete"] = sel
         st.rerun()
 else:
     with st.container(border=True):
-        busy = status in ("running", "queued")
         st.warning(f"Delete run {sel} and all its trials? This cannot be undone."
-                   + (" It is still active: it will be cancelled first." if busy else ""))
+                   + (" It is queued: it will be cancelled first." if status == "queued" else ""))
         y, n = st.columns(2)
         if y.button("Yes, delete it", type="primary", key="delete_yes"):
-            if busy:
+            if status == "queued":
                 try:
                     store.request_cancel(sel)
                 except UserError:

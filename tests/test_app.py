@@ -465,3 +465,13 @@ def test_import_recorded_is_idempotent(store, tmp_path):
     for k in ("baseline_accuracy", "d90", "d90_interpolated", "by_d", "points", "D", "chance", "majority"):
         assert a[k] == b[k], k
     other.close()
+
+
+def test_runs_delete_waits_for_a_running_run_to_stop(store):
+    cfg = make_config(**TINY, dims=[20])
+    rid = store.create_run(cfg, status="running", owner="test")
+    at = app({"run": rid}, "pages/runs.py")
+    assert at.selectbox(key="runs_selected").value == rid
+    assert at.button(key="delete").disabled
+    at.button(key="cancel_run").click().run()
+    assert store.cancel_requested(rid)
