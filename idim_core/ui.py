@@ -312,6 +312,17 @@ def d90_text(res: dict) -> str:
     return f"d90 > {top:,} so far"
 
 
+def baseline_warning(res: dict, margin: float = 0.05) -> str | None:
+    """A sentence when full fine-tuning itself did not learn the task (then d90 means little)."""
+    b = res.get("baseline_accuracy")
+    floor = max([v for v in (res.get("chance"), res.get("majority")) if v is not None], default=None)
+    if b is None or floor is None or b >= floor + margin:
+        return None
+    return (f"Full fine-tuning reached only {b:.3f}, hardly above the {floor:.3f} of always guessing. With this "
+            "budget the model has not learned the task, so the threshold and d90 say little: give it more "
+            "epochs or training examples.")
+
+
 def export_csv(res: dict) -> str:
     from .cli import export_csv as _csv  # the same format as `idim export`
 
@@ -395,7 +406,8 @@ def run_figure(res: dict, height: int = 460):
                            xanchor="right", yanchor="bottom", font=dict(color=C_D90, size=14))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)]),
+        xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)],
+                   dtick=1, tickformat=","),
         yaxis=dict(title="test accuracy", range=[y0, y1 + 0.03]),
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
         uirevision=res["run_id"],  # keep the user's zoom across live updates
@@ -456,7 +468,7 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
                                  line=dict(color=C_BASE, width=1.5), meta={"role": "baseline"}))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10),
-        xaxis=dict(type="log", title="d: trained dimensions (log scale)"),
+        xaxis=dict(type="log", title="d: trained dimensions (log scale)", dtick=1, tickformat=","),
         yaxis=dict(title="accuracy / full fine-tuning accuracy" if normalise else "test accuracy"),
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0), uirevision="compare")
     return fig

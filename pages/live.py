@@ -98,6 +98,9 @@ def live_view() -> None:
     elif status == "cancelled":
         st.warning("Cancelled. The finished trials are kept; resume it from the Runs page to run the missing ones.")
 
+    warn = ui.baseline_warning(res)
+    if warn:
+        st.warning(warn)
     st.plotly_chart(ui.run_figure(res), key=f"chart_{run_id}", config={"displaylogo": False})
     st.caption(ui.d90_text(res) + ". " + ("Full fine-tuning (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))

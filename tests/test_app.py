@@ -475,3 +475,12 @@ def test_runs_delete_waits_for_a_running_run_to_stop(store):
     assert at.button(key="delete").disabled
     at.button(key="cancel_run").click().run()
     assert store.cancel_requested(rid)
+
+
+def test_live_warns_when_full_fine_tuning_did_not_learn(store):
+    rid = seed_run(store, {10: [0.5], 100: [0.52]}, baseline=0.51, chance=0.5, majority=0.5)
+    at = app({"run": rid}, "pages/live.py")
+    assert any("has not learned the task" in w.value for w in at.warning)
+    ok = seed_run(store, {10: [0.5], 100: [0.75]}, baseline=0.8)
+    at = app({"run": ok}, "pages/live.py")
+    assert not any("has not learned the task" in w.value for w in at.warning)
