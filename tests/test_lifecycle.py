@@ -1,0 +1,107 @@
+"""Real processes against a real store: cancel, kill, resume, divergence, auto search."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_cli
+from test_cli import SMALL
+
+
+def _spawn(home, *args):
+    env = dict(os.environ, IDIM_HOME=str(home))
+    return subprocess.Popen([sys.executable, "-m", "idim_core.cli", *map(str, args)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait(pred, timeout, what):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _store(home):
+    from idim_core.store import Store
+
+    return Store(home)
+
+
+def _finished(home):
+    s = _store(home)
+    runs = s.list_runs()
+    if not runs:
+        return None
+    rid = runs[0]["id"]
+    done = [t for t in s.trials(rid) if t["status"] == "done" and t["kind"] == "subspace"]
+    return (rid, done) if done else None
+
+
+def test_cancel_keeps_finished_trials(home):
+    p = _spawn(home, "run", *SMALL, "--dims", "10,20,30,40,50,60,70,80", "--epochs", "3")
+    try:
+        rid, _ = _wait(lambda: _finished(home), 180, "a finished trial")
+        r = run_cli("cancel", rid, home=home)
+        assert r.returncode == 0 and "cancelling" in r.stdout
+        t0 = time.time()
+        p.wait(timeout=60)
+        assert time.time() - t0 < 15
+    finally:
+        p.kill()
+    run = _store(home).get_run(rid)
+    assert run["status"] == "cancelled"
+    res = json.loads(run_cli("show", rid, "--json", home=home).stdout)
+    assert 1 <= len(res["points"]) < 8
+    assert res["baseline_accuracy"] is not None
+
+
+def test_sigkill_then_resume_runs_only_missing_trials(home):
+    p = _spawn(home, "run", *SMALL, "--dims", "10,100,1000", "--seeds", "2")
+    rid, done = _wait(lambda: _finished(home), 180, "a finished trial")
+    before = {(t["d"], t["seed"]): t for t in _store(home).trials(rid) if t["status"] == "done"}
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    # within 30 s every reader sees it as interrupted, not running
+    _wait(lambda: json.loads(run_cli("show", rid, "--json", home=home).stdout)["status"] == "interrupted", 30,
+          "interrupted status")
+    ls = json.loads(run_cli("ls", "--json", home=home).stdout)
+    assert ls[0]["status"] == "interrupted"
+    r = run_cli("resume", rid, "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["status"] == "done" and len(res["points"]) == 6
+    after = {(t["d"], t["seed"]): t for t in _store(home).trials(rid) if t["status"] == "done"}
+    for key, t in before.items():  # finished trials unchanged (same row, same accuracy)
+        assert after[key]["id"] == t["id"] and after[key]["accuracy"] == t["accuracy"]
+    # same seeds: the resumed run equals an uninterrupted one
+    ref = json.loads(run_cli("run", *SMALL, "--dims", "10,100,1000", "--seeds", "2", "--json", home=home).stdout)
+    assert ref["points"] == res["points"] and ref["baseline_accuracy"] == res["baseline_accuracy"]
+
+
+def test_divergence_marks_trial_and_sweep_goes_on(home):
+    r = run_cli("run", *SMALL, "--method", "did", "--dims", "10,1000", "--lr-subspace", "1e30", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["status"] == "done"
+    statuses = {p["d"]: p["status"] for p in res["points"]}
+    assert statuses == {10: "diverged", 1000: "diverged"}
+    assert all(p["accuracy"] is None for p in res["points"])
+    assert res["d90"] is None
+
+
+def test_auto_search(home):
+    r = run_cli("run", *SMALL, "--method", "did", "--dims", "auto", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    ds = sorted({p["d"] for p in res["points"]})
+    assert ds[0] == 10 and len(ds) < 10
+    if res["d90"] is not None:
+        below = [d for d in ds if d < res["d90"]]
+        assert not below or res["d90"] / max(below) <= 1.4 or res["d90"] == 10
