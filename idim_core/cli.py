@@ -325,7 +325,6 @@ def build_parser() -> argparse.ArgumentParser:
     home.add_argument("--home", default=argparse.SUPPRESS,
                       help="run store directory (default: $IDIM_HOME or a per-user data directory)")
     p = _Parser(prog="idim", description="Measure the intrinsic dimension of fine-tuning.", parents=[home])
-    p.set_defaults(home=None)
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
     sub.required = True
 
@@ -405,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         args = build_parser().parse_args(argv)
+        if not hasattr(args, "home"):  # --home may come before or after the command
+            args.home = None
         return args.func(args)
     except UserError as e:
         print(f"idim: error: {e}", file=sys.stderr)
