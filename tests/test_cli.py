@@ -140,3 +140,19 @@ def test_failed_command_changes_nothing(home):
     bad = run_cli("run", *SMALL, "--dims", "0", home=home)
     assert bad.returncode == 2
     assert run_cli("ls", "--json", home=home).stdout == before
+
+
+def test_home_option_before_or_after_the_command(tmp_path):
+    for args in (["--home", tmp_path / "a", "ls"], ["ls", "--home", tmp_path / "b"]):
+        r = run_cli(*args)
+        assert r.returncode == 0 and str(args[1] if args[0] == "--home" else args[2]) in r.stdout
+
+
+def test_light_modules_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, idim_core.store, idim_core.sweep, idim_core.models, idim_core.tasks, idim_core.worker;"
+            "from idim_core.sweep import make_config, preflight; preflight(make_config());"
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
