@@ -189,7 +189,7 @@ def test_recorded_example_button_loads_once(store, tmp_path):
     assert not at.exception
     runs = store.list_runs()
     assert len(runs) == 1 and runs[0]["config"]["recorded"] and runs[0]["status"] == "done"
-    assert runs[0]["config"]["recorded_command"].startswith("idim run")
+    assert "idim run --model" in runs[0]["config"]["recorded_command"]
     assert at.query_params.get("run") == runs[0]["id"]
     assert any("Recorded example" in i.value for i in at.info)
     # idempotent, and the offer is gone
