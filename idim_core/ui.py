@@ -95,12 +95,6 @@ def ensure_worker(home: str | Path | None = None) -> str:
         return "started"
 
 
-def worker_state(home: str | Path | None = None) -> bool:
-    from .worker import worker_running
-
-    return worker_running(Path(home) if home else default_home())
-
-
 # ---------------------------------------------------------------------------
 # device (without importing torch)
 # ---------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def live_view() -> None:
 
     if status == "queued":
         ahead = [r for r in store.list_runs() if r["status"] in ("queued", "running") and r["created"] < run["created"]]
-        worker = ui.ensure_worker(store.home) if not ui.worker_state(store.home) else "running"
+        worker = ui.ensure_worker(store.home)  # a worker that died is replaced
         msg = "Waiting for the background worker"
         if ahead:
             msg += f" ({len(ahead)} run{'s' if len(ahead) > 1 else ''} ahead in the queue)"
