@@ -14,8 +14,3 @@ if ! python -c "import torch" 2>/dev/null; then
   python -m pip install -q "torch==2.13.0" || python -m pip install -q "torch>=2.4"
 fi
 python -m pip install -q -e ".[test]"
-# Chromium for the browser tests (tests/test_browser.py): Debian's package, installed
-# once, only where we are root with apt-get (CI); elsewhere install it yourself.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
-fi

@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Chromium for the browser tests (tests/test_browser.py): Debian's package, installed
+# once, only where we are root with apt-get (CI); elsewhere install it yourself.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+fi
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 python -m pytest -q "$@"
