@@ -49,32 +49,27 @@ def _make_steppers(module, inputs, labels, method, projection, dim, kinds=("full
 
     from .subspace import FlatParams, SubspaceModel
 
+    def stepper(forward, params, lr):
+        opt = torch.optim.AdamW(params, lr=lr)
+
+        def step():
+            loss = F.cross_entropy(forward(**inputs), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        return step
+
     steppers = {}
     if "full" in kinds:
         full = copy.deepcopy(module).train()
         for p in full.parameters():
             p.requires_grad_(True)
-        opt_f = torch.optim.AdamW(full.parameters(), lr=1e-5)
-
-        def full_step():
-            loss = F.cross_entropy(full(**inputs), labels)
-            opt_f.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_f.step()
-
-        steppers["full"] = full_step
+        steppers["full"] = stepper(full, list(full.parameters()), 1e-5)
     if "subspace" in kinds:
         flat = FlatParams(module)
         sub = SubspaceModel(module, flat, dim, method, projection, seed=0).train()
-        opt_s = torch.optim.AdamW(sub.trainable(), lr=1e-3)
-
-        def sub_step():
-            loss = F.cross_entropy(sub(**inputs), labels)
-            opt_s.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_s.step()
-
-        steppers["subspace"] = sub_step
+        steppers["subspace"] = stepper(sub, sub.trainable(), 1e-3)
     return steppers
 
 
