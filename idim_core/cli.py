@@ -81,6 +81,10 @@ def print_table(res: dict, out=sys.stdout) -> None:
       + (f", D = {res['D']:,}" if res.get("D") else ""))
     w(f"full fine-tuning accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold (0.9 x): {_fmt_acc(res['threshold'])}"
       + (f"   chance: {res['chance']:.3f}   majority: {res['majority']:.3f}" if res.get("chance") else ""))
+    base, maj = res["baseline_accuracy"], res.get("majority")
+    if base is not None and maj is not None and base <= max(maj, res.get("chance") or 0) + 0.02:
+        w("warning: full fine-tuning is barely above the majority class, so d90 says little here; "
+          "give the baseline a larger budget (--epochs, --max-train, --lr-full)")
     w()
     w(f"{'d':>10}  {'accuracy':>8}  {'std':>6}  {'seeds':>5}  reached")
     for r in res["by_d"]:
