@@ -175,7 +175,35 @@ class Store:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
                         tx.execute(stmt)
+                self._add_missing_columns(tx)
                 tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @staticmethod
+    def _add_missing_columns(tx) -> None:
+        """Bring tables written by an older idim up to the current schema, keeping every row.
+
+        Older stores may lack columns added since; each is added with its default.
+        """
+        wanted: dict[str, list[tuple[str, str]]] = {}
+        for stmt in _SCHEMA.split(";"):
+            m = re.match(r"\s*CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)\s*$", stmt, re.S)
+            if not m:
+                continue
+            cols = []
+            for line in m.group(2).splitlines():
+                line = line.split("--")[0].strip().rstrip(",")
+                if line and not line.upper().startswith(("PRIMARY", "UNIQUE", "FOREIGN")):
+                    name, decl = line.split(None, 1)
+                    cols.append((name, decl))
+            wanted[m.group(1)] = cols
+        for table, cols in wanted.items():
+            have = {r[1] for r in tx.execute(f"PRAGMA table_info({table})")}
+            for name, decl in cols:
+                if name not in have:
+                    decl = re.sub(r"\bPRIMARY KEY\b.*|\bREFERENCES\b.*", "", decl).replace("NOT NULL", "").strip()
+                    if "DEFAULT" not in decl and name == "cancel_requested":
+                        decl += " DEFAULT 0"
+                    tx.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -94,3 +94,26 @@ def test_unwritable_home(tmp_path):
     f.write_text("x")
     with pytest.raises(UserError, match="IDIM_HOME"):
         Store(f / "sub")
+
+
+def test_older_store_is_migrated_keeping_its_runs(tmp_path):
+    """A store from before schema versioning (user_version 0, fewer columns) is upgraded in place."""
+    c = sqlite3.connect(tmp_path / "idim.db")
+    c.executescript("""
+        CREATE TABLE runs (id TEXT PRIMARY KEY, created REAL NOT NULL, updated REAL NOT NULL,
+                           status TEXT NOT NULL, config TEXT NOT NULL, device TEXT);
+        CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, kind TEXT NOT NULL,
+                             d INTEGER, seed INTEGER NOT NULL, status TEXT NOT NULL, accuracy REAL);
+        INSERT INTO runs VALUES ('0123456789ab', 1.0, 1.0, 'done', '{"model": "minilm-l6", "task": "mr", "method": "did", "projection": "fastfood"}', 'cpu');
+        INSERT INTO trials(run_id, kind, d, seed, status, accuracy) VALUES ('0123456789ab', 'baseline', NULL, 0, 'done', 0.8);
+        INSERT INTO trials(run_id, kind, d, seed, status, accuracy) VALUES ('0123456789ab', 'subspace', 100, 0, 'done', 0.75);
+    """)
+    c.close()
+    s = Store(tmp_path)
+    assert s._q("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    res = result(s, "0123456789ab")
+    assert res["status"] == "done" and res["baseline_accuracy"] == 0.8 and res["d90"] == 100
+    assert s.cancel_requested("0123456789ab") is False
+    t = s.start_trial("0123456789ab", "subspace", 1000, 0)  # new columns usable
+    s.add_points(t, [{"step": 1, "loss": 0.5, "accuracy": None}])
+    assert s.points(t)[0]["loss"] == 0.5
