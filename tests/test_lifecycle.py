@@ -105,3 +105,21 @@ def test_auto_search(home):
     if res["d90"] is not None:
         below = [d for d in ds if d < res["d90"]]
         assert not below or res["d90"] / max(below) <= 1.4 or res["d90"] == 10
+
+
+def test_two_runs_queued_at_once_both_finish_with_one_worker(home):
+    """Two runs queued at the same moment (two processes), two workers started at once:
+    exactly one worker serves, both runs finish, no 'database is locked' reaches anyone."""
+    q = [_spawn(home, "run", *SMALL, "--method", m, "--dims", "10,100", "--queue", "--json") for m in ("did", "said")]
+    outs = [p.communicate(timeout=120) for p in q]
+    assert all(p.returncode == 0 for p in q), [o[1] for o in outs]
+    ids = [json.loads(o[0])["run_id"] for o in outs]
+    w = [_spawn(home, "worker", "--once", "--poll", "0.2") for _ in range(2)]
+    res = [p.communicate(timeout=600) for p in w]
+    assert all(p.returncode == 0 for p in w), [r[1] for r in res]
+    errs = "".join(r[1] for r in res)
+    assert errs.count("another worker is already running") == 1, errs
+    assert "locked" not in errs
+    for rid in ids:
+        out = json.loads(run_cli("show", rid, "--json", home=home).stdout)
+        assert out["status"] == "done" and len(out["points"]) == 2
