@@ -242,3 +242,28 @@ def test_cancel_a_running_run(server, context):
     html = page.content()
     assert run_id in html and "cancelled" in html, "the Runs page lists the run as cancelled"
     store.close()
+
+
+def test_a_cli_run_appears_live_in_the_browser(server, context):
+    """A sweep started from a terminal (same store) shows up and fills in live in the app."""
+    env = dict(os.environ, IDIM_HOME=str(server["home"]), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "idim_core.cli", "run", "--model", "minilm-l1", "--task", "mr", "--dims", "20,200,2000",
+         "--max-train", "48", "--max-eval", "32", "--epochs", "1", "--max-length", "32", "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = cli.stderr.readline()  # "run RUN_ID (store: ...)"
+        m = re.search(r"run ([0-9a-f]{12})", first)
+        assert m, first
+        run_id = m.group(1)
+        page = context.new_page()
+        page.goto(f"{server['url']}/live?run={run_id}")
+        wait_app(page)
+        expect(page.get_by_text(run_id).first).to_be_visible()
+        wait_until(lambda: chart_points(page) >= 1, 240, "the CLI run's first point in the browser", every=1)
+        out, _ = cli.communicate(timeout=300)
+        assert cli.returncode == 0
+        wait_until(lambda: "done" in status_text(page), 60, "the page to see the CLI run finish", every=1)
+        assert chart_points(page) == 3
+    finally:
+        cli.kill()
