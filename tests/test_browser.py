@@ -63,14 +63,12 @@ def wait_until(pred, timeout: float, what: str, every: float = 0.5):
         time.sleep(every)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("idim-browser")
-    port = free_port()
+def start_server(home: Path, port: int):
+    """`streamlit run app.py` on a store, waited until healthy. Returns (process, url, log file)."""
     env = dict(os.environ, IDIM_HOME=str(home), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env.pop("IDIM_NO_AUTOSTART_WORKER", None)  # the real worker, started by the app
-    log = open(home / "streamlit.log", "wb")
+    log = open(home / "streamlit.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
@@ -86,16 +84,27 @@ def server(tmp_path_factory):
         except OSError:
             return False
 
+    wait_until(healthy, 60, "the streamlit server")
+    return proc, url, log
+
+
+def stop_server(proc, log) -> None:
+    proc.terminate()
     try:
-        wait_until(healthy, 60, "the streamlit server")
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("idim-browser")
+    proc, url, log = start_server(home, free_port())
+    try:
         yield {"url": url, "home": home, "proc": proc}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc, log)
         stop_worker(home)
 
 
@@ -211,7 +220,7 @@ def test_launch_watch_reload_and_second_tab(server, context):
     expect(tab.get_by_text(run_id).first).to_be_visible()
     wait_until(lambda: chart_points(tab) >= seen, 30, "the chart in the second tab")
     wait_until(lambda: "done" in status_text(tab), 240, "the run to finish", every=1)
-    assert chart_points(tab) == 3
+    wait_until(lambda: chart_points(tab) == 3, 30, "all three points in the second tab")
     # once final, the first tab shows it too (its fragment stops refreshing afterwards)
     wait_until(lambda: "done" in status_text(page), 30, "the first tab to see the end")
     assert store.get_run(run_id)["status"] == "done"
@@ -264,6 +273,41 @@ def test_a_cli_run_appears_live_in_the_browser(server, context):
         out, _ = cli.communicate(timeout=300)
         assert cli.returncode == 0
         wait_until(lambda: "done" in status_text(page), 60, "the page to see the CLI run finish", every=1)
-        assert chart_points(page) == 3
+        wait_until(lambda: chart_points(page) == 3, 30, "all three points of the CLI run")
     finally:
         cli.kill()
+
+
+def test_app_restart_while_a_run_trains(tmp_path, context):
+    """Stopping `streamlit run` stops nothing: the worker keeps training, and the restarted
+    app shows the same run live again."""
+    from idim_core.store import Store
+    from idim_core.worker import worker_running
+
+    home = tmp_path / "restart-home"
+    home.mkdir()
+    proc, url, log = start_server(home, free_port())
+    try:
+        page = context.new_page()
+        run_id = launch(page, url, {**TINY, "dims": "10,20,40,80,160,320", "max_train": "192"})
+        store = Store(home)
+        wait_until(lambda: store.get_run(run_id)["status"] == "running", 120, "the worker to start the run", every=1)
+        stop_server(proc, log)
+        page.close()
+        assert worker_running(home), "the worker must outlive the app"
+        before = len([t for t in store.trials(run_id) if t["status"] == "done"])
+        wait_until(lambda: len([t for t in store.trials(run_id) if t["status"] == "done"]) > before, 180,
+                   "training to go on with the app stopped", every=1)
+        proc, url, log = start_server(home, free_port())
+        page = context.new_page()
+        page.goto(f"{url}/live?run={run_id}")
+        wait_app(page)
+        expect(page.get_by_text(run_id).first).to_be_visible()
+        wait_until(lambda: "done" in status_text(page), 300, "the run to finish, seen by the restarted app", every=1)
+        finished = {t["d"] for t in store.trials(run_id) if t["kind"] == "subspace" and t["status"] == "done"}
+        assert len({t["d"] for t in store.trials(run_id) if t["kind"] == "subspace"}) == 6
+        wait_until(lambda: chart_points(page) == len(finished), 30, "the chart to show every finished d")
+        store.close()
+    finally:
+        stop_server(proc, log)
+        stop_worker(home)
