@@ -132,8 +132,9 @@ class Store:
             return UserError(f"the run store {self.path} is damaged ({msg}); move it aside (nothing was changed) or set IDIM_HOME to another directory")
         if "readonly" in msg or "unable to open" in msg:
             return UserError(f"the run store {self.path} cannot be written ({msg}); fix its permissions or set IDIM_HOME to a writable directory")
-        if "disk is full" in msg or "database or disk is full" in msg:
-            return UserError(f"the disk holding {self.path} is full; free some space and retry (finished results are kept)")
+        if "disk is full" in msg or "disk I/O error" in msg:
+            return UserError(f"the run store {self.path} could not be written ({msg}: the disk is full or failing); "
+                             "free some space and run `idim resume` (finished results are kept)")
         return UserError(f"the run store {self.path} failed: {msg}")
 
     @contextmanager

@@ -219,10 +219,16 @@ class Runner:
         self._stop_hb = threading.Event()
 
     def _heartbeat(self) -> None:
-        hb = Store(self.store.home)  # its own connection
+        try:
+            hb = Store(self.store.home)  # its own connection
+        except UserError:
+            return  # the main thread reports store problems
         try:
             while not self._stop_hb.wait(3.0):
-                hb.heartbeat(self.run_id)
+                try:
+                    hb.heartbeat(self.run_id)
+                except UserError:
+                    pass  # a full or busy disk: the training thread meets it too and says so
         finally:
             hb.close()
 

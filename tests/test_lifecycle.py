@@ -149,3 +149,28 @@ def test_worker_sigkilled_mid_trial_then_resume(home):
     assert res["status"] == "done" and len(res["points"]) == 5
     done = {(t["d"], t["seed"]): t["accuracy"] for t in _store(home).trials(rid) if t["status"] == "done"}
     assert all(done[k] == v for k, v in kept.items())
+
+
+def test_full_disk_is_a_clear_message_and_keeps_what_was_stored(home):
+    """The store's file may not grow past a limit (as on a full disk): the run stops with one
+    line saying what to do, and everything recorded before is still readable."""
+    import resource
+
+    first = run_cli("run", *SMALL, "--dims", "10", "--json", home=home)
+    assert first.returncode == 0, first.stderr
+    kept = json.loads(first.stdout)
+    size = sum(f.stat().st_size for f in home.iterdir() if f.name.startswith("idim.db"))
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 20_000, size + 20_000))
+
+    env = dict(os.environ, IDIM_HOME=str(home))
+    r = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SMALL, "--dims", "10,20,30,40,50,60,70,80",
+                        "--epochs", "3"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                       preexec_fn=limit)
+    assert r.returncode == 2, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("idim: error:") and "disk is full" in last and "Traceback" not in r.stderr
+    again = json.loads(run_cli("show", kept["run_id"], "--json", home=home).stdout)
+    assert again["points"] == kept["points"] and again["baseline_accuracy"] == kept["baseline_accuracy"]
