@@ -484,3 +484,42 @@ def test_live_warns_when_full_fine_tuning_did_not_learn(store):
     ok = seed_run(store, {10: [0.5], 100: [0.75]}, baseline=0.8)
     at = app({"run": ok}, "pages/live.py")
     assert not any("has not learned the task" in w.value for w in at.warning)
+
+
+# Bad input typed into the form (or arriving in a shared link): an inline message, nothing queued.
+APP_BAD = [
+    ({"dims": ""}, "empty"),
+    ({"dims": "0"}, "at least 1"),
+    ({"dims": "-5"}, "at least 1"),
+    ({"dims": "1e3, 500, -4"}, "at least 1"),
+    ({"dims": "abc"}, "not a number"),
+    ({"dims": "1.5"}, "whole number"),
+    ({"dims": "10,,100"}, "empty entry"),
+    ({"dims": "100000000"}, "larger than the model"),
+    ({"model": "idim-tests/no-such-model"}, "HF_HUB_OFFLINE"),
+    ({"model": "./no/such/dir"}, "does not exist"),
+    ({"model": "{dir:notamodel}"}, "not a model directory"),
+    ({"task": "csv:/no/such.csv"}, "does not exist"),
+    ({"task": "{csv:empty}"}, "empty"),
+    ({"task": "{csv:nolabel}"}, "no column 'label'"),
+    ({"task": "{csv:oneclass}"}, "only one class"),
+    ({"task": "{csv:latin1}"}, "not UTF-8"),
+    ({"task": "{csv:binary}"}, "not a CSV"),
+    ({"task": "{csv:huge}"}, "rows"),
+]
+
+
+@pytest.mark.parametrize("query,msg", APP_BAD, ids=[f"{k}={v}" for q, _ in APP_BAD for k, v in q.items()])
+def test_explore_bad_input_is_answered_in_the_form(store, tmp_path, monkeypatch, query, msg):
+    from test_cli import _materialise
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    query = {k: _materialise(v, tmp_path) for k, v in query.items()}
+    if "dims" in query and query["dims"] == "":
+        at = app({"dims": "10"})
+        at.text_input(key="dims_custom").set_value("").run()
+    else:
+        at = app({"model": "minilm-l1", **query} if "model" not in query else query)
+    submit(at)
+    assert any(msg.lower() in e.lower() for e in errors(at)), errors(at)
+    assert store.list_runs() == []
