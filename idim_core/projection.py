@@ -218,7 +218,7 @@ class FastfoodProjection(Projection):
         return out
 
     def apply_forward(self, z):
-        L, nb = self.L, self.nb
+        L = self.L
         x = torch.zeros(L, dtype=z.dtype, device=z.device)
         x[: self.d] = z * self.scale
         u = fwht(x * self.B)[self.perm]  # Pi H B (s z): computed once, shared by all blocks

@@ -123,11 +123,6 @@ class FlatParams:
     def num_groups(self) -> int:
         return len(self.group_names)
 
-    def to(self, device) -> "FlatParams":
-        self.theta0 = self.theta0.to(device)
-        self.tensor_group = self.tensor_group.to(device)
-        return self
-
 
 class SubspaceModel(nn.Module):
     """Trains only d numbers: z (and, for SAID, one lambda per layer group)."""

@@ -191,7 +191,6 @@ def prepare(cfg: dict, device: str):
     import torch
 
     from .models import load_model
-    from .subspace import FlatParams
     from .tasks import load_task
     from .train import Prepared, encode
 
@@ -272,7 +271,6 @@ class Runner:
         self.progress({"type": "loading"})
         store.event(run_id, "info", f"loading {cfg['model']} and {cfg['task']} on {device}")
         prep, lm, task = prepare(cfg, device)
-        from .subspace import FlatParams
 
         D = sum(p.numel() for p in prep.module.parameters())
         info = {"D": D, "layers": lm.spec.layers, "num_labels": task.num_labels,

@@ -146,7 +146,6 @@ def test_same_seed_same_result(home):
 def test_failed_command_changes_nothing(home):
     r = run_cli("run", *SMALL, "--dims", "30", "--json", home=home)
     assert r.returncode == 0, r.stderr
-    db = home / "idim.db"
     before = run_cli("ls", "--json", home=home).stdout
     bad = run_cli("run", *SMALL, "--dims", "0", home=home)
     assert bad.returncode == 2

@@ -61,8 +61,6 @@ def tiny_model_dir(tmp_path_factory):
 
 def test_glue_pairs_through_the_hub_code_path(glue_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import importlib
-
     import idim_core.tasks as tasks
 
     monkeypatch.setattr(tasks, "GLUE_SOURCE", str(glue_dir))

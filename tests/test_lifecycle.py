@@ -6,8 +6,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from conftest import ROOT, run_cli
 from test_cli import SMALL
 
@@ -48,7 +46,6 @@ def test_cancel_keeps_finished_trials(home):
     p = _spawn(home, "run", *SMALL, "--dims", "10,20,30,40,50,60,70,80", "--epochs", "3")
     try:
         rid, _ = _wait(lambda: _finished(home), 180, "a finished trial")
-        t0 = time.time()
         r = run_cli("cancel", rid, home=home)
         assert r.returncode == 0 and "cancelling" in r.stdout
         _wait(lambda: _store(home).get_run(rid)["status"] == "cancelled", 5, "cancel within 5 s")

@@ -58,7 +58,7 @@ def test_cancel(tmp_path):
 def test_retrying_a_trial_replaces_unfinished_rows_only(tmp_path):
     s = Store(tmp_path)
     rid = s.create_run({"model": "m"})
-    a = s.start_trial(rid, "subspace", 10, 0)
+    s.start_trial(rid, "subspace", 10, 0)
     b = s.start_trial(rid, "subspace", 10, 0)  # the first never finished: replaced
     assert [t["id"] for t in s.trials(rid)] == [b]
     s.finish_trial(b, "done", accuracy=0.5)
