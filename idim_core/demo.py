@@ -77,7 +77,4 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
         store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"))
     store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "
                                 f"(made with: {cfg['recorded_command']})")
-    from .sweep import result
-
-    store.update_run(run_id, summary={**result(store, run_id), "recorded": True})
     return run_id

@@ -1,6 +1,6 @@
 """The run store: one SQLite file (WAL mode), the single source of truth.
 
-Tables: ``runs`` (config as JSON, status, device, timings, error, result summary),
+Tables: ``runs`` (config as JSON, status, device, timings, error, facts such as D and chance),
 ``trials`` (one per baseline or (d, seed)), ``points`` (training curve: step, loss,
 validation accuracy) and ``events`` (a log a person can read).  The CLI, the worker
 and the app all read and write through this module; it never imports torch.

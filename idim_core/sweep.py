@@ -233,7 +233,7 @@ class Runner:
 
     def run(self) -> dict:
         """Run (or resume) to the end. Returns the run's summary object."""
-        from .train import Cancelled, TrainConfig, run_trial
+        from .train import Cancelled
 
         store, run_id = self.store, self.run_id
         run = store.require_run(run_id)
@@ -247,9 +247,9 @@ class Runner:
         hb = threading.Thread(target=self._heartbeat, daemon=True)
         hb.start()
         try:
-            return self._run(cfg, device, TrainConfig, Cancelled, run_trial)
+            return self._run(cfg, device)
         except Cancelled:
-            store.update_run(run_id, status="cancelled", finished=_now(), summary=result(store, run_id))
+            store.update_run(run_id, status="cancelled", finished=_now())
             store.event(run_id, "info", "cancelled; finished trials kept")
             self.progress({"type": "cancelled"})
             return result(store, run_id)
@@ -265,7 +265,9 @@ class Runner:
         finally:
             self._stop_hb.set()
 
-    def _run(self, cfg, device, TrainConfig, Cancelled, run_trial) -> dict:
+    def _run(self, cfg, device) -> dict:
+        from .train import Cancelled, TrainConfig, run_trial
+
         store, run_id = self.store, self.run_id
         tcfg = TrainConfig.from_dict(cfg)
         self.progress({"type": "loading"})
@@ -338,8 +340,8 @@ class Runner:
                 raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
             for d in cfg["dims"]:
                 mean_at(d)
+        store.update_run(run_id, status="done", finished=_now())
         summary = result(store, run_id)
-        store.update_run(run_id, status="done", finished=_now(), summary=summary)
         store.event(run_id, "info", "done: " + (f"d90 = {summary['d90']:,} (interpolated {summary['d90_interpolated']:,.0f})"
                                                  if summary["d90"] else "d90 > max d"))
         self.progress({"type": "done", "summary": summary})
