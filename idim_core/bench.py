@@ -67,7 +67,7 @@ def _make_steppers(module, inputs, labels, method, projection, dim, kinds=("full
     from .subspace import FlatParams, SubspaceModel
 
     def stepper(forward, params, lr):
-        opt = torch.optim.AdamW(params, lr=lr)
+        opt = make_optimizer(params, lr)
 
         def step():
             loss = F.cross_entropy(forward(**inputs), labels)

@@ -121,6 +121,7 @@ def _config_from_args(args) -> dict:
         lr_full=args.lr_full, lr_subspace=args.lr_subspace, max_train=args.max_train, max_eval=args.max_eval,
         max_length=args.max_length, split_seed=args.split_seed, device=args.device, threads=args.threads,
         text_column=args.text_column, text_pair_column=args.text_pair_column, label_column=args.label_column,
+        shuffle_labels=args.shuffle_labels, shuffle_pixels=args.shuffle_pixels,
     )
 
 
@@ -310,6 +311,8 @@ def cmd_bench(args) -> int:
         overrides["dims"] = args.dims
     if args.model:
         overrides["model"] = args.model
+    if args.task:
+        overrides["task"] = args.task
     out = bench.sweep_bench(**overrides)
     if args.json:
         print(json.dumps(out))
@@ -322,7 +325,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .sweep import DEFAULTS
+    from .sweep import CLASSIC_DEFAULTS, DEFAULTS
 
     home = _Parser(add_help=False)
     home.add_argument("--home", default=argparse.SUPPRESS,
@@ -332,12 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     r = sub.add_parser("run", parents=[home], help="run a sweep: full fine-tuning baseline, then subspace trials over d")
-    r.add_argument("--model", default=DEFAULTS["model"], help="catalogue name, hub id or local directory (default %(default)s)")
-    r.add_argument("--task", default=DEFAULTS["task"], help="mr, glue/sst2 ..., or csv:PATH (default %(default)s)")
-    r.add_argument("--method", default=DEFAULTS["method"], help="said or did (default %(default)s)")
-    r.add_argument("--projection", default=DEFAULTS["projection"], help="fastfood, sparse or dense (default %(default)s)")
-    r.add_argument("--dims", default=",".join(map(str, DEFAULTS["dims"])), help="comma-separated d values, or 'auto' for a d90 search")
-    r.add_argument("--seeds", type=int, default=DEFAULTS["seeds"], help="seeds per d (default %(default)s)")
+    r.add_argument("--model", help=f"catalogue name (`idim models`), hub id or local directory (default {DEFAULTS['model']}; "
+                   f"{CLASSIC_DEFAULTS['model']} for image tasks)")
+    r.add_argument("--task", help=f"a bundled task (`idim tasks`), glue/sst2 ..., or csv:PATH (default {DEFAULTS['task']}; "
+                   f"{CLASSIC_DEFAULTS['task']} for the classic models mlp and lenet)")
+    r.add_argument("--method", help=f"said or did (default {DEFAULTS['method']}; {CLASSIC_DEFAULTS['method']} for classic runs)")
+    r.add_argument("--projection", help=f"fastfood, sparse or dense (default {DEFAULTS['projection']})")
+    r.add_argument("--dims", help="comma-separated d values, or 'auto' for a d90 search (default "
+                   f"{','.join(map(str, DEFAULTS['dims']))}; classic {','.join(map(str, CLASSIC_DEFAULTS['dims']))})")
+    r.add_argument("--seeds", type=int, help=f"seeds per d (default {DEFAULTS['seeds']})")
     r.add_argument("--epochs", type=float, help=f"training epochs per trial (default {DEFAULTS['epochs']})")
     r.add_argument("--max-steps", type=int, help="cap on optimiser steps per trial")
     r.add_argument("--batch-size", type=int)
@@ -352,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--text-column", help="CSV tasks: text column (default text)")
     r.add_argument("--text-pair-column", help="CSV tasks: optional second text column")
     r.add_argument("--label-column", help="CSV tasks: label column (default label)")
+    r.add_argument("--shuffle-labels", action="store_true", default=None,
+                   help="classic image tasks: random training labels, accuracy measured on them (memorisation)")
+    r.add_argument("--shuffle-pixels", action="store_true", default=None,
+                   help="classic image tasks: one fixed random permutation of pixel positions")
     r.add_argument("--queue", action="store_true", help="only queue the run for a background worker")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object")
     r.add_argument("--quiet", action="store_true", help="no progress output")
@@ -392,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--projection", default="fastfood")
     b.add_argument("--dim", type=int, default=1000)
     b.add_argument("--dims", help="sweep: dims to use instead of the default grid")
+    b.add_argument("--task", help="sweep: task instead of the default (mnist5k or digits: the classic sweep)")
     b.add_argument("--batch", type=int, default=32)
     b.add_argument("--seq", type=int, default=64)
     b.add_argument("--pairs", type=int, default=10)

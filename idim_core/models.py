@@ -63,8 +63,21 @@ def _bundled(n: int, pretrained: bool = True) -> ModelSpec:
     return ModelSpec(name, what, "bundled", n, _encoder_params(n), pretrained, True, 384)
 
 
+def _classic(name: str) -> ModelSpec:
+    from .classic import num_params
+
+    what = {
+        "mlp": "Li et al. (2018) fully connected net, 784-200-200-10 (64-200-200-10 on 8x8 digits); "
+               "images only, trained from scratch",
+        "lenet": "Li et al. (2018) LeNet (2 conv + 3 fc layers); images only, trained from scratch",
+    }[name]
+    return ModelSpec(name, what, "classic", 3 if name == "mlp" else 5, num_params(name, 28), False, True, None,
+                     {"family": "classic", "params_8x8": num_params(name, 8)})
+
+
 CATALOGUE: dict[str, ModelSpec] = {
-    s.name: s for s in (_bundled(6), _bundled(3), _bundled(2), _bundled(6, pretrained=False))
+    s.name: s for s in (_bundled(6), _bundled(3), _bundled(2), _bundled(6, pretrained=False),
+                        _classic("mlp"), _classic("lenet"))
 }
 _BUNDLED_RE = re.compile(r"^minilm-l([1-6])(-untrained)?$")
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -89,6 +102,8 @@ def resolve(name: str) -> ModelSpec:
     """Find a model by catalogue name, local directory or hub id (no weights loaded)."""
     if not name or not isinstance(name, str):
         raise UserError("no model given; use --model minilm-l6 (see `idim models`)")
+    if name in CATALOGUE and CATALOGUE[name].source == "classic":
+        return replace(CATALOGUE[name])
     m = _BUNDLED_RE.match(name)
     if m:
         known = CATALOGUE.get(name)
@@ -143,6 +158,8 @@ def _sentence_pooling(path_or_id: str, local: bool) -> str | None:
 def check_model(name: str) -> ModelSpec:
     """Resolve and make sure the config and tokenizer can be read (no weights)."""
     spec = resolve(name)
+    if spec.source == "classic":
+        return spec
     if spec.source == "bundled":
         bundled_path()
         return spec
@@ -233,7 +250,7 @@ def load_model(name: str, num_labels: int, init_seed: int = 0, max_layers: int |
 def count_params(name: str) -> int:
     """Parameter count of a model's architecture without loading weights (meta device)."""
     spec = resolve(name)
-    if spec.source == "bundled":
+    if spec.source in ("bundled", "classic"):
         return spec.params
     import torch
     from transformers import AutoConfig, AutoModel

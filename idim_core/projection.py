@@ -217,13 +217,64 @@ class FastfoodProjection(Projection):
             out[a:b] = (fwht(v)[:, :R].double() ** 2).sum(1)
         return out
 
-    def apply_forward(self, z):
-        L = self.L
-        x = torch.zeros(L, dtype=z.dtype, device=z.device)
+    # Chunks of this many elements (whole blocks) stay in a core's cache.
+    CHUNK = 1 << 18
+
+    def _shared(self, z):
+        """u = Pi H B (s z): computed once per step and shared by all blocks."""
+        x = torch.zeros(self.L, dtype=z.dtype, device=z.device)
         x[: self.d] = z * self.scale
-        u = fwht(x * self.B)[self.perm]  # Pi H B (s z): computed once, shared by all blocks
+        return fwht(x * self.B)[self.perm]
+
+    def apply_forward(self, z):
+        u = self._shared(z)
         w = self.G * u  # block b: G_b Pi H B x
         return fwht(w).reshape(-1)[: self.D]
+
+    # -- fused, cache-sized passes: theta = theta0 + scale_k * (P z) per segment --------
+    def pieces(self, segments) -> list[tuple[int, int, int]]:
+        """Cut (start, end, k) segments at chunk boundaries (whole blocks per chunk)."""
+        step = max(1, self.CHUNK // self.L) * self.L
+        out = []
+        for a, b, k in segments:
+            c = a
+            while c < b:
+                e = min(b, (c // step + 1) * step)
+                out.append((c, e, k))
+                c = e
+        return out
+
+    def fused_theta(self, z, theta0, pieces, scales):
+        """theta0 + scales[k] * (P z) over each piece, without a D-sized temporary."""
+        L = self.L
+        u = self._shared(z)
+        theta = torch.empty_like(theta0)
+        for a, b, k in pieces:
+            b0, b1 = a // L, -(-b // L)
+            y = fwht(self.G[b0:b1] * u).reshape(-1)
+            torch.add(theta0[a:b], y[a - b0 * L : b - b0 * L], alpha=scales[k], out=theta[a:b])
+        return theta
+
+    def fused_grad(self, g, z, pieces, scales, want_dots: bool):
+        """The adjoint of fused_theta: (P^T (scale * g), [sum over segment k of g * Pz])."""
+        L = self.L
+        acc = torch.zeros(L, dtype=g.dtype, device=g.device)
+        u = self._shared(z) if want_dots else None
+        dots = torch.zeros(len(scales), dtype=torch.float64, device=g.device) if want_dots else None
+        for a, b, k in pieces:
+            b0, b1 = a // L, -(-b // L)
+            if a == b0 * L and b == b1 * L:
+                gp = g[a:b].view(b1 - b0, L)
+            else:  # a piece that starts or ends inside a block: zero the rest
+                gp = g.new_zeros((b1 - b0) * L)
+                gp[a - b0 * L : b - b0 * L] = g[a:b]
+                gp = gp.view(b1 - b0, L)
+            v = torch.linalg.vecdot(fwht(gp), self.G[b0:b1], dim=0)  # sum_b G_b * (H g_b)
+            acc.add_(v, alpha=scales[k])
+            if want_dots:  # sum_b <g_b, H(G_b * u)> = <sum_b G_b * H g_b, u>
+                dots[k] += torch.dot(v, u).double()
+        grad_z = (fwht(acc[self.inv_perm]) * self.B)[: self.d] * self.scale
+        return grad_z, dots
 
     def apply_adjoint(self, g):
         L, nb = self.L, self.nb

@@ -45,17 +45,25 @@ class _Theta(torch.autograd.Function):
 
     Fusing the SAID scaling into the projection saves several passes over D per step
     (no D-sized lambda vector, no separate add/multiply nodes).  ``segments`` are runs
-    of parameters that share a lambda: (start, end, group index).
+    of parameters that share a lambda: (start, end, group index).  Fastfood goes
+    further: it works through D in cache-sized chunks and holds no D-sized
+    temporary at all (see FastfoodProjection.fused_theta / fused_grad).
     """
 
     @staticmethod
     def forward(ctx, z, lam, proj, theta0, segments):
-        pz = proj.apply_forward(z)
         ctx.proj = proj
+        ctx.segments = segments if lam is not None else None
+        if hasattr(proj, "fused_theta"):
+            segs = segments if lam is not None else [(0, theta0.numel(), 0)]
+            ctx.pieces = proj.pieces(segs)
+            scales = lam.tolist() if lam is not None else [1.0]
+            ctx.save_for_backward(z, lam)
+            return proj.fused_theta(z, theta0, ctx.pieces, scales)
+        ctx.pieces = None
+        pz = proj.apply_forward(z)
         if lam is None:
-            ctx.segments = None
             return pz.add_(theta0)
-        ctx.segments = segments
         scales = lam.tolist()
         theta = torch.empty_like(pz)
         for a, b, k in segments:
@@ -66,6 +74,11 @@ class _Theta(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         g = g.contiguous()
+        if ctx.pieces is not None:
+            z, lam = ctx.saved_tensors
+            scales = lam.tolist() if lam is not None else [1.0]
+            grad_z, dots = ctx.proj.fused_grad(g, z, ctx.pieces, scales, want_dots=lam is not None)
+            return grad_z, (dots.to(lam.dtype) if lam is not None else None), None, None, None
         if ctx.segments is None:
             return ctx.proj.apply_adjoint(g), None, None, None, None
         pz, lam = ctx.saved_tensors
@@ -147,6 +160,7 @@ class SubspaceModel(nn.Module):
         self.z = nn.Parameter(torch.zeros(self.d - m, device=device))
         self.lam = nn.Parameter(torch.ones(m, device=device)) if m else None
         self.P = make_projection(projection, self.d - m, flat.D, seed).to(device)
+        self._cache = None  # (z, lambda) -> params, for evaluation without grad
 
     @property
     def num_trainable(self) -> int:
@@ -168,4 +182,13 @@ class SubspaceModel(nn.Module):
         return {n: t.view(s) for n, t, s in zip(self.flat.names, pieces, self.flat.shapes)}
 
     def forward(self, **inputs) -> torch.Tensor:
-        return functional_call(self.model, self.params(), args=(), kwargs=inputs)
+        if torch.is_grad_enabled():
+            self._cache = None
+            params = self.params()
+        else:  # evaluation: theta is built once per state of (z, lambda), not once per batch
+            key = [p.detach() for p in self.trainable()]
+            c = self._cache
+            if c is None or not all(torch.equal(a, b) for a, b in zip(c[0], key)):
+                c = self._cache = ([k.clone() for k in key], self.params())
+            params = c[1]
+        return functional_call(self.model, params, args=(), kwargs=inputs)

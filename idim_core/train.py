@@ -30,7 +30,7 @@ class TrainConfig:
     lr_full: float = 1e-4
     lr_subspace: float = 0.05
     weight_decay: float = 0.0
-    eval_every: int | None = None  # steps; default: twice per epoch
+    eval_every: int | None = None  # steps; default: once per epoch
     patience: int = 4  # evaluations without improvement before stopping
     max_length: int = 128
     eval_batch_size: int = 128
@@ -55,15 +55,23 @@ class Encoded:
     ids: list[list[int]]
     types: list[list[int]] | None
     labels: torch.Tensor
+    pad_id: int = 0
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def length(self, i: int) -> int:
+        return len(self.ids[i])
+
+    def batch(self, idx: list[int], device) -> dict:
+        return collate(self, idx, self.pad_id, device)
 
 
 def encode(tokenizer, split, max_length: int) -> Encoded:
     enc = tokenizer(split.text, split.text_pair, truncation=True, max_length=max_length)
     types = enc.get("token_type_ids")
-    return Encoded(enc["input_ids"], types, torch.tensor(split.labels, dtype=torch.long))
+    return Encoded(enc["input_ids"], types, torch.tensor(split.labels, dtype=torch.long),
+                   tokenizer.pad_token_id or 0)
 
 
 def collate(data: Encoded, idx: list[int], pad_id: int, device) -> dict:
@@ -83,28 +91,40 @@ def collate(data: Encoded, idx: list[int], pad_id: int, device) -> dict:
     return batch
 
 
-def train_batches(data: Encoded, batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar length (sorted within pools of 50 batches)."""
+def train_batches(data, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (sorted within pools of 50 batches).
+
+    ``data`` is a tokenised text split (Encoded) or an image split (classic.Images):
+    anything with ``len``, ``length(i)``, ``batch(idx, device)`` and ``labels``.
+    """
     order = list(range(len(data)))
     rng.shuffle(order)
     pool = batch_size * 50
     batches = []
     for a in range(0, len(order), pool):
-        chunk = sorted(order[a : a + pool], key=lambda i: len(data.ids[i]))
+        chunk = sorted(order[a : a + pool], key=data.length)
         batches += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
 @torch.inference_mode()
-def evaluate(forward: Callable, data: Encoded, pad_id: int, device, batch_size: int) -> float:
-    order = sorted(range(len(data)), key=lambda i: len(data.ids[i]))
+def evaluate(forward: Callable, data, pad_id: int, device, batch_size: int) -> float:
+    order = sorted(range(len(data)), key=data.length)
     correct = 0
     for a in range(0, len(order), batch_size):
         idx = order[a : a + batch_size]
-        logits = forward(**collate(data, idx, pad_id, device))
+        logits = forward(**data.batch(idx, device))
         correct += int((logits.argmax(-1).cpu() == data.labels[idx]).sum())
     return correct / max(1, len(data))
+
+
+def make_optimizer(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """AdamW; the fused kernel where this torch has one (4-5x faster over 22M parameters on CPU)."""
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 @dataclass
@@ -125,7 +145,7 @@ class Prepared:
 
     module: torch.nn.Module
     flat: FlatParams | None
-    train: Encoded
+    train: Encoded  # or classic.Images
     val: Encoded
     test: Encoded
     pad_id: int
@@ -165,13 +185,13 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
         snapshot = lambda: [p.detach().clone() for p in params]  # noqa: E731
         restore = lambda s: [p.data.copy_(v) for p, v in zip(params, s)]  # noqa: E731
 
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(params, lr, cfg.weight_decay)
     n_batches = math.ceil(len(prep.train) / cfg.batch_size)
     total = int(round(cfg.epochs * n_batches))
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     total = max(1, total)
-    eval_every = cfg.eval_every or max(1, n_batches // 2)
+    eval_every = cfg.eval_every or n_batches
     warmup = max(1, total // 10)
     decay = max(1, total - warmup)
     sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
@@ -193,7 +213,7 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
         idx = batches.pop()
         if should_stop and should_stop():
             raise Cancelled()
-        batch = collate(prep.train, idx, prep.pad_id, prep.device)
+        batch = prep.train.batch(idx, prep.device)
         logits = model(**batch)
         loss = F.cross_entropy(logits, prep.train.labels[idx].to(prep.device))
         if not torch.isfinite(loss):

@@ -72,6 +72,8 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
     owner = owner_name()
     print(f"idim worker {os.getpid()}: watching {store.path}", file=sys.stderr, flush=True)
     try:
+        if not once and os.environ.get("IDIM_WORKER_WARM", "1") != "0" and _next(store) is None:
+            _warm_default()
         while True:
             run_id = _next(store)
             if run_id is None:
@@ -80,7 +82,7 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
                 time.sleep(poll)
                 continue
             try:
-                Runner(store, run_id, owner=owner).run()
+                Runner(store, run_id, owner=owner, warm=True).run()
             except UserError as e:
                 print(f"idim worker: run {run_id} failed: {e}", file=sys.stderr, flush=True)
             except Exception as e:  # the run is marked failed; the worker keeps serving
@@ -89,6 +91,18 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
         return 0
     finally:
         lock.close()
+
+
+def _warm_default() -> None:
+    """Load the default model and task while idle, so the first run starts training at once."""
+    from .sweep import make_config, pick_device, prepare_warm
+
+    try:
+        t = time.perf_counter()
+        prepare_warm(make_config(), pick_device())
+        print(f"idim worker: default model and task ready ({time.perf_counter() - t:.1f} s)", file=sys.stderr, flush=True)
+    except Exception as e:  # never fatal: the run loads what it needs itself
+        print(f"idim worker: could not preload the default model ({e})", file=sys.stderr, flush=True)
 
 
 def _next(store: Store) -> str | None:

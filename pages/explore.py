@@ -12,7 +12,8 @@ from idim_core import demo, ui
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE
 from idim_core.names import METHODS, PROJECTIONS
-from idim_core.sweep import DEFAULTS, make_config
+from idim_core.classic import is_classic_model, is_image_task
+from idim_core.sweep import CLASSIC_DEFAULTS, DEFAULTS, make_config
 from idim_core.tasks import list_tasks
 
 OTHER_MODEL = "other: a Hugging Face id or a local model directory"
@@ -66,6 +67,19 @@ if not recorded and ui.EXAMPLE_RUN.is_file():
                 st.switch_page("pages/live.py", query_params={"run": rid})
 
 st.subheader("New run")
+with st.container(border=True):
+    c_text, c_btn = st.columns([3, 1])
+    c_text.markdown("**Classic (Li et al. 2018)**: the original experiment, a small network trained from scratch "
+                    "on 5,000 handwritten MNIST digits. A whole sweep takes under a minute on a laptop CPU; "
+                    "the paper found d90 ≈ 750 for this fully connected net (LeNet: 290).")
+    if c_btn.button("Use the classic preset", key="classic_preset"):
+        for k in list(st.session_state):  # let the form take the preset's values
+            if k not in ("classic_preset",):
+                del st.session_state[k]
+        st.query_params.from_dict({"model": CLASSIC_DEFAULTS["model"], "task": CLASSIC_DEFAULTS["task"],
+                                   "method": CLASSIC_DEFAULTS["method"],
+                                   "dims": ",".join(map(str, CLASSIC_DEFAULTS["dims"]))})
+        st.rerun()
 left, right = st.columns(2)
 
 # -- what to train -----------------------------------------------------------------------
@@ -90,12 +104,18 @@ with left:
                               placeholder="prajjwal1/bert-tiny or /path/to/model",
                               help="Any Hugging Face sequence-classification model (downloaded once) or a local directory.")
 
-    tasks = [t["name"] for t in list_tasks()]
-    want_task = qget("task", str, DEFAULTS["task"])
+    classic_model = is_classic_model(model)
+    tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model]
+    want_task = qget("task", str, CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"])
+    if classic_model and want_task not in tasks:
+        want_task = CLASSIC_DEFAULTS["task"]
     other_task_default = ""
     if want_task not in tasks:
         other_task_default, want_task = want_task, OTHER_TASK
-    tasks.append(OTHER_TASK)
+    if not classic_model:
+        tasks.append(OTHER_TASK)
+    elif want_task not in tasks:
+        want_task = tasks[0]
     tchoice = st.selectbox("Task", tasks, index=tasks.index(want_task), key="task",
                            help="What the model learns to classify. mr (movie-review polarity) is bundled; glue/* "
                                 "tasks need a download once.")
@@ -105,21 +125,34 @@ with left:
                              help="A CSV with columns text and label (one row per example).")
         task = f"csv:{path}" if path else ""
 
-    want_method = qget("method", str, DEFAULTS["method"])
+    FAM = CLASSIC_DEFAULTS if classic_model else DEFAULTS
+    fam = "classic" if classic_model else "lm"  # widget keys per family: each keeps its own defaults
+    shuffle_labels = shuffle_pixels = None
+    if classic_model:
+        st.caption("Trained **from scratch**: there is no pre-training in this experiment. The baseline is this "
+                   "network's own accuracy with all its parameters trained.")
+        s1, s2 = st.columns(2)
+        shuffle_labels = s1.toggle("Shuffled labels", key="shuffle_labels",
+                                   help="Random training labels: nothing generalises, the net can only memorise. "
+                                        "Accuracy is then measured on the training images. d90 rises enormously.")
+        shuffle_pixels = s2.toggle("Shuffled pixels", key="shuffle_pixels",
+                                   help="One fixed permutation of pixel positions for every image: the fully "
+                                        "connected net does not care, LeNet loses its convolutional advantage.")
+    want_method = qget("method", str, FAM["method"])
     method = st.radio("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
-                      format_func=METHOD_LABELS.get, key="method", horizontal=False,
+                      format_func=METHOD_LABELS.get, key=f"method_{fam}", horizontal=False,
                       help="DID trains z through one random projection of all parameters. SAID also learns one "
                            "scale per layer; those scales count in d.")
-    want_proj = qget("projection", str, DEFAULTS["projection"])
+    want_proj = qget("projection", str, FAM["projection"])
     projection = st.selectbox("Projection", PROJECTIONS, key="projection",
                               index=PROJECTIONS.index(want_proj) if want_proj in PROJECTIONS else 0,
                               help="How z (d numbers) is mapped to the D parameters. " + " ".join(PROJ_HELP.values()))
 
 # -- which d, how many seeds, what budget --------------------------------------------------
 with right:
-    want_dims = qget("dims", str, None)
+    want_dims = qget("dims", str, ",".join(map(str, CLASSIC_DEFAULTS["dims"])) if classic_model else None)
     mode_index = 0 if want_dims is None else (2 if want_dims.strip().lower() == "auto" else 1)
-    mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key="dims_mode", horizontal=True,
+    mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=f"dims_mode_{fam}", horizontal=True,
                     help="A log-spaced grid, your own list, or an automatic search that brackets d90 and "
                          "bisects in log d.")
     if mode == DIM_MODES[0]:
@@ -130,38 +163,49 @@ with right:
         dims = ui.log_grid(lo, hi, per)
         st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
     elif mode == DIM_MODES[1]:
-        dims = st.text_input("d values", value=want_dims if mode_index == 1 else "10,100,1000", key="dims_custom",
+        dims = st.text_input("d values", value=want_dims if mode_index == 1 else "10,100,1000", key=f"dims_custom_{fam}",
                              help="Comma-separated whole numbers, for example 10,100,1000,10000.")
     else:
         dims = "auto"
         st.caption("Starts at d = 10, multiplies by 10 until the threshold is reached, then bisects in log d "
                    "until d90 is known within about ±20 %.")
-    seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, DEFAULTS["seeds"]), key="seeds",
+    seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"]), key="seeds",
                             help="Independent random projections (and data orders) per d; error bars show their spread.")
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, DEFAULTS["epochs"])), 0.25,
-                             key="epochs", help="Passes over the training examples, for the baseline and every trial.")
-    max_train = c2.number_input("Training examples", 8, 200_000, qget("max_train", int, DEFAULTS["max_train"]), 64,
-                                key="max_train", help="How many training examples to use (a stratified sample).")
+    epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"])), 0.25,
+                             key=f"epochs_{fam}", help="Passes over the training examples, for the baseline and every trial.")
+    max_train = None
+    if not classic_model:
+        max_train = c2.number_input("Training examples", 8, 200_000, qget("max_train", int, DEFAULTS["max_train"]), 64,
+                                    key="max_train", help="How many training examples to use (a stratified sample).")
+    else:
+        c2.caption("Classic tasks use all their training images (80 % of the set).")
     with st.expander("Advanced"):
         a1, a2 = st.columns(2)
         lr_full = a1.number_input("Learning rate, full fine-tuning", 1e-7, 1.0,
-                                  qget("lr_full", float, DEFAULTS["lr_full"]), format="%.0e", key="lr_full",
+                                  qget("lr_full", float, FAM["lr_full"]), format="%.0e", key=f"lr_full_{fam}",
                                   help="Adam learning rate of the baseline (all D parameters).")
         lr_sub = a2.number_input("Learning rate, subspace (z)", 1e-6, 10.0,
-                                 qget("lr_subspace", float, DEFAULTS["lr_subspace"]), format="%.0e", key="lr_subspace",
+                                 qget("lr_subspace", float, FAM["lr_subspace"]), format="%.0e", key=f"lr_subspace_{fam}",
                                  help="Adam learning rate of z; projections have unit-norm columns, so one value "
                                       "suits every d.")
-        max_length = a1.number_input("Max tokens per example", 8, 512, qget("max_length", int, DEFAULTS["max_length"]),
-                                     key="max_length", help="Longer texts are cut; shorter ones are padded.")
-        max_eval = a2.number_input("Validation / test examples", 8, 100_000, qget("max_eval", int, DEFAULTS["max_eval"]),
-                                   key="max_eval", help="Examples in each of the validation and test splits.")
-        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, DEFAULTS["batch_size"]), key="batch_size",
+        max_length = max_eval = None
+        if not classic_model:
+            max_length = a1.number_input("Max tokens per example", 8, 512, qget("max_length", int, DEFAULTS["max_length"]),
+                                         key="max_length", help="Longer texts are cut; shorter ones are padded.")
+            max_eval = a2.number_input("Validation / test examples", 8, 100_000, qget("max_eval", int, DEFAULTS["max_eval"]),
+                                       key="max_eval", help="Examples in each of the validation and test splits.")
+        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"]), key=f"batch_size_{fam}",
                                 help="Examples per optimiser step.")
 
+def _int(v):
+    return None if v is None else int(v)
+
+
 overrides = dict(model=model, task=task, method=method, projection=projection, dims=dims, seeds=int(seeds),
-                 epochs=float(epochs), max_train=int(max_train), lr_full=float(lr_full), lr_subspace=float(lr_sub),
-                 max_length=int(max_length), max_eval=int(max_eval), batch_size=int(batch))
+                 epochs=float(epochs), max_train=_int(max_train), lr_full=float(lr_full), lr_subspace=float(lr_sub),
+                 max_length=_int(max_length), max_eval=_int(max_eval), batch_size=int(batch),
+                 shuffle_labels=shuffle_labels or None, shuffle_pixels=shuffle_pixels or None)
 
 # -- how long will it take ----------------------------------------------------------------
 try:

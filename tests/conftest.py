@@ -9,6 +9,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Workers started by tests do not preload the 22M-parameter default model (tests use tiny ones);
+# test_lifecycle checks the preload itself.
+os.environ.setdefault("IDIM_WORKER_WARM", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -116,8 +116,8 @@ def submit(at: AppTest) -> AppTest:
 
 def test_explore_empty_custom_dims_is_an_error_and_queues_nothing(store):
     at = app()
-    at.radio(key="dims_mode").set_value("custom list").run()
-    at.text_input(key="dims_custom").set_value("").run()
+    at.radio(key="dims_mode_lm").set_value("custom list").run()
+    at.text_input(key="dims_custom_lm").set_value("").run()
     submit(at)
     assert any("empty" in e for e in errors(at)), errors(at)
     assert store.list_runs() == []
@@ -125,7 +125,7 @@ def test_explore_empty_custom_dims_is_an_error_and_queues_nothing(store):
 
 def test_explore_d_larger_than_D_is_an_error(store):
     at = app({"model": "minilm-l1", "dims": "10,100000000"})
-    assert at.radio(key="dims_mode").value == "custom list"
+    assert at.radio(key="dims_mode_lm").value == "custom list"
     submit(at)
     assert any("larger than the model's D" in e for e in errors(at)), errors(at)
     assert store.list_runs() == []
@@ -153,7 +153,7 @@ def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
          "epochs": "1", "max_length": "32", "method": "did", "projection": "sparse"}
     at = app(q)
     assert at.selectbox(key="model").value == "minilm-l1"
-    assert at.radio(key="method").value == "did"
+    assert at.radio(key="method_lm").value == "did"
     submit(at)
     assert errors(at) == []
     runs = store.list_runs()
@@ -171,8 +171,8 @@ def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
 def test_explore_prefill_from_learn_links(store):
     at = app({"model": "minilm-l6-untrained", "method": "did", "dims": "auto"})
     assert at.selectbox(key="model").value == "minilm-l6-untrained"
-    assert at.radio(key="method").value == "did"
-    assert at.radio(key="dims_mode").value == "automatic d90 search"
+    assert at.radio(key="method_lm").value == "did"
+    assert at.radio(key="dims_mode_lm").value == "automatic d90 search"
 
 
 def test_explore_preset_grid(store):
@@ -440,8 +440,8 @@ def test_estimate_and_grid_helpers():
     assert steps == math.ceil(48 / 32)
     per = ui.seconds_per_step(cfg)
     assert per == pytest.approx((0.13 * 1 + 0.05) * (32 * 32) / (32 * 64))
-    work = steps + 3 * (32 / 32) / 3  # 2 validation passes + 1 test pass of 32 examples, a third of a step each
-    assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + work * per * (1 + 3 * 1.3))
+    work = steps + 2 * (32 / 32) / 3  # 1 validation pass per epoch + 1 test pass of 32 examples, a third of a step each
+    assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + work * per * (1 + 3 * 1.1))
     assert ui.estimate_seconds(cfg, "cuda (H100)") < ui.estimate_seconds(cfg, "cpu")
     assert ui.log_grid(10, 10_000, 1) == [10, 100, 1000, 10000]
     assert ui.log_grid(10, 1000, 3) == [10, 20, 50, 100, 200, 500, 1000]
@@ -517,9 +517,45 @@ def test_explore_bad_input_is_answered_in_the_form(store, tmp_path, monkeypatch,
     query = {k: _materialise(v, tmp_path) for k, v in query.items()}
     if "dims" in query and query["dims"] == "":
         at = app({"dims": "10"})
-        at.text_input(key="dims_custom").set_value("").run()
+        at.text_input(key="dims_custom_lm").set_value("").run()
     else:
         at = app({"model": "minilm-l1", **query} if "model" not in query else query)
     submit(at)
     assert any(msg.lower() in e.lower() for e in errors(at)), errors(at)
     assert store.list_runs() == []
+
+
+# ---------------------------------------------------------------------------
+# the classic experiment
+# ---------------------------------------------------------------------------
+def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
+    from idim_core.sweep import CLASSIC_DEFAULTS
+
+    at = app()
+    at.button(key="classic_preset").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="model").value == "mlp"
+    assert at.selectbox(key="task").value == "mnist5k"
+    assert "mr" not in at.selectbox(key="task").options  # images only for the classic nets
+    assert at.radio(key="method_classic").value == "did"
+    assert any("from scratch" in c.value for c in at.caption)
+    info = " ".join(i.value for i in at.info)
+    m = re.search(r"about (\d+) s\b", info)
+    assert m and 10 <= int(m.group(1)) <= 90, info  # a whole classic sweep: well under two minutes
+    at.toggle(key="shuffle_pixels").set_value(True).run()
+    submit(at)
+    runs = store.list_runs()
+    assert len(runs) == 1
+    cfg = runs[0]["config"]
+    assert (cfg["model"], cfg["task"], cfg["method"], cfg["dims"]) == ("mlp", "mnist5k", "did", CLASSIC_DEFAULTS["dims"])
+    assert cfg["shuffle_pixels"] is True and cfg["shuffle_labels"] is False
+    assert cfg["lr_subspace"] == CLASSIC_DEFAULTS["lr_subspace"] and cfg["max_train"] is None
+
+
+def test_classic_model_with_the_digits_task(store):
+    at = app({"model": "lenet", "task": "digits"})
+    assert at.selectbox(key="task").value == "digits"
+    at.toggle(key="shuffle_labels").set_value(True).run()
+    submit(at)
+    cfg = store.list_runs()[0]["config"]
+    assert (cfg["model"], cfg["task"], cfg["shuffle_labels"]) == ("lenet", "digits", True)

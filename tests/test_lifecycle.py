@@ -32,20 +32,23 @@ def _store(home):
     return Store(home)
 
 
-def _finished(home):
+def _finished(home, baseline=False):
     s = _store(home)
     runs = s.list_runs()
     if not runs:
         return None
     rid = runs[0]["id"]
-    done = [t for t in s.trials(rid) if t["status"] == "done" and t["kind"] == "subspace"]
+    trials = s.trials(rid)
+    done = [t for t in trials if t["status"] == "done" and t["kind"] == "subspace"]
+    if baseline and not any(t["status"] == "done" and t["kind"] == "baseline" for t in trials):
+        return None
     return (rid, done) if done else None
 
 
 def test_cancel_keeps_finished_trials(home):
     p = _spawn(home, "run", *SMALL, "--dims", "10,20,30,40,50,60,70,80", "--epochs", "3")
     try:
-        rid, _ = _wait(lambda: _finished(home), 180, "a finished trial")
+        rid, _ = _wait(lambda: _finished(home, baseline=True), 180, "the baseline and a finished trial")
         r = run_cli("cancel", rid, home=home)
         assert r.returncode == 0 and "cancelling" in r.stdout
         _wait(lambda: _store(home).get_run(rid)["status"] == "cancelled", 5, "cancel within 5 s")
@@ -171,3 +174,33 @@ def test_full_disk_is_a_clear_message_and_keeps_what_was_stored(home):
     assert last.startswith("idim: error:") and "disk is full" in last and "Traceback" not in r.stderr
     again = json.loads(run_cli("show", kept["run_id"], "--json", home=home).stdout)
     assert again["points"] == kept["points"] and again["baseline_accuracy"] == kept["baseline_accuracy"]
+
+
+def test_first_point_comes_before_the_baseline(home):
+    """The smallest d runs first, so the chart has a point one trial after Run."""
+    r = run_cli("run", *SMALL, "--dims", "100,10", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    trials = _store(home).trials(json.loads(r.stdout)["run_id"])
+    assert [(t["kind"], t["d"]) for t in sorted(trials, key=lambda t: t["id"])] == [
+        ("subspace", 10), ("baseline", None), ("subspace", 100)]
+
+
+def test_worker_preloads_the_default_model_and_reuses_it(home):
+    from idim_core import sweep
+
+    cfg = sweep.make_config(model="minilm-l1", max_train=16, max_eval=8)
+    a = sweep.prepare_warm(cfg, "cpu")
+    assert sweep.prepare_warm(dict(cfg), "cpu") is a  # same model and data: no reload
+    assert sweep.prepare_warm({**cfg, "max_train": 24}, "cpu") is not a  # other data: loaded afresh
+    env = dict(os.environ, IDIM_HOME=str(home), IDIM_WORKER_WARM="1")
+    w = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "worker", "--poll", "0.2"], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        t0 = time.time()
+        while "ready" not in line and time.time() - t0 < 120:
+            line = w.stderr.readline()
+        assert "default model and task ready" in line
+    finally:
+        w.terminate()
+        w.wait(timeout=30)

