@@ -46,6 +46,31 @@ IMAGE_TASKS = {
 }
 CLASSIC_MODELS = ("mlp", "lenet")
 
+# Optional: the full Fashion-MNIST from Debian's package dataset-fashion-mnist (or any
+# directory with the four idx files).  The task uses a seeded, class-balanced sample of
+# 4,000 training and 500 validation images from its training file and 500 test images
+# from its test file, the size of mnist5k (--max-train / --max-eval take more).
+FASHION_ENV = "IDIM_FASHION_MNIST_DIR"
+FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                  "Ankle boot"]
+FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz")
+
+
+def fashion_dir() -> Path:
+    import os
+
+    return Path(os.environ.get(FASHION_ENV, "/usr/share/datasets/fashion-mnist"))
+
+
+def fashion_available() -> bool:
+    return all((fashion_dir() / f).is_file() for f in FASHION_FILES)
+
+
+IMAGE_TASKS["fashion-mnist"] = (
+    None, 28, 255, "Fashion-MNIST (Xiao et al. 2017), 28x28 clothing images, 10 classes; 4,000 / 500 / 500 "
+    "sampled from Debian's dataset-fashion-mnist", "MIT (Zalando SE)")
+
 
 def is_image_task(name) -> bool:
     return isinstance(name, str) and name in IMAGE_TASKS
@@ -79,8 +104,41 @@ def num_params(model: str, side: int = 28, classes: int = 10) -> int:
 _RAW: dict[str, tuple] = {}
 
 
+def _read_idx(path: Path):
+    import numpy as np
+
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[:4], "big")
+    if magic not in (2049, 2051):
+        raise UserError(f"{path} is not an MNIST idx file")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(magic & 0xFF)]
+    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * len(dims))
+    if arr.size != int(np.prod(dims)):
+        raise UserError(f"{path} is truncated")
+    return arr.reshape(dims[0], -1) if len(dims) > 1 else arr
+
+
+def _read_fashion():
+    """((train pixels, labels), (test pixels, labels)) of Fashion-MNIST, cached per process."""
+    if "fashion-mnist" not in _RAW:
+        if not fashion_available():
+            raise UserError("fashion-mnist needs the Debian package dataset-fashion-mnist "
+                            f"(apt-get install dataset-fashion-mnist) or {FASHION_ENV} set to a directory with "
+                            "its four idx files")
+        d = fashion_dir()
+        tr_x, tr_y, te_x, te_y = (_read_idx(d / f) for f in FASHION_FILES)
+        _RAW["fashion-mnist"] = ((tr_x, tr_y.astype("int64")), (te_x, te_y.astype("int64")))
+    return _RAW["fashion-mnist"]
+
+
 def _read(task: str):
     """(pixels uint8 array N x side*side, labels int array N), cached per process."""
+    if task == "fashion-mnist":  # one array: the training file, then the test file
+        import numpy as np
+
+        (a, ya), (b, yb) = _read_fashion()
+        return np.concatenate([a, b]), np.concatenate([ya, yb])
     if task not in _RAW:
         import numpy as np
 
@@ -142,10 +200,18 @@ def load_images(name: str, split_seed: int = 0, max_train: int | None = None, ma
     _, side, top, _, _ = IMAGE_TASKS[name]
     pixels, labels = _read(name)
     y = labels.tolist()
-    tr, va, te = stratified_indices(y, (0.8, 0.1, 0.1), split_seed)
     rng = random.Random(split_seed)
-    tr = _take(tr, y, max_train, split_seed)
-    va, te = _take(va, y, max_eval, split_seed + 1), _take(te, y, max_eval, split_seed + 2)
+    if name == "fashion-mnist":  # the official test file for testing; train and validation from the train file
+        n_tr = len(_read_fashion()[0][1])
+        va_frac = 500 / n_tr
+        va, rest = stratified_indices(y[:n_tr], (va_frac, 1 - va_frac), split_seed)
+        tr = _take(rest, y, max_train or 4000, split_seed)
+        va = _take(va, y, max_eval or 500, split_seed + 1)
+        te = _take(list(range(n_tr, len(y))), y, max_eval or 500, split_seed + 2)
+    else:
+        tr, va, te = stratified_indices(y, (0.8, 0.1, 0.1), split_seed)
+        tr = _take(tr, y, max_train, split_seed)
+        va, te = _take(va, y, max_eval, split_seed + 1), _take(te, y, max_eval, split_seed + 2)
     x = torch.from_numpy(pixels).float().div_(top)
     if shuffle_pixels:  # one permutation of pixel positions, the same for every image
         perm = list(range(side * side))
@@ -171,7 +237,8 @@ def load_images(name: str, split_seed: int = 0, max_train: int | None = None, ma
             "shuffle_labels": bool(shuffle_labels), "shuffle_pixels": bool(shuffle_pixels)}
     if shuffle_labels:
         info["evaluated_on"] = "train (memorisation)"
-    return ImageTask(name, 10, [str(i) for i in range(10)], side, train, val, test, info)
+    names = FASHION_LABELS if name == "fashion-mnist" else [str(i) for i in range(10)]
+    return ImageTask(name, 10, names, side, train, val, test, info)
 
 
 def _take(idx: list[int], y: list[int], n: int | None, seed: int) -> list[int]:

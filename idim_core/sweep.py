@@ -520,7 +520,13 @@ def preflight(cfg: dict) -> None:
 
     spec = models.check_model(cfg["model"])
     if spec.source == "classic":
-        return  # make_config checked the pairing and D; the images ship with idim
+        from .classic import fashion_available
+
+        if cfg["task"] == "fashion-mnist" and not fashion_available():
+            from .classic import _read_fashion
+
+            _read_fashion()  # raises the one-line message saying how to install it
+        return  # make_config checked the pairing and D; the other images ship with idim
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])
         big = [d for d in (cfg["dims"] if cfg["dims"] != "auto" else []) if d > n]

@@ -75,10 +75,17 @@ BUNDLED: dict[str, TaskSpec] = {
 def _image_specs() -> dict[str, TaskSpec]:
     from .classic import IMAGE_TASKS
 
-    sizes = {"digits": 1797, "mnist5k": 5000}
+    sizes = {"digits": 1797, "mnist5k": 5000, "fashion-mnist": 5000}
     return {n: TaskSpec(n, what + "; for the classic models mlp and lenet", "image", 10, sizes[n], False, True,
                         [str(i) for i in range(10)], f, lic)
             for n, (f, _side, _top, what, lic) in IMAGE_TASKS.items()}
+
+
+def _offline_images() -> list[TaskSpec]:
+    """Image tasks whose data is on this machine (fashion-mnist only with its Debian package)."""
+    from .classic import fashion_available
+
+    return [t for n, t in IMAGES.items() if n != "fashion-mnist" or fashion_available()]
 
 
 IMAGES: dict[str, TaskSpec] = _image_specs()
@@ -139,7 +146,7 @@ class TaskData:
 
 
 def list_tasks() -> list[dict]:
-    return ([t.to_dict() for t in BUNDLED.values()] + [t.to_dict() for t in IMAGES.values()]
+    return ([t.to_dict() for t in BUNDLED.values()] + [t.to_dict() for t in _offline_images()]
             + [t.to_dict() for t in HUB.values()])
 
 
@@ -212,6 +219,8 @@ def _read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str):
     cols = reader.fieldnames or []
     if not cols:
         raise UserError(f"{path} has no header row")
+    if label_col in (text_col, pair_col):
+        raise UserError(f"the label column {label_col!r} is the same column as a text column; choose another")
     missing = [c for c in (text_col, pair_col, label_col) if c and c not in cols]
     if missing:
         raise UserError(f"{path} has no column {', '.join(map(repr, missing))}; its columns are {', '.join(cols)}")
@@ -314,3 +323,69 @@ def _load_glue(spec: TaskSpec, seed, max_train, max_eval) -> TaskData:
     va, tr = stratified_indices(full_train.labels, (n_val / len(full_train), 1 - n_val / len(full_train)), seed)
     names = ds["train"].features["label"].names if hasattr(ds["train"].features["label"], "names") else [str(i) for i in range(k)]
     return _finish(spec, names, full_train.subset(tr), full_train.subset(va), test, seed, max_train, max_eval)
+
+
+# ---------------------------------------------------------------------------
+# statistics shown in `idim tasks --json` and on the Explore page
+# ---------------------------------------------------------------------------
+_STATS: dict[tuple, dict] = {}
+
+
+def _tokenizer():
+    """The bundled model's fast tokenizer, without torch or transformers."""
+    from tokenizers import Tokenizer
+
+    from .models import bundled_path
+
+    tok = Tokenizer.from_file(str(bundled_path() / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def task_stats(name: str, max_length: int = 64, split_seed: int = 0, text_column: str = "text",
+               text_pair_column: str | None = None, label_column: str = "label") -> dict:
+    """Classes, split sizes, chance and majority-class accuracy, and length of a task.
+
+    Lengths are in tokens of the bundled MiniLM tokenizer ([CLS] and [SEP] included);
+    ``truncated`` is the share of examples longer than ``max_length``.  Majority is
+    the share of the most frequent class in the test split (what always answering that
+    class scores).  Hub tasks are only described (they need a download).
+    """
+    spec = resolve(name)
+    key = (spec.name, max_length, split_seed, text_column, text_pair_column, label_column,
+           Path(spec.file).stat().st_mtime if spec.source == "csv" else None)
+    if key in _STATS:
+        return _STATS[key]
+    out = {"name": spec.name, "source": spec.source, "num_labels": spec.num_labels, "pair": spec.pair,
+           "chance": 1 / spec.num_labels if spec.num_labels else None}
+    if spec.source == "hub":
+        out.update(splits=None, majority=None, avg_tokens=None, truncated=None,
+                   note="statistics appear once the task is downloaded and run")
+        return out
+    if spec.source == "image":
+        from .classic import load_images
+
+        t = load_images(name, split_seed)
+        out.update(num_labels=t.num_labels, chance=t.chance(), majority=t.majority(),
+                   splits={"train": len(t.train), "val": len(t.val), "test": len(t.test)},
+                   avg_tokens=None, truncated=None, input=f"{t.side}x{t.side} pixels")
+    else:
+        t = load_task(name, split_seed, None, None, text_column, text_pair_column, label_column)
+        tok = _tokenizer()
+        texts = t.train.text + t.val.text + t.test.text
+        if t.train.text_pair is not None:
+            pairs = t.train.text_pair + t.val.text_pair + t.test.text_pair
+            lens = [len(e.ids) for e in tok.encode_batch(list(zip(texts, pairs)))]
+        else:
+            lens = [len(e.ids) for e in tok.encode_batch(texts)]
+        counts = [t.train.labels.count(k) + t.val.labels.count(k) + t.test.labels.count(k)
+                  for k in range(t.num_labels)]
+        out.update(num_labels=t.num_labels, chance=t.chance(), majority=t.majority(),
+                   splits={"train": len(t.train), "val": len(t.val), "test": len(t.test)},
+                   avg_tokens=sum(lens) / len(lens), truncated=sum(n > max_length for n in lens) / len(lens),
+                   max_length=max_length, classes=dict(zip(t.label_names, counts)))
+    if spec.note:
+        out["note"] = spec.note
+    _STATS[key] = out
+    return out

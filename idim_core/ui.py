@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -282,7 +283,8 @@ def log_grid(lo: int, hi: int, per_decade: int = 1) -> list[int]:
 def run_label(run: dict) -> str:
     cfg = run["config"]
     rec = " · recorded" if cfg.get("recorded") else ""
-    return f"{run['id']} · {cfg['model']} · {cfg['task']} · {cfg['method'].upper()} · {run['status']}{rec}"
+    shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
+    return f"{run['id']} · {cfg['model']} · {cfg['task']}{shuf} · {cfg['method'].upper()} · {run['status']}{rec}"
 
 
 def current_trial(trials: list[dict]) -> dict | None:
@@ -317,7 +319,7 @@ def d90_text(res: dict) -> str:
     if res.get("d90") is not None:
         return f"d90 ≈ {res['d90_interpolated']:,.0f} (grid {res['d90']:,})"
     if res.get("baseline_accuracy") is None:
-        return "d90: not known yet (the full fine-tuning baseline comes first)"
+        return "d90: not known yet (it needs the full fine-tuning baseline, the second trial)"
     if not res["by_d"]:
         return "d90: not known yet"
     top = max(r["d"] for r in res["by_d"])
@@ -462,7 +464,9 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
         if normalise and not b:
             continue
         rows = [r for r in res["by_d"] if r["mean"] is not None]
-        name = f"{res['model']} · {res['task']} · {res['method'].upper()} ({res['run_id'][:6]})"
+        cfg = res.get("config") or {}
+        shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
+        name = f"{res['model']} · {res['task']}{shuf} · {res['method'].upper()} ({res['run_id'][:6]})"
         fig.add_trace(go.Scatter(
             x=[r["d"] for r in rows], y=[r["mean"] / scale for r in rows], mode="lines+markers", name=name,
             legendgroup=res["run_id"], marker=dict(color=colour, size=9), line=dict(color=colour),
@@ -561,3 +565,112 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise UserError(f"the model check failed ({last})")
+
+
+# ---------------------------------------------------------------------------
+# your own CSV: uploads are kept in the store directory, so the worker reads them
+# ---------------------------------------------------------------------------
+def save_upload(home, name: str, data: bytes) -> Path:
+    """Write an uploaded CSV under <store>/uploads/ (content-addressed; the same file is kept once)."""
+    import hashlib
+
+    from .tasks import CSV_MAX_BYTES
+
+    if len(data) > CSV_MAX_BYTES:
+        raise UserError(f"{name} is {len(data) / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+    if not data.strip():
+        raise UserError(f"{name} is empty")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:40] or "upload"
+    folder = Path(home) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}.csv"
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def csv_preview(path, rows: int = 5):
+    """(columns, first rows as a DataFrame) of a CSV, or a UserError that says what is wrong."""
+    import csv as _csv
+
+    import pandas as pd
+
+    from .tasks import CSV_MAX_BYTES
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"CSV file {p} does not exist")
+    if p.stat().st_size > CSV_MAX_BYTES:
+        raise UserError(f"{p} is {p.stat().st_size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+    with open(p, "rb") as f:
+        head = f.read(256 * 1024)
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut at the end of the sample
+            raise UserError(f"{p} is not UTF-8 text; re-save it as UTF-8 CSV") from None
+        text = head[: e.start].decode("utf-8-sig")
+    if "\x00" in text:
+        raise UserError(f"{p} is not a CSV text file")
+    lines = text.splitlines()
+    reader = _csv.reader(lines[: rows + 1 + 50])
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UserError(f"{p} is empty") from None
+    if not any(c.strip() for c in header):
+        raise UserError(f"{p} has no header row")
+    body = []
+    for r in reader:
+        if len(body) >= rows:
+            break
+        body.append((r + [""] * len(header))[: len(header)])
+    return header, pd.DataFrame(body, columns=header)
+
+
+def guess_columns(header: list[str]) -> tuple[str, str | None, str]:
+    """Sensible first choices for the text, second text and label columns."""
+    low = [h.lower() for h in header]
+
+    def pick(names, default):
+        for n in names:
+            if n in low:
+                return header[low.index(n)]
+        return default
+
+    text = pick(("text", "sentence", "sentence1", "question", "review", "message", "document"), header[0])
+    pair = pick(("text_pair", "sentence2", "hypothesis", "text2"), None)
+    label = pick(("label", "labels", "class", "category", "target", "y"), header[-1])
+    return text, pair, label
+
+
+_FACTS: dict[tuple, str] = {}
+
+
+def task_facts(task: str, text_column=None, text_pair_column=None, label_column=None, max_length: int = 64) -> str:
+    """One line about a task for the Explore page (cached; raises UserError for a bad CSV)."""
+    from .tasks import task_stats
+
+    key = (task, text_column, text_pair_column, label_column, max_length,
+           Path(task[4:]).stat().st_mtime if task.startswith("csv:") and Path(task[4:]).is_file() else None)
+    if key not in _FACTS:
+        s = task_stats(task, max_length, 0, text_column or "text", text_pair_column, label_column or "label")
+        parts = [f"{s['num_labels']} classes" if s.get("num_labels") else None]
+        if s.get("splits"):
+            sp = s["splits"]
+            parts.append(f"{sp['train']:,} / {sp['val']:,} / {sp['test']:,} train / validation / test")
+        if s.get("chance"):
+            parts.append(f"chance {s['chance']:.2f}")
+        if s.get("majority") is not None:
+            parts.append(f"majority class {s['majority']:.2f}")
+        if s.get("avg_tokens"):
+            parts.append(f"{s['avg_tokens']:.0f} tokens on average ({s['truncated']:.0%} cut at {max_length})")
+        if s.get("input"):
+            parts.append(s["input"])
+        line = " · ".join(p for p in parts if p)
+        if s.get("note"):
+            line += f". {s['note'][0].upper()}{s['note'][1:]}."
+        _FACTS[key] = line
+    return _FACTS[key]

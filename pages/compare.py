@@ -1,13 +1,42 @@
 """Compare: overlay several runs, a d90 table, and the published reference figures."""
 import streamlit as st
 
-from idim_core import ui
+from idim_core import demo, ui
+from idim_core.errors import UserError
 from idim_core.sweep import result
 
 store = ui.get_store()
 st.title("Compare runs")
 st.markdown("Overlay runs to see the findings for yourself: a pretrained model against the same architecture "
             "untrained, SAID against DID, a smaller model against a larger one.")
+
+
+def show_comparison(key: str) -> None:
+    try:
+        ids = demo.import_comparison(store, key)
+    except UserError as e:
+        st.error(str(e))
+        return
+    st.session_state.pop("compare_runs", None)  # the multiselect takes the new runs
+    st.query_params.from_dict({"runs": ",".join(ids)})
+    st.rerun()
+
+
+# -- ready-made comparisons, recorded with idim's own CLI (assets/recorded/) --------------------
+ready = demo.available_comparisons()
+if "comparison" in st.query_params:  # a link from the Learn page
+    key = st.query_params["comparison"]
+    if key in ready:
+        show_comparison(key)
+    else:
+        st.error(f"no recorded comparison named {key!r}; choose one below")
+if ready:
+    with st.expander("Ready-made comparisons (recorded runs, no training needed)", expanded=not store.list_runs()):
+        st.caption("Each loads runs recorded with this project's command line (`scripts/record_comparisons.sh`, "
+                   "commands in `assets/recorded/*.md`); they are labelled *recorded* everywhere.")
+        for key, (title, _names) in ready.items():
+            if st.button(title, key=f"cmp_{key}"):
+                show_comparison(key)
 
 runs = store.list_runs()
 if not runs:
@@ -31,9 +60,12 @@ else:
             "run": r["run_id"], "model": r["model"], "task": r["task"], "method": r["method"].upper(),
             "projection": r["projection"], "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
             "full fine-tuning": r["baseline_accuracy"], "threshold": r["threshold"],
+            "chance": r.get("chance"), "majority class": r.get("majority"),
             "d90 (grid)": r["d90"] if r["d90"] is not None else None,
             "d90 (interpolated)": round(r["d90_interpolated"]) if r["d90_interpolated"] else None,
-            "note": "" if r["d90"] is not None else ui.d90_text(r).removeprefix("d90").strip(" :"),
+            "note": ("full fine-tuning did not learn the task (about chance level): d90 says little"
+                     if ui.baseline_warning(r) else
+                     "" if r["d90"] is not None else ui.d90_text(r).removeprefix("d90").strip(" :")),
         } for r in results], hide_index=True, key="d90_table")
 
 st.subheader("Published figures (paper), not measured here")

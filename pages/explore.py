@@ -10,7 +10,7 @@ import streamlit as st
 
 from idim_core import demo, ui
 from idim_core.errors import UserError
-from idim_core.models import CATALOGUE
+from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core.names import METHODS, PROJECTIONS
 from idim_core.classic import is_classic_model, is_image_task
 from idim_core.sweep import CLASSIC_DEFAULTS, DEFAULTS, make_config
@@ -84,7 +84,7 @@ left, right = st.columns(2)
 
 # -- what to train -----------------------------------------------------------------------
 with left:
-    models = list(CATALOGUE)
+    models = list(CATALOGUE) + list(HUB_SUGGESTED)
     want = qget("model", str, DEFAULTS["model"])
     other_model_default = ""
     if want not in models:
@@ -95,7 +95,9 @@ with left:
     models.append(OTHER_MODEL)
     choice = st.selectbox(
         "Model", models, index=models.index(want), key="model",
-        format_func=lambda m: f"{m} ({CATALOGUE[m].params / 1e6:.1f}M parameters)" if m in CATALOGUE else m,
+        format_func=lambda m: (f"{m} ({CATALOGUE[m].params / 1e6:.1f}M parameters)" if m in CATALOGUE else
+                               f"{m} ({HUB_SUGGESTED[m].params / 1e6:.1f}M, needs a download)" if m in HUB_SUGGESTED
+                               else m),
         help="The network to fine-tune. minilm-l6 is bundled (works offline); -untrained is the same architecture "
              "with random weights, to see what pre-training does to d90.")
     model = choice
@@ -120,10 +122,43 @@ with left:
                            help="What the model learns to classify. mr (movie-review polarity) is bundled; glue/* "
                                 "tasks need a download once.")
     task = tchoice
+    text_column = text_pair_column = label_column = None
     if tchoice == OTHER_TASK:
-        path = st.text_input("CSV file", value=other_task_default.removeprefix("csv:"), key="task_csv",
-                             help="A CSV with columns text and label (one row per example).")
-        task = f"csv:{path}" if path else ""
+        up = st.file_uploader("Upload a CSV file", type=["csv"], key="task_upload",
+                              help="UTF-8, a header row, one example per row, at least two classes; up to 50 MiB. "
+                                   "It is kept in the run store so the background worker can read it.")
+        path = st.text_input("… or the path of a CSV file on this machine", value=other_task_default.removeprefix("csv:"),
+                             key="task_csv", help="A CSV with a text column and a label column (one row per example).")
+        try:
+            if up is not None:
+                path = str(ui.save_upload(store.home, up.name, up.getvalue()))
+            task = f"csv:{path}" if path else ""
+            if path:
+                header, preview = ui.csv_preview(path)
+                g_text, g_pair, g_label = ui.guess_columns(header)
+                k1, k2, k3 = st.columns(3)
+                text_column = k1.selectbox("Text column", header, index=header.index(g_text), key="csv_text")
+                pair_opts = ["(none)"] + header
+                pair = k2.selectbox("Second text (pairs)", pair_opts, key="csv_pair",
+                                    index=pair_opts.index(g_pair) if g_pair else 0,
+                                    help="For sentence-pair tasks (e.g. premise and hypothesis); leave (none) otherwise.")
+                text_pair_column = None if pair == "(none)" else pair
+                label_column = k3.selectbox("Label column", header, index=header.index(g_label), key="csv_label")
+                st.caption("First rows of the file:")
+                st.dataframe(preview, hide_index=True, use_container_width=True)
+        except UserError as e:
+            st.error(str(e))
+            task = ""
+
+    # -- what the task is like: classes, sizes, chance and majority-class level, length ----
+    if task:
+        try:
+            stats = ui.task_facts(task, text_column, text_pair_column, label_column)
+        except UserError as e:
+            st.error(str(e))
+            task = ""
+        else:
+            st.caption(stats)
 
     FAM = CLASSIC_DEFAULTS if classic_model else DEFAULTS
     fam = "classic" if classic_model else "lm"  # widget keys per family: each keeps its own defaults
@@ -205,7 +240,8 @@ def _int(v):
 overrides = dict(model=model, task=task, method=method, projection=projection, dims=dims, seeds=int(seeds),
                  epochs=float(epochs), max_train=_int(max_train), lr_full=float(lr_full), lr_subspace=float(lr_sub),
                  max_length=_int(max_length), max_eval=_int(max_eval), batch_size=int(batch),
-                 shuffle_labels=shuffle_labels or None, shuffle_pixels=shuffle_pixels or None)
+                 shuffle_labels=shuffle_labels or None, shuffle_pixels=shuffle_pixels or None,
+                 text_column=text_column, text_pair_column=text_pair_column, label_column=label_column)
 
 # -- how long will it take ----------------------------------------------------------------
 try:

@@ -46,6 +46,14 @@ cfg = run["config"]
 st.markdown(f"**{cfg['model']}** on **{cfg['task']}** · **{cfg['method'].upper()}** · {cfg['projection']} projection · "
             f"d = {'automatic search' if cfg['dims'] == 'auto' else ', '.join(f'{d:,}' for d in cfg['dims'])} · "
             f"{cfg['seeds']} seed{'s' if cfg['seeds'] != 1 else ''} · run `{run_id}`")
+if cfg.get("shuffle_labels"):
+    st.caption("**Shuffled labels**: the training images carry random labels, so the network can only memorise "
+               "them; accuracy is measured on the training images (how much it memorised).")
+if cfg.get("shuffle_pixels"):
+    st.caption("**Shuffled pixels**: one fixed permutation of pixel positions for every image.")
+if cfg["model"] in ("mlp", "lenet"):
+    st.caption("Classic experiment (Li et al. 2018): trained from scratch, no pre-training; the line is this "
+               "network's own accuracy with all its parameters trained.")
 if cfg.get("recorded"):
     st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
             f"command line: `{cfg.get('recorded_command', 'idim run')}`")

@@ -501,7 +501,7 @@ APP_BAD = [
     ({"model": "{dir:notamodel}"}, "not a model directory"),
     ({"task": "csv:/no/such.csv"}, "does not exist"),
     ({"task": "{csv:empty}"}, "empty"),
-    ({"task": "{csv:nolabel}"}, "no column 'label'"),
+    ({"task": "{csv:nolabel}"}, "usable rows"),  # the picker chooses 'other' as the label; 2 rows are too few
     ({"task": "{csv:oneclass}"}, "only one class"),
     ({"task": "{csv:latin1}"}, "not UTF-8"),
     ({"task": "{csv:binary}"}, "not a CSV"),
@@ -559,3 +559,94 @@ def test_classic_model_with_the_digits_task(store):
     submit(at)
     cfg = store.list_runs()[0]["config"]
     assert (cfg["model"], cfg["task"], cfg["shuffle_labels"]) == ("lenet", "digits", True)
+
+
+# ---------------------------------------------------------------------------
+# your own CSV: column picker, preview, statistics
+# ---------------------------------------------------------------------------
+def _csv(tmp_path, name="reviews.csv", n=40):
+    rows = ["id,sentence,sentence_b,category"]
+    for i in range(n):
+        rows.append(f"{i},this is review number {i} and it is {'good' if i % 2 else 'bad'},second part {i},"
+                    f"{'pos' if i % 2 else 'neg'}")
+    p = tmp_path / name
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return p
+
+
+def test_csv_columns_are_picked_previewed_and_stored_in_the_run(store, tmp_path):
+    p = _csv(tmp_path)
+    at = app({"model": "minilm-l1", "task": f"csv:{p}", "dims": "10,100"})
+    assert at.selectbox(key="csv_text").value == "sentence"  # guessed from the header
+    assert at.selectbox(key="csv_label").value == "category"
+    assert at.selectbox(key="csv_pair").value == "(none)"
+    assert len(at.dataframe) >= 1  # the preview
+    facts = " ".join(c.value for c in at.caption)
+    assert "2 classes" in facts and "majority class 0.50" in facts and "tokens on average" in facts, facts
+    at.selectbox(key="csv_pair").set_value("sentence_b").run()
+    submit(at)
+    cfg = store.list_runs()[0]["config"]
+    assert (cfg["text_column"], cfg["text_pair_column"], cfg["label_column"]) == ("sentence", "sentence_b", "category")
+
+
+def test_csv_same_column_for_text_and_label_is_an_error(store, tmp_path):
+    p = _csv(tmp_path)
+    at = app({"model": "minilm-l1", "task": f"csv:{p}"})
+    at.selectbox(key="csv_label").set_value("sentence").run()
+    submit(at)
+    assert any("same column" in e for e in errors(at)), errors(at)
+    assert store.list_runs() == []
+
+
+def test_uploads_are_kept_once_in_the_store(store, tmp_path):
+    data = _csv(tmp_path).read_bytes()
+    a = ui.save_upload(store.home, "my reviews.csv", data)
+    b = ui.save_upload(store.home, "my reviews.csv", data)
+    assert a == b and a.parent == store.home / "uploads" and a.read_bytes() == data
+    assert " " not in a.name
+    with pytest.raises(Exception, match="empty"):
+        ui.save_upload(store.home, "e.csv", b"  ")
+    header, df = ui.csv_preview(a)
+    assert header == ["id", "sentence", "sentence_b", "category"] and len(df) == 5
+
+
+def test_explore_shows_task_facts(store):
+    at = app({"task": "sms-spam"})
+    facts = " ".join(c.value for c in at.caption)
+    assert "majority class 0.87" in facts and "Imbalanced" in facts, facts
+
+
+# ---------------------------------------------------------------------------
+# ready-made comparisons (assets/recorded/, recorded with the CLI)
+# ---------------------------------------------------------------------------
+def test_every_comparison_is_shipped_with_its_command():
+    assert set(demo.available_comparisons()) == set(demo.COMPARISONS)
+    for _title, names in demo.COMPARISONS.values():
+        for n in names:
+            res = demo.recorded_result(n)
+            assert res["status"] == "done" and res["baseline_accuracy"] is not None and res["points"]
+            cmd = demo.recorded_command(demo.RECORDED_DIR / f"{n}.json")
+            assert cmd and cmd.startswith("idim run") and f"--model {res['model']}" in cmd
+
+
+def test_compare_loads_a_ready_made_comparison_once(store):
+    at = app(page="pages/compare.py")
+    at.button(key="cmp_pretraining").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    runs = store.list_runs()
+    assert {r["config"]["model"] for r in runs} == {"minilm-l6", "minilm-l6-untrained"}
+    assert all(r["config"]["recorded"] for r in runs)
+    assert set(at.multiselect(key="compare_runs").value) == {r["id"] for r in runs}
+    at = app({"comparison": "pretraining"}, "pages/compare.py")  # the Learn page's link: nothing imported twice
+    assert len(store.list_runs()) == 2
+    table = at.dataframe[0].value
+    untrained = table[table["model"] == "minilm-l6-untrained"].iloc[0]
+    assert "did not learn" in untrained["note"] or untrained["d90 (grid)"] is not None
+
+
+def test_learn_draws_the_recorded_comparisons(store):
+    at = app(page="pages/learn.py")
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(m.value for m in at.markdown)
+    assert "Measured here: Pre-training" in text and "Classic" in text and "shuffled labels" in text
+    assert store.list_runs() == []  # drawn from the files, nothing imported

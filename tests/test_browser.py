@@ -311,3 +311,54 @@ def test_app_restart_while_a_run_trains(tmp_path, context):
     finally:
         stop_server(proc, log)
         stop_worker(home)
+
+
+def test_classic_preset_fills_the_chart_in_seconds(server, context):
+    """One click on the classic preset, Start, and the whole sweep lands on the chart."""
+    from idim_core.store import Store
+
+    page = context.new_page()
+    page.goto(server["url"])
+    wait_app(page)
+    page.get_by_role("button", name="Use the classic preset").click()
+    wait_app(page)
+    expect(page.get_by_text("Trained from scratch").first).to_be_visible()
+    expect(page.get_by_text("Rough estimate")).to_be_visible()
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r".*/live\?run=[0-9a-f]{12}"), timeout=60_000)
+    run_id = re.search(r"run=([0-9a-f]{12})", page.url).group(1)
+    store = Store(server["home"])
+    cfg = store.get_run(run_id)["config"]
+    assert (cfg["model"], cfg["task"]) == ("mlp", "mnist5k")
+    wait_until(lambda: "done" in status_text(page), 300, "the classic sweep to finish", every=1)
+    wait_until(lambda: chart_points(page) == len(cfg["dims"]), 30, "every d on the chart")
+    expect(page.get_by_text("d90").first).to_be_visible()
+    store.close()
+
+
+def test_upload_a_csv_pick_columns_and_start(server, context, tmp_path):
+    from idim_core.store import Store
+
+    csv_path = tmp_path / "my reviews.csv"
+    rows = ["review,stars"] + [f"review {i}: {'great stuff' if i % 2 else 'awful thing'},{'high' if i % 2 else 'low'}"
+                               for i in range(60)]
+    csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    page = context.new_page()
+    page.goto(f"{server['url']}/?model=minilm-l1&dims=10&max_train=48&max_eval=32&epochs=1&max_length=32"
+              "&task=csv:")
+    wait_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(csv_path))
+    wait_app(page)
+    expect(page.get_by_text("First rows of the file")).to_be_visible()
+    expect(page.get_by_text("2 classes").first).to_be_visible()  # the task's facts, from the picked columns
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r".*/live\?run=[0-9a-f]{12}"), timeout=60_000)
+    run_id = re.search(r"run=([0-9a-f]{12})", page.url).group(1)
+    store = Store(server["home"])
+    cfg = store.get_run(run_id)["config"]
+    assert (cfg["text_column"], cfg["label_column"]) == ("review", "stars")
+    uploaded = Path(cfg["task"].removeprefix("csv:"))
+    assert uploaded.parent == server["home"] / "uploads" and uploaded.read_bytes() == csv_path.read_bytes()
+    wait_until(lambda: store.get_run(run_id)["status"] in ("done", "failed"), 240, "the CSV run to finish", every=1)
+    assert store.get_run(run_id)["status"] == "done", store.get_run(run_id)["error"]
+    store.close()

@@ -91,3 +91,23 @@ def test_catalogue_lists_the_classic_pieces(home):
     assert names["mlp"]["params"] == 199_210 and names["mlp"]["pretrained"] is False
     tasks = {t["name"]: t for t in json.loads(run_cli("tasks", "--json", home=home).stdout)}
     assert tasks["mnist5k"]["source"] == "image" and tasks["digits"]["size"] == 1797
+
+
+def test_fashion_mnist_without_its_package_is_a_clear_error(home, tmp_path):
+    r = run_cli("run", "--task", "fashion-mnist", "--queue", home=home,
+                env_extra={"IDIM_FASHION_MNIST_DIR": str(tmp_path / "nothing-here")})
+    assert r.returncode == 2 and "dataset-fashion-mnist" in r.stderr and r.stderr.count("\n") == 1
+    tasks = json.loads(run_cli("tasks", "--json", home=home,
+                               env_extra={"IDIM_FASHION_MNIST_DIR": str(tmp_path / "nothing-here")}).stdout)
+    assert "fashion-mnist" not in {t["name"] for t in tasks}
+
+
+@pytest.mark.skipif(not classic.fashion_available(), reason="Debian package dataset-fashion-mnist not installed")
+def test_fashion_mnist_from_the_debian_package(home):
+    t = classic.load_images("fashion-mnist")
+    assert (len(t.train), len(t.val), len(t.test)) == (4000, 500, 500)
+    assert t.label_names[0] == "T-shirt/top" and torch.bincount(t.test.labels).tolist() == [50] * 10
+    r = run_cli("run", "--task", "fashion-mnist", "--dims", "10,300", "--epochs", "2", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["D"] == 199_210 and res["baseline_accuracy"] > 0.6

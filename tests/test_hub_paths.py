@@ -97,3 +97,17 @@ def test_csv_task_with_pairs_and_string_labels(home, tmp_path, tiny_model_dir):
     assert json.loads(r.stdout)["points"][0]["d"] == 20
     bad = run_cli("run", "--model", tiny_model_dir, "--task", f"csv:{p}", "--label-column", "nope", "--dims", "20", home=home)
     assert bad.returncode == 2 and "'nope'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_suggested_hub_models_are_listed_and_fail_clearly_offline(home):
+    import json
+
+    from conftest import run_cli
+
+    models = json.loads(run_cli("models", "--json", home=home).stdout)
+    hub = [m for m in models if m.get("needs_download")]
+    assert {m["name"] for m in hub} >= {"prajjwal1/bert-tiny", "distilbert-base-uncased", "roberta-base"}
+    assert all(m["offline"] is False and m["params"] > 1_000_000 for m in hub)
+    r = run_cli("run", "--model", "prajjwal1/bert-tiny", "--dims", "10", home=home,
+                env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(home / "empty-hf-cache")})
+    assert r.returncode == 2 and "HF_HUB_OFFLINE=1" in r.stderr and r.stderr.count("\n") == 1
