@@ -65,6 +65,7 @@ def _make_steppers(module, inputs, labels, method, projection, dim, kinds=("full
     import torch.nn.functional as F
 
     from .subspace import FlatParams, SubspaceModel
+    from .train import make_optimizer
 
     def stepper(forward, params, lr):
         opt = make_optimizer(params, lr)

@@ -175,9 +175,13 @@ def _generator(seed: int) -> torch.Generator:
 class FastfoodProjection(Projection):
     kind = "fastfood"
 
-    # exact per-column correction of the truncated last block is computed when it
-    # costs at most this many elements, or whenever that block weighs > 1 % of D.
+    # The exact per-column norm of the truncated last block is computed when it costs at
+    # most EXACT_BUDGET elements of transforms, or when using the average over columns would
+    # be off by more than NORM_TOL in some column's norm.  For a block cut to R rows the
+    # squared norms are sums of R independent chi-square(1) terms (H of a Gaussian vector), so
+    # the average is off by about sqrt(2 R) / D relative to the whole squared norm.
     EXACT_BUDGET = 1 << 26
+    NORM_TOL = 0.005
 
     def __init__(self, d: int, D: int, seed: int):
         super().__init__(d, D, seed)
@@ -199,9 +203,9 @@ class FastfoodProjection(Projection):
         full = L * float((G[:-1].double() ** 2).sum()) if nb > 1 else 0.0
         if R == L:
             sq = torch.full((d,), full + L * float((G[-1].double() ** 2).sum()), dtype=torch.float64)
-        elif d * L <= self.EXACT_BUDGET or R > 0.01 * D:
+        elif d * L <= self.EXACT_BUDGET or 3 * math.sqrt(2 * R) / D / 2 > self.NORM_TOL:  # 3 sigma, in norm
             sq = full + self._last_block_sq_norms(R)
-        else:  # average over columns; relative error <= L/D (tiny when D >> L)
+        else:  # average over columns: every column norm within NORM_TOL of 1 (3 sigma)
             sq = torch.full((d,), full + R * float((G[-1].double() ** 2).sum()), dtype=torch.float64)
         self.register_buffer("scale", sq.clamp_min(1e-30).rsqrt().float())
 
@@ -217,8 +221,10 @@ class FastfoodProjection(Projection):
             out[a:b] = (fwht(v)[:, :R].double() ** 2).sum(1)
         return out
 
-    # Chunks of this many elements (whole blocks) stay in a core's cache.
+    # Chunks of this many elements (whole blocks) stay in a core's cache; on an accelerator
+    # bigger chunks mean fewer kernel launches.
     CHUNK = 1 << 18
+    CHUNK_ACCEL = 1 << 22
 
     def _shared(self, z):
         """u = Pi H B (s z): computed once per step and shared by all blocks."""
@@ -234,7 +240,8 @@ class FastfoodProjection(Projection):
     # -- fused, cache-sized passes: theta = theta0 + scale_k * (P z) per segment --------
     def pieces(self, segments) -> list[tuple[int, int, int]]:
         """Cut (start, end, k) segments at chunk boundaries (whole blocks per chunk)."""
-        step = max(1, self.CHUNK // self.L) * self.L
+        chunk = self.CHUNK if self.G.device.type == "cpu" else self.CHUNK_ACCEL
+        step = max(1, chunk // self.L) * self.L
         out = []
         for a, b, k in segments:
             c = a
@@ -244,11 +251,11 @@ class FastfoodProjection(Projection):
                 c = e
         return out
 
-    def fused_theta(self, z, theta0, pieces, scales):
+    def fused_theta(self, z, theta0, pieces, scales, out=None):
         """theta0 + scales[k] * (P z) over each piece, without a D-sized temporary."""
         L = self.L
         u = self._shared(z)
-        theta = torch.empty_like(theta0)
+        theta = torch.empty_like(theta0) if out is None else out
         for a, b, k in pieces:
             b0, b1 = a // L, -(-b // L)
             y = fwht(self.G[b0:b1] * u).reshape(-1)
@@ -260,7 +267,8 @@ class FastfoodProjection(Projection):
         L = self.L
         acc = torch.zeros(L, dtype=g.dtype, device=g.device)
         u = self._shared(z) if want_dots else None
-        dots = torch.zeros(len(scales), dtype=torch.float64, device=g.device) if want_dots else None
+        acc_dtype = torch.float32 if g.device.type == "mps" else torch.float64  # MPS has no float64
+        dots = torch.zeros(len(scales), dtype=acc_dtype, device=g.device) if want_dots else None
         for a, b, k in pieces:
             b0, b1 = a // L, -(-b // L)
             if a == b0 * L and b == b1 * L:
@@ -272,7 +280,7 @@ class FastfoodProjection(Projection):
             v = torch.linalg.vecdot(fwht(gp), self.G[b0:b1], dim=0)  # sum_b G_b * (H g_b)
             acc.add_(v, alpha=scales[k])
             if want_dots:  # sum_b <g_b, H(G_b * u)> = <sum_b G_b * H g_b, u>
-                dots[k] += torch.dot(v, u).double()
+                dots[k] += torch.dot(v, u).to(acc_dtype)
         grad_z = (fwht(acc[self.inv_perm]) * self.B)[: self.d] * self.scale
         return grad_z, dots
 

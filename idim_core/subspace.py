@@ -93,6 +93,65 @@ class _Theta(torch.autograd.Function):
         return ctx.proj.apply_adjoint(gs), grad_lam, None, None, None
 
 
+class _StepBuffers:
+    """theta and its gradient, D floats each, kept for the whole trial.
+
+    A fresh 90 MB tensor per step costs tens of milliseconds in page faults alone (the
+    allocator hands such sizes back to the system); reusing two buffers avoids that.
+    Reuse is safe: a step's graph is freed by its backward before the next forward
+    writes theta again, and if anything kept an old graph alive, autograd's version
+    check would raise instead of computing with overwritten values.
+    """
+
+    __slots__ = ("theta", "grad")
+
+    def __init__(self):
+        self.theta = None
+        self.grad = None
+
+    def get(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        t = getattr(self, name)
+        if t is None or t.shape != like.shape or t.device != like.device or t.dtype != like.dtype:
+            t = torch.empty_like(like)
+            setattr(self, name, t)
+        return t
+
+
+class _FusedParams(torch.autograd.Function):
+    """Fastfood only: the model's parameters straight from z, as views of one theta buffer.
+
+    Forward writes theta0 + lambda_seg * (P z) chunk by chunk into the trial's theta
+    buffer and returns its per-parameter views; backward gathers the per-parameter
+    gradients into the trial's gradient buffer (one pass, no concatenation into fresh
+    memory) and runs the fused adjoint.
+    """
+
+    @staticmethod
+    def forward(ctx, z, lam, proj, theta0, segments, sizes, bufs):
+        segs = segments if lam is not None else [(0, theta0.numel(), 0)]
+        ctx.pieces = proj.pieces(segs)
+        ctx.proj, ctx.sizes, ctx.bufs, ctx.said = proj, sizes, bufs, lam is not None
+        scales = lam.tolist() if lam is not None else [1.0]
+        ctx.save_for_backward(z, lam)
+        theta = proj.fused_theta(z, theta0, ctx.pieces, scales, out=bufs.get("theta", theta0))
+        return tuple(theta.split(sizes))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        z, lam = ctx.saved_tensors
+        g = ctx.bufs.get("grad", ctx.bufs.theta)
+        off = 0
+        for gr, n in zip(grads, ctx.sizes):
+            if gr is None:
+                g[off : off + n].zero_()
+            else:
+                g[off : off + n].copy_(gr.reshape(-1))
+            off += n
+        scales = lam.tolist() if lam is not None else [1.0]
+        grad_z, dots = ctx.proj.fused_grad(g, z, ctx.pieces, scales, want_dots=ctx.said)
+        return grad_z, (dots.to(lam.dtype) if ctx.said else None), None, None, None, None, None
+
+
 class FlatParams:
     """theta0 as one flat frozen vector, shared by every trial of a run.
 
@@ -161,6 +220,7 @@ class SubspaceModel(nn.Module):
         self.lam = nn.Parameter(torch.ones(m, device=device)) if m else None
         self.P = make_projection(projection, self.d - m, flat.D, seed).to(device)
         self._cache = None  # (z, lambda) -> params, for evaluation without grad
+        self._bufs = _StepBuffers()  # theta and its gradient, reused by every training step
 
     @property
     def num_trainable(self) -> int:
@@ -176,6 +236,12 @@ class SubspaceModel(nn.Module):
         return _Theta.apply(self.z, self.lam, self.P, self.flat.theta0, self.flat.segments)
 
     def params(self) -> dict[str, torch.Tensor]:
+        if torch.is_grad_enabled() and hasattr(self.P, "fused_theta"):
+            if self.z.shape[0] != self.P.d:
+                raise ValueError("z and the projection disagree")
+            pieces = _FusedParams.apply(self.z, self.lam, self.P, self.flat.theta0, self.flat.segments,
+                                        self.flat.sizes, self._bufs)
+            return {n: t.view(s) for n, t, s in zip(self.flat.names, pieces, self.flat.shapes)}
         theta = self.theta()
         # torch.split: one concatenation in backward, not one D-sized zero grad per slice
         pieces = torch.split(theta, self.flat.sizes)

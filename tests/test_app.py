@@ -650,3 +650,18 @@ def test_learn_draws_the_recorded_comparisons(store):
     text = " ".join(m.value for m in at.markdown)
     assert "Measured here: Pre-training" in text and "Classic" in text and "shuffled labels" in text
     assert store.list_runs() == []  # drawn from the files, nothing imported
+
+
+def test_switching_between_language_and_classic_models_keeps_the_form_valid(store):
+    at = app()
+    at.selectbox(key="model").set_value("lenet").run()
+    assert not at.exception, [e.value for e in at.exception]
+    task = next(s for s in at.selectbox if s.label == "Task")
+    assert task.value in ("digits", "mnist5k", "fashion-mnist") and "mr" not in task.options
+    at.selectbox(key="model").set_value("minilm-l2").run()
+    assert not at.exception, [e.value for e in at.exception]
+    task = next(s for s in at.selectbox if s.label == "Task")
+    assert task.value == "mr"
+    submit(at)
+    cfg = store.list_runs()[0]["config"]
+    assert (cfg["model"], cfg["task"], cfg["method"], cfg["epochs"]) == ("minilm-l2", "mr", "said", 2.0)

@@ -132,3 +132,13 @@ def test_bad_sizes(bad):
 def test_unknown_kind():
     with pytest.raises(ProjectionError, match="fastfood"):
         make_projection("hadamard", 3, 10, seed=0)
+
+
+@pytest.mark.parametrize("d", [30_000, 100_000])
+def test_fastfood_columns_stay_unit_norm_when_the_cut_block_is_averaged(d):
+    D = 199_210  # the classic MLP: a large share of D sits in the cut last block
+    P = make_projection("fastfood", d, D, seed=3)
+    for j in (0, 1, d // 2, d - 1):
+        e = torch.zeros(d)
+        e[j] = 1
+        assert abs(float(P(e).norm()) - 1) < P.NORM_TOL

@@ -1,0 +1,33 @@
+"""The benchmarks print their figures (never asserted as speed here): check they run and say what they promise."""
+import json
+
+from conftest import run_cli
+
+
+def test_bench_step_prints_the_promised_keys(home):
+    r = run_cli("bench", "step", "--model", "minilm-l1", "--method", "said", "--projection", "fastfood", "--dim", "100",
+                "--batch", "4", "--seq", "16", "--pairs", "2", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("full_step_s", "subspace_step_s", "ratio", "full_peak_mib", "subspace_peak_mib", "device", "threads"):
+        assert key in out, key
+    assert out["full_step_s"] > 0 and out["subspace_step_s"] > 0 and out["ratio"] > 0
+    assert out["full_peak_mib"] > 100 and out["subspace_peak_mib"] > 100  # the model alone is ~50 MB
+    r = run_cli("bench", "step", "--model", "minilm-l1", "--projection", "sparse", "--method", "did", "--dim", "50",
+                "--batch", "2", "--seq", "8", "--pairs", "1", "--no-memory", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    assert "full_peak_mib" not in json.loads(r.stdout)
+
+
+def test_bench_sweep_reports_times_and_d90(home):
+    r = run_cli("bench", "sweep", "--task", "digits", "--dims", "10,300", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["wall_s"] > 0 and 0 < out["first_point_s"] <= out["wall_s"]
+    assert [t["kind"] for t in out["trials"]] == ["subspace", "baseline", "subspace"]
+    assert out["baseline_accuracy"] > 0.5 and "d90" in out and "d90_interpolated" in out
+
+
+def test_bench_bad_input(home):
+    r = run_cli("bench", "step", "--dim", "0", home=home)
+    assert r.returncode == 2 and "--dim" in r.stderr
