@@ -66,6 +66,12 @@ if not recorded and ui.EXAMPLE_RUN.is_file():
             else:
                 st.switch_page("pages/live.py", query_params={"run": rid})
 
+def K(name: str) -> str:
+    """The widget key of this generation of the form (the classic preset starts a new one)."""
+    gen = st.session_state.get("form_gen", 0)
+    return name if gen == 0 else f"{name}_g{gen}"
+
+
 st.subheader("New run")
 with st.container(border=True):
     c_text, c_btn = st.columns([3, 1])
@@ -73,9 +79,12 @@ with st.container(border=True):
                     "on 5,000 handwritten MNIST digits. A whole sweep takes under a minute on a laptop CPU; "
                     "the paper found d90 ≈ 750 for this fully connected net (LeNet: 290).")
     if c_btn.button("Use the classic preset", key="classic_preset"):
-        for k in list(st.session_state):  # let the form take the preset's values
-            if k not in ("classic_preset",):
-                del st.session_state[k]
+        # A new generation of widget keys: the browser then builds fresh widgets that take the
+        # preset's values (deleting their state on the server alone leaves the old values in the page).
+        old = K("")
+        st.session_state["form_gen"] = st.session_state.get("form_gen", 0) + 1
+        for k in [k for k in st.session_state if isinstance(k, str) and old and k.endswith(old)]:
+            del st.session_state[k]
         st.query_params.from_dict({"model": CLASSIC_DEFAULTS["model"], "task": CLASSIC_DEFAULTS["task"],
                                    "method": CLASSIC_DEFAULTS["method"],
                                    "dims": ",".join(map(str, CLASSIC_DEFAULTS["dims"]))})
@@ -94,7 +103,7 @@ with left:
             other_model_default, want = want, OTHER_MODEL
     models.append(OTHER_MODEL)
     choice = st.selectbox(
-        "Model", models, index=models.index(want), key="model",
+        "Model", models, index=models.index(want), key=K("model"),
         format_func=lambda m: (f"{m} ({CATALOGUE[m].params / 1e6:.1f}M parameters)" if m in CATALOGUE else
                                f"{m} ({HUB_SUGGESTED[m].params / 1e6:.1f}M, needs a download)" if m in HUB_SUGGESTED
                                else m),
@@ -102,7 +111,7 @@ with left:
              "with random weights, to see what pre-training does to d90.")
     model = choice
     if choice == OTHER_MODEL:
-        model = st.text_input("Model id or directory", value=other_model_default, key="model_other",
+        model = st.text_input("Model id or directory", value=other_model_default, key=K("model_other"),
                               placeholder="prajjwal1/bert-tiny or /path/to/model",
                               help="Any Hugging Face sequence-classification model (downloaded once) or a local directory.")
 
@@ -118,17 +127,17 @@ with left:
         tasks.append(OTHER_TASK)
     elif want_task not in tasks:
         want_task = tasks[0]
-    tchoice = st.selectbox("Task", tasks, index=tasks.index(want_task), key="task",
+    tchoice = st.selectbox("Task", tasks, index=tasks.index(want_task), key=K("task"),
                            help="What the model learns to classify. mr (movie-review polarity) is bundled; glue/* "
                                 "tasks need a download once.")
     task = tchoice
     text_column = text_pair_column = label_column = None
     if tchoice == OTHER_TASK:
-        up = st.file_uploader("Upload a CSV file", type=["csv"], key="task_upload",
+        up = st.file_uploader("Upload a CSV file", type=["csv"], key=K("task_upload"),
                               help="UTF-8, a header row, one example per row, at least two classes; up to 50 MiB. "
                                    "It is kept in the run store so the background worker can read it.")
         path = st.text_input("… or the path of a CSV file on this machine", value=other_task_default.removeprefix("csv:"),
-                             key="task_csv", help="A CSV with a text column and a label column (one row per example).")
+                             key=K("task_csv"), help="A CSV with a text column and a label column (one row per example).")
         try:
             if up is not None:
                 path = str(ui.save_upload(store.home, up.name, up.getvalue()))
@@ -137,13 +146,13 @@ with left:
                 header, preview = ui.csv_preview(path)
                 g_text, g_pair, g_label = ui.guess_columns(header)
                 k1, k2, k3 = st.columns(3)
-                text_column = k1.selectbox("Text column", header, index=header.index(g_text), key="csv_text")
+                text_column = k1.selectbox("Text column", header, index=header.index(g_text), key=K("csv_text"))
                 pair_opts = ["(none)"] + header
-                pair = k2.selectbox("Second text (pairs)", pair_opts, key="csv_pair",
+                pair = k2.selectbox("Second text (pairs)", pair_opts, key=K("csv_pair"),
                                     index=pair_opts.index(g_pair) if g_pair else 0,
                                     help="For sentence-pair tasks (e.g. premise and hypothesis); leave (none) otherwise.")
                 text_pair_column = None if pair == "(none)" else pair
-                label_column = k3.selectbox("Label column", header, index=header.index(g_label), key="csv_label")
+                label_column = k3.selectbox("Label column", header, index=header.index(g_label), key=K("csv_label"))
                 st.caption("First rows of the file:")
                 st.dataframe(preview, hide_index=True, use_container_width=True)
         except UserError as e:
@@ -167,19 +176,19 @@ with left:
         st.caption("Trained **from scratch**: there is no pre-training in this experiment. The baseline is this "
                    "network's own accuracy with all its parameters trained.")
         s1, s2 = st.columns(2)
-        shuffle_labels = s1.toggle("Shuffled labels", key="shuffle_labels",
+        shuffle_labels = s1.toggle("Shuffled labels", key=K("shuffle_labels"),
                                    help="Random training labels: nothing generalises, the net can only memorise. "
                                         "Accuracy is then measured on the training images. d90 rises enormously.")
-        shuffle_pixels = s2.toggle("Shuffled pixels", key="shuffle_pixels",
+        shuffle_pixels = s2.toggle("Shuffled pixels", key=K("shuffle_pixels"),
                                    help="One fixed permutation of pixel positions for every image: the fully "
                                         "connected net does not care, LeNet loses its convolutional advantage.")
     want_method = qget("method", str, FAM["method"])
     method = st.radio("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
-                      format_func=METHOD_LABELS.get, key=f"method_{fam}", horizontal=False,
+                      format_func=METHOD_LABELS.get, key=K(f"method_{fam}"), horizontal=False,
                       help="DID trains z through one random projection of all parameters. SAID also learns one "
                            "scale per layer; those scales count in d.")
     want_proj = qget("projection", str, FAM["projection"])
-    projection = st.selectbox("Projection", PROJECTIONS, key="projection",
+    projection = st.selectbox("Projection", PROJECTIONS, key=K("projection"),
                               index=PROJECTIONS.index(want_proj) if want_proj in PROJECTIONS else 0,
                               help="How z (d numbers) is mapped to the D parameters. " + " ".join(PROJ_HELP.values()))
 
@@ -187,50 +196,50 @@ with left:
 with right:
     want_dims = qget("dims", str, ",".join(map(str, CLASSIC_DEFAULTS["dims"])) if classic_model else None)
     mode_index = 0 if want_dims is None else (2 if want_dims.strip().lower() == "auto" else 1)
-    mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=f"dims_mode_{fam}", horizontal=True,
+    mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=K(f"dims_mode_{fam}"), horizontal=True,
                     help="A log-spaced grid, your own list, or an automatic search that brackets d90 and "
                          "bisects in log d.")
     if mode == DIM_MODES[0]:
-        lo, hi = st.select_slider("Range of d", options=ui.GRID_STOPS, value=(10, 10_000), key="grid_range",
+        lo, hi = st.select_slider("Range of d", options=ui.GRID_STOPS, value=(10, 10_000), key=K("grid_range"),
                                   format_func=lambda v: f"{v:,}", help="Smallest and largest d of the grid.")
-        per = st.radio("Points per decade", (1, 2, 3), index=0, horizontal=True, key="grid_per",
+        per = st.radio("Points per decade", (1, 2, 3), index=0, horizontal=True, key=K("grid_per"),
                        help="1: 10, 100, 1000 ... 2: 10, 30, 100 ... 3: 10, 20, 50, 100 ...")
         dims = ui.log_grid(lo, hi, per)
         st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
     elif mode == DIM_MODES[1]:
-        dims = st.text_input("d values", value=want_dims if mode_index == 1 else "10,100,1000", key=f"dims_custom_{fam}",
+        dims = st.text_input("d values", value=want_dims if mode_index == 1 else "10,100,1000", key=K(f"dims_custom_{fam}"),
                              help="Comma-separated whole numbers, for example 10,100,1000,10000.")
     else:
         dims = "auto"
         st.caption("Starts at d = 10, multiplies by 10 until the threshold is reached, then bisects in log d "
                    "until d90 is known within about ±20 %.")
-    seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"]), key="seeds",
+    seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"]), key=K("seeds"),
                             help="Independent random projections (and data orders) per d; error bars show their spread.")
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"])), 0.25,
-                             key=f"epochs_{fam}", help="Passes over the training examples, for the baseline and every trial.")
+                             key=K(f"epochs_{fam}"), help="Passes over the training examples, for the baseline and every trial.")
     max_train = None
     if not classic_model:
         max_train = c2.number_input("Training examples", 8, 200_000, qget("max_train", int, DEFAULTS["max_train"]), 64,
-                                    key="max_train", help="How many training examples to use (a stratified sample).")
+                                    key=K("max_train"), help="How many training examples to use (a stratified sample).")
     else:
         c2.caption("Classic tasks use all their training images (80 % of the set).")
     with st.expander("Advanced"):
         a1, a2 = st.columns(2)
         lr_full = a1.number_input("Learning rate, full fine-tuning", 1e-7, 1.0,
-                                  qget("lr_full", float, FAM["lr_full"]), format="%.0e", key=f"lr_full_{fam}",
+                                  qget("lr_full", float, FAM["lr_full"]), format="%.0e", key=K(f"lr_full_{fam}"),
                                   help="Adam learning rate of the baseline (all D parameters).")
         lr_sub = a2.number_input("Learning rate, subspace (z)", 1e-6, 10.0,
-                                 qget("lr_subspace", float, FAM["lr_subspace"]), format="%.0e", key=f"lr_subspace_{fam}",
+                                 qget("lr_subspace", float, FAM["lr_subspace"]), format="%.0e", key=K(f"lr_subspace_{fam}"),
                                  help="Adam learning rate of z; projections have unit-norm columns, so one value "
                                       "suits every d.")
         max_length = max_eval = None
         if not classic_model:
             max_length = a1.number_input("Max tokens per example", 8, 512, qget("max_length", int, DEFAULTS["max_length"]),
-                                         key="max_length", help="Longer texts are cut; shorter ones are padded.")
+                                         key=K("max_length"), help="Longer texts are cut; shorter ones are padded.")
             max_eval = a2.number_input("Validation / test examples", 8, 100_000, qget("max_eval", int, DEFAULTS["max_eval"]),
-                                       key="max_eval", help="Examples in each of the validation and test splits.")
-        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"]), key=f"batch_size_{fam}",
+                                       key=K("max_eval"), help="Examples in each of the validation and test splits.")
+        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"]), key=K(f"batch_size_{fam}"),
                                 help="Examples per optimiser step.")
 
 def _int(v):

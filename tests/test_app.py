@@ -534,15 +534,15 @@ def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
     at = app()
     at.button(key="classic_preset").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.selectbox(key="model").value == "mlp"
-    assert at.selectbox(key="task").value == "mnist5k"
-    assert "mr" not in at.selectbox(key="task").options  # images only for the classic nets
-    assert at.radio(key="method_classic").value == "did"
+    assert at.selectbox(key="model_g1").value == "mlp"
+    assert at.selectbox(key="task_g1").value == "mnist5k"
+    assert "mr" not in at.selectbox(key="task_g1").options  # images only for the classic nets
+    assert at.radio(key="method_classic_g1").value == "did"
     assert any("from scratch" in c.value for c in at.caption)
     info = " ".join(i.value for i in at.info)
     m = re.search(r"about (\d+) s\b", info)
     assert m and 10 <= int(m.group(1)) <= 90, info  # a whole classic sweep: well under two minutes
-    at.toggle(key="shuffle_pixels").set_value(True).run()
+    at.toggle(key="shuffle_pixels_g1").set_value(True).run()
     submit(at)
     runs = store.list_runs()
     assert len(runs) == 1
