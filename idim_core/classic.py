@@ -119,13 +119,18 @@ def _read_idx(path: Path):
     return arr.reshape(dims[0], -1) if len(dims) > 1 else arr
 
 
+def require_fashion() -> None:
+    """Raise the one-line message saying how to install Fashion-MNIST when it is missing."""
+    if not fashion_available():
+        raise UserError("fashion-mnist needs the Debian package dataset-fashion-mnist "
+                        f"(apt-get install dataset-fashion-mnist) or {FASHION_ENV} set to a directory with "
+                        "its four idx files")
+
+
 def _read_fashion():
     """((train pixels, labels), (test pixels, labels)) of Fashion-MNIST, cached per process."""
     if "fashion-mnist" not in _RAW:
-        if not fashion_available():
-            raise UserError("fashion-mnist needs the Debian package dataset-fashion-mnist "
-                            f"(apt-get install dataset-fashion-mnist) or {FASHION_ENV} set to a directory with "
-                            "its four idx files")
+        require_fashion()
         d = fashion_dir()
         tr_x, tr_y, te_x, te_y = (_read_idx(d / f) for f in FASHION_FILES)
         _RAW["fashion-mnist"] = ((tr_x, tr_y.astype("int64")), (te_x, te_y.astype("int64")))

@@ -520,12 +520,10 @@ def preflight(cfg: dict) -> None:
 
     spec = models.check_model(cfg["model"])
     if spec.source == "classic":
-        from .classic import fashion_available
+        from .classic import require_fashion
 
-        if cfg["task"] == "fashion-mnist" and not fashion_available():
-            from .classic import _read_fashion
-
-            _read_fashion()  # raises the one-line message saying how to install it
+        if cfg["task"] == "fashion-mnist":
+            require_fashion()
         return  # make_config checked the pairing and D; the other images ship with idim
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])

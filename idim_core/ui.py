@@ -646,31 +646,24 @@ def guess_columns(header: list[str]) -> tuple[str, str | None, str]:
     return text, pair, label
 
 
-_FACTS: dict[tuple, str] = {}
-
-
 def task_facts(task: str, text_column=None, text_pair_column=None, label_column=None, max_length: int = 64) -> str:
-    """One line about a task for the Explore page (cached; raises UserError for a bad CSV)."""
+    """One line about a task for the Explore page (task_stats caches the work; raises UserError for a bad CSV)."""
     from .tasks import task_stats
 
-    key = (task, text_column, text_pair_column, label_column, max_length,
-           Path(task[4:]).stat().st_mtime if task.startswith("csv:") and Path(task[4:]).is_file() else None)
-    if key not in _FACTS:
-        s = task_stats(task, max_length, 0, text_column or "text", text_pair_column, label_column or "label")
-        parts = [f"{s['num_labels']} classes" if s.get("num_labels") else None]
-        if s.get("splits"):
-            sp = s["splits"]
-            parts.append(f"{sp['train']:,} / {sp['val']:,} / {sp['test']:,} train / validation / test")
-        if s.get("chance"):
-            parts.append(f"chance {s['chance']:.2f}")
-        if s.get("majority") is not None:
-            parts.append(f"majority class {s['majority']:.2f}")
-        if s.get("avg_tokens"):
-            parts.append(f"{s['avg_tokens']:.0f} tokens on average ({s['truncated']:.0%} cut at {max_length})")
-        if s.get("input"):
-            parts.append(s["input"])
-        line = " · ".join(p for p in parts if p)
-        if s.get("note"):
-            line += f". {s['note'][0].upper()}{s['note'][1:]}."
-        _FACTS[key] = line
-    return _FACTS[key]
+    s = task_stats(task, max_length, 0, text_column or "text", text_pair_column, label_column or "label")
+    parts = [f"{s['num_labels']} classes" if s.get("num_labels") else None]
+    if s.get("splits"):
+        sp = s["splits"]
+        parts.append(f"{sp['train']:,} / {sp['val']:,} / {sp['test']:,} train / validation / test")
+    if s.get("chance"):
+        parts.append(f"chance {s['chance']:.2f}")
+    if s.get("majority") is not None:
+        parts.append(f"majority class {s['majority']:.2f}")
+    if s.get("avg_tokens"):
+        parts.append(f"{s['avg_tokens']:.0f} tokens on average ({s['truncated']:.0%} cut at {max_length})")
+    if s.get("input"):
+        parts.append(s["input"])
+    line = " · ".join(p for p in parts if p)
+    if s.get("note"):
+        line += f". {s['note'][0].upper()}{s['note'][1:]}."
+    return line
