@@ -84,6 +84,11 @@ def side_of(task: str) -> int:
     return IMAGE_TASKS[task][1] if task in IMAGE_TASKS else 28
 
 
+def param_tensors(model: str) -> int:
+    """How many parameter tensors a classic net has (weights and biases): mlp 3 layers, lenet 5."""
+    return {"mlp": 6, "lenet": 10}.get(model, 0)
+
+
 def num_params(model: str, side: int = 28, classes: int = 10) -> int:
     """D of a classic model for side x side inputs (no torch needed)."""
     if model == "mlp":

@@ -6,8 +6,6 @@ Bad input exits 2 with one line on stderr; nothing already stored is changed.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -80,10 +78,14 @@ def print_table(res: dict, out=sys.stdout) -> None:
       + (f", D = {res['D']:,}" if res.get("D") else ""))
     w(f"full fine-tuning accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold (0.9 x): {_fmt_acc(res['threshold'])}"
       + (f"   chance: {res['chance']:.3f}   majority: {res['majority']:.3f}" if res.get("chance") else ""))
-    base, maj = res["baseline_accuracy"], res.get("majority")
-    if base is not None and maj is not None and base <= max(maj, res.get("chance") or 0) + 0.02:
-        w("warning: full fine-tuning is barely above the majority class, so d90 says little here; "
-          "give the baseline a larger budget (--epochs, --max-train, --lr-full)")
+    bases = res.get("baseline_accuracies") or []
+    if len(bases) > 1:
+        w(f"full fine-tuning over {len(bases)} seeds: " + ", ".join(f"{b:.3f}" for b in bases)
+          + f"   (std {res['baseline_std']:.3f})")
+    if res.get("d90_status") == "baseline_at_floor":
+        w("warning: full fine-tuning is not clearly above always guessing (chance or the majority class, plus "
+          "two standard errors of the test set): the model did not learn this task with this budget, so there is "
+          "no d90; give the baseline a larger budget (--epochs, --max-train, --lr-full, chosen on validation)")
     w()
     w(f"{'d':>10}  {'accuracy':>8}  {'std':>6}  {'seeds':>5}  reached")
     for r in res["by_d"]:
@@ -91,12 +93,17 @@ def print_table(res: dict, out=sys.stdout) -> None:
         extra = f"  ({r['diverged']} diverged)" if r["diverged"] else ""
         w(f"{r['d']:>10,}  {_fmt_acc(r['mean']):>8}  {_fmt_acc(r['std']) if r['n'] > 1 else '':>6}  {r['n']:>5}  {reached}{extra}")
     w()
-    if res["d90"] is not None:
-        w(f"d90 = {res['d90']:,} (grid), {res['d90_interpolated']:,.0f} (interpolated in log d)")
-    elif res["baseline_accuracy"] is not None and res["by_d"]:
-        w(f"d90 > max d ({max(r['d'] for r in res['by_d']):,}): no d reached the threshold")
+    from .d90 import describe
+
+    if res.get("d90_status") == "found":
+        ci = res.get("d90_ci")
+        ci_txt = ""
+        if ci:
+            ci_txt = (f", 95 % interval {_fmt_d(round(ci[0])) if ci[0] is not None else '?'} to "
+                      f"{_fmt_d(round(ci[1])) if ci[1] is not None else '> max d'}")
+        w(f"d90 = {res['d90']:,} (grid), {res['d90_interpolated']:,.0f} (interpolated in log d{ci_txt})")
     else:
-        w("d90: not yet known")
+        w(describe(res))
     if res.get("seconds"):
         w(f"wall time: {res['seconds']:.0f} s on {res.get('device') or '?'}")
     if res.get("error"):
@@ -113,7 +120,7 @@ def _store(args):
 
 
 def _config_from_args(args) -> dict:
-    from .sweep import make_config
+    from .runconfig import make_config
 
     return make_config(
         model=args.model, task=args.task, method=args.method, projection=args.projection, dims=args.dims,
@@ -122,6 +129,7 @@ def _config_from_args(args) -> dict:
         max_length=args.max_length, split_seed=args.split_seed, device=args.device, threads=args.threads,
         text_column=args.text_column, text_pair_column=args.text_pair_column, label_column=args.label_column,
         shuffle_labels=args.shuffle_labels, shuffle_pixels=args.shuffle_pixels,
+        lr_scaling=args.lr_scaling, said_groups=args.said_groups,
     )
 
 
@@ -184,14 +192,15 @@ def cmd_resume(args) -> int:
 
 
 def cmd_ls(args) -> int:
-    from .sweep import result
+    from .results import export_csv, result
 
     store = _store(args)
     runs = store.list_runs(args.limit)
     rows = []
     for r in runs:
-        res = result(store, r["id"])
-        rows.append({k: res[k] for k in ("run_id", "status", "model", "task", "method", "projection", "baseline_accuracy", "d90", "d90_interpolated", "created")}
+        res = result(store, r["id"], ci=False)
+        rows.append({k: res[k] for k in ("run_id", "status", "model", "task", "method", "projection", "baseline_accuracy", "d90",
+                                          "d90_interpolated", "d90_status", "created")}
                     | {"trials": len(res["points"])})
     if args.json:
         print(json.dumps(rows))
@@ -208,7 +217,7 @@ def cmd_ls(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .sweep import result
+    from .results import export_csv, result
 
     store = _store(args)
     store.require_run(args.run_id)
@@ -222,17 +231,10 @@ def cmd_show(args) -> int:
     return 0
 
 
-def export_csv(res: dict) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["d", "seed", "accuracy"])
-    for p in res["points"]:
-        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"]])
-    return buf.getvalue()
 
 
 def cmd_export(args) -> int:
-    from .sweep import result
+    from .results import export_csv, result
 
     store = _store(args)
     store.require_run(args.run_id)
@@ -345,7 +347,8 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .sweep import CLASSIC_DEFAULTS, DEFAULTS
+    from .names import LR_D_REF, LR_SCALINGS, SAID_GROUPS
+    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS
 
     home = _Parser(add_help=False)
     home.add_argument("--home", default=argparse.SUPPRESS,
@@ -368,7 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-steps", type=int, help="cap on optimiser steps per trial")
     r.add_argument("--batch-size", type=int)
     r.add_argument("--lr-full", type=float, help=f"learning rate of full fine-tuning (default {DEFAULTS['lr_full']})")
-    r.add_argument("--lr-subspace", type=float, help=f"learning rate of z (default {DEFAULTS['lr_subspace']})")
+    r.add_argument("--lr-subspace", type=float, help=f"Adam learning rate of z at d = {LR_D_REF:,} (default "
+                   f"{DEFAULTS['lr_subspace']}; classic {CLASSIC_DEFAULTS['lr_subspace']}); see --lr-scaling")
+    r.add_argument("--lr-scaling", choices=LR_SCALINGS,
+                   help="sqrt (default): z's rate is lr_subspace * sqrt(1000 / d), so the step in parameter space "
+                        "is the same at every d; none: the same rate at every d")
+    r.add_argument("--said-groups", choices=SAID_GROUPS,
+                   help="SAID's learned scales: block (default: one per transformer block, embeddings and head) "
+                        "or tensor (one per parameter tensor, as in the authors' released code); both count in d")
     r.add_argument("--max-train", type=int, help=f"training examples (default {DEFAULTS['max_train']})")
     r.add_argument("--max-eval", type=int, help=f"validation and test examples each (default {DEFAULTS['max_eval']})")
     r.add_argument("--max-length", type=int, help=f"tokens per example (default {DEFAULTS['max_length']})")

@@ -68,10 +68,11 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
     store.update_run(run_id, device=data.get("device"), started=data.get("started"),
                      finished=data.get("finished"),
                      summary={"D": data.get("D"), "chance": data.get("chance"), "majority": data.get("majority"),
-                              "recorded": True})
-    if data["baseline_accuracy"] is not None:
-        tid = store.start_trial(run_id, "baseline", None, 0)
-        store.finish_trial(tid, "done", accuracy=data["baseline_accuracy"])
+                              "recorded": True, **({"splits": {"test": data["n_test"]}} if data.get("n_test") else {})})
+    bases = data.get("baseline_accuracies") or ([data["baseline_accuracy"]] if data["baseline_accuracy"] is not None else [])
+    for seed, acc in enumerate(bases):
+        tid = store.start_trial(run_id, "baseline", None, seed)
+        store.finish_trial(tid, "done", accuracy=acc)
     for p in data["points"]:
         tid = store.start_trial(run_id, "subspace", int(p["d"]), int(p["seed"]))
         store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"))
@@ -90,8 +91,8 @@ COMPARISONS: dict[str, tuple[str, list[str]]] = {
     "depth": ("Depth: the first 2 pretrained layers against all 6 (mr)", ["minilm-l2-mr", "minilm-l6-mr"]),
     "classic": ("Classic: fully connected net against LeNet on 5,000 MNIST digits (Li et al. 2018)",
                 ["mlp-mnist5k", "lenet-mnist5k"]),
-    "shuffled-pixels": ("Shuffled pixels: LeNet loses its convolutional advantage, the fully connected net does not care",
-                        ["lenet-mnist5k", "lenet-mnist5k-shuffled-pixels", "mlp-mnist5k-shuffled-pixels"]),
+    "shuffled-pixels": ("Shuffled pixels: LeNet and the fully connected net, each with and without a fixed pixel shuffle",
+                        ["lenet-mnist5k", "lenet-mnist5k-shuffled-pixels", "mlp-mnist5k", "mlp-mnist5k-shuffled-pixels"]),
     "memorisation": ("Memorisation: real labels against shuffled labels (fully connected net)",
                      ["mlp-mnist5k", "mlp-mnist5k-shuffled-labels"]),
 }
@@ -99,9 +100,11 @@ COMPARISONS: dict[str, tuple[str, list[str]]] = {
 
 def recorded_result(name: str) -> dict:
     """A recorded run's JSON (the shape of `idim show --json`), read from assets/recorded/."""
+    from .results import recompute
+
     path = RECORDED_DIR / f"{name}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return recompute(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise UserError(f"the recorded run {path} is missing; record it with scripts/record_comparisons.sh") from None
     except (OSError, ValueError) as e:

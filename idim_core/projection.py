@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from .names import PROJECTIONS as KINDS
+from .names import projection_too_big
 
 # The dense kind refuses matrices larger than this many bytes (env override).
 DENSE_MAX_BYTES = int(os.environ.get("IDIM_DENSE_MAX_BYTES", str(1 << 30)))
@@ -322,6 +323,9 @@ class SparseProjection(Projection):
 
     def __init__(self, d: int, D: int, seed: int):
         super().__init__(d, D, seed)
+        too_big = projection_too_big("sparse", d, D, DENSE_MAX_BYTES)
+        if too_big:  # O(d * sqrt(D)) memory: about 5.7 GB at d = 100,000 on MiniLM
+            raise ProjectionError(too_big)
         g = _generator(seed)
         k = max(1, min(D, round(math.sqrt(D))))
         self.k = k
@@ -346,13 +350,9 @@ class DenseProjection(Projection):
 
     def __init__(self, d: int, D: int, seed: int):
         super().__init__(d, D, seed)
-        need = D * d * 4
-        if need > DENSE_MAX_BYTES:
-            raise ProjectionError(
-                f"a dense projection of {D:,} x {d:,} needs {need / 2**30:.1f} GiB "
-                f"(limit {DENSE_MAX_BYTES / 2**30:.1f} GiB); use --projection fastfood or sparse, "
-                "or a smaller d"
-            )
+        too_big = projection_too_big("dense", d, D, DENSE_MAX_BYTES)
+        if too_big:
+            raise ProjectionError(too_big)
         g = _generator(seed)
         W = torch.randn(D, d, generator=g)
         W /= W.norm(dim=0, keepdim=True).clamp_min(1e-30)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.active_seconds, trials.correct and train_accuracy
 STALE_AFTER = 20.0  # seconds without a heartbeat before a running run counts as interrupted
 RUN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
     owner TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     error TEXT,
-    summary TEXT
+    summary TEXT,
+    active_seconds REAL            -- seconds of earlier segments (a resumed run's wall time skips the gap)
 );
 CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,7 +60,8 @@ CREATE TABLE IF NOT EXISTS trials (
     trainable INTEGER,
     started REAL,
     finished REAL,
-    error TEXT
+    error TEXT,
+    correct TEXT                   -- the test pass, one '0'/'1' per example (for d90's interval)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(run_id, kind, IFNULL(d, -1), seed);
 CREATE TABLE IF NOT EXISTS points (
@@ -275,9 +277,13 @@ class Store:
             stale = row["status"] == "running" and (row["heartbeat"] or 0) < now - STALE_AFTER
             if row["status"] not in ("queued", "interrupted") and not stale:
                 return False
+            # A resumed run starts a new segment: the time it spent stopped is not its wall time.
+            c.execute(
+                "UPDATE runs SET active_seconds = COALESCE(active_seconds, 0) + CASE WHEN started IS NULL THEN 0 "
+                "ELSE MAX(0, COALESCE(finished, NULLIF(heartbeat, 0), started) - started) END WHERE id=?", (run_id,))
             c.execute(
                 "UPDATE runs SET status='running', owner=?, device=?, heartbeat=?, updated=?, "
-                "started=COALESCE(started, ?), cancel_requested=0, error=NULL WHERE id=?",
+                "started=?, finished=NULL, cancel_requested=0, error=NULL WHERE id=?",
                 (owner, device, now, now, now, run_id),
             )
         return True
@@ -319,11 +325,16 @@ class Store:
             return cur.lastrowid
 
     def finish_trial(self, trial_id: int, status: str, accuracy=None, val_accuracy=None, steps=None,
-                     total_steps=None, seconds=None, trainable=None, error=None) -> None:
+                     total_steps=None, seconds=None, trainable=None, error=None, correct=None) -> None:
+        """``correct``: per-example correctness of the test pass (a sequence of bools), kept for d90's interval."""
+        if correct is not None and not isinstance(correct, str):
+            correct = "".join("1" if c else "0" for c in correct)
         with self._tx() as c:
             c.execute(
-                "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, trainable=?, finished=?, error=? WHERE id=?",
-                (status, accuracy, val_accuracy, steps, total_steps, seconds, trainable, time.time(), error, trial_id),
+                "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, trainable=?, "
+                "finished=?, error=?, correct=? WHERE id=?",
+                (status, accuracy, val_accuracy, steps, total_steps, seconds, trainable, time.time(), error, correct,
+                 trial_id),
             )
 
     def add_points(self, trial_id: int, points: list[dict]) -> None:

@@ -195,12 +195,24 @@ class FlatParams:
     def num_groups(self) -> int:
         return len(self.group_names)
 
+    def grouping(self, mode: str = "block") -> tuple[int, list[tuple[int, int, int]]]:
+        """(number of SAID scales, segments) for ``block`` (one per layer) or ``tensor`` (one per tensor)."""
+        if mode == "block":
+            return self.num_groups, self.segments
+        if mode == "tensor":  # one lambda per parameter tensor, as in the authors' released code
+            segs, offset = [], 0
+            for k, n in enumerate(self.sizes):
+                segs.append((offset, offset + n, k))
+                offset += n
+            return len(self.sizes), segs
+        raise UserError(f"unknown SAID grouping {mode!r}; choose block or tensor")
+
 
 class SubspaceModel(nn.Module):
     """Trains only d numbers: z (and, for SAID, one lambda per layer group)."""
 
     def __init__(self, model: nn.Module, flat: FlatParams, d: int, method: str = "did",
-                 projection: str = "fastfood", seed: int = 0):
+                 projection: str = "fastfood", seed: int = 0, said_groups: str = "block"):
         super().__init__()
         if method not in METHODS:
             raise UserError(f"unknown method {method!r}; choose did or said")
@@ -210,10 +222,10 @@ class SubspaceModel(nn.Module):
         self.d = int(d)
         if not 1 <= self.d <= flat.D:
             raise UserError(f"d={d} is out of range: it must be between 1 and D={flat.D:,}")
-        m = flat.num_groups if method == "said" else 0
+        m, self.segments = flat.grouping(said_groups) if method == "said" else (0, flat.segments)
         if method == "said" and self.d <= m:
             raise UserError(
-                f"SAID needs d > {m}: its {m} per-layer scalars count in d; use a larger d or --method did"
+                f"SAID needs d > {m}: its {m} scales ({said_groups} groups) count in d; use a larger d or --method did"
             )
         device = flat.theta0.device
         self.z = nn.Parameter(torch.zeros(self.d - m, device=device))
@@ -233,13 +245,13 @@ class SubspaceModel(nn.Module):
         """theta0 + P z (DID) or theta0 + lambda_layer * P z (SAID), as one flat vector."""
         if self.z.shape[0] != self.P.d:
             raise ValueError("z and the projection disagree")
-        return _Theta.apply(self.z, self.lam, self.P, self.flat.theta0, self.flat.segments)
+        return _Theta.apply(self.z, self.lam, self.P, self.flat.theta0, self.segments)
 
     def params(self) -> dict[str, torch.Tensor]:
         if torch.is_grad_enabled() and hasattr(self.P, "fused_theta"):
             if self.z.shape[0] != self.P.d:
                 raise ValueError("z and the projection disagree")
-            pieces = _FusedParams.apply(self.z, self.lam, self.P, self.flat.theta0, self.flat.segments,
+            pieces = _FusedParams.apply(self.z, self.lam, self.P, self.flat.theta0, self.segments,
                                         self.flat.sizes, self._bufs)
             return {n: t.view(s) for n, t, s in zip(self.flat.names, pieces, self.flat.shapes)}
         theta = self.theta()

@@ -7,8 +7,8 @@ grid points that bracket the threshold); when no d reaches it, both are None
 ("d90 > max d").
 
 ``dims="auto"`` searches adaptively: it brackets d90 with a x10 ladder, then bisects
-in log d until the bracket is within a factor 1.4, so the interpolated d90 is
-within +-20 %.  Every trial is written to the store as it finishes, so a run can be
+in log d until the bracket is within a factor 1.4, so the true crossing lies within
+-29 % / +40 % of the reported grid value (the interpolated one is usually closer).  Every trial is written to the store as it finishes, so a run can be
 resumed: finished trials are never redone.
 """
 from __future__ import annotations
@@ -16,178 +16,17 @@ from __future__ import annotations
 import math
 import os
 import socket
-import statistics
 import threading
 from typing import Callable
 
+import statistics
+
+from .d90 import FRAC, describe
 from .errors import UserError
 from .store import Store
 
-# Defaults chosen by experiment on this project's 2-core CPU (see README "Defaults").
-DEFAULTS = {
-    "model": "minilm-l6",
-    "task": "mr",
-    "method": "said",
-    "projection": "fastfood",
-    "dims": [10, 100, 300, 1000, 3000, 10000],
-    "seeds": 1,
-    "epochs": 2.0,
-    "max_steps": None,
-    "batch_size": 32,
-    "lr_full": 1e-4,
-    "lr_subspace": 0.05,
-    "max_train": 1024,
-    "max_eval": 256,
-    "max_length": 64,
-    "split_seed": 0,
-    "init_seed": 0,
-    "device": None,
-    "threads": None,
-    "max_d": 100_000,
-    "text_column": "text",
-    "text_pair_column": None,
-    "label_column": "label",
-}
-DEFAULTS.update(shuffle_labels=False, shuffle_pixels=False)
-# The classic experiment (Li et al. 2018): a small net trained from scratch on digits.
-# Chosen by experiment on this project's 2-core CPU (see bench/RESULTS.md): a whole sweep
-# on mnist5k in well under a minute.
-CLASSIC_DEFAULTS = dict(
-    DEFAULTS, model="mlp", task="mnist5k", method="did", projection="fastfood",
-    dims=[10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000], epochs=10.0, batch_size=64,
-    lr_full=1e-3, lr_subspace=0.1, max_train=None, max_eval=None,
-)
-AUTO_START, AUTO_FACTOR, AUTO_TOL = 10, 10, 1.4
-
-
-# ---------------------------------------------------------------------------
-# d90
-# ---------------------------------------------------------------------------
-def summarize(points: list[dict]) -> list[dict]:
-    """Mean and spread of accuracy per d over finished (non-diverged) trials."""
-    by_d: dict[int, list[float]] = {}
-    diverged: dict[int, int] = {}
-    for p in points:
-        if p.get("status", "done") == "diverged" or p.get("accuracy") is None:
-            if p.get("status") == "diverged":
-                diverged[p["d"]] = diverged.get(p["d"], 0) + 1
-            continue
-        by_d.setdefault(p["d"], []).append(float(p["accuracy"]))
-    out = []
-    for d in sorted(set(by_d) | set(diverged)):
-        accs = by_d.get(d, [])
-        out.append({
-            "d": d,
-            "mean": statistics.fmean(accs) if accs else None,
-            "std": statistics.pstdev(accs) if len(accs) > 1 else 0.0 if accs else None,
-            "n": len(accs),
-            "diverged": diverged.get(d, 0),
-        })
-    return out
-
-
-def estimate_d90(points: list[dict], baseline: float | None, frac: float = 0.9) -> tuple[int | None, float | None]:
-    """(grid d90, interpolated d90); (None, None) when never reached."""
-    if baseline is None:
-        return None, None
-    thr = frac * baseline
-    rows = [r for r in summarize(points) if r["mean"] is not None]
-    prev = None
-    for r in rows:
-        if r["mean"] >= thr:
-            if prev is None:
-                return r["d"], float(r["d"])
-            lo, hi = math.log(prev["d"]), math.log(r["d"])
-            a0, a1 = prev["mean"], r["mean"]
-            t = (thr - a0) / (a1 - a0) if a1 > a0 else 1.0
-            return r["d"], float(math.exp(lo + min(1.0, max(0.0, t)) * (hi - lo)))
-        prev = r
-    return None, None
-
-
-# ---------------------------------------------------------------------------
-# configuration
-# ---------------------------------------------------------------------------
-def parse_dims(text) -> list[int] | str:
-    """'10,100,1e3' -> [10, 100, 1000]; 'auto' -> 'auto'. Raises UserError."""
-    if isinstance(text, (list, tuple)):
-        items = [str(x) for x in text]
-    else:
-        text = str(text).strip()
-        if text.lower() == "auto":
-            return "auto"
-        items = [t.strip() for t in text.replace(";", ",").split(",")]
-    if not items or all(not t for t in items):
-        raise UserError("--dims is empty; give a list such as 10,100,1000 or 'auto'")
-    out = []
-    for t in items:
-        if not t:
-            raise UserError(f"--dims has an empty entry in {text!r}; separate numbers with single commas")
-        try:
-            v = float(t)
-        except ValueError:
-            raise UserError(f"--dims entry {t!r} is not a number; give integers such as 10,100,1000") from None
-        if not math.isfinite(v) or v != int(v):
-            raise UserError(f"--dims entry {t!r} is not a whole number")
-        v = int(v)
-        if v <= 0:
-            raise UserError(f"--dims entry {t!r} must be at least 1")
-        if v not in out:
-            out.append(v)
-    return sorted(out)
-
-
-def make_config(**overrides) -> dict:
-    """A full, validated run configuration (no weights loaded)."""
-    from . import models, tasks
-    from .names import METHODS, PROJECTIONS as KINDS
-
-    from .classic import is_classic_model, is_image_task, num_params, side_of
-
-    given = {k: v for k, v in overrides.items() if v is not None}
-    classic = is_classic_model(given.get("model")) or is_image_task(given.get("task"))
-    cfg = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
-    cfg.update(given)
-    if classic:
-        if not is_classic_model(cfg["model"]):
-            raise UserError(f"task {cfg['task']} holds images: use model mlp or lenet (trained from scratch), "
-                            f"not {cfg['model']}")
-        if not is_image_task(cfg["task"]):
-            raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
-    elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
-        raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
-    for key in ("shuffle_labels", "shuffle_pixels"):
-        cfg[key] = bool(cfg.get(key))
-    if cfg["method"] not in METHODS:
-        raise UserError(f"unknown method {cfg['method']!r}; choose did or said")
-    if cfg["projection"] not in KINDS:
-        raise UserError(f"unknown projection {cfg['projection']!r}; choose one of {', '.join(KINDS)}")
-    cfg["dims"] = parse_dims(cfg["dims"])
-    seeds = cfg["seeds"]
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
-        raise UserError(f"--seeds must be a whole number from 1 to 100, got {seeds!r}")
-    for key in ("lr_full", "lr_subspace"):
-        v = cfg[key]
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
-    if not (isinstance(cfg["epochs"], (int, float)) and math.isfinite(cfg["epochs"]) and 0 < cfg["epochs"] <= 1000):
-        raise UserError(f"--epochs must be a positive number, got {cfg['epochs']!r}")
-    for key, lo in (("batch_size", 1), ("max_train", 8), ("max_eval", 8), ("max_length", 8), ("max_steps", 1)):
-        v = cfg[key]
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
-            raise UserError(f"--{key.replace('_', '-')} must be a whole number of at least {lo}, got {v!r}")
-    if classic:
-        D = num_params(cfg["model"], side_of(cfg["task"]))
-    else:
-        mspec = models.resolve(cfg["model"])
-        tspec = tasks.resolve(cfg["task"])
-        cfg["model"], cfg["task"] = mspec.name, tspec.name
-        D = mspec.params
-    if D and cfg["dims"] != "auto":
-        big = [d for d in cfg["dims"] if d > D]
-        if big:
-            raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
-    return cfg
+from .runconfig import AUTO_FACTOR, AUTO_START, AUTO_TOL, CLASSIC_DEFAULTS, DEFAULTS, make_config, parse_dims  # noqa: F401
+from .results import result  # noqa: F401  (the run's JSON object; pages import it from results)
 
 
 def seeds_of(cfg: dict) -> list[int]:
@@ -379,6 +218,11 @@ class Runner:
             try:
                 res = run_trial(prep, tcfg, d=d, seed=seed, method=cfg["method"], projection=cfg["projection"],
                                 on_point=on_point, should_stop=stop)
+            except UserError as e:  # a trial this model cannot take (e.g. SAID with d below its groups)
+                if buf:
+                    store.add_points(tid, buf)
+                store.finish_trial(tid, "failed", error=str(e))
+                raise
             except Cancelled:
                 if buf:
                     store.add_points(tid, buf)
@@ -387,7 +231,8 @@ class Runner:
             if buf:
                 store.add_points(tid, buf)
             store.finish_trial(tid, res.status, res.accuracy, res.val_accuracy, res.steps,
-                               res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable, res.error)
+                               res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable, res.error,
+                               res.correct)
             row = {"kind": kind, "d": d, "seed": seed, "status": res.status, "accuracy": res.accuracy, "seconds": res.seconds}
             done[key] = row
             msg = (f"{'baseline' if kind == 'baseline' else f'd={d:,}'} seed {seed}: "
@@ -406,27 +251,32 @@ class Runner:
         # baseline, so the chart shows a point one trial after Run, not two.
         first = cfg["dims"][0] if cfg["dims"] != "auto" else min(max(AUTO_START, _min_d(cfg, prep)), max_d)
         trial("subspace", first, 0)
-        base = trial("baseline", None, 0)
-        if base["status"] != "done":
-            raise UserError(f"full fine-tuning diverged ({base.get('error') or 'non-finite loss'}); lower --lr-full")
-        baseline = base["accuracy"]
-        thr = 0.9 * baseline
         seeds = seeds_of(cfg)
+        bases = [trial("baseline", None, s) for s in seeds]  # the baseline has seeds too
+        ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
+        if not ok:
+            raise UserError(f"full fine-tuning diverged ({bases[0].get('error') or 'non-finite loss'}); lower --lr-full")
+        thr = FRAC * statistics.fmean(ok)
+        fail = task.chance()
 
         def mean_at(d: int) -> float:
             accs = [trial("subspace", d, s) for s in seeds]
-            vals = [a["accuracy"] for a in accs if a["accuracy"] is not None]
-            return statistics.fmean(vals) if vals else float("-inf")
+            # a diverged trial is a failed one: chance accuracy, never dropped from the mean
+            return statistics.fmean(a["accuracy"] if a["accuracy"] is not None else fail for a in accs)
 
-        if cfg["dims"] == "auto":
+        from .d90 import at_floor
+
+        if cfg["dims"] == "auto" and at_floor(statistics.fmean(ok), task.chance(), task.majority(), len(prep.test)):
+            store.event(run_id, "warning", "full fine-tuning did not learn the task (not clearly above always "
+                                           "guessing): no d90 to search for")
+        elif cfg["dims"] == "auto":
             adaptive_search(mean_at, thr, max_d, min_d=_min_d(cfg, prep))
         else:
             for d in cfg["dims"]:
                 mean_at(d)
         store.update_run(run_id, status="done", finished=_now())
         summary = result(store, run_id)
-        store.event(run_id, "info", "done: " + (f"d90 = {summary['d90']:,} (interpolated {summary['d90_interpolated']:,.0f})"
-                                                 if summary["d90"] else "d90 > max d"))
+        store.event(run_id, "info", "done: " + describe(summary))
         self.progress({"type": "done", "summary": summary})
         return summary
 
@@ -436,6 +286,8 @@ def _min_d(cfg, prep) -> int:
         return 1
     from .subspace import layer_group
 
+    if cfg.get("said_groups") == "tensor":
+        return len(list(prep.module.parameters())) + 1
     return len({layer_group(n) for n, _ in prep.module.named_parameters()}) + 1
 
 
@@ -474,44 +326,6 @@ def _now() -> float:
     import time
 
     return time.time()
-
-
-def result(store: Store, run_id: str) -> dict:
-    """The run's public JSON object (the CLI contract)."""
-    run = store.get_run(run_id)
-    cfg = run["config"]
-    summ = run.get("summary") or {}
-    trials = store.trials(run_id)
-    base = next((t for t in trials if t["kind"] == "baseline" and t["status"] == "done"), None)
-    baseline = base["accuracy"] if base else None
-    pts = [{"d": t["d"], "seed": t["seed"], "accuracy": t["accuracy"], "status": t["status"]}
-           for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")]
-    pts.sort(key=lambda p: (p["d"], p["seed"]))
-    d90, d90i = estimate_d90(pts, baseline)
-    return {
-        "run_id": run_id,
-        "status": run["status"],
-        "model": cfg["model"],
-        "task": cfg["task"],
-        "method": cfg["method"],
-        "projection": cfg["projection"],
-        "D": summ.get("D"),
-        "device": run.get("device"),
-        "baseline_accuracy": baseline,
-        "threshold": 0.9 * baseline if baseline is not None else None,
-        "points": pts,
-        "by_d": summarize(pts),
-        "d90": d90,
-        "d90_interpolated": d90i,
-        "chance": summ.get("chance"),
-        "majority": summ.get("majority"),
-        "config": cfg,
-        "created": run["created"],
-        "started": run.get("started"),
-        "finished": run.get("finished"),
-        "seconds": (run["finished"] - run["started"]) if run.get("finished") and run.get("started") else None,
-        "error": run.get("error"),
-    }
 
 
 def preflight(cfg: dict) -> None:

@@ -13,12 +13,13 @@ import copy
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from .names import z_lr
 from .subspace import FlatParams, SubspaceModel
 
 
@@ -28,20 +29,18 @@ class TrainConfig:
     max_steps: int | None = None
     batch_size: int = 32
     lr_full: float = 1e-4
-    lr_subspace: float = 0.05
+    lr_subspace: float = 0.05  # Adam's rate for z at d = LR_D_REF (names.py); for lambda at every d
+    lr_scaling: str = "sqrt"  # sqrt: z's rate is lr_subspace * sqrt(LR_D_REF / d); none: the same at every d
+    said_groups: str = "block"  # SAID's scales: one per layer block, or one per parameter tensor
     weight_decay: float = 0.0
     eval_every: int | None = None  # steps; default: once per epoch
     patience: int = 4  # evaluations without improvement before stopping
-    max_length: int = 128
     eval_batch_size: int = 128
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in names and v is not None})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Cancelled(Exception):
@@ -109,14 +108,16 @@ def train_batches(data, batch_size: int, rng: random.Random) -> list[list[int]]:
 
 
 @torch.inference_mode()
-def evaluate(forward: Callable, data, pad_id: int, device, batch_size: int) -> float:
+def evaluate(forward: Callable, data, device, batch_size: int, per_example: bool = False):
+    """Accuracy on ``data``; with ``per_example`` also a list of bools, one per example in data order."""
     order = sorted(range(len(data)), key=data.length)
-    correct = 0
+    hits = torch.zeros(len(data), dtype=torch.bool)
     for a in range(0, len(order), batch_size):
         idx = order[a : a + batch_size]
         logits = forward(**data.batch(idx, device))
-        correct += int((logits.argmax(-1).cpu() == data.labels[idx]).sum())
-    return correct / max(1, len(data))
+        hits[idx] = (logits.argmax(-1).cpu() == data.labels[idx])
+    acc = int(hits.sum()) / max(1, len(data))
+    return (acc, hits.tolist()) if per_example else acc
 
 
 def make_optimizer(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
@@ -137,6 +138,8 @@ class TrialResult:
     trainable: int
     curve: list[dict] = field(default_factory=list)
     error: str | None = None
+    correct: list[bool] | None = None  # per test example, for d90's bootstrap interval
+    lr: float | None = None  # the learning rate this trial used (z's, for a subspace trial)
 
 
 @dataclass
@@ -178,12 +181,14 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
     else:
         if prep.flat is None:  # flatten theta0 once, at the first subspace trial of a run
             prep.flat = FlatParams(prep.module)
-        model = SubspaceModel(prep.module, prep.flat, d, method, projection, seed)
-        params = model.trainable()
-        lr = cfg.lr_subspace
+        model = SubspaceModel(prep.module, prep.flat, d, method, projection, seed, cfg.said_groups)
+        lr = z_lr(cfg.lr_subspace, d, cfg.lr_scaling)
+        params = [{"params": [model.z], "lr": lr}]
+        if model.lam is not None:  # SAID's scales keep the reference rate: their number does not grow with d
+            params.append({"params": [model.lam], "lr": cfg.lr_subspace})
         trainable = model.num_trainable
-        snapshot = lambda: [p.detach().clone() for p in params]  # noqa: E731
-        restore = lambda s: [p.data.copy_(v) for p, v in zip(params, s)]  # noqa: E731
+        snapshot = lambda: [p.detach().clone() for p in model.trainable()]  # noqa: E731
+        restore = lambda s: [p.data.copy_(v) for p, v in zip(model.trainable(), s)]  # noqa: E731
 
     opt = make_optimizer(params, lr, cfg.weight_decay)
     n_batches = math.ceil(len(prep.train) / cfg.batch_size)
@@ -204,7 +209,7 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
     curve: list[dict] = []
     best_val, best_state, since_best = -1.0, None, 0
     status, error = "done", None
-    step, loss_ema = 0, None
+    step = 0
     batches: list[list[int]] = []
     model.train()
     while step < total:
@@ -225,11 +230,10 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
         sched.step()
         step += 1
         lv = float(loss.detach())
-        loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
         point = {"step": step, "loss": lv, "accuracy": None, "total": total}
         if step % eval_every == 0 or step == total:
             model.eval()
-            acc = evaluate(fwd, prep.val, prep.pad_id, prep.device, cfg.eval_batch_size)
+            acc = evaluate(fwd, prep.val, prep.device, cfg.eval_batch_size)
             model.train()
             point["accuracy"] = acc
             if acc > best_val:
@@ -241,13 +245,13 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
             on_point(point)
         if since_best >= cfg.patience:
             break
-    test_acc = None
+    test_acc = correct = None
     if status == "done":
         if best_state is not None:
             restore(best_state)
         model.eval()
-        test_acc = evaluate(fwd, prep.test, prep.pad_id, prep.device, cfg.eval_batch_size)
+        test_acc, correct = evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size, per_example=True)
     if d is None:
         del model
     return TrialResult(status, test_acc, best_val if best_val >= 0 else None, step,
-                       time.perf_counter() - t0, trainable, curve, error)
+                       time.perf_counter() - t0, trainable, curve, error, correct, lr)

@@ -3,7 +3,8 @@ import streamlit as st
 
 from idim_core import demo, ui
 from idim_core.errors import UserError
-from idim_core.sweep import result
+from idim_core.d90 import short as d90_short
+from idim_core.results import result
 
 store = ui.get_store()
 st.title("Compare runs")
@@ -17,7 +18,10 @@ def show_comparison(key: str) -> None:
     except UserError as e:
         st.error(str(e))
         return
-    st.session_state.pop("compare_runs", None)  # the multiselect takes the new runs
+    # A new generation of the multiselect's key: the browser then builds a fresh widget showing the
+    # new runs (dropping its state on the server alone leaves the old selection in the page, and the
+    # next click would send it back).
+    st.session_state["compare_gen"] = st.session_state.get("compare_gen", 0) + 1
     st.query_params.from_dict({"runs": ",".join(ids)})
     st.rerun()
 
@@ -31,7 +35,7 @@ if "comparison" in st.query_params:  # a link from the Learn page
     else:
         st.error(f"no recorded comparison named {key!r}; choose one below")
 if ready:
-    with st.expander("Ready-made comparisons (recorded runs, no training needed)", expanded=not store.list_runs()):
+    with st.expander("Ready-made comparisons (recorded runs, no training needed)", expanded=True):
         st.caption("Each loads runs recorded with this project's command line (`scripts/record_comparisons.sh`, "
                    "commands in `assets/recorded/*.md`); they are labelled *recorded* everywhere.")
         for key, (title, _names) in ready.items():
@@ -45,7 +49,9 @@ else:
     labels = {r["id"]: ui.run_label(r) for r in runs}
     wanted = [x for x in st.query_params.get("runs", "").split(",") if x in labels]
     default = wanted or [r["id"] for r in runs if r["status"] == "done"][:2] or [runs[0]["id"]]
-    chosen = st.multiselect("Runs", list(labels), default=default, format_func=labels.get, key="compare_runs",
+    gen = st.session_state.get("compare_gen", 0)
+    chosen = st.multiselect("Runs", list(labels), default=default, format_func=labels.get,
+                            key="compare_runs" if gen == 0 else f"compare_runs_{gen}",
                             help="Pick any runs from the store; unfinished ones show what they have so far.")
     normalise = st.toggle("Normalise: accuracy ÷ full fine-tuning accuracy", key="normalise",
                           help="Puts runs with different baselines on one scale; the threshold is then 0.9 for all.")
@@ -56,17 +62,34 @@ else:
         if normalise and any(r["baseline_accuracy"] is None for r in results):
             st.caption("Runs without a finished baseline cannot be normalised and are left out of the chart.")
         st.subheader("d90 per run (measured here)")
+        def ci_text(r):
+            ci = r.get("d90_ci")
+            if not ci:
+                return ""
+            return (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – " + \
+                (f"{ci[1]:,.0f}" if ci[1] is not None else "> max d")
+
+        def blank(v):
+            return "" if v is None else v
+
         st.dataframe([{
             "run": r["run_id"], "model": r["model"], "task": r["task"], "method": r["method"].upper(),
             "projection": r["projection"], "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
-            "full fine-tuning": r["baseline_accuracy"], "threshold": r["threshold"],
-            "chance": r.get("chance"), "majority class": r.get("majority"),
-            "d90 (grid)": r["d90"] if r["d90"] is not None else None,
-            "d90 (interpolated)": round(r["d90_interpolated"]) if r["d90_interpolated"] else None,
-            "note": ("full fine-tuning did not learn the task (about chance level): d90 says little"
-                     if ui.baseline_warning(r) else
-                     "" if r["d90"] is not None else ui.d90_text(r).removeprefix("d90").strip(" :")),
+            "seeds": r["config"].get("seeds", 1),
+            "full training / fine-tuning": blank(r["baseline_accuracy"] and round(r["baseline_accuracy"], 3)),
+            "threshold": blank(r["threshold"] and round(r["threshold"], 3)),
+            "chance": blank(r.get("chance") and round(r["chance"], 3)),
+            "majority class": blank(r.get("majority") and round(r["majority"], 3)),
+            "d90": d90_short(r).replace("—", ""),
+            "d90 95 % interval": ci_text(r),
+            "note": ("did not learn the task with this budget: no d90" if r.get("d90_status") == "baseline_at_floor"
+                     else "" if r.get("d90_status") in ("found",) else ui.d90_text(r)),
         } for r in results], hide_index=True, key="d90_table")
+        st.caption("Where two runs' intervals overlap, the data do not say which d90 is smaller. The interval "
+                   "resamples seeds and test examples (95 %, bootstrap).")
+        budgets = {(r["config"].get("epochs"), r["config"].get("max_train"), r["config"].get("seeds")) for r in results}
+        if len(budgets) > 1:
+            st.caption("These runs differ in budget (epochs, training examples or seeds): compare their d90 with care.")
 
 st.subheader("Published figures (paper), not measured here")
 st.caption("For orientation only. These come from the papers, on other models, tasks and budgets; this app never "

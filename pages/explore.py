@@ -13,7 +13,7 @@ from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core.names import METHODS, PROJECTIONS
 from idim_core.classic import is_classic_model, is_image_task
-from idim_core.sweep import CLASSIC_DEFAULTS, DEFAULTS, make_config
+from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config
 from idim_core.tasks import list_tasks
 
 OTHER_MODEL = "other: a Hugging Face id or a local model directory"
@@ -23,18 +23,33 @@ METHOD_LABELS = {"said": "SAID: structure-aware (one learned scale per layer)",
 PROJ_HELP = {"fastfood": "Fastfood (H G Π H B): fast, O(D log d), no D×d matrix. The default.",
              "sparse": "Sparse random ±1 matrix, density about 1/√D (Li et al. 2018).",
              "dense": "Dense Gaussian matrix: the classic mode, only for small D·d (memory)."}
-DIM_MODES = ("preset log grid", "custom list", "automatic d90 search")
+DIM_MODES = ("default grid", "preset log grid", "custom list", "automatic d90 search")
 qp = st.query_params
+url_notes: list[str] = []  # URL values the form could not take, said in one line above the form
 
 
-def qget(key, cast=str, default=None):
-    """A prefilled value from the URL, or the default when it is absent or unreadable."""
+def qget(key, cast=str, default=None, lo=None, hi=None):
+    """A prefilled value from the URL, or the default when it is absent, unreadable or out of range.
+
+    A widget given a value outside its own min/max raises in Streamlit and the whole form
+    disappears; an out-of-range link instead falls back to the default and says so.
+    """
     if key not in qp:
         return default
     try:
-        return cast(qp[key])
+        v = cast(qp[key])
     except (TypeError, ValueError):
+        url_notes.append(f"{key}={qp[key]!r} is not a number")
         return default
+    if (lo is not None and v < lo) or (hi is not None and v > hi) or v != v:
+        url_notes.append(f"{key}={qp[key]} is outside {lo:g}–{hi:g}")
+        return default
+    return v
+
+
+def fmt_params(n: int) -> str:
+    """22.6M, 19.8k: small nets must not read as 0.0M."""
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
 def form_message(msg: str) -> str:
@@ -47,10 +62,20 @@ store = ui.get_store()
 device = ui.detect_device()
 
 st.title("Intrinsic dimension of fine-tuning")
-st.markdown(
-    "Train a language model **inside a random d-dimensional subspace** of its D parameters "
-    "(θ = θ₀ + P z: only the d numbers in z are trained) for several d, and find **d90**, the smallest d "
-    "that reaches 90 % of the accuracy of full fine-tuning. New to the idea? Read **Learn** first.")
+intro = st.empty()  # filled once the model is known: a language model is fine-tuned, a classic net trained
+
+
+def say_intro(classic: bool) -> None:
+    if classic:
+        intro.markdown(
+            "Train a small network **from scratch inside a random d-dimensional subspace** of its D parameters "
+            "(θ = θ₀ + P z: only the d numbers in z are trained) for several d, and find **d90**, the smallest d "
+            "that reaches 90 % of the accuracy of full training. New to the idea? Read **Learn** first.")
+    else:
+        intro.markdown(
+            "Fine-tune a pretrained language model **inside a random d-dimensional subspace** of its D parameters "
+            "(θ = θ₀ + P z: only the d numbers in z are trained) for several d, and find **d90**, the smallest d "
+            "that reaches 90 % of the accuracy of full fine-tuning. New to the idea? Read **Learn** first.")
 
 # -- the recorded example: a complete chart before any training finishes --------------------
 recorded = [r for r in store.list_runs() if r["config"].get("recorded")]
@@ -73,6 +98,7 @@ def K(name: str) -> str:
 
 
 st.subheader("New run")
+url_box = st.empty()  # one line when a link's values were out of range (filled below)
 with st.container(border=True):
     c_text, c_btn = st.columns([3, 1])
     c_text.markdown("**Classic (Li et al. 2018)**: the original experiment, a small network trained from scratch "
@@ -104,8 +130,8 @@ with left:
     models.append(OTHER_MODEL)
     choice = st.selectbox(
         "Model", models, index=models.index(want), key=K("model"),
-        format_func=lambda m: (f"{m} ({CATALOGUE[m].params / 1e6:.1f}M parameters)" if m in CATALOGUE else
-                               f"{m} ({HUB_SUGGESTED[m].params / 1e6:.1f}M, needs a download)" if m in HUB_SUGGESTED
+        format_func=lambda m: (f"{m} ({fmt_params(CATALOGUE[m].params)} parameters)" if m in CATALOGUE else
+                               f"{m} ({fmt_params(HUB_SUGGESTED[m].params)}, needs a download)" if m in HUB_SUGGESTED
                                else m),
         help="The network to fine-tune. minilm-l6 is bundled (works offline); -untrained is the same architecture "
              "with random weights, to see what pre-training does to d90.")
@@ -116,6 +142,7 @@ with left:
                               help="Any Hugging Face sequence-classification model (downloaded once) or a local directory.")
 
     classic_model = is_classic_model(model)
+    say_intro(classic_model)
     tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model]
     want_task = qget("task", str, CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"])
     if classic_model and want_task not in tasks:
@@ -194,53 +221,63 @@ with left:
 
 # -- which d, how many seeds, what budget --------------------------------------------------
 with right:
-    want_dims = qget("dims", str, ",".join(map(str, CLASSIC_DEFAULTS["dims"])) if classic_model else None)
-    mode_index = 0 if want_dims is None else (2 if want_dims.strip().lower() == "auto" else 1)
+    want_dims = qget("dims", str, None)
+    default_dims = ",".join(map(str, FAM["dims"]))
+    if want_dims is not None and want_dims.replace(" ", "") == default_dims:
+        want_dims = None
+    mode_index = 0 if want_dims is None else (3 if want_dims.strip().lower() == "auto" else 2)
     mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=K(f"dims_mode_{fam}"), horizontal=True,
-                    help="A log-spaced grid, your own list, or an automatic search that brackets d90 and "
-                         "bisects in log d.")
+                    help="The default grid (the same as the command line's), a log-spaced grid, your own list, "
+                         "or an automatic search that brackets d90 and bisects in log d.")
     if mode == DIM_MODES[0]:
+        dims = list(FAM["dims"])
+        st.caption("d = " + ", ".join(f"{d:,}" for d in dims) + " (the default, as `idim run` uses)")
+    elif mode == DIM_MODES[1]:
         lo, hi = st.select_slider("Range of d", options=ui.GRID_STOPS, value=(10, 10_000), key=K("grid_range"),
                                   format_func=lambda v: f"{v:,}", help="Smallest and largest d of the grid.")
         per = st.radio("Points per decade", (1, 2, 3), index=0, horizontal=True, key=K("grid_per"),
                        help="1: 10, 100, 1000 ... 2: 10, 30, 100 ... 3: 10, 20, 50, 100 ...")
         dims = ui.log_grid(lo, hi, per)
         st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
-    elif mode == DIM_MODES[1]:
-        dims = st.text_input("d values", value=want_dims if mode_index == 1 else "10,100,1000", key=K(f"dims_custom_{fam}"),
+    elif mode == DIM_MODES[2]:
+        dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims, key=K(f"dims_custom_{fam}"),
                              help="Comma-separated whole numbers, for example 10,100,1000,10000.")
     else:
         dims = "auto"
         st.caption("Starts at d = 10, multiplies by 10 until the threshold is reached, then bisects in log d "
                    "until d90 is known within about ±20 %.")
-    seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"]), key=K("seeds"),
+    seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"], 1, 20), key=K("seeds"),
                             help="Independent random projections (and data orders) per d; error bars show their spread.")
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"])), 0.25,
+    epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"], 0.25, 100.0)), 0.25,
                              key=K(f"epochs_{fam}"), help="Passes over the training examples, for the baseline and every trial.")
     max_train = None
     if not classic_model:
-        max_train = c2.number_input("Training examples", 8, 200_000, qget("max_train", int, DEFAULTS["max_train"]), 64,
+        max_train = c2.number_input("Training examples", 8, 200_000, qget("max_train", int, DEFAULTS["max_train"], 8, 200_000), 64,
                                     key=K("max_train"), help="How many training examples to use (a stratified sample).")
     else:
         c2.caption("Classic tasks use all their training images (80 % of the set).")
     with st.expander("Advanced"):
         a1, a2 = st.columns(2)
-        lr_full = a1.number_input("Learning rate, full fine-tuning", 1e-7, 1.0,
-                                  qget("lr_full", float, FAM["lr_full"]), format="%.0e", key=K(f"lr_full_{fam}"),
+        lr_full = a1.number_input("Learning rate, full training" if classic_model else "Learning rate, full fine-tuning", 1e-7, 1.0,
+                                  qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K(f"lr_full_{fam}"),
                                   help="Adam learning rate of the baseline (all D parameters).")
         lr_sub = a2.number_input("Learning rate, subspace (z)", 1e-6, 10.0,
-                                 qget("lr_subspace", float, FAM["lr_subspace"]), format="%.0e", key=K(f"lr_subspace_{fam}"),
+                                 qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.0e", key=K(f"lr_subspace_{fam}"),
                                  help="Adam learning rate of z; projections have unit-norm columns, so one value "
                                       "suits every d.")
         max_length = max_eval = None
         if not classic_model:
-            max_length = a1.number_input("Max tokens per example", 8, 512, qget("max_length", int, DEFAULTS["max_length"]),
+            max_length = a1.number_input("Max tokens per example", 8, 512, qget("max_length", int, DEFAULTS["max_length"], 8, 512),
                                          key=K("max_length"), help="Longer texts are cut; shorter ones are padded.")
-            max_eval = a2.number_input("Validation / test examples", 8, 100_000, qget("max_eval", int, DEFAULTS["max_eval"]),
+            max_eval = a2.number_input("Validation / test examples", 8, 100_000, qget("max_eval", int, DEFAULTS["max_eval"], 8, 100_000),
                                        key=K("max_eval"), help="Examples in each of the validation and test splits.")
-        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"]), key=K(f"batch_size_{fam}"),
+        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K(f"batch_size_{fam}"),
                                 help="Examples per optimiser step.")
+
+if url_notes:
+    url_box.warning("This link's " + "; ".join(url_notes) + ": the form uses the default value instead.")
+
 
 def _int(v):
     return None if v is None else int(v)
@@ -260,7 +297,7 @@ except UserError:
 if draft is not None:
     secs = ui.estimate_seconds(draft, device)
     n = ui.planned_trials(draft)
-    st.info(f"**Rough estimate: about {ui.fmt_seconds(secs)}** on `{device}` — 1 full fine-tuning + "
+    st.info(f"**Rough estimate: about {ui.fmt_seconds(secs)}** on `{device}` — 1 {'full training' if classic_model else 'full fine-tuning'} + "
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} subspace trial{'s' if n != 1 else ''}, "
             f"{ui.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "
             "Once the run starts, the live view replaces this with the measured speed.")

@@ -46,12 +46,21 @@ st.markdown("Normal fine-tuning moves all **D** parameters θ from their pretrai
             "Subspace training instead trains only a vector **z** of **d** numbers (d ≪ D), mapped into "
             "parameter space by a fixed random matrix **P** with D rows and d columns:")
 st.latex(r"\theta \;=\; \theta_0 + P\,z, \qquad z \in \mathbb{R}^d,\; P \in \mathbb{R}^{D\times d},\; z_{\text{start}} = 0")
+st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the pretrained weights θ₀, a random "
+            "plane through them (d = 2: every point of it is θ₀ + P z for some z), and a line of good solutions. "
+            "The plane meets the line; a random line through θ₀ (d = 1) almost surely would not. Subspace training "
+            "searches only the plane.")
+st.plotly_chart(ui.idea_figure(), key="idea_figure", config={"displaylogo": False})
 st.markdown(
-    "- **D** is the model's parameter count (about 22.7 million for the bundled MiniLM with its "
+    "- **D** is the model's parameter count (22,566,146, about 22.6 million, for the bundled MiniLM with its "
     "6 layers). **d** is the number of values we are allowed to train.\n"
     "- z starts at 0, so training starts exactly from the pretrained model; P never changes, "
     "only z is learned, by ordinary gradient descent: the gradient with respect to z is Pᵀ times the usual gradient.\n"
-    "- Every column of P has length 1, so one learning rate for z works for every d.")
+    "- Every column of P has length 1, so the kinds of projection are comparable. That does **not** make one "
+    "learning rate fit every d: with Adam each of the d coordinates of z moves by about the learning rate per "
+    "step, so the step in parameter space grows like lr·√d (measured: 1.0, 3.2 and 11.0 at d = 100, 1,000 and "
+    "10,000 with lr 0.1), and a rate that suits d = 100 makes training collapse at d = 30,000. idim therefore "
+    "scales z's rate as lr·√(1000/d) by default (`--lr-scaling sqrt`), which keeps that step the same at every d.")
 try_it("subspace training with DID at d = 10 … 10,000", method="did")
 
 st.header("2. What d90 means")
@@ -74,7 +83,10 @@ st.markdown("**DID** (direct intrinsic dimension) uses one global P over all par
 st.latex(r"\theta_i \;=\; \theta_{0,i} + \lambda_{\ell(i)}\,(P\,z)_i")
 st.markdown("where ℓ(i) is the layer parameter i belongs to. The m scales λ (they start at 1) **count in d**: with "
             "budget d, z has only d − m entries, so SAID and DID are compared at the same number of trained values. "
-            "The paper found SAID reaches the threshold at a smaller d than DID (SAID ≤ DID).")
+            "The paper found SAID reaches the threshold at a smaller d than DID (SAID ≤ DID). Its text speaks of one "
+            "λ per layer, which is idim's default (`--said-groups block`: each transformer block, the embeddings and "
+            "the head, m = 8 on the 6-layer MiniLM); the authors' released code uses one λ per parameter tensor "
+            "(`--said-groups tensor`, m = 103 here). Both count in d.")
 c1, c2 = st.columns(2)
 with c1:
     try_it("SAID", method="said")
@@ -91,7 +103,7 @@ st.markdown(
     "subspaces; the error bars show how much the answer depends on the draw.")
 
 st.header("5. The Fastfood trick")
-st.markdown("Storing P densely needs D × d numbers: for D = 22.7 million and d = 10,000 that is 227 billion "
+st.markdown("Storing P densely needs D × d numbers: for D = 22.6 million and d = 10,000 that is 227 billion "
             "floats (about 900 GB). The **Fastfood** transform (Le, Sarlós & Smola 2013) builds a random-looking "
             "matrix from cheap pieces instead:")
 st.latex(r"P\,z \;=\; \text{stack of blocks }\; \mathrm{scale}\cdot H\,G\,\Pi\,H\,B\,z")
@@ -101,7 +113,8 @@ st.markdown(
     "- blocks are stacked until they cover all D parameters: time **O(D log d)**, memory O(D), no D × d matrix;\n"
     "- the result is **column-normalised** (every column of P has length 1), and gradients use the exact "
     "transpose Pᵀ.\n\n"
-    "Alternatives in this app: *sparse* (a random ±1 matrix with about √D non-zeros per column, as in Li et al.) "
+    "Alternatives in this app: *sparse* (a random ±1 matrix with about √D non-zeros per column, as in Li et al.; "
+    "its memory grows like d·√D, about 5.7 GB at d = 100,000 on MiniLM, so large d are refused) "
     "and *dense* (a plain Gaussian matrix, only when D·d is small).")
 try_it("the sparse projection instead of Fastfood", projection="sparse")
 
@@ -123,9 +136,10 @@ with c2:
     try_it("the same architecture, untrained", model="minilm-l6-untrained", dims="10,100,1000,10000,100000")
     try_it("6 layers", model="minilm-l6")
 st.markdown("Then put the runs side by side on the **Compare** page; it also lists the papers' own figures.")
-show_recorded("pretraining", "Same model size, same data, same recipe: with its pre-training the network reaches "
-              "its threshold with a few thousand trained values; without it, even training all 22.6 million "
-              "parameters stays near chance on 1,024 sentences, and no random subspace does better.")
+show_recorded("pretraining", "Same model size, same data, same recipe. Without pre-training even training all 22.6 "
+              "million parameters stays at chance on 1,024 sentences, so that run has **no d90** (“did not learn”): "
+              "it cannot show by how much pre-training lowers d90, only that this budget is not enough to learn the "
+              "task from scratch. The papers' finding rests on their own runs.")
 show_recorded("depth")
 st.page_link("pages/compare.py", label="Compare runs and the published figures", icon=":material/compare_arrows:")
 

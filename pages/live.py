@@ -10,11 +10,14 @@ import streamlit as st
 
 from idim_core import ui
 from idim_core.errors import UserError
+from idim_core.d90 import short as d90_short
 from idim_core.store import FINAL, check_run_id
-from idim_core.sweep import result
+from idim_core.results import result
 
 store = ui.get_store()
 run_id = st.query_params.get("run", "")
+# Presenter view for a projector: ?present=1, or the toggle below the title.
+present = st.query_params.get("present", "") in ("1", "true", "yes")
 
 
 def recent_runs(limit: int = 10) -> None:
@@ -43,6 +46,16 @@ except UserError as e:
     st.stop()
 
 cfg = run["config"]
+if st.toggle("Presenter view (large type, for a projector)", value=present, key="present_toggle") != present:
+    present = not present
+    if present:
+        st.query_params["present"] = "1"
+    else:
+        st.query_params.pop("present", None)
+    st.rerun()
+if present:
+    st.markdown("<style>.stApp, .stMarkdown p, [data-testid='stMetricValue'] {font-size: 1.6rem !important;}"
+                " h1 {font-size: 3rem !important;}</style>", unsafe_allow_html=True)
 st.markdown(f"**{cfg['model']}** on **{cfg['task']}** · **{cfg['method'].upper()}** · {cfg['projection']} projection · "
             f"d = {'automatic search' if cfg['dims'] == 'auto' else ', '.join(f'{d:,}' for d in cfg['dims'])} · "
             f"{cfg['seeds']} seed{'s' if cfg['seeds'] != 1 else ''} · run `{run_id}`")
@@ -52,8 +65,8 @@ if cfg.get("shuffle_labels"):
 if cfg.get("shuffle_pixels"):
     st.caption("**Shuffled pixels**: one fixed permutation of pixel positions for every image.")
 if cfg["model"] in ("mlp", "lenet"):
-    st.caption("Classic experiment (Li et al. 2018): trained from scratch, no pre-training; the line is this "
-               "network's own accuracy with all its parameters trained.")
+    st.caption("Classic experiment (Li et al. 2018): trained from scratch, no pre-training; the green line is "
+               "this network's own accuracy with all its parameters trained (full training).")
 if cfg.get("recorded"):
     st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
             f"command line: `{cfg.get('recorded_command', 'idim run')}`")
@@ -74,10 +87,10 @@ def live_view() -> None:
     top = st.columns([1.3, 1.3, 2, 1])
     top[0].metric("Status", status)
     top[1].metric("Device", run.get("device") or ui.detect_device() + " (expected)")
-    top[2].metric("d90", ("≈ " + f"{res['d90_interpolated']:,.0f}") if res["d90"] else
-                  ("> max d" if res["baseline_accuracy"] is not None and res["by_d"] and status in FINAL else "—"),
-                  help="Smallest d whose mean accuracy reaches 0.9 × full fine-tuning accuracy, interpolated in log d "
-                       "between the two grid points around the threshold.")
+    top[2].metric("d90", d90_short(res),
+                  help=f"Smallest d whose mean accuracy reaches 0.9 × {ui.baseline_word(res)} accuracy, interpolated "
+                       "in log d between the two grid points around the threshold; the interval resamples seeds and "
+                       "test examples.")
     with top[3]:
         if status in ("queued", "running", "interrupted"):
             if run.get("cancel_requested"):
@@ -109,19 +122,25 @@ def live_view() -> None:
     warn = ui.baseline_warning(res)
     if warn:
         st.warning(warn)
-    st.plotly_chart(ui.run_figure(res), key=f"chart_{run_id}", config={"displaylogo": False})
-    st.caption(ui.d90_text(res) + ". " + ("Full fine-tuning (the baseline) trains all "
+    st.plotly_chart(ui.run_figure(res, height=640 if present else 460, font_size=22 if present else None),
+                    key=f"chart_{run_id}", config={"displaylogo": False})
+    word = ui.baseline_word(res)
+    st.caption(ui.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))
 
     current = ui.current_trial(trials) if status == "running" else None
     if current is not None:
-        what = "full fine-tuning baseline (all parameters)" if current["kind"] == "baseline" else \
+        what = f"{ui.baseline_word(res)} baseline (all parameters), seed {current['seed']}" if current["kind"] == "baseline" else \
             f"d = {current['d']:,}, seed {current['seed']}"
         steps, total = current.get("steps") or 0, current.get("total_steps")
         left = ui.time_left(run, trials)
         st.markdown(f"**Training now:** {what}")
-        st.progress(min(1.0, steps / total) if total else 0.0,
-                    text=f"step {steps} of {total or '?'} · about {ui.fmt_seconds(left)} left for the whole run")
+        if not steps or not total:
+            st.progress(0.0, text="preparing the trial (building the projection, first batch) … · about "
+                                  f"{ui.fmt_seconds(left)} left for the whole run")
+        else:
+            st.progress(min(1.0, steps / total),
+                        text=f"step {steps} of {total} · about {ui.fmt_seconds(left)} left for the whole run")
         pts = store.points(current["id"])
         if pts:
             st.plotly_chart(ui.trial_curve_figure(pts), key=f"curve_{run_id}", config={"displaylogo": False})

@@ -4,7 +4,7 @@ import streamlit as st
 from idim_core import demo, ui
 from idim_core.errors import UserError
 from idim_core.store import FINAL
-from idim_core.sweep import result
+from idim_core.results import result
 
 store = ui.get_store()
 st.title("Runs")
@@ -17,10 +17,11 @@ if not rows:
         st.switch_page("pages/live.py", query_params={"run": rid})
     st.stop()
 
-st.dataframe(rows, hide_index=True, key="runs_table", column_config={
-    "baseline": st.column_config.NumberColumn("full fine-tuning", format="%.3f"),
-    "d90": st.column_config.NumberColumn("d90 (grid)", format="%d"),
-    "d90 (interpolated)": st.column_config.NumberColumn(format="%d"),
+st.dataframe(rows, hide_index=True, key="runs_table", use_container_width=True, column_config={
+    "baseline": st.column_config.NumberColumn("full training / fine-tuning", format="%.3f"),
+    "d90": st.column_config.TextColumn("d90", help="≈ interpolated; ≤ below the smallest d tried; > max d never "
+                                                   "reached; did not learn: no d90"),
+    "recorded": st.column_config.TextColumn("recorded", width="small"),
 })
 st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in `{store.path}`. The command line shows the same: "
            "`idim ls`.")
@@ -28,6 +29,8 @@ st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in `{store.path}`. T
 ids = [r["run"] for r in rows]
 want = st.query_params.get("run")
 by_id = {r["run"]: r for r in rows}
+if want and want not in by_id:
+    st.error(f"There is no run {want!r} in this store; pick one below.")
 sel = st.selectbox("Run", ids, index=ids.index(want) if want in ids else 0, key="runs_selected",
                    format_func=lambda i: f"{i} · {by_id[i]['model']} · {by_id[i]['task']} · {by_id[i]['method']} · "
                                          f"{by_id[i]['status']}" + (" · recorded" if by_id[i]["recorded"] else ""))
@@ -41,7 +44,7 @@ c = st.columns(4)
 c[0].page_link("pages/live.py", label="Open the live view", query_params={"run": sel}, icon=":material/monitoring:")
 if status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
     if c[1].button("Resume", key="resume", help="Queue it again: finished trials are kept, only missing ones run."):
-        store.update_run(sel, status="queued", heartbeat=None, cancel_requested=0, error=None, finished=None)
+        store.update_run(sel, status="queued", heartbeat=None, cancel_requested=0, error=None)
         store.event(sel, "info", "resumed from the app")
         ui.ensure_worker(store.home)
         st.switch_page("pages/live.py", query_params={"run": sel})
@@ -86,11 +89,13 @@ st.markdown(f"**{ui.d90_text(res)}**" + (f" · error: {res['error']}" if res.get
 d = st.columns(3)
 d[0].download_button("Download CSV", data=lambda rid=sel: ui.export_csv(result(ui.get_store(), rid)), file_name=f"idim-{sel}.csv",
                      mime="text/csv", key="dl_csv", on_click="ignore",
-                     help="One row per trial: d, seed, accuracy (the same as `idim export`).")
+                     help="One row per trial: d, seed, accuracy, then the run's baseline, threshold and d90 "
+                          "(the same as `idim export`).")
 d[1].download_button("Download JSON", data=lambda rid=sel: ui.export_json(result(ui.get_store(), rid)), file_name=f"idim-{sel}.json",
                      mime="application/json", key="dl_json", on_click="ignore",
                      help="The whole result object (the same as `idim show --json`).")
-d[2].download_button("Download chart (HTML)", data=lambda rid=sel: ui.figure_html(ui.run_figure(result(ui.get_store(), rid))),
+d[2].download_button("Download chart (HTML)", data=lambda rid=sel: ui.figure_html(ui.run_figure(result(ui.get_store(), rid)),
+                                                                              result(ui.get_store(), rid)),
                      file_name=f"idim-{sel}.html", mime="text/html", key="dl_html", on_click="ignore",
                      help="A self-contained interactive chart: opens offline in any browser.")
 if status not in FINAL:

@@ -1,0 +1,233 @@
+"""d90: one rule, used by the runner, the CLI, the worker and every page (no torch here).
+
+d90 is the smallest d whose mean accuracy over seeds reaches 0.9 x the mean accuracy of
+full fine-tuning (also over seeds).  Four outcomes, in ``d90_status``:
+
+- ``found``: a grid d below the threshold and a later one above it; ``d90`` is the first
+  grid d that passes and ``d90_interpolated`` the crossing, linear in log d;
+- ``below_grid``: the smallest d tried already passes; d90 is at most that d
+  (``d90_upper``), and no interpolated value is claimed;
+- ``not_reached``: the finished run never reached the threshold ("d90 > max d");
+- ``baseline_at_floor``: full fine-tuning is not clearly above what always guessing
+  gets (max of chance and the majority class, plus two binomial standard errors of the
+  test set), so the threshold is trivial and there is no d90 ("did not learn").
+
+While a run is unfinished, or was stopped before it reached the threshold, the status
+is ``unknown`` ("unknown, stopped at d = 30").
+
+A diverged trial counts as a failed one: chance accuracy, in the mean, never dropped.
+
+``d90_ci`` is a 95 % bootstrap interval: seeds are resampled (with replacement) for the
+baseline and for every d, and test examples are resampled too (the same examples for
+every trial, since they share one test set, when per-example results were kept;
+otherwise each trial's count is resampled as a binomial).  A replicate that never
+reaches the threshold has d90 = infinity, so a ``None`` upper end reads "> max d".
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+FRAC = 0.9
+Z_FLOOR = 2.0  # the baseline must clear the floor by this many binomial standard errors
+DEFAULT_MARGIN = 0.05  # when the test-set size is unknown
+BOOT = 1000
+STATUSES = ("found", "below_grid", "not_reached", "baseline_at_floor", "unknown")
+FINAL = ("done", "failed", "cancelled")
+
+
+def summarize(points: list[dict], chance: float | None = None) -> list[dict]:
+    """Mean and spread of accuracy per d over seeds; a diverged trial counts as chance accuracy."""
+    fail = chance if chance is not None else 0.0
+    by_d: dict[int, list[float]] = {}
+    diverged: dict[int, int] = {}
+    for p in points:
+        if p.get("status", "done") == "diverged":
+            diverged[p["d"]] = diverged.get(p["d"], 0) + 1
+            by_d.setdefault(p["d"], []).append(fail)
+        elif p.get("accuracy") is not None:
+            by_d.setdefault(p["d"], []).append(float(p["accuracy"]))
+    out = []
+    for d in sorted(by_d):
+        accs = by_d[d]
+        out.append({
+            "d": d,
+            "mean": statistics.fmean(accs),
+            "std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
+            "n": len(accs),
+            "diverged": diverged.get(d, 0),
+        })
+    return out
+
+
+def floor_of(chance: float | None, majority: float | None) -> float | None:
+    vals = [v for v in (chance, majority) if v is not None]
+    return max(vals) if vals else None
+
+
+def floor_margin(floor: float, n_test: int | None) -> float:
+    """Two binomial standard errors of an accuracy of ``floor`` on n_test examples."""
+    if not n_test:
+        return DEFAULT_MARGIN
+    return Z_FLOOR * math.sqrt(max(floor * (1 - floor), 1e-12) / n_test)
+
+
+def at_floor(baseline: float | None, chance: float | None, majority: float | None, n_test: int | None) -> bool:
+    floor = floor_of(chance, majority)
+    if baseline is None or floor is None:
+        return False
+    return baseline < floor + floor_margin(floor, n_test)
+
+
+def crossing(rows: list[tuple[int, float]], thr: float) -> tuple[int | None, float | None, str]:
+    """(grid d90, interpolated d90, status) for (d, mean) rows sorted by d."""
+    prev = None
+    for d, mean in rows:
+        if mean >= thr:
+            if prev is None:
+                return d, None, "below_grid"
+            lo, hi = math.log(prev[0]), math.log(d)
+            a0, a1 = prev[1], mean
+            t = (thr - a0) / (a1 - a0) if a1 > a0 else 1.0
+            return d, float(math.exp(lo + min(1.0, max(0.0, t)) * (hi - lo))), "found"
+        prev = (d, mean)
+    return None, None, "not_reached"
+
+
+def _value(grid, interp, status) -> float:
+    """One number per bootstrap replicate: the interpolated d90, d_min below the grid, inf if never."""
+    if status == "found":
+        return interp
+    if status == "below_grid":
+        return float(grid)
+    return math.inf
+
+
+def estimate(points: list[dict], baselines: list[float], chance=None, majority=None, n_test=None,
+             run_status: str = "done", base_status: list[str] | None = None) -> dict:
+    """Every d90 fact of a run, from its subspace points and its baseline accuracies (one per seed)."""
+    rows = summarize(points, chance)
+    out = {"baseline_accuracy": None, "baseline_accuracies": list(baselines), "baseline_std": None,
+           "threshold": None, "by_d": rows, "d90": None, "d90_interpolated": None, "d90_upper": None,
+           "d90_status": "unknown", "d90_ci": None, "stopped_at": max((r["d"] for r in rows), default=None)}
+    if not baselines:
+        return out
+    base = statistics.fmean(baselines)
+    out["baseline_accuracy"] = base
+    out["baseline_std"] = statistics.pstdev(baselines) if len(baselines) > 1 else 0.0
+    thr = FRAC * base
+    out["threshold"] = thr
+    if at_floor(base, chance, majority, n_test):
+        out["d90_status"] = "baseline_at_floor"
+        return out
+    grid, interp, status = crossing([(r["d"], r["mean"]) for r in rows], thr)
+    if status == "not_reached" and run_status != "done":
+        status = "unknown"
+    out.update(d90=grid, d90_interpolated=interp, d90_status=status,
+               d90_upper=grid if status == "below_grid" else None)
+    return out
+
+
+def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float | None, n_test: int | None,
+                 reps: int = BOOT, seed: int = 0, level: float = 0.95) -> list[float | None] | None:
+    """[low, high] of d90 over resampled seeds and test examples (None for high: "> max d").
+
+    Each trial is a dict with ``accuracy`` (None when it diverged), ``status`` and
+    optionally ``correct`` (a '0'/'1' string, one per test example).
+    """
+    import numpy as np
+
+    base_trials = [t for t in base_trials if t.get("accuracy") is not None]
+    if not base_trials or not sub_trials:
+        return None
+    rng = np.random.default_rng(seed)
+    fail = chance if chance is not None else 0.0
+    trials = base_trials + sub_trials
+    vecs = [t.get("correct") for t in trials if t.get("accuracy") is not None]
+    n = len(vecs[0]) if vecs and vecs[0] else 0
+    paired = n > 0 and all(v and len(v) == n for v in vecs)
+    if not paired:
+        n = int(n_test or 0)
+    if paired:
+        # the same resampled examples for every trial: weights (reps x n) times correctness (n)
+        w = rng.multinomial(n, np.full(n, 1.0 / n), size=reps).astype(np.float32) / n
+
+    def accs(t) -> "np.ndarray":
+        if t.get("accuracy") is None or t.get("status") == "diverged":
+            return np.full(reps, fail)
+        if paired:
+            return w @ (np.frombuffer(t["correct"].encode(), dtype=np.uint8) - 48).astype(np.float32)
+        if n:
+            return rng.binomial(n, min(1.0, max(0.0, t["accuracy"])), size=reps) / n
+        return np.full(reps, t["accuracy"])
+
+    def seed_mean(mat: "np.ndarray") -> "np.ndarray":
+        k = mat.shape[0]
+        pick = rng.integers(0, k, size=(reps, k))
+        return np.take_along_axis(mat.T, pick, axis=1).mean(axis=1)
+
+    base = seed_mean(np.stack([accs(t) for t in base_trials]))
+    by_d: dict[int, list] = {}
+    for t in sub_trials:
+        by_d.setdefault(t["d"], []).append(accs(t))
+    ds = sorted(by_d)
+    means = np.stack([seed_mean(np.stack(by_d[d])) for d in ds], axis=1)  # reps x len(ds)
+    vals = []
+    for b in range(reps):
+        g, i, s = crossing(list(zip(ds, means[b].tolist())), FRAC * float(base[b]))
+        vals.append(_value(g, i, s))
+    vals = np.array(vals)
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    low, high = (np.quantile(vals, q, method="inverted_cdf") for q in (lo_q, hi_q))  # no interpolation with inf
+    return [None if not math.isfinite(low) else float(low), None if not math.isfinite(high) else float(high)]
+
+
+def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
+    """One sentence for every face (CLI, Live, Runs, Compare)."""
+    status = res.get("d90_status")
+    if res.get("baseline_accuracy") is None:
+        if not res.get("by_d"):
+            return "d90: not known yet"
+        return f"d90: not known yet (it needs the {baseline_word} baseline)"
+    if status == "baseline_at_floor":
+        return (f"no d90: the model did not learn this task with this budget ({baseline_word} "
+                f"{res['baseline_accuracy']:.3f} is not clearly above always guessing)")
+    ci = res.get("d90_ci")
+    ci_txt = ""
+    if ci:
+        lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
+        hi = f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"
+        ci_txt = f", 95 % interval {lo} – {hi}"
+    if status == "found":
+        return f"d90 ≈ {res['d90_interpolated']:,.0f} (grid {res['d90']:,}{ci_txt})"
+    if status == "below_grid":
+        return (f"d90 ≤ {res['d90_upper']:,}: the smallest d tried already reaches the threshold "
+                f"(try smaller d{ci_txt})")
+    top = max((r["d"] for r in res.get("by_d") or []), default=None)
+    if status == "not_reached":
+        return f"d90 > max d ({top:,}): no d reached the threshold"
+    if top is None:
+        return "d90: not known yet"
+    if res.get("status") in FINAL or res.get("status") == "interrupted":
+        return f"d90 unknown, stopped at d = {top:,} (larger d were not tried)"
+    return f"d90 > {top:,} so far"
+
+
+def short(res: dict) -> str:
+    """The d90 cell of a metric or a table."""
+    status = res.get("d90_status")
+    if status == "found":
+        return f"≈ {res['d90_interpolated']:,.0f}"
+    if status == "below_grid":
+        return f"≤ {res['d90_upper']:,}"
+    if status == "not_reached":
+        return "> max d"
+    if status == "baseline_at_floor":
+        return "did not learn"
+    if res.get("status") in FINAL and res.get("by_d"):
+        return "unknown"
+    return "—"
+
+
+FLOOR_ADVICE = ("give it more epochs, more training examples or a larger full fine-tuning learning rate "
+                "(check it on the validation split), or a pretrained model")

@@ -1,0 +1,166 @@
+"""A run's configuration: the defaults and the checks every face shares (no torch here).
+
+The CLI, the worker, Explore and the runner all build a run through ``make_config``, so a
+bad configuration is refused in one line before a run is stored.
+"""
+from __future__ import annotations
+
+import math
+
+from .errors import UserError
+
+# Defaults chosen by experiment on this project's 2-core CPU (see README "Defaults").
+DEFAULTS = {
+    "model": "minilm-l6",
+    "task": "mr",
+    "method": "said",
+    "projection": "fastfood",
+    "dims": [10, 100, 300, 1000, 3000, 10000],
+    "seeds": 1,
+    "epochs": 2.0,
+    "max_steps": None,
+    "batch_size": 32,
+    "lr_full": 1e-4,
+    "lr_subspace": 0.05,
+    "lr_scaling": "sqrt",
+    "said_groups": "block",
+    "max_train": 1024,
+    "max_eval": 256,
+    "max_length": 64,
+    "split_seed": 0,
+    "init_seed": 0,
+    "device": None,
+    "threads": None,
+    "max_d": 100_000,
+    "text_column": "text",
+    "text_pair_column": None,
+    "label_column": "label",
+}
+DEFAULTS.update(shuffle_labels=False, shuffle_pixels=False)
+# The classic experiment (Li et al. 2018): a small net trained from scratch on digits.
+# Chosen by experiment on this project's 2-core CPU (see bench/RESULTS.md): a whole sweep
+# on mnist5k in well under a minute.
+CLASSIC_DEFAULTS = dict(
+    DEFAULTS, model="mlp", task="mnist5k", method="did", projection="fastfood",
+    dims=[10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000], epochs=10.0, batch_size=64,
+    lr_full=1e-3, lr_subspace=0.1, max_train=None, max_eval=None,
+)
+AUTO_START, AUTO_FACTOR, AUTO_TOL = 10, 10, 1.4
+
+
+# ---------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------
+def parse_dims(text) -> list[int] | str:
+    """'10,100,1e3' -> [10, 100, 1000]; 'auto' -> 'auto'. Raises UserError."""
+    if isinstance(text, (list, tuple)):
+        items = [str(x) for x in text]
+    else:
+        text = str(text).strip()
+        if text.lower() == "auto":
+            return "auto"
+        items = [t.strip() for t in text.replace(";", ",").split(",")]
+    if not items or all(not t for t in items):
+        raise UserError("--dims is empty; give a list such as 10,100,1000 or 'auto'")
+    out = []
+    for t in items:
+        if not t:
+            raise UserError(f"--dims has an empty entry in {text!r}; separate numbers with single commas")
+        try:
+            v = float(t)
+        except ValueError:
+            raise UserError(f"--dims entry {t!r} is not a number; give integers such as 10,100,1000") from None
+        if not math.isfinite(v) or v != int(v):
+            raise UserError(f"--dims entry {t!r} is not a whole number")
+        v = int(v)
+        if v <= 0:
+            raise UserError(f"--dims entry {t!r} must be at least 1")
+        if v not in out:
+            out.append(v)
+    return sorted(out)
+
+
+def make_config(**overrides) -> dict:
+    """A full, validated run configuration (no weights loaded)."""
+    from . import models, tasks
+    from .names import LR_SCALINGS, METHODS, PROJECTIONS as KINDS, SAID_GROUPS, projection_too_big
+
+    from .classic import is_classic_model, is_image_task, num_params, side_of
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    classic = is_classic_model(given.get("model")) or is_image_task(given.get("task"))
+    cfg = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
+    cfg.update(given)
+    if classic:
+        if not is_classic_model(cfg["model"]):
+            raise UserError(f"task {cfg['task']} holds images: use model mlp or lenet (trained from scratch), "
+                            f"not {cfg['model']}")
+        if not is_image_task(cfg["task"]):
+            raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
+    elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
+        raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
+    for key in ("shuffle_labels", "shuffle_pixels"):
+        cfg[key] = bool(cfg.get(key))
+    if cfg["method"] not in METHODS:
+        raise UserError(f"unknown method {cfg['method']!r}; choose did or said")
+    if cfg["projection"] not in KINDS:
+        raise UserError(f"unknown projection {cfg['projection']!r}; choose one of {', '.join(KINDS)}")
+    if cfg["lr_scaling"] not in LR_SCALINGS:
+        raise UserError(f"unknown --lr-scaling {cfg['lr_scaling']!r}; choose sqrt or none")
+    if cfg["said_groups"] not in SAID_GROUPS:
+        raise UserError(f"unknown --said-groups {cfg['said_groups']!r}; choose block or tensor")
+    cfg["dims"] = parse_dims(cfg["dims"])
+    seeds = cfg["seeds"]
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
+        raise UserError(f"--seeds must be a whole number from 1 to 100, got {seeds!r}")
+    for key in ("lr_full", "lr_subspace"):
+        v = cfg[key]
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
+    if not (isinstance(cfg["epochs"], (int, float)) and math.isfinite(cfg["epochs"]) and 0 < cfg["epochs"] <= 1000):
+        raise UserError(f"--epochs must be a positive number, got {cfg['epochs']!r}")
+    for key, lo in (("batch_size", 1), ("max_train", 8), ("max_eval", 8), ("max_length", 8), ("max_steps", 1)):
+        v = cfg[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
+            raise UserError(f"--{key.replace('_', '-')} must be a whole number of at least {lo}, got {v!r}")
+    if classic:
+        D = num_params(cfg["model"], side_of(cfg["task"]))
+    else:
+        mspec = models.resolve(cfg["model"])
+        tspec = tasks.resolve(cfg["task"])
+        cfg["model"], cfg["task"] = mspec.name, tspec.name
+        D = mspec.params
+    if D and cfg["dims"] != "auto":
+        big = [d for d in cfg["dims"] if d > D]
+        if big:
+            raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
+        for d in cfg["dims"]:
+            msg = projection_too_big(cfg["projection"], d, D)
+            if msg:
+                raise UserError(msg)
+    if cfg["method"] == "said" and cfg["dims"] != "auto":
+        m = said_scales(cfg["model"], cfg["said_groups"], classic)
+        if m is not None and min(cfg["dims"]) <= m:
+            raise UserError(f"SAID needs d > {m}: its {m} scales ({cfg['said_groups']} groups) count in d; "
+                            f"drop d={min(cfg['dims']):,} or use --method did")
+    return cfg
+
+
+def said_scales(model: str, groups: str, classic: bool) -> int | None:
+    """How many SAID scales a known model has (None when unknown before loading it)."""
+    if classic:
+        from .classic import param_tensors
+
+        n = param_tensors(model)
+        return n if groups == "tensor" else n // 2  # one scale per layer (weight and bias)
+    from . import models
+
+    try:
+        layers = models.resolve(model).layers
+    except UserError:
+        return None
+    if not layers or models.resolve(model).source != "bundled":
+        return None
+    # BERT-type MiniLM with this project's mean-pooling head: 5 embedding tensors, 16 per block,
+    # 2 in the head (tests/test_subspace.py checks these counts against the real modules)
+    return layers + 2 if groups == "block" else 5 + 16 * layers + 2
