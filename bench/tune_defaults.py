@@ -1,7 +1,7 @@
 """The experiment that chooses the default learning rates, on the VALIDATION split only.
 
     python bench/tune_defaults.py --kind lm        # minilm-l6 on mr, SAID (about 10 min, 2-core CPU)
-    python bench/tune_defaults.py --kind classic   # mlp on digits, DID (about 2 min)
+    python bench/tune_defaults.py --kind classic   # mlp on mnist5k, DID (about 3 min)
 
 For full fine-tuning it tries each rate in --full-lrs; for z it tries each reference
 rate in --sub-lrs (the rate at d = 1,000; z's rate at d is lr * sqrt(1000 / d), the
@@ -22,9 +22,9 @@ from idim_core.sweep import prepare  # noqa: E402
 from idim_core.train import TrainConfig, run_trial  # noqa: E402
 
 KINDS = {
-    "lm": dict(model="minilm-l6", task="mr", method="said", full_lrs="1e-4,3e-4", sub_lrs="0.05,0.15,0.5",
+    "lm": dict(model="minilm-l6", task="mr", method="said", full_lrs="3e-5,1e-4,3e-4", sub_lrs="0.05,0.15,0.5",
                dims="100,1000,10000"),
-    "classic": dict(model="mlp", task="digits", method="did", full_lrs="1e-3,3e-3", sub_lrs="0.03,0.1,0.3",
+    "classic": dict(model="mlp", task="mnist5k", method="did", full_lrs="1e-3,3e-3", sub_lrs="0.03,0.1,0.3",
                     dims="100,1000,10000,30000"),
 }
 

@@ -31,6 +31,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .common import num_params, param_tensors, stratified_indices  # noqa: F401
 from .errors import UserError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -82,25 +83,6 @@ def is_classic_model(name) -> bool:
 
 def side_of(task: str) -> int:
     return IMAGE_TASKS[task][1] if task in IMAGE_TASKS else 28
-
-
-def param_tensors(model: str) -> int:
-    """How many parameter tensors a classic net has (weights and biases): mlp 3 layers, lenet 5."""
-    return {"mlp": 6, "lenet": 10}.get(model, 0)
-
-
-def num_params(model: str, side: int = 28, classes: int = 10) -> int:
-    """D of a classic model for side x side inputs (no torch needed)."""
-    if model == "mlp":
-        n = side * side
-        return n * 200 + 200 + 200 * 200 + 200 + 200 * classes + classes
-    if model == "lenet":
-        if side >= 28:
-            k, flat = 5, 16 * (((side - 4) // 2 - 4) // 2) ** 2
-        else:
-            k, flat = 3, 16 * (side // 4) ** 2
-        return (6 * k * k + 6) + (16 * 6 * k * k + 16) + (flat * 120 + 120) + (120 * 84 + 84) + (84 * classes + classes)
-    raise UserError(f"unknown classic model {model!r}; use mlp or lenet")
 
 
 # ---------------------------------------------------------------------------
@@ -203,8 +185,6 @@ def load_images(name: str, split_seed: int = 0, max_train: int | None = None, ma
                 shuffle_labels: bool = False, shuffle_pixels: bool = False) -> ImageTask:
     import torch
 
-    from .tasks import stratified_indices
-
     if name not in IMAGE_TASKS:
         raise UserError(f"unknown image task {name!r}; use one of {', '.join(IMAGE_TASKS)}")
     _, side, top, _, _ = IMAGE_TASKS[name]
@@ -254,8 +234,6 @@ def load_images(name: str, split_seed: int = 0, max_train: int | None = None, ma
 def _take(idx: list[int], y: list[int], n: int | None, seed: int) -> list[int]:
     if n is None or n >= len(idx):
         return idx
-    from .tasks import stratified_indices
-
     sub = [y[i] for i in idx]
     keep = stratified_indices(sub, (n / len(idx), 1 - n / len(idx)), seed)[0][:n]
     return [idx[k] for k in sorted(keep)]

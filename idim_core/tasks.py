@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .common import bundled_path, stratified_indices  # noqa: F401
 from .errors import UserError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -172,26 +173,6 @@ def resolve(name: str) -> TaskSpec:
 # ---------------------------------------------------------------------------
 # splitting
 # ---------------------------------------------------------------------------
-def stratified_indices(labels: list[int], fractions: tuple[float, ...], seed: int) -> list[list[int]]:
-    """Split indices into len(fractions) parts, each with the class mix of the whole."""
-    rng = random.Random(seed)
-    by_label: dict[int, list[int]] = {}
-    for i, y in enumerate(labels):
-        by_label.setdefault(y, []).append(i)
-    parts: list[list[int]] = [[] for _ in fractions]
-    for y in sorted(by_label):
-        idx = by_label[y]
-        rng.shuffle(idx)
-        start = 0
-        for k, f in enumerate(fractions):
-            n = len(idx) - start if k == len(fractions) - 1 else round(f * len(idx))
-            parts[k].extend(idx[start : start + n])
-            start += n
-    for p in parts:
-        rng.shuffle(p)
-    return parts
-
-
 def _cap(split: Split, n: int | None, seed: int) -> Split:
     if n is None or n >= len(split):
         return split
@@ -334,8 +315,6 @@ _STATS: dict[tuple, dict] = {}
 def _tokenizer():
     """The bundled model's fast tokenizer, without torch or transformers."""
     from tokenizers import Tokenizer
-
-    from .models import bundled_path
 
     tok = Tokenizer.from_file(str(bundled_path() / "tokenizer.json"))
     tok.no_truncation()

@@ -223,7 +223,7 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         rate = sum(t["seconds"] for t in sub_done) / sum(t["steps"] for t in sub_done)
     elif base_done:
         rate = 1.3 * base_done[0]["seconds"] / base_done[0]["steps"]
-    elif current and current.get("steps") and current.get("started"):
+    elif current and (current.get("steps") or 0) >= 5 and current.get("started"):  # a few steps: setup amortised
         rate = (now - current["started"]) / current["steps"] * (1.3 if current["kind"] == "baseline" else 1.0)
     else:
         rate = seconds_per_step(cfg, run.get("device") or detect_device()) * 1.3
@@ -647,7 +647,7 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
     models and tasks are checked in-process (no heavy import).  Raises UserError.
     """
     from . import models, tasks
-    from .sweep import preflight
+    from .runconfig import preflight
 
     try:
         light = (models.resolve(cfg["model"]).source in ("bundled", "classic")
@@ -657,7 +657,7 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
     if light:
         preflight(cfg)
         return
-    code = ("import json,sys\nfrom idim_core.errors import UserError\nfrom idim_core.sweep import preflight\n"
+    code = ("import json,sys\nfrom idim_core.errors import UserError\nfrom idim_core.runconfig import preflight\n"
             "try:\n    preflight(json.loads(sys.stdin.read()))\nexcept UserError as e:\n    print(e); sys.exit(2)\n")
     env = dict(os.environ)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")

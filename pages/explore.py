@@ -11,7 +11,7 @@ import streamlit as st
 from idim_core import demo, ui
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
-from idim_core.names import METHODS, PROJECTIONS
+from idim_core.names import LR_SCALINGS, METHODS, PROJECTIONS, SAID_GROUPS
 from idim_core.classic import is_classic_model, is_image_task
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config
 from idim_core.tasks import list_tasks
@@ -262,10 +262,27 @@ with right:
         lr_full = a1.number_input("Learning rate, full training" if classic_model else "Learning rate, full fine-tuning", 1e-7, 1.0,
                                   qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K(f"lr_full_{fam}"),
                                   help="Adam learning rate of the baseline (all D parameters).")
-        lr_sub = a2.number_input("Learning rate, subspace (z)", 1e-6, 10.0,
-                                 qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.0e", key=K(f"lr_subspace_{fam}"),
-                                 help="Adam learning rate of z; projections have unit-norm columns, so one value "
-                                      "suits every d.")
+        lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
+                                 qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
+                                 key=K(f"lr_subspace_{fam}"),
+                                 help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves by "
+                                      "about this much per step, so the step in parameter space grows like √d; by "
+                                      "default the rate at d is this × √(1000 / d), the same step at every d.")
+        want_scaling = qget("lr_scaling", str, FAM["lr_scaling"])
+        lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True, key=K(f"lr_scaling_{fam}"),
+                              index=LR_SCALINGS.index(want_scaling) if want_scaling in LR_SCALINGS else 0,
+                              format_func={"sqrt": "follows d (× √(1000/d))", "none": "the same at every d"}.get,
+                              help="The default keeps the step in parameter space the same at every d; one rate "
+                                   "for all d makes large d collapse.")
+        said_groups = None
+        if method == "said":
+            want_groups = qget("said_groups", str, FAM["said_groups"])
+            said_groups = a2.radio("SAID scales", SAID_GROUPS, horizontal=True, key=K(f"said_groups_{fam}"),
+                                   index=SAID_GROUPS.index(want_groups) if want_groups in SAID_GROUPS else 0,
+                                   format_func={"block": "one per layer block", "tensor": "one per tensor"}.get,
+                                   help="block: one λ per transformer block, the embeddings and the head (the "
+                                        "paper's text); tensor: one λ per parameter tensor (the authors' released "
+                                        "code). Both count in d.")
         max_length = max_eval = None
         if not classic_model:
             max_length = a1.number_input("Max tokens per example", 8, 512, qget("max_length", int, DEFAULTS["max_length"], 8, 512),
@@ -287,7 +304,8 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  epochs=float(epochs), max_train=_int(max_train), lr_full=float(lr_full), lr_subspace=float(lr_sub),
                  max_length=_int(max_length), max_eval=_int(max_eval), batch_size=int(batch),
                  shuffle_labels=shuffle_labels or None, shuffle_pixels=shuffle_pixels or None,
-                 text_column=text_column, text_pair_column=text_pair_column, label_column=label_column)
+                 text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
+                 lr_scaling=lr_scaling, said_groups=said_groups)
 
 # -- how long will it take ----------------------------------------------------------------
 try:

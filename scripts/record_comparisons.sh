@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Record the ready-made comparisons shipped under assets/recorded/ with idim's own CLI.
 #
-#   bash scripts/record_comparisons.sh            # all of them (about 20 minutes on a 2-core CPU)
-#   bash scripts/record_comparisons.sh classic    # only the classic ones (about 5 minutes)
+#   bash scripts/record_comparisons.sh            # all of them (about 75 minutes on a 2-core CPU)
+#   bash scripts/record_comparisons.sh classic    # only the classic ones (about 10 minutes)
 #   bash scripts/record_comparisons.sh lenet-digits   # one of them, by name
 #
 # Each NAME.json is the unedited output of `idim run ... --json`; NAME.md holds the command.
@@ -35,25 +35,26 @@ record() {  # record NAME WHAT idim-run-options...
   } > "$OUT/$name.md"
 }
 
-record mlp-mnist5k "Li et al. (2018) fully connected net on 5,000 MNIST digits (the classic preset)." \
-  --model mlp --task mnist5k
-record lenet-mnist5k "Li et al. (2018) LeNet on the same digits." --model lenet --task mnist5k
-record lenet-mnist5k-shuffled-pixels "LeNet with one fixed permutation of pixel positions." \
-  --model lenet --task mnist5k --shuffle-pixels
-record mlp-mnist5k-shuffled-pixels "The fully connected net with the same pixel permutation." \
-  --model mlp --task mnist5k --shuffle-pixels
-record mlp-mnist5k-shuffled-labels "The fully connected net memorising random labels (accuracy on the training images).
-A lower learning rate for z (0.03) than the classic default: with Adam every coordinate of z moves by about
-the learning rate per step, so theta moves by about lr x sqrt(d), and at d >= 10,000 the default 0.1 made
-training collapse to chance. At 0.03 it still collapses at d = 30,000 (and at d = 100,000 even 0.01 did):
-the rate would have to shrink like 1/sqrt(d); read the curve up to d = 10,000." \
-  --model mlp --task mnist5k --shuffle-labels --dims 10,100,1000,3000,10000,30000 --lr-subspace 0.03
-record mlp-digits "The fully connected net on the 8x8 digits." --model mlp --task digits
-record lenet-digits "LeNet on the 8x8 digits." --model lenet --task digits
+record mlp-mnist5k "Li et al. (2018) fully connected net on 5,000 MNIST digits (the classic preset), 3 seeds." \
+  --model mlp --task mnist5k --seeds 3
+record lenet-mnist5k "Li et al. (2018) LeNet on the same digits, 3 seeds." --model lenet --task mnist5k --seeds 3
+record lenet-mnist5k-shuffled-pixels "LeNet with one fixed permutation of pixel positions, 3 seeds." \
+  --model lenet --task mnist5k --shuffle-pixels --seeds 3
+record mlp-mnist5k-shuffled-pixels "The fully connected net with the same pixel permutation, 3 seeds." \
+  --model mlp --task mnist5k --shuffle-pixels --seeds 3
+record mlp-mnist5k-shuffled-labels "The fully connected net memorising random labels (accuracy on the training images), 3 seeds.
+The default learning rate of z follows d (lr x sqrt(1000 / d)), so large d no longer collapse." \
+  --model mlp --task mnist5k --shuffle-labels --dims 10,100,1000,3000,10000,30000 --seeds 3
+record mlp-digits "The fully connected net on the 8x8 digits, 3 seeds." --model mlp --task digits --seeds 3
+record lenet-digits "LeNet on the 8x8 digits, 3 seeds." --model lenet --task digits --seeds 3
 group=lm
-record minilm-l6-untrained-mr "The bundled architecture with random weights (no pre-training), default settings." \
-  --model minilm-l6-untrained --task mr
-record minilm-l2-mr "The first 2 pretrained layers of the bundled model, default settings." \
-  --model minilm-l2 --task mr
-record minilm-l6-mr "The bundled pretrained model, default settings (the same run as the recorded example)." \
-  --model minilm-l6 --task mr
+record minilm-l2-mr "The first 2 pretrained layers of the bundled model, default settings, 3 seeds." \
+  --model minilm-l2 --task mr --seeds 3
+record minilm-l6-mr "The bundled pretrained model, default settings, 3 seeds (also the recorded example)." \
+  --model minilm-l6 --task mr --seeds 3
+record minilm-l6-untrained-mr "The bundled architecture with random weights (no pre-training), default budget, 3 seeds.
+Full fine-tuning does not learn mr from scratch with this budget, so the run has no d90 (did not learn)." \
+  --model minilm-l6-untrained --task mr --seeds 3 --dims 10,1000,10000
+record minilm-l6-mr-said-tensor "SAID with one scale per parameter tensor (103 on minilm-l6, as in the authors' code)
+against the default one per block (8): the default sweep from d = 300 (d must exceed 103), 1 seed." \
+  --model minilm-l6 --task mr --said-groups tensor --dims 300,1000,3000,10000

@@ -366,3 +366,57 @@ def test_upload_a_csv_pick_columns_and_start(server, context, tmp_path):
     wait_until(lambda: store.get_run(run_id)["status"] in ("done", "failed"), 240, "the CSV run to finish", every=1)
     assert store.get_run(run_id)["status"] == "done", store.get_run(run_id)["error"]
     store.close()
+
+
+def compare_chart_runs(page) -> set[str]:
+    """Run ids of the point traces on the Compare chart, read from the Plotly graph in the page."""
+    return set(page.evaluate("""() => {
+        const ids = [];
+        for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+            for (const t of (gd.data || [])) {
+                if (t.meta && t.meta.role === 'points' && t.meta.run_id) ids.push(t.meta.run_id);
+            }
+        }
+        return ids;
+    }"""))
+
+
+def test_compare_ready_made_replaces_the_selection_for_good(server, context):
+    """Load one comparison, then another: the Runs box and the chart agree, and a later click
+    (Normalise) keeps the new runs instead of sending the stale selection back."""
+    from idim_core import demo
+    from idim_core.store import Store
+
+    page = context.new_page()
+    page.goto(f"{server['url']}/compare")
+    wait_app(page)
+    page.get_by_role("button", name=demo.COMPARISONS["pretraining"][0]).click()
+    wait_app(page)
+    store = Store(server["home"])
+    first = {r["id"] for r in store.list_runs() if r["config"].get("recorded")
+             and r["config"]["model"] in ("minilm-l6", "minilm-l6-untrained")}
+    wait_until(lambda: compare_chart_runs(page) >= first, 30, "the pre-training runs on the chart")
+    page.get_by_role("button", name=demo.COMPARISONS["classic"][0]).click()
+    wait_app(page)
+    classic = {r["id"] for r in store.list_runs() if r["config"].get("recorded") and r["config"]["model"] in ("mlp", "lenet")
+               and not r["config"].get("shuffle_labels") and not r["config"].get("shuffle_pixels")}
+    wait_until(lambda: compare_chart_runs(page) == classic, 30, "the classic runs on the chart")
+    box = page.locator('[data-testid="stMultiSelect"]').first
+    for rid in classic:
+        expect(box.get_by_text(rid, exact=False).first).to_be_visible()
+    for rid in first:
+        expect(box.get_by_text(rid, exact=False)).to_have_count(0)
+    page.get_by_text("Normalise: accuracy").click()
+    wait_app(page)
+    time.sleep(1)
+    assert compare_chart_runs(page) == classic, "the next click brought the stale runs back"
+    store.close()
+
+
+def test_out_of_range_link_values_keep_the_form(server, context):
+    page = context.new_page()
+    page.goto(f"{server['url']}/?epochs=-5&seeds=999&lr_full=5")
+    wait_app(page)
+    expect(page.get_by_text("the form uses the default value instead")).to_be_visible()
+    expect(page.get_by_role("button", name="Start run")).to_be_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0

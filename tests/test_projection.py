@@ -119,8 +119,18 @@ def test_moves_with_to(kind):
 
 
 def test_dense_refuses_sizes_that_do_not_fit():
-    with pytest.raises(ProjectionError, match="fastfood or sparse"):
+    with pytest.raises(ProjectionError, match=r"needs 819\.\d GiB.*use --projection fastfood"):
         make_projection("dense", 10_000, 22_000_000, seed=0)
+
+
+def test_sparse_refuses_sizes_that_do_not_fit():
+    # O(d * sqrt(D)): about 5.7 GB at d = 100,000 on MiniLM's 22.6M parameters
+    from idim_core.names import projection_bytes
+
+    need = projection_bytes("sparse", 100_000, 22_566_146)
+    assert 5.0e9 < need < 6.0e9
+    with pytest.raises(ProjectionError, match=r"a sparse projection at d=100,000 .* needs 5\.\d GiB"):
+        make_projection("sparse", 100_000, 22_566_146, seed=0)
 
 
 @pytest.mark.parametrize("bad", [(0, 10), (11, 10), (-1, 5), (5, 0)])

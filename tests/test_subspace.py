@@ -179,3 +179,91 @@ def test_evaluation_reuses_theta_only_while_z_is_unchanged(method):
     sub.train()
     c = sub(x=x)  # with grad: theta is rebuilt and differentiable
     assert torch.allclose(b, c) and c.requires_grad
+
+
+# ---------------------------------------------------------------------------
+# the learning rate of z follows d; SAID's groups
+# ---------------------------------------------------------------------------
+def _step_size(lm, flat, batch, d, lr):
+    """|theta - theta0| after one Adam step on z at rate lr."""
+    from idim_core.train import make_optimizer
+
+    sub = SubspaceModel(lm.module, flat, d, "did", "fastfood", seed=0)
+    opt = make_optimizer([sub.z], lr)
+    logits = sub(**batch)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([1, 0])).backward()
+    opt.step()
+    with torch.no_grad():
+        return float((sub.theta() - flat.theta0).norm())
+
+
+def test_with_one_rate_the_step_grows_like_sqrt_d(tiny):
+    lm, flat, batch = tiny
+    small, large = _step_size(lm, flat, batch, 100, 0.1), _step_size(lm, flat, batch, 10_000, 0.1)
+    assert 7 < large / small < 13  # about sqrt(100) = 10: why one rate cannot fit every d
+
+
+def test_the_default_rate_keeps_the_step_the_same_at_every_d(tiny):
+    from idim_core.names import z_lr
+    from idim_core.runconfig import DEFAULTS
+
+    lm, flat, batch = tiny
+    assert DEFAULTS["lr_scaling"] == "sqrt"
+    steps = [_step_size(lm, flat, batch, d, z_lr(0.1, d, DEFAULTS["lr_scaling"])) for d in (100, 1_000, 10_000)]
+    assert max(steps) / min(steps) < 1.3, steps  # the old constant rate gives a ratio of about 10
+    assert z_lr(0.1, 1000) == pytest.approx(0.1) and z_lr(0.1, 10, "none") == 0.1
+
+
+def test_trial_uses_the_scaled_rate_and_lambda_keeps_the_reference():
+    from idim_core.runconfig import make_config
+    from idim_core.sweep import prepare
+    from idim_core.train import TrainConfig, run_trial
+
+    cfg = make_config(model="mlp", task="digits", dims=[100])
+    prep, _, _ = prepare(cfg, "cpu")
+    tc = TrainConfig(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1)
+    assert run_trial(prep, tc, d=10, seed=0).lr == pytest.approx(1.0)
+    assert run_trial(prep, tc, d=100_000 // 10, seed=0).lr == pytest.approx(0.1 * (1000 / 10_000) ** 0.5)
+    flat = TrainConfig(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1, lr_scaling="none")
+    assert run_trial(prep, flat, d=10, seed=0).lr == pytest.approx(0.1)
+    res = run_trial(prep, tc, d=100, seed=0)
+    assert res.correct is not None and len(res.correct) == len(prep.test)
+    assert sum(res.correct) / len(res.correct) == pytest.approx(res.accuracy)
+
+
+def test_said_tensor_groups_count_every_tensor(tiny):
+    lm, flat, batch = tiny
+    n_tensors = len(flat.names)
+    sub = SubspaceModel(lm.module, flat, n_tensors + 10, "said", "fastfood", seed=0, said_groups="tensor")
+    assert sub.lam.numel() == n_tensors and sub.z.numel() == 10 and sub.num_trainable == n_tensors + 10
+    with pytest.raises(UserError, match=f"SAID needs d > {n_tensors}"):
+        SubspaceModel(lm.module, flat, n_tensors, "said", "fastfood", seed=0, said_groups="tensor")
+    # gradients reach every lambda
+    logits = sub(**batch)
+    logits.sum().backward()
+    assert sub.lam.grad is not None and sub.lam.grad.shape == (n_tensors,)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 6])
+def test_said_scale_counts_known_before_loading_match_the_modules(layers):
+    from idim_core.runconfig import said_scales
+
+    lm = load_model(f"minilm-l{layers}", num_labels=2, init_seed=0)
+    names = [n for n, _ in lm.module.named_parameters()]
+    assert said_scales(f"minilm-l{layers}", "tensor", False) == len(names)
+    assert said_scales(f"minilm-l{layers}", "block", False) == len({layer_group(n) for n in names})
+
+
+@pytest.mark.parametrize("over,msg", [
+    (dict(model="minilm-l6", dims=[5, 100]), "SAID needs d > 8"),
+    (dict(model="minilm-l6", dims=[50, 1000], said_groups="tensor"), "SAID needs d > 103"),
+    (dict(model="minilm-l6", projection="dense", dims=[10_000]), "dense projection at d=10,000"),
+    (dict(model="minilm-l6", projection="sparse", dims=[100_000]), "sparse projection at d=100,000"),
+    (dict(lr_scaling="cube"), "--lr-scaling"),
+    (dict(said_groups="layer"), "--said-groups"),
+])
+def test_bad_configs_are_refused_before_a_run_exists(over, msg):
+    from idim_core.runconfig import make_config
+
+    with pytest.raises(UserError, match=msg):
+        make_config(**over)

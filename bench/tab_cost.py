@@ -1,0 +1,166 @@
+"""What an open browser tab costs: a sweep's wall time with and without a tab on Live,
+and the Streamlit server's idle CPU with a tab open.
+
+    python bench/tab_cost.py                    # the app as users start it (.streamlit/config.toml)
+    python bench/tab_cost.py --watcher auto     # Streamlit's file watcher on, to see the defect it caused
+    python bench/tab_cost.py --repeats 3 --idle 20
+
+It starts `streamlit run app.py` (headless, a fresh store), one background worker, and
+Debian's Chromium through Playwright.  Then, alternating so that drift on a shared
+machine hits both alike, it queues the classic sweep (mlp on digits, the preset's grid)
+from the command line with no tab open, and again with a tab open on its Live page.
+It prints the median wall time of each (from the store: the run's own seconds), their
+ratio (target <= 1.1), and the server's CPU over --idle seconds with a tab open on a
+finished Live page and on Learn (target < 2 % of one core).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("IDIM_CHROMIUM", "/usr/bin/chromium")
+SWEEP = ["--model", "mlp", "--task", "digits"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(pred, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.3)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--watcher", choices=("config", "auto", "none"), default="config",
+                    help="config: as .streamlit/config.toml says (users' default); auto: Streamlit's watcher on")
+    ap.add_argument("--repeats", type=int, default=2, help="sweeps per condition (alternated)")
+    ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measurement per page")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from idim_core.store import Store
+
+    home = Path(tempfile.mkdtemp(prefix="idim-tabcost-"))
+    env = dict(os.environ, IDIM_HOME=str(home), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               IDIM_WORKER_WARM="0", IDIM_NO_AUTOSTART_WORKER="1")
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+           "--browser.gatherUsageStats", "false"]
+    if args.watcher != "config":
+        cmd += ["--server.fileWatcherType", args.watcher]
+    log = open(home / "streamlit.log", "wb")
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([sys.executable, "-m", "idim_core.worker", str(home)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    store = Store(home)
+    out: dict = {"watcher": args.watcher, "no_tab_s": [], "tab_s": []}
+    try:
+        wait(healthy, 90, "the streamlit server")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+            def sweep(with_tab: bool) -> float:
+                q = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SWEEP, "--queue", "--json"],
+                                   cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                rid = json.loads(q.stdout)["run_id"]
+                if with_tab:
+                    page.goto(f"{url}/live?run={rid}")
+                else:
+                    page.goto("about:blank")
+                wait(lambda: store.get_run(rid)["status"] in ("done", "failed", "cancelled"), 900, f"run {rid}")
+                from idim_core.results import result
+
+                res = result(store, rid, ci=False)
+                if res["status"] != "done":
+                    raise SystemExit(f"run {rid} ended {res['status']}: {res.get('error')}")
+                from idim_core.ui import estimate_seconds
+
+                out["estimate_s"] = estimate_seconds(res["config"], "cpu")
+                return res["seconds"]
+
+            sweep(False)  # warm-up: caches, first imports in the worker
+            for _ in range(args.repeats):
+                out["no_tab_s"].append(sweep(False))
+                out["tab_s"].append(sweep(True))
+            # idle CPU of the server with one tab open on a finished Live page, then on Learn
+            last = store.list_runs(1)[0]["id"]
+            for name, path in (("live_finished", f"/live?run={last}"), ("learn", "/learn")):
+                page.goto(f"{url}{path}")
+                page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+                time.sleep(3)
+                c0, t0 = cpu_seconds(server.pid), time.monotonic()
+                time.sleep(args.idle)
+                out[f"idle_cpu_{name}"] = (cpu_seconds(server.pid) - c0) / (time.monotonic() - t0)
+            page.goto("about:blank")
+            c0, t0 = cpu_seconds(server.pid), time.monotonic()
+            time.sleep(min(args.idle, 10))
+            out["idle_cpu_no_tab"] = (cpu_seconds(server.pid) - c0) / (time.monotonic() - t0)
+            browser.close()
+    finally:
+        worker.terminate()
+        server.terminate()
+        for proc in (worker, server):
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+    out["no_tab_median_s"] = statistics.median(out["no_tab_s"])
+    out["tab_median_s"] = statistics.median(out["tab_s"])
+    out["ratio"] = out["tab_median_s"] / out["no_tab_median_s"]
+    out["watcher_log_lines"] = sum("Inotify" in line for line in (home / "streamlit.log").read_text(errors="replace").splitlines())
+    if args.json:
+        print(json.dumps(out))
+        return
+    print(f"file watcher: {args.watcher}")
+    print(f"classic sweep (mlp on digits), {args.repeats} each, alternated:")
+    print(f"  no tab:           median {out['no_tab_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out['no_tab_s'])})")
+    print(f"  tab open on Live: median {out['tab_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out['tab_s'])})")
+    print(f"  ratio tab / no tab: {out['ratio']:.2f}  (target <= 1.1)")
+    print(f"server CPU, idle, one tab on a finished Live page: {100 * out['idle_cpu_live_finished']:.1f} % of a core; "
+          f"on Learn: {100 * out['idle_cpu_learn']:.1f} %; no tab: {100 * out['idle_cpu_no_tab']:.1f} %  (target < 2 %)")
+    print(f"'Inotify' lines in the server log: {out['watcher_log_lines']}")
+    print(f"the app's own estimate for this sweep: {out['estimate_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

