@@ -185,7 +185,7 @@ def test_explore_default_grid_is_the_cli_default(store):
 
 
 @pytest.mark.parametrize("query,key,expected", [
-    ({"epochs": "-5"}, "epochs_lm", 2.0), ({"seeds": "999"}, "seeds", 1), ({"lr_full": "5"}, "lr_full_lm", 1e-4),
+    ({"epochs": "-5"}, "epochs_lm", 2.0), ({"seeds": "999"}, "seeds", 1), ({"lr_full": "5"}, "lr_full_lm", DEFAULTS["lr_full"]),
     ({"batch_size": "0"}, "batch_size_lm", 32), ({"max_train": "3"}, "max_train", 1024),
     ({"epochs": "nan"}, "epochs_lm", 2.0), ({"seeds": "two"}, "seeds", 1),
 ])
