@@ -8,7 +8,8 @@ and the Streamlit server's idle CPU with a tab open.
 It starts `streamlit run app.py` (headless, a fresh store), one background worker, and
 Debian's Chromium through Playwright.  Then, alternating so that drift on a shared
 machine hits both alike, it queues the classic sweep (mlp on digits, the preset's grid)
-from the command line with no tab open, and again with a tab open on its Live page.
+from the command line with no tab open, and starts the same sweep from the Explore form
+in the browser, which then shows its Live page while it trains (as a user does).
 It prints the median wall time of each (from the store: the run's own seconds), their
 ratio (target <= 1.1), and the server's CPU over --idle seconds with a tab open on a
 finished Live page and on Learn (target < 2 % of one core).
@@ -29,13 +30,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("IDIM_CHROMIUM", "/usr/bin/chromium")
-SWEEP = ["--model", "mlp", "--task", "digits"]
+SWEEP = ["--model", "mlp", "--task", "digits"]  # --task changes the task
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_seconds() -> float:
+    """CPU seconds of every Chromium process on this machine (the benchmark's own browser)."""
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if b"chromium" in (d / "cmdline").read_bytes():
+                total += cpu_seconds(int(d.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
 
 
 def free_port() -> int:
@@ -59,9 +74,13 @@ def main() -> None:
     ap.add_argument("--watcher", choices=("config", "auto", "none"), default="config",
                     help="config: as .streamlit/config.toml says (users' default); auto: Streamlit's watcher on")
     ap.add_argument("--repeats", type=int, default=2, help="sweeps per condition (alternated)")
+    ap.add_argument("--task", default="digits", help="digits (the issue's case, ~5 s a sweep) or mnist5k (~35 s)")
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measurement per page")
+    ap.add_argument("--warm-tab", action="store_true",
+                    help="the tab has already shown a chart (Plotly loaded) before Start: the steady cost of Live")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    SWEEP[-1] = args.task
 
     from playwright.sync_api import sync_playwright
 
@@ -99,14 +118,31 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
             def sweep(with_tab: bool) -> float:
-                q = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SWEEP, "--queue", "--json"],
-                                   cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-                rid = json.loads(q.stdout)["run_id"]
-                if with_tab:
-                    page.goto(f"{url}/live?run={rid}")
+                if with_tab:  # as a user does: the form is open, Start run, and the app switches to Live
+                    if args.warm_tab:  # the tab has shown a chart before (plotly.js loaded): client-side navigation
+                        last = store.list_runs(1)[0]["id"]
+                        page.goto(f"{url}/live?run={last}")
+                        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+                        page.get_by_role("link", name="Explore").first.click()
+                    else:
+                        page.goto(f"{url}/?model=mlp&task={args.task}")
+                    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                                           timeout=60_000)
+                    page.get_by_text("Rough estimate").wait_for(timeout=60_000)
+                    s0, b0 = cpu_seconds(server.pid), browser_cpu_seconds()
+                    page.get_by_role("button", name="Start run").click()
+                    page.wait_for_url("**/live?run=*", timeout=60_000)
+                    rid = page.url.split("run=")[1][:12]
                 else:
                     page.goto("about:blank")
+                    s0, b0 = cpu_seconds(server.pid), browser_cpu_seconds()
+                    q = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SWEEP, "--queue", "--json"],
+                                       cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                    rid = json.loads(q.stdout)["run_id"]
                 wait(lambda: store.get_run(rid)["status"] in ("done", "failed", "cancelled"), 900, f"run {rid}")
+                key = "tab" if with_tab else "no_tab"
+                out.setdefault(f"{key}_server_cpu_s", []).append(cpu_seconds(server.pid) - s0)
+                out.setdefault(f"{key}_browser_cpu_s", []).append(browser_cpu_seconds() - b0)
                 from idim_core.results import result
 
                 res = result(store, rid, ci=False)
@@ -152,10 +188,14 @@ def main() -> None:
         print(json.dumps(out))
         return
     print(f"file watcher: {args.watcher}")
-    print(f"classic sweep (mlp on digits), {args.repeats} each, alternated:")
+    print(f"classic sweep (mlp on {args.task}), {args.repeats} each, alternated:")
     print(f"  no tab:           median {out['no_tab_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out['no_tab_s'])})")
     print(f"  tab open on Live: median {out['tab_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out['tab_s'])})")
     print(f"  ratio tab / no tab: {out['ratio']:.2f}  (target <= 1.1)")
+    for key in ("no_tab", "tab"):
+        print(f"  CPU during the {key.replace('_', ' ')} sweeps: server "
+              f"{statistics.median(out[key + '_server_cpu_s']):.2f} s, browser "
+              f"{statistics.median(out[key + '_browser_cpu_s']):.2f} s (medians)")
     print(f"server CPU, idle, one tab on a finished Live page: {100 * out['idle_cpu_live_finished']:.1f} % of a core; "
           f"on Learn: {100 * out['idle_cpu_learn']:.1f} %; no tab: {100 * out['idle_cpu_no_tab']:.1f} %  (target < 2 %)")
     print(f"'Inotify' lines in the server log: {out['watcher_log_lines']}")

@@ -53,6 +53,19 @@ def pick_device(pref: str | None = None) -> str:
 # ---------------------------------------------------------------------------
 # preparing a run (once) and running it
 # ---------------------------------------------------------------------------
+_TORCH_THREADS: list[int] = []
+
+
+def threads_for(cfg: dict) -> int:
+    """CPU threads for a run: --threads if given, else torch's own default.  Set for every run:
+    the worker runs one after another, and one run's --threads must not stick to the next."""
+    import torch
+
+    if not _TORCH_THREADS:
+        _TORCH_THREADS.append(torch.get_num_threads())
+    return int(cfg["threads"]) if cfg.get("threads") else _TORCH_THREADS[0]
+
+
 def prepare(cfg: dict, device: str):
     """Load the model, theta0 and the tokenised data once for all trials of a run."""
     import torch
@@ -61,8 +74,7 @@ def prepare(cfg: dict, device: str):
     from .tasks import load_task
     from .train import Prepared, encode
 
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg["threads"]))
+    torch.set_num_threads(threads_for(cfg))
     from .classic import is_classic_model
 
     if is_classic_model(cfg["model"]):

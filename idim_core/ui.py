@@ -543,6 +543,30 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
     return fig
 
 
+def plan_figure(cfg: dict, D: int | None, height: int = 150):
+    """Where a planned run's trials lie on the log-d axis, with D (full fine-tuning) marked."""
+    import plotly.graph_objects as go
+
+    dims = cfg["dims"] if cfg["dims"] != "auto" else []
+    fig = go.Figure()
+    if dims:
+        fig.add_trace(go.Scatter(x=dims, y=[0] * len(dims), mode="markers+text", text=[f"{d:,}" for d in dims],
+                                 textposition="top center", marker=dict(color=C_POINTS, size=11),
+                                 name="planned d", hovertemplate="d=%{x:,}<extra></extra>"))
+    else:
+        lo, hi = 10, int(cfg.get("max_d") or 100_000)
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[0, 0], mode="lines", line=dict(color=C_POINTS, width=6),
+                                 name="automatic search range", hoverinfo="name"))
+    if D:
+        fig.add_trace(go.Scatter(x=[D], y=[0], mode="markers+text", text=[f"D = {D:,}"], textposition="top center",
+                                 marker=dict(color=C_BASE, size=13, symbol="diamond"),
+                                 name=f"{baseline_word(cfg)}: all D parameters", hoverinfo="name"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=False,
+                      xaxis=dict(type="log", title="d (log scale)", tickformat=",", dtick=1),
+                      yaxis=dict(visible=False, range=[-0.5, 1]))
+    return fig
+
+
 def idea_figure(height: int = 460):
     """The idea in three dimensions: a random plane through theta0 meets a line of good solutions.
 

@@ -319,6 +319,15 @@ if draft is not None:
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} subspace trial{'s' if n != 1 else ''}, "
             f"{ui.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "
             "Once the run starts, the live view replaces this with the measured speed.")
+    try:
+        from idim_core.models import resolve as resolve_model
+        from idim_core.common import num_params
+        from idim_core.classic import side_of
+
+        D = num_params(draft["model"], side_of(draft["task"])) if classic_model else resolve_model(draft["model"]).params
+    except (UserError, KeyError):
+        D = None
+    st.plotly_chart(ui.plan_figure(draft, D), key="plan_chart", config={"displayModeBar": False})
 
 if st.button("Start run", type="primary", key="start"):
     try:

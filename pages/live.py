@@ -80,7 +80,8 @@ def live_view() -> None:
     if run is None:
         st.warning(f"Run {run_id} was deleted.")
         return
-    res = result(store, run_id)
+    # the interval's bootstrap only once the run has ended: a live refresh stays cheap
+    res = result(store, run_id, ci=run["status"] in FINAL)
     trials = store.trials(run_id)
     status = run["status"]
 
@@ -141,13 +142,19 @@ def live_view() -> None:
         else:
             st.progress(min(1.0, steps / total),
                         text=f"step {steps} of {total} · about {ui.fmt_seconds(left)} left for the whole run")
-        pts = store.points(current["id"])
-        if pts:
-            st.plotly_chart(ui.trial_curve_figure(pts), key=f"curve_{run_id}", config={"displaylogo": False})
+        # A trial's curve is worth drawing when the trial lasts a while; for trials of a few seconds
+        # (the classic nets) redrawing it every refresh would only cost the browser CPU that training needs.
+        quick = [t["seconds"] for t in trials if t.get("seconds")]
+        if not quick or max(quick) > 15:
+            pts = store.points(current["id"])
+            if pts:
+                st.plotly_chart(ui.trial_curve_figure(pts), key=f"curve_{run_id}", config={"displaylogo": False})
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 
-    with st.expander("Results table and log"):
+    # A toggle, not an expander: a collapsed expander still draws its table in the browser at every
+    # refresh, which costs the CPU that training needs (bench/tab_cost.py).
+    if st.toggle("Results table and log", key="show_table"):
         if res["by_d"]:
             st.dataframe([{"d": r["d"], "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
                            "diverged": r["diverged"],
