@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 def seed(n_runs: int) -> str:
     from idim_core.store import Store
-    from idim_core.sweep import make_config, result
+    from idim_core.results import result
+    from idim_core.runconfig import make_config
 
     store = Store()
     rng = random.Random(0)
@@ -48,7 +49,8 @@ def seed(n_runs: int) -> str:
                 store.add_points(tid, [{"step": k, "loss": 0.7, "accuracy": None, "total": 16} for k in range(1, 17)])
                 acc = 0.5 + (base - 0.5) * (j / 5) + 0.02 * rng.random()
                 store.finish_trial(tid, "done", accuracy=acc, steps=16, total_steps=16, seconds=25.0)
-        store.update_run(rid, status="done", finished=time.time(), summary=result(store, rid))
+        store.end_run(rid, "done")
+        store.update_run(rid, summary=result(store, rid))
         first = first or rid
     store.close()
     return first

@@ -140,7 +140,7 @@ def _execute(store, run_id: str, args) -> int:
     try:
         Runner(store, run_id, prog, owner=_owner()).run()
     except KeyboardInterrupt:
-        store.update_run(run_id, status="interrupted", heartbeat=0)
+        store.mark_interrupted(run_id)
         store.event(run_id, "warning", "interrupted from the terminal; `idim resume` continues it")
         print(f"idim: interrupted; finished trials are kept. Resume with: idim resume {run_id}", file=sys.stderr)
         return 130
@@ -187,12 +187,12 @@ def cmd_resume(args) -> int:
     if run["status"] == "running":
         raise UserError(f"run {args.run_id} is running in another process ({run.get('owner')}); cancel it first")
     if run["status"] != "queued":
-        store.update_run(args.run_id, status="interrupted", heartbeat=0, cancel_requested=0)
+        store.reopen(args.run_id, force=args.force)
     return _execute(store, args.run_id, args)
 
 
 def cmd_ls(args) -> int:
-    from .results import export_csv, result
+    from .results import result
 
     store = _store(args)
     runs = store.list_runs(args.limit)
@@ -217,7 +217,7 @@ def cmd_ls(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .results import export_csv, result
+    from .results import result
 
     store = _store(args)
     store.require_run(args.run_id)

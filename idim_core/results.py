@@ -37,7 +37,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
     chance, majority = summ.get("chance"), summ.get("majority")
     n_test = _n_test(cfg, summ, trials)
     est = d90mod.estimate(pts, [t["accuracy"] for t in bases], chance, majority, n_test, run["status"])
-    if ci and est["d90_status"] in ("found", "below_grid", "not_reached") and bases:
+    if ci and est["d90_status"] in ("found", "below_grid") and bases:
         est["d90_ci"] = d90mod.bootstrap_ci(bases, subs, chance, n_test)
     seconds = None
     if run.get("finished") and run.get("started"):
@@ -87,7 +87,7 @@ def recompute(data: dict) -> dict:
     n_test = data.get("n_test") or (int(cfg["max_eval"]) if cfg.get("max_eval") else None)
     est = d90mod.estimate(data.get("points") or [], bases, data.get("chance"), data.get("majority"), n_test,
                           data.get("status", "done"))
-    if est["d90_status"] in ("found", "below_grid", "not_reached") and bases:
+    if est["d90_status"] in ("found", "below_grid") and bases:
         est["d90_ci"] = d90mod.bootstrap_ci([{"accuracy": b, "status": "done"} for b in bases],
                                             data.get("points") or [], data.get("chance"), n_test)
     out.update({k: est[k] for k in ("baseline_accuracy", "baseline_accuracies", "baseline_std", "threshold", "by_d",

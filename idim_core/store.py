@@ -23,9 +23,9 @@ from pathlib import Path
 from .errors import UserError
 
 SCHEMA_VERSION = 2  # 2: runs.active_seconds, trials.correct and train_accuracy
-STALE_AFTER = 20.0  # seconds without a heartbeat before a running run counts as interrupted
+# seconds without a heartbeat before a running run counts as interrupted (tests shorten it)
+STALE_AFTER = float(os.environ.get("IDIM_STALE_AFTER", "20"))
 RUN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
-STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINAL = ("done", "failed", "cancelled")
 
 _SCHEMA = """
@@ -251,7 +251,9 @@ class Store:
         return [self._row_to_run(r) for r in self._q(sql, (limit,) if limit else ())]
 
     def update_run(self, run_id: str, **fields) -> None:
-        allowed = {"status", "device", "started", "finished", "heartbeat", "owner", "error", "summary", "cancel_requested", "config"}
+        # status is not here: it changes only through the guarded methods below (claim, end_run,
+        # mark_interrupted, requeue, reopen, request_cancel), each one transaction with a guard
+        allowed = {"device", "started", "finished", "heartbeat", "owner", "error", "summary", "cancel_requested", "config"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown run fields {bad}")
@@ -293,18 +295,61 @@ class Store:
         return rows[0]["id"] if rows else None
 
     def request_cancel(self, run_id: str) -> str:
-        """Ask a run to stop. Returns the status it ends up with (queued runs end at once)."""
-        run = self.require_run(run_id)
-        if run["status"] in FINAL:
-            raise UserError(f"run {run_id} is already {run['status']}; nothing to cancel")
+        """Ask a run to stop. Returns the status it ends up with (queued runs end at once).
+
+        The status is read inside the same transaction that changes it, so a worker claiming
+        the run at the same moment cannot slip between the two.
+        """
+        self.require_run(run_id)
+        now = time.time()
         with self._tx() as c:
-            if run["status"] in ("queued", "interrupted"):
-                c.execute("UPDATE runs SET status='cancelled', finished=?, updated=? WHERE id=?", (time.time(), time.time(), run_id))
-                c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, time.time(), "info", "cancelled"))
+            row = c.execute("SELECT status, heartbeat FROM runs WHERE id=?", (run_id,)).fetchone()
+            status = row["status"]
+            if status == "running" and (row["heartbeat"] or 0) < now - STALE_AFTER:
+                status = "interrupted"
+            if status in FINAL:
+                raise UserError(f"run {run_id} is already {status}; nothing to cancel")
+            if status in ("queued", "interrupted"):
+                c.execute("UPDATE runs SET status='cancelled', finished=?, updated=? WHERE id=?", (now, now, run_id))
+                c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, now, "info", "cancelled"))
                 return "cancelled"
-            c.execute("UPDATE runs SET cancel_requested=1, updated=? WHERE id=?", (time.time(), run_id))
-        self.event(run_id, "info", "cancel requested")
+            c.execute("UPDATE runs SET cancel_requested=1, updated=? WHERE id=?", (now, run_id))
+            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, now, "info", "cancel requested"))
         return "cancelling"
+
+    def _guarded(self, run_id: str, sql: str, args: tuple, allowed: tuple[str, ...], stale_ok: bool = False) -> bool:
+        """One UPDATE of a run's status, applied only from the ``allowed`` statuses (True if it was)."""
+        now = time.time()
+        marks = ",".join("?" * len(allowed))
+        guard = f"status IN ({marks})"
+        params: tuple = (*allowed,)
+        if stale_ok:  # a running run whose owner stopped heart-beating counts as interrupted
+            guard = f"({guard} OR (status='running' AND COALESCE(heartbeat, 0) < ?))"
+            params += (now - STALE_AFTER,)
+        with self._tx() as c:
+            cur = c.execute(f"UPDATE runs SET {sql}, updated=? WHERE id=? AND {guard}", (*args, now, run_id, *params))
+            return cur.rowcount == 1
+
+    def end_run(self, run_id: str, status: str, error: str | None = None) -> bool:
+        """The owner ends a running run: done, failed or cancelled (finished trials are kept)."""
+        if status not in FINAL:
+            raise ValueError(f"end_run takes one of {FINAL}, not {status!r}")
+        return self._guarded(run_id, "status=?, finished=?, error=?", (status, time.time(), error), ("running",))
+
+    def mark_interrupted(self, run_id: str) -> bool:
+        """The owner was stopped from outside (Ctrl-C): the run can be resumed."""
+        return self._guarded(run_id, "status='interrupted', heartbeat=0", (), ("running", "queued"))
+
+    def requeue(self, run_id: str) -> bool:
+        """Resume from the app: a stopped run goes back to the queue for the worker."""
+        return self._guarded(run_id, "status='queued', heartbeat=NULL, cancel_requested=0, error=NULL", (),
+                             ("interrupted", "failed", "cancelled"), stale_ok=True)
+
+    def reopen(self, run_id: str, force: bool = False) -> bool:
+        """Resume in this process (`idim resume`): a stopped run becomes claimable again."""
+        allowed = ("interrupted", "failed", "cancelled", "done") if force else ("interrupted", "failed")
+        return self._guarded(run_id, "status='interrupted', heartbeat=0, cancel_requested=0", (), allowed,
+                             stale_ok=True)
 
     def cancel_requested(self, run_id: str) -> bool:
         rows = self._q("SELECT cancel_requested FROM runs WHERE id=?", (run_id,))

@@ -179,24 +179,24 @@ class Runner:
         try:
             return self._run(cfg, device)
         except Cancelled:
-            store.update_run(run_id, status="cancelled", finished=_now())
+            store.end_run(run_id, "cancelled")
             store.event(run_id, "info", "cancelled; finished trials kept")
             self.progress({"type": "cancelled"})
             return result(store, run_id)
         except UserError as e:
-            store.update_run(run_id, status="failed", error=str(e), finished=_now())
+            store.end_run(run_id, "failed", str(e))
             store.event(run_id, "error", str(e))
             raise
         except Exception as e:
             msg = f"{type(e).__name__}: {e}"
-            store.update_run(run_id, status="failed", error=msg, finished=_now())
+            store.end_run(run_id, "failed", msg)
             store.event(run_id, "error", msg)
             raise
         finally:
             self._stop_hb.set()
 
     def _run(self, cfg, device) -> dict:
-        from .train import Cancelled, TrainConfig, run_trial
+        from .train import Cancelled, TrainConfig
 
         store, run_id = self.store, self.run_id
         tcfg = TrainConfig.from_dict(cfg)
@@ -211,49 +211,55 @@ class Runner:
         stop = lambda: store.cancel_requested(run_id)  # noqa: E731
         done = {(t["kind"], t["d"], t["seed"]): t for t in store.trials(run_id) if t["status"] in ("done", "diverged")}
 
-        def trial(kind: str, d, seed: int):
-            key = (kind, d, seed)
-            if key in done:
-                return done[key]
-            if stop():
+        from . import executors
+        from .executors import TrialSpec
+
+        executor = executors.get(cfg.get("executor") or "local")(prep, tcfg, cfg["method"], cfg["projection"], stop)
+
+        def trials(specs: list[TrialSpec]) -> list[dict]:
+            """Train the specs not yet done (through the executor); rows for all of them, in order."""
+            todo = [sp for sp in specs if (sp.kind, sp.d, sp.seed) not in done]
+            if todo and stop():
                 raise Cancelled()
-            tid = store.start_trial(run_id, kind, d, seed)
-            self.progress({"type": "trial_start", "kind": kind, "d": d, "seed": seed})
-            buf: list[dict] = []
+            ids: dict[TrialSpec, int] = {}
+            bufs: dict[TrialSpec, list] = {}
+            for sp in todo:
+                def on_start(sp=sp):
+                    ids[sp] = store.start_trial(run_id, sp.kind, sp.d, sp.seed)
+                    bufs[sp] = []
+                    self.progress({"type": "trial_start", "kind": sp.kind, "d": sp.d, "seed": sp.seed})
 
-            def on_point(p):
-                buf.append(p)
-                if p.get("accuracy") is not None or len(buf) >= 5:
-                    store.add_points(tid, list(buf))
-                    buf.clear()
-                self.progress({"type": "step", "kind": kind, "d": d, "seed": seed, **p})
+                def on_point(p, sp=sp):
+                    buf = bufs[sp]
+                    buf.append(p)
+                    if p.get("accuracy") is not None or len(buf) >= 5:
+                        store.add_points(ids[sp], list(buf))
+                        buf.clear()
+                    self.progress({"type": "step", "kind": sp.kind, "d": sp.d, "seed": sp.seed, **p})
 
-            try:
-                res = run_trial(prep, tcfg, d=d, seed=seed, method=cfg["method"], projection=cfg["projection"],
-                                on_point=on_point, should_stop=stop)
-            except UserError as e:  # a trial this model cannot take (e.g. SAID with d below its groups)
-                if buf:
-                    store.add_points(tid, buf)
-                store.finish_trial(tid, "failed", error=str(e))
-                raise
-            except Cancelled:
-                if buf:
-                    store.add_points(tid, buf)
-                store.finish_trial(tid, "cancelled")
-                raise
-            if buf:
-                store.add_points(tid, buf)
-            store.finish_trial(tid, res.status, res.accuracy, res.val_accuracy, res.steps,
-                               res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable, res.error,
-                               res.correct)
-            row = {"kind": kind, "d": d, "seed": seed, "status": res.status, "accuracy": res.accuracy, "seconds": res.seconds}
-            done[key] = row
-            msg = (f"{'baseline' if kind == 'baseline' else f'd={d:,}'} seed {seed}: "
-                   + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
-                   + f" ({res.seconds:.0f} s)")
-            store.event(run_id, "info" if res.status == "done" else "warning", msg)
-            self.progress({"type": "trial_end", **row})
-            return row
+                executor.submit(sp, on_start, on_point)
+            for sp, res in executor.wait():  # completion order; this process alone writes the store
+                tid = ids.get(sp)
+                if tid is not None and bufs.get(sp):
+                    store.add_points(tid, bufs[sp])
+                if isinstance(res, Exception):
+                    if tid is not None:
+                        store.finish_trial(tid, "cancelled" if isinstance(res, Cancelled) else "failed",
+                                           error=None if isinstance(res, Cancelled) else str(res))
+                    executor.cancel()
+                    raise res
+                store.finish_trial(tid, res.status, res.accuracy, res.val_accuracy, res.steps,
+                                   res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable,
+                                   res.error, res.correct)
+                row = {"kind": sp.kind, "d": sp.d, "seed": sp.seed, "status": res.status, "accuracy": res.accuracy,
+                       "seconds": res.seconds}
+                done[(sp.kind, sp.d, sp.seed)] = row
+                msg = (f"{'baseline' if sp.kind == 'baseline' else f'd={sp.d:,}'} seed {sp.seed}: "
+                       + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
+                       + f" ({res.seconds:.0f} s)")
+                store.event(run_id, "info" if res.status == "done" else "warning", msg)
+                self.progress({"type": "trial_end", **row})
+            return [done[(sp.kind, sp.d, sp.seed)] for sp in specs]
 
         max_d = min(int(cfg.get("max_d") or D), D)
         if cfg["dims"] != "auto":
@@ -263,9 +269,9 @@ class Runner:
         # The first point: the smallest grid d (or the search's first rung) runs before the
         # baseline, so the chart shows a point one trial after Run, not two.
         first = cfg["dims"][0] if cfg["dims"] != "auto" else min(max(AUTO_START, _min_d(cfg, prep)), max_d)
-        trial("subspace", first, 0)
+        trials([TrialSpec("subspace", first, 0)])
         seeds = seeds_of(cfg)
-        bases = [trial("baseline", None, s) for s in seeds]  # the baseline has seeds too
+        bases = trials([TrialSpec("baseline", None, s) for s in seeds])  # the baseline has seeds too
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:
             raise UserError(f"full fine-tuning diverged ({bases[0].get('error') or 'non-finite loss'}); lower --lr-full")
@@ -273,7 +279,7 @@ class Runner:
         fail = task.chance()
 
         def mean_at(d: int) -> float:
-            accs = [trial("subspace", d, s) for s in seeds]
+            accs = trials([TrialSpec("subspace", d, s) for s in seeds])
             # a diverged trial is a failed one: chance accuracy, never dropped from the mean
             return statistics.fmean(a["accuracy"] if a["accuracy"] is not None else fail for a in accs)
 
@@ -287,7 +293,7 @@ class Runner:
         else:
             for d in cfg["dims"]:
                 mean_at(d)
-        store.update_run(run_id, status="done", finished=_now())
+        store.end_run(run_id, "done")
         summary = result(store, run_id)
         store.event(run_id, "info", "done: " + describe(summary))
         self.progress({"type": "done", "summary": summary})
@@ -295,13 +301,9 @@ class Runner:
 
 
 def _min_d(cfg, prep) -> int:
-    if cfg["method"] != "said":
-        return 1
-    from .subspace import layer_group
+    from . import methods
 
-    if cfg.get("said_groups") == "tensor":
-        return len(list(prep.module.parameters())) + 1
-    return len({layer_group(n) for n, _ in prep.module.named_parameters()}) + 1
+    return methods.get(cfg["method"]).min_d(prep.module, cfg)
 
 
 def adaptive_search(mean_at: Callable[[int], float], thr: float, max_d: int, min_d: int = 1,
@@ -333,9 +335,3 @@ def adaptive_search(mean_at: Callable[[int], float], thr: float, max_d: int, min
         else:
             lo = mid
     return hi
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 

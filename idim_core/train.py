@@ -9,7 +9,6 @@ same dropout masks.
 """
 from __future__ import annotations
 
-import copy
 import math
 import random
 import time
@@ -19,8 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .names import z_lr
-from .subspace import FlatParams, SubspaceModel
+from .subspace import FlatParams
 
 
 @dataclass
@@ -163,32 +161,12 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    if d is None:
-        model = copy.deepcopy(prep.module)
-        for p in model.parameters():
-            p.requires_grad_(True)
-        params = list(model.parameters())
-        lr = cfg.lr_full
-        trainable = sum(p.numel() for p in params)
+    from . import methods
 
-        def snapshot():
-            return [p.detach().clone() for p in params]
-
-        def restore(state):
-            with torch.no_grad():
-                for p, s in zip(params, state):
-                    p.copy_(s)
-    else:
-        if prep.flat is None:  # flatten theta0 once, at the first subspace trial of a run
-            prep.flat = FlatParams(prep.module)
-        model = SubspaceModel(prep.module, prep.flat, d, method, projection, seed, cfg.said_groups)
-        lr = z_lr(cfg.lr_subspace, d, cfg.lr_scaling)
-        params = [{"params": [model.z], "lr": lr}]
-        if model.lam is not None:  # SAID's scales keep the reference rate: their number does not grow with d
-            params.append({"params": [model.lam], "lr": cfg.lr_subspace})
-        trainable = model.num_trainable
-        snapshot = lambda: [p.detach().clone() for p in model.trainable()]  # noqa: E731
-        restore = lambda s: [p.data.copy_(v) for p, v in zip(model.trainable(), s)]  # noqa: E731
+    built = (methods.FULL if d is None else methods.get(method)).build(prep, cfg, d, seed, projection)
+    model, lr, trainable = built.model, built.lr, built.trainable
+    snapshot, restore = built.snapshot, built.restore
+    params = built.param_groups
 
     opt = make_optimizer(params, lr, cfg.weight_decay)
     n_batches = math.ceil(len(prep.train) / cfg.batch_size)

@@ -44,8 +44,8 @@ c = st.columns(4)
 c[0].page_link("pages/live.py", label="Open the live view", query_params={"run": sel}, icon=":material/monitoring:")
 if status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
     if c[1].button("Resume", key="resume", help="Queue it again: finished trials are kept, only missing ones run."):
-        store.update_run(sel, status="queued", heartbeat=None, cancel_requested=0, error=None)
-        store.event(sel, "info", "resumed from the app")
+        if store.requeue(sel):
+            store.event(sel, "info", "resumed from the app")
         ui.ensure_worker(store.home)
         st.switch_page("pages/live.py", query_params={"run": sel})
 if status in ("queued", "running", "interrupted"):

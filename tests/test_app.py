@@ -63,9 +63,10 @@ def seed_run(store: Store, accs: dict[int, list[float | None]], baseline: float 
         tid = store.start_trial(rid, "subspace", d, 0)
         store.finish_trial(tid, "diverged", steps=3, total_steps=8, seconds=1.0, error="non-finite loss")
     if status == "done":
-        store.update_run(rid, status="done", finished=time.time(), summary={**result(store, rid)})
+        store.end_run(rid, "done")
+        store.update_run(rid, summary={**result(store, rid)})
     elif status in ("failed", "cancelled"):
-        store.update_run(rid, status=status, finished=time.time(), error="boom" if status == "failed" else None)
+        store.end_run(rid, status, "boom" if status == "failed" else None)
     elif status == "interrupted":
         store.update_run(rid, heartbeat=0)
     return rid

@@ -18,7 +18,10 @@ def test_round_trip(tmp_path):
     s.finish_trial(t, "done", accuracy=0.8, steps=2, seconds=1.5)
     t2 = s.start_trial(rid, "subspace", 10, 0)
     s.finish_trial(t2, "done", accuracy=0.75)
-    s.update_run(rid, status="done", summary={"D": 1234})
+    assert not s.end_run(rid, "done")  # a queued run cannot end: only its owner ends a running run
+    assert s.claim(rid, "test", "cpu") and s.end_run(rid, "done")
+    assert not s.end_run(rid, "failed")  # ended once
+    s.update_run(rid, summary={"D": 1234})
     s.close()
 
     s2 = Store(tmp_path)  # a new process would see the same
@@ -117,3 +120,23 @@ def test_older_store_is_migrated_keeping_its_runs(tmp_path):
     t = s.start_trial("0123456789ab", "subspace", 1000, 0)  # new columns usable
     s.add_points(t, [{"step": 1, "loss": 0.5, "accuracy": None}])
     assert s.points(t)[0]["loss"] == 0.5
+
+
+def test_status_changes_are_guarded(tmp_path):
+    s = Store(tmp_path)
+    rid = s.create_run({"model": "m"})
+    assert not s.requeue(rid)  # already queued
+    assert s.request_cancel(rid) == "cancelled"
+    with pytest.raises(UserError, match="already cancelled"):
+        s.request_cancel(rid)
+    assert s.requeue(rid) and s.get_run(rid)["status"] == "queued"
+    assert s.claim(rid, "w", "cpu")
+    assert not s.requeue(rid)  # a running run with a live owner is not requeued
+    assert s.request_cancel(rid) == "cancelling" and s.cancel_requested(rid)
+    assert s.end_run(rid, "cancelled")
+    assert not s.reopen(rid) and s.reopen(rid, force=True)
+    assert s.get_run(rid)["status"] == "interrupted"
+    with pytest.raises(ValueError):
+        s.end_run(rid, "queued")
+    with pytest.raises(ValueError):
+        s.update_run(rid, status="done")  # status only through the guarded methods
