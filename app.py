@@ -1,13 +1,14 @@
 """idim explorer: `streamlit run app.py`.
 
 Thin on purpose: page setup, navigation, the sidebar, and making sure a background
-worker trains queued runs.  The pages live in pages/; shared helpers in idim_core/ui.py.
+worker trains queued runs.  The pages live in pages/; shared helpers in idim_core/ui/ (one module per concern).
 The app never trains and never imports torch: it writes queued runs to the store and
 reads results back.
 """
 import streamlit as st
 
-from idim_core import ui
+from idim_core.ui import workers
+from idim_core.errors import UserError
 
 st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon=":material/monitoring:", layout="wide")
 
@@ -20,14 +21,14 @@ nav = st.navigation([
 ])
 
 try:
-    store = ui.get_store()
-    worker = ui.ensure_worker(store.home)
-except ui.UserError as e:  # an unusable store directory: say what to do, keep the page alive
+    store = workers.get_store()
+    worker = workers.ensure_worker(store.home)
+except UserError as e:  # an unusable store directory: say what to do, keep the page alive
     st.error(str(e))
     st.stop()
 
 with st.sidebar:
-    st.markdown(f"**Device:** `{ui.detect_device()}`")
+    st.markdown(f"**Device:** `{workers.detect_device()}`")
     st.caption({"running": "Background worker: running", "started": "Background worker: starting",
                 "disabled": "Background worker: not started by the app (IDIM_NO_AUTOSTART_WORKER)"}[worker])
     st.caption(f"Run store: `{store.path}`")

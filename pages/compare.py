@@ -1,12 +1,13 @@
 """Compare: overlay several runs, a d90 table, and the published reference figures."""
 import streamlit as st
 
-from idim_core import demo, ui
+from idim_core import demo
+from idim_core.ui import figures, views, workers
 from idim_core.errors import UserError
 from idim_core.d90 import short as d90_short
 from idim_core.results import result
 
-store = ui.get_store()
+store = workers.get_store()
 st.title("Compare runs")
 st.markdown("Overlay runs to see the findings for yourself: a pretrained model against the same architecture "
             "untrained, SAID against DID, a smaller model against a larger one.")
@@ -46,7 +47,7 @@ runs = store.list_runs()
 if not runs:
     st.info("No runs yet: start one on the Explore page (or load the recorded example there).")
 else:
-    labels = {r["id"]: ui.run_label(r) for r in runs}
+    labels = {r["id"]: views.run_label(r) for r in runs}
     wanted = [x for x in st.query_params.get("runs", "").split(",") if x in labels]
     default = wanted or [r["id"] for r in runs if r["status"] == "done"][:2] or [runs[0]["id"]]
     gen = st.session_state.get("compare_gen", 0)
@@ -57,7 +58,7 @@ else:
                           help="Puts runs with different baselines on one scale; the threshold is then 0.9 for all.")
     if chosen:
         results = [result(store, rid) for rid in chosen]
-        st.plotly_chart(ui.compare_figure(results, normalise=normalise), key="compare_chart",
+        st.plotly_chart(figures.compare_figure(results, normalise=normalise), key="compare_chart",
                         config={"displaylogo": False})
         if normalise and any(r["baseline_accuracy"] is None for r in results):
             st.caption("Runs without a finished baseline cannot be normalised and are left out of the chart.")
@@ -83,7 +84,7 @@ else:
             "d90": d90_short(r).replace("—", ""),
             "d90 95 % interval": ci_text(r),
             "note": ("did not learn the task with this budget: no d90" if r.get("d90_status") == "baseline_at_floor"
-                     else "" if r.get("d90_status") in ("found",) else ui.d90_text(r)),
+                     else "" if r.get("d90_status") in ("found",) else views.d90_text(r)),
         } for r in results], hide_index=True, key="d90_table")
         st.caption("Where two runs' intervals overlap, the data do not say which d90 is smaller. The interval "
                    "resamples seeds and test examples (95 %, bootstrap).")
@@ -94,8 +95,8 @@ else:
 st.subheader("Published figures (paper), not measured here")
 st.caption("For orientation only. These come from the papers, on other models, tasks and budgets; this app never "
            "mixes them with its own measurements.")
-a, li = ui.reference_frames()
-st.markdown(f"**d90 of fine-tuning**, from Table 1 of {ui.REF_AGHAJANYAN} (published figures, paper)")
+a, li = views.reference_frames()
+st.markdown(f"**d90 of fine-tuning**, from Table 1 of {views.REF_AGHAJANYAN} (published figures, paper)")
 st.dataframe(a, hide_index=True, key="ref_aghajanyan")
-st.markdown(f"**d90 of training from scratch**, from {ui.REF_LI} (published figures, paper)")
+st.markdown(f"**d90 of training from scratch**, from {views.REF_LI} (published figures, paper)")
 st.dataframe(li, hide_index=True, key="ref_li")

@@ -8,11 +8,12 @@ import re
 
 import streamlit as st
 
-from idim_core import demo, ui
+from idim_core import demo
+from idim_core.ui import estimates, figures, forms, workers
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core.names import LR_SCALINGS, METHODS, PROJECTIONS, SAID_GROUPS
-from idim_core.classic import is_classic_model, is_image_task
+from idim_core.classic import is_classic_model
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config
 from idim_core.tasks import list_tasks
 
@@ -58,8 +59,8 @@ def form_message(msg: str) -> str:
     return re.sub(r"--([a-z]+)-?([a-z]*)", lambda m: (m.group(1) + (" " + m.group(2) if m.group(2) else "")), msg)
 
 
-store = ui.get_store()
-device = ui.detect_device()
+store = workers.get_store()
+device = workers.detect_device()
 
 st.title("Intrinsic dimension of fine-tuning")
 intro = st.empty()  # filled once the model is known: a language model is fine-tuned, a classic net trained
@@ -79,13 +80,13 @@ def say_intro(classic: bool) -> None:
 
 # -- the recorded example: a complete chart before any training finishes --------------------
 recorded = [r for r in store.list_runs() if r["config"].get("recorded")]
-if not recorded and ui.EXAMPLE_RUN.is_file():
+if not recorded and workers.EXAMPLE_RUN.is_file():
     with st.container(border=True):
         st.markdown("**See it before training anything:** load a complete run that was recorded earlier with "
                     "this project's own command line. It is labelled *recorded* wherever it appears.")
         if st.button("Load the recorded example", key="load_example"):
             try:
-                rid = demo.import_recorded(store, ui.EXAMPLE_RUN)
+                rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
             except UserError as e:
                 st.error(str(e))
             else:
@@ -167,11 +168,11 @@ with left:
                              key=K("task_csv"), help="A CSV with a text column and a label column (one row per example).")
         try:
             if up is not None:
-                path = str(ui.save_upload(store.home, up.name, up.getvalue()))
+                path = str(forms.save_upload(store.home, up.name, up.getvalue()))
             task = f"csv:{path}" if path else ""
             if path:
-                header, preview = ui.csv_preview(path)
-                g_text, g_pair, g_label = ui.guess_columns(header)
+                header, preview = forms.csv_preview(path)
+                g_text, g_pair, g_label = forms.guess_columns(header)
                 k1, k2, k3 = st.columns(3)
                 text_column = k1.selectbox("Text column", header, index=header.index(g_text), key=K("csv_text"))
                 pair_opts = ["(none)"] + header
@@ -189,7 +190,7 @@ with left:
     # -- what the task is like: classes, sizes, chance and majority-class level, length ----
     if task:
         try:
-            stats = ui.task_facts(task, text_column, text_pair_column, label_column)
+            stats = forms.task_facts(task, text_column, text_pair_column, label_column)
         except UserError as e:
             st.error(str(e))
             task = ""
@@ -233,11 +234,11 @@ with right:
         dims = list(FAM["dims"])
         st.caption("d = " + ", ".join(f"{d:,}" for d in dims) + " (the default, as `idim run` uses)")
     elif mode == DIM_MODES[1]:
-        lo, hi = st.select_slider("Range of d", options=ui.GRID_STOPS, value=(10, 10_000), key=K("grid_range"),
+        lo, hi = st.select_slider("Range of d", options=estimates.GRID_STOPS, value=(10, 10_000), key=K("grid_range"),
                                   format_func=lambda v: f"{v:,}", help="Smallest and largest d of the grid.")
         per = st.radio("Points per decade", (1, 2, 3), index=0, horizontal=True, key=K("grid_per"),
                        help="1: 10, 100, 1000 ... 2: 10, 30, 100 ... 3: 10, 20, 50, 100 ...")
-        dims = ui.log_grid(lo, hi, per)
+        dims = estimates.log_grid(lo, hi, per)
         st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
     elif mode == DIM_MODES[2]:
         dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims, key=K(f"dims_custom_{fam}"),
@@ -313,11 +314,11 @@ try:
 except UserError:
     draft = None
 if draft is not None:
-    secs = ui.estimate_seconds(draft, device)
-    n = ui.planned_trials(draft)
-    st.info(f"**Rough estimate: about {ui.fmt_seconds(secs)}** on `{device}` — 1 {'full training' if classic_model else 'full fine-tuning'} + "
+    secs = estimates.estimate_seconds(draft, device)
+    n = estimates.planned_trials(draft)
+    st.info(f"**Rough estimate: about {estimates.fmt_seconds(secs)}** on `{device}` — 1 {'full training' if classic_model else 'full fine-tuning'} + "
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} subspace trial{'s' if n != 1 else ''}, "
-            f"{ui.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "
+            f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "
             "Once the run starts, the live view replaces this with the measured speed.")
     try:
         from idim_core.models import resolve as resolve_model
@@ -327,7 +328,7 @@ if draft is not None:
         D = num_params(draft["model"], side_of(draft["task"])) if classic_model else resolve_model(draft["model"]).params
     except (UserError, KeyError):
         D = None
-    st.plotly_chart(ui.plan_figure(draft, D), key="plan_chart", config={"displayModeBar": False})
+    st.plotly_chart(figures.plan_figure(draft, D), key="plan_chart", config={"displayModeBar": False})
 
 if st.button("Start run", type="primary", key="start"):
     try:
@@ -337,12 +338,12 @@ if st.button("Start run", type="primary", key="start"):
             raise UserError("give the path of your CSV file")
         cfg = make_config(**overrides)
         with st.spinner("Checking the model and the task ..."):
-            ui.preflight_isolated(cfg)
+            forms.preflight_isolated(cfg)
     except UserError as e:
         st.error(form_message(str(e)))
     else:
         run_id = store.create_run(cfg, status="queued")
-        ui.ensure_worker(store.home)
+        workers.ensure_worker(store.home)
         st.switch_page("pages/live.py", query_params={"run": run_id})
 
 st.caption("The run is trained by a background worker: you can close this tab, reload it, or open the run in "

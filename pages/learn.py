@@ -1,7 +1,8 @@
 """Learn: the idea, explained for a class, with a run to launch for each part."""
 import streamlit as st
 
-from idim_core import demo, ui
+from idim_core import demo
+from idim_core.ui import figures, views
 from idim_core.errors import UserError
 
 # Small configurations that finish in minutes on a laptop CPU (the 2-layer bundled model).
@@ -22,11 +23,11 @@ def show_recorded(key: str, note: str = "") -> None:
         st.caption(f"(The recorded comparison is not available: {e})")
         return
     st.markdown(f"**Measured here: {title}** (recorded runs)")
-    st.plotly_chart(ui.compare_figure(results, height=380), key=f"learn_{key}", config={"displaylogo": False})
+    st.plotly_chart(figures.compare_figure(results, height=380), key=f"learn_{key}", config={"displaylogo": False})
     lines = []
     for r in results:
-        warn = ui.baseline_warning(r)
-        d90 = ("full fine-tuning did not learn the task, so d90 says little" if warn else ui.d90_text(r))
+        warn = views.baseline_warning(r)
+        d90 = ("full fine-tuning did not learn the task, so d90 says little" if warn else views.d90_text(r))
         shuf = "".join(f", shuffled {k}" for k in ("labels", "pixels") if r["config"].get(f"shuffle_{k}"))
         lines.append(f"- `{r['model']}` on `{r['task']}`{shuf}: full fine-tuning {r['baseline_accuracy']:.3f}; {d90}")
     st.markdown("\n".join(lines) + ("\n\n" + note if note else ""))
@@ -50,7 +51,7 @@ st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the 
             "plane through them (d = 2: every point of it is θ₀ + P z for some z), and a line of good solutions. "
             "The plane meets the line; a random line through θ₀ (d = 1) almost surely would not. Subspace training "
             "searches only the plane.")
-st.plotly_chart(ui.idea_figure(), key="idea_figure", config={"displaylogo": False})
+st.plotly_chart(figures.idea_figure(), key="idea_figure", config={"displaylogo": False})
 st.markdown(
     "- **D** is the model's parameter count (22,566,146, about 22.6 million, for the bundled MiniLM with its "
     "6 layers). **d** is the number of values we are allowed to train.\n"
@@ -170,6 +171,6 @@ st.warning(
     "fine-tuning performance.")
 
 st.header("References")
-st.markdown(f"- {ui.REF_LI}. https://arxiv.org/abs/1804.08838\n"
-            f"- {ui.REF_AGHAJANYAN}. https://arxiv.org/abs/2012.13255\n"
+st.markdown(f"- {views.REF_LI}. https://arxiv.org/abs/1804.08838\n"
+            f"- {views.REF_AGHAJANYAN}. https://arxiv.org/abs/2012.13255\n"
             "- Le, Sarlós, Smola (2013). Fastfood: Approximating Kernel Expansions in Loglinear Time. ICML 2013.")

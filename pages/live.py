@@ -8,13 +8,13 @@ import time
 
 import streamlit as st
 
-from idim_core import ui
+from idim_core.ui import estimates, figures, views, workers
 from idim_core.errors import UserError
 from idim_core.d90 import short as d90_short
 from idim_core.store import FINAL, check_run_id
 from idim_core.results import result
 
-store = ui.get_store()
+store = workers.get_store()
 run_id = st.query_params.get("run", "")
 # Presenter view for a projector: ?present=1, or the toggle below the title.
 present = st.query_params.get("present", "") in ("1", "true", "yes")
@@ -28,7 +28,7 @@ def recent_runs(limit: int = 10) -> None:
         return
     st.markdown("**Recent runs**")
     for r in runs:
-        st.page_link("pages/live.py", label=ui.run_label(r), query_params={"run": r["id"]}, icon=":material/monitoring:")
+        st.page_link("pages/live.py", label=views.run_label(r), query_params={"run": r["id"]}, icon=":material/monitoring:")
 
 
 st.title("Live run")
@@ -74,7 +74,7 @@ if cfg.get("recorded"):
 final_at_start = run["status"] in FINAL
 
 
-@st.fragment(run_every=None if final_at_start else ui.REFRESH_SECONDS)
+@st.fragment(run_every=None if final_at_start else views.REFRESH_SECONDS)
 def live_view() -> None:
     run = store.get_run(run_id)
     if run is None:
@@ -87,9 +87,9 @@ def live_view() -> None:
 
     top = st.columns([1.3, 1.3, 2, 1])
     top[0].metric("Status", status)
-    top[1].metric("Device", run.get("device") or ui.detect_device() + " (expected)")
+    top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
     top[2].metric("d90", d90_short(res),
-                  help=f"Smallest d whose mean accuracy reaches 0.9 × {ui.baseline_word(res)} accuracy, interpolated "
+                  help=f"Smallest d whose mean accuracy reaches 0.9 × {views.baseline_word(res)} accuracy, interpolated "
                        "in log d between the two grid points around the threshold; the interval resamples seeds and "
                        "test examples.")
     with top[3]:
@@ -105,7 +105,7 @@ def live_view() -> None:
 
     if status == "queued":
         ahead = [r for r in store.list_runs() if r["status"] in ("queued", "running") and r["created"] < run["created"]]
-        worker = ui.ensure_worker(store.home)  # a worker that died is replaced
+        worker = workers.ensure_worker(store.home)  # a worker that died is replaced
         msg = "Waiting for the background worker"
         if ahead:
             msg += f" ({len(ahead)} run{'s' if len(ahead) > 1 else ''} ahead in the queue)"
@@ -120,35 +120,35 @@ def live_view() -> None:
     elif status == "cancelled":
         st.warning("Cancelled. The finished trials are kept; resume it from the Runs page to run the missing ones.")
 
-    warn = ui.baseline_warning(res)
+    warn = views.baseline_warning(res)
     if warn:
         st.warning(warn)
-    st.plotly_chart(ui.run_figure(res, height=640 if present else 460, font_size=22 if present else None),
+    st.plotly_chart(figures.run_figure(res, height=640 if present else 460, font_size=22 if present else None),
                     key=f"chart_{run_id}", config={"displaylogo": False})
-    word = ui.baseline_word(res)
-    st.caption(ui.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
+    word = views.baseline_word(res)
+    st.caption(views.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))
 
-    current = ui.current_trial(trials) if status == "running" else None
+    current = views.current_trial(trials) if status == "running" else None
     if current is not None:
-        what = f"{ui.baseline_word(res)} baseline (all parameters), seed {current['seed']}" if current["kind"] == "baseline" else \
+        what = f"{views.baseline_word(res)} baseline (all parameters), seed {current['seed']}" if current["kind"] == "baseline" else \
             f"d = {current['d']:,}, seed {current['seed']}"
         steps, total = current.get("steps") or 0, current.get("total_steps")
-        left = ui.time_left(run, trials)
+        left = estimates.time_left(run, trials)
         st.markdown(f"**Training now:** {what}")
         if not steps or not total:
             st.progress(0.0, text="preparing the trial (building the projection, first batch) … · about "
-                                  f"{ui.fmt_seconds(left)} left for the whole run")
+                                  f"{estimates.fmt_seconds(left)} left for the whole run")
         else:
             st.progress(min(1.0, steps / total),
-                        text=f"step {steps} of {total} · about {ui.fmt_seconds(left)} left for the whole run")
+                        text=f"step {steps} of {total} · about {estimates.fmt_seconds(left)} left for the whole run")
         # A trial's curve is worth drawing when the trial lasts a while; for trials of a few seconds
         # (the classic nets) redrawing it every refresh would only cost the browser CPU that training needs.
         quick = [t["seconds"] for t in trials if t.get("seconds")]
         if not quick or max(quick) > 15:
             pts = store.points(current["id"])
             if pts:
-                st.plotly_chart(ui.trial_curve_figure(pts), key=f"curve_{run_id}", config={"displaylogo": False})
+                st.plotly_chart(figures.trial_curve_figure(pts), key=f"curve_{run_id}", config={"displaylogo": False})
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 

@@ -1,19 +1,20 @@
 """Runs: every run in the store; open, resume, cancel, delete, download."""
 import streamlit as st
 
-from idim_core import demo, ui
+from idim_core import demo
+from idim_core.ui import figures, views, workers
 from idim_core.errors import UserError
 from idim_core.store import FINAL
 from idim_core.results import result
 
-store = ui.get_store()
+store = workers.get_store()
 st.title("Runs")
 
-rows = ui.runs_table(store)
+rows = views.runs_table(store)
 if not rows:
     st.info("No runs yet. Start one on the Explore page, or from a terminal with `idim run --queue`.")
-    if ui.EXAMPLE_RUN.is_file() and st.button("Load the recorded example", key="load_example_runs"):
-        rid = demo.import_recorded(store, ui.EXAMPLE_RUN)
+    if workers.EXAMPLE_RUN.is_file() and st.button("Load the recorded example", key="load_example_runs"):
+        rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
         st.switch_page("pages/live.py", query_params={"run": rid})
     st.stop()
 
@@ -46,7 +47,7 @@ if status in ("interrupted", "failed", "cancelled") and not run["config"].get("r
     if c[1].button("Resume", key="resume", help="Queue it again: finished trials are kept, only missing ones run."):
         if store.requeue(sel):
             store.event(sel, "info", "resumed from the app")
-        ui.ensure_worker(store.home)
+        workers.ensure_worker(store.home)
         st.switch_page("pages/live.py", query_params={"run": sel})
 if status in ("queued", "running", "interrupted"):
     if c[2].button("Cancel", key="cancel_run", help="Stop after the current step; finished trials are kept."):
@@ -85,17 +86,17 @@ else:
             st.rerun()
 
 res = result(store, sel)
-st.markdown(f"**{ui.d90_text(res)}**" + (f" · error: {res['error']}" if res.get("error") else ""))
+st.markdown(f"**{views.d90_text(res)}**" + (f" · error: {res['error']}" if res.get("error") else ""))
 d = st.columns(3)
-d[0].download_button("Download CSV", data=lambda rid=sel: ui.export_csv(result(ui.get_store(), rid)), file_name=f"idim-{sel}.csv",
+d[0].download_button("Download CSV", data=lambda rid=sel: views.export_csv(result(workers.get_store(), rid)), file_name=f"idim-{sel}.csv",
                      mime="text/csv", key="dl_csv", on_click="ignore",
                      help="One row per trial: d, seed, accuracy, then the run's baseline, threshold and d90 "
                           "(the same as `idim export`).")
-d[1].download_button("Download JSON", data=lambda rid=sel: ui.export_json(result(ui.get_store(), rid)), file_name=f"idim-{sel}.json",
+d[1].download_button("Download JSON", data=lambda rid=sel: views.export_json(result(workers.get_store(), rid)), file_name=f"idim-{sel}.json",
                      mime="application/json", key="dl_json", on_click="ignore",
                      help="The whole result object (the same as `idim show --json`).")
-d[2].download_button("Download chart (HTML)", data=lambda rid=sel: ui.figure_html(ui.run_figure(result(ui.get_store(), rid)),
-                                                                              result(ui.get_store(), rid)),
+d[2].download_button("Download chart (HTML)", data=lambda rid=sel: figures.figure_html(figures.run_figure(result(workers.get_store(), rid)),
+                                                                              result(workers.get_store(), rid)),
                      file_name=f"idim-{sel}.html", mime="text/html", key="dl_html", on_click="ignore",
                      help="A self-contained interactive chart: opens offline in any browser.")
 if status not in FINAL:

@@ -122,7 +122,8 @@ def test_end_to_end_sweep_store_show_export_and_resume(home):
     assert [(x["run_id"], x["status"]) for x in runs] == [(res["run_id"], "done")]
     out = run_cli("export", res["run_id"], "--format", "csv", home=home).stdout
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["d", "seed", "accuracy"] and len(rows) == 7
+    assert rows[0][:3] == ["d", "seed", "accuracy"] and len(rows) == 7  # then the run's facts (baseline, d90 …)
+    assert {"baseline_accuracy", "threshold", "d90", "d90_status"} <= set(rows[0])
 
     # resuming a finished run is refused; cancelling it too; nothing changes
     r2 = run_cli("resume", res["run_id"], home=home)

@@ -1,0 +1,294 @@
+"""Plotly figures: the live chart, the trial curve, Compare, the plan, the idea in 3-D (also the CLI's HTML export)."""
+from __future__ import annotations
+
+import math
+
+from .views import accuracy_word, baseline_word, d90_text
+
+
+# colours used consistently across figures
+C_POINTS = "#1f77b4"
+
+
+C_BASE = "#2ca02c"
+
+
+C_THR = "#d62728"
+
+
+C_CHANCE = "#7f7f7f"
+
+
+C_MAJ = "#9467bd"
+
+
+C_D90 = "#ff7f0e"
+
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+
+
+def _x_range(res: dict) -> tuple[float, float]:
+    ds = [r["d"] for r in res["by_d"]]
+    dims = res["config"].get("dims")
+    if isinstance(dims, list):
+        ds += dims
+    if res.get("d90_interpolated"):
+        ds.append(res["d90_interpolated"])
+    if not ds:
+        ds = [10, 10_000]
+    return max(1.0, min(ds) / 2), max(ds) * 2
+
+
+def run_figure(res: dict, height: int = 460, font_size: int | None = None):
+    """The live chart: accuracy against d (log), with baseline, threshold, chance and d90 (with its interval)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    lo, hi = _x_range(res)
+    word = baseline_word(res)
+    rows = [r for r in res["by_d"] if r["mean"] is not None]
+    seeds = [p for p in res["points"] if p["status"] == "done" and p["accuracy"] is not None]
+    if len(seeds) > len(rows):
+        fig.add_trace(go.Scatter(
+            x=[p["d"] for p in seeds], y=[p["accuracy"] for p in seeds], mode="markers", name="single seeds",
+            marker=dict(color=C_POINTS, size=6, opacity=0.35), meta={"role": "seeds"},
+            hovertemplate="d=%{x:,}<br>accuracy %{y:.3f}<extra>one seed</extra>"))
+    fig.add_trace(go.Scatter(
+        x=[r["d"] for r in rows], y=[r["mean"] for r in rows], mode="lines+markers",
+        name="subspace training (mean ± std over seeds)",
+        error_y=dict(type="data", array=[r["std"] or 0 for r in rows], visible=True),
+        marker=dict(color=C_POINTS, size=10), line=dict(color=C_POINTS, width=1.5),
+        customdata=[[r["n"], r.get("diverged", 0)] for r in rows], meta={"role": "points"},
+        hovertemplate="d=%{x:,}<br>mean accuracy %{y:.3f}<br>%{customdata[0]} seed(s), "
+                      "%{customdata[1]} diverged<extra></extra>"))
+    div = [p for p in res["points"] if p["status"] == "diverged"]
+    if div:
+        ybase = res.get("chance") or 0.5
+        fig.add_trace(go.Scatter(
+            x=[p["d"] for p in div], y=[ybase] * len(div), mode="markers",
+            name="diverged (counted as chance in the mean)",
+            marker=dict(symbol="x", size=12, color=C_THR, line=dict(width=2)), meta={"role": "diverged"},
+            hovertemplate="d=%{x:,}: training diverged<extra></extra>"))
+    b = res.get("baseline_accuracy")
+    if b is not None:
+        bs = res.get("baseline_accuracies") or [b]
+        spread = res.get("baseline_std") or 0.0
+        if len(bs) > 1:  # the baseline's spread over seeds, as a band
+            fig.add_trace(go.Scatter(x=[lo, hi, hi, lo], y=[b - spread, b - spread, b + spread, b + spread],
+                                     fill="toself", mode="none", fillcolor="rgba(44,160,44,0.15)",
+                                     name=f"{word}: ± std over {len(bs)} seeds", meta={"role": "baseline_band"},
+                                     hoverinfo="name"))
+        name = f"{word} ({b:.3f}" + (f", mean of {len(bs)} seeds)" if len(bs) > 1 else ")")
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[b, b], mode="lines", name=name,
+                                 line=dict(color=C_BASE, width=2), meta={"role": "baseline", "value": b},
+                                 hoverinfo="name"))
+        thr = res["threshold"]
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=f"threshold: 0.9 × {word} ({thr:.3f})",
+                                 line=dict(color=C_THR, width=2, dash="dash"), meta={"role": "threshold", "value": thr},
+                                 hoverinfo="name"))
+    for key, label, colour in (("chance", "chance", C_CHANCE), ("majority", "majority class", C_MAJ)):
+        v = res.get(key)
+        if v is None or (key == "majority" and res.get("chance") is not None and abs(v - res["chance"]) < 0.005):
+            continue
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[v, v], mode="lines", name=f"{label} ({v:.3f})",
+                                 line=dict(color=colour, width=1.5, dash="dot"), meta={"role": key, "value": v},
+                                 hoverinfo="name"))
+    ys = [r["mean"] for r in rows] + [v for v in (b, res.get("chance"), res.get("majority")) if v is not None]
+    y0 = max(0.0, min(ys + [0.5]) - 0.05)
+    y1 = min(1.02, max(ys + [0.6]) + 0.05)
+    status = res.get("d90_status")
+    marker_x = res.get("d90_interpolated") if status == "found" else res.get("d90_upper") if status == "below_grid" else None
+    if marker_x:
+        label = f"d90 ≈ {marker_x:,.0f}" if status == "found" else f"d90 ≤ {marker_x:,}"
+        fig.add_trace(go.Scatter(x=[marker_x, marker_x], y=[y0, y1], mode="lines", name=label,
+                                 line=dict(color=C_D90, width=2, dash="solid" if status == "found" else "dot"),
+                                 meta={"role": "d90", "value": marker_x, "grid": res.get("d90"), "status": status},
+                                 hoverinfo="name"))
+        ci = res.get("d90_ci")
+        if ci and res.get("threshold") is not None:
+            c_lo = ci[0] if ci[0] is not None else lo
+            c_hi = ci[1] if ci[1] is not None else hi
+            fig.add_trace(go.Scatter(
+                x=[c_lo, c_hi], y=[res["threshold"]] * 2, mode="lines+markers",
+                name="d90: 95 % interval (" + (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – "
+                     + (f"{ci[1]:,.0f}" if ci[1] is not None else "> max d") + ")",
+                line=dict(color=C_D90, width=6), marker=dict(symbol="line-ns", size=14, line=dict(width=3, color=C_D90)),
+                opacity=0.55, meta={"role": "d90_ci", "low": ci[0], "high": ci[1]}, hoverinfo="name"))
+        fig.add_annotation(x=math.log10(marker_x), y=y1, text=label, showarrow=False, yanchor="bottom",
+                           font=dict(color=C_D90, size=(font_size or 14)))
+    elif b is not None and rows:
+        fig.add_annotation(x=1, xref="paper", y=y1, text=d90_text(res).split(":")[0].split(" (")[0], showarrow=False,
+                           xanchor="right", yanchor="bottom", font=dict(color=C_D90, size=(font_size or 14)))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)],
+                   dtick=1, tickformat=","),
+        yaxis=dict(title=accuracy_word(res), range=[y0, y1 + 0.03], automargin=True),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
+        uirevision=res["run_id"],  # keep the user's zoom across live updates
+        meta={"run_id": res["run_id"], "d90": res.get("d90"), "d90_interpolated": res.get("d90_interpolated"),
+              "d90_status": status},
+    )
+    if font_size:
+        fig.update_layout(font=dict(size=font_size))
+    return fig
+
+
+def trial_curve_figure(points: list[dict], title: str = "", height: int = 260):
+    """Training loss and validation accuracy of one trial against the optimiser step."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[p["step"] for p in points], y=[p["loss"] for p in points], mode="lines",
+                             name="training loss", line=dict(color=C_POINTS)))
+    acc = [p for p in points if p.get("accuracy") is not None]
+    fig.add_trace(go.Scatter(x=[p["step"] for p in acc], y=[p["accuracy"] for p in acc], mode="lines+markers",
+                             name="validation accuracy", yaxis="y2", line=dict(color=C_BASE)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30 if title else 10, b=10), title=title or None,
+                      xaxis=dict(title="step"), yaxis=dict(title="loss"),
+                      yaxis2=dict(title="val. accuracy", overlaying="y", side="right", range=[0, 1], tickmode="linear",
+                                  tick0=0, dtick=0.25, showgrid=False),
+                      legend=dict(orientation="h", y=-0.3), uirevision="curve")
+    return fig
+
+
+def compare_figure(results: list[dict], normalise: bool = False, height: int = 480):
+    """Several runs on one log-d chart; optionally accuracy / full fine-tuning accuracy."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    ds = [r["d"] for res in results for r in res["by_d"]] or [10, 10_000]
+    lo, hi = max(1.0, min(ds) / 2), max(ds) * 2
+    any_thr = any_d90 = False
+    for i, res in enumerate(results):
+        colour = PALETTE[i % len(PALETTE)]
+        b = res.get("baseline_accuracy")
+        scale = b if normalise and b else 1.0
+        if normalise and not b:
+            continue
+        rows = [r for r in res["by_d"] if r["mean"] is not None]
+        cfg = res.get("config") or {}
+        shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
+        name = f"{res['model']} · {res['task']}{shuf} · {res['method'].upper()} ({res['run_id'][:6]})"
+        fig.add_trace(go.Scatter(
+            x=[r["d"] for r in rows], y=[r["mean"] / scale for r in rows], mode="lines+markers", name=name,
+            legendgroup=res["run_id"], marker=dict(color=colour, size=9), line=dict(color=colour),
+            error_y=dict(type="data", array=[(r["std"] or 0) / scale for r in rows], visible=True),
+            meta={"role": "points", "run_id": res["run_id"]}))
+        if not normalise and b is not None:
+            any_thr = True
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[0.9 * b] * 2, mode="lines", legendgroup=res["run_id"],
+                                     name=f"0.9 × full ({res['run_id'][:6]})", showlegend=False,
+                                     line=dict(color=colour, dash="dash", width=1),
+                                     meta={"role": "threshold", "run_id": res["run_id"]}))
+        if res.get("d90_status") == "found" and res.get("d90_interpolated"):
+            any_d90 = True
+            fig.add_vline(x=res["d90_interpolated"], line=dict(color=colour, dash="dot", width=1.5))
+    # what the line styles mean (each run's own threshold and d90 share its colour)
+    if any_thr:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="dashed: 0.9 × full (threshold), run's colour",
+                                 line=dict(color="#555", dash="dash", width=1), meta={"role": "legend_threshold"}))
+    if any_d90:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="dotted vertical: the run's d90",
+                                 line=dict(color="#555", dash="dot", width=1.5), meta={"role": "legend_d90"}))
+    if normalise:
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[0.9, 0.9], mode="lines", name="threshold: 0.9 × full",
+                                 line=dict(color=C_THR, dash="dash", width=2), meta={"role": "threshold"}))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[1.0, 1.0], mode="lines", name="full training / fine-tuning",
+                                 line=dict(color=C_BASE, width=1.5), meta={"role": "baseline"}))
+    memorised = all((r.get("config") or {}).get("shuffle_labels") for r in results) and results
+    mixed = any((r.get("config") or {}).get("shuffle_labels") for r in results) and not memorised
+    ytitle = "training accuracy (memorised labels)" if memorised else \
+        "accuracy (test; training for shuffled labels)" if mixed else "test accuracy"
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(type="log", title="d: trained dimensions (log scale)", dtick=1, tickformat=","),
+        yaxis=dict(title="accuracy / full training accuracy" if normalise else ytitle, automargin=True),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0), uirevision="compare")
+    return fig
+
+
+def plan_figure(cfg: dict, D: int | None, height: int = 150):
+    """Where a planned run's trials lie on the log-d axis, with D (full fine-tuning) marked."""
+    import plotly.graph_objects as go
+
+    dims = cfg["dims"] if cfg["dims"] != "auto" else []
+    fig = go.Figure()
+    if dims:
+        fig.add_trace(go.Scatter(x=dims, y=[0] * len(dims), mode="markers+text", text=[f"{d:,}" for d in dims],
+                                 textposition="top center", marker=dict(color=C_POINTS, size=11),
+                                 name="planned d", hovertemplate="d=%{x:,}<extra></extra>"))
+    else:
+        lo, hi = 10, int(cfg.get("max_d") or 100_000)
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[0, 0], mode="lines", line=dict(color=C_POINTS, width=6),
+                                 name="automatic search range", hoverinfo="name"))
+    if D:
+        fig.add_trace(go.Scatter(x=[D], y=[0], mode="markers+text", text=[f"D = {D:,}"], textposition="top center",
+                                 marker=dict(color=C_BASE, size=13, symbol="diamond"),
+                                 name=f"{baseline_word(cfg)}: all D parameters", hoverinfo="name"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=False,
+                      xaxis=dict(type="log", title="d (log scale)", tickformat=",", dtick=1),
+                      yaxis=dict(visible=False, range=[-0.5, 1]))
+    return fig
+
+
+def idea_figure(height: int = 460):
+    """The idea in three dimensions: a random plane through theta0 meets a line of good solutions.
+
+    D = 3 parameters, good solutions form a line (s = 1), a random subspace of d = 2 through
+    theta0 (a plane) meets that line because d + s >= D; a random line (d = 1) would miss it.
+    """
+    import numpy as np
+    import plotly.graph_objects as go
+
+    rng = np.random.default_rng(3)
+    theta0 = np.array([0.0, 0.0, 0.0])
+    u, v = np.linalg.qr(rng.normal(size=(3, 2)))[0].T  # two random unit directions: P's columns
+    a = np.linspace(-1.5, 1.5, 12)
+    A, B = np.meshgrid(a, a)
+    plane = theta0[:, None, None] + u[:, None, None] * A + v[:, None, None] * B
+    # good solutions: a line through a point off theta0, direction w
+    p0, w = np.array([0.9, -0.6, 0.7]), np.array([0.2, 0.5, -1.0])
+    nrm = np.cross(u, v)
+    t_hit = -(nrm @ (p0 - theta0)) / (nrm @ w)  # where the line crosses the plane
+    hit = p0 + t_hit * w
+    t = np.linspace(t_hit - 1.2, t_hit + 1.2, 30)
+    line = p0[:, None] + w[:, None] * t
+    rand_line = theta0[:, None] + rng.normal(size=3)[:, None] / 1.2 * np.linspace(-1.5, 1.5, 2)
+    fig = go.Figure()
+    fig.add_trace(go.Surface(x=plane[0], y=plane[1], z=plane[2], opacity=0.35, showscale=False,
+                             colorscale=[[0, C_POINTS], [1, C_POINTS]], name="random subspace θ0 + P z (d = 2)",
+                             showlegend=True, hoverinfo="name"))
+    fig.add_trace(go.Scatter3d(x=line[0], y=line[1], z=line[2], mode="lines", line=dict(color=C_BASE, width=8),
+                               name="good solutions (a set of dimension s = 1)"))
+    fig.add_trace(go.Scatter3d(x=rand_line[0], y=rand_line[1], z=rand_line[2], mode="lines",
+                               line=dict(color=C_CHANCE, width=5, dash="dash"),
+                               name="a random line (d = 1) through θ0: misses them"))
+    fig.add_trace(go.Scatter3d(x=[theta0[0]], y=[theta0[1]], z=[theta0[2]], mode="markers+text", text=["θ0"],
+                               marker=dict(size=7, color="black"), name="θ0: the pretrained weights"))
+    fig.add_trace(go.Scatter3d(x=[hit[0]], y=[hit[1]], z=[hit[2]], mode="markers+text", text=["θ0 + P z*"],
+                               marker=dict(size=8, color=C_D90, symbol="diamond"),
+                               name="what subspace training finds: d + s ≥ D, so they meet"))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), legend=dict(x=0, y=1),
+                      scene=dict(xaxis_title="θ₁", yaxis_title="θ₂", zaxis_title="θ₃", aspectmode="cube"))
+    return fig
+
+
+def figure_html(fig, res: dict | None = None) -> str:
+    """A standalone HTML file (plotly.js embedded: opens offline), titled with the run's details."""
+    import copy
+
+    fig = copy.deepcopy(fig)
+    if res is not None:
+        cfg = res.get("config") or {}
+        dims = "automatic search" if cfg.get("dims") == "auto" else f"{len(cfg.get('dims') or [])} values of d"
+        title = (f"idim run {res['run_id']}: {res['model']} on {res['task']}, {res['method'].upper()}, "
+                 f"{res['projection']} projection")
+        sub = (f"{dims}, {cfg.get('seeds', 1)} seed(s), {cfg.get('epochs')} epochs · {d90_text(res)}"
+               + (" · recorded" if cfg.get("recorded") else ""))
+        fig.update_layout(title=dict(text=f"{title}<br><sup>{sub}</sup>", x=0.01, xanchor="left"))
+    fig.update_layout(margin=dict(l=80, r=30, t=90, b=40), height=max(560, fig.layout.height or 0))
+    fig.update_yaxes(automargin=True)
+    fig.update_xaxes(automargin=True)
+    return fig.to_html(include_plotlyjs=True, full_html=True)

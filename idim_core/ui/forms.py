@@ -1,0 +1,146 @@
+"""App side: the new-run form's helpers: the pre-queue check in a subprocess, uploads, CSV preview, columns."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from .workers import ROOT
+
+
+def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
+    """Run sweep.preflight in a subprocess for hub/local models and non-bundled tasks.
+
+    Checking a hub model imports transformers (and counting its parameters imports
+    torch); doing that in a child process keeps the UI process light.  Bundled
+    models and tasks are checked in-process (no heavy import).  Raises UserError.
+    """
+    from .. import models, tasks
+    from ..runconfig import preflight
+
+    try:
+        light = (models.resolve(cfg["model"]).source in ("bundled", "classic")
+                 and tasks.resolve(cfg["task"]).source in ("bundled", "image"))
+    except UserError:
+        raise
+    if light:
+        preflight(cfg)
+        return
+    code = ("import json,sys\nfrom idim_core.errors import UserError\nfrom idim_core.runconfig import preflight\n"
+            "try:\n    preflight(json.loads(sys.stdin.read()))\nexcept UserError as e:\n    print(e); sys.exit(2)\n")
+    env = dict(os.environ)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], input=json.dumps(cfg), capture_output=True, text=True,
+                             timeout=timeout, cwd=str(ROOT), env=env)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"checking {cfg['model']} took more than {timeout:.0f} s; check your connection, "
+                        "or use a bundled model such as minilm-l6") from None
+    if out.returncode == 2:
+        raise UserError(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "the model check failed")
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise UserError(f"the model check failed ({last})")
+
+
+def save_upload(home, name: str, data: bytes) -> Path:
+    """Write an uploaded CSV under <store>/uploads/ (content-addressed; the same file is kept once)."""
+    import hashlib
+
+    from ..tasks import CSV_MAX_BYTES
+
+    if len(data) > CSV_MAX_BYTES:
+        raise UserError(f"{name} is {len(data) / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+    if not data.strip():
+        raise UserError(f"{name} is empty")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:40] or "upload"
+    folder = Path(home) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}.csv"
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def csv_preview(path, rows: int = 5):
+    """(columns, first rows as a DataFrame) of a CSV, or a UserError that says what is wrong."""
+    import csv as _csv
+
+    import pandas as pd
+
+    from ..tasks import CSV_MAX_BYTES
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"CSV file {p} does not exist")
+    if p.stat().st_size > CSV_MAX_BYTES:
+        raise UserError(f"{p} is {p.stat().st_size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+    with open(p, "rb") as f:
+        head = f.read(256 * 1024)
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut at the end of the sample
+            raise UserError(f"{p} is not UTF-8 text; re-save it as UTF-8 CSV") from None
+        text = head[: e.start].decode("utf-8-sig")
+    if "\x00" in text:
+        raise UserError(f"{p} is not a CSV text file")
+    lines = text.splitlines()
+    reader = _csv.reader(lines[: rows + 1 + 50])
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UserError(f"{p} is empty") from None
+    if not any(c.strip() for c in header):
+        raise UserError(f"{p} has no header row")
+    body = []
+    for r in reader:
+        if len(body) >= rows:
+            break
+        body.append((r + [""] * len(header))[: len(header)])
+    return header, pd.DataFrame(body, columns=header)
+
+
+def guess_columns(header: list[str]) -> tuple[str, str | None, str]:
+    """Sensible first choices for the text, second text and label columns."""
+    low = [h.lower() for h in header]
+
+    def pick(names, default):
+        for n in names:
+            if n in low:
+                return header[low.index(n)]
+        return default
+
+    text = pick(("text", "sentence", "sentence1", "question", "review", "message", "document"), header[0])
+    pair = pick(("text_pair", "sentence2", "hypothesis", "text2"), None)
+    label = pick(("label", "labels", "class", "category", "target", "y"), header[-1])
+    return text, pair, label
+
+
+def task_facts(task: str, text_column=None, text_pair_column=None, label_column=None, max_length: int = 64) -> str:
+    """One line about a task for the Explore page (task_stats caches the work; raises UserError for a bad CSV)."""
+    from ..tasks import task_stats
+
+    s = task_stats(task, max_length, 0, text_column or "text", text_pair_column, label_column or "label")
+    parts = [f"{s['num_labels']} classes" if s.get("num_labels") else None]
+    if s.get("splits"):
+        sp = s["splits"]
+        parts.append(f"{sp['train']:,} / {sp['val']:,} / {sp['test']:,} train / validation / test")
+    if s.get("chance"):
+        parts.append(f"chance {s['chance']:.2f}")
+    if s.get("majority") is not None:
+        parts.append(f"majority class {s['majority']:.2f}")
+    if s.get("avg_tokens"):
+        parts.append(f"{s['avg_tokens']:.0f} tokens on average ({s['truncated']:.0%} cut at {max_length})")
+    if s.get("input"):
+        parts.append(s["input"])
+    line = " · ".join(p for p in parts if p)
+    if s.get("note"):
+        line += f". {s['note'][0].upper()}{s['note'][1:]}."
+    return line

@@ -1,0 +1,124 @@
+"""App side: how a run reads (labels, tables, d90 sentences, exports) and the papers' own figures."""
+from __future__ import annotations
+
+import json
+import time
+
+from ..store import Store
+
+
+REFRESH_SECONDS = 2.0
+
+
+def run_label(run: dict) -> str:
+    cfg = run["config"]
+    rec = " · recorded" if cfg.get("recorded") else ""
+    shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
+    return f"{run['id']} · {cfg['model']} · {cfg['task']}{shuf} · {cfg['method'].upper()} · {run['status']}{rec}"
+
+
+def current_trial(trials: list[dict]) -> dict | None:
+    return next((t for t in reversed(trials) if t["status"] == "running"), None)
+
+
+def runs_table(store: Store, limit: int | None = None) -> list[dict]:
+    """One row per run: what the Runs page shows (empty cells are blank, never "None")."""
+    from .. import d90 as d90mod
+    from ..results import result
+
+    rows = []
+    for r in store.list_runs(limit):
+        res = result(store, r["id"], ci=False)
+        rows.append({
+            "run": r["id"],
+            "status": res["status"],
+            "model": res["model"],
+            "task": res["task"],
+            "method": res["method"].upper(),
+            "projection": res["projection"],
+            "trials": len(res["points"]),
+            "baseline": res["baseline_accuracy"],
+            "d90": d90mod.short(res).replace("—", ""),
+            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(res["created"])),
+            "recorded": "recorded" if res["config"].get("recorded") else "",
+        })
+    return rows
+
+
+def is_classic(res_or_cfg: dict) -> bool:
+    cfg = res_or_cfg.get("config", res_or_cfg)
+    return cfg.get("model") in ("mlp", "lenet")
+
+
+def baseline_word(res_or_cfg: dict) -> str:
+    """A from-scratch net is trained, not fine-tuned."""
+    return "full training" if is_classic(res_or_cfg) else "full fine-tuning"
+
+
+def accuracy_word(res: dict) -> str:
+    cfg = res.get("config") or {}
+    return "training accuracy (memorised labels)" if cfg.get("shuffle_labels") else "test accuracy"
+
+
+def d90_text(res: dict) -> str:
+    from ..d90 import describe
+
+    return describe(res, baseline_word(res))
+
+
+def baseline_warning(res: dict) -> str | None:
+    """A sentence when full fine-tuning itself did not learn the task (then there is no d90)."""
+    from ..d90 import FLOOR_ADVICE, floor_of
+
+    if res.get("d90_status") != "baseline_at_floor":
+        return None
+    b = res["baseline_accuracy"]
+    floor = floor_of(res.get("chance"), res.get("majority"))
+    word = baseline_word(res)
+    return (f"{word[0].upper() + word[1:]} reached only {b:.3f}, not clearly above the {floor:.3f} of always "
+            f"guessing: the model did not learn this task with this budget, so there is no d90. To try: {FLOOR_ADVICE}.")
+
+
+def export_csv(res: dict) -> str:
+    from ..results import export_csv as _csv  # the same format as `idim export`
+
+    return _csv(res)
+
+
+def export_json(res: dict) -> str:
+    return json.dumps(res, indent=2) + "\n"
+
+
+AGHAJANYAN_2021 = [
+    # model, SAID MRPC, SAID QQP, DID MRPC, DID QQP
+    ("BERT-Base", 1608, 8030, 1861, 9295),
+    ("BERT-Large", 1037, 1200, 2493, 1389),
+    ("RoBERTa-Base", 896, 896, 1000, 1389),
+    ("RoBERTa-Large", 207, 774, 322, 774),
+]
+
+
+LI_2018 = [
+    # network / data, D, d90
+    ("MNIST, fully connected 784-200-200-10", "≈199k", "≈750"),
+    ("MNIST, LeNet", "≈44k", "≈290"),
+    ("CIFAR-10, LeNet", "≈62k", "≈2,900"),
+    ("MNIST with shuffled labels, fully connected", "≈199k", "≈190k"),
+]
+
+
+REF_AGHAJANYAN = ("Aghajanyan, Zettlemoyer, Gupta (2021). Intrinsic Dimensionality Explains the Effectiveness "
+                  "of Language Model Fine-Tuning. ACL 2021. arXiv:2012.13255")
+
+
+REF_LI = ("Li, Farkhoor, Liu, Yosinski (2018). Measuring the Intrinsic Dimension of Objective Landscapes. "
+          "ICLR 2018. arXiv:1804.08838")
+
+
+def reference_frames():
+    """(Aghajanyan et al. Table 1, Li et al. figures) as pandas DataFrames."""
+    import pandas as pd
+
+    a = pd.DataFrame(AGHAJANYAN_2021, columns=["model", "SAID d90 · MRPC", "SAID d90 · QQP", "DID d90 · MRPC", "DID d90 · QQP"])
+    li = pd.DataFrame(LI_2018, columns=["network and data", "D (parameters)", "d90"])
+    return a, li
