@@ -120,17 +120,9 @@ def _store(args):
 
 
 def _config_from_args(args) -> dict:
-    from .runconfig import make_config
+    from .runconfig import cli_fields, make_config
 
-    return make_config(
-        model=args.model, task=args.task, method=args.method, projection=args.projection, dims=args.dims,
-        seeds=args.seeds, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-        lr_full=args.lr_full, lr_subspace=args.lr_subspace, max_train=args.max_train, max_eval=args.max_eval,
-        max_length=args.max_length, split_seed=args.split_seed, device=args.device, threads=args.threads,
-        text_column=args.text_column, text_pair_column=args.text_pair_column, label_column=args.label_column,
-        shuffle_labels=args.shuffle_labels, shuffle_pixels=args.shuffle_pixels,
-        lr_scaling=args.lr_scaling, said_groups=args.said_groups,
-    )
+    return make_config(**{f.name: getattr(args, f.name) for f in cli_fields()})
 
 
 def _execute(store, run_id: str, args) -> int:
@@ -174,9 +166,9 @@ def cmd_run(args) -> int:
 
 
 def _owner() -> str:
-    import socket
+    from .store import owner_id
 
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return owner_id()
 
 
 def cmd_resume(args) -> int:
@@ -347,8 +339,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .names import LR_D_REF, LR_SCALINGS, SAID_GROUPS
-    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS
+    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, cli_fields
 
     home = _Parser(add_help=False)
     home.add_argument("--home", default=argparse.SUPPRESS,
@@ -358,40 +349,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     r = sub.add_parser("run", parents=[home], help="run a sweep: full fine-tuning baseline, then subspace trials over d")
-    r.add_argument("--model", help=f"catalogue name (`idim models`), hub id or local directory (default {DEFAULTS['model']}; "
-                   f"{CLASSIC_DEFAULTS['model']} for image tasks)")
-    r.add_argument("--task", help=f"a bundled task (`idim tasks`), glue/sst2 ..., or csv:PATH (default {DEFAULTS['task']}; "
-                   f"{CLASSIC_DEFAULTS['task']} for the classic models mlp and lenet)")
-    r.add_argument("--method", help=f"said or did (default {DEFAULTS['method']}; {CLASSIC_DEFAULTS['method']} for classic runs)")
-    r.add_argument("--projection", help=f"fastfood, sparse or dense (default {DEFAULTS['projection']})")
-    r.add_argument("--dims", help="comma-separated d values, or 'auto' for a d90 search (default "
-                   f"{','.join(map(str, DEFAULTS['dims']))}; classic {','.join(map(str, CLASSIC_DEFAULTS['dims']))})")
-    r.add_argument("--seeds", type=int, help=f"seeds per d (default {DEFAULTS['seeds']})")
-    r.add_argument("--epochs", type=float, help=f"training epochs per trial (default {DEFAULTS['epochs']})")
-    r.add_argument("--max-steps", type=int, help="cap on optimiser steps per trial")
-    r.add_argument("--batch-size", type=int)
-    r.add_argument("--lr-full", type=float, help=f"learning rate of full fine-tuning (default {DEFAULTS['lr_full']})")
-    r.add_argument("--lr-subspace", type=float, help=f"Adam learning rate of z at d = {LR_D_REF:,} (default "
-                   f"{DEFAULTS['lr_subspace']}; classic {CLASSIC_DEFAULTS['lr_subspace']}); see --lr-scaling")
-    r.add_argument("--lr-scaling", choices=LR_SCALINGS,
-                   help="sqrt (default): z's rate is lr_subspace * sqrt(1000 / d), so the step in parameter space "
-                        "is the same at every d; none: the same rate at every d")
-    r.add_argument("--said-groups", choices=SAID_GROUPS,
-                   help="SAID's learned scales: block (default: one per transformer block, embeddings and head) "
-                        "or tensor (one per parameter tensor, as in the authors' released code); both count in d")
-    r.add_argument("--max-train", type=int, help=f"training examples (default {DEFAULTS['max_train']})")
-    r.add_argument("--max-eval", type=int, help=f"validation and test examples each (default {DEFAULTS['max_eval']})")
-    r.add_argument("--max-length", type=int, help=f"tokens per example (default {DEFAULTS['max_length']})")
-    r.add_argument("--split-seed", type=int)
-    r.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    r.add_argument("--threads", type=int, help="CPU threads for torch")
-    r.add_argument("--text-column", help="CSV tasks: text column (default text)")
-    r.add_argument("--text-pair-column", help="CSV tasks: optional second text column")
-    r.add_argument("--label-column", help="CSV tasks: label column (default label)")
-    r.add_argument("--shuffle-labels", action="store_true", default=None,
-                   help="classic image tasks: random training labels, accuracy measured on them (memorisation)")
-    r.add_argument("--shuffle-pixels", action="store_true", default=None,
-                   help="classic image tasks: one fixed random permutation of pixel positions")
+    for f in cli_fields():  # one flag per RunConfig field: its help and default come from there
+        flag = "--" + f.name.replace("_", "-")
+        meta = f.metadata
+        default = DEFAULTS[f.name]
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        classic = CLASSIC_DEFAULTS[f.name]
+        classic = "all" if classic is None else ",".join(map(str, classic)) if isinstance(classic, list) else classic
+        note = f" (default {shown}" + (f"; classic runs {classic}"
+                                      if classic != default else "") + ")" if default not in (None, False) else ""
+        if meta["type"] is bool:
+            r.add_argument(flag, action="store_true", default=None, help=meta["help"])
+        else:
+            r.add_argument(flag, type=meta["type"] if meta["type"] is not str else None, choices=meta["choices"],
+                           help=meta["help"] + note)
     r.add_argument("--queue", action="store_true", help="only queue the run for a background worker")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object")
     r.add_argument("--quiet", action="store_true", help="no progress output")

@@ -199,16 +199,15 @@ def _load_failure(spec: ModelSpec, e: Exception) -> str:
 class LoadedModel:
     """A classifier taking tokenizer keyword inputs and returning logits."""
 
-    def __init__(self, module, tokenizer, spec: ModelSpec, pooling: str | None, num_labels: int):
-        self.module, self.tokenizer, self.spec = module, tokenizer, spec
-        self.pooling, self.num_labels = pooling, num_labels
+    def __init__(self, module, tokenizer, spec: ModelSpec, num_labels: int):
+        self.module, self.tokenizer, self.spec, self.num_labels = module, tokenizer, spec, num_labels
 
     @property
     def D(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
 
 
-def load_model(name: str, num_labels: int, init_seed: int = 0, max_layers: int | None = None) -> LoadedModel:
+def load_model(name: str, num_labels: int, init_seed: int = 0) -> LoadedModel:
     """Load weights and build the classifier. Heavy: imports torch and transformers."""
     import torch
     import transformers
@@ -231,12 +230,9 @@ def load_model(name: str, num_labels: int, init_seed: int = 0, max_layers: int |
                 cfg = AutoConfig.from_pretrained(path, num_hidden_layers=n)
                 enc = AutoModel.from_config(cfg, add_pooling_layer=False)
             module = EncoderClassifier(enc, enc.config.hidden_size, num_labels, "mean")
-            pooling = "mean"
         else:
             local = spec.source == "local"
             kw = {"trust_remote_code": False}
-            if max_layers:
-                kw["num_hidden_layers"] = max_layers
             tok = AutoTokenizer.from_pretrained(spec.name, trust_remote_code=False)
             pooling = _sentence_pooling(spec.name, local)
             if pooling:
@@ -252,7 +248,7 @@ def load_model(name: str, num_labels: int, init_seed: int = 0, max_layers: int |
         raise UserError(_load_failure(spec, e)) from None
     if spec.source != "bundled":
         spec.params = sum(p.numel() for p in module.parameters())
-    return LoadedModel(module, tok, spec, pooling, num_labels)
+    return LoadedModel(module, tok, spec, num_labels)
 
 
 def count_params(name: str) -> int:

@@ -6,37 +6,63 @@ bad configuration is refused in one line before a run is stored.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass, field, fields
 
 from .errors import UserError
+from .names import LR_SCALINGS, SAID_GROUPS
 
-# Defaults chosen by experiment on this project's 2-core CPU (see README "Defaults").
-DEFAULTS = {
-    "model": "minilm-l6",
-    "task": "mr",
-    "method": "said",
-    "projection": "fastfood",
-    "dims": [10, 100, 300, 1000, 3000, 10000],
-    "seeds": 1,
-    "epochs": 2.0,
-    "max_steps": None,
-    "batch_size": 32,
-    "lr_full": 3e-4,  # chosen on validation (bench/tune_defaults.py)
-    "lr_subspace": 0.15,  # at d = 1,000; z's rate is 0.15 * sqrt(1000 / d) (chosen on validation: bench/tune_defaults.py)
-    "lr_scaling": "sqrt",
-    "said_groups": "block",
-    "max_train": 1024,
-    "max_eval": 256,
-    "max_length": 64,
-    "split_seed": 0,
-    "init_seed": 0,
-    "device": None,
-    "threads": None,
-    "max_d": 100_000,
-    "text_column": "text",
-    "text_pair_column": None,
-    "label_column": "label",
-}
-DEFAULTS.update(shuffle_labels=False, shuffle_pixels=False)
+def _f(default, help: str = "", cli: bool = True, type=None, choices=None):
+    """A config field: its default, and what its CLI flag (and the form) say about it."""
+    return field(default_factory=(lambda: list(default)) if isinstance(default, list) else None,
+                 metadata={"help": help, "cli": cli, "type": type, "choices": choices}) \
+        if isinstance(default, list) else field(default=default, metadata={"help": help, "cli": cli, "type": type,
+                                                                            "choices": choices})
+
+
+@dataclass
+class RunConfig:
+    """Every setting of a run.  Its fields give the defaults, the `idim run` flags and the form's defaults;
+    a stored run keeps them as a plain dict (``asdict``), so the store's JSON is unchanged.
+
+    Defaults chosen on the validation split (bench/tune_defaults.py; README "Defaults")."""
+
+    model: str = _f("minilm-l6", "catalogue name (`idim models`), hub id or local directory")
+    task: str = _f("mr", "a bundled task (`idim tasks`), glue/sst2 ..., or csv:PATH")
+    method: str = _f("said", "said or did")
+    projection: str = _f("fastfood", "fastfood, sparse or dense")
+    dims: list = _f([10, 100, 300, 1000, 3000, 10000], "comma-separated d values, or 'auto' for a d90 search",
+                    type=str)
+    seeds: int = _f(1, "seeds per d (and for the baseline)", type=int)
+    epochs: float = _f(2.0, "training epochs per trial", type=float)
+    max_steps: int | None = _f(None, "cap on optimiser steps per trial", type=int)
+    batch_size: int = _f(32, "examples per optimiser step", type=int)
+    # kept on validation: 3e-4 was within one standard error of it (bench/tune_defaults.py)
+    lr_full: float = _f(1e-4, "learning rate of full fine-tuning", type=float)
+    # z's rate at d = 1,000; at d it is lr * sqrt(1000 / d) (chosen on validation: bench/tune_defaults.py)
+    lr_subspace: float = _f(0.15, "Adam learning rate of z at d = 1,000; see --lr-scaling", type=float)
+    lr_scaling: str = _f("sqrt", "sqrt: z's rate is lr_subspace * sqrt(1000 / d), the same step in parameter space "
+                                 "at every d; none: the same rate at every d", choices=LR_SCALINGS)
+    said_groups: str = _f("block", "SAID's learned scales: block (one per transformer block, embeddings and head) or "
+                                   "tensor (one per parameter tensor, as in the authors' released code); both count "
+                                   "in d", choices=SAID_GROUPS)
+    max_train: int | None = _f(1024, "training examples", type=int)
+    max_eval: int | None = _f(256, "validation and test examples each", type=int)
+    max_length: int = _f(64, "tokens per example", type=int)
+    split_seed: int = _f(0, "seed of the train / validation / test split", type=int)
+    init_seed: int = _f(0, "", cli=False)
+    device: str | None = _f(None, "cuda, mps or cpu (default: the best available)")
+    threads: int | None = _f(None, "CPU threads for torch", type=int)
+    max_d: int = _f(100_000, "", cli=False)
+    text_column: str = _f("text", "CSV tasks: text column")
+    text_pair_column: str | None = _f(None, "CSV tasks: optional second text column")
+    label_column: str = _f("label", "CSV tasks: label column")
+    shuffle_labels: bool = _f(False, "classic image tasks: random training labels, accuracy measured on them "
+                                     "(memorisation)", type=bool)
+    shuffle_pixels: bool = _f(False, "classic image tasks: one fixed random permutation of pixel positions",
+                              type=bool)
+
+
+DEFAULTS = asdict(RunConfig())
 # The classic experiment (Li et al. 2018): a small net trained from scratch on digits.
 # Chosen by experiment on this project's 2-core CPU (see bench/RESULTS.md): a whole sweep
 # on mnist5k in well under a minute.
@@ -46,6 +72,19 @@ CLASSIC_DEFAULTS = dict(
     lr_full=1e-3, lr_subspace=0.1, max_train=None, max_eval=None,
 )
 AUTO_START, AUTO_FACTOR, AUTO_TOL = 10, 10, 1.4
+
+
+def check_dims_fit(dims, D: int | None) -> None:
+    """No d may exceed the model's D (the one place this rule is written)."""
+    if D and dims != "auto":
+        big = [d for d in dims if d > D]
+        if big:
+            raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
+
+
+def cli_fields():
+    """The RunConfig fields that are `idim run` flags, with their metadata."""
+    return [f for f in fields(RunConfig) if f.metadata.get("cli")]
 
 
 # ---------------------------------------------------------------------------
@@ -130,10 +169,8 @@ def make_config(**overrides) -> dict:
         tspec = tasks.resolve(cfg["task"])
         cfg["model"], cfg["task"] = mspec.name, tspec.name
         D = mspec.params
+    check_dims_fit(cfg["dims"], D)
     if D and cfg["dims"] != "auto":
-        big = [d for d in cfg["dims"] if d > D]
-        if big:
-            raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
         for d in cfg["dims"]:
             msg = projection_too_big(cfg["projection"], d, D)
             if msg:
@@ -179,9 +216,7 @@ def preflight(cfg: dict) -> None:
         return  # make_config checked the pairing and D; the other images ship with idim
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])
-        big = [d for d in (cfg["dims"] if cfg["dims"] != "auto" else []) if d > n]
-        if big:
-            raise UserError(f"d={big[0]:,} is larger than the model's D={n:,} parameters")
+        check_dims_fit(cfg["dims"], n)
     if tasks.resolve(cfg["task"]).source != "bundled":
         tasks.load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
                         cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])

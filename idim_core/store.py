@@ -96,6 +96,13 @@ def default_home() -> Path:
     return base / "idim"
 
 
+def owner_id(prefix: str = "") -> str:
+    """Who owns a running run: host and process (the worker prefixes "worker:")."""
+    import socket
+
+    return f"{prefix}{socket.gethostname()}:{os.getpid()}"
+
+
 def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
         raise UserError(f"{run_id!r} is not a run id (12 hex digits, as `idim ls` shows)")

@@ -14,8 +14,6 @@ resumed: finished trials are never redone.
 from __future__ import annotations
 
 import math
-import os
-import socket
 import threading
 from typing import Callable
 
@@ -23,11 +21,11 @@ import statistics
 
 from .d90 import FRAC, describe
 from .errors import UserError
-from .store import Store
+from .store import Store, owner_id
 
 from .runconfig import AUTO_FACTOR, AUTO_START, AUTO_TOL, CLASSIC_DEFAULTS, DEFAULTS, make_config, parse_dims  # noqa: F401
 from .results import result  # noqa: F401  (the run's JSON object; pages import it from results)
-from .runconfig import preflight  # noqa: F401
+from .runconfig import check_dims_fit, preflight  # noqa: F401
 
 
 def seeds_of(cfg: dict) -> list[int]:
@@ -105,7 +103,7 @@ def _prepare_classic(cfg: dict, device: str):
         for part in {id(p): p for p in (task.train, task.val, task.test)}.values():
             part.x = part.x.to(dev)
     prep = Prepared(module, None, task.train, task.val, task.test, 0, dev, task.num_labels)
-    return prep, LoadedModel(module, None, resolve(cfg["model"]), None, task.num_labels), task
+    return prep, LoadedModel(module, None, resolve(cfg["model"]), task.num_labels), task
 
 
 # The worker keeps the last prepared (model, task) in memory, so a new run on the same
@@ -144,7 +142,7 @@ class Runner:
                  owner: str | None = None, warm: bool = False):
         self.store, self.run_id, self.warm = store, run_id, warm
         self.progress = progress or (lambda e: None)
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or owner_id()
         self._stop_hb = threading.Event()
 
     def _heartbeat(self) -> None:
@@ -262,10 +260,7 @@ class Runner:
             return [done[(sp.kind, sp.d, sp.seed)] for sp in specs]
 
         max_d = min(int(cfg.get("max_d") or D), D)
-        if cfg["dims"] != "auto":
-            big = [d for d in cfg["dims"] if d > D]
-            if big:
-                raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
+        check_dims_fit(cfg["dims"], D)
         # The first point: the smallest grid d (or the search's first rung) runs before the
         # baseline, so the chart shows a point one trial after Run, not two.
         first = cfg["dims"][0] if cfg["dims"] != "auto" else min(max(AUTO_START, _min_d(cfg, prep)), max_d)

@@ -9,13 +9,12 @@ that were interrupted (a crash or a kill), continuing from their last finished t
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 
 from .errors import UserError
-from .store import Store, default_home
+from .store import Store, default_home, owner_id
 
 LOCK_NAME = "worker.lock"
 
@@ -58,7 +57,7 @@ def worker_running(home: str | Path | None = None) -> bool:
 
 
 def owner_name() -> str:
-    return f"worker:{socket.gethostname()}:{os.getpid()}"
+    return owner_id("worker:")
 
 
 def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:

@@ -3,6 +3,10 @@ import json
 
 from conftest import run_cli
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
+
 
 def test_bench_step_prints_the_promised_keys(home):
     r = run_cli("bench", "step", "--model", "minilm-l1", "--method", "said", "--projection", "fastfood", "--dim", "100",

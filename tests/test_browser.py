@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("IDIM_CHROMIUM", "/usr/bin/chromium")
 IN_CI = bool(os.environ.get("CI"))

@@ -164,6 +164,11 @@ def test_light_modules_do_not_import_torch():
     import sys
 
     code = ("import sys, idim_core.store, idim_core.sweep, idim_core.models, idim_core.tasks, idim_core.worker;"
-            "from idim_core.sweep import make_config, preflight; preflight(make_config());"
-            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+            "import idim_core.runconfig, idim_core.results, idim_core.d90, idim_core.demo, idim_core.common;"
+            "import idim_core.methods, idim_core.executors, idim_core.names;"
+            "from idim_core.ui import estimates, figures, forms, views, workers;"
+            "from idim_core.runconfig import make_config, preflight; preflight(make_config());"
+            "from idim_core import methods, executors; methods.get('said'); executors.REGISTRY['local'];"
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported';"
+            "assert 'streamlit' not in sys.modules, 'streamlit imported'")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -3,6 +3,10 @@ import json
 
 from conftest import run_cli
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
+
 
 def test_contract_command_on_bundled_model(home):
     r = run_cli("run", "--model", "minilm-l6", "--task", "mr", "--method", "said", "--projection", "fastfood",

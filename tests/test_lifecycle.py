@@ -9,6 +9,10 @@ import time
 from conftest import ROOT, run_cli
 from test_cli import SMALL
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
+
 
 def _spawn(home, *args):
     env = dict(os.environ, IDIM_HOME=str(home))

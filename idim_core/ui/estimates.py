@@ -9,6 +9,9 @@ from ..store import FINAL
 from .workers import detect_device
 
 
+# A subspace step costs about this much more than a full fine-tuning step (bench/RESULTS.md:
+# 1.09-1.12 for Fastfood on minilm-l6); one constant for the estimate and the time left.
+SUBSPACE_STEP_RATIO = 1.1
 AUTO_TRIALS_GUESS = 6  # an automatic search usually needs about this many d values
 
 
@@ -39,8 +42,13 @@ def seconds_per_step(cfg: dict, device: str = "cpu") -> float:
     from ..classic import is_classic_model
     from ..models import resolve
 
-    if is_classic_model(cfg["model"]):  # measured: about 6 ms (mlp) and 10 ms (lenet) per step of 64 images
-        t = (0.006 if cfg["model"] == "mlp" else 0.010) * int(cfg["batch_size"]) / 64
+    if is_classic_model(cfg["model"]):
+        # measured on 28x28 digits: about 6 ms (mlp) and 10 ms (lenet) per step of 64 images; the cost
+        # follows the input size (the 8x8 digits sweep: 4.6 s measured, bench/tab_cost.py)
+        from ..classic import side_of
+
+        area = side_of(cfg["task"]) ** 2 / 784
+        t = (0.006 if cfg["model"] == "mlp" else 0.010) * max(area, 0.15) * int(cfg["batch_size"]) / 64
         return t / 3 if device.startswith("cuda") else t
     try:
         layers = resolve(cfg["model"]).layers or 12
@@ -80,7 +88,7 @@ def estimate_seconds(cfg: dict, device: str = "cpu") -> float:
     from ..classic import is_classic_model
 
     load = 1.0 if is_classic_model(cfg["model"]) else LOAD_SECONDS
-    return load + work * per + planned_trials(cfg) * work * per * 1.1
+    return load + work * per + planned_trials(cfg) * work * per * SUBSPACE_STEP_RATIO
 
 
 def time_left(run: dict, trials: list[dict], now: float | None = None) -> float | None:
@@ -97,11 +105,11 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
     if sub_done:
         rate = sum(t["seconds"] for t in sub_done) / sum(t["steps"] for t in sub_done)
     elif base_done:
-        rate = 1.3 * base_done[0]["seconds"] / base_done[0]["steps"]
+        rate = SUBSPACE_STEP_RATIO * base_done[0]["seconds"] / base_done[0]["steps"]
     elif current and (current.get("steps") or 0) >= 5 and current.get("started"):  # a few steps: setup amortised
-        rate = (now - current["started"]) / current["steps"] * (1.3 if current["kind"] == "baseline" else 1.0)
+        rate = (now - current["started"]) / current["steps"] * (SUBSPACE_STEP_RATIO if current["kind"] == "baseline" else 1.0)
     else:
-        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * 1.3
+        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * SUBSPACE_STEP_RATIO
     steps = (current or {}).get("total_steps") or next((t["total_steps"] for t in finished if t.get("total_steps")), None) \
         or steps_per_trial(cfg)
     n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
@@ -110,11 +118,11 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         planned = max(planned, n_sub_done + int(cfg["seeds"]))
     left = 0.0
     if current is not None:
-        cur_rate = rate / 1.3 if current["kind"] == "baseline" else rate
+        cur_rate = rate / SUBSPACE_STEP_RATIO if current["kind"] == "baseline" else rate
         left += max(0, (current.get("total_steps") or steps) - (current.get("steps") or 0)) * cur_rate
     base_pending = not base_done and not (current and current["kind"] == "baseline")
     if base_pending:
-        left += steps * rate / 1.3 + (LOAD_SECONDS if run["status"] == "queued" else 0)
+        left += steps * rate / SUBSPACE_STEP_RATIO + (LOAD_SECONDS if run["status"] == "queued" else 0)
     remaining = planned - n_sub_done - (1 if current is not None and current["kind"] == "subspace" else 0)
     left += max(0, remaining) * steps * rate
     return left
