@@ -76,11 +76,12 @@ def print_table(res: dict, out=sys.stdout) -> None:
     w = lambda s="": print(s, file=out)  # noqa: E731
     w(f"run {res['run_id']}  [{res['status']}]  {res['model']} on {res['task']}, {res['method'].upper()}, {res['projection']} projection"
       + (f", D = {res['D']:,}" if res.get("D") else ""))
-    w(f"full fine-tuning accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold (0.9 x): {_fmt_acc(res['threshold'])}"
+    word = "full training" if res["model"] in ("mlp", "lenet") else "full fine-tuning"
+    w(f"{word} accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold (0.9 x): {_fmt_acc(res['threshold'])}"
       + (f"   chance: {res['chance']:.3f}   majority: {res['majority']:.3f}" if res.get("chance") else ""))
     bases = res.get("baseline_accuracies") or []
     if len(bases) > 1:
-        w(f"full fine-tuning over {len(bases)} seeds: " + ", ".join(f"{b:.3f}" for b in bases)
+        w(f"{word} over {len(bases)} seeds: " + ", ".join(f"{b:.3f}" for b in bases)
           + f"   (std {res['baseline_std']:.3f})")
     if res.get("d90_status") == "baseline_at_floor":
         w("warning: full fine-tuning is not clearly above always guessing (chance or the majority class, plus "
@@ -184,7 +185,11 @@ def cmd_resume(args) -> int:
 
 
 def cmd_ls(args) -> int:
+    from .d90 import short
     from .results import result
+
+    def short_d90(row):
+        return short({**row, "d90_upper": row["d90"]}).replace("—", "-")
 
     store = _store(args)
     runs = store.list_runs(args.limit)
@@ -200,10 +205,10 @@ def cmd_ls(args) -> int:
     if not rows:
         print(f"no runs yet in {store.path}; start one with `idim run`")
         return 0
-    print(f"{'run':12}  {'status':11}  {'model':20}  {'task':10}  {'method':6}  {'proj':8}  {'trials':>6}  {'base':>5}  {'d90':>8}  created")
+    print(f"{'run':12}  {'status':11}  {'model':20}  {'task':10}  {'method':6}  {'proj':8}  {'trials':>6}  {'base':>5}  {'d90':>13}  created")
     for r in rows:
         print(f"{r['run_id']:12}  {r['status']:11}  {r['model'][:20]:20}  {r['task'][:10]:10}  {r['method']:6}  {r['projection']:8}  "
-              f"{r['trials']:>6}  {_fmt_acc(r['baseline_accuracy']):>5}  {_fmt_d(r['d90']):>8}  "
+              f"{r['trials']:>6}  {_fmt_acc(r['baseline_accuracy']):>5}  {short_d90(r):>13}  "
               f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(r['created']))}")
     return 0
 
