@@ -14,6 +14,12 @@ import pytest
 pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
 
 
+@pytest.fixture(autouse=True)
+def short_staleness(monkeypatch):
+    """A run whose owner died reads as interrupted after 8 s here instead of 20 (heartbeats come every 3 s)."""
+    monkeypatch.setenv("IDIM_STALE_AFTER", "8")
+
+
 def _spawn(home, *args):
     env = dict(os.environ, IDIM_HOME=str(home))
     return subprocess.Popen([sys.executable, "-m", "idim_core.cli", *map(str, args)], env=env, cwd=ROOT,
