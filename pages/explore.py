@@ -17,6 +17,15 @@ from idim_core.classic import is_classic_model
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config
 from idim_core.tasks import list_tasks
 
+from streamlit.runtime.pages_manager import PagesManager
+
+if PagesManager.uses_pages_directory:
+    # A deep link (/live?run=…) is the first request this server gets: Streamlit would run this file
+    # alone, as an old-style page of the pages/ folder, without app.py (no navigation, no worker).
+    # Switch it to app.py's st.navigation, which then opens this same page.
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
 OTHER_MODEL = "other: a Hugging Face id or a local model directory"
 OTHER_TASK = "other: your own CSV file"
 METHOD_LABELS = {"said": "SAID: structure-aware (one learned scale per layer)",

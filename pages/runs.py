@@ -7,6 +7,15 @@ from idim_core.errors import UserError
 from idim_core.store import FINAL
 from idim_core.results import result
 
+from streamlit.runtime.pages_manager import PagesManager
+
+if PagesManager.uses_pages_directory:
+    # A deep link (/live?run=…) is the first request this server gets: Streamlit would run this file
+    # alone, as an old-style page of the pages/ folder, without app.py (no navigation, no worker).
+    # Switch it to app.py's st.navigation, which then opens this same page.
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
 store = workers.get_store()
 st.title("Runs")
 

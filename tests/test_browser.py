@@ -425,3 +425,28 @@ def test_out_of_range_link_values_keep_the_form(server, context):
     expect(page.get_by_text("the form uses the default value instead")).to_be_visible()
     expect(page.get_by_role("button", name="Start run")).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_shared_link_is_the_first_request_of_a_fresh_server(tmp_path, context):
+    """/live?run=ID before anyone opened "/": the app's navigation and sidebar, and the run itself."""
+    from idim_core import demo
+    from idim_core.store import Store
+
+    home = tmp_path / "fresh"
+    store = Store(home)
+    rid = demo.import_recorded(store, demo.EXAMPLE_JSON)
+    store.close()
+    proc, url, log = start_server(home, free_port())
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/live?run={rid}")
+        wait_app(page)
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        expect(nav.get_by_text("Live run")).to_be_visible()
+        expect(nav.get_by_text("app", exact=True)).to_have_count(0)  # not the pages/ folder's own list
+        expect(page.locator('[data-testid="stSidebar"]').get_by_text("Device:")).to_be_visible()
+        wait_until(lambda: chart_points(page) >= 3, 30, "the recorded run's chart")
+        assert f"run={rid}" in page.url
+    finally:
+        stop_server(proc, log)
+        stop_worker(home)
