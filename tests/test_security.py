@@ -28,8 +28,12 @@ def test_sql_values_are_parameters(path):
     """No SQL statement is built by formatting values into it (column names from a fixed list only)."""
     text = path.read_text()
     for m in re.finditer(r'execute\w*\(\s*f"([^"]*)"', text):
+        # {sql} and {guard}: the guarded status changes, whose SET clause and status list are literals in
+        # store.py (every value, the statuses included, is a ? parameter)
         assert "{cols}" in m.group(1) or "{table}" in m.group(1) or "{name}" in m.group(1) \
-            or "SCHEMA_VERSION" in m.group(1), m.group(0)
+            or "SCHEMA_VERSION" in m.group(1) or "{sql}" in m.group(1), m.group(0)
+    for m in re.finditer(r"self\._guarded\(run_id, (\S)", text):
+        assert m.group(1) == '"', "the SET clause of a guarded change must be a string literal"
 
 
 def test_run_ids_from_urls_are_validated():
