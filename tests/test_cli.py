@@ -172,3 +172,15 @@ def test_light_modules_do_not_import_torch():
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported';"
             "assert 'streamlit' not in sys.modules, 'streamlit imported'")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--model", "minilm-l6", "--dims", "5,100"], "SAID needs d > 8"),
+    (["--model", "minilm-l6", "--projection", "dense", "--dims", "10000"], "needs 840.6 GiB"),
+    (["--model", "minilm-l6", "--projection", "sparse", "--dims", "100000"], "sparse projection at d=100,000"),
+    (["--model", "mlp", "--task", "digits", "--lr-scaling", "cube"], "invalid choice"),
+])
+def test_configs_that_cannot_train_are_refused_before_a_run_exists(home, args, msg):
+    r = run_cli("run", *args, home=home)
+    assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert json.loads(run_cli("ls", "--json", home=home).stdout) == []
