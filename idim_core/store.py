@@ -118,7 +118,18 @@ class Store:
         except OSError as e:
             raise UserError(f"cannot create the run store directory {self.home} ({e.strerror}); set IDIM_HOME to a writable directory") from None
         self._conn: sqlite3.Connection | None = None
-        self._init()
+        # Two processes opening a new store at the same moment can meet SQLite's lock while one of
+        # them switches the file to WAL or creates the tables (that switch does not wait on the busy
+        # timeout): try again for a few seconds before saying anything.
+        for attempt in range(50):
+            try:
+                self._init()
+                break
+            except UserError as e:
+                if "locked" not in str(e) or attempt == 49:
+                    raise
+                self.close()
+                time.sleep(0.1 + 0.01 * attempt)
 
     # -- connection ----------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
