@@ -5,17 +5,9 @@ from idim_core import demo
 from idim_core.ui import figures, views
 from idim_core.errors import UserError
 
-from streamlit.runtime.pages_manager import PagesManager
+from pages._first_run import through_app
 
-# Only on a session's first run, which carries no click that a rerun could lose.
-if PagesManager.uses_pages_directory and not st.session_state.get("_idim_seen"):
-    # A deep link (/live?run=…) is the first request this server gets: Streamlit would run this file
-    # alone, as an old-style page of the pages/ folder, without app.py (no navigation, no worker).
-    # Switch it to app.py's st.navigation, which then opens this same page.
-    PagesManager.uses_pages_directory = False
-    st.session_state["_idim_seen"] = True
-    st.rerun()
-st.session_state["_idim_seen"] = True
+through_app()
 
 # Small configurations that finish in minutes on a laptop CPU (the 2-layer bundled model).
 QUICK = {"model": "minilm-l2", "task": "mr", "dims": "10,100,1000,10000", "epochs": "2", "max_train": "512"}

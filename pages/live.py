@@ -14,17 +14,9 @@ from idim_core.d90 import short as d90_short
 from idim_core.store import FINAL, check_run_id
 from idim_core.results import result
 
-from streamlit.runtime.pages_manager import PagesManager
+from pages._first_run import through_app
 
-# Only on a session's first run, which carries no click that a rerun could lose.
-if PagesManager.uses_pages_directory and not st.session_state.get("_idim_seen"):
-    # A deep link (/live?run=…) is the first request this server gets: Streamlit would run this file
-    # alone, as an old-style page of the pages/ folder, without app.py (no navigation, no worker).
-    # Switch it to app.py's st.navigation, which then opens this same page.
-    PagesManager.uses_pages_directory = False
-    st.session_state["_idim_seen"] = True
-    st.rerun()
-st.session_state["_idim_seen"] = True
+through_app()
 
 store = workers.get_store()
 run_id = st.query_params.get("run", "")
