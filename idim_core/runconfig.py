@@ -45,6 +45,8 @@ class RunConfig:
     said_groups: str = _f("block", "SAID's learned scales: block (one per transformer block, embeddings and head) or "
                                    "tensor (one per parameter tensor, as in the authors' released code); both count "
                                    "in d", choices=SAID_GROUPS)
+    lr_search: bool = _f(False, "subspace trials: train at 1/3, 1 and 3 times z's rate and keep the best on the "
+                                "validation split (three times the time)", type=bool)
     max_train: int | None = _f(1024, "training examples", type=int)
     max_eval: int | None = _f(256, "validation and test examples each", type=int)
     max_length: int = _f(64, "tokens per example", type=int)
@@ -138,7 +140,7 @@ def make_config(**overrides) -> dict:
             raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
     elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
         raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
-    for key in ("shuffle_labels", "shuffle_pixels"):
+    for key in ("shuffle_labels", "shuffle_pixels", "lr_search"):
         cfg[key] = bool(cfg.get(key))
     if cfg["method"] not in METHODS:
         raise UserError(f"unknown method {cfg['method']!r}; choose did or said")

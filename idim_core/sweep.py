@@ -254,6 +254,7 @@ class Runner:
                 done[(sp.kind, sp.d, sp.seed)] = row
                 msg = (f"{'baseline' if sp.kind == 'baseline' else f'd={sp.d:,}'} seed {sp.seed}: "
                        + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
+                       + (f", z's rate {res.lr:.3g} chosen on validation" if tcfg.lr_search and sp.d else "")
                        + f" ({res.seconds:.0f} s)")
                 store.event(run_id, "info" if res.status == "done" else "warning", msg)
                 self.progress({"type": "trial_end", **row})

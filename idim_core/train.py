@@ -30,6 +30,7 @@ class TrainConfig:
     lr_subspace: float = 0.05  # Adam's rate for z at d = LR_D_REF (names.py); for lambda at every d
     lr_scaling: str = "sqrt"  # sqrt: z's rate is lr_subspace * sqrt(LR_D_REF / d); none: the same at every d
     said_groups: str = "block"  # SAID's scales: one per layer block, or one per parameter tensor
+    lr_search: bool = False  # subspace trials: train at each of LR_SEARCH x the rate, keep the best on validation
     weight_decay: float = 0.0
     eval_every: int | None = None  # steps; default: once per epoch
     patience: int = 4  # evaluations without improvement before stopping
@@ -138,6 +139,7 @@ class TrialResult:
     error: str | None = None
     correct: list[bool] | None = None  # per test example, for d90's bootstrap interval
     lr: float | None = None  # the learning rate this trial used (z's, for a subspace trial)
+    test: Callable | None = field(default=None, repr=False)  # --lr-search: the test pass of a kept attempt
 
 
 @dataclass
@@ -157,23 +159,61 @@ class Prepared:
 def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, method: str = "did",
               projection: str = "fastfood", on_point: Callable[[dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> TrialResult:
-    """Train once.  ``d=None`` means full fine-tuning (all D parameters)."""
+    """Train once.  ``d=None`` means full fine-tuning (all D parameters).
+
+    With ``cfg.lr_search`` a subspace trial trains once per multiplier in ``LR_SEARCH`` of
+    its rate (same seed: same projection and data order) and keeps the attempt with the
+    best validation accuracy; the test split is only read for the kept one.
+    """
+    mults = LR_SEARCH if (cfg.lr_search and d is not None) else (1.0,)
+    t0 = time.perf_counter()
+    n_batches = math.ceil(len(prep.train) / cfg.batch_size)
+    total = int(round(cfg.epochs * n_batches))
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    total = max(1, total)
+    best: TrialResult | None = None
+    steps_all = 0
+    for k, mult in enumerate(mults):
+        def shifted(p, k=k):  # progress over all attempts: attempt k's steps follow attempt k-1's
+            if on_point:
+                on_point({**p, "step": p["step"] + k * total, "total": total * len(mults)})
+
+        res = _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches,
+                       shifted if len(mults) > 1 else on_point, should_stop, test=len(mults) == 1)
+        steps_all += res.steps
+        if best is None or _rank(res) > _rank(best):
+            best = res
+    assert best is not None
+    if len(mults) > 1:
+        if best.status == "done":
+            best.accuracy, best.correct = best.test()
+        best.steps = steps_all
+    best.seconds = time.perf_counter() - t0
+    best.test = None
+    return best
+
+
+def _rank(r: TrialResult) -> tuple:
+    return (r.status == "done", r.val_accuracy if r.val_accuracy is not None else -1.0)
+
+
+LR_SEARCH = (1 / 3, 1.0, 3.0)  # --lr-search: multipliers of z's (scaled) rate tried at each d
+
+
+def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_point, should_stop,
+             test: bool) -> TrialResult:
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     rng = random.Random(seed)
     from . import methods
 
     built = (methods.FULL if d is None else methods.get(method)).build(prep, cfg, d, seed, projection)
-    model, lr, trainable = built.model, built.lr, built.trainable
+    model, lr, trainable = built.model, built.lr * mult, built.trainable
     snapshot, restore = built.snapshot, built.restore
-    params = built.param_groups
+    params = [{**g, "lr": g["lr"] * mult} for g in built.param_groups]
 
     opt = make_optimizer(params, lr, cfg.weight_decay)
-    n_batches = math.ceil(len(prep.train) / cfg.batch_size)
-    total = int(round(cfg.epochs * n_batches))
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
-    total = max(1, total)
     eval_every = cfg.eval_every or n_batches
     warmup = max(1, total // 10)
     decay = max(1, total - warmup)
@@ -223,13 +263,16 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
             on_point(point)
         if since_best >= cfg.patience:
             break
-    test_acc = correct = None
-    if status == "done":
+    def run_test():
         if best_state is not None:
             restore(best_state)
         model.eval()
-        test_acc, correct = evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size, per_example=True)
-    if d is None:
-        del model
-    return TrialResult(status, test_acc, best_val if best_val >= 0 else None, step,
-                       time.perf_counter() - t0, trainable, curve, error, correct, lr)
+        return evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size, per_example=True)
+
+    res = TrialResult(status, None, best_val if best_val >= 0 else None, step,
+                      time.perf_counter() - t0, trainable, curve, error, None, lr)
+    if status == "done" and test:
+        res.accuracy, res.correct = run_test()
+    else:
+        res.test = run_test
+    return res

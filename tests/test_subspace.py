@@ -267,3 +267,25 @@ def test_bad_configs_are_refused_before_a_run_exists(over, msg):
 
     with pytest.raises(UserError, match=msg):
         make_config(**over)
+
+
+def test_lr_search_keeps_the_attempt_best_on_validation():
+    from idim_core.runconfig import make_config
+    from idim_core.sweep import prepare
+    from idim_core.train import LR_SEARCH, TrainConfig, run_trial
+
+    cfg = make_config(model="mlp", task="digits", dims=[100])
+    prep, _, _ = prepare(cfg, "cpu")
+    base = TrainConfig(epochs=1, max_steps=20, batch_size=64, lr_subspace=0.1)
+    single = {m: run_trial(prep, TrainConfig(**{**base.__dict__, "lr_subspace": 0.1 * m}), d=100, seed=0)
+              for m in LR_SEARCH}
+    seen = []
+    res = run_trial(prep, TrainConfig(**{**base.__dict__, "lr_search": True}), d=100, seed=0, on_point=seen.append)
+    best = max(single.values(), key=lambda r: r.val_accuracy)
+    assert res.val_accuracy == best.val_accuracy and res.lr == pytest.approx(best.lr)
+    assert res.steps == sum(r.steps for r in single.values())  # every attempt trained
+    assert seen[-1]["total"] == 3 * 20 and seen[-1]["step"] == res.steps  # progress runs over all attempts
+    assert res.correct is not None and sum(res.correct) / len(res.correct) == pytest.approx(res.accuracy)
+    # the baseline never searches
+    full = run_trial(prep, TrainConfig(**{**base.__dict__, "lr_search": True}), d=None, seed=0)
+    assert full.steps == 20
