@@ -45,7 +45,8 @@ class Progress:
 
     def __call__(self, e: dict) -> None:
         kind = e["type"]
-        label = lambda: "baseline (full fine-tuning)" if e.get("kind") == "baseline" else f"d={e['d']:,} seed {e['seed']}"  # noqa: E731
+        label = lambda: ("baseline (full fine-tuning)" if e.get("kind") == "baseline"  # noqa: E731
+                         else f"{self.level(e['d'])} seed {e['seed']}")
         if kind == "loading":
             self._line("loading model and data ...")
         elif kind == "trial_start":
@@ -70,6 +71,16 @@ class Progress:
             self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"]) + f" ({e['seconds']:.0f} s)")
         elif kind == "cancelled":
             self._line("cancelled; finished trials are kept")
+        elif kind == "baseline_shared":
+            self._line(f"full fine-tuning baseline shared with run {e['from']} (same model, task, budget and device)")
+
+    method = "did"
+
+    def level(self, d) -> str:
+        from .methods import axis
+
+        ax = axis(self.method)
+        return f"d={d:,}" if ax == "d" else f"r={d}" if ax == "rank" else self.method
 
 
 def print_table(res: dict, out=sys.stdout) -> None:
@@ -88,11 +99,16 @@ def print_table(res: dict, out=sys.stdout) -> None:
           "two standard errors of the test set): the model did not learn this task with this budget, so there is "
           "no d90; give the baseline a larger budget (--epochs, --max-train, --lr-full, chosen on validation)")
     w()
-    w(f"{'d':>10}  {'accuracy':>8}  {'std':>6}  {'seeds':>5}  reached")
+    axis = res.get("axis", "d")
+    params = {p["d"]: p.get("params") for p in res["points"]}
+    head = {"d": "d", "rank": "rank", "single": "method"}[axis]
+    w(f"{head:>10}  {'params':>10}  {'accuracy':>8}  {'std':>6}  {'seeds':>5}  reached")
     for r in res["by_d"]:
         reached = "" if r["mean"] is None or res["threshold"] is None else ("yes" if r["mean"] >= res["threshold"] else "no")
         extra = f"  ({r['diverged']} diverged)" if r["diverged"] else ""
-        w(f"{r['d']:>10,}  {_fmt_acc(r['mean']):>8}  {_fmt_acc(r['std']) if r['n'] > 1 else '':>6}  {r['n']:>5}  {reached}{extra}")
+        level = res["method"] if axis == "single" else f"{r['d']:,}"
+        w(f"{level:>10}  {_fmt_d(params.get(r['d'])):>10}  {_fmt_acc(r['mean']):>8}  "
+          f"{_fmt_acc(r['std']) if r['n'] > 1 else '':>6}  {r['n']:>5}  {reached}{extra}")
     w()
     from .d90 import describe
 
@@ -130,6 +146,7 @@ def _execute(store, run_id: str, args) -> int:
     from .sweep import Runner, result
 
     prog = Progress(quiet=args.quiet)
+    prog.method = store.require_run(run_id)["config"].get("method", "did")
     try:
         Runner(store, run_id, prog, owner=_owner()).run()
     except KeyboardInterrupt:
@@ -147,7 +164,8 @@ def _execute(store, run_id: str, args) -> int:
 
 def _public(res: dict) -> dict:
     out = dict(res)
-    out["points"] = [{"d": p["d"], "seed": p["seed"], "accuracy": p["accuracy"], "status": p["status"]} for p in res["points"]]
+    keep = ("d", "rank", "params", "seed", "accuracy", "status", "seconds", "peak_mb")
+    out["points"] = [{k: p[k] for k in keep if k in p} for p in res["points"]]
     return out
 
 

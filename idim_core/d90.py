@@ -32,7 +32,7 @@ FRAC = 0.9
 Z_FLOOR = 2.0  # the baseline must clear the floor by this many binomial standard errors
 DEFAULT_MARGIN = 0.05  # when the test-set size is unknown
 BOOT = 1000
-STATUSES = ("found", "below_grid", "not_reached", "baseline_at_floor", "unknown")
+STATUSES = ("found", "below_grid", "not_reached", "baseline_at_floor", "unknown", "not_applicable")
 FINAL = ("done", "failed", "cancelled")
 
 
@@ -182,8 +182,35 @@ def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float 
     return [None if not math.isfinite(low) else float(low), None if not math.isfinite(high) else float(high)]
 
 
+def p90_text(res: dict, baseline_word: str = "full fine-tuning") -> str:
+    """The 90 % point of a run on the trainable-parameter axis (LoRA, VeRA, BitFit, head-only)."""
+    status = res.get("p90_status")
+    if res.get("baseline_accuracy") is None:
+        return f"90 % point: not known yet (it needs the {baseline_word} baseline)" if res.get("by_d") else \
+            "90 % point: not known yet"
+    if status == "baseline_at_floor":
+        return (f"no 90 % point: the model did not learn this task with this budget ({baseline_word} "
+                f"{res['baseline_accuracy']:.3f} is not clearly above always guessing)")
+    ci = res.get("p90_ci")
+    ci_txt = ""
+    if ci:
+        ci_txt = (", 95 % interval " + (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – "
+                  + (f"{ci[1]:,.0f}" if ci[1] is not None else "more than tried"))
+    if status == "found":
+        return f"90 % point ≈ {res['p90_interpolated']:,.0f} trainable parameters (grid {res['p90']:,}{ci_txt})"
+    if status == "below_grid":
+        what = "the smallest rank tried already reaches" if res.get("axis") == "rank" else "it reaches"
+        return f"90 % point ≤ {res['p90_upper']:,} trainable parameters: {what} the threshold{ci_txt}"
+    if status == "not_reached":
+        return ("below the threshold: never reaches 0.9 × " + baseline_word) if res.get("axis") == "single" else \
+            "90 % point above the largest rank tried: no rank reached the threshold"
+    return "90 % point: not known yet" if res.get("status") not in FINAL else "90 % point unknown (stopped early)"
+
+
 def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
     """One sentence for every face (CLI, Live, Runs, Compare)."""
+    if res.get("axis") in ("rank", "single"):
+        return p90_text(res, baseline_word)
     status = res.get("d90_status")
     if res.get("baseline_accuracy") is None:
         if not res.get("by_d"):
@@ -214,7 +241,18 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
 
 
 def short(res: dict) -> str:
-    """The d90 cell of a metric or a table."""
+    """The d90 cell of a metric or a table (the 90 % point in trainable parameters for other methods)."""
+    if res.get("axis") in ("rank", "single"):
+        status = res.get("p90_status")
+        if status == "found":
+            return f"≈ {res['p90_interpolated']:,.0f} params"
+        if status == "below_grid":
+            return f"≤ {res['p90_upper']:,} params"
+        if status == "not_reached":
+            return "not reached"
+        if status == "baseline_at_floor":
+            return "did not learn"
+        return "—"
     status = res.get("d90_status")
     if status == "found":
         return f"≈ {res['d90_interpolated']:,.0f}"

@@ -3,7 +3,11 @@ import math
 import os
 
 PROJECTIONS = ("fastfood", "sparse", "dense")
-METHODS = ("did", "said")
+SUBSPACE_METHODS = ("did", "said")  # theta = theta0 + P z: the d axis
+RANK_METHODS = ("lora", "vera")  # peft adapters: one point per rank
+SINGLE_METHODS = ("bitfit", "head")  # one point each
+METHODS = SUBSPACE_METHODS + RANK_METHODS + SINGLE_METHODS
+LORA_TARGETS = ("query-value", "all-linear")
 LR_SCALINGS = ("sqrt", "none")
 SAID_GROUPS = ("block", "tensor")
 # lr(d) = lr_subspace * sqrt(LR_D_REF / d): with Adam each coordinate of z moves by about

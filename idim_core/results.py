@@ -33,12 +33,12 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
     bases = sorted([t for t in finished if t["kind"] == "baseline" and t["status"] == "done"],
                    key=lambda t: t["seed"])
     subs = sorted([t for t in finished if t["kind"] == "subspace"], key=lambda t: (t["d"], t["seed"]))
-    pts = [{"d": t["d"], "seed": t["seed"], "accuracy": t["accuracy"], "status": t["status"]} for t in subs]
+    axis = methods_axis(cfg["method"])
+    pts = [point(t, axis) for t in subs]
     chance, majority = summ.get("chance"), summ.get("majority")
     n_test = _n_test(cfg, summ, trials)
-    est = d90mod.estimate(pts, [t["accuracy"] for t in bases], chance, majority, n_test, run["status"])
-    if ci and est["d90_status"] in ("found", "below_grid") and bases:
-        est["d90_ci"] = d90mod.bootstrap_ci(bases, subs, chance, n_test)
+    est = estimates(pts, [t["accuracy"] for t in bases], chance, majority, n_test, run["status"], axis,
+                    bases if ci else None, subs)
     seconds = None
     if run.get("finished") and run.get("started"):
         seconds = (run.get("active_seconds") or 0.0) + run["finished"] - run["started"]
@@ -55,13 +55,10 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "baseline_accuracies": est["baseline_accuracies"],
         "baseline_std": est["baseline_std"],
         "threshold": est["threshold"],
+        "axis": axis,
         "points": pts,
-        "by_d": est["by_d"],
-        "d90": est["d90"],
-        "d90_interpolated": est["d90_interpolated"],
-        "d90_status": est["d90_status"],
-        "d90_upper": est["d90_upper"],
-        "d90_ci": est["d90_ci"],
+        **{k: est[k] for k in EST_KEYS if k not in ("baseline_accuracy", "baseline_accuracies", "baseline_std",
+                                                     "threshold")},
         "chance": chance,
         "majority": majority,
         "n_test": n_test,
@@ -72,6 +69,60 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "seconds": seconds,
         "error": run.get("error"),
     }
+
+
+EST_KEYS = ("baseline_accuracy", "baseline_accuracies", "baseline_std", "threshold", "by_d", "d90",
+            "d90_interpolated", "d90_status", "d90_upper", "d90_ci", "by_params", "p90", "p90_interpolated",
+            "p90_status", "p90_upper", "p90_ci")
+
+
+def methods_axis(method: str) -> str:
+    from .methods import axis
+
+    return axis(method)
+
+
+def point(t: dict, axis: str) -> dict:
+    """One trial as a JSON point: its level (d, or the rank), trainable parameters, time and memory."""
+    params = t.get("trainable")
+    if params is None and axis == "d":
+        params = t["d"]  # a subspace trial trains exactly d numbers (records older than the params key)
+    out = {"d": t["d"], "seed": t["seed"], "accuracy": t["accuracy"], "status": t["status"], "params": params}
+    if axis == "rank":
+        out["rank"] = t["d"]
+    for k in ("seconds", "peak_mb"):
+        if t.get(k) is not None:
+            out[k] = t[k]
+    return out
+
+
+def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, status: str, axis: str,
+              base_trials: list[dict] | None, sub_trials: list[dict]) -> dict:
+    """d90 facts (subspace methods) and the 90 % point on the trainable-parameter axis (every method).
+
+    ``p90`` is d90's rule applied to the parameter counts: the smallest count whose mean accuracy
+    reaches 0.9 x full fine-tuning, interpolated in log between the counts that bracket it.  For
+    DID and SAID the count is d, so p90 = d90.  Methods without a d have d90 null and
+    ``d90_status`` "not_applicable".
+    """
+    if axis == "d":  # the count is d: one estimate serves both
+        est = d90mod.estimate(pts, bases, chance, majority, n_test, status)
+        if base_trials is not None and est["d90_status"] in ("found", "below_grid") and base_trials:
+            est["d90_ci"] = d90mod.bootstrap_ci(base_trials, sub_trials, chance, n_test)
+        est_p = est
+    else:
+        by_params = [{**p, "d": p["params"]} for p in pts if p.get("params") is not None]
+        est_p = d90mod.estimate(by_params, bases, chance, majority, n_test, status)
+        if base_trials is not None and est_p["d90_status"] in ("found", "below_grid") and base_trials:
+            params_of = {p["d"]: p["params"] for p in pts}
+            est_p["d90_ci"] = d90mod.bootstrap_ci(base_trials, [{**t, "d": params_of.get(t["d"], t["d"])}
+                                                                for t in sub_trials], chance, n_test)
+        est = dict(est_p, by_d=d90mod.summarize(pts, chance), d90=None, d90_interpolated=None, d90_upper=None,
+                   d90_ci=None, d90_status="baseline_at_floor" if est_p["d90_status"] == "baseline_at_floor"
+                   else "not_applicable")
+    est.update(by_params=est_p["by_d"], p90=est_p["d90"], p90_interpolated=est_p["d90_interpolated"],
+               p90_status=est_p["d90_status"], p90_upper=est_p["d90_upper"], p90_ci=est_p["d90_ci"])
+    return est
 
 
 def recompute(data: dict) -> dict:
@@ -85,18 +136,16 @@ def recompute(data: dict) -> dict:
                                                 else [])
     cfg = data.get("config") or {}
     n_test = data.get("n_test") or (int(cfg["max_eval"]) if cfg.get("max_eval") else None)
-    est = d90mod.estimate(data.get("points") or [], bases, data.get("chance"), data.get("majority"), n_test,
-                          data.get("status", "done"))
-    if est["d90_status"] in ("found", "below_grid") and bases:
-        est["d90_ci"] = d90mod.bootstrap_ci([{"accuracy": b, "status": "done"} for b in bases],
-                                            data.get("points") or [], data.get("chance"), n_test)
-    out.update({k: est[k] for k in ("baseline_accuracy", "baseline_accuracies", "baseline_std", "threshold", "by_d",
-                                    "d90", "d90_interpolated", "d90_status", "d90_upper", "d90_ci")})
-    out["n_test"] = n_test
+    axis = methods_axis(data.get("method") or cfg.get("method") or "did")
+    pts = [point({**p, "trainable": p.get("params")}, axis) for p in data.get("points") or []]
+    est = estimates(pts, bases, data.get("chance"), data.get("majority"), n_test, data.get("status", "done"), axis,
+                    [{"accuracy": b, "status": "done"} for b in bases], pts)
+    out.update({k: est[k] for k in EST_KEYS})
+    out["points"], out["axis"], out["n_test"] = pts, axis, n_test
     return out
 
 
-CSV_COLUMNS = ["d", "seed", "accuracy", "status", "baseline_accuracy", "threshold", "d90", "d90_interpolated",
+CSV_COLUMNS = ["d", "seed", "accuracy", "status", "params", "rank", "seconds", "peak_mb", "baseline_accuracy", "threshold", "d90", "d90_interpolated",
                "d90_status", "d90_ci_low", "d90_ci_high", "model", "task", "method", "projection", "run_id"]
 
 
@@ -111,5 +160,7 @@ def export_csv(res: dict) -> str:
              res["run_id"]]
     facts = ["" if v is None else v for v in facts]
     for p in res["points"]:
-        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"], p.get("status", "done"), *facts])
+        extra = ["" if p.get(k) is None else p[k] for k in ("params", "rank", "seconds", "peak_mb")]
+        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"], p.get("status", "done"),
+                    *extra, *facts])
     return buf.getvalue()

@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import UserError
-from .names import LR_SCALINGS, SAID_GROUPS
+from .names import LORA_TARGETS, LR_SCALINGS, SAID_GROUPS
 
 def _f(default, help: str = "", cli: bool = True, type=None, choices=None):
     """A config field: its default, and what its CLI flag (and the form) say about it."""
@@ -28,10 +28,19 @@ class RunConfig:
 
     model: str = _f("minilm-l6", "catalogue name (`idim models`), hub id or local directory")
     task: str = _f("mr", "a bundled task (`idim tasks`), glue/sst2 ..., or csv:PATH")
-    method: str = _f("said", "said or did")
+    method: str = _f("said", "said or did (the random subspace, over --dims); lora or vera (peft adapters, over "
+                             "--ranks); bitfit or head (one point each)")
     projection: str = _f("fastfood", "fastfood, sparse or dense")
     dims: list = _f([10, 100, 300, 1000, 3000, 10000], "comma-separated d values, or 'auto' for a d90 search",
                     type=str)
+    ranks: list | None = _f(None, "lora and vera: comma-separated ranks (default lora 1,2,4,8,16; vera 16,64,256)",
+                            type=str)
+    lora_targets: str = _f("query-value", "lora and vera: the attention's query and value projections (peft's "
+                                          "default), or every linear layer but the head", choices=LORA_TARGETS)
+    lr_adapter: float | None = _f(None, "Adam learning rate of lora, vera, bitfit and head (default: the method's "
+                                        "own, see `idim methods`)", type=float)
+    fresh_baseline: bool = _f(False, "train the full fine-tuning baseline even when a finished run in the store "
+                                     "has one for the same model, task, budget and seeds", type=bool)
     seeds: int = _f(1, "seeds per d (and for the baseline)", type=int)
     epochs: float = _f(2.0, "training epochs per trial", type=float)
     max_steps: int | None = _f(None, "cap on optimiser steps per trial", type=int)
@@ -84,6 +93,16 @@ def check_dims_fit(dims, D: int | None) -> None:
             raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
 
 
+# What full fine-tuning depends on: two runs that agree on these (and on the device) share a baseline.
+BASELINE_KEYS = ("model", "task", "epochs", "max_steps", "batch_size", "lr_full", "max_train", "max_eval",
+                 "max_length", "split_seed", "init_seed", "text_column", "text_pair_column", "label_column",
+                 "shuffle_labels", "shuffle_pixels")
+
+
+def baseline_key(cfg: dict) -> tuple:
+    return tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
+
+
 def cli_fields():
     """The RunConfig fields that are `idim run` flags, with their metadata."""
     return [f for f in fields(RunConfig) if f.metadata.get("cli")]
@@ -121,6 +140,29 @@ def parse_dims(text) -> list[int] | str:
     return sorted(out)
 
 
+def parse_ranks(text) -> list[int]:
+    """'1,2,4' -> [1, 2, 4] (LoRA / VeRA ranks: positive whole numbers). Raises UserError."""
+    items = [str(x) for x in text] if isinstance(text, (list, tuple)) else \
+        [t.strip() for t in str(text).replace(";", ",").split(",")]
+    if not items or all(not t for t in items):
+        raise UserError("--ranks is empty; give a list such as 1,2,4,8")
+    out = []
+    for t in items:
+        try:
+            v = float(t)
+        except ValueError:
+            raise UserError(f"--ranks entry {t!r} is not a number; give positive whole numbers such as 1,2,4,8") from None
+        if not math.isfinite(v) or v != int(v) or v < 1:
+            raise UserError(f"--ranks entry {t!r} is not a positive whole number")
+        if int(v) not in out:
+            out.append(int(v))
+    return sorted(out)
+
+
+def cfg_default_dims(classic: bool) -> list[int]:
+    return list((CLASSIC_DEFAULTS if classic else DEFAULTS)["dims"])
+
+
 def make_config(**overrides) -> dict:
     """A full, validated run configuration (no weights loaded)."""
     from . import models, tasks
@@ -143,14 +185,40 @@ def make_config(**overrides) -> dict:
     for key in ("shuffle_labels", "shuffle_pixels", "lr_search"):
         cfg[key] = bool(cfg.get(key))
     if cfg["method"] not in METHODS:
-        raise UserError(f"unknown method {cfg['method']!r}; choose did or said")
+        raise UserError(f"unknown method {cfg['method']!r}; choose one of {', '.join(METHODS)}")
     if cfg["projection"] not in KINDS:
         raise UserError(f"unknown projection {cfg['projection']!r}; choose one of {', '.join(KINDS)}")
     if cfg["lr_scaling"] not in LR_SCALINGS:
         raise UserError(f"unknown --lr-scaling {cfg['lr_scaling']!r}; choose sqrt or none")
     if cfg["said_groups"] not in SAID_GROUPS:
         raise UserError(f"unknown --said-groups {cfg['said_groups']!r}; choose block or tensor")
-    cfg["dims"] = parse_dims(cfg["dims"])
+    from . import methods as _methods
+
+    axis = _methods.axis(cfg["method"])
+    if axis != "rank" and given.get("ranks") is not None:
+        raise UserError(f"--ranks is for lora and vera; {cfg['method']} takes "
+                        + ("--dims" if axis == "d" else "no levels (one point)"))
+    if axis != "d" and "dims" in given and parse_dims(given["dims"]) != cfg_default_dims(classic):
+        raise UserError(f"--dims is for did and said; {cfg['method']} takes "
+                        + ("--ranks" if axis == "rank" else "no levels (one point)"))
+    if cfg["lora_targets"] not in LORA_TARGETS:
+        raise UserError(f"unknown --lora-targets {cfg['lora_targets']!r}; choose {' or '.join(LORA_TARGETS)}")
+    lr = cfg.get("lr_adapter")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
+                           or lr <= 0):
+        raise UserError(f"--lr-adapter must be a positive number, got {lr!r}")
+    for key in ("fresh_baseline",):
+        cfg[key] = bool(cfg.get(key))
+    if axis == "rank":
+        cfg["ranks"] = parse_ranks(cfg["ranks"] if cfg.get("ranks") is not None
+                                   else _methods.DEFAULT_RANKS[cfg["method"]])
+        cfg["dims"] = list(cfg["ranks"])  # the run's levels: one trial per rank and seed
+    elif axis == "single":
+        cfg["ranks"] = None
+        cfg["dims"] = [0]  # one level: the method has no size to vary
+    else:
+        cfg["ranks"] = None
+        cfg["dims"] = parse_dims(cfg["dims"])
     seeds = cfg["seeds"]
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
         raise UserError(f"--seeds must be a whole number from 1 to 100, got {seeds!r}")
@@ -171,6 +239,13 @@ def make_config(**overrides) -> dict:
         tspec = tasks.resolve(cfg["task"])
         cfg["model"], cfg["task"] = mspec.name, tspec.name
         D = mspec.params
+    if axis == "rank" and not classic and models.resolve(cfg["model"]).source == "bundled":
+        width = 384  # the bundled MiniLM's hidden size: the query, value and feed-forward layers' smaller side
+        if max(cfg["ranks"]) > width:
+            raise UserError(f"--ranks {max(cfg['ranks'])} is larger than the layers' width ({width}) of "
+                            f"{cfg['model']}; {cfg['method']} ranks must be at most {width}")
+    if axis != "d":
+        return cfg
     check_dims_fit(cfg["dims"], D)
     if D and cfg["dims"] != "auto":
         for d in cfg["dims"]:
@@ -210,11 +285,22 @@ def preflight(cfg: dict) -> None:
     from . import models, tasks
 
     spec = models.check_model(cfg["model"])
+    from . import methods
+
+    if methods.axis(cfg["method"]) == "rank":
+        from .methods.adapters import require_peft
+
+        require_peft(cfg["method"])
     if spec.source == "classic":
-        from .classic import require_fashion
+        from .classic import build, require_fashion, side_of
 
         if cfg["task"] == "fashion-mnist":
             require_fashion()
+        if methods.axis(cfg["method"]) == "rank":  # the nets are tiny: build one to check the ranks fit
+            from .methods.adapters import check_rank, target_layers
+
+            net = build(cfg["model"], side_of(cfg["task"]), 10, 0)
+            check_rank(net, target_layers(net, cfg["lora_targets"]), max(cfg["ranks"]), cfg["method"])
         return  # make_config checked the pairing and D; the other images ship with idim
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-SCHEMA_VERSION = 2  # 2: runs.active_seconds, trials.correct and train_accuracy
+SCHEMA_VERSION = 3  # 2: runs.active_seconds, trials.correct; 3: trials.peak_mb
 # seconds without a heartbeat before a running run counts as interrupted (tests shorten it)
 STALE_AFTER = float(os.environ.get("IDIM_STALE_AFTER", "20"))
 RUN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS trials (
     started REAL,
     finished REAL,
     error TEXT,
-    correct TEXT                   -- the test pass, one '0'/'1' per example (for d90's interval)
+    correct TEXT,                  -- the test pass, one '0'/'1' per example (for d90's interval)
+    peak_mb REAL                   -- peak memory of the trial (GPU allocated, or the process's RSS on a CPU)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(run_id, kind, IFNULL(d, -1), seed);
 CREATE TABLE IF NOT EXISTS points (
@@ -388,17 +389,26 @@ class Store:
             return cur.lastrowid
 
     def finish_trial(self, trial_id: int, status: str, accuracy=None, val_accuracy=None, steps=None,
-                     total_steps=None, seconds=None, trainable=None, error=None, correct=None) -> None:
+                     total_steps=None, seconds=None, trainable=None, error=None, correct=None,
+                     peak_mb=None) -> None:
         """``correct``: per-example correctness of the test pass (a sequence of bools), kept for d90's interval."""
         if correct is not None and not isinstance(correct, str):
             correct = "".join("1" if c else "0" for c in correct)
         with self._tx() as c:
             c.execute(
                 "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, trainable=?, "
-                "finished=?, error=?, correct=? WHERE id=?",
+                "finished=?, error=?, correct=?, peak_mb=? WHERE id=?",
                 (status, accuracy, val_accuracy, steps, total_steps, seconds, trainable, time.time(), error, correct,
-                 trial_id),
+                 peak_mb, trial_id),
             )
+
+    def copy_trial(self, run_id: str, row: dict) -> None:
+        """A finished trial of another run, copied into this run as it is (a shared baseline)."""
+        cols = ("kind", "d", "seed", "status", "accuracy", "val_accuracy", "steps", "total_steps", "seconds",
+                "trainable", "started", "finished", "error", "correct", "peak_mb")
+        with self._tx() as c:
+            c.execute(f"INSERT INTO trials(run_id, {', '.join(cols)}) VALUES (?{',?' * len(cols)})",
+                      (run_id, *(row.get(k) for k in cols)))
 
     def add_points(self, trial_id: int, points: list[dict]) -> None:
         now = time.time()

@@ -24,7 +24,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .errors import UserError
-from .names import METHODS
+from .names import SUBSPACE_METHODS as METHODS
 from .projection import make_projection
 
 _LAYER_RE = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")

@@ -193,6 +193,39 @@ class Runner:
         finally:
             self._stop_hb.set()
 
+    def _share_baseline(self, cfg: dict, device: str, seeds: list[int], done: dict) -> None:
+        """Copy the baseline trials of an earlier finished run with the same model, task, budget and device.
+
+        Full fine-tuning does not depend on the method or the d grid, so runs that differ only in
+        those share one baseline (and one threshold): the comparison is fair and the baseline is
+        trained once.  ``--fresh-baseline`` turns this off.
+        """
+        from .runconfig import baseline_key
+
+        need = [s for s in seeds if ("baseline", None, s) not in done]
+        if not need or not _shareable(cfg):
+            return
+        key = baseline_key(cfg)
+        for run in self.store.list_runs():
+            rc = run["config"]
+            if (run["id"] == self.run_id or run["status"] != "done" or rc.get("recorded")
+                    or run.get("device") != device or baseline_key(rc) != key):
+                continue
+            rows = {t["seed"]: t for t in self.store.trials(run["id"])
+                    if t["kind"] == "baseline" and t["status"] == "done"}
+            if not all(s in rows for s in need):
+                continue
+            for s in need:
+                self.store.copy_trial(self.run_id, rows[s])
+                done[("baseline", None, s)] = {"kind": "baseline", "d": None, "seed": s, "status": "done",
+                                               "accuracy": rows[s]["accuracy"], "seconds": rows[s]["seconds"]}
+            self.store.update_run(self.run_id, summary={**(self.store.get_run(self.run_id)["summary"] or {}),
+                                                        "baseline_from": run["id"]})
+            self.store.event(self.run_id, "info", f"full fine-tuning baseline shared with run {run['id']} (same model, "
+                                                  f"task, budget and device; --fresh-baseline trains it anew)")
+            self.progress({"type": "baseline_shared", "from": run["id"]})
+            return
+
     def _run(self, cfg, device) -> dict:
         from .train import Cancelled, TrainConfig
 
@@ -248,11 +281,11 @@ class Runner:
                     raise res
                 store.finish_trial(tid, res.status, res.accuracy, res.val_accuracy, res.steps,
                                    res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable,
-                                   res.error, res.correct)
+                                   res.error, res.correct, res.peak_mb)
                 row = {"kind": sp.kind, "d": sp.d, "seed": sp.seed, "status": res.status, "accuracy": res.accuracy,
                        "seconds": res.seconds}
                 done[(sp.kind, sp.d, sp.seed)] = row
-                msg = (f"{'baseline' if sp.kind == 'baseline' else f'd={sp.d:,}'} seed {sp.seed}: "
+                msg = (f"{level_name(cfg['method'], sp) if sp.kind != 'baseline' else 'baseline'} seed {sp.seed}: "
                        + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
                        + (f", z's rate {res.lr:.3g} chosen on validation" if tcfg.lr_search and sp.d else "")
                        + f" ({res.seconds:.0f} s)")
@@ -267,6 +300,8 @@ class Runner:
         first = cfg["dims"][0] if cfg["dims"] != "auto" else min(max(AUTO_START, _min_d(cfg, prep)), max_d)
         trials([TrialSpec("subspace", first, 0)])
         seeds = seeds_of(cfg)
+        if not cfg.get("fresh_baseline"):
+            self._share_baseline(cfg, device, seeds, done)
         bases = trials([TrialSpec("baseline", None, s) for s in seeds])  # the baseline has seeds too
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:
@@ -294,6 +329,27 @@ class Runner:
         store.event(run_id, "info", "done: " + describe(summary))
         self.progress({"type": "done", "summary": summary})
         return summary
+
+
+def level_name(method: str, sp) -> str:
+    """How a trial's level reads: d=1,000, r=4 or the method's name."""
+    from . import methods
+
+    ax = methods.axis(method)
+    return f"d={sp.d:,}" if ax == "d" else f"r={sp.d}" if ax == "rank" else method
+
+
+def _shareable(cfg: dict) -> bool:
+    """Only models and tasks that cannot change between runs (bundled ones, the classic nets) share."""
+    from . import models, tasks
+    from .classic import is_classic_model
+
+    if is_classic_model(cfg["model"]):
+        return True
+    try:
+        return models.resolve(cfg["model"]).source == "bundled" and tasks.resolve(cfg["task"]).source == "bundled"
+    except UserError:
+        return False
 
 
 def _min_d(cfg, prep) -> int:

@@ -30,6 +30,8 @@ class TrainConfig:
     lr_subspace: float = 0.05  # Adam's rate for z at d = LR_D_REF (names.py); for lambda at every d
     lr_scaling: str = "sqrt"  # sqrt: z's rate is lr_subspace * sqrt(LR_D_REF / d); none: the same at every d
     said_groups: str = "block"  # SAID's scales: one per layer block, or one per parameter tensor
+    lr_adapter: float | None = None  # lora, vera, bitfit, head: Adam's rate (None: the method's own)
+    lora_targets: str = "query-value"  # lora, vera: which linear layers get adapters
     lr_search: bool = False  # subspace trials: train at each of LR_SEARCH x the rate, keep the best on validation
     weight_decay: float = 0.0
     eval_every: int | None = None  # steps; default: once per epoch
@@ -139,6 +141,7 @@ class TrialResult:
     error: str | None = None
     correct: list[bool] | None = None  # per test example, for d90's bootstrap interval
     lr: float | None = None  # the learning rate this trial used (z's, for a subspace trial)
+    peak_mb: float | None = None  # peak memory during the trial: allocated on a GPU, the process's RSS on a CPU
     test: Callable | None = field(default=None, repr=False)  # --lr-search: the test pass of a kept attempt
 
 
@@ -194,6 +197,31 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
     return best
 
 
+def _reset_peak(device) -> None:
+    """Start a trial's peak-memory count: CUDA's allocator statistics, or Linux's peak RSS (VmHWM)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_mb(device) -> float | None:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _rank(r: TrialResult) -> tuple:
     return (r.status == "done", r.val_accuracy if r.val_accuracy is not None else -1.0)
 
@@ -204,6 +232,7 @@ LR_SEARCH = (1 / 3, 1.0, 3.0)  # --lr-search: multipliers of z's (scaled) rate t
 def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_point, should_stop,
              test: bool) -> TrialResult:
     t0 = time.perf_counter()
+    _reset_peak(prep.device)
     torch.manual_seed(seed)
     rng = random.Random(seed)
     from . import methods
@@ -270,7 +299,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         return evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size, per_example=True)
 
     res = TrialResult(status, None, best_val if best_val >= 0 else None, step,
-                      time.perf_counter() - t0, trainable, curve, error, None, lr)
+                      time.perf_counter() - t0, trainable, curve, error, None, lr, _peak_mb(prep.device))
     if status == "done" and test:
         res.accuracy, res.correct = run_test()
     else:

@@ -157,7 +157,7 @@ st.markdown(
     "- **Shuffled pixels**: one fixed permutation of pixel positions. The fully connected net cannot tell the "
     "difference; LeNet loses what its convolutions assume (nearby pixels belong together), and its d90 rises.\n"
     "- **Shuffled labels**: random labels can only be memorised, nothing generalises; accuracy is measured on "
-    "the training images, and d90 rises: here about 14× (4,000 random labels, 42 % memorised), in the paper "
+    "the training images, and d90 rises: here about 13× (4,000 random labels, 42 % memorised), in the paper "
     "about 250× (all 60,000 labels memorised).")
 st.page_link("pages/explore.py", label="Try it: the classic preset (MLP on 5,000 MNIST digits)",
              icon=":material/science:", query_params={"model": "mlp", "task": "mnist5k"})

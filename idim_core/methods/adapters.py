@@ -1,0 +1,130 @@
+"""What the parameter-efficient methods share: which parameters are the head, which layers
+LoRA and VeRA adapt, the rank checks, and a Built over a model whose frozen parameters stay theta0.
+
+Every such method trains a copy of the prepared model with ``requires_grad`` on its own
+parameters only; the number it reports is counted from those parameters, never a formula.
+"""
+from __future__ import annotations
+
+import re
+
+from ..errors import UserError
+
+# the classifier head of a transformers model or of this project's EncoderClassifier
+HEAD_RE = re.compile(r"(^|\.)(classifier|score|pre_classifier)\.")
+TARGETS = ("query-value", "all-linear")
+
+
+def require_peft(method: str):
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        raise UserError(f"--method {method} needs the peft library (a dependency of idim): "
+                        "pip install 'peft>=0.13'") from None
+    return peft
+
+
+def head_names(module) -> list[str]:
+    """Parameter names of the classifier head: a named head, else the last linear layer (classic nets)."""
+    import torch
+
+    names = [n for n, _ in module.named_parameters() if HEAD_RE.search(n)]
+    if names:
+        return names
+    last = None
+    for name, mod in module.named_modules():
+        if isinstance(mod, torch.nn.Linear):
+            last = name
+    if last is None:
+        raise UserError("cannot find the classifier head of this model (no linear layer)")
+    return [f"{last}.{n}" for n, _ in module.get_submodule(last).named_parameters()]
+
+
+def _head_modules(module) -> set[str]:
+    return {n.rsplit(".", 1)[0] for n in head_names(module)}
+
+
+def target_layers(module, targets: str) -> list[str]:
+    """Full names of the linear layers LoRA / VeRA adapt.
+
+    ``query-value``: the attention's query and value projections (peft's default for BERT-type
+    models; for other architectures peft's own table of their names); ``all-linear``: every
+    linear layer but the head.  Nets without attention (the classic ones) always take all-linear.
+    """
+    import torch
+
+    head = _head_modules(module)
+    linear = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Linear) and n not in head]
+    if targets == "all-linear":
+        return linear
+    suffixes = ["query", "value"]
+    cfg = getattr(module, "config", None)
+    if cfg is not None and getattr(cfg, "model_type", None):
+        try:
+            from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as MAP
+
+            suffixes = list(MAP.get(cfg.model_type) or suffixes)
+        except ImportError:
+            pass
+    picked = [n for n in linear if n.rsplit(".", 1)[-1] in suffixes]
+    return picked or linear
+
+
+def check_rank(module, layers: list[str], rank: int, method: str) -> None:
+    """A rank larger than a layer's smaller side cannot be a low-rank update of it."""
+    for name in layers:
+        mod = module.get_submodule(name)
+        width = min(mod.in_features, mod.out_features)
+        if rank > width:
+            raise UserError(f"--ranks {rank} is larger than layer {name}'s width ({width}); "
+                            f"{method} ranks must be at most {width} here")
+
+
+def built_from(model, trainable_names: set[str] | None, lr: float):
+    """A Built for a model whose parameters train where requires_grad is set (after ``trainable_names``)."""
+    from .base import Built
+
+    if trainable_names is not None:
+        for n, p in model.named_parameters():
+            p.requires_grad_(n in trainable_names)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise UserError("this method found no parameters to train in this model")
+
+    def snapshot():
+        return [p.detach().clone() for p in params]
+
+    def restore(state):
+        import torch
+
+        with torch.no_grad():
+            for p, s in zip(params, state):
+                p.copy_(s)
+
+    return Built(model, [{"params": params, "lr": lr}], sum(p.numel() for p in params), lr, snapshot, restore)
+
+
+def adapter_lr(cfg, method_default: float) -> float:
+    v = cfg.get("lr_adapter") if isinstance(cfg, dict) else getattr(cfg, "lr_adapter", None)
+    return float(v) if v else method_default
+
+
+def peft_model(prep, cfg, peft_config_for, method: str):
+    """A deep copy of the prepared model with peft adapters on the target layers; the head trains too."""
+    import copy
+
+    require_peft(method)
+    from peft import get_peft_model
+
+    base = copy.deepcopy(prep.module)
+    layers = target_layers(base, _get(cfg, "lora_targets") or "query-value")
+    heads = head_names(base)
+    model = get_peft_model(base, peft_config_for(layers))
+    for n, p in model.named_parameters():  # the new head trains as in every method (peft froze it)
+        if any(n.endswith("model." + h) or n == h for h in heads):
+            p.requires_grad_(True)
+    return model, layers
+
+
+def _get(cfg, key):
+    return cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)

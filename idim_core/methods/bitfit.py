@@ -1,0 +1,21 @@
+"""BitFit: every bias and the classifier head train, everything else stays theta0.  One point."""
+from __future__ import annotations
+
+NAME = "bitfit"
+LABEL = "BitFit: the biases and the head train, one point"
+AXIS = "single"
+LR = 1e-3  # Adam's rate unless --lr-adapter is given
+
+
+def build(prep, cfg, d, seed, projection):
+    import copy
+
+    from .adapters import adapter_lr, built_from, head_names
+
+    model = copy.deepcopy(prep.module)
+    names = {n for n, _ in model.named_parameters() if n.endswith(".bias") or n == "bias"} | set(head_names(model))
+    return built_from(model, names, adapter_lr(cfg, LR))
+
+
+def min_d(module, cfg) -> int:
+    return 0

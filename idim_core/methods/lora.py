@@ -1,0 +1,29 @@
+"""LoRA through peft: W = W0 + (alpha / r) B A on the attention's query and value (or every
+linear layer but the head), A and B trained, W0 frozen; the head trains too.  One point per rank.
+
+alpha = 2 r, so the update's scale alpha / r is 2 at every rank (B starts at zero: theta0 exactly).
+"""
+from __future__ import annotations
+
+NAME = "lora"
+LABEL = "LoRA: low-rank adapters on query and value (peft), one point per rank"
+AXIS = "rank"
+LR = 1e-3  # Adam's rate unless --lr-adapter is given
+
+
+def build(prep, cfg, d, seed, projection):
+    from .adapters import adapter_lr, built_from, check_rank, peft_model, require_peft, target_layers
+
+    require_peft(NAME)
+    from peft import LoraConfig
+
+    rank = int(d)
+    check_rank(prep.module, target_layers(prep.module, getattr(cfg, "lora_targets", None) or "query-value"), rank,
+               NAME)
+    model, _ = peft_model(prep, cfg, lambda layers: LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
+                                                               target_modules=layers), NAME)
+    return built_from(model, None, adapter_lr(cfg, LR))
+
+
+def min_d(module, cfg) -> int:
+    return 1

@@ -1,0 +1,28 @@
+"""VeRA through peft: one frozen random pair (A, B) shared by all adapted layers; each layer
+trains only two scaling vectors, diag(b) B diag(d) A (out + r numbers per layer).  A random
+subspace like SAID's, from the adapter world.  One point per rank; the head trains too.
+"""
+from __future__ import annotations
+
+NAME = "vera"
+LABEL = "VeRA: shared frozen random matrices, trained scaling vectors (peft), one point per rank"
+AXIS = "rank"
+LR = 1e-2  # Adam's rate unless --lr-adapter is given (VeRA's vectors need a larger rate than LoRA)
+
+
+def build(prep, cfg, d, seed, projection):
+    from .adapters import adapter_lr, built_from, check_rank, peft_model, require_peft, target_layers
+
+    require_peft(NAME)
+    from peft import VeraConfig
+
+    rank = int(d)
+    check_rank(prep.module, target_layers(prep.module, getattr(cfg, "lora_targets", None) or "query-value"), rank,
+               NAME)
+    model, _ = peft_model(prep, cfg, lambda layers: VeraConfig(r=rank, target_modules=layers, vera_dropout=0.0,
+                                                               projection_prng_key=seed), NAME)
+    return built_from(model, None, adapter_lr(cfg, LR))
+
+
+def min_d(module, cfg) -> int:
+    return 1
