@@ -2,6 +2,7 @@
 
     python bench/tune_defaults.py --kind lm        # minilm-l6 on mr, SAID (about 10 min, 2-core CPU)
     python bench/tune_defaults.py --kind classic   # mlp on mnist5k, DID (about 3 min)
+    python bench/tune_defaults.py --kind adapters  # minilm-l6 on mr: lora, vera, bitfit, head (about 10 min)
 
 For full fine-tuning it tries each rate in --full-lrs; for z it tries each reference
 rate in --sub-lrs (the rate at d = 1,000; z's rate at d is lr * sqrt(1000 / d), the
@@ -9,6 +10,10 @@ default --lr-scaling sqrt) at every d in --dims.  It prints the validation accur
 each setting and picks, for z, the reference rate with the best mean validation
 accuracy over the d values.  Test accuracy is never looked at here: it is reserved
 for the reported numbers.
+
+``--kind adapters`` picks each parameter-efficient method's own default rate (the
+``LR`` in its module under idim_core/methods/) the same way: each rate in --adapter-lrs
+at one level (LoRA rank 4, VeRA rank 64; BitFit and head-only have one), validation only.
 """
 import argparse
 import math
@@ -30,15 +35,47 @@ KINDS = {
 }
 
 
+ADAPTER_LEVELS = {"lora": 4, "vera": 64, "bitfit": 0, "head": 0}
+
+
+def tune_adapters(args) -> None:
+    from idim_core import methods
+
+    cfg = make_config(model=args.model or "minilm-l6", task="mr")
+    prep, _, _ = prepare(cfg, "cpu")
+    lrs = [float(x) for x in (args.adapter_lrs or "3e-4,1e-3,3e-3,1e-2").split(",")]
+    n = len(prep.val) * args.seeds
+    for name in (args.methods or ",".join(ADAPTER_LEVELS)).split(","):
+        level = ADAPTER_LEVELS[name]
+        scores = {}
+        for lr in lrs:
+            accs = []
+            for s in range(args.seeds):
+                tc = TrainConfig(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr_adapter=lr)
+                r = run_trial(prep, tc, d=level, seed=s, method=name)
+                accs.append(r.val_accuracy if r.val_accuracy is not None else 0.0)
+            scores[lr] = statistics.fmean(accs)
+            print(f"{name:7} level {level:<4} lr {lr:g}: validation accuracy {scores[lr]:.3f}", flush=True)
+        current = methods.get(name).LR
+        best = max(scores, key=scores.get)
+        se = math.sqrt(max(scores[best] * (1 - scores[best]), 1e-9) / n)
+        pick = current if current in scores and scores[best] - scores[current] <= se else best
+        print(f"{name}: " + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in scores.items()) + f"  -> {pick:g}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kind", choices=KINDS, default="lm")
+    ap.add_argument("--kind", choices=[*KINDS, "adapters"], default="lm")
+    ap.add_argument("--adapter-lrs")
+    ap.add_argument("--methods")
     ap.add_argument("--model")
     ap.add_argument("--full-lrs")
     ap.add_argument("--sub-lrs")
     ap.add_argument("--dims")
     ap.add_argument("--seeds", type=int, default=1)
     args = ap.parse_args()
+    if args.kind == "adapters":
+        return tune_adapters(args)
     k = KINDS[args.kind]
     model = args.model or k["model"]
     cfg = make_config(model=model, task=k["task"], method=k["method"])

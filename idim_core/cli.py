@@ -248,6 +248,53 @@ def cmd_show(args) -> int:
 
 
 
+def cmd_compare(args) -> int:
+    from .results import comparison, result
+
+    store = _store(args)
+    for rid in args.run_ids:
+        store.require_run(rid)
+    cmp = comparison([result(store, rid) for rid in dict.fromkeys(args.run_ids)])
+    if args.json:
+        print(json.dumps(cmp))
+        return 0
+    print(f"{'run':12}  {'method':7}  {'model':18}  {'task':10}  {'params at 90 %':>16}  {'95 % interval':>19}  "
+          f"{'x d90':>6}  {'s/trial':>7}  {'peak MB':>7}")
+    for r in cmp["rows"]:
+        st = r["p90_status"]
+        p90 = (f"≈ {r['p90_interpolated']:,.0f}" if st == "found" else f"≤ {r['p90_upper']:,}" if st == "below_grid"
+               else "not reached" if st == "not_reached" else "did not learn" if st == "baseline_at_floor" else "-")
+        ci = r["p90_ci"]
+        ci_txt = "-" if not ci else ((f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " - "
+                                     + (f"{ci[1]:,.0f}" if ci[1] is not None else "more"))
+        ratio = f"{r['ratio_to_d90']:.2f}" if r["ratio_to_d90"] else "-"
+        secs = f"{r['seconds_per_trial']:.0f}" if r["seconds_per_trial"] else "-"
+        mem = f"{r['peak_mb']:.0f}" if r["peak_mb"] else "-"
+        print(f"{r['run_id']:12}  {r['method']:7}  {r['model'][:18]:18}  {r['task'][:10]:10}  {p90:>16}  {ci_txt:>19}  "
+              f"{ratio:>6}  {secs:>7}  {mem:>7}")
+    if not cmp["same_budget"]:
+        print("note: these runs differ in model, task or budget (epochs, examples, seeds): the comparison is not fair")
+    if cmp["d90_reference"]:
+        print(f"x d90: the 90 % point divided by the d90 of run {cmp['d90_reference']}")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from . import methods
+
+    rows = [{"name": n, "axis": m.AXIS, "label": m.LABEL,
+             "lr": getattr(m, "LR", None), "default_ranks": methods.DEFAULT_RANKS.get(n)}
+            for n, m in methods.REGISTRY.items()]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            extra = (f"  (default ranks {','.join(map(str, r['default_ranks']))})" if r["default_ranks"] else "") + \
+                (f"  lr {r['lr']:g}" if r["lr"] else "")
+            print(f"{r['name']:7} {r['label']}{extra}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .results import export_csv, result
 
@@ -405,6 +452,14 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--format", choices=("csv", "json"), default="csv")
             s.add_argument("-o", "--output", help="file to write (default stdout)")
         s.set_defaults(func=fn)
+
+    s = sub.add_parser("compare", help="runs side by side on the trainable-parameter axis", parents=[home])
+    s.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_compare)
+    s = sub.add_parser("methods", help="list the training methods", parents=[home])
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_methods)
 
     s = sub.add_parser("ls", help="list runs", parents=[home])
     s.add_argument("--json", action="store_true")

@@ -76,7 +76,8 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
         store.finish_trial(tid, "done", accuracy=acc)
     for p in data["points"]:
         tid = store.start_trial(run_id, "subspace", int(p["d"]), int(p["seed"]))
-        store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"))
+        store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"), seconds=p.get("seconds"),
+                           trainable=p.get("params"), peak_mb=p.get("peak_mb"))
     store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "
                                 f"(made with: {cfg['recorded_command']})")
     return run_id

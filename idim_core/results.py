@@ -164,3 +164,48 @@ def export_csv(res: dict) -> str:
         w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"], p.get("status", "done"),
                     *extra, *facts])
     return buf.getvalue()
+
+
+BUDGET_KEYS = ("epochs", "max_steps", "batch_size", "max_train", "max_eval", "max_length", "seeds", "split_seed")
+
+
+def budget(res: dict) -> dict:
+    cfg = res.get("config") or {}
+    return {k: cfg.get(k) for k in BUDGET_KEYS}
+
+
+def comparison(results: list[dict]) -> dict:
+    """Runs side by side on the trainable-parameter axis (`idim compare`, the Compare page's table).
+
+    Each row: the method, its 90 % point in trainable parameters (with the interval), the
+    ratio of that point to the d90 of the subspace run compared (the first DID/SAID run
+    with a d90), mean seconds per trial, peak memory, and the budget.  ``same_budget`` is
+    false when the runs differ in model, task or budget (then the comparison is not fair).
+    """
+    import statistics
+
+    ref = next((r for r in results if r.get("axis", "d") == "d" and r.get("d90_status") == "found"), None)
+    ref_d90 = ref["d90_interpolated"] if ref else None
+    rows = []
+    for r in results:
+        pts = [p for p in r["points"] if p.get("status") in ("done", "diverged")]
+        secs = [p["seconds"] for p in pts if p.get("seconds") is not None]
+        mems = [p["peak_mb"] for p in pts if p.get("peak_mb") is not None]
+        p90 = r.get("p90_interpolated") if r.get("p90_status") == "found" else \
+            r.get("p90_upper") if r.get("p90_status") == "below_grid" else None
+        rows.append({
+            "run_id": r["run_id"], "method": r["method"], "model": r["model"], "task": r["task"],
+            "axis": r.get("axis", "d"), "status": r["status"], "D": r.get("D"),
+            "baseline_accuracy": r.get("baseline_accuracy"), "threshold": r.get("threshold"),
+            "levels": sorted({p["d"] for p in pts}),
+            "params": sorted({p["params"] for p in pts if p.get("params") is not None}),
+            "best_accuracy": max((row["mean"] for row in r.get("by_params") or r.get("by_d") or []), default=None),
+            "p90": r.get("p90"), "p90_interpolated": r.get("p90_interpolated"), "p90_status": r.get("p90_status"),
+            "p90_upper": r.get("p90_upper"), "p90_ci": r.get("p90_ci"),
+            "ratio_to_d90": (p90 / ref_d90) if (p90 and ref_d90) else None,
+            "seconds_per_trial": statistics.fmean(secs) if secs else None,
+            "peak_mb": max(mems) if mems else None,
+            "budget": budget(r),
+        })
+    keys = {(r["model"], r["task"], tuple(sorted(budget(r).items()))) for r in results}
+    return {"rows": rows, "d90_reference": ref["run_id"] if ref else None, "same_budget": len(keys) <= 1}

@@ -407,8 +407,9 @@ class Store:
         cols = ("kind", "d", "seed", "status", "accuracy", "val_accuracy", "steps", "total_steps", "seconds",
                 "trainable", "started", "finished", "error", "correct", "peak_mb")
         with self._tx() as c:
-            c.execute(f"INSERT INTO trials(run_id, {', '.join(cols)}) VALUES (?{',?' * len(cols)})",
-                      (run_id, *(row.get(k) for k in cols)))
+            c.execute("INSERT INTO trials(run_id, kind, d, seed, status, accuracy, val_accuracy, steps, total_steps, "
+                      "seconds, trainable, started, finished, error, correct, peak_mb) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (run_id, *(row.get(k) for k in cols)))
 
     def add_points(self, trial_id: int, points: list[dict]) -> None:
         now = time.time()

@@ -31,6 +31,46 @@ def show_comparison(key: str) -> None:
     st.rerun()
 
 
+def show_methods_table(results: list[dict]) -> None:
+    """Method, parameters at 90 %, ratio to d90, time per trial, peak memory (results.comparison)."""
+    from idim_core.results import comparison
+
+    cmp = comparison(results)
+
+    def p90_cell(r):
+        stt = r["p90_status"]
+        if stt == "found":
+            return f"≈ {r['p90_interpolated']:,.0f}"
+        if stt == "below_grid":
+            return f"≤ {r['p90_upper']:,}"
+        return {"not_reached": "not reached", "baseline_at_floor": "did not learn"}.get(stt, "")
+
+    def ci_cell(r):
+        ci = r["p90_ci"]
+        if not ci:
+            return ""
+        return (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – " + \
+            (f"{ci[1]:,.0f}" if ci[1] is not None else "more than tried")
+
+    st.subheader("Trainable parameters at 90 % of full fine-tuning")
+    st.dataframe([{
+        "run": r["run_id"], "method": figures.METHOD_NAMES.get(r["method"], r["method"]), "model": r["model"],
+        "task": r["task"], "parameters at 90 %": p90_cell(r), "95 % interval": ci_cell(r),
+        "× d90": "" if r["ratio_to_d90"] is None else f"{r['ratio_to_d90']:.2f}",
+        "best mean accuracy": "" if r["best_accuracy"] is None else f"{r['best_accuracy']:.3f}",
+        "seconds per trial": "" if r["seconds_per_trial"] is None else f"{r['seconds_per_trial']:.1f}",
+        "peak memory (MB)": "" if r["peak_mb"] is None else f"{r['peak_mb']:,.0f}",
+    } for r in cmp["rows"]], hide_index=True, key="methods_table")
+    st.caption("The 90 % point is d90's rule on this axis: the smallest count of trainable parameters whose mean "
+               "accuracy over seeds reaches 0.9 × full fine-tuning, interpolated in log between the counts tried. "
+               "× d90 divides it by the d90 of the first DID/SAID run here. Peak memory is the GPU's allocated "
+               "peak, or on a CPU the training process's peak resident memory (model and data included). "
+               "Where two intervals overlap, the data do not say which method needs fewer parameters.")
+    if not cmp["same_budget"]:
+        st.warning("These runs differ in model, task or budget (epochs, examples, seeds): the comparison is not "
+                   "fair; run them with the same settings (they then share one full fine-tuning baseline).")
+
+
 # -- ready-made comparisons, recorded with idim's own CLI (assets/recorded/) --------------------
 ready = demo.available_comparisons()
 if "comparison" in st.query_params:  # a link from the Learn page
@@ -58,12 +98,27 @@ else:
     chosen = st.multiselect("Runs", list(labels), default=default, format_func=labels.get,
                             key="compare_runs" if gen == 0 else f"compare_runs_{gen}",
                             help="Pick any runs from the store; unfinished ones show what they have so far.")
-    normalise = st.toggle("Normalise: accuracy ÷ full fine-tuning accuracy", key="normalise",
-                          help="Puts runs with different baselines on one scale; the threshold is then 0.9 for all.")
     if chosen:
         results = [result(store, rid) for rid in chosen]
-        st.plotly_chart(figures.compare_figure(results, normalise=normalise), key="compare_chart",
-                        config={"displaylogo": False})
+        any_adapter = any(r.get("axis", "d") != "d" for r in results)
+        c1, c2 = st.columns(2)
+        by_params = c1.toggle("x axis: trainable parameters (every method on one axis)", value=any_adapter,
+                              key=f"by_params_{int(any_adapter)}",
+                              help="LoRA, VeRA, BitFit and head-only have no d: on this axis every method is placed "
+                                   "by the numbers it trains, counted from the model. Off: the subspace runs against d.")
+        normalise = c2.toggle("Normalise: accuracy ÷ full fine-tuning accuracy", key="normalise", disabled=by_params,
+                              help="Puts runs with different baselines on one scale; the threshold is then 0.9 for "
+                                   "all (the d axis only).")
+        if by_params:
+            st.plotly_chart(figures.params_figure(results), key="params_chart", config={"displaylogo": False})
+            show_methods_table(results)
+        else:
+            shown = [r for r in results if r.get("axis", "d") == "d"]
+            if len(shown) < len(results):
+                st.caption("LoRA, VeRA, BitFit and head-only runs have no d; switch the x axis to trainable "
+                           "parameters to see them.")
+            st.plotly_chart(figures.compare_figure(shown, normalise=normalise), key="compare_chart",
+                            config={"displaylogo": False})
         if normalise and any(r["baseline_accuracy"] is None for r in results):
             st.caption("Runs without a finished baseline cannot be normalised and are left out of the chart.")
         st.subheader("d90 per run (measured here)")

@@ -12,7 +12,8 @@ from idim_core import demo
 from idim_core.ui import estimates, figures, forms, workers
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
-from idim_core.names import LR_SCALINGS, METHODS, PROJECTIONS, SAID_GROUPS
+from idim_core.methods import DEFAULT_RANKS, axis as method_axis, get as method_get
+from idim_core.names import LORA_TARGETS, LR_SCALINGS, METHODS, PROJECTIONS, SAID_GROUPS
 from idim_core.classic import is_classic_model
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config
 from idim_core.tasks import list_tasks
@@ -24,7 +25,11 @@ through_app()
 OTHER_MODEL = "other: a Hugging Face id or a local model directory"
 OTHER_TASK = "other: your own CSV file"
 METHOD_LABELS = {"said": "SAID: structure-aware (one learned scale per layer)",
-                 "did": "DID: direct (one projection over all parameters)"}
+                 "did": "DID: direct (one projection over all parameters)",
+                 "lora": "LoRA: low-rank adapters (peft), one point per rank",
+                 "vera": "VeRA: shared random adapters (peft), one point per rank",
+                 "bitfit": "BitFit: only the biases and the head",
+                 "head": "head only: a linear probe, the floor"}
 PROJ_HELP = {"fastfood": "Fastfood (H G Π H B): fast, O(D log d), no D×d matrix. The default.",
              "sparse": "Sparse random ±1 matrix, density about 1/√D (Li et al. 2018).",
              "dense": "Dense Gaussian matrix: the classic mode, only for small D·d (memory)."}
@@ -218,40 +223,57 @@ with left:
     method = st.radio("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
                       format_func=METHOD_LABELS.get, key=K(f"method_{fam}"), horizontal=False,
                       help="DID trains z through one random projection of all parameters. SAID also learns one "
-                           "scale per layer; those scales count in d.")
+                           "scale per layer; those scales count in d. LoRA, VeRA, BitFit and head-only are the "
+                           "parameter-efficient methods people use instead: compare them with the subspace on one "
+                           "axis of trainable parameters (same model, task and budget: they share the baseline).")
+    axis = method_axis(method)
     want_proj = qget("projection", str, FAM["projection"])
-    projection = st.selectbox("Projection", PROJECTIONS, key=K("projection"),
-                              index=PROJECTIONS.index(want_proj) if want_proj in PROJECTIONS else 0,
-                              help="How z (d numbers) is mapped to the D parameters. " + " ".join(PROJ_HELP.values()))
+    projection = FAM["projection"]
+    if axis == "d":
+        projection = st.selectbox("Projection", PROJECTIONS, key=K("projection"),
+                                  index=PROJECTIONS.index(want_proj) if want_proj in PROJECTIONS else 0,
+                                  help="How z (d numbers) is mapped to the D parameters. " + " ".join(PROJ_HELP.values()))
 
 # -- which d, how many seeds, what budget --------------------------------------------------
 with right:
-    want_dims = qget("dims", str, None)
-    default_dims = ",".join(map(str, FAM["dims"]))
-    if want_dims is not None and want_dims.replace(" ", "") == default_dims:
-        want_dims = None
-    mode_index = 0 if want_dims is None else (3 if want_dims.strip().lower() == "auto" else 2)
-    mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=K(f"dims_mode_{fam}"), horizontal=True,
-                    help="The default grid (the same as the command line's), a log-spaced grid, your own list, "
-                         "or an automatic search that brackets d90 and bisects in log d.")
-    if mode == DIM_MODES[0]:
-        dims = list(FAM["dims"])
-        st.caption("d = " + ", ".join(f"{d:,}" for d in dims) + " (the default, as `idim run` uses)")
-    elif mode == DIM_MODES[1]:
-        lo, hi = st.select_slider("Range of d", options=estimates.GRID_STOPS, value=(10, 10_000), key=K("grid_range"),
-                                  format_func=lambda v: f"{v:,}", help="Smallest and largest d of the grid.")
-        per = st.radio("Points per decade", (1, 2, 3), index=0, horizontal=True, key=K("grid_per"),
-                       help="1: 10, 100, 1000 ... 2: 10, 30, 100 ... 3: 10, 20, 50, 100 ...")
-        dims = estimates.log_grid(lo, hi, per)
-        st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
-    elif mode == DIM_MODES[2]:
-        dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims, key=K(f"dims_custom_{fam}"),
-                             help="Comma-separated whole numbers, for example 10,100,1000,10000.")
-    else:
-        dims = "auto"
-        st.caption("Starts at d = 10, multiplies by 10 until the threshold is reached, then bisects in log d "
-                   "until the bracket is within a factor 1.4 (the true crossing then lies within −29 % / +40 % of the "
-                   "reported d).")
+    ranks = None
+    if axis == "rank":
+        default_ranks = ",".join(map(str, DEFAULT_RANKS[method]))
+        ranks = st.text_input("Ranks", value=qget("ranks", str, default_ranks), key=K(f"ranks_{method}"),
+                              help="Comma-separated whole numbers, one trial per rank and seed; each is at most the "
+                                   "layer's width (384 for the bundled model).")
+        dims = None
+    elif axis == "single":
+        st.caption(f"**{method}** has no size to vary: one point (per seed), placed on the chart by the number of "
+                   "parameters it trains, counted from the model.")
+        dims = None
+    if axis == "d":
+        want_dims = qget("dims", str, None)
+        default_dims = ",".join(map(str, FAM["dims"]))
+        if want_dims is not None and want_dims.replace(" ", "") == default_dims:
+            want_dims = None
+        mode_index = 0 if want_dims is None else (3 if want_dims.strip().lower() == "auto" else 2)
+        mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=K(f"dims_mode_{fam}"), horizontal=True,
+                        help="The default grid (the same as the command line's), a log-spaced grid, your own list, "
+                             "or an automatic search that brackets d90 and bisects in log d.")
+        if mode == DIM_MODES[0]:
+            dims = list(FAM["dims"])
+            st.caption("d = " + ", ".join(f"{d:,}" for d in dims) + " (the default, as `idim run` uses)")
+        elif mode == DIM_MODES[1]:
+            lo, hi = st.select_slider("Range of d", options=estimates.GRID_STOPS, value=(10, 10_000), key=K("grid_range"),
+                                      format_func=lambda v: f"{v:,}", help="Smallest and largest d of the grid.")
+            per = st.radio("Points per decade", (1, 2, 3), index=0, horizontal=True, key=K("grid_per"),
+                           help="1: 10, 100, 1000 ... 2: 10, 30, 100 ... 3: 10, 20, 50, 100 ...")
+            dims = estimates.log_grid(lo, hi, per)
+            st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
+        elif mode == DIM_MODES[2]:
+            dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims, key=K(f"dims_custom_{fam}"),
+                                 help="Comma-separated whole numbers, for example 10,100,1000,10000.")
+        else:
+            dims = "auto"
+            st.caption("Starts at d = 10, multiplies by 10 until the threshold is reached, then bisects in log d "
+                       "until the bracket is within a factor 1.4 (the true crossing then lies within −29 % / +40 % of the "
+                       "reported d).")
     seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"], 1, 20), key=K("seeds"),
                             help="Independent random projections (and data orders) per d; error bars show their spread.")
     c1, c2 = st.columns(2)
@@ -268,18 +290,34 @@ with right:
         lr_full = a1.number_input("Learning rate, full training" if classic_model else "Learning rate, full fine-tuning", 1e-7, 1.0,
                                   qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K(f"lr_full_{fam}"),
                                   help="Adam learning rate of the baseline (all D parameters).")
-        lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
-                                 qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
-                                 key=K(f"lr_subspace_{fam}"),
-                                 help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves by "
-                                      "about this much per step, so the step in parameter space grows like √d; by "
-                                      "default the rate at d is this × √(1000 / d), the same step at every d.")
-        want_scaling = qget("lr_scaling", str, FAM["lr_scaling"])
-        lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True, key=K(f"lr_scaling_{fam}"),
-                              index=LR_SCALINGS.index(want_scaling) if want_scaling in LR_SCALINGS else 0,
-                              format_func={"sqrt": "follows d (× √(1000/d))", "none": "the same at every d"}.get,
-                              help="The default keeps the step in parameter space the same at every d; one rate "
-                                   "for all d makes large d collapse.")
+        lr_sub, lr_scaling, lr_adapter, lora_targets = FAM["lr_subspace"], FAM["lr_scaling"], None, None
+        if axis == "d":
+            lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
+                                     qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
+                                     key=K(f"lr_subspace_{fam}"),
+                                     help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves by "
+                                          "about this much per step, so the step in parameter space grows like √d; by "
+                                          "default the rate at d is this × √(1000 / d), the same step at every d.")
+            want_scaling = qget("lr_scaling", str, FAM["lr_scaling"])
+            lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True, key=K(f"lr_scaling_{fam}"),
+                                  index=LR_SCALINGS.index(want_scaling) if want_scaling in LR_SCALINGS else 0,
+                                  format_func={"sqrt": "follows d (× √(1000/d))", "none": "the same at every d"}.get,
+                                  help="The default keeps the step in parameter space the same at every d; one rate "
+                                       "for all d makes large d collapse.")
+        else:
+            m_lr = method_get(method).LR
+            lr_adapter = a2.number_input(f"Learning rate, {method}", 1e-6, 1.0,
+                                         qget("lr_adapter", float, m_lr, 1e-6, 1.0), format="%.0e",
+                                         key=K(f"lr_adapter_{method}"),
+                                         help=f"Adam learning rate of what {method} trains (its default, {m_lr:g}, "
+                                              "was chosen on the validation split: bench/tune_defaults.py --kind "
+                                              "adapters).")
+            if axis == "rank":
+                lora_targets = a1.radio("Adapted layers", LORA_TARGETS, horizontal=True, key=K("lora_targets"),
+                                        format_func={"query-value": "query and value",
+                                                     "all-linear": "every linear layer"}.get,
+                                        help="peft's default for BERT-type models adapts the attention's query and "
+                                             "value projections; or every linear layer but the head.")
         said_groups = None
         if method == "said":
             want_groups = qget("said_groups", str, FAM["said_groups"])
@@ -311,7 +349,8 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  max_length=_int(max_length), max_eval=_int(max_eval), batch_size=int(batch),
                  shuffle_labels=shuffle_labels or None, shuffle_pixels=shuffle_pixels or None,
                  text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
-                 lr_scaling=lr_scaling, said_groups=said_groups)
+                 lr_scaling=lr_scaling, said_groups=said_groups, ranks=ranks,
+                 lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets)
 
 # -- how long will it take ----------------------------------------------------------------
 try:
@@ -322,7 +361,8 @@ if draft is not None:
     secs = estimates.estimate_seconds(draft, device)
     n = estimates.planned_trials(draft)
     st.info(f"**Rough estimate: about {estimates.fmt_seconds(secs)}** on `{device}` — 1 {'full training' if classic_model else 'full fine-tuning'} + "
-            f"{'about ' if draft['dims'] == 'auto' else ''}{n} subspace trial{'s' if n != 1 else ''}, "
+            f"{'about ' if draft['dims'] == 'auto' else ''}{n} {'subspace' if axis == 'd' else method} "
+            f"trial{'s' if n != 1 else ''}, "
             f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "
             "Once the run starts, the live view replaces this with the measured speed.")
     try:
@@ -333,7 +373,11 @@ if draft is not None:
         D = num_params(draft["model"], side_of(draft["task"])) if classic_model else resolve_model(draft["model"]).params
     except (UserError, KeyError):
         D = None
-    st.plotly_chart(figures.plan_figure(draft, D), key="plan_chart", config={"displayModeBar": False})
+    if axis == "d":
+        st.plotly_chart(figures.plan_figure(draft, D), key="plan_chart", config={"displayModeBar": False})
+    elif axis == "rank":
+        st.caption(f"Ranks r = {', '.join(map(str, draft['ranks']))}: each trial's trainable parameters are counted "
+                   "from the model when it is built, and the chart places it on that axis.")
 
 if st.button("Start run", type="primary", key="start"):
     try:

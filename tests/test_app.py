@@ -698,3 +698,76 @@ def test_switching_between_language_and_classic_models_keeps_the_form_valid(stor
     submit(at)
     cfg = store.list_runs()[0]["config"]
     assert (cfg["model"], cfg["task"], cfg["method"], cfg["epochs"]) == ("minilm-l2", "mr", "said", 2.0)
+
+
+# ---------------------------------------------------------------------------
+# parameter-efficient methods: the form, Live and Compare on the parameter axis
+# ---------------------------------------------------------------------------
+def seed_adapter_run(store: Store, method: str, levels: dict[int, tuple[int, list[float]]], baseline: float = 0.8,
+                     **cfg_extra) -> str:
+    """A finished lora/vera/bitfit/head run: level -> (trainable parameters, accuracy per seed)."""
+    cfg = make_config(model="minilm-l2", task="mr", method=method, seeds=max(len(v[1]) for v in levels.values()),
+                      **({"ranks": ",".join(map(str, levels))} if method in ("lora", "vera") else {}), **cfg_extra)
+    rid = store.create_run(cfg, status="running", owner="test")
+    store.update_run(rid, device="cpu", summary={"D": 15_468_290, "chance": 0.5, "majority": 0.55, "layers": 2})
+    tid = store.start_trial(rid, "baseline", None, 0)
+    store.finish_trial(tid, "done", accuracy=baseline, val_accuracy=baseline, steps=8, total_steps=8, seconds=4.0,
+                       trainable=15_468_290, peak_mb=900.0)
+    for level, (params, accs) in levels.items():
+        for seed, acc in enumerate(accs):
+            tid = store.start_trial(rid, "subspace", level, seed)
+            store.finish_trial(tid, "done", accuracy=acc, val_accuracy=acc, steps=8, total_steps=8, seconds=3.0,
+                               trainable=params, peak_mb=700.0)
+    store.end_run(rid, "done")
+    return rid
+
+
+def test_explore_lora_asks_for_ranks_and_refuses_bad_ones(store):
+    at = app({"method": "lora"})
+    assert at.radio(key="method_lm").value == "lora"
+    assert at.text_input(key="ranks_lora").value == "1,2,4,8,16"
+    assert not [r for r in at.radio if r.key == "dims_mode_lm"]  # no d for LoRA
+    at.text_input(key="ranks_lora").set_value("0,4").run()
+    submit(at)
+    assert any("ranks entry '0'" in e for e in errors(at)), errors(at)
+    at.text_input(key="ranks_lora").set_value("4,999").run()
+    submit(at)
+    assert any("larger than the layers' width" in e for e in errors(at)), errors(at)
+    assert store.list_runs() == []
+    assert at.button(key="start")  # the form stays
+
+
+def test_explore_queues_a_lora_run_with_its_ranks(store):
+    at = app({**{k: str(v) for k, v in TINY.items()}, "method": "lora", "ranks": "1,4"})
+    submit(at)
+    assert errors(at) == []
+    (run,) = store.list_runs()
+    assert (run["config"]["method"], run["config"]["ranks"], run["config"]["dims"]) == ("lora", [1, 4], [1, 4])
+
+
+def test_compare_puts_every_method_on_one_parameter_axis(store):
+    said = seed_run(store, {100: [0.6, 0.62], 1000: [0.74, 0.75], 10_000: [0.78, 0.79]})
+    lora = seed_adapter_run(store, "lora", {1: (9_986, [0.70, 0.71]), 4: (37_634, [0.76, 0.77])})
+    head = seed_adapter_run(store, "head", {0: (770, [0.62, 0.63])})
+    at = app({"runs": ",".join([said, lora, head])}, page="pages/compare.py")
+    assert at.toggle(key="by_params_1").value is True  # adapters present: the parameter axis by default
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters"))
+    pts = [t for t in fig["data"] if (t.get("meta") or {}).get("role") == "points"]
+    assert {t["meta"]["method"] for t in pts} == {"said", "lora", "head"}
+    lora_trace = next(t for t in pts if t["meta"]["method"] == "lora")
+    assert lora_trace["x"] == [9_986, 37_634] and lora_trace["text"] == ["r = 1", "r = 4"]
+    roles = [(t.get("meta") or {}).get("role") for t in fig["data"]]
+    assert "full" in roles and "threshold" in roles and roles.count("p90") >= 2
+    table = next(df.value for df in at.dataframe if "parameters at 90 %" in df.value.columns)
+    row = table[table["method"] == "LoRA"].iloc[0]
+    assert row["parameters at 90 %"].startswith("≈") and row["× d90"] != ""
+    assert table[table["method"] == "head only"].iloc[0]["parameters at 90 %"] == "not reached"
+
+
+def test_live_draws_a_lora_run_against_trainable_parameters(store):
+    rid = seed_adapter_run(store, "lora", {1: (9_986, [0.70]), 4: (37_634, [0.76])})
+    at = app({"run": rid}, page="pages/live.py")
+    fig = figures(at)[0]
+    assert fig["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters")
+    text = " ".join(m.value for m in at.markdown) + " ".join(str(m.value) for m in at.metric)
+    assert "90 % point" in text or "params" in text, text

@@ -30,7 +30,7 @@ def test_round_trip(tmp_path):
     assert [p["step"] for p in s2.points(t)] == [1, 2]
     res = result(s2, rid)
     assert res["baseline_accuracy"] == 0.8 and res["threshold"] == pytest.approx(0.72)
-    assert res["points"] == [{"d": 10, "seed": 0, "accuracy": 0.75, "status": "done"}]
+    assert res["points"] == [{"d": 10, "seed": 0, "accuracy": 0.75, "status": "done", "params": 10}]  # DID: d
     assert res["d90"] == 10 and res["D"] == 1234
     assert s2.path.exists()
     assert s2._q("PRAGMA journal_mode")[0][0] == "wal"

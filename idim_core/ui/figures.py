@@ -44,6 +44,11 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
     """The live chart: accuracy against d (log), with baseline, threshold, chance and d90 (with its interval)."""
     import plotly.graph_objects as go
 
+    if res.get("axis", "d") != "d":  # LoRA, VeRA, BitFit, head-only: their axis is trainable parameters
+        fig = params_figure([res], height=height, font_size=font_size)
+        fig.update_layout(uirevision=res["run_id"], meta={"run_id": res["run_id"], "axis": res["axis"],
+                                                          "p90_status": res.get("p90_status")})
+        return fig
     fig = go.Figure()
     lo, hi = _x_range(res)
     word = baseline_word(res)
@@ -292,3 +297,86 @@ def figure_html(fig, res: dict | None = None) -> str:
     fig.update_yaxes(automargin=True)
     fig.update_xaxes(automargin=True)
     return fig.to_html(include_plotlyjs=True, full_html=True)
+
+
+METHOD_NAMES = {"did": "DID (random subspace)", "said": "SAID (random subspace)", "lora": "LoRA", "vera": "VeRA",
+                "bitfit": "BitFit", "head": "head only"}
+
+
+def params_figure(results: list[dict], height: int = 500, font_size: int | None = None):
+    """Every method on one axis: accuracy against trainable parameters (log), full fine-tuning at D,
+    the 0.9 threshold, and each run's 90 % point with its interval."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    xs = [p["params"] for res in results for p in res["points"] if p.get("params")]
+    xs += [res["D"] for res in results if res.get("D")]
+    lo, hi = (max(1.0, min(xs) / 2), max(xs) * 2) if xs else (10.0, 1e7)
+    thresholds = {round(r["threshold"], 6) for r in results if r.get("threshold") is not None}
+    shared = len(thresholds) == 1
+    fulls: dict[tuple, dict] = {}
+    for i, res in enumerate(results):
+        colour = PALETTE[i % len(PALETTE)]
+        axis = res.get("axis", "d")
+        rows = [r for r in (res.get("by_params") or []) if r["mean"] is not None]
+        if not rows and axis == "d":
+            rows = [r for r in res["by_d"] if r["mean"] is not None]
+        name = f"{METHOD_NAMES.get(res['method'], res['method'])} · {res['model']} ({res['run_id'][:6]})"
+        ranks = {p["params"]: p.get("rank") for p in res["points"] if p.get("params")}
+        text = [f"r = {ranks.get(r['d'])}" if axis == "rank" else "" for r in rows]
+        if axis == "single":
+            text = [METHOD_NAMES.get(res["method"], res["method"]) for _ in rows]
+        fig.add_trace(go.Scatter(
+            x=[r["d"] for r in rows], y=[r["mean"] for r in rows],
+            mode="markers+text" if axis == "single" else "lines+markers+text" if axis == "rank" else "lines+markers",
+            text=text, textposition="top center", name=name, legendgroup=res["run_id"],
+            marker=dict(color=colour, size=12 if axis == "single" else 9,
+                        symbol="square" if axis == "single" else "circle"),
+            line=dict(color=colour, dash="solid" if axis == "d" else "dot"),
+            error_y=dict(type="data", array=[r["std"] or 0 for r in rows], visible=True),
+            meta={"role": "points", "run_id": res["run_id"], "method": res["method"]},
+            hovertemplate="%{x:,} trainable parameters<br>mean accuracy %{y:.3f}<extra>" + res["method"] + "</extra>"))
+        if res.get("D") and res.get("baseline_accuracy") is not None:
+            fulls.setdefault((res["D"], round(res["baseline_accuracy"], 6)), res)
+        if not shared and res.get("threshold") is not None:
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[res["threshold"]] * 2, mode="lines", legendgroup=res["run_id"],
+                                     showlegend=False, line=dict(color=colour, dash="dash", width=1),
+                                     meta={"role": "threshold", "run_id": res["run_id"]}))
+        st = res.get("p90_status")
+        px = res.get("p90_interpolated") if st == "found" else res.get("p90_upper") if st == "below_grid" else None
+        if px and res.get("threshold") is not None:
+            ci = res.get("p90_ci") or [None, None]
+            plus = (ci[1] - px) if ci[1] is not None else hi - px
+            minus = (px - ci[0]) if ci[0] is not None else 0
+            label = ("≈ " if st == "found" else "≤ ") + f"{px:,.0f}"
+            fig.add_trace(go.Scatter(
+                x=[px], y=[res["threshold"]], mode="markers", legendgroup=res["run_id"],
+                name=f"90 % point {label} ({res['method']})",
+                marker=dict(symbol="star", size=15, color=colour, line=dict(width=1, color="#333")),
+                error_x=dict(type="data", symmetric=False, array=[max(plus, 0)], arrayminus=[max(minus, 0)],
+                             visible=bool(res.get("p90_ci")), color=colour, thickness=3),
+                meta={"role": "p90", "run_id": res["run_id"], "value": px, "status": st},
+                hovertemplate="90 % point " + label + " trainable parameters<extra>" + res["method"] + "</extra>"))
+    for (D, b), res in fulls.items():
+        fig.add_trace(go.Scatter(x=[D], y=[b], mode="markers+text", text=[f"full: D = {D:,}"],
+                                 textposition="bottom center", name=f"full fine-tuning ({res['model']}, {b:.3f})",
+                                 marker=dict(symbol="diamond", size=14, color=C_BASE),
+                                 error_y=dict(type="data", array=[res.get("baseline_std") or 0], visible=True),
+                                 meta={"role": "full", "value": b, "D": D},
+                                 hovertemplate="full fine-tuning: %{x:,} parameters<br>accuracy %{y:.3f}<extra></extra>"))
+    if shared:
+        thr = next(iter(thresholds))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=f"threshold: 0.9 × full ({thr:.3f})",
+                                 line=dict(color=C_THR, dash="dash", width=2), meta={"role": "threshold"}))
+    elif thresholds:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="dashed: 0.9 × full (threshold), run's colour",
+                                 line=dict(color="#555", dash="dash", width=1), meta={"role": "legend_threshold"}))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(type="log", title="trainable parameters (log scale)", dtick=1, tickformat=",",
+                   range=[math.log10(lo), math.log10(hi)]),
+        yaxis=dict(title="test accuracy", automargin=True),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0), uirevision="params")
+    if font_size:
+        fig.update_layout(font=dict(size=font_size))
+    return fig
