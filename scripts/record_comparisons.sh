@@ -3,6 +3,7 @@
 #
 #   bash scripts/record_comparisons.sh            # all of them (about 75 minutes on a 2-core CPU)
 #   bash scripts/record_comparisons.sh classic    # only the classic ones (about 10 minutes)
+#   bash scripts/record_comparisons.sh methods    # SAID against LoRA, BitFit, head-only (about 25 minutes)
 #   bash scripts/record_comparisons.sh lenet-digits   # one of them, by name
 #
 # Each NAME.json is the unedited output of `idim run ... --json`; NAME.md holds the command.
@@ -60,3 +61,11 @@ Full fine-tuning does not learn mr from scratch with this budget, so the run has
 record minilm-l6-mr-said-tensor "SAID with one scale per parameter tensor (103 on minilm-l6, as in the authors' code)
 against the default one per block (8): the default sweep from d = 300 (d must exceed 103), 1 seed." \
   --model minilm-l6 --task mr --said-groups tensor --dims 300,1000,3000,10000
+group=methods  # the random subspace against the adapters: one store, so they share the baseline above
+record minilm-l6-mr-lora "LoRA on query and value (peft), ranks 1-16, default budget, 3 seeds; the baseline is shared
+with the head-only and BitFit records (same model, task, budget and seeds)." \
+  --model minilm-l6 --task mr --method lora --ranks 1,2,4,8,16 --seeds 3
+record minilm-l6-mr-bitfit "BitFit: the biases and the head train, default budget, 3 seeds." \
+  --model minilm-l6 --task mr --method bitfit --seeds 3
+record minilm-l6-mr-head "Head only (a linear probe on the pretrained features), default budget, 3 seeds." \
+  --model minilm-l6 --task mr --method head --seeds 3
