@@ -113,7 +113,8 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
     else:
         by_params = [{**p, "d": p["params"]} for p in pts if p.get("params") is not None]
         est_p = d90mod.estimate(by_params, bases, chance, majority, n_test, status)
-        if base_trials is not None and est_p["d90_status"] in ("found", "below_grid") and base_trials:
+        # (below the smallest size tried the point is only bounded above: no interval is claimed)
+        if base_trials is not None and est_p["d90_status"] == "found" and base_trials:
             params_of = {p["d"]: p["params"] for p in pts}
             est_p["d90_ci"] = d90mod.bootstrap_ci(base_trials, [{**t, "d": params_of.get(t["d"], t["d"])}
                                                                 for t in sub_trials], chance, n_test)

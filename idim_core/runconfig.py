@@ -62,6 +62,13 @@ class RunConfig:
     split_seed: int = _f(0, "seed of the train / validation / test split", type=int)
     init_seed: int = _f(0, "", cli=False)
     device: str | None = _f(None, "cuda, mps or cpu (default: the best available)")
+    executor: str = _f("local", "where trials train: local (this process, one after another) or ray (each trial a "
+                                "task on a Ray cluster; pip install -e \".[ray]\")", choices=("local", "ray"))
+    ray_address: str | None = _f(None, "--executor ray: the cluster (HOST:PORT, ray://HOST:PORT or auto; default: "
+                                       "start a local Ray instance)")
+    cpus_per_trial: float | None = _f(None, "--executor ray: CPUs each trial asks for (default 1)", type=float)
+    gpus_per_trial: float | None = _f(None, "--executor ray: GPUs each trial asks for (default 0; fractions share "
+                                            "a GPU)", type=float)
     threads: int | None = _f(None, "CPU threads for torch", type=int)
     max_d: int = _f(100_000, "", cli=False)
     text_column: str = _f("text", "CSV tasks: text column")
@@ -209,6 +216,17 @@ def make_config(**overrides) -> dict:
         raise UserError(f"--lr-adapter must be a positive number, got {lr!r}")
     for key in ("fresh_baseline",):
         cfg[key] = bool(cfg.get(key))
+    if cfg["executor"] not in ("local", "ray"):
+        raise UserError(f"unknown --executor {cfg['executor']!r}; choose local or ray")
+    if cfg["executor"] == "local":
+        for key in ("ray_address", "cpus_per_trial", "gpus_per_trial"):
+            if given.get(key) is not None:
+                raise UserError(f"--{key.replace('_', '-')} is for --executor ray")
+    for key in ("cpus_per_trial", "gpus_per_trial"):
+        v = cfg.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v < 0 or (key == "cpus_per_trial" and v == 0)):
+            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
     if axis == "rank":
         cfg["ranks"] = parse_ranks(cfg["ranks"] if cfg.get("ranks") is not None
                                    else _methods.DEFAULT_RANKS[cfg["method"]])
@@ -284,6 +302,11 @@ def preflight(cfg: dict) -> None:
     """Catch what can be caught before a run is stored: unreachable models, bad CSVs."""
     from . import models, tasks
 
+    if cfg.get("executor") == "ray":
+        from .executors.ray_exec import check_address, require_ray
+
+        require_ray()
+        check_address(cfg.get("ray_address"))
     spec = models.check_model(cfg["model"])
     from . import methods
 

@@ -244,8 +244,17 @@ class Runner:
 
         from . import executors
         from .executors import TrialSpec
+        from .executors.ray_exec import TrialLost
 
-        executor = executors.get(cfg.get("executor") or "local")(prep, tcfg, cfg["method"], cfg["projection"], stop)
+        lost: dict = {}
+
+        executor = executors.get(cfg.get("executor") or "local")(prep, tcfg, cfg["method"], cfg["projection"], stop,
+                                                                 cfg=cfg)
+        if getattr(executor, "address", None):
+            store.update_run(run_id, summary={**(store.get_run(run_id)["summary"] or {}),
+                                              "executor": executor.name, "cluster": executor.address,
+                                              "slots": executor.slots})
+            store.event(run_id, "info", f"trials run on Ray at {executor.address} ({executor.slots} at a time)")
 
         def trials(specs: list[TrialSpec]) -> list[dict]:
             """Train the specs not yet done (through the executor); rows for all of them, in order."""
@@ -273,6 +282,14 @@ class Runner:
                 tid = ids.get(sp)
                 if tid is not None and bufs.get(sp):
                     store.add_points(tid, bufs[sp])
+                if isinstance(res, TrialLost):  # the infrastructure lost it: recorded, the sweep goes on
+                    if tid is not None:
+                        store.finish_trial(tid, "failed", error=str(res))
+                    store.event(run_id, "warning", f"{level_name(cfg['method'], sp) if sp.kind != 'baseline' else 'baseline'}"
+                                                   f" seed {sp.seed}: lost ({res})")
+                    lost[(sp.kind, sp.d, sp.seed)] = {"kind": sp.kind, "d": sp.d, "seed": sp.seed, "status": "failed",
+                                                      "accuracy": None, "seconds": None}
+                    continue
                 if isinstance(res, Exception):
                     if tid is not None:
                         store.finish_trial(tid, "cancelled" if isinstance(res, Cancelled) else "failed",
@@ -291,7 +308,7 @@ class Runner:
                        + f" ({res.seconds:.0f} s)")
                 store.event(run_id, "info" if res.status == "done" else "warning", msg)
                 self.progress({"type": "trial_end", **row})
-            return [done[(sp.kind, sp.d, sp.seed)] for sp in specs]
+            return [done.get((sp.kind, sp.d, sp.seed)) or lost[(sp.kind, sp.d, sp.seed)] for sp in specs]
 
         max_d = min(int(cfg.get("max_d") or D), D)
         check_dims_fit(cfg["dims"], D)
@@ -309,18 +326,36 @@ class Runner:
         thr = FRAC * statistics.fmean(ok)
         fail = task.chance()
 
+        def mean_of(accs: list[dict]) -> float:
+            # a diverged trial is a failed one: chance accuracy, never dropped from the mean; a trial the
+            # infrastructure lost is missing data (resume reruns it)
+            vals = [a["accuracy"] if a["accuracy"] is not None else fail for a in accs if a["status"] != "failed"]
+            return statistics.fmean(vals) if vals else fail
+
         def mean_at(d: int) -> float:
-            accs = trials([TrialSpec("subspace", d, s) for s in seeds])
-            # a diverged trial is a failed one: chance accuracy, never dropped from the mean
-            return statistics.fmean(a["accuracy"] if a["accuracy"] is not None else fail for a in accs)
+            return mean_of(trials([TrialSpec("subspace", d, s) for s in seeds]))
+
+        def means_at(ds: list[int]) -> dict[int, float]:
+            """Several d at once (all their trials submitted together: in parallel on Ray)."""
+            rows = trials([TrialSpec("subspace", d, s) for d in ds for s in seeds])
+            return {d: mean_of([r for r in rows if r["d"] == d]) for d in ds}
 
         from .d90 import at_floor
 
         if cfg["dims"] == "auto" and at_floor(statistics.fmean(ok), task.chance(), task.majority(), len(prep.test)):
             store.event(run_id, "warning", "full fine-tuning did not learn the task (not clearly above always "
                                            "guessing): no d90 to search for")
+        elif cfg["dims"] == "auto" and executor.slots > 1:
+            k = max(2, executor.slots // len(seeds))
+            found, rounds, n = parallel_search(means_at, thr, max_d, min_d=_min_d(cfg, prep), k=k)
+            store.update_run(run_id, summary={**(store.get_run(run_id)["summary"] or {}),
+                                              "search": {"rounds": rounds, "probes": n, "per_round": k}})
+            store.event(run_id, "info", f"parallel d90 search: {rounds} rounds, {n} values of d "
+                                        f"({n * len(seeds)} trials), up to {k} d per round")
         elif cfg["dims"] == "auto":
             adaptive_search(mean_at, thr, max_d, min_d=_min_d(cfg, prep))
+        elif executor.slots > 1:
+            means_at([d for d in cfg["dims"]])  # every (d, seed) at once: the cluster schedules them
         else:
             for d in cfg["dims"]:
                 mean_at(d)
@@ -387,3 +422,70 @@ def adaptive_search(mean_at: Callable[[int], float], thr: float, max_d: int, min
         else:
             lo = mid
     return hi
+
+
+def parallel_search(means_at: Callable[[list[int]], dict[int, float]], thr: float, max_d: int, min_d: int = 1,
+                    k: int = 4, start: int = AUTO_START, factor: int = AUTO_FACTOR,
+                    tol: float = AUTO_TOL) -> tuple[int | None, int, int]:
+    """The adaptive search with k probes per round: (smallest passing d, rounds, values of d tried).
+
+    Round one probes k rungs of the x10 ladder at once; later rounds probe k points spread
+    evenly in log d inside the current bracket, until it is within a factor ``tol``.
+    """
+    seen: dict[int, float] = {}
+    rounds = 0
+
+    def probe(ds: list[int]) -> None:
+        nonlocal rounds
+        new = sorted({d for d in ds if d not in seen})
+        if new:
+            rounds += 1
+            seen.update(means_at(new))
+
+    d0 = max(start, min_d)
+    lo, hi = None, None
+    while hi is None:
+        ladder, d = [], d0
+        while len(ladder) < k and (not ladder or ladder[-1] < max_d):
+            ladder.append(min(d, max_d))
+            d *= factor
+        probe(ladder)
+        passing = [d for d in sorted(seen) if seen[d] >= thr]
+        failing = [d for d in sorted(seen) if seen[d] < thr]
+        if passing:
+            hi = passing[0]
+            below = [d for d in failing if d < hi]
+            lo = below[-1] if below else None
+        elif ladder[-1] >= max_d:
+            return None, rounds, len(seen)
+        else:
+            d0 = ladder[-1] * factor
+    if lo is None:  # the first rung passed: probe below it down to min_d
+        if hi <= min_d:
+            return hi, rounds, len(seen)
+        lo_bound = max(min_d, hi // factor ** k)
+        probe(_log_spread(lo_bound, hi, k, include_lo=True))
+        passing = [d for d in sorted(seen) if seen[d] >= thr]
+        hi = passing[0]
+        below = [d for d in sorted(seen) if d < hi]
+        if not below:
+            return hi, rounds, len(seen)
+        lo = below[-1]
+    while hi / lo > tol and hi - lo > 1:
+        probe(_log_spread(lo, hi, k))
+        inside = [d for d in sorted(seen) if lo < d < hi]
+        if not inside:
+            break
+        for d in inside:
+            if seen[d] >= thr:
+                hi = d
+                break
+            lo = d
+    return hi, rounds, len(seen)
+
+
+def _log_spread(lo: int, hi: int, k: int, include_lo: bool = False) -> list[int]:
+    """k whole numbers spread evenly in log between lo and hi (exclusive of hi; of lo unless asked)."""
+    pts = [int(round(math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * (i + (0 if include_lo else 1))
+                              / (k + (0 if include_lo else 1))))) for i in range(k)]
+    return sorted({min(max(p, lo), hi - 1) for p in pts if (include_lo or p > lo) and p < hi})

@@ -5,6 +5,8 @@ none is running).  A file lock in the store directory guarantees a single worker
 a second one exits at once.  The worker claims queued runs in order, heart-beats
 while training, honours cancel requests between steps, and picks up runs it owned
 that were interrupted (a crash or a kill), continuing from their last finished trial.
+It exits after ``IDIM_WORKER_IDLE_S`` seconds (default 1800) without a run to train, and
+at once when its store directory disappears; the app starts a new one on demand.
 """
 from __future__ import annotations
 
@@ -73,19 +75,29 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
     try:
         if not once and os.environ.get("IDIM_WORKER_WARM", "1") != "0" and _next(store) is None:
             _warm_default()
+        idle_limit = float(os.environ.get("IDIM_WORKER_IDLE_S", "1800"))
+        last_busy = time.monotonic()
         while True:
+            if not store.home.is_dir():  # the store was deleted: nothing left to serve
+                print(f"idim worker: {store.home} is gone; exiting", file=sys.stderr, flush=True)
+                return 0
             run_id = _next(store)
             if run_id is None:
                 if once:
                     return 0
+                if time.monotonic() - last_busy > idle_limit:  # the app starts a new one on demand
+                    print(f"idim worker: idle for {idle_limit:.0f} s; exiting", file=sys.stderr, flush=True)
+                    return 0
                 time.sleep(poll)
                 continue
+            last_busy = time.monotonic()
             try:
                 Runner(store, run_id, owner=owner, warm=True).run()
             except UserError as e:
                 print(f"idim worker: run {run_id} failed: {e}", file=sys.stderr, flush=True)
             except Exception as e:  # the run is marked failed; the worker keeps serving
                 print(f"idim worker: run {run_id} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            last_busy = time.monotonic()
     except KeyboardInterrupt:
         return 0
     finally:

@@ -91,8 +91,15 @@ def live_view() -> None:
 
     top = st.columns([1.3, 1.3, 2, 1])
     top[0].metric("Status", status)
-    top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
-    top[2].metric("d90", d90_short(res),
+    summ = run.get("summary") or {}
+    if run["config"].get("executor") == "ray":
+        top[1].metric("Executor", "Ray", help="Each trial is a task on a Ray cluster; this machine's worker "
+                                             "collects the results and writes the store.")
+        st.caption(f"Trials run on the Ray cluster at {summ.get('cluster') or run['config'].get('ray_address') or 'a local Ray instance'}"
+                   + (f", {summ['slots']} at a time" if summ.get("slots") else "") + ".")
+    else:
+        top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
+    top[2].metric("d90" if res.get("axis", "d") == "d" else "90 % point", d90_short(res),
                   help=f"Smallest d whose mean accuracy reaches 0.9 × {views.baseline_word(res)} accuracy, interpolated "
                        "in log d between the two grid points around the threshold; the interval resamples seeds and "
                        "test examples.")

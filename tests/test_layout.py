@@ -89,3 +89,16 @@ def test_pages_do_not_import_the_runner_or_the_trainer():
         bad = {m for m in mods if m.split(".")[-1] in ("sweep", "train", "subspace", "projection", "worker")
                and m.startswith("idim_core")}
         assert not bad, f"{p.name} imports {bad}"
+
+
+def test_ray_nodes_never_touch_the_store():
+    """Only the owning process writes SQLite: the code that runs on Ray nodes imports no store."""
+    import ast
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parent.parent / "idim_core" / "executors" / "ray_exec.py").read_text()
+    tree = ast.parse(src)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
+            assert not any("store" in n for n in names), ast.unparse(node)

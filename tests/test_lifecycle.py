@@ -214,3 +214,30 @@ def test_worker_preloads_the_default_model_and_reuses_it(home):
     finally:
         w.terminate()
         w.wait(timeout=30)
+
+
+def test_an_idle_worker_exits_and_one_whose_store_is_deleted_too(home, tmp_path):
+    env = dict(os.environ, IDIM_HOME=str(home), IDIM_WORKER_IDLE_S="2")
+    w = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "worker", "--poll", "0.2"], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert w.wait(timeout=60) == 0
+        assert "idle for 2 s; exiting" in w.stderr.read()
+    finally:
+        if w.poll() is None:
+            w.kill()
+    other = tmp_path / "gone"
+    env = dict(os.environ, IDIM_HOME=str(other))
+    w = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "worker", "--poll", "0.2"], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: (other / "idim.db").exists(), 60, "the worker's store")
+        time.sleep(1)
+        import shutil
+
+        shutil.rmtree(other)
+        assert w.wait(timeout=30) == 0
+        assert "is gone; exiting" in w.stderr.read()
+    finally:
+        if w.poll() is None:
+            w.kill()

@@ -3,12 +3,13 @@ foreground `idim run`) talks to one through a tiny interface and stays the only 
 of the store:
 
 - ``submit(spec, on_start, on_point)``: queue one trial (a ``TrialSpec``);
-- ``wait()``: train what was submitted, returning ``(spec, TrialResult | Exception)``
-  pairs in completion order;
+- ``wait()``: train what was submitted, yielding ``(spec, TrialResult | Exception)``
+  pairs in completion order (``TrialLost``: the infrastructure lost it, the sweep goes on);
+- ``slots``: how many trials it trains at once (the adaptive search probes that many d);
 - ``cancel()``: stop what is running and drop what is queued.
 
-``local`` (this process, one trial after another) is the default.  A new executor (a
-Ray cluster …) is a new file here plus one line in ``REGISTRY``.
+``local`` (this process, one trial after another) is the default; ``ray`` runs each trial
+as a task on a Ray cluster (ray_exec.py).
 """
 from __future__ import annotations
 
@@ -30,7 +31,14 @@ def _local():
     return LocalExecutor
 
 
-REGISTRY = {"local": _local}
+def _ray():
+    from .ray_exec import RayExecutor
+
+    return RayExecutor
+
+
+REGISTRY = {"local": _local, "ray": _ray}
+EXECUTORS = tuple(REGISTRY)
 
 
 def get(name: str):

@@ -1,0 +1,291 @@
+"""The Ray executor: each trial is a Ray task on a cluster (or a local Ray instance).
+
+The owning process (the worker, or a foreground `idim run`) stays the only writer of
+the SQLite store: Ray tasks return their ``TrialResult`` and send their step curve to a
+small progress actor at most ``PUSH_EVERY`` seconds apart; the owner drains that actor
+and collects results with ``ray.wait`` in completion order.
+
+- The tokenised splits go into Ray's object store once per run (``ray.put``); the model
+  is resolved by name on the node (nodes need the same Python environment: idim, its
+  bundled model package, the same torch; ``IDIM_RAY_RUNTIME_ENV`` passes a Ray
+  ``runtime_env`` as JSON).
+- A Ray worker process that dies mid-trial is retried up to ``MAX_RETRIES`` times by Ray
+  itself; after that the trial is reported lost (the sweep goes on, and `idim resume`
+  reruns it).
+- Cancel: the owner sees the request within ``POLL`` seconds, ``ray.cancel``s every
+  outstanding task and the tasks stop at their next step.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Callable
+
+from ..errors import UserError
+
+POLL = 0.5  # seconds between the owner's looks at results, progress and cancel requests
+PUSH_EVERY = 0.5  # a trial sends its curve at most this often (a few messages a second)
+MAX_RETRIES = 2  # Ray re-runs a trial whose worker process died this many times
+KILL_ONCE_ENV = "IDIM_RAY_TEST_KILL_ONCE"  # tests: the first attempt's worker dies (a real os._exit)
+
+
+class TrialLost(Exception):
+    """A trial whose Ray worker died more often than Ray retries it (infrastructure, not training)."""
+
+
+def require_ray():
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install -e \".[ray]\" (or pip install 'ray>=2.9')") from None
+    return ray
+
+
+def check_address(address: str | None) -> None:
+    """An unreachable cluster address is one line now, not a hang later."""
+    if not address or address == "auto" or address.startswith("local"):
+        return
+    hostport = address.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray-address {address!r} is not HOST:PORT (or ray://HOST:PORT, or auto)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            pass
+    except OSError as e:
+        raise UserError(f"the Ray cluster at {address} cannot be reached ({e.strerror or e}); start it with "
+                        "`ray start --head` or check the address") from None
+
+
+def connect(address: str | None, cpus: int | None = None) -> str:
+    """Join the cluster (or start a local Ray instance); its address, for the run's record."""
+    ray = require_ray()
+    check_address(address)
+    if not ray.is_initialized():
+        kw: dict = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True,
+                    "configure_logging": False}
+        env = os.environ.get("IDIM_RAY_RUNTIME_ENV")
+        if env:
+            try:
+                kw["runtime_env"] = json.loads(env)
+            except ValueError:
+                raise UserError("IDIM_RAY_RUNTIME_ENV is not valid JSON (a Ray runtime_env such as "
+                                "{\"pip\": [\"idim\"]})") from None
+        if address:
+            kw["address"] = address
+        elif cpus:
+            kw["num_cpus"] = cpus
+        try:
+            ray.init(**kw)
+        except Exception as e:  # ConnectionError, RuntimeError from Ray
+            raise UserError(f"cannot start or join Ray ({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
+                from None
+    try:
+        return ray.get_runtime_context().gcs_address
+    except Exception:  # noqa: BLE001 - only for the record
+        return address or "local"
+
+
+# ---------------------------------------------------------------------------
+# what runs on a Ray node
+# ---------------------------------------------------------------------------
+_NODE_MODELS: dict[tuple, object] = {}
+
+
+def _node_module(cfg: dict, num_labels: int, device: str):
+    """The run's model, built on this node by name (kept for the next task in the same worker process)."""
+    key = (cfg["model"], cfg["task"], cfg.get("init_seed"), num_labels, device)
+    if key not in _NODE_MODELS:
+        from ..classic import build, is_classic_model, side_of
+
+        if is_classic_model(cfg["model"]):
+            module = build(cfg["model"], side_of(cfg["task"]), num_labels, cfg.get("init_seed") or 0)
+        else:
+            from ..models import load_model
+
+            module = load_model(cfg["model"], num_labels, cfg.get("init_seed") or 0).module
+        _NODE_MODELS.clear()
+        _NODE_MODELS[key] = module.to(device)
+    return _NODE_MODELS[key]
+
+
+_NODE_DATA: dict[str, tuple] = {}
+
+
+def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, projection: str, sink, threads: int,
+                device: str, kill_flag: str | None):
+    import copy
+
+    import torch
+
+    from ..train import Cancelled, Prepared, run_trial
+
+    if kill_flag and not os.path.exists(kill_flag):  # tests: a real worker death on the first attempt
+        open(kill_flag, "w").close()
+        os._exit(1)
+    torch.set_num_threads(max(1, threads))
+    if data_key not in _NODE_DATA:
+        # tensors read zero-copy from Ray's object store are read-only views that made batching
+        # 15-40x slower (measured on digits); one private copy per run and worker process
+        _NODE_DATA.clear()
+        _NODE_DATA[data_key] = copy.deepcopy(data)
+    train, val, test, pad_id, num_labels = _NODE_DATA[data_key]
+    prep = Prepared(_node_module(cfg, num_labels, device), None, train, val, test, pad_id, torch.device(device),
+                    num_labels)
+    key = (spec.kind, spec.d, spec.seed)
+    buf: list[dict] = []
+    state = {"last": 0.0, "stop": False, "checked": 0.0}
+
+    def on_point(p):
+        buf.append(p)
+        now = time.monotonic()
+        if now - state["last"] >= PUSH_EVERY or p.get("accuracy") is not None:
+            sink.push.remote(key, list(buf))
+            buf.clear()
+            state["last"] = now
+
+    def should_stop():
+        now = time.monotonic()
+        if now - state["checked"] >= 1.0:
+            state["checked"] = now
+            import ray
+
+            state["stop"] = ray.get(sink.stopped.remote())
+        return state["stop"]
+
+    try:
+        res = run_trial(prep, tcfg, d=spec.d, seed=spec.seed, method=method, projection=projection,
+                        on_point=on_point, should_stop=should_stop)
+    except Cancelled:
+        return "cancelled"
+    finally:
+        if buf:
+            sink.push.remote(key, list(buf))
+    res.curve = res.curve[-1:]  # the owner has the curve already (through the sink)
+    res.test = None
+    return res
+
+
+class _Sink:
+    """A tiny actor: trials push their curve here, the owner drains it; it also carries the stop flag."""
+
+    def __init__(self):
+        self.points: dict = {}
+        self._stop = False
+
+    def push(self, key, pts):
+        self.points.setdefault(key, []).extend(pts)
+
+    def drain(self):
+        out, self.points = self.points, {}
+        return out
+
+    def stop(self):
+        self._stop = True
+
+    def stopped(self):
+        return self._stop
+
+
+# ---------------------------------------------------------------------------
+# the owner's side
+# ---------------------------------------------------------------------------
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, prep, tcfg, method: str, projection: str, should_stop: Callable[[], bool],
+                 cfg: dict | None = None):
+        ray = require_ray()
+        cfg = cfg or {}
+        self.cfg, self.tcfg, self.method, self.projection = cfg, tcfg, method, projection
+        self._stop = should_stop
+        self.cpus = float(cfg.get("cpus_per_trial") or 1)
+        self.gpus = float(cfg.get("gpus_per_trial") or 0)
+        self.address = connect(cfg.get("ray_address"))
+        self.device = "cuda" if self.gpus > 0 else "cpu"
+        self._remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=MAX_RETRIES)(_node_trial)
+        self._sink = ray.remote(num_cpus=0)(_Sink).remote()
+        ray.get(self._sink.stopped.remote())  # the actor is up before any trial asks it
+        self._data = ray.put((prep.train, prep.val, prep.test, prep.pad_id, prep.num_labels))
+        self._pending: dict = {}  # ObjectRef -> (spec, on_point)
+        self._by_key: dict = {}
+        self._cancelled = False
+
+    @property
+    def slots(self) -> int:
+        """How many trials the cluster can train at once with the resources each asks for."""
+        import ray
+
+        res = ray.cluster_resources()
+        n = res.get("CPU", 1) // max(self.cpus, 1e-9)
+        if self.gpus > 0:
+            n = min(n, res.get("GPU", 0) // self.gpus)
+        return max(1, int(n))
+
+    def submit(self, spec, on_start: Callable[[], None], on_point: Callable[[dict], None]) -> None:
+        on_start()
+        threads = int(self.cfg.get("threads") or self.cpus or 1)
+        ref = self._remote.remote(self.cfg, self.tcfg, spec, self._data, self._data.hex(), self.method,
+                                  self.projection, self._sink, threads, self.device, os.environ.get(KILL_ONCE_ENV))
+        self._pending[ref] = (spec, on_point)
+        self._by_key[(spec.kind, spec.d, spec.seed)] = on_point
+
+    def _drain(self) -> None:
+        import ray
+
+        for key, pts in ray.get(self._sink.drain.remote()).items():
+            cb = self._by_key.get(key)
+            if cb:
+                for p in pts:
+                    cb(p)
+
+    def wait(self):
+        """Yield (spec, TrialResult | Exception) in completion order; a cancel request yields Cancelled."""
+        import ray
+
+        from ..train import Cancelled
+
+        while self._pending:
+            ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=POLL)
+            self._drain()
+            if not self._cancelled and self._stop():
+                spec = next(iter(self._pending.values()))[0]
+                self.cancel()
+                yield spec, Cancelled()
+                return
+            for ref in ready:
+                spec, _ = self._pending.pop(ref)
+                try:
+                    res = ray.get(ref)
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                        ray.exceptions.TaskCancelledError) as e:
+                    yield spec, TrialLost(f"the Ray worker died {MAX_RETRIES + 1} times "
+                                          f"({type(e).__name__}); `idim resume` reruns this trial")
+                    continue
+                except ray.exceptions.RayTaskError as e:
+                    cause = e.as_instanceof_cause() if hasattr(e, "as_instanceof_cause") else e
+                    yield spec, cause if isinstance(cause, Exception) else RuntimeError(str(e))
+                    return
+                if res == "cancelled":
+                    self.cancel()
+                    yield spec, Cancelled()
+                    return
+                self._drain()
+                yield spec, res
+
+    def cancel(self) -> None:
+        import ray
+
+        self._cancelled = True
+        try:
+            self._sink.stop.remote()
+        except Exception:  # noqa: BLE001
+            pass
+        for ref in list(self._pending):
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished
+                pass
+        self._pending.clear()
