@@ -147,8 +147,13 @@ def _execute(store, run_id: str, args) -> int:
 
     prog = Progress(quiet=args.quiet)
     prog.method = store.require_run(run_id)["config"].get("method", "did")
+    import contextlib
+
     try:
-        Runner(store, run_id, prog, owner=_owner()).run()
+        # stdout carries only the result (JSON or the table); libraries that print while training
+        # (Ray's raylet messages, for one) go to stderr with the progress
+        with contextlib.redirect_stdout(sys.stderr):
+            Runner(store, run_id, prog, owner=_owner()).run()
     except KeyboardInterrupt:
         store.mark_interrupted(run_id)
         store.event(run_id, "warning", "interrupted from the terminal; `idim resume` continues it")
@@ -371,6 +376,8 @@ def cmd_worker(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    import contextlib
+
     from . import bench
 
     if args.what == "step":
@@ -397,6 +404,22 @@ def cmd_bench(args) -> int:
         overrides["model"] = args.model
     if args.task:
         overrides["task"] = args.task
+    if args.seeds:
+        overrides["seeds"] = args.seeds
+    if args.executor == "ray":  # both executors in one command, local first, the same sweep
+        with contextlib.redirect_stdout(sys.stderr):
+            local = bench.sweep_bench(**overrides)
+            ray = bench.sweep_bench(**overrides, executor="ray")
+        pts = lambda o: [(t["d"], t["seed"], t["accuracy"]) for t in sorted(  # noqa: E731
+            o["trials"], key=lambda t: (t["kind"], t["d"] or 0, t["seed"]))]
+        out = {"local_wall_s": local["wall_s"], "ray_wall_s": ray["wall_s"], "ratio": ray["wall_s"] / local["wall_s"],
+               "same_accuracies": pts(local) == pts(ray), "local": local, "ray": ray}
+        if args.json:
+            print(json.dumps(out))
+        else:
+            print(f"sweep on {local['config']['task']}: local {local['wall_s']:.1f} s, ray {ray['wall_s']:.1f} s "
+                  f"(ratio ray / local {out['ratio']:.2f}); same accuracies: {out['same_accuracies']}")
+        return 0
     out = bench.sweep_bench(**overrides)
     if args.json:
         print(json.dumps(out))
@@ -493,6 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device")
     b.add_argument("--threads", type=int)
     b.add_argument("--no-memory", action="store_true", help="step: skip the two memory subprocesses")
+    b.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="sweep: ray runs the sweep on the local executor and on Ray, one after the other, and "
+                        "prints both wall times")
+    b.add_argument("--seeds", type=int, help="sweep: seeds per d")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
     return p

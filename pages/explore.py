@@ -335,6 +335,20 @@ with right:
                                        key=K("max_eval"), help="Examples in each of the validation and test splits.")
         batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K(f"batch_size_{fam}"),
                                 help="Examples per optimiser step.")
+        # where trials train; the widgets' state is kept for the session, so the choice is remembered
+        where = st.radio("Where trials train", ("this machine", "Ray cluster"), horizontal=True, key="executor_choice",
+                         help="This machine: the background worker trains one trial after another. Ray cluster: each "
+                              "trial is a Ray task (pip install -e \".[ray]\"); this machine's worker collects the "
+                              "results and writes the store.")
+        executor, ray_address, cpus_per_trial, gpus_per_trial = "local", None, None, None
+        if where == "Ray cluster":
+            executor = "ray"
+            r1, r2, r3 = st.columns([2, 1, 1])
+            ray_address = r1.text_input("Ray address", key="ray_address", placeholder="blank: a local Ray instance",
+                                        help="HOST:PORT of the head node (or ray://HOST:PORT, or auto).").strip() or None
+            cpus_per_trial = r2.number_input("CPUs per trial", 0.25, 256.0, 1.0, 0.25, key="cpus_per_trial")
+            gpus_per_trial = r3.number_input("GPUs per trial", 0.0, 16.0, 0.0, 0.25, key="gpus_per_trial",
+                                             help="Fractions let several trials share one GPU.")
 
 if url_notes:
     url_box.warning("This link's " + "; ".join(url_notes) + ": the form uses the default value instead.")
@@ -350,7 +364,10 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  shuffle_labels=shuffle_labels or None, shuffle_pixels=shuffle_pixels or None,
                  text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
                  lr_scaling=lr_scaling, said_groups=said_groups, ranks=ranks,
-                 lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets)
+                 lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets,
+                 executor=executor, ray_address=ray_address,
+                 cpus_per_trial=None if executor == "local" else float(cpus_per_trial),
+                 gpus_per_trial=None if executor == "local" or not gpus_per_trial else float(gpus_per_trial))
 
 # -- how long will it take ----------------------------------------------------------------
 try:

@@ -24,8 +24,10 @@ def main(names: list[str]) -> None:
     names = names or sorted(p.stem for p in RECORDED_DIR.glob("*.json"))
     print("| record | seeds | full (mean ± std) | threshold | d90 status | d90 (interpolated) | 95 % interval | wall |")
     print("|---|---|---|---|---|---|---|---|")
-    for n in names:
-        r = recorded_result(n)
+    records = [(n, recorded_result(n)) for n in names]
+    for n, r in records:
+        if r.get("axis", "d") != "d":
+            continue
         cfg = r["config"]
         base = r["baseline_accuracy"]
         std = r.get("baseline_std") or 0.0
@@ -40,6 +42,24 @@ def main(names: list[str]) -> None:
         wall = f"{r['seconds']:.0f} s" if r.get("seconds") else "–"
         print(f"| `{n}` | {cfg.get('seeds', 1)} | {base:.3f} ± {std:.3f} | {r['threshold']:.3f} | {r['d90_status']} "
               f"| {d90} | {fmt_ci(r.get('d90_ci'))} | {wall} |")
+    others = [(n, r) for n, r in records if r.get("axis", "d") != "d"]
+    if not others:
+        return
+    print()
+    print("| record | method | seeds | trainable parameters tried | mean accuracy at each | 90 % point "
+          "| 95 % interval | seconds per trial (mean) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, r in others:
+        rows = r["by_params"]
+        st = r["p90_status"]
+        p90 = (f"≈ {r['p90_interpolated']:,.0f} (grid {r['p90']:,})" if st == "found" else
+               f"≤ {r['p90_upper']:,}" if st == "below_grid" else "not reached" if st == "not_reached" else st)
+        secs = [p["seconds"] for p in r["points"] if p.get("seconds")]
+        tried = ", ".join(format(x["d"], ",") for x in rows)
+        means = ", ".join(format(x["mean"], ".3f") for x in rows)
+        per = f"{sum(secs) / len(secs):.0f} s" if secs else "–"
+        print(f"| `{n}` | {r['method']} | {r['config'].get('seeds', 1)} | {tried} | {means} | {p90} "
+              f"| {fmt_ci(r.get('p90_ci'))} | {per} |")
 
 
 if __name__ == "__main__":

@@ -771,3 +771,20 @@ def test_live_draws_a_lora_run_against_trainable_parameters(store):
     assert fig["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters")
     text = " ".join(m.value for m in at.markdown) + " ".join(str(m.value) for m in at.metric)
     assert "90 % point" in text or "params" in text, text
+
+
+def test_explore_ray_choice_is_checked_in_the_form(store):
+    at = app({**{k: str(v) for k, v in TINY.items()}, "dims": "10,100"})
+    at.radio(key="executor_choice").set_value("Ray cluster").run()
+    at.text_input(key="ray_address").set_value("127.0.0.1:9").run()
+    submit(at)
+    assert any("cannot be reached" in e for e in errors(at)), errors(at)
+    assert store.list_runs() == [] and at.button(key="start")
+
+
+def test_live_says_a_run_trains_on_ray(store):
+    rid = seed_run(store, {10: [0.6], 100: [0.7]}, executor="ray", cpus_per_trial=1.0)
+    store.update_run(rid, summary={**store.get_run(rid)["summary"], "cluster": "10.0.0.5:6379", "slots": 8})
+    at = app({"run": rid}, page="pages/live.py")
+    assert any("Ray cluster at 10.0.0.5:6379, 8 at a time" in c.value for c in at.caption)
+    assert any(m.label == "Executor" and m.value == "Ray" for m in at.metric)
