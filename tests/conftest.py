@@ -31,3 +31,11 @@ def run_cli(*args, home=None, timeout=600, env_extra=None):
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "idim_core.cli", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+TIMING = ("seconds", "peak_mb")  # measured per trial: not determined by the seed
+
+
+def untimed(points: list[dict]) -> list[dict]:
+    """A run's points without what the machine measured (time, memory): what the seeds decide."""
+    return [{k: v for k, v in p.items() if k not in TIMING} for p in points]
