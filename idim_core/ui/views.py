@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from ..store import Store
 
 
-REFRESH_SECONDS = 2.0
+REFRESH_SECONDS = float(os.environ.get("IDIM_REFRESH_S", "2.0"))  # how often Live polls the store
 
 
 def run_label(run: dict) -> str:
