@@ -169,7 +169,8 @@ def _execute(store, run_id: str, args) -> int:
 
 def _public(res: dict) -> dict:
     out = dict(res)
-    keep = ("d", "rank", "params", "seed", "accuracy", "status", "seconds", "peak_mb")
+    keep = ("d", "rank", "params", "seed", "accuracy", "status", "seconds", "peak_mb", "steps", "train_accuracy",
+            "gap", "lam", "lam_names", "lam_history", "quantised")
     out["points"] = [{k: p[k] for k in keep if k in p} for p in res["points"]]
     return out
 

@@ -69,15 +69,19 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
     store.update_run(run_id, device=data.get("device"), started=data.get("started"),
                      finished=data.get("finished"),
                      summary={"D": data.get("D"), "chance": data.get("chance"), "majority": data.get("majority"),
-                              "recorded": True, **({"splits": {"test": data["n_test"]}} if data.get("n_test") else {})})
+                              "recorded": True,
+                              "splits": {k: v for k, v in (("test", data.get("n_test")), ("train", data.get("n_train")))
+                                         if v}})
     bases = data.get("baseline_accuracies") or ([data["baseline_accuracy"]] if data["baseline_accuracy"] is not None else [])
     for seed, acc in enumerate(bases):
         tid = store.start_trial(run_id, "baseline", None, seed)
         store.finish_trial(tid, "done", accuracy=acc)
     for p in data["points"]:
         tid = store.start_trial(run_id, "subspace", int(p["d"]), int(p["seed"]))
+        extra = {k: p[k] for k in ("lam", "lam_names", "lam_history", "quantised") if p.get(k) is not None}
         store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"), seconds=p.get("seconds"),
-                           trainable=p.get("params"), peak_mb=p.get("peak_mb"))
+                           trainable=p.get("params"), peak_mb=p.get("peak_mb"), steps=p.get("steps"),
+                           train_accuracy=p.get("train_accuracy"), extra=extra or None)
     store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "
                                 f"(made with: {cfg['recorded_command']})")
     return run_id

@@ -54,6 +54,8 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "baseline_accuracy": est["baseline_accuracy"],
         "baseline_accuracies": est["baseline_accuracies"],
         "baseline_std": est["baseline_std"],
+        "baseline_seconds": [t["seconds"] for t in bases if t.get("seconds") is not None],
+        "baseline_train_accuracies": [t["train_accuracy"] for t in bases if t.get("train_accuracy") is not None],
         "threshold": est["threshold"],
         "axis": axis,
         "points": pts,
@@ -62,6 +64,9 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "chance": chance,
         "majority": majority,
         "n_test": n_test,
+        "n_train": _n_train(cfg, summ),
+        "stats": trial_stats(pts),
+        "bound": bound_of(pts, axis, _n_train(cfg, summ), cfg),
         "config": cfg,
         "created": run["created"],
         "started": run.get("started"),
@@ -90,10 +95,60 @@ def point(t: dict, axis: str) -> dict:
     out = {"d": t["d"], "seed": t["seed"], "accuracy": t["accuracy"], "status": t["status"], "params": params}
     if axis == "rank":
         out["rank"] = t["d"]
-    for k in ("seconds", "peak_mb"):
+    for k in ("seconds", "peak_mb", "steps", "train_accuracy"):
         if t.get(k) is not None:
             out[k] = t[k]
+    if t.get("train_accuracy") is not None and t.get("accuracy") is not None:
+        out["gap"] = t["train_accuracy"] - t["accuracy"]  # the generalisation gap: train - test
+    extra = t.get("extra") or {}
+    for k in ("lam", "lam_names", "lam_history", "quantised"):
+        if extra.get(k) is not None:
+            out[k] = extra[k]
+        elif t.get(k) is not None:  # a point read back from a JSON record
+            out[k] = t[k]
     return out
+
+
+def trial_stats(pts: list[dict]) -> list[dict]:
+    """Per level (d or rank): means over seeds of training accuracy, the gap, seconds, steps and the
+    accuracy with z quantised (what the claims on Learn and the bound need)."""
+    import statistics
+
+    out = []
+    for d in sorted({p["d"] for p in pts}):
+        ps = [p for p in pts if p["d"] == d and p.get("status") == "done"]
+
+        def mean(key):
+            vals = [p[key] for p in ps if p.get(key) is not None]
+            return statistics.fmean(vals) if vals else None
+
+        q = {}
+        for p in ps:
+            for b, acc in (p.get("quantised") or {}).items():
+                q.setdefault(b, []).append(acc)
+        out.append({"d": d, "mean": mean("accuracy"), "train_mean": mean("train_accuracy"), "gap_mean": mean("gap"),
+                    "seconds_mean": mean("seconds"), "steps_mean": mean("steps"),
+                    "quantised_mean": {b: statistics.fmean(v) for b, v in sorted(q.items(), key=lambda x: int(x[0]))},
+                    "n": len(ps), "diverged": sum(p.get("status") == "diverged" for p in pts if p["d"] == d)})
+    return out
+
+
+def bound_of(pts: list[dict], axis: str, n_train: int | None, cfg: dict) -> dict | None:
+    """The generalisation bound (bound.py) for a DID/SAID run, per d (None for other methods or unknown m)."""
+    from . import bound
+
+    if axis != "d" or not n_train:
+        return None
+    dims = cfg.get("dims")
+    grid = len(dims) if isinstance(dims, list) else max(1, len({p["d"] for p in pts}))
+    return bound.summary(trial_stats(pts), n_train, grid)
+
+
+def _n_train(cfg: dict, summ: dict) -> int | None:
+    splits = summ.get("splits") or {}
+    if splits.get("train"):
+        return int(splits["train"])
+    return int(cfg["max_train"]) if cfg.get("max_train") else None
 
 
 def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, status: str, axis: str,
@@ -143,10 +198,14 @@ def recompute(data: dict) -> dict:
                     [{"accuracy": b, "status": "done"} for b in bases], pts)
     out.update({k: est[k] for k in EST_KEYS})
     out["points"], out["axis"], out["n_test"] = pts, axis, n_test
+    n_train = data.get("n_train") or _n_train(cfg, {})
+    out["n_train"], out["stats"] = n_train, trial_stats(pts)
+    out["bound"] = bound_of(pts, axis, n_train, cfg)
     return out
 
 
-CSV_COLUMNS = ["d", "seed", "accuracy", "status", "params", "rank", "seconds", "peak_mb", "baseline_accuracy", "threshold", "d90", "d90_interpolated",
+CSV_COLUMNS = ["d", "seed", "accuracy", "status", "params", "rank", "seconds", "peak_mb", "steps", "train_accuracy",
+               "gap", "lam", "baseline_accuracy", "threshold", "d90", "d90_interpolated",
                "d90_status", "d90_ci_low", "d90_ci_high", "model", "task", "method", "projection", "run_id"]
 
 
@@ -161,7 +220,9 @@ def export_csv(res: dict) -> str:
              res["run_id"]]
     facts = ["" if v is None else v for v in facts]
     for p in res["points"]:
-        extra = ["" if p.get(k) is None else p[k] for k in ("params", "rank", "seconds", "peak_mb")]
+        extra = ["" if p.get(k) is None else p[k] for k in ("params", "rank", "seconds", "peak_mb", "steps",
+                                                               "train_accuracy", "gap")]
+        extra.append(" ".join(f"{v:g}" for v in p["lam"]) if p.get("lam") else "")
         w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"], p.get("status", "done"),
                     *extra, *facts])
     return buf.getvalue()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-SCHEMA_VERSION = 3  # 2: runs.active_seconds, trials.correct; 3: trials.peak_mb
+SCHEMA_VERSION = 4  # 2: runs.active_seconds, trials.correct; 3: trials.peak_mb; 4: trials.train_accuracy, extra
 # seconds without a heartbeat before a running run counts as interrupted (tests shorten it)
 STALE_AFTER = float(os.environ.get("IDIM_STALE_AFTER", "20"))
 RUN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -62,7 +62,9 @@ CREATE TABLE IF NOT EXISTS trials (
     finished REAL,
     error TEXT,
     correct TEXT,                  -- the test pass, one '0'/'1' per example (for d90's interval)
-    peak_mb REAL                   -- peak memory of the trial (GPU allocated, or the process's RSS on a CPU)
+    peak_mb REAL,                  -- peak memory of the trial (GPU allocated, or the process's RSS on a CPU)
+    train_accuracy REAL,           -- the kept state on the training examples (generalisation gap = this - accuracy)
+    extra TEXT                     -- JSON: SAID's lambdas (and their history), accuracy with z quantised
 );
 CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials(run_id, kind, IFNULL(d, -1), seed);
 CREATE TABLE IF NOT EXISTS points (
@@ -390,26 +392,28 @@ class Store:
 
     def finish_trial(self, trial_id: int, status: str, accuracy=None, val_accuracy=None, steps=None,
                      total_steps=None, seconds=None, trainable=None, error=None, correct=None,
-                     peak_mb=None) -> None:
+                     peak_mb=None, train_accuracy=None, extra=None) -> None:
         """``correct``: per-example correctness of the test pass (a sequence of bools), kept for d90's interval."""
         if correct is not None and not isinstance(correct, str):
             correct = "".join("1" if c else "0" for c in correct)
         with self._tx() as c:
             c.execute(
                 "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, trainable=?, "
-                "finished=?, error=?, correct=?, peak_mb=? WHERE id=?",
+                "finished=?, error=?, correct=?, peak_mb=?, train_accuracy=?, extra=? WHERE id=?",
                 (status, accuracy, val_accuracy, steps, total_steps, seconds, trainable, time.time(), error, correct,
-                 peak_mb, trial_id),
+                 peak_mb, train_accuracy, None if extra is None else json.dumps(extra), trial_id),
             )
 
     def copy_trial(self, run_id: str, row: dict) -> None:
         """A finished trial of another run, copied into this run as it is (a shared baseline)."""
         cols = ("kind", "d", "seed", "status", "accuracy", "val_accuracy", "steps", "total_steps", "seconds",
-                "trainable", "started", "finished", "error", "correct", "peak_mb")
+                "trainable", "started", "finished", "error", "correct", "peak_mb", "train_accuracy")
         with self._tx() as c:
             c.execute("INSERT INTO trials(run_id, kind, d, seed, status, accuracy, val_accuracy, steps, total_steps, "
-                      "seconds, trainable, started, finished, error, correct, peak_mb) "
-                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (run_id, *(row.get(k) for k in cols)))
+                      "seconds, trainable, started, finished, error, correct, peak_mb, train_accuracy, extra) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      (run_id, *(row.get(k) for k in cols),
+                       None if row.get("extra") is None else json.dumps(row["extra"])))
 
     def add_points(self, trial_id: int, points: list[dict]) -> None:
         now = time.time()
@@ -420,7 +424,16 @@ class Store:
                       (points[-1]["step"], points[-1].get("total"), trial_id))
 
     def trials(self, run_id: str) -> list[dict]:
-        return [dict(r) for r in self._q("SELECT * FROM trials WHERE run_id=? ORDER BY id", (run_id,))]
+        out = []
+        for r in self._q("SELECT * FROM trials WHERE run_id=? ORDER BY id", (run_id,)):
+            t = dict(r)
+            if t.get("extra"):
+                try:
+                    t["extra"] = json.loads(t["extra"])
+                except ValueError:
+                    t["extra"] = None
+            out.append(t)
+        return out
 
     def points(self, trial_id: int) -> list[dict]:
         return [dict(r) for r in self._q("SELECT step, loss, accuracy, t FROM points WHERE trial_id=? ORDER BY step", (trial_id,))]

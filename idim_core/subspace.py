@@ -230,6 +230,7 @@ class SubspaceModel(nn.Module):
         device = flat.theta0.device
         self.z = nn.Parameter(torch.zeros(self.d - m, device=device))
         self.lam = nn.Parameter(torch.ones(m, device=device)) if m else None
+        self.lam_names = (flat.group_names if said_groups == "block" else list(flat.names)) if m else []
         self.P = make_projection(projection, self.d - m, flat.D, seed).to(device)
         self._cache = None  # (z, lambda) -> params, for evaluation without grad
         self._bufs = _StepBuffers()  # theta and its gradient, reused by every training step

@@ -298,7 +298,7 @@ class Runner:
                     raise res
                 store.finish_trial(tid, res.status, res.accuracy, res.val_accuracy, res.steps,
                                    res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable,
-                                   res.error, res.correct, res.peak_mb)
+                                   res.error, res.correct, res.peak_mb, res.train_accuracy, res.extra)
                 row = {"kind": sp.kind, "d": sp.d, "seed": sp.seed, "status": res.status, "accuracy": res.accuracy,
                        "seconds": res.seconds}
                 done[(sp.kind, sp.d, sp.seed)] = row

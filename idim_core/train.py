@@ -32,6 +32,7 @@ class TrainConfig:
     said_groups: str = "block"  # SAID's scales: one per layer block, or one per parameter tensor
     lr_adapter: float | None = None  # lora, vera, bitfit, head: Adam's rate (None: the method's own)
     lora_targets: str = "query-value"  # lora, vera: which linear layers get adapters
+    quantise_bits: tuple = (2, 4, 8)  # subspace trials: test accuracy with z quantised to these bits
     lr_search: bool = False  # subspace trials: train at each of LR_SEARCH x the rate, keep the best on validation
     weight_decay: float = 0.0
     eval_every: int | None = None  # steps; default: once per epoch
@@ -142,6 +143,8 @@ class TrialResult:
     correct: list[bool] | None = None  # per test example, for d90's bootstrap interval
     lr: float | None = None  # the learning rate this trial used (z's, for a subspace trial)
     peak_mb: float | None = None  # peak memory during the trial: allocated on a GPU, the process's RSS on a CPU
+    train_accuracy: float | None = None  # the kept state on the training examples (the gap is this - accuracy)
+    extra: dict | None = None  # SAID: lam, lam_names, lam_history; subspace: quantised (bits -> test accuracy)
     test: Callable | None = field(default=None, repr=False)  # --lr-search: the test pass of a kept attempt
 
 
@@ -254,6 +257,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         return model(**batch)
 
     curve: list[dict] = []
+    lam_history: list = []
     best_val, best_state, since_best = -1.0, None, 0
     status, error = "done", None
     step = 0
@@ -283,6 +287,9 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
             acc = evaluate(fwd, prep.val, prep.device, cfg.eval_batch_size)
             model.train()
             point["accuracy"] = acc
+            lam_now = getattr(model, "lam", None)
+            if lam_now is not None:  # SAID's scales a few times during training (at every evaluation)
+                lam_history.append([step, [round(float(v), 5) for v in lam_now.detach().cpu()]])
             if acc > best_val:
                 best_val, best_state, since_best = acc, snapshot(), 0
             else:
@@ -293,10 +300,22 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         if since_best >= cfg.patience:
             break
     def run_test():
+        """The kept state on the test split (per example), the training examples, and for a subspace
+        trial its learned scales and its accuracy with z (and lambda) quantised to a few bits."""
         if best_state is not None:
             restore(best_state)
         model.eval()
-        return evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size, per_example=True)
+        acc, correct = evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size, per_example=True)
+        res.train_accuracy = evaluate(fwd, prep.train, prep.device, cfg.eval_batch_size)
+        extra = {}
+        lam = getattr(model, "lam", None)
+        if lam is not None:
+            extra.update(lam=[round(float(v), 5) for v in lam.detach().cpu()], lam_names=list(model.lam_names),
+                         lam_history=lam_history)
+        if getattr(model, "z", None) is not None and cfg.quantise_bits:
+            extra["quantised"] = quantised_accuracies(model, fwd, prep, cfg)
+        res.extra = extra or None
+        return acc, correct
 
     res = TrialResult(status, None, best_val if best_val >= 0 else None, step,
                       time.perf_counter() - t0, trainable, curve, error, None, lr, _peak_mb(prep.device))
@@ -305,3 +324,33 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
     else:
         res.test = run_test
     return res
+
+
+def quantise(v: torch.Tensor, bits: int) -> torch.Tensor:
+    """Uniform quantisation to 2**bits levels between the vector's own min and max (two numbers kept)."""
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:
+        return v.clone()
+    levels = 2 ** bits - 1
+    return torch.round((v - lo) / (hi - lo) * levels) / levels * (hi - lo) + lo
+
+
+@torch.no_grad()
+def quantised_accuracies(model, fwd, prep, cfg) -> dict[str, float]:
+    """Test accuracy with z (and SAID's lambda) quantised to each of cfg.quantise_bits bits; restored after."""
+    params = [p for p in (model.z, getattr(model, "lam", None)) if p is not None]
+    saved = [p.detach().clone() for p in params]
+    out = {}
+    try:
+        for b in cfg.quantise_bits:
+            for p, s in zip(params, saved):
+                p.copy_(quantise(s, b))
+            if hasattr(model, "_cache"):
+                model._cache = None
+            out[str(b)] = evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size)
+    finally:
+        for p, s in zip(params, saved):
+            p.copy_(s)
+        if hasattr(model, "_cache"):
+            model._cache = None
+    return out

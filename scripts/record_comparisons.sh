@@ -61,6 +61,13 @@ Full fine-tuning does not learn mr from scratch with this budget, so the run has
 record minilm-l6-mr-said-tensor "SAID with one scale per parameter tensor (103 on minilm-l6, as in the authors' code)
 against the default one per block (8): the default sweep from d = 300 (d must exceed 103), 1 seed." \
   --model minilm-l6 --task mr --said-groups tensor --dims 300,1000,3000,10000
+group=claims  # what Learn's "claim by claim" section draws: training accuracy, gap, seconds, lambdas per trial
+record mlp-digits-claims "The fully connected net on the 8x8 digits with DID at 8 values of d, 5 seeds: training and test
+accuracy, seconds and steps per trial, accuracy with z quantised (for Learn's claims)." \
+  --model mlp --task digits --dims 10,30,100,300,1000,3000,10000,30000 --seeds 5
+record minilm-l6-mr-claims "SAID on the bundled model, default settings, 3 seeds, with training accuracy, seconds, steps,
+SAID's lambdas and quantised z per trial (for Learn's claims)." \
+  --model minilm-l6 --task mr --seeds 3
 group=methods  # the random subspace against the adapters: one store, so they share the baseline above
 record minilm-l6-mr-lora "LoRA on query and value (peft), ranks 1-16, default budget, 3 seeds; the baseline is shared
 with the head-only and BitFit records (same model, task, budget and seeds)." \
