@@ -101,6 +101,8 @@ COMPARISONS: dict[str, tuple[str, list[str]]] = {
                         ["lenet-mnist5k", "lenet-mnist5k-shuffled-pixels", "mlp-mnist5k", "mlp-mnist5k-shuffled-pixels"]),
     "memorisation": ("Memorisation: real labels against shuffled labels (fully connected net)",
                      ["mlp-mnist5k", "mlp-mnist5k-shuffled-labels"]),
+    "claims": ("A popular account, claim by claim: the runs behind Learn's section 9",
+               ["mlp-digits-claims", "minilm-l6-mr-claims"]),
     "methods": ("Beyond the papers: the random subspace (SAID) against LoRA, BitFit and head-only (minilm-l6, mr)",
                 ["minilm-l6-mr", "minilm-l6-mr-lora", "minilm-l6-mr-bitfit", "minilm-l6-mr-head"]),
 }

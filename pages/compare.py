@@ -147,6 +147,18 @@ else:
         } for r in results], hide_index=True, key="d90_table")
         st.caption("Where two runs' intervals overlap, the data do not say which d90 is smaller. The interval "
                    "resamples seeds and test examples (95 %, bootstrap).")
+        said_runs = [r for r in results if r["method"] == "said" and any(p.get("lam") for p in r["points"])]
+        with_bound = [r for r in results if r.get("bound") and any(s.get("train_mean") is not None
+                                                                     for s in r.get("stats") or [])]
+        if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales", key="cmp_claims"):
+            for r in with_bound:
+                st.markdown(f"**{views.run_label({'id': r['run_id'], **r, 'config': r['config']})}**")
+                st.dataframe(views.bound_rows(r), hide_index=True)
+            if with_bound:
+                st.markdown(views.BOUND_NOTE)
+            for r in said_runs:
+                st.plotly_chart(figures.lambda_heatmap(r), key=f"cmp_lam_{r['run_id']}",
+                                config={"displaylogo": False})
         budgets = {(r["config"].get("epochs"), r["config"].get("max_train"), r["config"].get("seeds")) for r in results}
         if len(budgets) > 1:
             st.caption("These runs differ in budget (epochs, training examples or seeds): compare their d90 with care.")

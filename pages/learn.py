@@ -219,7 +219,115 @@ if "methods" in demo.available_comparisons():
                              "numbers in the attention weights, BitFit in the biases.")
     methods_verdicts()
 
-st.header("9. A common mistake")
+st.header("9. A popular account, claim by claim")
+st.markdown(
+    "A widely shared article on this topic (in Chinese, 2024, “从新的角度看待大模型微调 (Intrinsic dimension)”) "
+    "tells readers that fine-tuning lowers a model's dimension and that a lower dimension brings better results, "
+    "faster and steadier training. Each claim below is set beside runs recorded with this project's command line "
+    "(`bash scripts/record_comparisons.sh claims`, 5 and 3 seeds; the charts are drawn from those files) and "
+    "beside what the two papers actually say. The verdicts are worded from the numbers when the page is drawn.")
+
+
+def claims_section() -> None:
+    try:
+        runs = [demo.recorded_result(n) for n in demo.COMPARISONS["claims"][1]]
+    except UserError as e:
+        st.caption(f"(The recorded runs for this section are not available: {e})")
+        return
+    lm = next((r for r in runs if r["model"].startswith("minilm")), runs[-1])
+
+    st.subheader("“Fine-tuning lowers the model's dimension (110M → 50M)”")
+    st.markdown(
+        f"**Contradicted.** Before and after fine-tuning `{lm['model']}` has the same D = {lm['D']:,} parameters, and "
+        "in subspace training every one of them still moves (along d random directions). `hidden_size` (384 here, "
+        "768 for BERT-base) is the width of one layer's vectors, not a dimension of the training problem. The "
+        f"intrinsic dimension is the size of the smallest random subspace that reaches 90 % of full fine-tuning: "
+        f"here {views.d90_text(lm)}. Nothing is removed (Li et al. 2018; Aghajanyan et al. 2021).")
+
+    st.subheader("“A lower dimension trains faster”")
+    st.plotly_chart(figures.claim_figure(runs, "seconds_mean", "seconds per trial", "baseline_seconds"),
+                    key="claim_speed", config={"displaylogo": False})
+    lines = []
+    for r in runs:
+        st_ = [s for s in r["stats"] if s.get("seconds_mean")]
+        base = r.get("baseline_seconds") or []
+        if st_ and base:
+            b = sum(base) / len(base)
+            lo, hi = st_[0], st_[-1]
+            lines.append(f"`{r['model']}`: {lo['seconds_mean']:.1f} s per trial at d = {lo['d']:,} and "
+                         f"{hi['seconds_mean']:.1f} s at d = {hi['d']:,}, against {b:.1f} s for full fine-tuning "
+                         f"({lo['seconds_mean'] / b:.2f}× and {hi['seconds_mean'] / b:.2f}×).")
+    faster = all(s["seconds_mean"] < sum(r["baseline_seconds"]) / len(r["baseline_seconds"])
+                 for r in runs for s in r["stats"] if s.get("seconds_mean") and r.get("baseline_seconds"))
+    st.markdown(("**Not supported as stated.** " if not faster else "**Here, yes, but not for the stated reason.** ")
+                + " ".join(lines) + " Every step still runs the forward and backward pass through all D parameters, "
+                "plus the projection; what shrinks is what has to be *stored or sent* per task: d numbers and a "
+                "seed instead of D. (Time per trial also depends on early stopping: a trial stops when validation "
+                "accuracy stops improving.)")
+
+    st.subheader("“A lower dimension improves performance by reducing overfitting”")
+    st.plotly_chart(figures.claim_figure(runs, "gap_mean", "train − test accuracy (the gap)"),
+                    key="claim_gap", config={"displaylogo": False})
+    st.plotly_chart(figures.claim_figure(runs, "mean", views.accuracy_word(runs[0]), "baseline_accuracies"),
+                    key="claim_acc", config={"displaylogo": False})
+    out, smaller_gap, lower_acc = [], [], []
+    for r in runs:
+        st_ = [s for s in r["stats"] if s.get("gap_mean") is not None]
+        if len(st_) < 2:
+            continue
+        lo, hi = st_[0], st_[-1]
+        smaller_gap.append(lo["gap_mean"] < hi["gap_mean"])
+        lower_acc.append(lo["mean"] < hi["mean"])
+        out.append(f"`{r['model']}`: gap {lo['gap_mean']:+.3f} at d = {lo['d']:,} and {hi['gap_mean']:+.3f} at "
+                   f"d = {hi['d']:,}; test accuracy {lo['mean']:.3f} and {hi['mean']:.3f}.")
+    if smaller_gap and all(smaller_gap) and all(lower_acc):
+        verdict = ("**Depends: the gap shrinks, the accuracy does not improve.** In these runs the smallest d has "
+                   "the smallest gap and the lowest test accuracy: it under-fits more than it protects.")
+    elif smaller_gap and all(smaller_gap):
+        verdict = "**Partly supported here:** the smallest d has both the smallest gap and no lower test accuracy."
+    else:
+        verdict = "**Not supported by these runs:** a smaller d does not give a smaller gap here."
+    st.markdown(verdict + " " + " ".join(out) + " What the papers claim is narrower: a low intrinsic dimension "
+                "*explains why* fine-tuning a huge model on few examples generalises at all (Aghajanyan et al. "
+                "2021, via the compression bound below), not that choosing a smaller d improves results.")
+    rows = views.bound_rows(lm)
+    if rows:
+        st.dataframe(rows, hide_index=True, key="claim_bound")
+        st.markdown(views.BOUND_NOTE)
+
+    st.subheader("“A lower dimension makes training more stable”")
+    stab = []
+    for r in runs:
+        stab.append([(row["d"], row["std"]) for row in r["by_d"] if row["n"] > 1])
+    fig = figures.claim_figure([], "std", "std of test accuracy over seeds",
+                               extra={f"{r['model']} · {r['task']}": xy for r, xy in zip(runs, stab)})
+    st.plotly_chart(fig, key="claim_stab", config={"displaylogo": False})
+    words, steadier = [], []
+    for r, xy in zip(runs, stab):
+        if len(xy) < 2:
+            continue
+        div = sum(row["diverged"] for row in r["by_d"])
+        n = sum(row["n"] for row in r["by_d"])
+        peak = max(xy, key=lambda t: t[1])
+        steadier.append(xy[0][1] < xy[-1][1])
+        words.append(f"`{r['model']}`: std over seeds {xy[0][1]:.3f} at d = {xy[0][0]:,}, {xy[-1][1]:.3f} at "
+                     f"d = {xy[-1][0]:,}, largest ({peak[1]:.3f}) at d = {peak[0]:,}; {div} of {n} trials diverged.")
+    verdict = ("**Supported by these runs:** the smallest d varies least over seeds." if steadier and all(steadier)
+               else "**Contradicted by these runs:** the smallest d is not the steadiest." if steadier
+               and not any(steadier) else "**Mixed:** the runs disagree.")
+    st.markdown(verdict + " " + " ".join(words) + " The spread over seeds comes from the random subspace itself "
+                "(each seed draws a different P) and from the data order.")
+    st.caption(f"References: {views.REF_LI}; {views.REF_AGHAJANYAN}. The article's three references could not be "
+               "found.")
+
+
+if "claims" in demo.available_comparisons():
+    claims_section()
+else:
+    st.caption("(The recorded runs for this section are not shipped in this copy: record them with "
+               "`bash scripts/record_comparisons.sh claims`.)")
+
+st.header("10. A common mistake")
 st.warning(
     "Fine-tuning does **not** remove parameters or “reduce the model's dimension from 110M to 50M”: every one of "
     "the D parameters is still there and is still used. Nor is the intrinsic dimension the model's `hidden_size` "

@@ -78,6 +78,21 @@ if cfg.get("recorded"):
 final_at_start = run["status"] in FINAL
 
 
+def show_generalisation(res: dict) -> None:
+    rows = views.bound_rows(res)
+    if rows:
+        st.dataframe(rows, hide_index=True)
+        st.markdown(views.BOUND_NOTE)
+    else:
+        st.caption("No training accuracies in this run (recorded before idim kept them), so no gap or bound.")
+    fig = figures.bits_figure(res)
+    if fig is not None:
+        st.plotly_chart(fig, key=f"bits_{res['run_id']}", config={"displaylogo": False})
+    heat = figures.lambda_heatmap(res)
+    if heat is not None:
+        st.plotly_chart(heat, key=f"lam_{res['run_id']}", config={"displaylogo": False})
+
+
 @st.fragment(run_every=None if final_at_start else views.REFRESH_SECONDS)
 def live_view() -> None:
     run = store.get_run(run_id)
@@ -173,6 +188,11 @@ def live_view() -> None:
                            else r["mean"] >= res["threshold"]} for r in res["by_d"]], hide_index=True)
         for e in store.events(run_id, 30):
             st.text(f"{time.strftime('%H:%M:%S', time.localtime(e['t']))}  {e['level']:7}  {e['message']}")
+
+    # What the claims on Learn need, for a finished DID/SAID run: the gap, the bound, the bits, the scales.
+    if status in FINAL and res.get("axis", "d") == "d" and st.toggle(
+            "Generalisation gap, bound, bits and SAID's scales", key="show_claims"):
+        show_generalisation(res)
 
     if (status in FINAL) != final_at_start:
         st.rerun()  # the run ended: redraw the page once, without auto-refresh

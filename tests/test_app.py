@@ -788,3 +788,42 @@ def test_live_says_a_run_trains_on_ray(store):
     at = app({"run": rid}, page="pages/live.py")
     assert any("Ray cluster at 10.0.0.5:6379, 8 at a time" in c.value for c in at.caption)
     assert any(m.label == "Executor" and m.value == "Ray" for m in at.metric)
+
+
+def test_live_shows_the_gap_the_bound_the_bits_and_said_scales(store):
+    cfg = make_config(model="minilm-l2", task="mr", method="said", dims=[100, 1000], seeds=1)
+    rid = store.create_run(cfg, status="running", owner="test")
+    store.update_run(rid, device="cpu", summary={"D": 15_468_290, "chance": 0.5, "majority": 0.55, "layers": 2,
+                                                 "splits": {"train": 1024, "val": 256, "test": 256}})
+    tid = store.start_trial(rid, "baseline", None, 0)
+    store.finish_trial(tid, "done", accuracy=0.8, seconds=10.0, train_accuracy=0.95)
+    for d, acc, tr in ((100, 0.66, 0.70), (1000, 0.74, 0.83)):
+        tid = store.start_trial(rid, "subspace", d, 0)
+        store.finish_trial(tid, "done", accuracy=acc, seconds=12.0, steps=64, trainable=d, train_accuracy=tr,
+                           extra={"lam": [1.0, 1.2, 0.8, 1.1], "lam_names": ["embeddings", "layer.0", "layer.1", "head"],
+                                  "lam_history": [[32, [1.0, 1.1, 0.9, 1.0]]], "quantised": {"2": 0.5, "4": acc - 0.01,
+                                                                                             "8": acc}})
+    store.end_run(rid, "done")
+    at = app({"run": rid}, page="pages/live.py")
+    at.toggle(key="show_claims").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(df.value for df in at.dataframe if "gap (train − test)" in df.value.columns)
+    assert list(table["gap (train − test)"]) == ["+0.040", "+0.090"]
+    assert table.iloc[0]["ε at 32 bits"] != "" and "vacuous" in table.iloc[1]["guaranteed test ≥ (32 bits)"]
+    kinds = [(f["data"][0].get("meta") or {}).get("role") for f in figures(at)]
+    assert "lambda" in kinds and "bits" in kinds
+    assert any("compression argument" in m.value for m in at.markdown)
+
+
+def test_learn_draws_each_claim_from_the_shipped_records(store):
+    if "claims" not in demo.available_comparisons():
+        pytest.fail("assets/recorded lacks the claims records (bash scripts/record_comparisons.sh claims)")
+    at = app(page="pages/learn.py")
+    subs = " ".join(h.value for h in at.subheader)
+    for claim in ("lowers the model's dimension", "trains faster", "reducing overfitting", "more stable"):
+        assert claim in subs
+    metas = [((f["data"] or [{}])[0].get("meta") or {}) for f in figures(at)]
+    assert {"seconds_mean", "gap_mean", "mean"} <= {m.get("key") for m in metas if m.get("role") == "claim"}
+    text = " ".join(m.value for m in at.markdown)
+    assert "s per trial at d = " in text and "std over seeds" in text  # verdicts carry the recorded numbers
+    assert store.list_runs() == []  # drawn from the files, nothing imported

@@ -380,3 +380,94 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
     if font_size:
         fig.update_layout(font=dict(size=font_size))
     return fig
+
+
+def lambda_heatmap(res: dict, height: int = 360):
+    """SAID's learned scales: one row per group (layer), one column per d, mean over seeds."""
+    import plotly.graph_objects as go
+
+    pts = [p for p in res["points"] if p.get("lam") and p.get("status") == "done"]
+    if not pts:
+        return None
+    names = pts[0].get("lam_names") or [f"group {i}" for i in range(len(pts[0]["lam"]))]
+    ds = sorted({p["d"] for p in pts})
+    z = []
+    for i in range(len(names)):
+        row = []
+        for d in ds:
+            vals = [p["lam"][i] for p in pts if p["d"] == d and len(p["lam"]) > i]
+            row.append(sum(vals) / len(vals) if vals else None)
+        z.append(row)
+    fig = go.Figure(go.Heatmap(z=z, x=[f"{d:,}" for d in ds], y=names, colorscale="RdBu", zmid=1.0,
+                               colorbar=dict(title="λ"), meta={"role": "lambda"},
+                               hovertemplate="d=%{x}<br>%{y}: λ = %{z:.3f}<extra></extra>"))
+    fig.update_layout(height=max(height, 22 * len(names) + 120), margin=dict(l=10, r=10, t=30, b=10),
+                      xaxis=dict(title="d", type="category"), yaxis=dict(title="group", autorange="reversed"),
+                      title=dict(text="SAID's learned scales λ (mean over seeds; 1 = the start)", x=0.01))
+    return fig
+
+
+def bits_figure(res: dict, height: int = 380):
+    """Accuracy against the bits the fine-tuned model needs: d numbers at b bits (plus P's seed) for each
+    quantisation, against full fine-tuning's D x 32."""
+    import plotly.graph_objects as go
+
+    stats = [s for s in (res.get("stats") or []) if s.get("quantised_mean")]
+    if not stats:
+        return None
+    fig = go.Figure()
+    bits = sorted({int(b) for s in stats for b in s["quantised_mean"]}) + [32]
+    for i, b in enumerate(bits):
+        xs, ys = [], []
+        for s in stats:
+            acc = s["mean"] if b == 32 else s["quantised_mean"].get(str(b))
+            if acc is not None:
+                xs.append(s["d"] * b)
+                ys.append(acc)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"z at {b} bits" + (" (as trained)" if b == 32
+                                                                                             else ""),
+                                 marker=dict(color=PALETTE[i % len(PALETTE)]), meta={"role": "bits", "bits": b},
+                                 hovertemplate="%{x:,} bits<br>test accuracy %{y:.3f}<extra></extra>"))
+    if res.get("D") and res.get("baseline_accuracy") is not None:
+        fig.add_trace(go.Scatter(x=[res["D"] * 32], y=[res["baseline_accuracy"]], mode="markers+text",
+                                 text=["full: D × 32 bits"], textposition="bottom center",
+                                 marker=dict(symbol="diamond", size=13, color=C_BASE), name="full fine-tuning",
+                                 meta={"role": "full"}))
+    if res.get("threshold") is not None:
+        fig.add_hline(y=res["threshold"], line=dict(color=C_THR, dash="dash"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      xaxis=dict(type="log", title="bits to store the fine-tuned model: d × bits (+ the seed of P)",
+                                 tickformat=",", dtick=1),
+                      yaxis=dict(title=accuracy_word(res), automargin=True),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    return fig
+
+
+def claim_figure(results: list[dict], key: str, title: str, baseline_key: str | None = None, height: int = 320,
+                 extra: dict | None = None):
+    """One measured quantity per d (from results' ``stats``), one line per run; optionally the baseline's
+    value as a dashed line and extra lines (name -> list of (d, y))."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, res in enumerate(results):
+        colour = PALETTE[i % len(PALETTE)]
+        rows = [s for s in res.get("stats") or [] if s.get(key) is not None]
+        label = f"{res['model']} · {res['task']} · {res['method'].upper()}"
+        fig.add_trace(go.Scatter(x=[s["d"] for s in rows], y=[s[key] for s in rows], mode="lines+markers",
+                                 name=label, marker=dict(color=colour), line=dict(color=colour),
+                                 meta={"role": "claim", "key": key, "run_id": res["run_id"]}))
+        if baseline_key and res.get(baseline_key):
+            vals = res[baseline_key]
+            v = sum(vals) / len(vals) if isinstance(vals, list) else vals
+            fig.add_hline(y=v, line=dict(color=colour, dash="dash", width=1),
+                          annotation_text=f"full ({res['model']})", annotation_position="top left")
+    for j, (name, xy) in enumerate((extra or {}).items()):
+        fig.add_trace(go.Scatter(x=[x for x, _ in xy], y=[y for _, y in xy], mode="lines+markers", name=name,
+                                 line=dict(dash="dot", color=PALETTE[(len(results) + j) % len(PALETTE)]),
+                                 meta={"role": "claim_extra"}))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(type="log", title="d (log scale)", tickformat=",", dtick=1),
+                      yaxis=dict(title=title, automargin=True),
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+    return fig

@@ -159,3 +159,39 @@ def compare_sentence(a: tuple[str, dict], b: tuple[str, dict]) -> str:
     if b_hi < a_lo:
         return txt + f": {nb} needs fewer (95 % intervals apart)."
     return txt + ": the 95 % intervals overlap, so these seeds do not say which needs fewer."
+
+
+def bound_rows(res: dict) -> list[dict]:
+    """The generalisation table of a DID/SAID run: per d, train and test accuracy, the gap, the bound."""
+    b = res.get("bound")
+    if not b:
+        return []
+    stats = {s["d"]: s for s in res.get("stats") or []}
+    rows = []
+    for r in b["by_d"]:
+        s = stats.get(r["d"], {})
+
+        def f(v, fmt=".3f"):
+            return "" if v is None else format(v, fmt)
+
+        g = r.get("guaranteed_test_accuracy")
+        rows.append({
+            "d": f"{r['d']:,}", "train accuracy": f(s.get("train_mean")), "test accuracy": f(s.get("mean")),
+            "gap (train − test)": f(s.get("gap_mean"), "+.3f"),
+            "ε at 32 bits": f(r["epsilon"]["32"]), "guaranteed test ≥ (32 bits)":
+                ("vacuous (0)" if g == 0 else f(g)) if g is not None else "",
+            "ε at 4 bits": f(r["epsilon"].get("4")),
+            "test accuracy, z at 4 bits": f((s.get("quantised_mean") or {}).get("4")),
+        })
+    return rows
+
+
+BOUND_NOTE = ("**The bound** (Aghajanyan et al. 2021, §6, through the compression argument of Arora et al. 2018), "
+              "in an explicit finite-class form for the 0-1 loss: with probability ≥ 1 − δ, test error ≤ training "
+              "error + ε, ε = √((d ln r + ln(1/δ) + ln K) / (2m)), with r = 2^bits values per number of z, m "
+              "training examples, K values of d in the grid, δ = 0.05. It covers the model trained **in the "
+              "subspace** (θ0 + P z, P fixed by its seed before the data are seen), not the fully fine-tuned one; "
+              "Arora et al.'s margin and constants are dropped. At 32 bits per number it is vacuous except at "
+              "very small d; quantising z helps (ε at 4 bits), and the last column shows what quantising costs in "
+              "test accuracy (for the quantised model, the training error that counts is its own, not measured "
+              "here).")

@@ -1,0 +1,52 @@
+"""What Learn's claims need: the bound against hand-computed values, and the training accuracy,
+gap, steps, seconds, lambdas and quantised accuracy stored per trial and exported."""
+import csv
+import io
+import json
+import math
+
+import pytest
+
+from conftest import run_cli
+from idim_core import bound
+
+
+def test_bound_matches_hand_computed_values():
+    # sqrt((200 * 32 ln 2 + ln 20) / (2 * 3668)) = sqrt(4439.14 / 7336)
+    assert bound.epsilon(200, 3668, 32, 0.05) == pytest.approx(math.sqrt((200 * 32 * math.log(2) + math.log(20))
+                                                                         / 7336))
+    assert bound.epsilon(200, 3668, 32, 0.05) == pytest.approx(0.778, abs=0.001)
+    assert bound.epsilon(200, 3668, 4, 0.05) == pytest.approx(0.276, abs=0.001)
+    # choosing d among K grid values costs ln K
+    assert bound.epsilon(10, 1000, 8, 0.05, grid=6) == pytest.approx(
+        math.sqrt((10 * 8 * math.log(2) + math.log(20) + math.log(6)) / 2000))
+    assert bound.test_accuracy_floor(0.7, 200, 3668, 32) == 0.0  # vacuous: says so, never negative
+    assert bound.test_accuracy_floor(0.9, 10, 100_000, 4) == pytest.approx(0.9 - bound.epsilon(10, 100_000, 4))
+    with pytest.raises(ValueError):
+        bound.epsilon(0, 100)
+
+
+def test_said_trials_store_train_accuracy_gap_lambdas_and_quantised_z(home):
+    p = run_cli("run", "--model", "mlp", "--task", "digits", "--method", "said", "--dims", "50,500", "--seeds", "2",
+                "--json", "--quiet", home=home)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    for pt in res["points"]:
+        assert 0 <= pt["train_accuracy"] <= 1 and pt["gap"] == pytest.approx(pt["train_accuracy"] - pt["accuracy"])
+        assert pt["steps"] > 0 and pt["seconds"] > 0
+        assert len(pt["lam"]) == len(pt["lam_names"]) == 3  # one scale per layer of the MLP
+        assert pt["lam_history"] and all(len(h[1]) == 3 for h in pt["lam_history"])
+        assert set(pt["quantised"]) == {"2", "4", "8"}
+    assert len(res["baseline_seconds"]) == 2 and len(res["baseline_train_accuracies"]) == 2
+    b = res["bound"]
+    assert b["formula"].startswith("epsilon = sqrt(") and b["m"] == res["n_train"] and b["grid"] == 2
+    row = b["by_d"][0]
+    assert row["epsilon"]["32"] == pytest.approx(bound.epsilon(50, res["n_train"], 32, 0.05, 2))
+    stats = {s["d"]: s for s in res["stats"]}
+    assert stats[50]["train_mean"] == pytest.approx(sum(q["train_accuracy"] for q in res["points"]
+                                                        if q["d"] == 50) / 2)
+    shown = json.loads(run_cli("show", res["run_id"], "--json", home=home).stdout)
+    assert shown["points"] == res["points"] and shown["bound"] == res["bound"]
+    rows = list(csv.DictReader(io.StringIO(run_cli("export", res["run_id"], "--format", "csv", home=home).stdout)))
+    assert float(rows[0]["gap"]) == pytest.approx(res["points"][0]["gap"])
+    assert len(rows[0]["lam"].split()) == 3 and float(rows[0]["train_accuracy"]) == res["points"][0]["train_accuracy"]
