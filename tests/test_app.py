@@ -827,3 +827,25 @@ def test_learn_draws_each_claim_from_the_shipped_records(store):
     text = " ".join(m.value for m in at.markdown)
     assert "s per trial at d = " in text and "std over seeds" in text  # verdicts carry the recorded numbers
     assert store.list_runs() == []  # drawn from the files, nothing imported
+
+
+def test_the_methods_comparison_loads_with_one_click_on_the_parameter_axis(store):
+    at = app({"comparison": "methods"}, page="pages/compare.py")
+    runs = store.list_runs()
+    assert sorted(r["config"]["method"] for r in runs) == ["bitfit", "head", "lora", "said"]
+    assert at.toggle(key="by_params_1").value is True
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters"))
+    methods_drawn = {(t.get("meta") or {}).get("method") for t in fig["data"]}
+    assert {"said", "lora", "bitfit", "head"} <= methods_drawn
+    lora = next(t for t in fig["data"] if (t.get("meta") or {}).get("method") == "lora"
+                and (t.get("meta") or {}).get("role") == "points")
+    assert lora["x"][0] == 9_986 and lora["text"][0] == "r = 1"
+
+
+def test_explore_bitfit_needs_no_levels(store):
+    at = app({**{k: str(v) for k, v in TINY.items()}, "method": "bitfit"})
+    assert not [t for t in at.text_input if t.key and t.key.startswith("ranks_")]
+    submit(at)
+    assert errors(at) == []
+    (run,) = store.list_runs()
+    assert run["config"]["method"] == "bitfit" and run["config"]["dims"] == [0]
