@@ -133,3 +133,17 @@ def test_bad_ray_settings_are_one_line(tmp_path):
         p = run_cli("run", "--model", "mlp", "--task", "digits", *args, "--queue", home=tmp_path, timeout=60)
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and msg in p.stderr, p.stderr
     assert Store(tmp_path).list_runs() == []
+
+
+def test_auto_search_on_ray_probes_several_d_per_round(tmp_path):
+    r = run_cli("run", "--executor", "ray", "--model", "mlp", "--task", "digits", "--dims", "auto", "--json",
+                "--quiet", home=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout)
+    s = Store(tmp_path)
+    search = s.get_run(res["run_id"])["summary"]["search"]
+    assert search["per_round"] >= 2 and search["probes"] == len({p["d"] for p in res["points"]})
+    assert search["rounds"] < search["probes"]  # several d per round
+    assert any("parallel d90 search" in e["message"] for e in s.events(res["run_id"], 50))
+    s.close()
+    assert res["d90_status"] in ("found", "below_grid")
