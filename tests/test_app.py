@@ -468,8 +468,11 @@ def test_estimate_and_grid_helpers():
     assert steps == math.ceil(48 / 32)
     per = ui.seconds_per_step(cfg)
     assert per == pytest.approx((0.13 * 1 + 0.05) * (32 * 32) / (32 * 64))
-    work = steps + 2 * (32 / 32) / 3  # 1 validation pass per epoch + 1 test pass of 32 examples, a third of a step each
-    assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + work * per * (1 + 3 * 1.1))
+    # 1 validation pass per epoch + 1 test pass of 32 examples + 1 pass over the 48 training examples, a third of
+    # a step each; subspace trials also 3 test passes with z quantised
+    work = steps + (2 * 32 / 32 + 48 / 32) / 3
+    work_sub = steps + (5 * 32 / 32 + 48 / 32) / 3
+    assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + work * per + 3 * work_sub * per * 1.1)
     assert ui.estimate_seconds(cfg, "cuda (H100)") < ui.estimate_seconds(cfg, "cpu")
     assert ui.log_grid(10, 10_000, 1) == [10, 100, 1000, 10000]
     assert ui.log_grid(10, 1000, 3) == [10, 20, 50, 100, 200, 500, 1000]

@@ -65,15 +65,18 @@ def planned_trials(cfg: dict) -> int:
     return n * int(cfg["seeds"])
 
 
-def eval_steps_per_trial(cfg: dict) -> float:
+def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
     """Evaluation cost of one trial, in training-step equivalents.
 
-    The trainer evaluates on the validation split once per epoch and on the test
-    split once at the end; a forward pass costs about a third of a training step.
+    The trainer evaluates on the validation split once per epoch, on the test split once at
+    the end, and once on the training examples (for the generalisation gap); a DID/SAID
+    trial also evaluates the test split with z quantised to 2, 4 and 8 bits.  A forward pass
+    costs about a third of a training step.
     """
-    evals = max(1.0, float(cfg["epochs"])) + 1
     n_eval = int(cfg["max_eval"]) if cfg.get("max_eval") else max(8, _train_size(cfg) // 8)
-    return evals * (n_eval / int(cfg["batch_size"])) / 3
+    evals = max(1.0, float(cfg["epochs"])) + 1 + (3 if subspace else 0)
+    batch = int(cfg["batch_size"])
+    return (evals * n_eval / batch + _train_size(cfg) / batch) / 3
 
 
 def estimate_seconds(cfg: dict, device: str = "cpu") -> float:
@@ -84,11 +87,14 @@ def estimate_seconds(cfg: dict, device: str = "cpu") -> float:
     of it on a GPU.  Nothing else running on the machine is assumed.
     """
     per = seconds_per_step(cfg, device)
-    work = steps_per_trial(cfg) + eval_steps_per_trial(cfg)
     from ..classic import is_classic_model
+    from ..methods import axis
 
+    sub = axis(cfg["method"]) == "d"
+    work = steps_per_trial(cfg) + eval_steps_per_trial(cfg)
+    work_sub = steps_per_trial(cfg) + eval_steps_per_trial(cfg, subspace=sub)
     load = 1.0 if is_classic_model(cfg["model"]) else LOAD_SECONDS
-    return load + work * per + planned_trials(cfg) * work * per * SUBSPACE_STEP_RATIO
+    return load + work * per + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
 
 
 def time_left(run: dict, trials: list[dict], now: float | None = None) -> float | None:
