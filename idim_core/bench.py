@@ -11,33 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
-
-def _reset_peak() -> bool:
-    """Forget the peak resident size so far (Linux), so loading the model does not count."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _rss_peak_mib() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+from .common import peak_rss_mib, reset_peak_rss
 
 
 def _setup(model: str, batch: int, seq: int, device: str, threads: int | None):
@@ -149,11 +128,11 @@ def _mem_main(kind, model, method, projection, dim, batch, seq, device, threads)
     import gc
 
     gc.collect()
-    _reset_peak()  # the peak of training (model, theta0, optimiser, activations), not of loading
+    reset_peak_rss()  # the peak of training (model, theta0, optimiser, activations), not of loading
     steps = _make_steppers(module, inputs, labels, method, projection, int(dim), kinds=(kind,))
     for _ in range(3):
         steps[kind]()
-    peak = _rss_peak_mib()
+    peak = peak_rss_mib()
     if device.startswith("cuda"):
         import torch
 

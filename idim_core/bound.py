@@ -69,7 +69,7 @@ def summary(by_d: list[dict], m: int | None, grid: int, bits_list=(32, 8, 4, 2),
         tr = r.get("train_mean")
         if tr is not None:
             row["train_accuracy"] = tr
-            row["guaranteed_test_accuracy"] = max(0.0, tr - row["epsilon"]["32"])
+            row["guaranteed_test_accuracy"] = test_accuracy_floor(tr, d, m, 32, delta, grid)
         if r.get("quantised_mean"):
             row["quantised_test_accuracy"] = r["quantised_mean"]
         rows.append(row)

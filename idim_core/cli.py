@@ -255,6 +255,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from .d90 import p90_short
     from .results import comparison, result
 
     store = _store(args)
@@ -267,9 +268,7 @@ def cmd_compare(args) -> int:
     print(f"{'run':12}  {'method':7}  {'model':18}  {'task':10}  {'params at 90 %':>16}  {'95 % interval':>19}  "
           f"{'x d90':>6}  {'s/trial':>7}  {'peak MB':>7}")
     for r in cmp["rows"]:
-        st = r["p90_status"]
-        p90 = (f"≈ {r['p90_interpolated']:,.0f}" if st == "found" else f"≤ {r['p90_upper']:,}" if st == "below_grid"
-               else "not reached" if st == "not_reached" else "did not learn" if st == "baseline_at_floor" else "-")
+        p90 = p90_short(r) or "-"
         ci = r["p90_ci"]
         ci_txt = "-" if not ci else ((f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " - "
                                      + (f"{ci[1]:,.0f}" if ci[1] is not None else "more"))

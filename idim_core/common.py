@@ -58,3 +58,51 @@ def num_params(model: str, side: int = 28, classes: int = 10) -> int:
             k, flat = 3, 16 * (side // 4) ** 2
         return (6 * k * k + 6) + (16 * 6 * k * k + 16) + (flat * 120 + 120) + (120 * 84 + 84) + (84 * classes + classes)
     raise UserError(f"unknown classic model {model!r}; use mlp or lenet")
+
+
+def env_seconds(name: str, default: float, low: float = 0.0) -> float:
+    """A number of seconds from the environment; a value that is not a number (or below ``low``) gives the
+    default, with one line on stderr, instead of a traceback."""
+    import os
+    import sys
+
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        v = float(raw)
+        if v != v or v < low:
+            raise ValueError
+        return v
+    except ValueError:
+        print(f"idim: {name}={raw!r} is not a number of seconds >= {low:g}; using {default:g}", file=sys.stderr)
+        return default
+
+
+def reset_peak_rss() -> bool:
+    """Forget this process's peak resident size so far (Linux /proc/self/clear_refs); False where impossible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib(fallback: bool = True) -> float | None:
+    """This process's peak resident size (VmHWM) in MiB; without /proc, the lifetime peak from getrusage
+    (or None when ``fallback`` is off)."""
+    import resource
+    import sys
+
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if not fallback:
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20

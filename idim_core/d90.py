@@ -240,19 +240,21 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
     return f"d90 > {top:,} so far"
 
 
+def p90_short(r: dict) -> str | None:
+    """The 90 % point (trainable parameters) as a table cell; None when there is none to give."""
+    status = r.get("p90_status")
+    if status == "found":
+        return f"≈ {r['p90_interpolated']:,.0f}"
+    if status == "below_grid":
+        return f"≤ {r['p90_upper']:,}"
+    return {"not_reached": "not reached", "baseline_at_floor": "did not learn"}.get(status)
+
+
 def short(res: dict) -> str:
     """The d90 cell of a metric or a table (the 90 % point in trainable parameters for other methods)."""
     if res.get("axis") in ("rank", "single"):
-        status = res.get("p90_status")
-        if status == "found":
-            return f"≈ {res['p90_interpolated']:,.0f} params"
-        if status == "below_grid":
-            return f"≤ {res['p90_upper']:,} params"
-        if status == "not_reached":
-            return "not reached"
-        if status == "baseline_at_floor":
-            return "did not learn"
-        return "—"
+        cell = p90_short(res)
+        return (cell + " params" if res.get("p90_status") in ("found", "below_grid") else cell) or "—"
     status = res.get("d90_status")
     if status == "found":
         return f"≈ {res['d90_interpolated']:,.0f}"

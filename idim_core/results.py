@@ -37,6 +37,8 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
     pts = [point(t, axis) for t in subs]
     chance, majority = summ.get("chance"), summ.get("majority")
     n_test = _n_test(cfg, summ, trials)
+    n_train = _n_train(cfg, summ)
+    stats = trial_stats(pts)
     est = estimates(pts, [t["accuracy"] for t in bases], chance, majority, n_test, run["status"], axis,
                     bases if ci else None, subs)
     seconds = None
@@ -64,9 +66,9 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "chance": chance,
         "majority": majority,
         "n_test": n_test,
-        "n_train": _n_train(cfg, summ),
-        "stats": trial_stats(pts),
-        "bound": bound_of(pts, axis, _n_train(cfg, summ), cfg),
+        "n_train": n_train,
+        "stats": stats,
+        "bound": bound_of(stats, axis, n_train, cfg),
         "config": cfg,
         "created": run["created"],
         "started": run.get("started"),
@@ -133,15 +135,15 @@ def trial_stats(pts: list[dict]) -> list[dict]:
     return out
 
 
-def bound_of(pts: list[dict], axis: str, n_train: int | None, cfg: dict) -> dict | None:
+def bound_of(stats: list[dict], axis: str, n_train: int | None, cfg: dict) -> dict | None:
     """The generalisation bound (bound.py) for a DID/SAID run, per d (None for other methods or unknown m)."""
     from . import bound
 
     if axis != "d" or not n_train:
         return None
     dims = cfg.get("dims")
-    grid = len(dims) if isinstance(dims, list) else max(1, len({p["d"] for p in pts}))
-    return bound.summary(trial_stats(pts), n_train, grid)
+    grid = len(dims) if isinstance(dims, list) else max(1, len(stats))
+    return bound.summary(stats, n_train, grid)
 
 
 def _n_train(cfg: dict, summ: dict) -> int | None:
@@ -200,7 +202,7 @@ def recompute(data: dict) -> dict:
     out["points"], out["axis"], out["n_test"] = pts, axis, n_test
     n_train = data.get("n_train") or _n_train(cfg, {})
     out["n_train"], out["stats"] = n_train, trial_stats(pts)
-    out["bound"] = bound_of(pts, axis, n_train, cfg)
+    out["bound"] = bound_of(out["stats"], axis, n_train, cfg)
     return out
 
 

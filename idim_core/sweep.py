@@ -111,14 +111,19 @@ def _prepare_classic(cfg: dict, device: str):
 _WARM: dict[tuple, tuple] = {}
 
 
-def _warm_key(cfg: dict, device: str) -> tuple | None:
+def _bundled(cfg: dict) -> bool:
+    """Model and task both ship with idim: files that cannot change between runs."""
     from . import models, tasks
 
     try:
-        if models.resolve(cfg["model"]).source != "bundled" or tasks.resolve(cfg["task"]).source != "bundled":
-            return None  # files that may change between runs are always read afresh
+        return models.resolve(cfg["model"]).source == "bundled" and tasks.resolve(cfg["task"]).source == "bundled"
     except UserError:
-        return None
+        return False
+
+
+def _warm_key(cfg: dict, device: str) -> tuple | None:
+    if not _bundled(cfg):
+        return None  # files that may change between runs are always read afresh
     return tuple(str(cfg.get(k)) for k in ("model", "task", "split_seed", "init_seed", "max_train", "max_eval",
                                            "max_length")) + (device,)
 
@@ -376,15 +381,9 @@ def level_name(method: str, sp) -> str:
 
 def _shareable(cfg: dict) -> bool:
     """Only models and tasks that cannot change between runs (bundled ones, the classic nets) share."""
-    from . import models, tasks
     from .classic import is_classic_model
 
-    if is_classic_model(cfg["model"]):
-        return True
-    try:
-        return models.resolve(cfg["model"]).source == "bundled" and tasks.resolve(cfg["task"]).source == "bundled"
-    except UserError:
-        return False
+    return is_classic_model(cfg["model"]) or _bundled(cfg)
 
 
 def _min_d(cfg, prep) -> int:

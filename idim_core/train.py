@@ -200,29 +200,22 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
     return best
 
 
-def _reset_peak(device) -> None:
+def _reset_peak(device) -> bool:
     """Start a trial's peak-memory count: CUDA's allocator statistics, or Linux's peak RSS (VmHWM)."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        return
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+        return True
+    from .common import reset_peak_rss
+
+    return reset_peak_rss()
 
 
-def _peak_mb(device) -> float | None:
+def _peak_mb(device, was_reset: bool) -> float | None:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    from .common import peak_rss_mib
+
+    return peak_rss_mib(fallback=False) if was_reset else None  # a lifetime peak is not the trial's
 
 
 def _rank(r: TrialResult) -> tuple:
@@ -235,7 +228,7 @@ LR_SEARCH = (1 / 3, 1.0, 3.0)  # --lr-search: multipliers of z's (scaled) rate t
 def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_point, should_stop,
              test: bool) -> TrialResult:
     t0 = time.perf_counter()
-    _reset_peak(prep.device)
+    was_reset = _reset_peak(prep.device)
     torch.manual_seed(seed)
     rng = random.Random(seed)
     from . import methods
@@ -318,7 +311,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         return acc, correct
 
     res = TrialResult(status, None, best_val if best_val >= 0 else None, step,
-                      time.perf_counter() - t0, trainable, curve, error, None, lr, _peak_mb(prep.device))
+                      time.perf_counter() - t0, trainable, curve, error, None, lr, _peak_mb(prep.device, was_reset))
     if status == "done" and test:
         res.accuracy, res.correct = run_test()
     else:

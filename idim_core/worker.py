@@ -75,7 +75,9 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
     try:
         if not once and os.environ.get("IDIM_WORKER_WARM", "1") != "0" and _next(store) is None:
             _warm_default()
-        idle_limit = float(os.environ.get("IDIM_WORKER_IDLE_S", "1800"))
+        from .common import env_seconds
+
+        idle_limit = env_seconds("IDIM_WORKER_IDLE_S", 1800.0)
         last_busy = time.monotonic()
         while True:
             if not store.home.is_dir():  # the store was deleted: nothing left to serve

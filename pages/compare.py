@@ -4,7 +4,7 @@ import streamlit as st
 from idim_core import demo
 from idim_core.ui import figures, views, workers
 from idim_core.errors import UserError
-from idim_core.d90 import short as d90_short
+from idim_core.d90 import p90_short, short as d90_short
 from idim_core.results import result
 
 from pages._first_run import through_app
@@ -37,14 +37,6 @@ def show_methods_table(results: list[dict]) -> None:
 
     cmp = comparison(results)
 
-    def p90_cell(r):
-        stt = r["p90_status"]
-        if stt == "found":
-            return f"≈ {r['p90_interpolated']:,.0f}"
-        if stt == "below_grid":
-            return f"≤ {r['p90_upper']:,}"
-        return {"not_reached": "not reached", "baseline_at_floor": "did not learn"}.get(stt, "")
-
     def ci_cell(r):
         ci = r["p90_ci"]
         if not ci:
@@ -55,7 +47,7 @@ def show_methods_table(results: list[dict]) -> None:
     st.subheader("Trainable parameters at 90 % of full fine-tuning")
     st.dataframe([{
         "run": r["run_id"], "method": figures.METHOD_NAMES.get(r["method"], r["method"]), "model": r["model"],
-        "task": r["task"], "parameters at 90 %": p90_cell(r), "95 % interval": ci_cell(r),
+        "task": r["task"], "parameters at 90 %": p90_short(r) or "", "95 % interval": ci_cell(r),
         "× d90": "" if r["ratio_to_d90"] is None else f"{r['ratio_to_d90']:.2f}",
         "best mean accuracy": "" if r["best_accuracy"] is None else f"{r['best_accuracy']:.3f}",
         "seconds per trial": "" if r["seconds_per_trial"] is None else f"{r['seconds_per_trial']:.1f}",

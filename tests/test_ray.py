@@ -147,3 +147,13 @@ def test_auto_search_on_ray_probes_several_d_per_round(tmp_path):
     assert any("parallel d90 search" in e["message"] for e in s.events(res["run_id"], 50))
     s.close()
     assert res["d90_status"] in ("found", "below_grid")
+
+
+def test_resources_the_cluster_cannot_give_are_one_line(tmp_path):
+    p = run_cli("run", "--executor", "ray", "--cpus-per-trial", "512", "--model", "mlp", "--task", "digits",
+                "--dims", "10", "--quiet", home=tmp_path, timeout=300)
+    assert p.returncode != 0 and "the Ray cluster has" in p.stderr.strip().splitlines()[-1], p.stderr[-1500:]
+    s = Store(tmp_path)
+    (run,) = s.list_runs()
+    assert run["status"] == "failed" and "--cpus-per-trial" in run["error"]  # said in the store too, not hanging
+    s.close()

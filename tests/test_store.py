@@ -140,3 +140,16 @@ def test_status_changes_are_guarded(tmp_path):
         s.end_run(rid, "queued")
     with pytest.raises(ValueError):
         s.update_run(rid, status="done")  # status only through the guarded methods
+
+
+def test_env_seconds_falls_back_on_bad_values(monkeypatch, capsys):
+    from idim_core.common import env_seconds
+
+    monkeypatch.setenv("IDIM_X_S", "3.5")
+    assert env_seconds("IDIM_X_S", 2.0) == 3.5
+    for bad in ("soon", "nan", "-1"):
+        monkeypatch.setenv("IDIM_X_S", bad)
+        assert env_seconds("IDIM_X_S", 2.0) == 2.0
+        assert "IDIM_X_S" in capsys.readouterr().err
+    monkeypatch.delenv("IDIM_X_S")
+    assert env_seconds("IDIM_X_S", 2.0) == 2.0

@@ -127,8 +127,8 @@ def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, project
         os._exit(1)
     torch.set_num_threads(max(1, threads))
     if data_key not in _NODE_DATA:
-        # tensors read zero-copy from Ray's object store are read-only views that made batching
-        # 15-40x slower (measured on digits); one private copy per run and worker process
+        # tensors read zero-copy from Ray's object store are read-only views, and batching from them
+        # was many times slower than from a private copy (digits, 2 cores): one copy per run and worker
         _NODE_DATA.clear()
         _NODE_DATA[data_key] = copy.deepcopy(data)
     train, val, test, pad_id, num_labels = _NODE_DATA[data_key]
@@ -205,6 +205,11 @@ class RayExecutor:
         self.gpus = float(cfg.get("gpus_per_trial") or 0)
         self.address = connect(cfg.get("ray_address"))
         self.device = "cuda" if self.gpus > 0 else "cpu"
+        have = ray.cluster_resources()
+        for what, want in (("CPU", self.cpus), ("GPU", self.gpus)):
+            if want > have.get(what, 0):
+                raise UserError(f"each trial asks for {want:g} {what}s but the Ray cluster has {have.get(what, 0):g}; "
+                                f"lower --{what.lower()}s-per-trial")
         self._remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=MAX_RETRIES)(_node_trial)
         self._sink = ray.remote(num_cpus=0)(_Sink).remote()
         ray.get(self._sink.stopped.remote())  # the actor is up before any trial asks it

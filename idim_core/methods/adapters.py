@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 from ..errors import UserError
+from .base import built_from  # noqa: F401  (the methods build through it)
 
 # the classifier head of a transformers model or of this project's EncoderClassifier
 HEAD_RE = re.compile(r"(^|\.)(classifier|score|pre_classifier)\.")
-TARGETS = ("query-value", "all-linear")
 
 
 def require_peft(method: str):
@@ -78,30 +78,6 @@ def check_rank(module, layers: list[str], rank: int, method: str) -> None:
         if rank > width:
             raise UserError(f"--ranks {rank} is larger than layer {name}'s width ({width}); "
                             f"{method} ranks must be at most {width} here")
-
-
-def built_from(model, trainable_names: set[str] | None, lr: float):
-    """A Built for a model whose parameters train where requires_grad is set (after ``trainable_names``)."""
-    from .base import Built
-
-    if trainable_names is not None:
-        for n, p in model.named_parameters():
-            p.requires_grad_(n in trainable_names)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise UserError("this method found no parameters to train in this model")
-
-    def snapshot():
-        return [p.detach().clone() for p in params]
-
-    def restore(state):
-        import torch
-
-        with torch.no_grad():
-            for p, s in zip(params, state):
-                p.copy_(s)
-
-    return Built(model, [{"params": params, "lr": lr}], sum(p.numel() for p in params), lr, snapshot, restore)
 
 
 def adapter_lr(cfg, method_default: float) -> float:

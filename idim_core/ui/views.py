@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
+from ..common import env_seconds
 from ..store import Store
 
 
-REFRESH_SECONDS = float(os.environ.get("IDIM_REFRESH_S", "2.0"))  # how often Live polls the store
+REFRESH_SECONDS = env_seconds("IDIM_REFRESH_S", 2.0, low=0.5)  # how often Live polls the store
 
 
 def run_label(run: dict) -> str:
