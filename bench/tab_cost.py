@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -78,6 +79,9 @@ def main() -> None:
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measurement per page")
     ap.add_argument("--warm-tab", action="store_true",
                     help="the tab has already shown a chart (Plotly loaded) before Start: the steady cost of Live")
+    ap.add_argument("--timeline", action="store_true",
+                    help="print, for the last sweep of each kind, the CPU seconds of server, browser and worker "
+                         "every 0.5 s: where a tab's cost falls in time")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     SWEEP[-1] = args.task
@@ -118,6 +122,18 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
             def sweep(with_tab: bool) -> float:
+                samples: list[tuple] = []
+                done = threading.Event()
+                t_start = time.monotonic()
+
+                def sample():
+                    while not done.is_set():
+                        samples.append((time.monotonic() - t_start, cpu_seconds(server.pid), browser_cpu_seconds(),
+                                        cpu_seconds(worker.pid)))
+                        done.wait(0.5)
+
+                if args.timeline:
+                    threading.Thread(target=sample, daemon=True).start()
                 if with_tab:  # as a user does: the form is open, Start run, and the app switches to Live
                     if args.warm_tab:  # the tab has shown a chart before (plotly.js loaded): client-side navigation
                         last = store.list_runs(1)[0]["id"]
@@ -140,7 +156,15 @@ def main() -> None:
                                        cwd=ROOT, env=env, capture_output=True, text=True, check=True)
                     rid = json.loads(q.stdout)["run_id"]
                 wait(lambda: store.get_run(rid)["status"] in ("done", "failed", "cancelled"), 900, f"run {rid}")
+                done.set()
                 key = "tab" if with_tab else "no_tab"
+                if samples:
+                    run = store.get_run(rid)
+                    base = samples[0]
+                    out[f"{key}_timeline"] = {
+                        "run_started_at": run["started"] - (time.time() - (time.monotonic() - t_start)),
+                        "rows": [(round(t, 2), round(s - base[1], 2), round(b - base[2], 2), round(w - base[3], 2))
+                                 for t, s, b, w in samples]}
                 out.setdefault(f"{key}_server_cpu_s", []).append(cpu_seconds(server.pid) - s0)
                 out.setdefault(f"{key}_browser_cpu_s", []).append(browser_cpu_seconds() - b0)
                 from idim_core.results import result
@@ -199,6 +223,13 @@ def main() -> None:
     print(f"server CPU, idle, one tab on a finished Live page: {100 * out['idle_cpu_live_finished']:.1f} % of a core; "
           f"on Learn: {100 * out['idle_cpu_learn']:.1f} %; no tab: {100 * out['idle_cpu_no_tab']:.1f} %  (target < 2 %)")
     print(f"'Inotify' lines in the server log: {out['watcher_log_lines']}")
+    for key in ("no_tab", "tab"):
+        tl = out.get(f"{key}_timeline")
+        if tl:
+            print(f"timeline of the last {key.replace('_', ' ')} sweep (run started at {tl['run_started_at']:.1f} s): "
+                  "t, CPU seconds since the start of server, browser, worker")
+            for row in tl["rows"]:
+                print("  " + "  ".join(f"{v:6.2f}" for v in row))
     print(f"the app's own estimate for this sweep: {out['estimate_s']:.0f} s")
 
 

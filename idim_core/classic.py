@@ -181,16 +181,12 @@ class ImageTask:
         return float(counts.max()) / max(1, len(self.test))
 
 
-def load_images(name: str, split_seed: int = 0, max_train: int | None = None, max_eval: int | None = None,
-                shuffle_labels: bool = False, shuffle_pixels: bool = False) -> ImageTask:
-    import torch
-
+def _split(name: str, split_seed: int, max_train: int | None, max_eval: int | None):
+    """Pixels, labels and the train / validation / test indices of an image task (no torch)."""
     if name not in IMAGE_TASKS:
         raise UserError(f"unknown image task {name!r}; use one of {', '.join(IMAGE_TASKS)}")
-    _, side, top, _, _ = IMAGE_TASKS[name]
     pixels, labels = _read(name)
     y = labels.tolist()
-    rng = random.Random(split_seed)
     if name == "fashion-mnist":  # the official test file for testing; train and validation from the train file
         n_tr = len(_read_fashion()[0][1])
         va_frac = 500 / n_tr
@@ -202,6 +198,28 @@ def load_images(name: str, split_seed: int = 0, max_train: int | None = None, ma
         tr, va, te = stratified_indices(y, (0.8, 0.1, 0.1), split_seed)
         tr = _take(tr, y, max_train, split_seed)
         va, te = _take(va, y, max_eval, split_seed + 1), _take(te, y, max_eval, split_seed + 2)
+    return pixels, labels, y, tr, va, te
+
+
+def image_stats(name: str, split_seed: int = 0) -> dict:
+    """Split sizes, chance and majority-class accuracy of an image task, without importing torch
+    (the app's server describes tasks; only the worker trains)."""
+    _, labels, y, tr, va, te = _split(name, split_seed, None, None)
+    side = IMAGE_TASKS[name][1]
+    counts = [0] * 10
+    for i in te:
+        counts[y[i]] += 1
+    return {"num_labels": 10, "chance": 1 / 10, "majority": max(counts) / max(1, len(te)),
+            "splits": {"train": len(tr), "val": len(va), "test": len(te)}, "side": side}
+
+
+def load_images(name: str, split_seed: int = 0, max_train: int | None = None, max_eval: int | None = None,
+                shuffle_labels: bool = False, shuffle_pixels: bool = False) -> ImageTask:
+    import torch
+
+    pixels, labels, y, tr, va, te = _split(name, split_seed, max_train, max_eval)
+    _, side, top, _, _ = IMAGE_TASKS[name]
+    rng = random.Random(split_seed)
     x = torch.from_numpy(pixels).float().div_(top)
     if shuffle_pixels:  # one permutation of pixel positions, the same for every image
         perm = list(range(side * side))

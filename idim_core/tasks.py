@@ -342,12 +342,11 @@ def task_stats(name: str, max_length: int = 64, split_seed: int = 0, text_column
                    note="statistics appear once the task is downloaded and run")
         return out
     if spec.source == "image":
-        from .classic import load_images
+        from .classic import image_stats
 
-        t = load_images(name, split_seed)
-        out.update(num_labels=t.num_labels, chance=t.chance(), majority=t.majority(),
-                   splits={"train": len(t.train), "val": len(t.val), "test": len(t.test)},
-                   avg_tokens=None, truncated=None, input=f"{t.side}x{t.side} pixels")
+        st = image_stats(name, split_seed)
+        out.update(num_labels=st["num_labels"], chance=st["chance"], majority=st["majority"], splits=st["splits"],
+                   avg_tokens=None, truncated=None, input=f"{st['side']}x{st['side']} pixels")
     else:
         t = load_task(name, split_seed, None, None, text_column, text_pair_column, label_column)
         tok = _tokenizer()

@@ -191,7 +191,7 @@ with left:
                 text_pair_column = None if pair == "(none)" else pair
                 label_column = k3.selectbox("Label column", header, index=header.index(g_label), key=K("csv_label"))
                 st.caption("First rows of the file:")
-                st.dataframe(preview, hide_index=True, use_container_width=True)
+                st.dataframe(preview, hide_index=True, width="stretch")
         except UserError as e:
             st.error(str(e))
             task = ""

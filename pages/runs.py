@@ -22,7 +22,7 @@ if not rows:
         st.switch_page("pages/live.py", query_params={"run": rid})
     st.stop()
 
-st.dataframe(rows, hide_index=True, key="runs_table", use_container_width=True, column_config={
+st.dataframe(rows, hide_index=True, key="runs_table", width="stretch", column_config={
     "baseline": st.column_config.NumberColumn("full training / fine-tuning", format="%.3f"),
     "d90": st.column_config.TextColumn("d90", help="≈ interpolated; ≤ below the smallest d tried; > max d never "
                                                    "reached; did not learn: no d90"),

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 import time
 
 import pytest
@@ -442,7 +443,8 @@ def test_pages_never_import_torch(store, tmp_path):
         from streamlit.testing.v1 import AppTest
         at = AppTest.from_file({APP!r}, default_timeout=60).run()
         for page, q in [("pages/live.py", {{"run": {rid!r}}}), ("pages/compare.py", {{}}),
-                        ("pages/runs.py", {{}}), ("pages/learn.py", {{}}), ("pages/explore.py", {{}})]:
+                        ("pages/runs.py", {{}}), ("pages/learn.py", {{}}),
+                        ("pages/explore.py", {{"model": "mlp", "task": "digits"}}), ("pages/explore.py", {{}})]:
             at.query_params.clear(); at.query_params.update(q)
             at.switch_page(page).run()
             assert not at.exception, (page, [e.value for e in at.exception])
@@ -457,6 +459,25 @@ def test_pages_never_import_torch(store, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr[-2000:]
     assert len(store.list_runs()) == 2  # the submit queued one
+
+
+def test_server_config_keeps_an_open_tab_cheap():
+    """What bench/tab_cost.py measured: the file watcher over a project holding a .venv, and a full garbage
+    collection after every script run (Live refreshes every 2 s), each cost the CPU that training needs."""
+    import tomllib
+
+    cfg = tomllib.loads((Path(ROOT) / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["fileWatcherType"] == "none"
+    assert cfg["runner"]["postScriptGC"] is False
+
+
+def test_image_task_facts_without_torch_match_the_loaded_task():
+    from idim_core.classic import image_stats, load_images
+
+    for name in ("digits", "mnist5k"):
+        st_, t = image_stats(name, 3), load_images(name, 3)
+        assert st_["splits"] == {"train": len(t.train), "val": len(t.val), "test": len(t.test)}
+        assert st_["majority"] == pytest.approx(t.majority()) and st_["side"] == t.side
 
 
 # ---------------------------------------------------------------------------
