@@ -82,9 +82,16 @@ def main() -> None:
     ap.add_argument("--timeline", action="store_true",
                     help="print, for the last sweep of each kind, the CPU seconds of server, browser and worker "
                          "every 0.5 s: where a tab's cost falls in time")
+    ap.add_argument("--threads", default="",
+                    help="comma-separated CPU thread counts to compare side by side (0: automatic, the default), "
+                         "e.g. 0,1: each repeat runs every setting without and with a tab")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     SWEEP[-1] = args.task
+    try:
+        settings = [int(t) or None for t in args.threads.split(",")] if args.threads.strip() else [None]
+    except ValueError:
+        raise SystemExit(f"--threads takes whole numbers separated by commas, got {args.threads!r}") from None
 
     from playwright.sync_api import sync_playwright
 
@@ -112,7 +119,7 @@ def main() -> None:
             return False
 
     store = Store(home)
-    out: dict = {"watcher": args.watcher, "no_tab_s": [], "tab_s": []}
+    out: dict = {"watcher": args.watcher}
     try:
         wait(healthy, 90, "the streamlit server")
         with sync_playwright() as p:
@@ -121,7 +128,7 @@ def main() -> None:
                 "--disable-component-update", "--disable-dev-shm-usage"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
-            def sweep(with_tab: bool) -> float:
+            def sweep(with_tab: bool, threads: int | None = None) -> float:
                 samples: list[tuple] = []
                 done = threading.Event()
                 t_start = time.monotonic()
@@ -135,13 +142,15 @@ def main() -> None:
                 if args.timeline:
                     threading.Thread(target=sample, daemon=True).start()
                 if with_tab:  # as a user does: the form is open, Start run, and the app switches to Live
+                    if args.warm_tab and threads:
+                        raise SystemExit("--warm-tab takes the form's thread setting as it is: leave out --threads")
                     if args.warm_tab:  # the tab has shown a chart before (plotly.js loaded): client-side navigation
                         last = store.list_runs(1)[0]["id"]
                         page.goto(f"{url}/live?run={last}")
                         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
                         page.get_by_role("link", name="Explore").first.click()
                     else:
-                        page.goto(f"{url}/?model=mlp&task={args.task}")
+                        page.goto(f"{url}/?model=mlp&task={args.task}" + (f"&threads={threads}" if threads else ""))
                     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                                            timeout=60_000)
                     page.get_by_text("Rough estimate").wait_for(timeout=60_000)
@@ -152,12 +161,13 @@ def main() -> None:
                 else:
                     page.goto("about:blank")
                     s0, b0 = cpu_seconds(server.pid), browser_cpu_seconds()
-                    q = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SWEEP, "--queue", "--json"],
+                    more = ["--threads", str(threads)] if threads else []
+                    q = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SWEEP, *more, "--queue", "--json"],
                                        cwd=ROOT, env=env, capture_output=True, text=True, check=True)
                     rid = json.loads(q.stdout)["run_id"]
                 wait(lambda: store.get_run(rid)["status"] in ("done", "failed", "cancelled"), 900, f"run {rid}")
                 done.set()
-                key = "tab" if with_tab else "no_tab"
+                key = ("tab" if with_tab else "no_tab") + (f"_t{threads}" if threads else "")
                 if samples:
                     run = store.get_run(rid)
                     base = samples[0]
@@ -179,8 +189,10 @@ def main() -> None:
 
             sweep(False)  # warm-up: caches, first imports in the worker
             for _ in range(args.repeats):
-                out["no_tab_s"].append(sweep(False))
-                out["tab_s"].append(sweep(True))
+                for t in settings:
+                    sfx = f"_t{t}" if t else ""
+                    out.setdefault(f"no_tab{sfx}_s", []).append(sweep(False, t))
+                    out.setdefault(f"tab{sfx}_s", []).append(sweep(True, t))
             # idle CPU of the server with one tab open on a finished Live page, then on Learn
             last = store.list_runs(1)[0]["id"]
             for name, path in (("live_finished", f"/live?run={last}"), ("learn", "/learn")):
@@ -204,26 +216,43 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
-    out["no_tab_median_s"] = statistics.median(out["no_tab_s"])
-    out["tab_median_s"] = statistics.median(out["tab_s"])
-    out["ratio"] = out["tab_median_s"] / out["no_tab_median_s"]
+    for t in settings:
+        sfx = f"_t{t}" if t else ""
+        out[f"no_tab{sfx}_median_s"] = statistics.median(out[f"no_tab{sfx}_s"])
+        out[f"tab{sfx}_median_s"] = statistics.median(out[f"tab{sfx}_s"])
+        out[f"ratio{sfx}"] = out[f"tab{sfx}_median_s"] / out[f"no_tab{sfx}_median_s"]
+        # each tab sweep against the no-tab sweep just before it: drift on a shared machine cancels better
+        out[f"paired_ratio{sfx}"] = statistics.median(
+            t / n for n, t in zip(out[f"no_tab{sfx}_s"], out[f"tab{sfx}_s"]))
     out["watcher_log_lines"] = sum("Inotify" in line for line in (home / "streamlit.log").read_text(errors="replace").splitlines())
     if args.json:
         print(json.dumps(out))
         return
     print(f"file watcher: {args.watcher}")
     print(f"classic sweep (mlp on {args.task}), {args.repeats} each, alternated:")
-    print(f"  no tab:           median {out['no_tab_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out['no_tab_s'])})")
-    print(f"  tab open on Live: median {out['tab_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out['tab_s'])})")
-    print(f"  ratio tab / no tab: {out['ratio']:.2f}  (target <= 1.1)")
-    for key in ("no_tab", "tab"):
-        print(f"  CPU during the {key.replace('_', ' ')} sweeps: server "
-              f"{statistics.median(out[key + '_server_cpu_s']):.2f} s, browser "
-              f"{statistics.median(out[key + '_browser_cpu_s']):.2f} s (medians)")
+    for t in settings:
+        sfx = f"_t{t}" if t else ""
+        if len(settings) > 1:
+            print(f" CPU threads: {t or 'automatic'}")
+        print(f"  no tab:           median {out[f'no_tab{sfx}_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out[f'no_tab{sfx}_s'])})")
+        print(f"  tab open on Live: median {out[f'tab{sfx}_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out[f'tab{sfx}_s'])})")
+        print(f"  ratio tab / no tab: {out[f'ratio{sfx}']:.2f}  (target <= 1.1); median of the "
+              f"{args.repeats} paired ratios: {out[f'paired_ratio{sfx}']:.2f}")
+        for key in ("no_tab", "tab"):
+            print(f"  CPU during the {key.replace('_', ' ')} sweeps: server "
+                  f"{statistics.median(out[key + sfx + '_server_cpu_s']):.2f} s, browser "
+                  f"{statistics.median(out[key + sfx + '_browser_cpu_s']):.2f} s (medians)")
+    if len(settings) > 1:
+        first = f"_t{settings[0]}" if settings[0] else ""
+        for t in settings[1:]:
+            sfx = f"_t{t}" if t else ""
+            print(f" threads {t or 'automatic'} against {settings[0] or 'automatic'}: no tab "
+                  f"{out[f'no_tab{sfx}_median_s'] / out[f'no_tab{first}_median_s']:.2f}x, tab open "
+                  f"{out[f'tab{sfx}_median_s'] / out[f'tab{first}_median_s']:.2f}x")
     print(f"server CPU, idle, one tab on a finished Live page: {100 * out['idle_cpu_live_finished']:.1f} % of a core; "
           f"on Learn: {100 * out['idle_cpu_learn']:.1f} %; no tab: {100 * out['idle_cpu_no_tab']:.1f} %  (target < 2 %)")
     print(f"'Inotify' lines in the server log: {out['watcher_log_lines']}")
-    for key in ("no_tab", "tab"):
+    for key in [k[:-len("_timeline")] for k in out if k.endswith("_timeline")]:
         tl = out.get(f"{key}_timeline")
         if tl:
             print(f"timeline of the last {key.replace('_', ' ')} sweep (run started at {tl['run_started_at']:.1f} s): "

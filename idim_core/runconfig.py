@@ -250,6 +250,11 @@ def make_config(**overrides) -> dict:
         v = cfg[key]
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
             raise UserError(f"--{key.replace('_', '-')} must be a whole number of at least {lo}, got {v!r}")
+    t = cfg.get("threads")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 1024):
+        raise UserError(f"--threads must be a whole number from 1 to 1024 (0: automatic), got {t!r}")
+    if t == 0:
+        cfg["threads"] = None
     if classic:
         D = num_params(cfg["model"], side_of(cfg["task"]))
     else:

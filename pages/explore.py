@@ -335,6 +335,9 @@ with right:
                                        key=K("max_eval"), help="Examples in each of the validation and test splits.")
         batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K(f"batch_size_{fam}"),
                                 help="Examples per optimiser step.")
+        threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key="threads",
+                                  help="Threads torch may use for a trial on the CPU; 0: automatic (see the README "
+                                       "on threads). Results at one thread count repeat exactly.")
         # where trials train; the widgets' state is kept for the session, so the choice is remembered
         where = st.radio("Where trials train", ("this machine", "Ray cluster"), horizontal=True, key="executor_choice",
                          help="This machine: the background worker trains one trial after another. Ray cluster: each "
@@ -365,7 +368,7 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
                  lr_scaling=lr_scaling, said_groups=said_groups, ranks=ranks,
                  lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets,
-                 executor=executor, ray_address=ray_address,
+                 executor=executor, ray_address=ray_address, threads=int(threads) or None,
                  cpus_per_trial=None if executor == "local" else float(cpus_per_trial),
                  gpus_per_trial=None if executor == "local" or not gpus_per_trial else float(gpus_per_trial))
 

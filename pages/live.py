@@ -149,8 +149,15 @@ def live_view() -> None:
     warn = views.baseline_warning(res)
     if warn:
         st.warning(warn)
-    st.plotly_chart(figures.run_figure(res, height=640 if present else 460, font_size=22 if present else None),
-                    key=f"chart_{run_id}", config={"displaylogo": False})
+    # The chart is rebuilt when a trial has finished, at most every views.CHART_SECONDS while the run
+    # goes on; otherwise the last one is sent again, which the browser does not redraw.
+    fixed, done = (status, present), sum(t["status"] != "running" for t in trials)
+    last = st.session_state.get(f"_chart_{run_id}")
+    if views.chart_due(last, fixed, done, time.monotonic()):
+        last = st.session_state[f"_chart_{run_id}"] = {
+            "fixed": fixed, "done": done, "t": time.monotonic(),
+            "fig": figures.run_figure(res, height=640 if present else 460, font_size=22 if present else None)}
+    st.plotly_chart(last["fig"], key=f"chart_{run_id}", config={"displaylogo": False})
     word = views.baseline_word(res)
     st.caption(views.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))

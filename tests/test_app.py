@@ -189,7 +189,7 @@ def test_explore_default_grid_is_the_cli_default(store):
 @pytest.mark.parametrize("query,key,expected", [
     ({"epochs": "-5"}, "epochs_lm", 2.0), ({"seeds": "999"}, "seeds", 1), ({"lr_full": "5"}, "lr_full_lm", DEFAULTS["lr_full"]),
     ({"batch_size": "0"}, "batch_size_lm", 32), ({"max_train": "3"}, "max_train", 1024),
-    ({"epochs": "nan"}, "epochs_lm", 2.0), ({"seeds": "two"}, "seeds", 1),
+    ({"epochs": "nan"}, "epochs_lm", 2.0), ({"seeds": "two"}, "seeds", 1), ({"threads": "-2"}, "threads", 0),
 ])
 def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
     at = app(query)
@@ -198,6 +198,16 @@ def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
     assert len(warnings) == 1 and list(query)[0] in warnings[0] and "default" in warnings[0], warnings
     assert at.number_input(key=key).value == expected
     assert at.button(key="start")  # the form, Start included, is still there
+
+
+def test_explore_threads_from_the_link_reach_the_run(store):
+    at = app({"model": "mlp", "task": "digits", "threads": "1"})
+    assert at.number_input(key="threads").value == 1
+    submit(at)
+    assert store.list_runs()[0]["config"]["threads"] == 1
+    at = app({"model": "mlp", "task": "digits"})
+    submit(at)
+    assert store.list_runs()[0]["config"]["threads"] is None  # automatic: the engine decides (sweep.threads_for)
 
 
 def test_explore_preset_grid(store):
@@ -263,6 +273,40 @@ def test_live_chart_content(store):
     # a finished run shows its status and no progress bar
     assert any("done" in str(m.value) for m in at.metric)
     assert not at.get("progress")
+
+
+def test_chart_due_rule():
+    from idim_core.ui.views import chart_due
+
+    last = {"fixed": ("running", False), "done": 3, "t": 100.0}
+    assert chart_due(None, ("running", False), 0, 0.0)
+    assert not chart_due(last, ("running", False), 3, 500.0)  # nothing new: the same chart, never redrawn
+    assert not chart_due(last, ("running", False), 4, 101.0, every=4)  # new trial, but the last redraw is 1 s old
+    assert chart_due(last, ("running", False), 4, 104.0, every=4)
+    assert chart_due(last, ("done", False), 4, 100.5, every=4)  # the run ended: at once
+    assert chart_due(last, ("running", True), 3, 100.5, every=4)  # presenter view: at once
+
+
+def test_live_chart_waits_while_trials_finish_quickly(store, monkeypatch):
+    from idim_core.ui import views
+
+    rid = seed_run(store, {10: [0.55], 100: [0.7]}, status="running")
+    monkeypatch.setattr(views, "CHART_SECONDS", 3600.0)
+    at = app({"run": rid}, "pages/live.py")
+    assert by_role(figures(at)[0])["points"]["x"] == [10, 100]
+    tid = store.start_trial(rid, "subspace", 1000, 0)
+    store.finish_trial(tid, "done", accuracy=0.78, steps=8, total_steps=8, seconds=1.0)
+    at.run()
+    assert by_role(figures(at)[0])["points"]["x"] == [10, 100]  # redrawn later, not at every trial
+    monkeypatch.setattr(views, "CHART_SECONDS", 0.0)
+    at.run()
+    assert by_role(figures(at)[0])["points"]["x"] == [10, 100, 1000]
+    monkeypatch.setattr(views, "CHART_SECONDS", 3600.0)
+    tid = store.start_trial(rid, "subspace", 3000, 0)
+    store.finish_trial(tid, "done", accuracy=0.8, steps=8, total_steps=8, seconds=1.0)
+    store.end_run(rid, "done")
+    at.run()
+    assert by_role(figures(at)[0])["points"]["x"] == [10, 100, 1000, 3000]  # an ended run is drawn whole at once
 
 
 def test_live_d90_not_reached_says_so(store):

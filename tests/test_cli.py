@@ -52,6 +52,8 @@ BAD_RUNS = [
     (["--task", "{csv:binary}"], "not a CSV"),
     (["--task", "{csv:huge}"], "rows"),
     (["--max-train", "0"], "at least"),
+    (["--threads", "-1"], "--threads must be a whole number"),
+    (["--threads", "5000"], "--threads must be a whole number"),
 ]
 
 

@@ -9,6 +9,20 @@ from ..store import Store
 
 
 REFRESH_SECONDS = env_seconds("IDIM_REFRESH_S", 2.0, low=0.5)  # how often Live polls the store
+# While trials finish faster than this, Live's chart is redrawn at most this often (the status and the
+# progress line still follow every refresh): a redraw is most of what an open tab costs the machine.
+CHART_SECONDS = env_seconds("IDIM_CHART_S", 2 * REFRESH_SECONDS, low=0.0)
+
+
+def chart_due(last: dict | None, fixed: tuple, done: int, now: float, every: float | None = None) -> bool:
+    """Whether Live should draw a new chart.  ``fixed``: what must show at once (the status, presenter
+    view); ``done``: how many trials have finished, a change of which may wait until the last redraw
+    (``last``: {"fixed", "done", "t"}) is ``every`` seconds old (default CHART_SECONDS)."""
+    if last is None or last["fixed"] != fixed:
+        return True
+    if last["done"] == done:
+        return False
+    return now - last["t"] >= (CHART_SECONDS if every is None else every)
 
 
 def run_label(run: dict) -> str:
