@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("IDIM_CHROMIUM", "/usr/bin/chromium")
-SWEEP = ["--model", "mlp", "--task", "digits"]  # --task changes the task
+SWEEP = ["--model", "mlp", "--task", "digits"]  # --model, --task and --dims change it
 
 
 def cpu_seconds(pid: int) -> float:
@@ -76,18 +76,21 @@ def main() -> None:
                     help="config: as .streamlit/config.toml says (users' default); auto: Streamlit's watcher on")
     ap.add_argument("--repeats", type=int, default=2, help="sweeps per condition (alternated)")
     ap.add_argument("--task", default="digits", help="digits (the issue's case, ~5 s a sweep) or mnist5k (~35 s)")
+    ap.add_argument("--model", default="mlp", help="mlp (default), lenet, or a language model such as minilm-l6 "
+                                                   "(with --task mr; minutes a sweep)")
+    ap.add_argument("--dims", default="", help="comma-separated d to try instead of the model's default grid")
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measurement per page")
     ap.add_argument("--warm-tab", action="store_true",
                     help="the tab has already shown a chart (Plotly loaded) before Start: the steady cost of Live")
     ap.add_argument("--timeline", action="store_true",
                     help="print, for the last sweep of each kind, the CPU seconds of server, browser and worker "
-                         "every 0.5 s: where a tab's cost falls in time")
+                         "every 0.25 s: where a tab's cost falls in time")
     ap.add_argument("--threads", default="",
                     help="comma-separated CPU thread counts to compare side by side (0: automatic, the default), "
                          "e.g. 0,1: each repeat runs every setting without and with a tab")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    SWEEP[-1] = args.task
+    SWEEP[:] = ["--model", args.model, "--task", args.task] + (["--dims", args.dims] if args.dims else [])
     try:
         settings = [int(t) or None for t in args.threads.split(",")] if args.threads.strip() else [None]
     except ValueError:
@@ -137,7 +140,7 @@ def main() -> None:
                     while not done.is_set():
                         samples.append((time.monotonic() - t_start, cpu_seconds(server.pid), browser_cpu_seconds(),
                                         cpu_seconds(worker.pid)))
-                        done.wait(0.5)
+                        done.wait(0.25)
 
                 if args.timeline:
                     threading.Thread(target=sample, daemon=True).start()
@@ -150,7 +153,8 @@ def main() -> None:
                         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
                         page.get_by_role("link", name="Explore").first.click()
                     else:
-                        page.goto(f"{url}/?model=mlp&task={args.task}" + (f"&threads={threads}" if threads else ""))
+                        page.goto(f"{url}/?model={args.model}&task={args.task}" + (f"&threads={threads}" if threads else "")
+                                  + (f"&dims={args.dims}" if args.dims else ""))
                     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                                            timeout=60_000)
                     page.get_by_text("Rough estimate").wait_for(timeout=60_000)
@@ -182,6 +186,8 @@ def main() -> None:
                 res = result(store, rid, ci=False)
                 if res["status"] != "done":
                     raise SystemExit(f"run {rid} ended {res['status']}: {res.get('error')}")
+                if args.dims and res["config"]["dims"] != [int(d) for d in args.dims.split(",")]:
+                    raise SystemExit(f"run {rid} trained d = {res['config']['dims']}, not {args.dims}")
                 from idim_core.ui import estimate_seconds
 
                 out["estimate_s"] = estimate_seconds(res["config"], "cpu")
@@ -229,7 +235,7 @@ def main() -> None:
         print(json.dumps(out))
         return
     print(f"file watcher: {args.watcher}")
-    print(f"classic sweep (mlp on {args.task}), {args.repeats} each, alternated:")
+    print(f"sweep ({args.model} on {args.task}{', d = ' + args.dims if args.dims else ''}), {args.repeats} each, alternated:")
     for t in settings:
         sfx = f"_t{t}" if t else ""
         if len(settings) > 1:

@@ -1,8 +1,9 @@
 """Live run: `live?run=RUN_ID`.  Accuracy against d, updated from the store every 2 s.
 
 The page holds no state of its own: a fragment re-reads the store and redraws, so a
-reload, a second tab or a restart of the app shows the same run.  The figure's
-``uirevision`` is the run id, so the user's zoom survives the updates.
+reload, a second tab or a restart of the app shows the same run (the session keeps only
+the last chart and trial curve, each sent again unchanged until 4 s have passed).
+The figure's ``uirevision`` is the run id, so the user's zoom survives the updates.
 """
 import time
 
@@ -180,8 +181,13 @@ def live_view() -> None:
         quick = [t["seconds"] for t in trials if t.get("seconds")]
         if not quick or max(quick) > 15:
             pts = store.points(current["id"])
-            if pts:
-                st.plotly_chart(figures.trial_curve_figure(pts), key=f"curve_{run_id}", config={"displaylogo": False})
+            if pts:  # new points arrive at every step: redrawn at most every views.CHART_SECONDS too
+                lastc = st.session_state.get(f"_curve_{run_id}")
+                if views.chart_due(lastc, (current["id"], present), len(pts), time.monotonic()):
+                    lastc = st.session_state[f"_curve_{run_id}"] = {
+                        "fixed": (current["id"], present), "done": len(pts), "t": time.monotonic(),
+                        "fig": figures.trial_curve_figure(pts)}
+                st.plotly_chart(lastc["fig"], key=f"curve_{run_id}", config={"displaylogo": False})
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 

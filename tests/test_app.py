@@ -344,6 +344,21 @@ def test_live_running_run_shows_current_trial_progress_and_eta(store):
     # time left: 48 steps of this trial + 1 more trial of 64 steps at 40/64 s per step
     left = ui.time_left(store.get_run(rid), store.trials(rid))
     assert left == pytest.approx((48 + 64) * 40 / 64)
+    # more steps: the progress line follows at once, the curve at most every CHART_SECONDS
+    from idim_core.ui import views
+
+    tid = [t for t in store.trials(rid) if t["status"] == "running"][0]["id"]
+    store.add_points(tid, [{"step": s, "loss": 0.5, "accuracy": None, "total": 64} for s in range(17, 33)])
+    old, views.CHART_SECONDS = views.CHART_SECONDS, 3600.0
+    try:
+        at.run()
+        assert at.get("progress")[0].proto.value == 50
+        assert figures(at)[1]["data"][0]["x"][-1] == 16
+        views.CHART_SECONDS = 0.0
+        at.run()
+        assert figures(at)[1]["data"][0]["x"][-1] == 32
+    finally:
+        views.CHART_SECONDS = old
 
 
 def test_live_cancel_button(store):

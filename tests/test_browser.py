@@ -13,6 +13,7 @@ developer machine without /usr/bin/chromium they are skipped.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -450,3 +451,22 @@ def test_a_shared_link_is_the_first_request_of_a_fresh_server(tmp_path, context)
     finally:
         stop_server(proc, log)
         stop_worker(home)
+
+
+def test_tab_cost_benchmark_runs_and_reports(tmp_path):
+    """bench/tab_cost.py end to end (one repeat): it prints what it promises; the figures are not asserted."""
+    env = {k: v for k, v in os.environ.items() if k != "IDIM_HOME"}
+    out = subprocess.run([sys.executable, "bench/tab_cost.py", "--repeats", "1", "--idle", "1", "--threads", "0,1",
+                          "--timeline", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("ratio", "paired_ratio", "ratio_t1", "paired_ratio_t1", "no_tab_s", "tab_t1_s",
+                "tab_server_cpu_s", "idle_cpu_live_finished", "idle_cpu_learn", "estimate_s"):
+        assert key in res, key
+    assert res["ratio"] > 0 and res["ratio_t1"] > 0
+    assert res["watcher_log_lines"] == 0
+    rows = res["tab_timeline"]["rows"]
+    assert len(rows) >= 3 and all(len(r) == 4 for r in rows)
+    bad = subprocess.run([sys.executable, "bench/tab_cost.py", "--threads", "one"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--threads takes whole numbers" in bad.stderr
