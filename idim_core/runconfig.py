@@ -110,6 +110,40 @@ def baseline_key(cfg: dict) -> tuple:
     return tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
 
 
+def bundled(cfg: dict) -> bool:
+    """Model and task both ship with idim: files that cannot change between runs."""
+    from . import models, tasks
+
+    try:
+        return models.resolve(cfg["model"]).source == "bundled" and tasks.resolve(cfg["task"]).source == "bundled"
+    except UserError:
+        return False
+
+
+def shareable(cfg: dict) -> bool:
+    """Only models and tasks that cannot change between runs (bundled ones, the classic nets) share a baseline."""
+    from .classic import is_classic_model
+
+    return is_classic_model(cfg["model"]) or bundled(cfg)
+
+
+def shared_baseline(store, cfg: dict, device: str, seeds, exclude: str | None = None):
+    """(run, {seed: baseline trial}) of the newest finished run whose baseline this run would reuse: same
+    model, task, budget and device, every seed wanted; None if there is none (or ``--fresh-baseline``)."""
+    if cfg.get("fresh_baseline") or not shareable(cfg):
+        return None
+    key = baseline_key(cfg)
+    for run in store.list_runs():
+        rc = run["config"]
+        if (run["id"] == exclude or run["status"] != "done" or rc.get("recorded")
+                or run.get("device") != device or baseline_key(rc) != key):
+            continue
+        rows = {t["seed"]: t for t in store.trials(run["id"]) if t["kind"] == "baseline" and t["status"] == "done"}
+        if all(s in rows for s in seeds):
+            return run, rows
+    return None
+
+
 def cli_fields():
     """The RunConfig fields that are `idim run` flags, with their metadata."""
     return [f for f in fields(RunConfig) if f.metadata.get("cli")]

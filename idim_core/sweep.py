@@ -25,7 +25,8 @@ from .store import Store, owner_id
 
 from .runconfig import AUTO_FACTOR, AUTO_START, AUTO_TOL, CLASSIC_DEFAULTS, DEFAULTS, make_config, parse_dims  # noqa: F401
 from .results import result  # noqa: F401  (the run's JSON object; pages import it from results)
-from .runconfig import check_dims_fit, preflight  # noqa: F401
+from .runconfig import check_dims_fit, preflight, shared_baseline  # noqa: F401
+from .runconfig import bundled as _bundled, shareable as _shareable  # one rule, also for the app's estimate
 
 
 def seeds_of(cfg: dict) -> list[int]:
@@ -109,16 +110,6 @@ def _prepare_classic(cfg: dict, device: str):
 # The worker keeps the last prepared (model, task) in memory, so a new run on the same
 # bundled model and task starts training at once instead of loading for seconds.
 _WARM: dict[tuple, tuple] = {}
-
-
-def _bundled(cfg: dict) -> bool:
-    """Model and task both ship with idim: files that cannot change between runs."""
-    from . import models, tasks
-
-    try:
-        return models.resolve(cfg["model"]).source == "bundled" and tasks.resolve(cfg["task"]).source == "bundled"
-    except UserError:
-        return False
 
 
 def _warm_key(cfg: dict, device: str) -> tuple | None:
@@ -205,21 +196,12 @@ class Runner:
         those share one baseline (and one threshold): the comparison is fair and the baseline is
         trained once.  ``--fresh-baseline`` turns this off.
         """
-        from .runconfig import baseline_key
-
         need = [s for s in seeds if ("baseline", None, s) not in done]
         if not need or not _shareable(cfg):
             return
-        key = baseline_key(cfg)
-        for run in self.store.list_runs():
-            rc = run["config"]
-            if (run["id"] == self.run_id or run["status"] != "done" or rc.get("recorded")
-                    or run.get("device") != device or baseline_key(rc) != key):
-                continue
-            rows = {t["seed"]: t for t in self.store.trials(run["id"])
-                    if t["kind"] == "baseline" and t["status"] == "done"}
-            if not all(s in rows for s in need):
-                continue
+        found = shared_baseline(self.store, cfg, device, need, exclude=self.run_id)
+        if found:
+            run, rows = found
             for s in need:
                 self.store.copy_trial(self.run_id, rows[s])
                 done[("baseline", None, s)] = {"kind": "baseline", "d": None, "seed": s, "status": "done",
@@ -229,7 +211,6 @@ class Runner:
             self.store.event(self.run_id, "info", f"full fine-tuning baseline shared with run {run['id']} (same model, "
                                                   f"task, budget and device; --fresh-baseline trains it anew)")
             self.progress({"type": "baseline_shared", "from": run["id"]})
-            return
 
     def _run(self, cfg, device) -> dict:
         from .train import Cancelled, TrainConfig
@@ -377,13 +358,6 @@ def level_name(method: str, sp) -> str:
 
     ax = methods.axis(method)
     return f"d={sp.d:,}" if ax == "d" else f"r={sp.d}" if ax == "rank" else method
-
-
-def _shareable(cfg: dict) -> bool:
-    """Only models and tasks that cannot change between runs (bundled ones, the classic nets) share."""
-    from .classic import is_classic_model
-
-    return is_classic_model(cfg["model"]) or _bundled(cfg)
 
 
 def _min_d(cfg, prep) -> int:

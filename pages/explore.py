@@ -378,9 +378,15 @@ try:
 except UserError:
     draft = None
 if draft is not None:
-    secs = estimates.estimate_seconds(draft, device)
+    from idim_core.runconfig import shared_baseline
+
+    shared = shared_baseline(store, draft, device.split(" ")[0], range(int(draft["seeds"])))
+    secs = estimates.estimate_seconds(draft, device, baseline=shared is None)
     n = estimates.planned_trials(draft)
-    st.info(f"**Rough estimate: about {estimates.fmt_seconds(secs)}** on `{device}` — 1 {'full training' if classic_model else 'full fine-tuning'} + "
+    base_word = "full training" if classic_model else "full fine-tuning"
+    base_part = f"1 {base_word}" if shared is None else \
+        f"the {base_word} of run {shared[0]['id']} (same model, task, budget and device: reused, not trained again)"
+    st.info(f"**Rough estimate: about {estimates.fmt_seconds(secs)}** on `{device}` — {base_part} + "
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} {'subspace' if axis == 'd' else method} "
             f"trial{'s' if n != 1 else ''}, "
             f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "

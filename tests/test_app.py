@@ -200,6 +200,20 @@ def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
     assert at.button(key="start")  # the form, Start included, is still there
 
 
+def test_explore_estimate_says_when_the_baseline_is_reused(store):
+    at = app({"model": "minilm-l2", "task": "mr"})
+    alone = " ".join(i.value for i in at.info)
+    assert "1 full fine-tuning +" in alone
+    rid = seed_run(store, {10: [0.6]}, model="minilm-l2")  # finished, same budget, device cpu
+    at = app({"model": "minilm-l2", "task": "mr"})
+    info = " ".join(i.value for i in at.info)
+    assert f"full fine-tuning of run {rid}" in info and "reused" in info
+    secs = lambda text: re.search(r"about ([^*]+)\*\*", text).group(1)  # noqa: E731
+    assert secs(info) != secs(alone)
+    at = app({"model": "minilm-l2", "task": "mr", "seeds": "2"})  # seed 1's baseline does not exist yet
+    assert "1 full fine-tuning +" in " ".join(i.value for i in at.info)
+
+
 def test_explore_threads_from_the_link_reach_the_run(store):
     at = app({"model": "mlp", "task": "digits", "threads": "1"})
     assert at.number_input(key="threads").value == 1

@@ -79,12 +79,13 @@ def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
     return (evals * n_eval / batch + _train_size(cfg) / batch) / 3
 
 
-def estimate_seconds(cfg: dict, device: str = "cpu") -> float:
+def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> float:
     """A rough wall-time estimate of a whole run: loading + baseline + subspace trials.
 
     Per optimiser step on a 2-core CPU: about 0.13 s per transformer layer + 0.05 s
     (batch 32 x 64 tokens, scaled linearly), subspace steps about 1.1x that, a tenth
-    of it on a GPU.  Nothing else running on the machine is assumed.
+    of it on a GPU.  Nothing else running on the machine is assumed.  ``baseline=False``: the
+    run will reuse an earlier run's full fine-tuning (runconfig.shared_baseline).
     """
     per = seconds_per_step(cfg, device)
     from ..classic import is_classic_model
@@ -94,7 +95,7 @@ def estimate_seconds(cfg: dict, device: str = "cpu") -> float:
     work = steps_per_trial(cfg) + eval_steps_per_trial(cfg)
     work_sub = steps_per_trial(cfg) + eval_steps_per_trial(cfg, subspace=sub)
     load = 1.0 if is_classic_model(cfg["model"]) else LOAD_SECONDS
-    return load + work * per + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
+    return load + (work * per if baseline else 0.0) + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
 
 
 def time_left(run: dict, trials: list[dict], now: float | None = None) -> float | None:
