@@ -144,7 +144,7 @@ else:
                                                                      for s in r.get("stats") or [])]
         if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales", key="cmp_claims"):
             for r in with_bound:
-                st.markdown(f"**{views.run_label({'id': r['run_id'], **r, 'config': r['config']})}**")
+                st.markdown(f"**{views.run_label({'id': r['run_id'], **r})}**")
                 st.dataframe(views.bound_rows(r), hide_index=True)
             if with_bound:
                 st.markdown(views.BOUND_NOTE)

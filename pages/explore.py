@@ -15,7 +15,7 @@ from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core.methods import DEFAULT_RANKS, axis as method_axis, get as method_get
 from idim_core.names import LORA_TARGETS, LR_SCALINGS, METHODS, PROJECTIONS, SAID_GROUPS
 from idim_core.classic import is_classic_model
-from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config
+from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config, shared_baseline
 from idim_core.tasks import list_tasks
 
 from pages._first_run import through_app
@@ -378,8 +378,6 @@ try:
 except UserError:
     draft = None
 if draft is not None:
-    from idim_core.runconfig import shared_baseline
-
     shared = shared_baseline(store, draft, device.split(" ")[0], range(int(draft["seeds"])))
     secs = estimates.estimate_seconds(draft, device, baseline=shared is None)
     n = estimates.planned_trials(draft)

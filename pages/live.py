@@ -94,6 +94,14 @@ def show_generalisation(res: dict) -> None:
         st.plotly_chart(heat, key=f"lam_{res['run_id']}", config={"displaylogo": False})
 
 
+def kept_figure(name: str, fixed: tuple, done: int, build):
+    """The figure kept in this session under ``name``, built anew only when views.chart_due says so."""
+    last, now = st.session_state.get(name), time.monotonic()
+    if views.chart_due(last, fixed, done, now):
+        last = st.session_state[name] = {"fixed": fixed, "done": done, "t": now, "fig": build()}
+    return last["fig"]
+
+
 @st.fragment(run_every=None if final_at_start else views.REFRESH_SECONDS)
 def live_view() -> None:
     run = store.get_run(run_id)
@@ -152,13 +160,10 @@ def live_view() -> None:
         st.warning(warn)
     # The chart is rebuilt when a trial has finished, at most every views.CHART_SECONDS while the run
     # goes on; otherwise the last one is sent again, which the browser does not redraw.
-    fixed, done = (status, present), sum(t["status"] != "running" for t in trials)
-    last = st.session_state.get(f"_chart_{run_id}")
-    if views.chart_due(last, fixed, done, time.monotonic()):
-        last = st.session_state[f"_chart_{run_id}"] = {
-            "fixed": fixed, "done": done, "t": time.monotonic(),
-            "fig": figures.run_figure(res, height=640 if present else 460, font_size=22 if present else None)}
-    st.plotly_chart(last["fig"], key=f"chart_{run_id}", config={"displaylogo": False})
+    fig = kept_figure(f"_chart_{run_id}", (status, present), sum(t["status"] != "running" for t in trials),
+                      lambda: figures.run_figure(res, height=640 if present else 460,
+                                                 font_size=22 if present else None))
+    st.plotly_chart(fig, key=f"chart_{run_id}", config={"displaylogo": False})
     word = views.baseline_word(res)
     st.caption(views.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))
@@ -182,12 +187,9 @@ def live_view() -> None:
         if not quick or max(quick) > 15:
             pts = store.points(current["id"])
             if pts:  # new points arrive at every step: redrawn at most every views.CHART_SECONDS too
-                lastc = st.session_state.get(f"_curve_{run_id}")
-                if views.chart_due(lastc, (current["id"], present), len(pts), time.monotonic()):
-                    lastc = st.session_state[f"_curve_{run_id}"] = {
-                        "fixed": (current["id"], present), "done": len(pts), "t": time.monotonic(),
-                        "fig": figures.trial_curve_figure(pts)}
-                st.plotly_chart(lastc["fig"], key=f"curve_{run_id}", config={"displaylogo": False})
+                fig = kept_figure(f"_curve_{run_id}", (current["id"], present), len(pts),
+                                  lambda: figures.trial_curve_figure(pts))
+                st.plotly_chart(fig, key=f"curve_{run_id}", config={"displaylogo": False})
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 

@@ -181,13 +181,12 @@ def bound_rows(res: dict) -> list[dict]:
     if not b:
         return []
     stats = {s["d"]: s for s in res.get("stats") or []}
+    def f(v, fmt=".3f"):
+        return "" if v is None else format(v, fmt)
+
     rows = []
     for r in b["by_d"]:
         s = stats.get(r["d"], {})
-
-        def f(v, fmt=".3f"):
-            return "" if v is None else format(v, fmt)
-
         g = r.get("guaranteed_test_accuracy")
         rows.append({
             "d": f"{r['d']:,}", "train accuracy": f(s.get("train_mean")), "test accuracy": f(s.get("mean")),
