@@ -88,8 +88,13 @@ def print_table(res: dict, out=sys.stdout) -> None:
     w(f"run {res['run_id']}  [{res['status']}]  {res['model']} on {res['task']}, {res['method'].upper()}, {res['projection']} projection"
       + (f", D = {res['D']:,}" if res.get("D") else ""))
     word = "full training" if res["model"] in ("mlp", "lenet") else "full fine-tuning"
-    w(f"{word} accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold (0.9 x): {_fmt_acc(res['threshold'])}"
+    rule = "floor" if res.get("threshold_rule") == "floor" else "0.9 x"
+    w(f"{word} accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold ({rule}): {_fmt_acc(res['threshold'])}"
       + (f"   chance: {res['chance']:.3f}   majority: {res['majority']:.3f}" if res.get("chance") else ""))
+    from .d90 import threshold_note
+
+    if threshold_note(res):
+        w("note: " + threshold_note(res))
     bases = res.get("baseline_accuracies") or []
     if len(bases) > 1:
         w(f"{word} over {len(bases)} seeds: " + ", ".join(f"{b:.3f}" for b in bases)
@@ -178,8 +183,12 @@ def _public(res: dict) -> dict:
 def cmd_run(args) -> int:
     from .sweep import preflight
 
+    from .runconfig import budget_warnings
+
     cfg = _config_from_args(args)
     preflight(cfg)
+    for w in budget_warnings(cfg):  # a run that cannot learn still runs, but not without a word
+        print(f"idim: warning: {w}", file=sys.stderr)
     store = _store(args)
     if args.queue:
         run_id = store.create_run(cfg, status="queued")

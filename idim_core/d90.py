@@ -12,12 +12,24 @@ full fine-tuning (also over seeds).  Four outcomes, in ``d90_status``:
   gets (max of chance and the majority class, plus two binomial standard errors of the
   test set), so the threshold is trivial and there is no d90 ("did not learn").
 
+The threshold is never one a constant guess can pass: it is max(0.9 x baseline, floor +
+margin), the floor being max(chance, majority class) and the margin two binomial standard
+errors of the test set (the rule the baseline check uses).  ``threshold_rule`` says which
+set it (``paper``: the papers' 0.9 x; ``floor``: the floor, when 0.9 x the baseline would
+let always answering the majority class through), and ``threshold_paper`` keeps 0.9 x.
+
+A curve that passes the threshold and then falls back below it, at a larger d, by more
+than that mean's standard error, is flagged ``non_monotone`` (with ``non_monotone_at``):
+d90 is still the first d that passes, but every face says the curve fell back.
+
 While a run is unfinished, or was stopped before it reached the threshold, the status
 is ``unknown`` ("unknown, stopped at d = 30").
 
 A diverged trial counts as a failed one: chance accuracy, in the mean, never dropped.
 
-``d90_ci`` is a 95 % bootstrap interval: seeds are resampled (with replacement) for the
+``d90_ci`` is a 95 % bootstrap interval (``d90_ci_over`` says what it resamples:
+``seeds+examples``, or ``examples`` alone with one seed, when it leaves out the spread of
+the random subspace itself): seeds are resampled (with replacement) for the
 baseline and for every d, and test examples are resampled too (the same examples for
 every trial, since they share one test set, when per-example results were kept;
 otherwise each trial's count is resampled as a binomial).  A replicate that never
@@ -79,6 +91,32 @@ def at_floor(baseline: float | None, chance: float | None, majority: float | Non
     return baseline < floor + floor_margin(floor, n_test)
 
 
+def threshold_of(baseline: float, chance: float | None, majority: float | None,
+                 n_test: int | None) -> tuple[float, str]:
+    """(threshold, rule): 0.9 x baseline ("paper"), raised to floor + margin ("floor") when a
+    constant guess would otherwise pass it."""
+    thr = FRAC * baseline
+    floor = floor_of(chance, majority)
+    if floor is not None:
+        guard = floor + floor_margin(floor, n_test)
+        if thr < guard:
+            return guard, "floor"
+    return thr, "paper"
+
+
+def fell_back(rows: list[dict], thr: float, after: int) -> int | None:
+    """The first d beyond ``after`` whose mean falls below ``thr`` by more than its standard error
+    (the spread over seeds, or a binomial one for a single seed; None when the curve holds)."""
+    for r in rows:
+        if r["d"] <= after:
+            continue
+        n = max(1, r.get("n") or 1)
+        se = r["std"] / math.sqrt(n) if n > 1 else 0.0
+        if r["mean"] < thr - max(se, 1e-9):
+            return r["d"]
+    return None
+
+
 def crossing(rows: list[tuple[int, float]], thr: float) -> tuple[int | None, float | None, str]:
     """(grid d90, interpolated d90, status) for (d, mean) rows sorted by d."""
     prev = None
@@ -109,14 +147,16 @@ def estimate(points: list[dict], baselines: list[float], chance=None, majority=N
     rows = summarize(points, chance)
     out = {"baseline_accuracy": None, "baseline_accuracies": list(baselines), "baseline_std": None,
            "threshold": None, "by_d": rows, "d90": None, "d90_interpolated": None, "d90_upper": None,
-           "d90_status": "unknown", "d90_ci": None, "stopped_at": max((r["d"] for r in rows), default=None)}
+           "d90_status": "unknown", "d90_ci": None, "stopped_at": max((r["d"] for r in rows), default=None),
+           "threshold_paper": None, "threshold_rule": None, "non_monotone": False, "non_monotone_at": None,
+           "d90_ci_over": "seeds+examples" if max((r["n"] for r in rows), default=1) > 1 else "examples"}
     if not baselines:
         return out
     base = statistics.fmean(baselines)
     out["baseline_accuracy"] = base
     out["baseline_std"] = statistics.pstdev(baselines) if len(baselines) > 1 else 0.0
-    thr = FRAC * base
-    out["threshold"] = thr
+    thr, rule = threshold_of(base, chance, majority, n_test)
+    out.update(threshold=thr, threshold_paper=FRAC * base, threshold_rule=rule)
     if at_floor(base, chance, majority, n_test):
         out["d90_status"] = "baseline_at_floor"
         return out
@@ -125,11 +165,15 @@ def estimate(points: list[dict], baselines: list[float], chance=None, majority=N
         status = "unknown"
     out.update(d90=grid, d90_interpolated=interp, d90_status=status,
                d90_upper=grid if status == "below_grid" else None)
+    if grid is not None:
+        back = fell_back(rows, thr, grid)
+        out.update(non_monotone=back is not None, non_monotone_at=back)
     return out
 
 
 def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float | None, n_test: int | None,
-                 reps: int = BOOT, seed: int = 0, level: float = 0.95) -> list[float | None] | None:
+                 reps: int = BOOT, seed: int = 0, level: float = 0.95,
+                 majority: float | None = None) -> list[float | None] | None:
     """[low, high] of d90 over resampled seeds and test examples (None for high: "> max d").
 
     Each trial is a dict with ``accuracy`` (None when it diverged), ``status`` and
@@ -174,7 +218,7 @@ def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float 
     means = np.stack([seed_mean(np.stack(by_d[d])) for d in ds], axis=1)  # reps x len(ds)
     vals = []
     for b in range(reps):
-        g, i, s = crossing(list(zip(ds, means[b].tolist())), FRAC * float(base[b]))
+        g, i, s = crossing(list(zip(ds, means[b].tolist())), threshold_of(float(base[b]), chance, majority, n or n_test)[0])
         vals.append(_value(g, i, s))
     vals = np.array(vals)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
@@ -225,11 +269,13 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
         lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
         hi = f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"
         ci_txt = f", 95 % interval {lo} – {hi}"
+    if ci and res.get("d90_ci_over") == "examples":
+        ci_txt += f" ({ONE_SEED})"
     if status == "found":
-        return f"d90 ≈ {res['d90_interpolated']:,.0f} (grid {res['d90']:,}{ci_txt})"
+        return f"d90 ≈ {res['d90_interpolated']:,.0f} (grid {res['d90']:,}{ci_txt}){_caveats(res)}"
     if status == "below_grid":
         return (f"d90 ≤ {res['d90_upper']:,}: the smallest d tried already reaches the threshold "
-                f"(try smaller d{ci_txt})")
+                f"(try smaller d{ci_txt}){_caveats(res)}")
     top = max((r["d"] for r in res.get("by_d") or []), default=None)
     if status == "not_reached":
         return f"d90 > max d ({top:,}): no d reached the threshold"
@@ -238,6 +284,29 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
     if res.get("status") in FINAL or res.get("status") == "interrupted":
         return f"d90 unknown, stopped at d = {top:,} (larger d were not tried)"
     return f"d90 > {top:,} so far"
+
+
+ONE_SEED = "1 seed: the interval leaves out the random subspace's own spread"
+
+
+def threshold_note(res: dict) -> str | None:
+    """Said wherever the threshold is drawn or stated, when the floor rather than 0.9 x set it."""
+    if res.get("threshold_rule") != "floor" or res.get("threshold") is None:
+        return None
+    paper = res.get("threshold_paper")
+    paper_txt = f" (0.9 × the baseline would be {paper:.3f})" if paper is not None else ""
+    return (f"threshold {res['threshold']:.3f} set by the floor: always answering the majority class "
+            f"(or guessing) plus two standard errors{paper_txt}, so a constant guess cannot pass it")
+
+
+def _caveats(res: dict) -> str:
+    """What a found d90 must be read with: a threshold set by the floor, a curve that falls back."""
+    out = ""
+    if res.get("threshold_rule") == "floor":
+        out += "; threshold set by the floor, not 0.9 ×"
+    if res.get("non_monotone"):
+        out += f"; the curve falls back below the threshold at d = {res['non_monotone_at']:,}"
+    return out
 
 
 def p90_short(r: dict) -> str | None:

@@ -80,7 +80,8 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
 
 EST_KEYS = ("baseline_accuracy", "baseline_accuracies", "baseline_std", "threshold", "by_d", "d90",
             "d90_interpolated", "d90_status", "d90_upper", "d90_ci", "by_params", "p90", "p90_interpolated",
-            "p90_status", "p90_upper", "p90_ci")
+            "p90_status", "p90_upper", "p90_ci", "threshold_paper", "threshold_rule", "non_monotone",
+            "non_monotone_at", "d90_ci_over")
 
 
 def methods_axis(method: str) -> str:
@@ -165,7 +166,7 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
     if axis == "d":  # the count is d: one estimate serves both
         est = d90mod.estimate(pts, bases, chance, majority, n_test, status)
         if base_trials is not None and est["d90_status"] in ("found", "below_grid") and base_trials:
-            est["d90_ci"] = d90mod.bootstrap_ci(base_trials, sub_trials, chance, n_test)
+            est["d90_ci"] = d90mod.bootstrap_ci(base_trials, sub_trials, chance, n_test, majority=majority)
         est_p = est
     else:
         by_params = [{**p, "d": p["params"]} for p in pts if p.get("params") is not None]
@@ -174,7 +175,8 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
         if base_trials is not None and est_p["d90_status"] == "found" and base_trials:
             params_of = {p["d"]: p["params"] for p in pts}
             est_p["d90_ci"] = d90mod.bootstrap_ci(base_trials, [{**t, "d": params_of.get(t["d"], t["d"])}
-                                                                for t in sub_trials], chance, n_test)
+                                                                for t in sub_trials], chance, n_test,
+                                                               majority=majority)
         est = dict(est_p, by_d=d90mod.summarize(pts, chance), d90=None, d90_interpolated=None, d90_upper=None,
                    d90_ci=None, d90_status="baseline_at_floor" if est_p["d90_status"] == "baseline_at_floor"
                    else "not_applicable")

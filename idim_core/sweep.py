@@ -19,7 +19,7 @@ from typing import Callable
 
 import statistics
 
-from .d90 import FRAC, describe
+from .d90 import describe
 from .errors import UserError
 from .store import Store, owner_id
 
@@ -309,7 +309,9 @@ class Runner:
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:
             raise UserError(f"full fine-tuning diverged ({bases[0].get('error') or 'non-finite loss'}); lower --lr-full")
-        thr = FRAC * statistics.fmean(ok)
+        from .d90 import threshold_of
+
+        thr = threshold_of(statistics.fmean(ok), task.chance(), task.majority(), len(prep.test))[0]
         fail = task.chance()
 
         def mean_of(accs: list[dict]) -> float:

@@ -181,3 +181,59 @@ def test_parse_dims(text, expected):
 def test_parse_dims_rejects(text):
     with pytest.raises(UserError):
         parse_dims(text)
+
+
+# --- the edges: a threshold a constant guess cannot pass, curves that fall back, one seed said ---
+
+def test_constant_guess_cannot_pass_the_threshold():
+    # sms-spam-like: majority class 0.866; a baseline of 0.93 gives 0.9 x = 0.837, below the majority.
+    # A subspace that always answers the majority class scores 0.866 at every d: no d90 for it.
+    e = d90.estimate(pts([(10, 0, 0.866), (100, 0, 0.866), (1000, 0, 0.866)]), [0.93],
+                     chance=0.5, majority=0.866, n_test=1000)
+    assert e["d90_status"] == "not_reached"
+    assert e["threshold_rule"] == "floor"
+    assert e["threshold"] > 0.866 and math.isclose(e["threshold_paper"], 0.837)
+    assert "floor" in d90.threshold_note(e)
+
+
+def test_floor_rule_keeps_the_papers_threshold_when_it_is_above_the_floor():
+    e = d90.estimate(pts([(10, 0, 0.6), (100, 0, 0.85)]), [0.9], chance=0.5, majority=0.5, n_test=1000)
+    assert e["threshold_rule"] == "paper" and math.isclose(e["threshold"], 0.81)
+    assert d90.threshold_note(e) is None and "floor" not in d90.describe({**e, "status": "done"})
+
+
+def test_a_real_signal_above_the_floor_still_finds_d90():
+    e = d90.estimate(pts([(10, 0, 0.866), (100, 0, 0.90), (1000, 0, 0.95)]), [0.96],
+                     chance=0.5, majority=0.866, n_test=1000)
+    assert e["d90_status"] == "found" and e["threshold_rule"] == "floor" and e["d90"] == 100
+    assert "set by the floor" in d90.describe({**e, "status": "done"})
+
+
+def test_bootstrap_uses_the_floor_rule_too():
+    base = [{"accuracy": 0.93, "status": "done"}]
+    subs = [{"d": d, "seed": 0, "accuracy": 0.866, "status": "done"} for d in (10, 100, 1000)]
+    ci = d90.bootstrap_ci(base, subs, chance=0.5, n_test=1000, majority=0.866, reps=200)
+    assert ci[1] is None  # most replicates never reach a floor-set threshold with all-majority points
+    # without the floor, 0.9 x 0.93 = 0.837 and every replicate passes at the smallest d
+    assert d90.bootstrap_ci(base, subs, chance=0.5, n_test=1000, reps=200) == [10.0, 10.0]
+
+
+def test_a_curve_that_falls_back_is_flagged():
+    # found at 1000 (0.738), then 3000 falls back to 0.676 under a 0.703 threshold (seeds agree)
+    p = pts([(100, s, 0.65) for s in range(3)] + [(1000, s, 0.738 + 0.002 * s) for s in range(3)]
+            + [(3000, s, 0.676 + 0.002 * s) for s in range(3)])
+    e = d90.estimate(p, [0.781], chance=0.5, majority=0.5, n_test=1000)
+    assert e["d90_status"] == "found" and e["non_monotone"] and e["non_monotone_at"] == 3000
+    assert "falls back below the threshold at d = 3,000" in d90.describe({**e, "status": "done"})
+    held = d90.estimate(pts([(100, 0, 0.65), (1000, 0, 0.74), (3000, 0, 0.75)]), [0.781], chance=0.5, n_test=1000)
+    assert held["non_monotone"] is False and held["non_monotone_at"] is None
+
+
+def test_one_seed_interval_says_what_it_leaves_out():
+    one = d90.estimate(pts([(10, 0, 0.6), (100, 0, 0.85)]), [0.9], chance=0.5)
+    assert one["d90_ci_over"] == "examples"
+    text = d90.describe({**one, "d90_ci": [20.0, 90.0], "status": "done"})
+    assert "1 seed: the interval leaves out the random subspace's own spread" in text
+    three = d90.estimate(pts([(d, s, a) for s in range(3) for d, a in ((10, 0.6), (100, 0.85))]), [0.9], chance=0.5)
+    assert three["d90_ci_over"] == "seeds+examples"
+    assert "1 seed" not in d90.describe({**three, "d90_ci": [20.0, 90.0], "status": "done"})
