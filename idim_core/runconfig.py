@@ -337,6 +337,41 @@ def said_scales(model: str, groups: str, classic: bool) -> int | None:
     return layers + 2 if groups == "block" else 5 + 16 * layers + 2
 
 
+MIN_STEPS = 50  # fewer optimiser steps per trial than this rarely move a model off its starting point
+MIN_PER_CLASS = 10  # fewer training examples per class than this: the test accuracy is mostly noise
+
+
+def budget_warnings(cfg: dict) -> list[str]:
+    """Sentences that warn, before a run starts, that its budget is too small to learn (not refusals).
+
+    ``cfg`` is what ``make_config`` returns (the CLI's and the form's run).  Torch-free: it reads the
+    task catalogue (a CSV task's file once) for the training examples and classes."""
+    from . import tasks
+
+    out = []
+    try:
+        n, classes = tasks.train_size(cfg["task"], cfg.get("max_train"), cfg.get("text_column") or "text",
+                                      cfg.get("text_pair_column"), cfg.get("label_column") or "label")
+    except (UserError, OSError, KeyError):
+        return out  # the preflight says what is wrong with the task
+    if n:
+        steps = math.ceil(float(cfg["epochs"]) * n / int(cfg["batch_size"]))
+        capped = bool(cfg.get("max_steps")) and int(cfg["max_steps"]) < steps
+        if capped:
+            steps = int(cfg["max_steps"])
+        if steps < MIN_STEPS:
+            why = (f"--max-steps {steps}" if capped else
+                   f"{n:,} training examples x {float(cfg['epochs']):g} epochs / batch {int(cfg['batch_size'])}")
+            out.append(f"each trial gets only {steps} optimiser step{'s' if steps != 1 else ''} ({why}); "
+                       f"under {MIN_STEPS} the model rarely learns: raise --epochs or --max-train, or lower "
+                       "--batch-size")
+    if n and classes and n / classes < MIN_PER_CLASS:
+        out.append(f"only about {n / classes:.0f} training example{'s' if round(n / classes) != 1 else ''} per "
+                   f"class ({n:,} examples, {classes} classes); under {MIN_PER_CLASS} per class the accuracy is "
+                   "mostly chance: raise --max-train or use a larger task")
+    return out
+
+
 def preflight(cfg: dict) -> None:
     """Catch what can be caught before a run is stored: unreachable models, bad CSVs."""
     from . import models, tasks

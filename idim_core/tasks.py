@@ -306,6 +306,36 @@ def _load_glue(spec: TaskSpec, seed, max_train, max_eval) -> TaskData:
 
 
 # ---------------------------------------------------------------------------
+# the size of a task's training split, without tokenising (for the budget warnings)
+# ---------------------------------------------------------------------------
+_SIZES: dict[tuple, tuple] = {}
+
+
+def train_size(name: str, max_train: int | None = None, text_column: str = "text",
+               text_pair_column: str | None = None, label_column: str = "label") -> tuple[int | None, int | None]:
+    """(about how many training examples a run gets, how many classes); None where unknown before a download.
+
+    Light: catalogue sizes for shipped tasks; a CSV file is read once (cached by its path and mtime).
+    Raises UserError like ``resolve`` and ``load_task``."""
+    spec = resolve(name)
+    if spec.source == "csv":
+        path = Path(spec.file)
+        key = (str(path), path.stat().st_mtime, text_column, text_pair_column, label_column)
+        if key not in _SIZES:
+            _, _, raw = _read_csv(path, text_column, text_pair_column, label_column)
+            _SIZES[key] = (len(raw), len(set(raw)))
+        rows, classes = _SIZES[key]
+        n = int(0.8 * rows)
+    else:
+        classes = spec.num_labels
+        share = 0.72 if spec.split_column else 0.8  # an official split: 80 % train, a tenth of it validation
+        n = int(share * spec.size) if spec.size else None
+    if max_train:
+        n = int(max_train) if n is None else min(n, int(max_train))
+    return n, classes
+
+
+# ---------------------------------------------------------------------------
 # statistics shown in `idim tasks --json` and on the Explore page
 # ---------------------------------------------------------------------------
 _STATS: dict[tuple, dict] = {}
