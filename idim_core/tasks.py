@@ -7,7 +7,9 @@ different seeds differ only in projection and data order, never in data.
 from __future__ import annotations
 
 import csv
+import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,11 +161,23 @@ def resolve(name: str) -> TaskSpec:
         return HUB[name]
     if name in IMAGES:
         return IMAGES[name]
+    if len(name) > MAX_NAME:
+        raise UserError(f"the task name is {len(name):,} characters long; the limit is {MAX_NAME:,}")
     if name.startswith("csv:"):
-        path = Path(name[4:]).expanduser()
-        if not path.is_file():
-            raise UserError(f"CSV file {path} does not exist")
-        return TaskSpec(name, f"your CSV file {path}", "csv", file=str(path))
+        typed = name[4:].strip()
+        if not typed:
+            raise UserError("csv: needs the path of a CSV file, as in csv:reviews.csv")
+        if "\x00" in typed:
+            raise UserError("the CSV path contains a NUL character")
+        path = Path(typed).expanduser()
+        try:
+            path = path.resolve()  # stored absolute: a worker started elsewhere finds the same file
+            found = path.is_file()
+        except (OSError, RuntimeError):
+            found = False
+        if not found:
+            raise UserError(f"CSV file {typed} does not exist")
+        return TaskSpec(f"csv:{path}", f"your CSV file {path.name}", "csv", file=str(path))
     raise UserError(
         f"unknown task {name!r}; use one of {', '.join(list(BUNDLED) + list(IMAGES) + list(HUB))}, or csv:PATH"
     )
@@ -183,45 +197,121 @@ def _cap(split: Split, n: int | None, seed: int) -> Split:
 # ---------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------
-def _read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str):
+DELIMITERS = (",", ";", "\t")
+_DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+MAX_NAME = 1024  # characters of a task name or CSV path (a path longer than this is a mistake)
+_INT_LABEL = re.compile(r"-?[0-9]+")
+
+
+def decode_csv(data: bytes, shown: str) -> str:
+    """A CSV file's bytes as text: UTF-8 (a byte-order mark is dropped); anything else refused in one line
+    that names the file as ``shown`` (its base name, never a server path)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(f"{shown} is UTF-16 text; re-save it as UTF-8 CSV")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{shown} is not UTF-8 text (Latin-1 or another encoding?); re-save it as UTF-8 CSV") \
+            from None
+    if "\x00" in text:
+        raise UserError(f"{shown} is not a CSV text file")
+    return text
+
+
+def sniff_delimiter(text: str, want: tuple = ()) -> str:
+    """Comma, semicolon or tab: the one whose header holds the ``want`` columns, else the one csv.Sniffer
+    picks among those three, else the one that splits the header into the most columns (comma on a tie)."""
+    heads = {}
+    for d in DELIMITERS:
+        try:
+            heads[d] = next(csv.reader(io.StringIO(text[:65536], newline=""), delimiter=d), [])
+        except csv.Error:
+            heads[d] = []
+    try:
+        sniffed = csv.Sniffer().sniff(text[:65536], delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    want = [w for w in want if w]
+    if want:
+        fits = [d for d in DELIMITERS if all(w in heads[d] for w in want)]
+        if fits:
+            return sniffed if sniffed in fits else fits[0]
+    if sniffed in DELIMITERS and len(heads[sniffed]) > 1:
+        return sniffed
+    return max(DELIMITERS, key=lambda d: (len(heads[d]), -DELIMITERS.index(d)))
+
+
+def csv_rows(text: str, shown: str, want: tuple = ()):
+    """(header, delimiter, an iterator of rows as lists) of CSV text: the csv module on the whole text, so a
+    newline inside a quoted field and a U+2028 inside a field stay in it."""
+    delim = sniff_delimiter(text, want)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UserError(f"{shown} is empty") from None
+    except csv.Error:
+        raise UserError(f"{shown} cannot be read as CSV: its first line is malformed") from None
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise UserError(f"{shown} has no header row")
+
+    def rows():
+        try:
+            yield from reader
+        except csv.Error:
+            raise UserError(f"{shown} cannot be read as CSV near line {reader.line_num:,} (a field over "
+                            f"{csv.field_size_limit():,} characters, or a stray quote)") from None
+
+    return header, delim, rows()
+
+
+def _read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str, shown: str | None = None):
+    shown = shown or path.name
     size = path.stat().st_size
     if size > CSV_MAX_BYTES:
-        raise UserError(f"{path} is {size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+        raise UserError(f"{shown} is {size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
     if size == 0:
-        raise UserError(f"{path} is empty")
-    try:
-        raw = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; re-save it as UTF-8 CSV") from None
-    if "\x00" in raw:
-        raise UserError(f"{path} is not a CSV text file")
-    reader = csv.DictReader(raw.splitlines())
-    cols = reader.fieldnames or []
-    if not cols:
-        raise UserError(f"{path} has no header row")
+        raise UserError(f"{shown} is empty")
+    text = decode_csv(path.read_bytes(), shown)
+    cols, delim, reader = csv_rows(text, shown, (text_col, pair_col, label_col))
+    if len(cols) < 2:
+        others = " or ".join(_DELIM_NAMES[d] for d in DELIMITERS if d != delim)
+        raise UserError(f"{shown} needs a text column and a label column; found one column {cols[0]!r}: are its "
+                        f"columns separated by something other than {_DELIM_NAMES[delim]} ({others} are read too)?")
     if label_col in (text_col, pair_col):
         raise UserError(f"the label column {label_col!r} is the same column as a text column; choose another")
     missing = [c for c in (text_col, pair_col, label_col) if c and c not in cols]
     if missing:
-        raise UserError(f"{path} has no column {', '.join(map(repr, missing))}; its columns are {', '.join(cols)}")
+        raise UserError(f"{shown} has no column {', '.join(map(repr, missing))}; its columns are "
+                        f"{', '.join(map(repr, cols))}")
+    ti, li = cols.index(text_col), cols.index(label_col)
+    pi = cols.index(pair_col) if pair_col else None
     a, b, y = [], [] if pair_col else None, []
+    cell = lambda row, i: row[i].strip() if i < len(row) else ""  # noqa: E731  (a short row: empty cells)
     for i, row in enumerate(reader):
         if i >= CSV_MAX_ROWS:
-            raise UserError(f"{path} has more than {CSV_MAX_ROWS:,} rows; use a sample of it")
-        t, lab = (row.get(text_col) or "").strip(), (row.get(label_col) or "").strip()
+            raise UserError(f"{shown} has more than {CSV_MAX_ROWS:,} rows; use a sample of it")
+        t, lab = cell(row, ti), cell(row, li)
         if not t or not lab:
             continue
         a.append(t)
         if b is not None:
-            b.append((row.get(pair_col) or "").strip())
+            b.append(cell(row, pi))
         y.append(lab)
     if not y:
-        raise UserError(f"{path} has no rows with both {text_col!r} and {label_col!r}")
+        raise UserError(f"{shown} has no rows with both {text_col!r} and {label_col!r}")
     return a, b, y
 
 
+def _label_order(s: str):
+    """Whole-number labels (ASCII digits, an optional minus) in numeric order, then the others as text."""
+    return (0, int(s), "") if _INT_LABEL.fullmatch(s) else (1, 0, s)
+
+
 def _encode_labels(raw: list[str]) -> tuple[list[int], list[str]]:
-    names = sorted(set(raw), key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else 0, s))
+    """Labels are text: each distinct string is a class (never converted to a number)."""
+    names = sorted(set(raw), key=_label_order)
     if len(names) < 2:
         raise UserError(f"the label column has only one class ({names[0]!r}); a task needs at least two")
     index = {n: i for i, n in enumerate(names)}
@@ -238,7 +328,7 @@ def load_task(name: str, split_seed: int = 0, max_train: int | None = None, max_
         return _load_glue(spec, split_seed, max_train, max_eval)
     if spec.source == "bundled":
         a, b, raw = _read_csv(ASSETS / spec.file, "text", None, "label")
-        if spec.label_names and all(v.isdigit() for v in raw):  # mr: 0/1 in the file, named in the spec
+        if spec.label_names and all(_INT_LABEL.fullmatch(v) for v in raw):  # mr: 0/1 in the file, named in the spec
             labels, names = [int(v) for v in raw], spec.label_names
         else:
             names = sorted(set(raw))
@@ -250,9 +340,14 @@ def load_task(name: str, split_seed: int = 0, max_train: int | None = None, max_
         a, b, raw = _read_csv(Path(spec.file), text_column, text_pair_column, label_column)
         labels, names = _encode_labels(raw)
     whole = Split(a, b, labels)
+    shown = Path(spec.file).name if spec.file else name
     if len(whole) < 10:
-        raise UserError(f"task {name} has only {len(whole)} usable rows; at least 10 are needed")
+        raise UserError(f"{shown} has only {len(whole)} usable rows; at least 10 are needed")
     tr, va, te = stratified_indices(labels, (0.8, 0.1, 0.1), split_seed)
+    if not tr or not va or not te:
+        raise UserError(f"{shown} is too small to split: its {len(whole)} rows in {len(names)} classes give "
+                        f"{len(tr)} training, {len(va)} validation and {len(te)} test examples; each split needs "
+                        f"some, so give about 10 rows per class (at least {10 * len(names)} rows)")
     train, val, test = whole.subset(tr), whole.subset(va), whole.subset(te)
     return _finish(spec, names, train, val, test, split_seed, max_train, max_eval)
 

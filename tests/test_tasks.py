@@ -67,3 +67,74 @@ def test_trec50_has_fine_labels():
     assert "NUM:date" in t.label_names and all(":" in n for n in t.label_names)
     with pytest.raises(UserError, match="holds images"):
         tasks.load_task("mnist5k")
+
+
+# --- the CSV reader: the csv module on the file's bytes, the delimiter detected --------------------------
+def _rows(n_per_class=20, classes=("a", "b")):
+    return [(f"example {i} of {c}", c) for c in classes for i in range(n_per_class)]
+
+
+def _write(path, rows, delim=",", header=("text", "label"), encoding="utf-8", bom=False):
+    import csv
+    import io
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, delimiter=delim, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode(encoding))
+    return f"csv:{path}"
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t"])
+def test_csv_delimiter_is_detected(tmp_path, delim):
+    t = tasks.load_task(_write(tmp_path / "d.csv", _rows(), delim, bom=True))
+    assert t.num_labels == 2 and t.label_names == ["a", "b"]
+    assert len(t.train) + len(t.val) + len(t.test) == 40
+    assert all(x.startswith("example ") for x in t.train.text)
+
+
+def test_csv_keeps_quoted_newlines_and_line_separators_inside_a_field(tmp_path):
+    rows = _rows() + [("first line\nsecond line, with a comma", "a"), ("left\u2028right\u2029end", "b")]
+    t = tasks.load_task(_write(tmp_path / "nl.csv", rows), max_train=None)
+    texts = t.train.text + t.val.text + t.test.text
+    assert len(texts) == 42
+    assert "first line\nsecond line, with a comma" in texts and "left\u2028right\u2029end" in texts
+
+
+def test_csv_labels_are_text_never_numbers(tmp_path):
+    labels = ("²", "--5", "٣", "-1", "10", "2")
+    t = tasks.load_task(_write(tmp_path / "lab.csv", _rows(10, labels)))
+    assert t.label_names == ["-1", "2", "10", "--5", "²", "٣"]  # whole numbers in order, then the rest as text
+
+
+def test_csv_refusals_say_what_is_missing_and_name_no_server_path(tmp_path):
+    d = tmp_path / "private" / "uploads"
+    d.mkdir(parents=True)
+    one = d / "one.csv"
+    one.write_text("x\n1\n2\n")
+    with pytest.raises(UserError) as e:
+        tasks.load_task(f"csv:{one}")
+    msg = str(e.value)
+    assert "needs a text column and a label column" in msg and "one column 'x'" in msg and "separated by" in msg
+    assert str(d) not in msg and "one.csv" in msg
+    for name, data, want in (("latin.csv", "text,label\ncafé,1\n".encode("latin-1"), "not UTF-8"),
+                             ("wide.csv", "text,label\nhi,1\n".encode("utf-16"), "UTF-16")):
+        (d / name).write_bytes(data)
+        with pytest.raises(UserError) as e:
+            tasks.load_task(f"csv:{d / name}")
+        assert want in str(e.value) and str(d) not in str(e.value) and name in str(e.value)
+
+
+def test_csv_too_small_to_split_is_refused(tmp_path):
+    with pytest.raises(UserError, match="too small to split"):
+        tasks.load_task(_write(tmp_path / "ten.csv", _rows(1, tuple("abcdefghij"))))
+    tasks.load_task(_write(tmp_path / "ok.csv", _rows(10, tuple("abcdefghij"))))
+
+
+def test_csv_task_is_stored_with_an_absolute_path(tmp_path, monkeypatch):
+    _write(tmp_path / "rel.csv", _rows())
+    monkeypatch.chdir(tmp_path)
+    assert tasks.resolve("csv:rel.csv").name == f"csv:{tmp_path.resolve() / 'rel.csv'}"
+    with pytest.raises(UserError, match="limit is 1,024"):
+        tasks.resolve("csv:" + "x" * 5000)
