@@ -3,6 +3,7 @@ import streamlit as st
 
 from idim_core import demo
 from idim_core.ui import figures, views, workers
+from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import p90_short, short as d90_short
 from idim_core.results import result
@@ -10,6 +11,7 @@ from idim_core.results import result
 from pages._first_run import through_app
 
 through_app()
+K = keys_for("compare")
 
 store = workers.get_store()
 st.title("Compare runs")
@@ -26,7 +28,7 @@ def show_comparison(key: str) -> None:
     # A new generation of the multiselect's key: the browser then builds a fresh widget showing the
     # new runs (dropping its state on the server alone leaves the old selection in the page, and the
     # next click would send it back).
-    st.session_state["compare_gen"] = st.session_state.get("compare_gen", 0) + 1
+    st.session_state[K("state", "gen")] = st.session_state.get(K("state", "gen"), 0) + 1
     st.query_params.from_dict({"runs": ",".join(ids)})
     st.rerun()
 
@@ -52,7 +54,7 @@ def show_methods_table(results: list[dict]) -> None:
         "best mean accuracy": "" if r["best_accuracy"] is None else f"{r['best_accuracy']:.3f}",
         "seconds per trial": "" if r["seconds_per_trial"] is None else f"{r['seconds_per_trial']:.1f}",
         "peak memory (MB)": "" if r["peak_mb"] is None else f"{r['peak_mb']:,.0f}",
-    } for r in cmp["rows"]], hide_index=True, key="methods_table")
+    } for r in cmp["rows"]], hide_index=True, key=K("table", "methods"))
     st.caption("The 90 % point is d90's rule on this axis: the smallest count of trainable parameters whose mean "
                "accuracy over seeds reaches 0.9 × full fine-tuning, interpolated in log between the counts tried. "
                "× d90 divides it by the d90 of the first DID/SAID run here. Peak memory is the GPU's allocated "
@@ -76,7 +78,7 @@ if ready:
         st.caption("Each loads runs recorded with this project's command line (`scripts/record_comparisons.sh`, "
                    "commands in `assets/recorded/*.md`); they are labelled *recorded* everywhere.")
         for key, (title, _names) in ready.items():
-            if st.button(title, key=f"cmp_{key}"):
+            if st.button(title, key=K("button", key)):
                 show_comparison(key)
 
 runs = store.list_runs()
@@ -86,30 +88,30 @@ else:
     labels = {r["id"]: views.run_label(r) for r in runs}
     wanted = [x for x in st.query_params.get("runs", "").split(",") if x in labels]
     default = wanted or [r["id"] for r in runs if r["status"] == "done"][:2] or [runs[0]["id"]]
-    gen = st.session_state.get("compare_gen", 0)
+    gen = st.session_state.get(K("state", "gen"), 0)
     chosen = st.multiselect("Runs", list(labels), default=default, format_func=labels.get,
-                            key="compare_runs" if gen == 0 else f"compare_runs_{gen}",
+                            key=K("select", "runs", gen),
                             help="Pick any runs from the store; unfinished ones show what they have so far.")
     if chosen:
         results = [result(store, rid) for rid in chosen]
         any_adapter = any(r.get("axis", "d") != "d" for r in results)
         c1, c2 = st.columns(2)
         by_params = c1.toggle("x axis: trainable parameters (every method on one axis)", value=any_adapter,
-                              key=f"by_params_{int(any_adapter)}",
+                              key=K("toggle", "by_params", int(any_adapter)),
                               help="LoRA, VeRA, BitFit and head-only have no d: on this axis every method is placed "
                                    "by the numbers it trains, counted from the model. Off: the subspace runs against d.")
-        normalise = c2.toggle("Normalise: accuracy ÷ full fine-tuning accuracy", key="normalise", disabled=by_params,
+        normalise = c2.toggle("Normalise: accuracy ÷ full fine-tuning accuracy", key=K("toggle", "normalise"), disabled=by_params,
                               help="Puts runs with different baselines on one scale; the threshold is then 0.9 for "
                                    "all (the d axis only).")
         if by_params:
-            st.plotly_chart(figures.params_figure(results), key="params_chart", config={"displaylogo": False})
+            st.plotly_chart(figures.params_figure(results), key=K("chart", "params"), config={"displaylogo": False})
             show_methods_table(results)
         else:
             shown = [r for r in results if r.get("axis", "d") == "d"]
             if len(shown) < len(results):
                 st.caption("LoRA, VeRA, BitFit and head-only runs have no d; switch the x axis to trainable "
                            "parameters to see them.")
-            st.plotly_chart(figures.compare_figure(shown, normalise=normalise), key="compare_chart",
+            st.plotly_chart(figures.compare_figure(shown, normalise=normalise), key=K("chart", "compare"),
                             config={"displaylogo": False})
         if normalise and any(r["baseline_accuracy"] is None for r in results):
             st.caption("Runs without a finished baseline cannot be normalised and are left out of the chart.")
@@ -136,20 +138,20 @@ else:
             "d90 95 % interval": ci_text(r),
             "note": ("did not learn the task with this budget: no d90" if r.get("d90_status") == "baseline_at_floor"
                      else "" if r.get("d90_status") in ("found",) else views.d90_text(r)),
-        } for r in results], hide_index=True, key="d90_table")
+        } for r in results], hide_index=True, key=K("table", "d90"))
         st.caption("Where two runs' intervals overlap, the data do not say which d90 is smaller. The interval "
                    "resamples seeds and test examples (95 %, bootstrap).")
         said_runs = [r for r in results if r["method"] == "said" and any(p.get("lam") for p in r["points"])]
         with_bound = [r for r in results if r.get("bound") and any(s.get("train_mean") is not None
                                                                      for s in r.get("stats") or [])]
-        if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales", key="cmp_claims"):
+        if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales", key=K("toggle", "claims")):
             for r in with_bound:
                 st.markdown(f"**{views.run_label({'id': r['run_id'], **r})}**")
-                st.dataframe(views.bound_rows(r), hide_index=True)
+                st.dataframe(views.bound_rows(r), hide_index=True, key=K("table", "bound", r["run_id"]))
             if with_bound:
                 st.markdown(views.BOUND_NOTE)
             for r in said_runs:
-                st.plotly_chart(figures.lambda_heatmap(r), key=f"cmp_lam_{r['run_id']}",
+                st.plotly_chart(figures.lambda_heatmap(r), key=K("chart", "lambda", r["run_id"]),
                                 config={"displaylogo": False})
         budgets = {(r["config"].get("epochs"), r["config"].get("max_train"), r["config"].get("seeds")) for r in results}
         if len(budgets) > 1:
@@ -160,6 +162,6 @@ st.caption("For orientation only. These come from the papers, on other models, t
            "mixes them with its own measurements.")
 a, li = views.reference_frames()
 st.markdown(f"**d90 of fine-tuning**, from Table 1 of {views.REF_AGHAJANYAN} (published figures, paper)")
-st.dataframe(a, hide_index=True, key="ref_aghajanyan")
+st.dataframe(a, hide_index=True, key=K("table", "aghajanyan"))
 st.markdown(f"**d90 of training from scratch**, from {views.REF_LI} (published figures, paper)")
-st.dataframe(li, hide_index=True, key="ref_li")
+st.dataframe(li, hide_index=True, key=K("table", "li"))

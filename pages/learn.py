@@ -3,11 +3,13 @@ import streamlit as st
 
 from idim_core import demo
 from idim_core.ui import figures, views
+from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 
 from pages._first_run import through_app
 
 through_app()
+K = keys_for("learn")
 
 # Small configurations that finish in minutes on a laptop CPU (the 2-layer bundled model).
 QUICK = {"model": "minilm-l2", "task": "mr", "dims": "10,100,1000,10000", "epochs": "2", "max_train": "512"}
@@ -28,9 +30,9 @@ def show_recorded(key: str, note: str = "") -> None:
         return
     st.markdown(f"**Measured here: {title}** (recorded runs)")
     if any(r.get("axis", "d") != "d" for r in results):
-        st.plotly_chart(figures.params_figure(results, height=440), key=f"learn_{key}", config={"displaylogo": False})
+        st.plotly_chart(figures.params_figure(results, height=440), key=K("chart", "recorded", key), config={"displaylogo": False})
     else:
-        st.plotly_chart(figures.compare_figure(results, height=380), key=f"learn_{key}", config={"displaylogo": False})
+        st.plotly_chart(figures.compare_figure(results, height=380), key=K("chart", "recorded", key), config={"displaylogo": False})
     lines = []
     for r in results:
         warn = views.baseline_warning(r)
@@ -58,7 +60,7 @@ st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the 
             "plane through them (d = 2: every point of it is θ₀ + P z for some z), and a line of good solutions. "
             "The plane meets the line; a random line through θ₀ (d = 1) almost surely would not. Subspace training "
             "searches only the plane.")
-st.plotly_chart(figures.idea_figure(), key="idea_figure", config={"displaylogo": False})
+st.plotly_chart(figures.idea_figure(), key=K("chart", "idea"), config={"displaylogo": False})
 st.markdown(
     "- **D** is the model's parameter count (22,566,146, about 22.6 million, for the bundled MiniLM with its "
     "6 layers). **d** is the number of values we are allowed to train.\n"
@@ -246,7 +248,7 @@ def claims_section() -> None:
 
     st.subheader("“A lower dimension trains faster”")
     st.plotly_chart(figures.claim_figure(runs, "seconds_mean", "seconds per trial", "baseline_seconds"),
-                    key="claim_speed", config={"displaylogo": False})
+                    key=K("chart", "claim", "speed"), config={"displaylogo": False})
     lines = []
     for r in runs:
         st_ = [s for s in r["stats"] if s.get("seconds_mean")]
@@ -271,9 +273,9 @@ def claims_section() -> None:
 
     st.subheader("“A lower dimension improves performance by reducing overfitting”")
     st.plotly_chart(figures.claim_figure(runs, "gap_mean", "train − test accuracy (the gap)"),
-                    key="claim_gap", config={"displaylogo": False})
+                    key=K("chart", "claim", "gap"), config={"displaylogo": False})
     st.plotly_chart(figures.claim_figure(runs, "mean", views.accuracy_word(runs[0]), "baseline_accuracies"),
-                    key="claim_acc", config={"displaylogo": False})
+                    key=K("chart", "claim", "accuracy"), config={"displaylogo": False})
     out, smaller_gap, lower_acc = [], [], []
     for r in runs:
         st_ = [s for s in r["stats"] if s.get("gap_mean") is not None]
@@ -296,7 +298,7 @@ def claims_section() -> None:
                 "2021, via the compression bound below), not that choosing a smaller d improves results.")
     rows = views.bound_rows(lm)
     if rows:
-        st.dataframe(rows, hide_index=True, key="claim_bound")
+        st.dataframe(rows, hide_index=True, key=K("table", "claim", "bound"))
         st.markdown(views.BOUND_NOTE)
 
     st.subheader("“A lower dimension makes training more stable”")
@@ -305,7 +307,7 @@ def claims_section() -> None:
         stab.append([(row["d"], row["std"]) for row in r["by_d"] if row["n"] > 1])
     fig = figures.claim_figure([], "std", "std of test accuracy over seeds",
                                extra={f"{r['model']} · {r['task']}": xy for r, xy in zip(runs, stab)})
-    st.plotly_chart(fig, key="claim_stab", config={"displaylogo": False})
+    st.plotly_chart(fig, key=K("chart", "claim", "stability"), config={"displaylogo": False})
     words, steadier = [], []
     for r, xy in zip(runs, stab):
         if len(xy) < 2:

@@ -10,6 +10,7 @@ import time
 import streamlit as st
 
 from idim_core.ui import estimates, figures, views, workers
+from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import short as d90_short
 from idim_core.store import FINAL, check_run_id
@@ -18,6 +19,7 @@ from idim_core.results import result
 from pages._first_run import through_app
 
 through_app()
+K = keys_for("live")
 
 store = workers.get_store()
 run_id = st.query_params.get("run", "")
@@ -51,7 +53,7 @@ except UserError as e:
     st.stop()
 
 cfg = run["config"]
-if st.toggle("Presenter view (large type, for a projector)", value=present, key="present_toggle") != present:
+if st.toggle("Presenter view (large type, for a projector)", value=present, key=K("toggle", "present")) != present:
     present = not present
     if present:
         st.query_params["present"] = "1"
@@ -82,16 +84,16 @@ final_at_start = run["status"] in FINAL
 def show_generalisation(res: dict) -> None:
     rows = views.bound_rows(res)
     if rows:
-        st.dataframe(rows, hide_index=True)
+        st.dataframe(rows, hide_index=True, key=K("table", "bound", res["run_id"]))
         st.markdown(views.BOUND_NOTE)
     else:
         st.caption("No training accuracies in this run (recorded before idim kept them), so no gap or bound.")
     fig = figures.bits_figure(res)
     if fig is not None:
-        st.plotly_chart(fig, key=f"bits_{res['run_id']}", config={"displaylogo": False})
+        st.plotly_chart(fig, key=K("chart", "bits", res["run_id"]), config={"displaylogo": False})
     heat = figures.lambda_heatmap(res)
     if heat is not None:
-        st.plotly_chart(heat, key=f"lam_{res['run_id']}", config={"displaylogo": False})
+        st.plotly_chart(heat, key=K("chart", "lambda", res["run_id"]), config={"displaylogo": False})
 
 
 def kept_figure(name: str, fixed: tuple, done: int, build):
@@ -130,8 +132,8 @@ def live_view() -> None:
     with top[3]:
         if status in ("queued", "running", "interrupted"):
             if run.get("cancel_requested"):
-                st.button("Cancelling …", disabled=True, key="cancel_wait")
-            elif st.button("Cancel", key="cancel", help="Stop after the current step; finished trials are kept."):
+                st.button("Cancelling …", disabled=True, key=K("button", "cancelling"))
+            elif st.button("Cancel", key=K("button", "cancel"), help="Stop after the current step; finished trials are kept."):
                 try:
                     store.request_cancel(run_id)
                 except UserError as e:
@@ -160,10 +162,10 @@ def live_view() -> None:
         st.warning(warn)
     # The chart is rebuilt when a trial has finished, at most every views.CHART_SECONDS while the run
     # goes on; otherwise the last one is sent again, which the browser does not redraw.
-    fig = kept_figure(f"_chart_{run_id}", (status, present), sum(t["status"] != "running" for t in trials),
+    fig = kept_figure(K("state", "chart", run_id), (status, present), sum(t["status"] != "running" for t in trials),
                       lambda: figures.run_figure(res, height=640 if present else 460,
                                                  font_size=22 if present else None))
-    st.plotly_chart(fig, key=f"chart_{run_id}", config={"displaylogo": False})
+    st.plotly_chart(fig, key=K("chart", "run", run_id), config={"displaylogo": False})
     word = views.baseline_word(res)
     st.caption(views.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))
@@ -187,26 +189,27 @@ def live_view() -> None:
         if not quick or max(quick) > 15:
             pts = store.points(current["id"])
             if pts:  # new points arrive at every step: redrawn at most every views.CHART_SECONDS too
-                fig = kept_figure(f"_curve_{run_id}", (current["id"], present), len(pts),
+                fig = kept_figure(K("state", "curve", run_id), (current["id"], present), len(pts),
                                   lambda: figures.trial_curve_figure(pts))
-                st.plotly_chart(fig, key=f"curve_{run_id}", config={"displaylogo": False})
+                st.plotly_chart(fig, key=K("chart", "curve", run_id), config={"displaylogo": False})
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 
     # A toggle, not an expander: a collapsed expander still draws its table in the browser at every
     # refresh, which costs the CPU that training needs (bench/tab_cost.py).
-    if st.toggle("Results table and log", key="show_table"):
+    if st.toggle("Results table and log", key=K("toggle", "table")):
         if res["by_d"]:
             st.dataframe([{"d": r["d"], "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
                            "diverged": r["diverged"],
                            "reaches 0.9 × full": None if r["mean"] is None or res["threshold"] is None
-                           else r["mean"] >= res["threshold"]} for r in res["by_d"]], hide_index=True)
+                           else r["mean"] >= res["threshold"]} for r in res["by_d"]], hide_index=True,
+                         key=K("table", "results"))
         for e in store.events(run_id, 30):
             st.text(f"{time.strftime('%H:%M:%S', time.localtime(e['t']))}  {e['level']:7}  {e['message']}")
 
     # What the claims on Learn need, for a finished DID/SAID run: the gap, the bound, the bits, the scales.
     if status in FINAL and res.get("axis", "d") == "d" and st.toggle(
-            "Generalisation gap, bound, bits and SAID's scales", key="show_claims"):
+            "Generalisation gap, bound, bits and SAID's scales", key=K("toggle", "claims")):
         show_generalisation(res)
 
     if (status in FINAL) != final_at_start:

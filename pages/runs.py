@@ -3,6 +3,7 @@ import streamlit as st
 
 from idim_core import demo
 from idim_core.ui import figures, views, workers
+from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.store import FINAL
 from idim_core.results import result
@@ -10,6 +11,7 @@ from idim_core.results import result
 from pages._first_run import through_app
 
 through_app()
+K = keys_for("runs")
 
 store = workers.get_store()
 st.title("Runs")
@@ -17,12 +19,12 @@ st.title("Runs")
 rows = views.runs_table(store)
 if not rows:
     st.info("No runs yet. Start one on the Explore page, or from a terminal with `idim run --queue`.")
-    if workers.EXAMPLE_RUN.is_file() and st.button("Load the recorded example", key="load_example_runs"):
+    if workers.EXAMPLE_RUN.is_file() and st.button("Load the recorded example", key=K("button", "load_example")):
         rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
         st.switch_page("pages/live.py", query_params={"run": rid})
     st.stop()
 
-st.dataframe(rows, hide_index=True, key="runs_table", width="stretch", column_config={
+st.dataframe(rows, hide_index=True, key=K("table", "runs"), width="stretch", column_config={
     "baseline": st.column_config.NumberColumn("full training / fine-tuning", format="%.3f"),
     "d90": st.column_config.TextColumn("d90", help="≈ interpolated; ≤ below the smallest d tried; > max d never "
                                                    "reached; did not learn: no d90"),
@@ -36,7 +38,7 @@ want = st.query_params.get("run")
 by_id = {r["run"]: r for r in rows}
 if want and want not in by_id:
     st.error(f"There is no run {want!r} in this store; pick one below.")
-sel = st.selectbox("Run", ids, index=ids.index(want) if want in ids else 0, key="runs_selected",
+sel = st.selectbox("Run", ids, index=ids.index(want) if want in ids else 0, key=K("select", "run"),
                    format_func=lambda i: f"{i} · {by_id[i]['model']} · {by_id[i]['task']} · {by_id[i]['method']} · "
                                          f"{by_id[i]['status']}" + (" · recorded" if by_id[i]["recorded"] else ""))
 run = store.get_run(sel)
@@ -48,13 +50,13 @@ status = run["status"]
 c = st.columns(4)
 c[0].page_link("pages/live.py", label="Open the live view", query_params={"run": sel}, icon=":material/monitoring:")
 if status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
-    if c[1].button("Resume", key="resume", help="Queue it again: finished trials are kept, only missing ones run."):
+    if c[1].button("Resume", key=K("button", "resume"), help="Queue it again: finished trials are kept, only missing ones run."):
         if store.requeue(sel):
             store.event(sel, "info", "resumed from the app")
         workers.ensure_worker(store.home)
         st.switch_page("pages/live.py", query_params={"run": sel})
 if status in ("queued", "running", "interrupted"):
-    if c[2].button("Cancel", key="cancel_run", help="Stop after the current step; finished trials are kept."):
+    if c[2].button("Cancel", key=K("button", "cancel"), help="Stop after the current step; finished trials are kept."):
         try:
             state = store.request_cancel(sel)
             st.toast(f"Run {sel}: {state}")
@@ -62,46 +64,46 @@ if status in ("queued", "running", "interrupted"):
             st.error(str(e))
         st.rerun()
 
-pending = st.session_state.get("confirm_delete")
+pending = st.session_state.get(K("state", "confirm_delete"))
 training = status == "running"  # the worker is writing to it: cancel first, delete once it stopped
 if pending != sel or training:
-    if c[3].button("Delete …", key="delete", disabled=training,
+    if c[3].button("Delete …", key=K("button", "delete"), disabled=training,
                    help="Cancel the run first; it can be deleted once it has stopped." if training
                    else "Remove the run and all its trials from the store."):
-        st.session_state["confirm_delete"] = sel
+        st.session_state[K("state", "confirm_delete")] = sel
         st.rerun()
 else:
     with st.container(border=True):
         st.warning(f"Delete run {sel} and all its trials? This cannot be undone."
                    + (" It is queued: it will be cancelled first." if status == "queued" else ""))
         y, n = st.columns(2)
-        if y.button("Yes, delete it", type="primary", key="delete_yes"):
+        if y.button("Yes, delete it", type="primary", key=K("button", "delete_yes")):
             if status == "queued":
                 try:
                     store.request_cancel(sel)
                 except UserError:
                     pass
             store.delete_run(sel)
-            st.session_state.pop("confirm_delete", None)
+            st.session_state.pop(K("state", "confirm_delete"), None)
             st.toast(f"Deleted run {sel}")
             st.rerun()
-        if n.button("No, keep it", key="delete_no"):
-            st.session_state.pop("confirm_delete", None)
+        if n.button("No, keep it", key=K("button", "delete_no")):
+            st.session_state.pop(K("state", "confirm_delete"), None)
             st.rerun()
 
 res = result(store, sel)
 st.markdown(f"**{views.d90_text(res)}**" + (f" · error: {res['error']}" if res.get("error") else ""))
 d = st.columns(3)
 d[0].download_button("Download CSV", data=lambda rid=sel: views.export_csv(result(workers.get_store(), rid)), file_name=f"idim-{sel}.csv",
-                     mime="text/csv", key="dl_csv", on_click="ignore",
+                     mime="text/csv", key=K("download", "csv"), on_click="ignore",
                      help="One row per trial: d, seed, accuracy, then the run's baseline, threshold and d90 "
                           "(the same as `idim export`).")
 d[1].download_button("Download JSON", data=lambda rid=sel: views.export_json(result(workers.get_store(), rid)), file_name=f"idim-{sel}.json",
-                     mime="application/json", key="dl_json", on_click="ignore",
+                     mime="application/json", key=K("download", "json"), on_click="ignore",
                      help="The whole result object (the same as `idim show --json`).")
 d[2].download_button("Download chart (HTML)", data=lambda rid=sel: figures.figure_html(figures.run_figure(result(workers.get_store(), rid)),
                                                                               result(workers.get_store(), rid)),
-                     file_name=f"idim-{sel}.html", mime="text/html", key="dl_html", on_click="ignore",
+                     file_name=f"idim-{sel}.html", mime="text/html", key=K("download", "html"), on_click="ignore",
                      help="A self-contained interactive chart: opens offline in any browser.")
 if status not in FINAL:
     st.caption("The run is still going: the downloads contain what is finished so far.")

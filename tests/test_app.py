@@ -354,7 +354,7 @@ def test_live_running_run_shows_current_trial_progress_and_eta(store):
     curve = charts[1]
     assert [t["name"] for t in curve["data"]] == ["training loss", "validation accuracy"]
     assert curve["data"][0]["x"][-1] == 16
-    assert at.button(key="cancel")
+    assert at.button(key="live:button:cancel")
     # time left: 48 steps of this trial + 1 more trial of 64 steps at 40/64 s per step
     left = ui.time_left(store.get_run(rid), store.trials(rid))
     assert left == pytest.approx((48 + 64) * 40 / 64)
@@ -380,12 +380,12 @@ def test_live_cancel_button(store):
     rid = store.create_run(cfg, status="queued")
     at = app({"run": rid}, "pages/live.py")
     assert any("Waiting for the background worker" in i.value for i in at.info)
-    at.button(key="cancel").click().run()
+    at.button(key="live:button:cancel").click().run()
     assert store.get_run(rid)["status"] == "cancelled"
     # a running one is asked to stop (the worker honours it between steps)
     rid2 = store.create_run(cfg, status="running", owner="test")
     at = app({"run": rid2}, "pages/live.py")
-    at.button(key="cancel").click().run()
+    at.button(key="live:button:cancel").click().run()
     assert store.cancel_requested(rid2)
 
 
@@ -427,22 +427,22 @@ def test_runs_table_and_actions(store):
     assert df[df["run"] == b].iloc[0]["status"] == "cancelled"
     # downloads are there for the selected run
     keys = {d.key for d in at.get("download_button")} if at.get("download_button") else set()
-    assert {"dl_csv", "dl_json", "dl_html"} <= keys or len(at.get("download_button")) == 3
+    assert {"runs:download:csv", "runs:download:json", "runs:download:html"} <= keys or len(at.get("download_button")) == 3
     # resume the cancelled run: queued again, finished trials kept
-    at.selectbox(key="runs_selected").set_value(b).run()
-    at.button(key="resume").click().run()
+    at.selectbox(key="runs:select:run").set_value(b).run()
+    at.button(key="runs:button:resume").click().run()
     assert store.get_run(b)["status"] == "queued"
     assert len([t for t in store.trials(b) if t["status"] == "done"]) == 2
     # delete needs a confirmation
     at = app({}, "pages/runs.py")
-    at.selectbox(key="runs_selected").set_value(a).run()
-    at.button(key="delete").click().run()
+    at.selectbox(key="runs:select:run").set_value(a).run()
+    at.button(key="runs:button:delete").click().run()
     assert store.get_run(a) is not None
     assert any("cannot be undone" in w.value for w in at.warning)
-    at.button(key="delete_no").click().run()
+    at.button(key="runs:button:delete_no").click().run()
     assert store.get_run(a) is not None
-    at.button(key="delete").click().run()
-    at.button(key="delete_yes").click().run()
+    at.button(key="runs:button:delete").click().run()
+    at.button(key="runs:button:delete_yes").click().run()
     assert store.get_run(a) is None
     assert not at.exception
 
@@ -482,7 +482,7 @@ def test_compare_overlays_runs_and_shows_published_figures(store):
     ref = at.dataframe[1].value
     assert ref.iloc[0].tolist() == ["BERT-Base", 1608, 8030, 1861, 9295]
     assert "RoBERTa-Large" in set(ref["model"])
-    at.toggle(key="normalise").set_value(True).run()
+    at.toggle(key="compare:toggle:normalise").set_value(True).run()
     fig = figures(at)[0]
     pts = [t for t in fig["data"] if t["meta"]["role"] == "points"]
     assert max(max(t["y"]) for t in pts) == pytest.approx(1.0)
@@ -596,9 +596,9 @@ def test_runs_delete_waits_for_a_running_run_to_stop(store):
     cfg = make_config(**TINY, dims=[20])
     rid = store.create_run(cfg, status="running", owner="test")
     at = app({"run": rid}, "pages/runs.py")
-    assert at.selectbox(key="runs_selected").value == rid
-    assert at.button(key="delete").disabled
-    at.button(key="cancel_run").click().run()
+    assert at.selectbox(key="runs:select:run").value == rid
+    assert at.button(key="runs:button:delete").disabled
+    at.button(key="runs:button:cancel").click().run()
     assert store.cancel_requested(rid)
 
 
@@ -761,7 +761,7 @@ def test_every_comparison_is_shipped_with_its_command():
 
 def test_compare_loads_a_ready_made_comparison_once(store):
     at = app(page="pages/compare.py")
-    at.button(key="cmp_pretraining").click().run()
+    at.button(key="compare:button:pretraining").click().run()
     assert not at.exception, [e.value for e in at.exception]
     runs = store.list_runs()
     assert {r["config"]["model"] for r in runs} == {"minilm-l6", "minilm-l6-untrained"}
@@ -847,7 +847,7 @@ def test_compare_puts_every_method_on_one_parameter_axis(store):
     lora = seed_adapter_run(store, "lora", {1: (9_986, [0.70, 0.71]), 4: (37_634, [0.76, 0.77])})
     head = seed_adapter_run(store, "head", {0: (770, [0.62, 0.63])})
     at = app({"runs": ",".join([said, lora, head])}, page="pages/compare.py")
-    assert at.toggle(key="by_params_1").value is True  # adapters present: the parameter axis by default
+    assert at.toggle(key="compare:toggle:by_params:1").value is True  # adapters present: the parameter axis by default
     fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters"))
     pts = [t for t in fig["data"] if (t.get("meta") or {}).get("role") == "points"]
     assert {t["meta"]["method"] for t in pts} == {"said", "lora", "head"}
@@ -902,7 +902,7 @@ def test_live_shows_the_gap_the_bound_the_bits_and_said_scales(store):
                                                                                              "8": acc}})
     store.end_run(rid, "done")
     at = app({"run": rid}, page="pages/live.py")
-    at.toggle(key="show_claims").set_value(True).run()
+    at.toggle(key="live:toggle:claims").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     table = next(df.value for df in at.dataframe if "gap (train − test)" in df.value.columns)
     assert list(table["gap (train − test)"]) == ["+0.040", "+0.090"]
@@ -930,7 +930,7 @@ def test_the_methods_comparison_loads_with_one_click_on_the_parameter_axis(store
     at = app({"comparison": "methods"}, page="pages/compare.py")
     runs = store.list_runs()
     assert sorted(r["config"]["method"] for r in runs) == ["bitfit", "head", "lora", "said"]
-    assert at.toggle(key="by_params_1").value is True
+    assert at.toggle(key="compare:toggle:by_params:1").value is True
     fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters"))
     methods_drawn = {(t.get("meta") or {}).get("method") for t in fig["data"]}
     assert {"said", "lora", "bitfit", "head"} <= methods_drawn
