@@ -19,6 +19,27 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
+def _ascii(kind):
+    """An argparse type that reads numbers written with the ASCII digits 0-9 only (int() and float() also take
+    Arabic-Indic and other Unicode digits, and 1_000)."""
+    import re
+
+    pattern = re.compile(r"[+-]?[0-9]+" if kind is int else
+                         r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|nan)", re.I)
+
+    def convert(text: str):
+        if not pattern.fullmatch(text.strip()):
+            raise ValueError(text)
+        return kind(text)
+
+    convert.__name__ = kind.__name__  # argparse says "invalid int value: 'x'"
+    return convert
+
+
+_INT, _FLOAT = _ascii(int), _ascii(float)
+MIN_POLL = 0.1  # seconds: the shortest wait between two looks at the queue (0 would spin a CPU core)
+
+
 def _fmt_acc(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
@@ -317,8 +338,20 @@ def cmd_export(args) -> int:
     res = result(store, args.run_id)
     text = export_csv(res) if args.format == "csv" else json.dumps(_public(res), indent=2) + "\n"
     if args.output and args.output != "-":
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        from pathlib import Path
+
+        out = Path(args.output).expanduser()
+        if len(args.output) > 1024:
+            raise UserError(f"-o is {len(args.output):,} characters long; the limit is 1,024")
+        if not out.parent.is_dir():
+            raise UserError(f"cannot write {out.name}: the folder {out.parent} does not exist")
+        if out.is_dir():
+            raise UserError(f"cannot write to {out}: it is a folder; give a file name, such as {out / 'run.csv'}")
+        try:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise UserError(f"cannot write {out.name}: {_os_reason(e)}") from None
     else:
         sys.stdout.write(text)
     return 0
@@ -379,8 +412,13 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    import math
+
     from .worker import main as worker_main
 
+    if not math.isfinite(args.poll) or args.poll < MIN_POLL:
+        raise UserError(f"--poll must be at least {MIN_POLL:g} seconds (the wait between two looks at the queue), "
+                        f"got {args.poll:g}")
     return worker_main(home=args.home, once=args.once, poll=args.poll)
 
 
@@ -463,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
         if meta["type"] is bool:
             r.add_argument(flag, action="store_true", default=None, help=meta["help"])
         else:
-            r.add_argument(flag, type=meta["type"] if meta["type"] is not str else None, choices=meta["choices"],
+            kind = {int: _INT, float: _FLOAT}.get(meta["type"])
+            r.add_argument(flag, type=kind, choices=meta["choices"],
                            help=meta["help"] + note)
     r.add_argument("--queue", action="store_true", help="only queue the run for a background worker")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -495,20 +534,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ls", help="list runs", parents=[home])
     s.add_argument("--json", action="store_true")
-    s.add_argument("--limit", type=int)
+    s.add_argument("--limit", type=_INT)
     s.set_defaults(func=cmd_ls)
     for name, fn in (("models", cmd_models), ("tasks", cmd_tasks)):
         s = sub.add_parser(name, help=f"list the {name} catalogue", parents=[home])
         s.add_argument("--json", action="store_true")
         s.set_defaults(func=fn)
     s.add_argument("name", nargs="?", help="one task (csv:PATH too): its statistics")
-    s.add_argument("--max-length", type=int, default=64, help="tokens per example, for the truncated share")
+    s.add_argument("--max-length", type=_INT, default=64, help="tokens per example, for the truncated share")
     s.add_argument("--text-column", default="text")
     s.add_argument("--text-pair-column")
     s.add_argument("--label-column", default="label")
     s = sub.add_parser("worker", parents=[home], help="train queued runs in the background (one per machine)")
     s.add_argument("--once", action="store_true", help="exit when the queue is empty")
-    s.add_argument("--poll", type=float, default=1.0, help="seconds between queue checks")
+    s.add_argument("--poll", type=_FLOAT, default=1.0, help=f"seconds between queue checks (at least {MIN_POLL:g})")
     s.set_defaults(func=cmd_worker)
 
     b = sub.add_parser("bench", parents=[home], help="benchmarks: step (full vs subspace step time, memory), sweep")
@@ -516,19 +555,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", default=None)
     b.add_argument("--method", default="said")
     b.add_argument("--projection", default="fastfood")
-    b.add_argument("--dim", type=int, default=1000)
+    b.add_argument("--dim", type=_INT, default=1000)
     b.add_argument("--dims", help="sweep: dims to use instead of the default grid")
     b.add_argument("--task", help="sweep: task instead of the default (mnist5k or digits: the classic sweep)")
-    b.add_argument("--batch", type=int, default=32)
-    b.add_argument("--seq", type=int, default=64)
-    b.add_argument("--pairs", type=int, default=10)
+    b.add_argument("--batch", type=_INT, default=32)
+    b.add_argument("--seq", type=_INT, default=64)
+    b.add_argument("--pairs", type=_INT, default=10)
     b.add_argument("--device")
-    b.add_argument("--threads", type=int)
+    b.add_argument("--threads", type=_INT)
     b.add_argument("--no-memory", action="store_true", help="step: skip the two memory subprocesses")
     b.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="sweep: ray runs the sweep on the local executor and on Ray, one after the other, and "
                         "prints both wall times")
-    b.add_argument("--seeds", type=int, help="sweep: seeds per d")
+    b.add_argument("--seeds", type=_INT, help="sweep: seeds per d")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
     return p
@@ -542,15 +581,46 @@ def main(argv: list[str] | None = None) -> int:
             args.home = None
         return args.func(args)
     except UserError as e:
-        print(f"idim: error: {e}", file=sys.stderr)
+        print(f"idim: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
-    except Exception as e:  # a bug or an environment failure: one line, details on demand
+    except KeyboardInterrupt:
+        print("idim: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:  # the environment (a full disk, a folder that cannot be written): one sentence
         if os.environ.get("IDIM_DEBUG"):
             raise
-        print(f"idim: error: {type(e).__name__}: {e} (set IDIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        where = f" ({os.path.basename(str(e.filename))})" if getattr(e, "filename", None) else ""
+        print(f"idim: error: {_os_reason(e)}{where}; nothing was changed after that point", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: one sentence, no exception class, details on demand
+        if os.environ.get("IDIM_DEBUG"):
+            raise
+        import sqlite3
+
+        if isinstance(e, sqlite3.Error):
+            print("idim: error: the run store could not be read or written (locked, full or damaged); "
+                  "try again, or run `idim ls` to check it", file=sys.stderr)
+            return 2
+        print("idim: error: idim failed unexpectedly (an internal error, not your input); set IDIM_DEBUG=1 and run "
+              "the command again for the details to report", file=sys.stderr)
         return 1
+
+
+def _one_line(text: str) -> str:
+    """A message on one line (a newline inside a user's value would make it two)."""
+    return " ".join(text.split()) if ("\n" in text or "\r" in text) else text
+
+
+def _os_reason(e: OSError) -> str:
+    """An operating-system failure in words (no exception class, no errno)."""
+    import errno
+
+    words = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied", errno.EROFS: "the disk is read-only",
+             errno.ENOENT: "no such file or folder", errno.ENAMETOOLONG: "the file name is too long",
+             errno.EISDIR: "it is a folder", errno.EDQUOT: "the disk quota is used up"}
+    return words.get(e.errno) or (e.strerror or "an input/output error").rstrip(".").lower()
 
 
 if __name__ == "__main__":

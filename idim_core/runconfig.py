@@ -6,6 +6,7 @@ bad configuration is refused in one line before a run is stored.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import UserError
@@ -152,6 +153,18 @@ def cli_fields():
 # ---------------------------------------------------------------------------
 # configuration
 # ---------------------------------------------------------------------------
+# A number as people type it in ASCII: 10, 1e3, 1000.0 (float() and int() also take Arabic-Indic and other
+# Unicode digits, and 1_000; a list of d values is refused with those)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _ascii_number(t: str, flag: str, example: str) -> float:
+    if not _NUMBER.fullmatch(t):
+        raise UserError(f"{flag} entry {t!r} is not a number written with the digits 0-9; give whole numbers "
+                        f"such as {example}")
+    return float(t)
+
+
 def parse_dims(text) -> list[int] | str:
     """'10,100,1e3' -> [10, 100, 1000]; 'auto' -> 'auto'. Raises UserError."""
     if isinstance(text, (list, tuple)):
@@ -167,10 +180,7 @@ def parse_dims(text) -> list[int] | str:
     for t in items:
         if not t:
             raise UserError(f"--dims has an empty entry in {text!r}; separate numbers with single commas")
-        try:
-            v = float(t)
-        except ValueError:
-            raise UserError(f"--dims entry {t!r} is not a number; give integers such as 10,100,1000") from None
+        v = _ascii_number(t, "--dims", "10,100,1000")
         if not math.isfinite(v) or v != int(v):
             raise UserError(f"--dims entry {t!r} is not a whole number")
         v = int(v)
@@ -189,10 +199,9 @@ def parse_ranks(text) -> list[int]:
         raise UserError("--ranks is empty; give a list such as 1,2,4,8")
     out = []
     for t in items:
-        try:
-            v = float(t)
-        except ValueError:
-            raise UserError(f"--ranks entry {t!r} is not a number; give positive whole numbers such as 1,2,4,8") from None
+        if not t:
+            raise UserError("--ranks has an empty entry; separate numbers with single commas")
+        v = _ascii_number(t, "--ranks", "1,2,4,8")
         if not math.isfinite(v) or v != int(v) or v < 1:
             raise UserError(f"--ranks entry {t!r} is not a positive whole number")
         if int(v) not in out:
@@ -212,6 +221,11 @@ def make_config(**overrides) -> dict:
     from .classic import is_classic_model, is_image_task, num_params, side_of
 
     given = {k: v for k, v in overrides.items() if v is not None}
+    for key, v in given.items():
+        if isinstance(v, str) and len(v) > MAX_TEXT:
+            raise UserError(f"--{key.replace('_', '-')} is {len(v):,} characters long; the limit is {MAX_TEXT:,}")
+        if isinstance(v, str) and "\x00" in v:
+            raise UserError(f"--{key.replace('_', '-')} contains a NUL character")
     classic = is_classic_model(given.get("model")) or is_image_task(given.get("task"))
     cfg = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
     cfg.update(given)
@@ -250,6 +264,8 @@ def make_config(**overrides) -> dict:
         raise UserError(f"--lr-adapter must be a positive number, got {lr!r}")
     for key in ("fresh_baseline",):
         cfg[key] = bool(cfg.get(key))
+    cfg["device"] = check_device_name(cfg.get("device"))
+    _check_applies(cfg, given, classic, axis)
     if cfg["executor"] not in ("local", "ray"):
         raise UserError(f"unknown --executor {cfg['executor']!r}; choose local or ray")
     if cfg["executor"] == "local":
@@ -296,6 +312,9 @@ def make_config(**overrides) -> dict:
         tspec = tasks.resolve(cfg["task"])
         cfg["model"], cfg["task"] = mspec.name, tspec.name
         D = mspec.params
+        if mspec.source == "bundled" and cfg["max_length"] > BUNDLED_POSITIONS:
+            raise UserError(f"--max-length {cfg['max_length']:,} is more than {cfg['model']} reads "
+                            f"({BUNDLED_POSITIONS} tokens); give at most {BUNDLED_POSITIONS}")
     if axis == "rank" and not classic and models.resolve(cfg["model"]).source == "bundled":
         width = 384  # the bundled MiniLM's hidden size: the query, value and feed-forward layers' smaller side
         if max(cfg["ranks"]) > width:
@@ -315,6 +334,69 @@ def make_config(**overrides) -> dict:
             raise UserError(f"SAID needs d > {m}: its {m} scales ({cfg['said_groups']} groups) count in d; "
                             f"drop d={min(cfg['dims']):,} or use --method did")
     return cfg
+
+
+MAX_TEXT = 1024  # characters of any text setting (a model name, a CSV path, a column name)
+BUNDLED_POSITIONS = 512  # the bundled MiniLM's position embeddings: the longest input it reads
+DEVICES = ("cpu", "cuda", "mps")
+_DEVICE = re.compile(r"(cpu|mps|cuda(?::[0-9]{1,2})?)")
+
+
+def check_device_name(device) -> str | None:
+    """None or 'auto' (the best available), cpu, cuda, cuda:N or mps; anything else refused (torch-free)."""
+    if device is None or device == "auto":
+        return None
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device.strip().lower()):
+        raise UserError(f"unknown --device {device!r}; choose cuda, cuda:N, mps or cpu (or leave it out: the best "
+                        "available)")
+    return device.strip().lower()
+
+
+def check_device(device: str | None) -> None:
+    """The device asked for is on this machine (imports torch only when a GPU is asked for)."""
+    if not device or device == "cpu":
+        return
+    import torch
+
+    if device.startswith("cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not n:
+            raise UserError(f"--device {device} was asked for, but this machine has no CUDA GPU (or this torch build "
+                            "has no CUDA); leave --device out to use the best available")
+        idx = int(device.split(":", 1)[1]) if ":" in device else 0
+        if idx >= n:
+            raise UserError(f"--device {device} was asked for, but this machine has {n} CUDA GPU"
+                            f"{'s' if n != 1 else ''} (cuda:0{f' to cuda:{n - 1}' if n > 1 else ''})")
+    elif device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("--device mps was asked for, but MPS (Apple silicon) is not available on this machine; "
+                        "leave --device out to use the best available")
+
+
+def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
+    """A setting the run would ignore is refused, not dropped without a word."""
+    method = cfg["method"]
+    fam = CLASSIC_DEFAULTS if classic else DEFAULTS
+
+    def refuse(key, what):
+        raise UserError(f"--{key.replace('_', '-')} is for {what}; this run uses {method} on {cfg['task']}")
+
+    if axis != "rank" and given.get("lora_targets") is not None:
+        refuse("lora_targets", "lora and vera")
+    if axis == "d" and given.get("lr_adapter") is not None:
+        refuse("lr_adapter", "lora, vera, bitfit and head (did and said take --lr-subspace)")
+    if method != "said" and "said_groups" in given and given["said_groups"] != fam["said_groups"]:
+        refuse("said_groups", "said")
+    if axis != "d":
+        for key in ("projection", "lr_subspace", "lr_scaling"):
+            if key in given and given[key] != fam[key]:
+                refuse(key, "did and said (the random subspace)")
+    task = str(cfg.get("task") or "")
+    if not task.startswith("csv:"):
+        for key in ("text_column", "text_pair_column", "label_column"):
+            if given.get(key) is not None:
+                refuse(key, "a csv: task (your own CSV file)")
+    if classic and given.get("max_length") is not None:
+        refuse("max_length", "text models (mlp and lenet read images)")
 
 
 def said_scales(model: str, groups: str, classic: bool) -> int | None:
@@ -376,11 +458,9 @@ def preflight(cfg: dict) -> None:
     """Catch what can be caught before a run is stored: unreachable models, bad CSVs."""
     from . import models, tasks
 
+    check_device(check_device_name(cfg.get("device")))
     if cfg.get("executor") == "ray":
-        from .executors.ray_exec import check_address, require_ray
-
-        require_ray()
-        check_address(cfg.get("ray_address"))
+        check_ray(cfg)
     spec = models.check_model(cfg["model"])
     from . import methods
 
@@ -402,6 +482,87 @@ def preflight(cfg: dict) -> None:
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])
         check_dims_fit(cfg["dims"], n)
+        most = max_positions(spec.name)
+        if most and cfg["max_length"] > most:
+            raise UserError(f"--max-length {cfg['max_length']:,} is more than {spec.name} reads ({most:,} tokens); "
+                            f"give at most {most:,}")
     if tasks.resolve(cfg["task"]).source != "bundled":
         tasks.load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
                         cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])
+
+
+def max_positions(model: str) -> int | None:
+    """The longest input (in tokens) a hub or local model reads, from its config; None when it does not say."""
+    try:
+        from transformers import AutoConfig
+
+        c = AutoConfig.from_pretrained(model, trust_remote_code=False)
+    except Exception:  # noqa: BLE001 - check_model has already said what is wrong with the model
+        return None
+    n = getattr(c, "max_position_embeddings", None)
+    if not isinstance(n, int) or n <= 0:
+        return None
+    # RoBERTa-type models keep two positions for the padding offset
+    return n - 2 if getattr(c, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else n
+
+
+_RAY_PROBE = ("import json, ray\n"
+              "ray.init(address={!r}, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
+              "print(json.dumps(ray.cluster_resources()))\n")
+
+
+def check_ray(cfg: dict) -> None:
+    """Ray is installed, the cluster exists and has what each trial asks for: checked before the run is stored.
+
+    No cluster address: the local instance has this machine's CPUs and GPUs.  ``auto``: a running cluster must be
+    found.  An address and --cpus/--gpus-per-trial: the cluster's resources are read in a child process (joining
+    Ray here would tie this process, the app's among them, to the cluster)."""
+    import os
+
+    from .executors.ray_exec import check_address, require_ray
+
+    ray = require_ray()
+    address = cfg.get("ray_address")
+    cpus, gpus = cfg.get("cpus_per_trial"), cfg.get("gpus_per_trial")
+    if address == "auto":
+        try:
+            from ray._private.services import get_ray_address_from_environment
+
+            found = get_ray_address_from_environment("auto", None)
+        except Exception:  # noqa: BLE001 - Ray says it in a ConnectionError; one sentence here
+            found = None
+        if not found or found == "auto":
+            raise UserError("--ray-address auto found no running Ray cluster on this machine; start one with "
+                            "`ray start --head`, give its HOST:PORT, or leave --ray-address out for a local instance")
+        address = found
+    check_address(address)
+    if not address or address.startswith("local"):
+        have_cpu = float(os.cpu_count() or 1)
+        have_gpu = 0.0
+        if gpus:
+            import torch
+
+            have_gpu = float(torch.cuda.device_count()) if torch.cuda.is_available() else 0.0
+    elif cpus or gpus:
+        import json
+        import subprocess
+        import sys
+
+        try:
+            out = subprocess.run([sys.executable, "-c", _RAY_PROBE.format(address)], capture_output=True, text=True,
+                                 timeout=90)
+            have = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+        except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+            have = None
+        if not isinstance(have, dict):
+            raise UserError(f"the Ray cluster at {address} cannot be joined to read its CPUs and GPUs; check the "
+                            "address and that its Ray version matches this one's")
+        have_cpu, have_gpu = float(have.get("CPU", 0)), float(have.get("GPU", 0))
+    else:
+        return
+    del ray
+    for what, want, have in (("cpu", cpus, have_cpu), ("gpu", gpus, have_gpu)):
+        if want and want > have:
+            where = "this machine" if not address or address.startswith("local") else f"the Ray cluster at {address}"
+            raise UserError(f"each trial asks for {want:g} {what.upper()}{'s' if want != 1 else ''} but {where} has "
+                            f"{have:g}; lower --{what}s-per-trial")
