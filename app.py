@@ -7,7 +7,7 @@ reads results back.
 """
 import streamlit as st
 
-from idim_core.ui import workers
+from idim_core.ui import serving, text, workers
 from idim_core.errors import UserError
 
 st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon=":material/monitoring:", layout="wide")
@@ -24,13 +24,16 @@ try:
     store = workers.get_store()
     worker = workers.ensure_worker(store.home)
 except UserError as e:  # an unusable store directory: say what to do, keep the page alive
-    st.error(str(e))
+    st.error(text.md(e))
     st.stop()
 
 with st.sidebar:
     st.markdown(f"**Device:** `{workers.detect_device()}`")
     st.caption({"running": "Background worker: running", "started": "Background worker: starting",
                 "disabled": "Background worker: not started by the app (IDIM_NO_AUTOSTART_WORKER)"}[worker])
-    st.caption(f"Run store: `{store.path}`")
+    if serving.served_mode():
+        st.caption("Served mode: uploads only; no file on the server can be named (see the README).")
+    else:
+        st.caption(f"Run store: {text.code(store.path)}")
 
 nav.run()

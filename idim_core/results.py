@@ -213,8 +213,25 @@ CSV_COLUMNS = ["d", "seed", "accuracy", "status", "params", "rank", "seconds", "
                "d90_status", "d90_ci_low", "d90_ci_high", "model", "task", "method", "projection", "run_id"]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first)
+    gets a leading ``'`` (OWASP's advice on CSV injection); numbers and other text stay as they are.
+    A carriage return inside text becomes a line feed: the writer quotes a field holding a line feed
+    (its line terminator), not one holding a lone CR, which a reader would take for a row's end."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_START):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def export_csv(res: dict) -> str:
-    """One row per trial: d, seed, accuracy first (as always), then the run's facts on every row."""
+    """One row per trial: d, seed, accuracy first (as always), then the run's facts on every row.
+
+    Text cells pass through ``csv_cell``: a model or task named ``=HYPERLINK(…)`` is not a formula."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -222,12 +239,12 @@ def export_csv(res: dict) -> str:
     facts = [res.get("baseline_accuracy"), res.get("threshold"), res.get("d90"), res.get("d90_interpolated"),
              res.get("d90_status"), ci[0], ci[1], res["model"], res["task"], res["method"], res["projection"],
              res["run_id"]]
-    facts = ["" if v is None else v for v in facts]
+    facts = ["" if v is None else csv_cell(v) for v in facts]
     for p in res["points"]:
         extra = ["" if p.get(k) is None else p[k] for k in ("params", "rank", "seconds", "peak_mb", "steps",
                                                                "train_accuracy", "gap")]
         extra.append(" ".join(f"{v:g}" for v in p["lam"]) if p.get("lam") else "")
-        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"], p.get("status", "done"),
+        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"], csv_cell(p.get("status", "done")),
                     *extra, *facts])
     return buf.getvalue()
 

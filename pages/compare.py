@@ -2,7 +2,7 @@
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import figures, views, workers
+from idim_core.ui import figures, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import p90_short, short as d90_short
@@ -72,7 +72,7 @@ if "comparison" in st.query_params:  # a link from the Learn page
     if key in ready:
         show_comparison(key)
     else:
-        st.error(f"no recorded comparison named {key!r}; choose one below")
+        st.error(f"no recorded comparison named {text.md_repr(key)}; choose one below")
 if ready:
     with st.expander("Ready-made comparisons (recorded runs, no training needed)", expanded=True):
         st.caption("Each loads runs recorded with this project's command line (`scripts/record_comparisons.sh`, "
@@ -146,7 +146,7 @@ else:
                                                                      for s in r.get("stats") or [])]
         if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales", key=K("toggle", "claims")):
             for r in with_bound:
-                st.markdown(f"**{views.run_label({'id': r['run_id'], **r})}**")
+                st.markdown(f"**{text.md(views.run_label({'id': r['run_id'], **r}))}**")
                 st.dataframe(views.bound_rows(r), hide_index=True, key=K("table", "bound", r["run_id"]))
             if with_bound:
                 st.markdown(views.BOUND_NOTE)

@@ -9,7 +9,8 @@ import re
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import estimates, figures, forms, workers
+from idim_core.ui import estimates, figures, forms, serving, text, workers
+from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core.methods import DEFAULT_RANKS, axis as method_axis, get as method_get
@@ -36,6 +37,9 @@ PROJ_HELP = {"fastfood": "Fastfood (H G Π H B): fast, O(D log d), no D×d matri
 DIM_MODES = ("default grid", "preset log grid", "custom list", "automatic d90 search")
 qp = st.query_params
 url_notes: list[str] = []  # URL values the form could not take, said in one line above the form
+csv_note: list[str] = []  # a link that named a server file in served mode (one line by the upload box)
+SERVED = serving.served_mode()  # shared on a network: nothing a visitor sends may name a file (serving.py)
+EK = keys_for("explore")  # keys of widgets new to this page
 
 
 def qget(key, cast=str, default=None, lo=None, hi=None):
@@ -49,10 +53,10 @@ def qget(key, cast=str, default=None, lo=None, hi=None):
     try:
         v = cast(qp[key])
     except (TypeError, ValueError):
-        url_notes.append(f"{key}={qp[key]!r} is not a number")
+        url_notes.append(f"{key}={text.md_repr(qp[key])} is not a number")
         return default
     if (lo is not None and v < lo) or (hi is not None and v > hi) or v != v:
-        url_notes.append(f"{key}={qp[key]} is outside {lo:g}–{hi:g}")
+        url_notes.append(f"{key}={text.md(qp[key])} is outside {lo:g}–{hi:g}")
         return default
     return v
 
@@ -108,6 +112,8 @@ def K(name: str) -> str:
 
 
 st.subheader("New run")
+if SERVED:
+    st.caption(serving.NOTE)
 url_box = st.empty()  # one line when a link's values were out of range (filled below)
 with st.container(border=True):
     c_text, c_btn = st.columns([3, 1])
@@ -129,15 +135,19 @@ left, right = st.columns(2)
 
 # -- what to train -----------------------------------------------------------------------
 with left:
-    models = list(CATALOGUE) + list(HUB_SUGGESTED)
+    models = list(CATALOGUE) + ([] if SERVED else list(HUB_SUGGESTED))
     want = qget("model", str, DEFAULTS["model"])
     other_model_default = ""
     if want not in models:
         if re.match(r"^minilm-l[1-6](-untrained)?$", want):
             models.append(want)
+        elif SERVED:  # no hub id, no directory: a link cannot make the server download or read a model
+            url_notes.append(f"model={text.md_repr(want)} is not a bundled model (served mode)")
+            want = DEFAULTS["model"]
         else:
             other_model_default, want = want, OTHER_MODEL
-    models.append(OTHER_MODEL)
+    if not SERVED:
+        models.append(OTHER_MODEL)
     choice = st.selectbox(
         "Model", models, index=models.index(want), key=K("model"),
         format_func=lambda m: (f"{m} ({fmt_params(CATALOGUE[m].params)} parameters)" if m in CATALOGUE else
@@ -153,13 +163,24 @@ with left:
 
     classic_model = is_classic_model(model)
     say_intro(classic_model)
-    tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model]
+    # served: only what ships with idim (no task that downloads), and your own CSV by upload
+    tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model
+             and (not SERVED or t["source"] in ("bundled", "image"))]
     want_task = qget("task", str, CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"])
+    url_csv = ""  # a CSV path named by the link: read only once the user confirms it (never when served)
     if classic_model and want_task not in tasks:
         want_task = CLASSIC_DEFAULTS["task"]
-    other_task_default = ""
     if want_task not in tasks:
-        other_task_default, want_task = want_task, OTHER_TASK
+        if want_task.startswith("csv:"):
+            if SERVED:
+                csv_note.append("This link names a file on the server (task=csv:…), which a link cannot do here: "
+                                "upload the CSV file instead.")
+            else:
+                url_csv = want_task.removeprefix("csv:")
+            want_task = OTHER_TASK
+        else:
+            url_notes.append(f"task={text.md_repr(want_task)} is not one of the tasks here")
+            want_task = DEFAULTS["task"] if DEFAULTS["task"] in tasks else tasks[0]
     if not classic_model:
         tasks.append(OTHER_TASK)
     elif want_task not in tasks:
@@ -169,18 +190,35 @@ with left:
                                 "tasks need a download once.")
     task = tchoice
     text_column = text_pair_column = label_column = None
+    task_problem = None  # why there is no task to start (said again by Start)
     if tchoice == OTHER_TASK:
+        for line in csv_note:
+            st.warning(line)
         up = st.file_uploader("Upload a CSV file", type=["csv"], key=K("task_upload"),
                               help="UTF-8, a header row, one example per row, at least two classes; up to 50 MiB. "
                                    "It is kept in the run store so the background worker can read it.")
-        path = st.text_input("… or the path of a CSV file on this machine", value=other_task_default.removeprefix("csv:"),
-                             key=K("task_csv"), help="A CSV with a text column and a label column (one row per example).")
+        path = shown = ""
+        if not SERVED:
+            path = st.text_input("… or the path of a CSV file on this machine", value=url_csv,
+                                 key=K("task_csv"), help="A CSV with a text column and a label column (one row per "
+                                                         "example).").strip()
+            shown = path
+        task_problem = "upload your CSV file" if SERVED else "upload your CSV file or give its path"
+        if up is not None:
+            path, shown = "", up.name
+        elif path and url_csv and path == url_csv and st.session_state.get(EK("state", "csv_confirmed")) != path:
+            # a link, not the user, named this file: read it only once the user says so
+            st.info(f"This link names a file on this machine: {text.code(path)}. idim reads it only when you confirm.")
+            if st.button("Read this file", key=EK("button", "csv_confirm")):
+                st.session_state[EK("state", "csv_confirmed")] = path
+            else:
+                task_problem, path = "confirm the CSV file the link names (Read this file) or upload one", ""
         try:
             if up is not None:
                 path = str(forms.save_upload(store.home, up.name, up.getvalue()))
             task = f"csv:{path}" if path else ""
             if path:
-                header, preview = forms.csv_preview(path)
+                header, preview = forms.csv_preview(path, shown=shown)
                 g_text, g_pair, g_label = forms.guess_columns(header)
                 k1, k2, k3 = st.columns(3)
                 text_column = k1.selectbox("Text column", header, index=header.index(g_text), key=K("csv_text"))
@@ -193,7 +231,8 @@ with left:
                 st.caption("First rows of the file:")
                 st.dataframe(preview, hide_index=True, width="stretch")
         except UserError as e:
-            st.error(str(e))
+            task_problem = forms.hide_path(str(e), path, shown) if path else str(e)
+            st.error(text.md(task_problem))
             task = ""
 
     # -- what the task is like: classes, sizes, chance and majority-class level, length ----
@@ -201,10 +240,11 @@ with left:
         try:
             stats = forms.task_facts(task, text_column, text_pair_column, label_column)
         except UserError as e:
-            st.error(str(e))
+            task_problem = forms.hide_path(str(e), path, shown) if tchoice == OTHER_TASK else str(e)
+            st.error(text.md(task_problem))
             task = ""
         else:
-            st.caption(stats)
+            st.caption(text.md(forms.hide_path(stats, path, shown) if tchoice == OTHER_TASK else stats))
 
     FAM = CLASSIC_DEFAULTS if classic_model else DEFAULTS
     fam = "classic" if classic_model else "lm"  # widget keys per family: each keeps its own defaults
@@ -339,7 +379,8 @@ with right:
                                   help="Threads torch may use for a trial on the CPU; 0: automatic (see the README "
                                        "on threads). Results at one thread count repeat exactly.")
         # where trials train; the widgets' state is kept for the session, so the choice is remembered
-        where = st.radio("Where trials train", ("this machine", "Ray cluster"), horizontal=True, key="executor_choice",
+        # served: trials train here (a visitor does not name a cluster address for the server to connect to)
+        where = "this machine" if SERVED else st.radio("Where trials train", ("this machine", "Ray cluster"), horizontal=True, key="executor_choice",
                          help="This machine: the background worker trains one trial after another. Ray cluster: each "
                               "trial is a Ray task (pip install -e \".[ray]\"); this machine's worker collects the "
                               "results and writes the store.")
@@ -408,12 +449,17 @@ if st.button("Start run", type="primary", key="start"):
         if not model:
             raise UserError("give a model id or directory")
         if not task:
-            raise UserError("give the path of your CSV file")
+            raise UserError(task_problem or "choose a task")
+        if SERVED and not forms.served_allows(model, task, store.home):
+            raise UserError("in served mode only the bundled models and tasks, and uploaded CSV files, can be used")
         cfg = make_config(**overrides)
         with st.spinner("Checking the model and the task ..."):
             forms.preflight_isolated(cfg)
     except UserError as e:
-        st.error(form_message(str(e)))
+        msg = str(e)
+        if tchoice == OTHER_TASK and path:
+            msg = forms.hide_path(msg, path, shown)
+        st.error(text.md(form_message(msg)))
     else:
         run_id = store.create_run(cfg, status="queued")
         workers.ensure_worker(store.home)

@@ -9,7 +9,7 @@ import time
 
 import streamlit as st
 
-from idim_core.ui import estimates, figures, views, workers
+from idim_core.ui import estimates, figures, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import short as d90_short
@@ -35,7 +35,7 @@ def recent_runs(limit: int = 10) -> None:
         return
     st.markdown("**Recent runs**")
     for r in runs:
-        st.page_link("pages/live.py", label=views.run_label(r), query_params={"run": r["id"]}, icon=":material/monitoring:")
+        st.page_link("pages/live.py", label=text.md(views.run_label(r)), query_params={"run": r["id"]}, icon=":material/monitoring:")
 
 
 st.title("Live run")
@@ -48,7 +48,7 @@ try:
     check_run_id(run_id)
     run = store.require_run(run_id)
 except UserError as e:
-    st.error(str(e))
+    st.error(text.md(e))
     recent_runs()
     st.stop()
 
@@ -63,7 +63,7 @@ if st.toggle("Presenter view (large type, for a projector)", value=present, key=
 if present:
     st.markdown("<style>.stApp, .stMarkdown p, [data-testid='stMetricValue'] {font-size: 1.6rem !important;}"
                 " h1 {font-size: 3rem !important;}</style>", unsafe_allow_html=True)
-st.markdown(f"**{cfg['model']}** on **{cfg['task']}** · **{cfg['method'].upper()}** · {cfg['projection']} projection · "
+st.markdown(f"**{text.md(cfg['model'])}** on **{text.md(cfg['task'])}** · **{text.md(cfg['method'].upper())}** · {text.md(cfg['projection'])} projection · "
             f"d = {'automatic search' if cfg['dims'] == 'auto' else ', '.join(f'{d:,}' for d in cfg['dims'])} · "
             f"{cfg['seeds']} seed{'s' if cfg['seeds'] != 1 else ''} · run `{run_id}`")
 if cfg.get("shuffle_labels"):
@@ -76,7 +76,7 @@ if cfg["model"] in ("mlp", "lenet"):
                "this network's own accuracy with all its parameters trained (full training).")
 if cfg.get("recorded"):
     st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
-            f"command line: `{cfg.get('recorded_command', 'idim run')}`")
+            f"command line: {text.code(cfg.get('recorded_command', 'idim run'))}")
 
 final_at_start = run["status"] in FINAL
 
@@ -121,7 +121,7 @@ def live_view() -> None:
     if run["config"].get("executor") == "ray":
         top[1].metric("Executor", "Ray", help="Each trial is a task on a Ray cluster; this machine's worker "
                                              "collects the results and writes the store.")
-        st.caption(f"Trials run on the Ray cluster at {summ.get('cluster') or run['config'].get('ray_address') or 'a local Ray instance'}"
+        st.caption(f"Trials run on the Ray cluster at {text.md(summ.get('cluster') or run['config'].get('ray_address') or 'a local Ray instance')}"
                    + (f", {summ['slots']} at a time" if summ.get("slots") else "") + ".")
     else:
         top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
@@ -137,7 +137,7 @@ def live_view() -> None:
                 try:
                     store.request_cancel(run_id)
                 except UserError as e:
-                    st.error(str(e))
+                    st.error(text.md(e))
                 st.rerun(scope="fragment")
 
     if status == "queued":
@@ -153,7 +153,7 @@ def live_view() -> None:
         st.warning("This run stopped without finishing (its process went away). Resume it from the Runs page: "
                    "finished trials are kept.")
     elif status == "failed":
-        st.error(f"The run failed: {run.get('error') or 'unknown error'}")
+        st.error(f"The run failed: {text.md(run.get('error') or 'unknown error')}")
     elif status == "cancelled":
         st.warning("Cancelled. The finished trials are kept; resume it from the Runs page to run the missing ones.")
 

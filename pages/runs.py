@@ -2,7 +2,7 @@
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import figures, views, workers
+from idim_core.ui import figures, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.store import FINAL
@@ -30,20 +30,20 @@ st.dataframe(rows, hide_index=True, key=K("table", "runs"), width="stretch", col
                                                    "reached; did not learn: no d90"),
     "recorded": st.column_config.TextColumn("recorded", width="small"),
 })
-st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in `{store.path}`. The command line shows the same: "
+st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in {text.code(store.path)}. The command line shows the same: "
            "`idim ls`.")
 
 ids = [r["run"] for r in rows]
 want = st.query_params.get("run")
 by_id = {r["run"]: r for r in rows}
 if want and want not in by_id:
-    st.error(f"There is no run {want!r} in this store; pick one below.")
+    st.error(f"There is no run {text.md_repr(want)} in this store; pick one below.")
 sel = st.selectbox("Run", ids, index=ids.index(want) if want in ids else 0, key=K("select", "run"),
                    format_func=lambda i: f"{i} · {by_id[i]['model']} · {by_id[i]['task']} · {by_id[i]['method']} · "
                                          f"{by_id[i]['status']}" + (" · recorded" if by_id[i]["recorded"] else ""))
 run = store.get_run(sel)
 if run is None:
-    st.warning(f"Run {sel} was just deleted.")
+    st.warning(f"Run {text.md(sel)} was just deleted.")
     st.stop()
 status = run["status"]
 
@@ -59,9 +59,9 @@ if status in ("queued", "running", "interrupted"):
     if c[2].button("Cancel", key=K("button", "cancel"), help="Stop after the current step; finished trials are kept."):
         try:
             state = store.request_cancel(sel)
-            st.toast(f"Run {sel}: {state}")
+            st.toast(text.md(f"Run {sel}: {state}"))
         except UserError as e:
-            st.error(str(e))
+            st.error(text.md(e))
         st.rerun()
 
 pending = st.session_state.get(K("state", "confirm_delete"))
@@ -74,7 +74,7 @@ if pending != sel or training:
         st.rerun()
 else:
     with st.container(border=True):
-        st.warning(f"Delete run {sel} and all its trials? This cannot be undone."
+        st.warning(f"Delete run {text.md(sel)} and all its trials? This cannot be undone."
                    + (" It is queued: it will be cancelled first." if status == "queued" else ""))
         y, n = st.columns(2)
         if y.button("Yes, delete it", type="primary", key=K("button", "delete_yes")):
@@ -85,14 +85,14 @@ else:
                     pass
             store.delete_run(sel)
             st.session_state.pop(K("state", "confirm_delete"), None)
-            st.toast(f"Deleted run {sel}")
+            st.toast(f"Deleted run {text.md(sel)}")
             st.rerun()
         if n.button("No, keep it", key=K("button", "delete_no")):
             st.session_state.pop(K("state", "confirm_delete"), None)
             st.rerun()
 
 res = result(store, sel)
-st.markdown(f"**{views.d90_text(res)}**" + (f" · error: {res['error']}" if res.get("error") else ""))
+st.markdown(f"**{views.d90_text(res)}**" + (f" · error: {text.md(res['error'])}" if res.get("error") else ""))
 d = st.columns(3)
 d[0].download_button("Download CSV", data=lambda rid=sel: views.export_csv(result(workers.get_store(), rid)), file_name=f"idim-{sel}.csv",
                      mime="text/csv", key=K("download", "csv"), on_click="ignore",

@@ -170,3 +170,17 @@ def test_export_to_a_missing_folder_and_worker_poll_are_one_line(home, tmp_path)
     assert not (tmp_path / "x.csv").exists()
     (run,) = json.loads(run_cli("ls", "--json", home=home).stdout)
     assert run["status"] == "queued"  # the worker never started
+
+
+def test_max_length_beyond_a_local_models_positions_is_refused(home, tmp_path):
+    from transformers import AutoTokenizer, BertConfig
+
+    from idim_core.models import bundled_path
+
+    d = tmp_path / "tiny-bert"
+    BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+               max_position_embeddings=128).save_pretrained(d)  # the config is all the preflight reads
+    AutoTokenizer.from_pretrained(str(bundled_path())).save_pretrained(d)
+    r = run_cli("run", "--model", d, "--task", "mr", "--method", "did", "--dims", "10", "--max-length", "200",
+                "--queue", home=home, timeout=180)
+    _refused(r, "reads (128 tokens); give at most 128", home)

@@ -280,18 +280,55 @@ def idea_figure(height: int = 460):
     return fig
 
 
+def escape_run_words(fig, res: dict) -> None:
+    """In ``fig`` (changed in place), every run word (model, task, run id, method, projection) that holds
+    HTML markup is replaced by its escaped form in trace names, texts and annotations."""
+    from .text import html_text
+
+    words = sorted({str(res.get(k)) for k in ("model", "task", "run_id", "method", "projection")
+                    if res.get(k) is not None and any(c in str(res.get(k)) for c in "<>&")}, key=len, reverse=True)
+    if not words:
+        return
+
+    def clean(v):
+        if not isinstance(v, str):
+            return v
+        for w in words:
+            v = v.replace(w, html_text(w))
+        return v
+
+    for tr in fig.data:
+        for attr in ("name", "text", "hovertext", "hovertemplate", "legendgroup"):
+            v = getattr(tr, attr, None)
+            if isinstance(v, str):
+                setattr(tr, attr, clean(v))
+            elif isinstance(v, (list, tuple)) and any(isinstance(x, str) for x in v):
+                setattr(tr, attr, [clean(x) for x in v])
+    for a in fig.layout.annotations or ():
+        a.text = clean(a.text)
+    if fig.layout.title and fig.layout.title.text:
+        fig.layout.title.text = clean(fig.layout.title.text)
+
+
 def figure_html(fig, res: dict | None = None) -> str:
-    """A standalone HTML file (plotly.js embedded: opens offline), titled with the run's details."""
+    """A standalone HTML file (plotly.js embedded: opens offline), titled with the run's details.
+
+    The run's own words (model, task, id) are HTML-escaped wherever they reach the figure's text:
+    Plotly renders ``<a href>`` in titles, legends and annotations as a live link.
+    """
     import copy
+
+    from .text import html_text
 
     fig = copy.deepcopy(fig)
     if res is not None:
         cfg = res.get("config") or {}
         dims = "automatic search" if cfg.get("dims") == "auto" else f"{len(cfg.get('dims') or [])} values of d"
-        title = (f"idim run {res['run_id']}: {res['model']} on {res['task']}, {res['method'].upper()}, "
-                 f"{res['projection']} projection")
-        sub = (f"{dims}, {cfg.get('seeds', 1)} seed(s), {cfg.get('epochs')} epochs · {d90_text(res)}"
-               + (" · recorded" if cfg.get("recorded") else ""))
+        title = html_text(f"idim run {res['run_id']}: {res['model']} on {res['task']}, {res['method'].upper()}, "
+                          f"{res['projection']} projection")
+        sub = html_text(f"{dims}, {cfg.get('seeds', 1)} seed(s), {cfg.get('epochs')} epochs · {d90_text(res)}"
+                        + (" · recorded" if cfg.get("recorded") else ""))
+        escape_run_words(fig, res)
         fig.update_layout(title=dict(text=f"{title}<br><sup>{sub}</sup>", x=0.01, xanchor="left"))
     fig.update_layout(margin=dict(l=80, r=30, t=90, b=40), height=max(560, fig.layout.height or 0))
     fig.update_yaxes(automargin=True)

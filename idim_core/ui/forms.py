@@ -47,6 +47,24 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
         raise UserError(f"the model check failed ({last})")
 
 
+def served_allows(model: str, task: str, home) -> bool:
+    """In served mode: a bundled or classic model, a bundled or image task, or a CSV file under <store>/uploads/."""
+    from .. import models, tasks
+
+    if not (model in models.CATALOGUE or models._BUNDLED_RE.match(model or "")):  # no path, no hub id is looked at
+        return False
+    if task.startswith("csv:"):
+        folder = (Path(home) / "uploads").resolve()
+        try:
+            return Path(task[4:]).resolve().parent == folder
+        except OSError:
+            return False
+    try:
+        return tasks.resolve(task).source in ("bundled", "image")
+    except UserError:
+        return False
+
+
 def save_upload(home, name: str, data: bytes) -> Path:
     """Write an uploaded CSV under <store>/uploads/ (content-addressed; the same file is kept once)."""
     import hashlib
@@ -68,43 +86,94 @@ def save_upload(home, name: str, data: bytes) -> Path:
     return path
 
 
-def csv_preview(path, rows: int = 5):
-    """(columns, first rows as a DataFrame) of a CSV, or a UserError that says what is wrong."""
+def csv_preview(path, rows: int = 5, shown: str | None = None):
+    """(columns, first rows as a DataFrame) of a CSV, or a UserError that says what is wrong.
+
+    ``shown``: how messages name the file (an upload's own name: the server's upload path is never shown).
+    The delimiter (comma, semicolon or tab) is detected; quoted fields keep their line breaks.
+    """
     import csv as _csv
+    import io
 
     import pandas as pd
 
     from ..tasks import CSV_MAX_BYTES
 
     p = Path(path).expanduser()
+    name = shown or str(p)
     if not p.is_file():
-        raise UserError(f"CSV file {p} does not exist")
+        raise UserError(f"CSV file {name} does not exist")
     if p.stat().st_size > CSV_MAX_BYTES:
-        raise UserError(f"{p} is {p.stat().st_size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+        raise UserError(f"{name} is {p.stat().st_size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
     with open(p, "rb") as f:
         head = f.read(256 * 1024)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(f"{name} is UTF-16 text; re-save it as UTF-8 CSV")
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         if e.start < len(head) - 4:  # not just a character cut at the end of the sample
-            raise UserError(f"{p} is not UTF-8 text; re-save it as UTF-8 CSV") from None
+            raise UserError(f"{name} is not UTF-8 text; re-save it as UTF-8 CSV") from None
         text = head[: e.start].decode("utf-8-sig")
     if "\x00" in text:
-        raise UserError(f"{p} is not a CSV text file")
-    lines = text.splitlines()
-    reader = _csv.reader(lines[: rows + 1 + 50])
+        raise UserError(f"{name} is not a CSV text file")
+    reader = _csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     try:
         header = next(reader)
-    except StopIteration:
-        raise UserError(f"{p} is empty") from None
+    except (StopIteration, _csv.Error):
+        raise UserError(f"{name} is empty") from None
     if not any(c.strip() for c in header):
-        raise UserError(f"{p} has no header row")
+        raise UserError(f"{name} has no header row")
     body = []
-    for r in reader:
-        if len(body) >= rows:
-            break
-        body.append((r + [""] * len(header))[: len(header)])
-    return header, pd.DataFrame(body, columns=header)
+    try:
+        for r in reader:
+            if len(body) >= rows:
+                break
+            body.append((r + [""] * len(header))[: len(header)])
+    except _csv.Error:  # a quoted field cut at the end of the sample
+        pass
+    if len(header) < 2:
+        raise UserError(f"{name} has one column ({header[0]!r}); it needs a text column and a label column, "
+                        "separated by commas, semicolons or tabs")
+    return header, pd.DataFrame(body, columns=_unique(header))
+
+
+def sniff_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: whichever splits the first lines consistently (comma when unsure)."""
+    import csv as _csv
+
+    try:
+        return _csv.Sniffer().sniff(text[:64 * 1024], delimiters=",;\t").delimiter
+    except _csv.Error:
+        first = text.split("\n", 1)[0]
+        counts = {d: first.count(d) for d in ",;\t"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Column names a DataFrame can show (a repeated or empty name gets a number)."""
+    seen: dict[str, int] = {}
+    out = []
+    for h in header:
+        h = h or "(unnamed)"
+        seen[h] = seen.get(h, 0) + 1
+        out.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
+    return out
+
+
+def hide_path(message: str, path, shown: str) -> str:
+    """``message`` with the file ``path`` (as given, expanded or resolved) named ``shown`` instead."""
+    p = Path(str(path)).expanduser()
+    forms_of = {str(path), str(p)}
+    try:
+        forms_of.add(str(p.resolve()))
+    except OSError:
+        pass
+    for f in sorted(forms_of, key=len, reverse=True):
+        if f:
+            message = message.replace(f, shown)
+    return message
 
 
 def guess_columns(header: list[str]) -> tuple[str, str | None, str]:

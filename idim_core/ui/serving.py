@@ -1,0 +1,52 @@
+"""Served mode: the app is open to other machines (a class), so nothing a visitor sends may name a file.
+
+Served mode is on when
+
+- ``IDIM_SERVED=1`` (or true/yes/on) is set in the app's environment, or
+- Streamlit listens beyond this machine: ``server.address`` is anything but a loopback address
+  (127.x.x.x, ::1, localhost).  An empty address counts as served: Streamlit then listens on
+  every interface.  idim's own .streamlit/config.toml sets 127.0.0.1, so a plain
+  ``streamlit run app.py`` is local and ``--server.address 0.0.0.0`` is served.
+
+There is no switch to turn it off for a non-loopback address: behind a reverse proxy on this
+machine, keep the loopback address (and set IDIM_SERVED=1 if the proxy is public).
+
+In served mode: CSV tasks come from uploads only (no path box; a ``task=csv:…`` link is refused),
+only the models and tasks bundled with idim can be chosen (no hub id, no model directory, no
+download), and trials train on this machine (no Ray address).  Outside served mode a link may
+still prefill a CSV path, but the page reads that file only after the user confirms it.
+
+Nothing here imports streamlit at import time.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+
+SERVED_ENV = "IDIM_SERVED"
+NOTE = ("Served mode: this app is shared on a network, so nothing in a link or the form can name a file on "
+        "the server: your own data comes by upload, and only the models and tasks bundled with idim can be chosen.")
+
+
+def is_loopback(address: str | None) -> bool:
+    a = (address or "").strip().strip("[]").lower()
+    if not a:
+        return False  # empty: Streamlit listens on every interface
+    if a == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(a).is_loopback
+    except ValueError:
+        return False
+
+
+def served_mode(address: str | None = None, env: dict | None = None) -> bool:
+    """Whether the app runs in served mode (``address``: Streamlit's server.address, read when not given)."""
+    env = os.environ if env is None else env
+    if str(env.get(SERVED_ENV, "")).strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if address is None:
+        import streamlit as st
+
+        address = st.get_option("server.address")
+    return not is_loopback(address)

@@ -1,0 +1,54 @@
+"""Text that came from outside (a link, a form, the store) made safe for where it is shown.
+
+- ``md``: for Streamlit markdown (st.markdown/info/error/caption/warning/toast, titles, link labels):
+  the characters that make links, images, emphasis, code, HTML, colour directives (``:red[…]``)
+  and LaTeX (``$``) are backslash-escaped (CommonMark lets any ASCII punctuation be), as are the
+  ``://`` and ``www.`` of bare web addresses (GFM would link them) and a heading or list marker at
+  the start; line breaks become spaces.  So a run id such as
+  ``x [Session expired](https://…) ![](https://…/p.png)`` reads as typed: no link, no image fetched.
+  Ordinary text (``not UTF-8``, ``0.50``, ``a (b)``) stays as it is.
+- ``code``: the same as an inline code span (paths, ids: shown verbatim).
+- ``html_text``: for text placed into HTML or into Plotly's HTML-like labels (titles, legends).
+
+(The CSV export's spreadsheet-formula guard is ``results.csv_cell``: the CLI writes the same file.)
+
+Nothing here imports streamlit.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~$|])")
+_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=www)(\.)")
+_LEADING = re.compile(r"^(\s*)([#+-](?=\s|$)|>|\d{1,9}(?=[.)](?:\s|$)))")  # heading, list, quote
+
+
+def md(value: object) -> str:
+    """``value`` as literal text inside Streamlit markdown."""
+    text = _BREAKS.sub(" ", str(value))
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
+    return _LEADING.sub(lambda m: m.group(1) + ("\\" + m.group(2) if not m.group(2)[0].isdigit()
+                                                 else m.group(2) + "\\"), text, count=1)
+
+
+def md_repr(value: object) -> str:
+    """``repr(value)`` (quotes show where a value begins and ends) as literal markdown text."""
+    return md(repr(value))
+
+
+def code(value: object) -> str:
+    """``value`` as an inline code span (shown verbatim: no link, no emphasis), fenced with more
+    backticks than it contains."""
+    text = _BREAKS.sub(" ", str(value))
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def html_text(value: object) -> str:
+    """``value`` as text inside HTML or a Plotly label (``<a href>``, ``<img>`` and entities shown, not run)."""
+    return html.escape(str(value), quote=True)

@@ -1,0 +1,245 @@
+"""Served mode and untrusted text: no link reads a server file, nothing from a link or the store is live
+markdown, exports are not formulas or live HTML (issue 22 items 1, 6, 7; issue 21 item 9, page side).
+
+Real pages through AppTest, a real SQLite store in tmp_path, real files; nothing mocked.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+
+import pytest
+
+from idim_core.results import export_csv, result
+from idim_core.ui import figures, serving, text
+from idim_core.ui.keys import keys_for
+from idim_core.ui.serving import served_mode
+from test_app import app, seed_run, store  # noqa: F401  (the store fixture)
+
+INJECT = "x [Session expired](https://example.invalid/login) ![](https://example.invalid/p.png)"
+E = keys_for("explore")  # the Explore page's widget keys
+LIVE_LINK = re.compile(r"(?<!\\)\]\(")  # "](" not escaped: a markdown link or image
+
+
+def secret_file(tmp_path):
+    """A CSV-shaped file that must never reach a page through a link: every line holds a unique marker."""
+    marker = "SECRET" + uuid.uuid4().hex
+    p = tmp_path / "private" / "secret.csv"
+    p.parent.mkdir()
+    p.write_text(f"text_{marker},label\n" + "".join(f"row {i} {marker},{i % 2}\n" for i in range(30)))
+    return p, marker
+
+
+def shown(at) -> str:
+    """Everything the page shows as text: markdown of every kind, widget labels and options, tables."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "error", "warning", "success", "text", "code", "title",
+                 "header", "subheader", "toast", "exception"):
+        parts += [str(e.value) for e in at.get(kind)]
+    for kind in ("selectbox", "radio", "multiselect"):
+        for w in at.get(kind):
+            parts += [str(w.label)] + [str(o) for o in (w.options or [])]
+    for w in at.get("text_input"):
+        parts += [str(w.label), str(w.value)]
+    for df in at.get("dataframe"):
+        parts.append(df.value.to_csv())
+    return "\n".join(parts)
+
+
+def markdown_bodies(at) -> list[str]:
+    out = []
+    for kind in ("markdown", "caption", "info", "error", "warning", "success", "title", "header", "subheader"):
+        out += [str(e.value) for e in at.get(kind)]
+    return out
+
+
+def csv_bytes(rows, delimiter=","):
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def review_rows(n=40):
+    return [["review", "label"]] + [[f"review number {i}, {'good' if i % 2 else 'bad'}", "pos" if i % 2 else "neg"]
+                                    for i in range(n)]
+
+
+# ---------------------------------------------------------------------------
+# served mode: when it is on
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("address,env,expected", [
+    ("127.0.0.1", {}, False), ("localhost", {}, False), ("::1", {}, False), ("127.0.1.1", {}, False),
+    ("0.0.0.0", {}, True), ("", {}, True), ("192.168.1.20", {}, True), ("::", {}, True),
+    ("127.0.0.1", {"IDIM_SERVED": "1"}, True), ("127.0.0.1", {"IDIM_SERVED": "0"}, False),
+])
+def test_served_mode_follows_the_address_and_the_setting(address, env, expected):
+    assert served_mode(address, env) is expected
+
+
+# ---------------------------------------------------------------------------
+# item 1: a link never reads a server file
+# ---------------------------------------------------------------------------
+def test_a_link_naming_a_csv_is_not_read_until_the_user_confirms(store, tmp_path):
+    p, marker = secret_file(tmp_path)
+    at = app({"model": "minilm-l1", "task": f"csv:{p}"})
+    assert marker not in shown(at).replace(str(p), "")  # the path itself may be shown, never the file
+    assert len(at.dataframe) == 0
+    assert any("reads it only when you confirm" in i.value for i in at.info)
+    at.button(key=E("button", "start")).click().run()  # Start does not read it either
+    assert not at.exception and store.list_runs() == []
+    assert any("confirm the CSV file" in e.value for e in at.error), [e.value for e in at.error]
+    assert marker not in shown(at).replace(str(p), "")
+    # the user's own decision: now the preview shows the file (so the check above can see a leak)
+    at.button(key=E("button", "csv_confirm")).click().run()
+    assert marker in shown(at).replace(str(p), "")
+
+
+def test_served_mode_refuses_a_link_naming_a_csv_and_has_no_path_box(store, tmp_path, monkeypatch):
+    monkeypatch.setenv(serving.SERVED_ENV, "1")
+    p, marker = secret_file(tmp_path)
+    at = app({"model": "minilm-l1", "task": f"csv:{p}"})
+    assert marker not in shown(at)
+    assert str(p) not in shown(at)
+    assert any("upload" in w.value and "names a file on the server" in w.value for w in at.warning)
+    assert not at.get("text_input") or all("path" not in t.label for t in at.text_input)
+    assert not [b for b in at.button if b.key == E("button", "csv_confirm")]
+    assert any(serving.NOTE in c.value for c in at.caption)  # the page says so in one line
+    at.button(key=E("button", "start")).click().run()
+    assert store.list_runs() == [] and marker not in shown(at)
+
+
+def test_served_mode_offers_only_bundled_models_and_tasks(store, tmp_path, monkeypatch):
+    monkeypatch.setenv(serving.SERVED_ENV, "1")
+    model_dir = tmp_path / "teacher-model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    for model in (str(model_dir), "prajjwal1/bert-tiny"):
+        at = app({"model": model})
+        opts = at.selectbox(key=E("model")).options
+        assert model not in opts and not any("other" in o or "download" in o for o in opts), opts
+        assert at.selectbox(key=E("model")).value.startswith("minilm-l6")
+        assert any("not a bundled model" in w.value for w in at.warning), [w.value for w in at.warning]
+        assert not at.get("text_input") or all(t.value != model for t in at.text_input)
+    tasks = at.selectbox(key=E("task")).options
+    assert not any(t.startswith("glue/") for t in tasks) and tasks[-1].startswith("other")
+    assert not [r for r in at.radio if r.key == E("executor")]  # no Ray address to name
+    assert "Served mode" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_served_mode_upload_works_and_names_files_by_their_upload_name(store, monkeypatch):
+    monkeypatch.setenv(serving.SERVED_ENV, "1")
+    at = app({"model": "minilm-l1", "task": "csv:", "dims": "10,100"})
+    at.file_uploader(key=E("task_upload")).set_value(("my reviews.csv", csv_bytes(review_rows(), ";"), "text/csv")).run()
+    assert not at.exception
+    assert at.selectbox(key=E("csv_text")).value == "review" and at.selectbox(key=E("csv_label")).value == "label"
+    at.button(key=E("button", "start")).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    cfg = store.list_runs()[0]["config"]
+    assert cfg["task"].startswith("csv:") and str(store.home / "uploads") in cfg["task"]
+
+
+# ---------------------------------------------------------------------------
+# issue 21 item 9: an uploaded file is never "the path of your CSV file", nor its server path
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("data,why", [
+    ("text,label\ncafé,1\nthé,0\n".encode("latin-1") * 40, "UTF-8"),
+    ("text,label\n".encode("utf-16") + "a,1\nb,0\n".encode("utf-16-le") * 40, "UTF-8"),
+    (b"just one column\nrow\nrow\nrow\n", "one column"),
+])
+def test_a_refused_upload_is_named_by_its_own_name(store, data, why):
+    at = app({"model": "minilm-l1", "task": "csv:"})
+    at.file_uploader(key=E("task_upload")).set_value(("class list.csv", data, "text/csv")).run()
+    at.button(key=E("button", "start")).click().run()
+    assert not at.exception and store.list_runs() == []
+    errs = [e.value for e in at.error]
+    assert errs and all("path of your CSV" not in e for e in errs), errs
+    assert any(why in e and "class list.csv" in e for e in errs), errs
+    page = shown(at)
+    assert "uploads" not in page and str(store.home) not in page
+
+
+# ---------------------------------------------------------------------------
+# item 6: markdown injection through links and the store
+# ---------------------------------------------------------------------------
+def test_runs_page_shows_an_injected_run_id_as_text(store):
+    seed_run(store, {10: [0.5], 100: [0.75]})
+    at = app({"run": INJECT}, "pages/runs.py")
+    bodies = markdown_bodies(at)
+    assert any("Session expired" in b for b in bodies)
+    assert not [b for b in bodies if LIVE_LINK.search(b)], bodies
+
+
+def test_live_page_shows_an_injected_run_id_as_text(store):
+    seed_run(store, {10: [0.5], 100: [0.75]})
+    at = app({"run": INJECT}, "pages/live.py")
+    bodies = markdown_bodies(at)
+    assert any("Session expired" in b for b in bodies)
+    assert not [b for b in bodies if LIVE_LINK.search(b)], bodies
+
+
+@pytest.mark.parametrize("page,query,served", [
+    (None, {"seeds": INJECT}, False), (None, {"task": INJECT}, False), (None, {"model": INJECT}, True),
+    ("pages/compare.py", {"comparison": INJECT}, False),
+])
+def test_other_pages_show_injected_link_values_as_text(store, monkeypatch, page, query, served):
+    if served:
+        monkeypatch.setenv(serving.SERVED_ENV, "1")
+    seed_run(store, {10: [0.5], 100: [0.75]})
+    at = app(query, page)
+    bodies = markdown_bodies(at)
+    assert any("Session expired" in b for b in bodies), bodies
+    assert not [b for b in bodies if LIVE_LINK.search(b)], bodies
+
+
+def test_store_text_is_shown_as_text_on_live_and_runs(store):
+    rid = seed_run(store, {10: [0.5], 100: [0.75]}, status="failed")
+    cfg = dict(store.get_run(rid)["config"], task=f"csv:/data/{INJECT}.csv")
+    store.update_run(rid, error=f"could not read {INJECT}", config=cfg)
+    for page in ("pages/live.py", "pages/runs.py"):
+        at = app({"run": rid}, page)
+        bodies = markdown_bodies(at)
+        assert any("Session expired" in b for b in bodies), (page, bodies)
+        assert not [b for b in bodies if LIVE_LINK.search(b)], (page, bodies)
+
+
+def test_md_escapes_links_images_and_leaves_plain_words():
+    assert not LIVE_LINK.search(text.md(INJECT)) and "![" not in text.md(INJECT)
+    assert text.md("not UTF-8: 0.50 (a, b)") == "not UTF-8: 0.50 (a, b)"
+    assert "https://" not in text.md("see https://example.invalid") and "www." not in text.md("www.example.invalid")
+    assert text.md("line\n# heading") == "line \\# heading" or "\n" not in text.md("line\n# heading")
+    assert text.code("a`b") == "``a`b``"
+
+
+# ---------------------------------------------------------------------------
+# item 7: exports
+# ---------------------------------------------------------------------------
+def _renamed_run(store, model, task):
+    """A finished run whose stored model and task carry what a spreadsheet or a browser would run."""
+    rid = seed_run(store, {10: [0.5], 100: [0.75]})
+    store.update_run(rid, config=dict(store.get_run(rid)["config"], model=model, task=task))
+    return result(store, rid)
+
+
+@pytest.mark.parametrize("model", ["=HYPERLINK(\"https://example.invalid\",\"x\")", "+1+1", "-2+3", "@SUM(A1)",
+                                   "\tcmd", "\rcmd"])
+def test_csv_export_cells_never_start_a_formula(store, model):
+    res = _renamed_run(store, model, "=1+2")
+    rows = list(csv.reader(io.StringIO(export_csv(res), newline="")))
+    header, row = rows[0], rows[1]
+    assert len(rows) == 3
+    assert row[header.index("model")] == "'" + model.replace("\r", "\n")  # a lone CR would end the row
+    assert row[header.index("task")] == "'=1+2"
+    assert float(row[header.index("accuracy")]) == pytest.approx(0.5) and row[header.index("d")] == "10"
+    assert row[header.index("run_id")] == res["run_id"]  # ordinary text unchanged
+
+
+def test_html_export_escapes_the_run_words(store):
+    task = 'csv:/data/<a href="https://example.invalid">click</a><img src="https://example.invalid/p.png">.csv'
+    res = _renamed_run(store, "minilm-l2", task)
+    page = figures.figure_html(figures.run_figure(res), res)
+    # plotly writes the figure as JSON with <, > and & as \u003c, \u003e, \u0026: undo that to read it
+    data = page.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")
+    assert "&lt;a href=" in data and "&lt;img src=" in data
+    assert '<a href="https://example.invalid">' not in data and '<img src="https://example.invalid' not in data
