@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The README's test command: set up (idempotent), then run the whole suite offline.
+# The README's test command: set up the app (idempotent), add the test extra, then run the
+# whole suite offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+. .venv/bin/activate
+# The test extra (pytest, Playwright, Ray): the app does not need it, so setup.sh leaves it out.
+if ! python -c "import pytest, playwright, ray" 2>/dev/null; then
+  echo "[test] the test extra: pytest, Playwright, Ray (about a minute on a fresh machine)"
+  python -m pip install -q -e ".[test]"
+fi
 # Chromium for the browser tests (tests/test_browser.py): Debian's package, installed
 # once, only where we are root with apt-get (CI); elsewhere install it yourself.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
