@@ -194,11 +194,9 @@ def _execute(store, run_id: str, args) -> int:
 
 
 def _public(res: dict) -> dict:
-    out = dict(res)
-    keep = ("d", "rank", "params", "seed", "accuracy", "status", "seconds", "peak_mb", "steps", "train_accuracy",
-            "gap", "lam", "lam_names", "lam_history", "quantised")
-    out["points"] = [{k: p[k] for k in keep if k in p} for p in res["points"]]
-    return out
+    from .results import public
+
+    return public(res)
 
 
 def cmd_run(args) -> int:
@@ -592,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("IDIM_DEBUG"):
             raise
         where = f" ({os.path.basename(str(e.filename))})" if getattr(e, "filename", None) else ""
-        print(f"idim: error: {_os_reason(e)}{where}; nothing was changed after that point", file=sys.stderr)
+        print(f"idim: error: a file could not be read or written: {_os_reason(e)}{where}", file=sys.stderr)
         return 2
     except Exception as e:  # a bug: one sentence, no exception class, details on demand
         if os.environ.get("IDIM_DEBUG"):

@@ -381,13 +381,14 @@ def _load_glue(spec: TaskSpec, seed, max_train, max_eval) -> TaskData:
         ds = load_dataset(GLUE_SOURCE, config)
     except Exception as e:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
-        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        why = " ".join(str(e).split())[:200]  # the library's own sentence, on one line; never its class name
         if offline:
             raise UserError(
                 f"task {spec.name} is not in the local cache and HF_HUB_OFFLINE=1 forbids downloading it; "
                 "run once on a connected machine, or use a bundled task such as mr"
             ) from None
-        raise UserError(f"task {spec.name} cannot be loaded from the hub ({why})") from None
+        raise UserError(f"task {spec.name} cannot be loaded from the hub"
+                        + (f" ({why})" if why else "") + "; check your connection") from None
 
     def split(part) -> Split:
         return Split(list(part[col_a]), list(part[col_b]) if col_b else None, [int(v) for v in part["label"]])

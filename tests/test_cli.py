@@ -188,3 +188,24 @@ def test_configs_that_cannot_train_are_refused_before_a_run_exists(home, args, m
     r = run_cli("run", *args, home=home)
     assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert json.loads(run_cli("ls", "--json", home=home).stdout) == []
+
+
+@pytest.mark.parametrize("exc,code,words", [
+    (ValueError("invalid literal for int() with base 10: '²'"), 1, "failed unexpectedly"),
+    (IndexError("list index out of range"), 1, "failed unexpectedly"),
+    (OSError(28, "No space left on device", "/srv/secret/idim.db"), 2, "the disk is full (idim.db)"),
+    (PermissionError(13, "Permission denied", "/srv/secret/x.csv"), 2, "permission denied (x.csv)"),
+])
+def test_unexpected_failures_are_one_sentence_without_an_exception_class(monkeypatch, capsys, exc, code, words):
+    from idim_core import cli
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setattr(cli, "cmd_methods", boom)
+    monkeypatch.delenv("IDIM_DEBUG", raising=False)
+    assert cli.main(["methods"]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    for leak in (type(exc).__name__, "Errno", "/srv/secret", "list index", "int()"):
+        assert leak not in err[0]
