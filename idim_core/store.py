@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import time
@@ -27,6 +28,8 @@ SCHEMA_VERSION = 4  # 2: runs.active_seconds, trials.correct; 3: trials.peak_mb;
 STALE_AFTER = float(os.environ.get("IDIM_STALE_AFTER", "20"))
 RUN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
 FINAL = ("done", "failed", "cancelled")
+# what a run whose stored config cannot be read shows instead (it reads as failed; nothing is rewritten)
+UNREADABLE = "unreadable"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -106,6 +109,11 @@ def owner_id(prefix: str = "") -> str:
     return f"{prefix}{socket.gethostname()}:{os.getpid()}"
 
 
+def unreadable_error(run_id: str) -> str:
+    return (f"run {run_id}'s stored settings cannot be read (its config is not valid JSON); "
+            "it cannot be trained, start it again with `idim run`")
+
+
 def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
         raise UserError(f"{run_id!r} is not a run id (12 hex digits, as `idim ls` shows)")
@@ -113,13 +121,19 @@ def check_run_id(run_id: str) -> str:
 
 
 class Store:
-    def __init__(self, home: str | Path | None = None):
+    """The run store.  ``readonly``: open for reading only (``idim ls``, ``show``, ``export``); by default a
+    store whose file or directory this process cannot write is opened that way by itself."""
+
+    def __init__(self, home: str | Path | None = None, readonly: bool | None = None):
         self.home = Path(home) if home else default_home()
         self.path = self.home / "idim.db"
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"cannot create the run store directory {self.home} ({e.strerror}); set IDIM_HOME to a writable directory") from None
+        if not self.home.is_dir():
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise UserError(f"cannot create the run store directory {self.home} ({e.strerror}); "
+                                "set IDIM_HOME to a writable directory") from None
+        self.readonly = self._unwritable() if readonly is None else readonly
         self._conn: sqlite3.Connection | None = None
         # Two processes opening a new store at the same moment can meet SQLite's lock while one of
         # them switches the file to WAL or creates the tables (that switch does not wait on the busy
@@ -134,31 +148,110 @@ class Store:
                 self.close()
                 time.sleep(0.1 + 0.01 * attempt)
 
+    def _unwritable(self) -> bool:
+        """An existing store this process may not write (the file, or the directory its journal goes in)."""
+        if not self.path.exists():
+            return False
+        return not (os.access(self.path, os.W_OK) and os.access(self.home, os.W_OK))
+
     # -- connection ----------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
+            c = None
             try:
-                c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                c = self._open_readonly() if self.readonly else sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 c.row_factory = sqlite3.Row
                 c.execute("PRAGMA busy_timeout=30000")
-                c.execute("PRAGMA journal_mode=WAL")
+                # the schema check reads the header only: a store this idim does not understand is refused
+                # before anything (the switch to WAL included) writes to it
+                version = c.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    c.close()
+                    c = None
+                    raise UserError(f"the run store {self.path} was written by a newer idim (schema {version}); "
+                                    "upgrade idim (the store was left as it is)")
+                if not self.readonly:
+                    c.execute("PRAGMA journal_mode=WAL")
+                    c.execute("PRAGMA synchronous=NORMAL")
                 c.execute("PRAGMA foreign_keys=ON")
-                c.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as e:
+                if c is not None:
+                    c.close()
                 raise self._explain(e) from None
             self._conn = c
         return self._conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A read-only connection that writes nothing, not even WAL's shared-memory file where it cannot."""
+        from urllib.parse import quote
+
+        if not self.path.exists():
+            raise UserError(f"there is no run store at {self.path} (and {self.home} cannot be written); "
+                            "set IDIM_HOME to the store's directory")
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        c = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return c
+        except sqlite3.OperationalError as e:
+            # a WAL store in a directory this process cannot write: its -shm file cannot be made; read the
+            # file as it is (what the last writer checkpointed)
+            if "unable to open" not in str(e) and "readonly" not in str(e):
+                raise
+            c.close()
+        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30, isolation_level=None,
+                               check_same_thread=False)
 
     def _explain(self, e: Exception) -> UserError:
         msg = str(e)
         if "not a database" in msg or "malformed" in msg:
             return UserError(f"the run store {self.path} is damaged ({msg}); move it aside (nothing was changed) or set IDIM_HOME to another directory")
+        if self.readonly and ("readonly" in msg or "read-only" in msg or "unable to open" in msg):
+            return UserError(f"the run store {self.path} is read-only here: `idim ls`, `show` and `export` read it, "
+                             "but this needs to write; fix its permissions or set IDIM_HOME to a writable directory")
         if "readonly" in msg or "unable to open" in msg:
             return UserError(f"the run store {self.path} cannot be written ({msg}); fix its permissions or set IDIM_HOME to a writable directory")
         if "disk is full" in msg or "disk I/O error" in msg:
             return UserError(f"the run store {self.path} could not be written ({msg}: the disk is full or failing); "
                              "free some space and run `idim resume` (finished results are kept)")
         return UserError(f"the run store {self.path} failed: {msg}")
+
+    def identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the store's file: a store deleted and made anew has another one."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def quick_check(self) -> str | None:
+        """SQLite's quick_check of every page: None when the store is sound, else what it found (first line)."""
+        try:
+            rows = self._connect().execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            return str(e)
+        found = [str(r[0]) for r in rows]
+        if found == ["ok"]:
+            return None
+        lines = [ln.strip() for f in found for ln in f.splitlines() if ln.strip() and not ln.startswith("***")]
+        return (lines[0][:200] + (f", and {len(lines) - 1} more problems" if len(lines) > 1 else "")) if lines \
+            else "quick_check failed"
+
+    def backup_copy(self) -> Path:
+        """A byte copy of the store's files beside it (idim.db.damaged-<time>, with its -wal): nothing is lost."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dest = self.home / f"idim.db.damaged-{stamp}"
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = self.home / f"idim.db.damaged-{stamp}-{n}"
+        shutil.copy2(self.path, dest)
+        for suffix in ("-wal",):
+            side = Path(str(self.path) + suffix)
+            if side.exists():
+                shutil.copy2(side, Path(str(dest) + suffix))
+        return dest
 
     @contextmanager
     def _tx(self):
@@ -187,14 +280,12 @@ class Store:
             raise self._explain(e) from None
 
     def _init(self) -> None:
-        c = self._connect()
+        c = self._connect()  # refuses a newer schema before anything is written
         try:
             version = c.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
             raise self._explain(e) from None
-        if version > SCHEMA_VERSION:
-            raise UserError(f"the run store {self.path} was written by a newer idim (schema {version}); upgrade idim")
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION and not self.readonly:
             with self._tx() as tx:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
@@ -249,9 +340,26 @@ class Store:
         return run_id
 
     def _row_to_run(self, r: sqlite3.Row) -> dict:
+        """A run row as a dict.  Read tolerantly: a config that does not parse (a damaged row, a hand edit)
+        reads as a failed run with placeholder settings, so listing, showing and cancelling still work."""
         run = dict(r)
-        run["config"] = json.loads(run["config"])
-        run["summary"] = json.loads(run["summary"]) if run.get("summary") else None
+        try:
+            cfg = json.loads(run["config"])
+        except (TypeError, ValueError):
+            cfg = None
+        try:
+            run["summary"] = json.loads(run["summary"]) if run.get("summary") else None
+        except (TypeError, ValueError):
+            run["summary"] = None
+        if not isinstance(run["summary"], (dict, type(None))):
+            run["summary"] = None
+        if not isinstance(cfg, dict):
+            run["config"] = {"model": "?", "task": "?", "method": "?", "projection": "?", UNREADABLE: True}
+            if run["status"] not in ("cancelled",):
+                run["status"] = "failed"
+            run["error"] = run.get("error") or unreadable_error(run["id"])
+            return run
+        run["config"] = cfg
         if run["status"] == "running" and (run["heartbeat"] or 0) < time.time() - STALE_AFTER:
             run["status"] = "interrupted"
         return run
@@ -309,6 +417,20 @@ class Store:
                 "started=?, finished=NULL, cancel_requested=0, error=NULL WHERE id=?",
                 (owner, device, now, now, now, run_id),
             )
+        return True
+
+    def fail_unstarted(self, run_id: str, error: str, owner: str | None = None) -> bool:
+        """A run that cannot start (its device is missing, its config unreadable, the disk full) ends failed
+        with ``error`` instead of staying queued: from queued or interrupted, or running for ``owner``."""
+        now = time.time()
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE runs SET status='failed', finished=?, updated=?, error=? WHERE id=? AND "
+                "(status IN ('queued','interrupted') OR (status='running' AND (owner=? OR COALESCE(heartbeat,0) < ?)))",
+                (now, now, error, run_id, owner, now - STALE_AFTER))
+            if cur.rowcount != 1:
+                return False
+            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, now, "error", error))
         return True
 
     def next_queued(self) -> str | None:
@@ -416,10 +538,16 @@ class Store:
                        None if row.get("extra") is None else json.dumps(row["extra"])))
 
     def add_points(self, trial_id: int, points: list[dict]) -> None:
+        """Append a trial's curve points; a step already stored for the trial is not stored again
+        (a batch sent twice, a retried attempt's replay), so the write is idempotent."""
+        if not points:
+            return
         now = time.time()
         with self._tx() as c:
-            c.executemany("INSERT INTO points(trial_id, step, loss, accuracy, t) VALUES (?,?,?,?,?)",
-                          [(trial_id, p["step"], p.get("loss"), p.get("accuracy"), now) for p in points])
+            c.executemany("INSERT INTO points(trial_id, step, loss, accuracy, t) SELECT ?,?,?,?,? WHERE NOT EXISTS "
+                          "(SELECT 1 FROM points WHERE trial_id=? AND step=?)",
+                          [(trial_id, p["step"], p.get("loss"), p.get("accuracy"), now, trial_id, p["step"])
+                           for p in points])
             c.execute("UPDATE trials SET steps=?, total_steps=COALESCE(?, total_steps) WHERE id=?",
                       (points[-1]["step"], points[-1].get("total"), trial_id))
 

@@ -11,12 +11,13 @@ at once when its store directory disappears; the app starts a new one on demand.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from .errors import UserError
-from .store import Store, default_home, owner_id
+from .store import UNREADABLE, Store, default_home, owner_id, unreadable_error
 
 LOCK_NAME = "worker.lock"
 
@@ -62,48 +63,152 @@ def owner_name() -> str:
     return owner_id("worker:")
 
 
+class _Log:
+    """The worker's log (stderr; the app points it at worker.log): a message repeated within ``every``
+    seconds is counted, not written again, and worker.log is cut to ``max_bytes`` (the older half kept as
+    worker.log.1), so a worker that meets the same problem again and again cannot fill the disk."""
+
+    def __init__(self, home: Path, every: float = 60.0, max_bytes: int | None = None):
+        self.home, self.every = home, every
+        self.max_bytes = max_bytes if max_bytes is not None else int(os.environ.get("IDIM_WORKER_LOG_MAX", 1_000_000))
+        self._last: dict[str, float] = {}
+        self._muted: dict[str, int] = {}
+        self._rotate()
+
+    def __call__(self, msg: str, key: str | None = None) -> None:
+        key = key or msg
+        now = time.monotonic()
+        if key in self._last and now - self._last[key] < self.every:
+            self._muted[key] = self._muted.get(key, 0) + 1
+            return
+        muted = self._muted.pop(key, 0)
+        self._last[key] = now
+        if len(self._last) > 1000:  # many different messages: forget the oldest
+            for k in sorted(self._last, key=self._last.get)[:500]:
+                self._last.pop(k)
+        print(msg + (f" (and {muted} more like it since)" if muted else ""), file=sys.stderr, flush=True)
+        self._rotate()
+
+    def _rotate(self) -> None:
+        """Keep worker.log (when it is this process's stderr) under max_bytes."""
+        try:
+            st = os.fstat(sys.stderr.fileno())
+            log = self.home / "worker.log"
+            if st.st_size <= self.max_bytes or not log.exists() or not os.path.samestat(st, os.stat(log)):
+                return
+            shutil.copyfile(log, self.home / "worker.log.1")
+            os.ftruncate(sys.stderr.fileno(), 0)  # the app opens it for appending: writes go on at the start
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
+    """Serve the store's queue.  ``once``: train what is queued now, then return (always returns)."""
     from .sweep import Runner
 
+    if not poll > 0 or poll != poll:
+        raise UserError(f"--poll must be a positive number of seconds, not {poll:g}")
     store = Store(home)
+    if store.readonly:
+        raise UserError(f"the run store {store.path} is read-only here and the worker must write to it; "
+                        "fix its permissions or set IDIM_HOME to a writable directory")
     lock = _lock(store.home)
     if lock is None:
         print(f"idim worker: another worker is already running for {store.home}", file=sys.stderr)
         return 0
+    log = _Log(store.home)
     owner = owner_name()
-    print(f"idim worker {os.getpid()}: watching {store.path}", file=sys.stderr, flush=True)
     try:
+        problem = store.quick_check()
+        if problem:
+            try:
+                where = f"a copy was kept at {store.backup_copy()}"
+            except OSError as e:
+                where = f"no copy could be made ({e.strerror or e})"
+            raise UserError(f"the run store {store.path} failed SQLite's integrity check ({problem}); the worker "
+                            f"will not write to it, {where}: move the store aside (or restore a backup) and start again")
+        identity = store.identity()
+        log(f"idim worker {os.getpid()}: watching {store.path}")
         if not once and os.environ.get("IDIM_WORKER_WARM", "1") != "0" and _next(store) is None:
             _warm_default()
         from .common import env_seconds
 
         idle_limit = env_seconds("IDIM_WORKER_IDLE_S", 1800.0)
         last_busy = time.monotonic()
+        skip: set[str] = set()  # runs this worker could neither start nor mark failed (a full disk)
+        tried: set[str] = set()  # --once: each run at most once
+        pause = poll
         while True:
             if not store.home.is_dir():  # the store was deleted: nothing left to serve
-                print(f"idim worker: {store.home} is gone; exiting", file=sys.stderr, flush=True)
+                log(f"idim worker: {store.home} is gone; exiting")
                 return 0
-            run_id = _next(store)
+            if store.identity() != identity:  # deleted (and maybe made anew): a new worker serves the new one
+                log(f"idim worker: {store.path} was deleted or replaced; exiting (a new worker serves the new store)")
+                return 0
+            try:
+                run_id = _next(store, skip | tried)
+            except UserError as e:  # a locked, full or failing store: say so (once a minute), wait, try again
+                log(f"idim worker: cannot read the queue: {e}")
+                if once:
+                    return 2
+                time.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            pause = poll
             if run_id is None:
                 if once:
                     return 0
                 if time.monotonic() - last_busy > idle_limit:  # the app starts a new one on demand
-                    print(f"idim worker: idle for {idle_limit:.0f} s; exiting", file=sys.stderr, flush=True)
+                    log(f"idim worker: idle for {idle_limit:.0f} s; exiting")
                     return 0
                 time.sleep(poll)
                 continue
+            if once:
+                tried.add(run_id)
             last_busy = time.monotonic()
-            try:
-                Runner(store, run_id, owner=owner, warm=True).run()
-            except UserError as e:
-                print(f"idim worker: run {run_id} failed: {e}", file=sys.stderr, flush=True)
-            except Exception as e:  # the run is marked failed; the worker keeps serving
-                print(f"idim worker: run {run_id} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            msg = _start_problem(store, run_id)
+            if msg is None:
+                try:
+                    Runner(store, run_id, owner=owner, warm=True).run()
+                except UserError as e:
+                    msg = str(e)
+                except Exception as e:  # the run is marked failed; the worker keeps serving
+                    msg = f"{type(e).__name__}: {e}"
+            if msg is not None:
+                log(f"idim worker: run {run_id} failed: {msg}", key=f"failed:{run_id}")
+                if not _give_up(store, run_id, msg, owner):
+                    skip.add(run_id)
+                    log(f"idim worker: run {run_id} could not be marked failed; skipped until the worker restarts",
+                        key=f"skip:{run_id}")
+                    time.sleep(poll)
             last_busy = time.monotonic()
     except KeyboardInterrupt:
         return 0
     finally:
         lock.close()
+
+
+def _start_problem(store: Store, run_id: str) -> str | None:
+    """Why a run cannot start at all (its settings unreadable), before a Runner tries."""
+    try:
+        run = store.get_run(run_id)
+    except UserError as e:
+        return str(e)
+    if run is None:
+        return None
+    if run["config"].get(UNREADABLE):
+        return unreadable_error(run_id)
+    return None
+
+
+def _give_up(store: Store, run_id: str, msg: str, owner: str) -> bool:
+    """Mark a run that could not run failed (with ``msg``); True when it no longer waits in the queue."""
+    try:
+        store.fail_unstarted(run_id, msg, owner)
+        rows = store._q("SELECT status FROM runs WHERE id=?", (run_id,))
+        return not rows or rows[0]["status"] not in ("queued", "interrupted", "running")
+    except UserError:
+        return False
 
 
 def _warm_default() -> None:
@@ -118,16 +223,26 @@ def _warm_default() -> None:
         print(f"idim worker: could not preload the default model ({e})", file=sys.stderr, flush=True)
 
 
-def _next(store: Store) -> str | None:
-    """A queued run, else a worker-owned run left interrupted by a dead worker."""
-    run_id = store.next_queued()
-    if run_id:
-        return run_id
+def _next(store: Store, skip: set[str] = frozenset()) -> str | None:
+    """A queued run, else a worker-owned run left interrupted by a dead worker (none in ``skip``)."""
+    for r in store._q("SELECT id FROM runs WHERE status='queued' ORDER BY created"):
+        if r["id"] not in skip:
+            return r["id"]
     for r in store.list_runs():
+        if r["id"] in skip or r["config"].get(UNREADABLE):
+            continue
         if r["status"] == "interrupted" and str(r.get("owner") or "").startswith("worker:") and r.get("heartbeat"):
             return r["id"]
     return None
 
 
+def _cli() -> int:
+    try:
+        return main(*(sys.argv[1:2] or [None]))
+    except UserError as e:
+        print(f"idim worker: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main(*(sys.argv[1:2] or [None])))
+    sys.exit(_cli())
