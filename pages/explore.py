@@ -16,7 +16,7 @@ from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core.methods import DEFAULT_RANKS, axis as method_axis, get as method_get
 from idim_core.names import LORA_TARGETS, LR_SCALINGS, METHODS, PROJECTIONS, SAID_GROUPS
 from idim_core.classic import is_classic_model
-from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config, shared_baseline
+from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, shared_baseline
 from idim_core.tasks import list_tasks
 
 from pages._first_run import through_app
@@ -35,11 +35,12 @@ PROJ_HELP = {"fastfood": "Fastfood (H G Π H B): fast, O(D log d), no D×d matri
              "sparse": "Sparse random ±1 matrix, density about 1/√D (Li et al. 2018).",
              "dense": "Dense Gaussian matrix: the classic mode, only for small D·d (memory)."}
 DIM_MODES = ("default grid", "preset log grid", "custom list", "automatic d90 search")
-qp = st.query_params
+qp = st.query_params.to_dict()  # what prefills the form: the link's values, or a stored run's (?run=ID, below)
 url_notes: list[str] = []  # URL values the form could not take, said in one line above the form
+family_notes: list[str] = []  # a link whose task belongs to the other family of models (same line)
 csv_note: list[str] = []  # a link that named a server file in served mode (one line by the upload box)
 SERVED = serving.served_mode()  # shared on a network: nothing a visitor sends may name a file (serving.py)
-EK = keys_for("explore")  # keys of widgets new to this page
+K = EK = keys_for("explore")  # every widget key of this page: explore:purpose[:part] (idim_core/ui/keys.py)
 
 
 def qget(key, cast=str, default=None, lo=None, hi=None):
@@ -69,11 +70,18 @@ def fmt_params(n: int) -> str:
 def form_message(msg: str) -> str:
     """Engine messages name CLI flags (--dims); say it in the form's words."""
     msg = msg.replace("--dims", "the list of d values")
+    for flag, field in (("--max-train", "the training examples"), ("--epochs", "the epochs"),
+                        ("--batch-size", "the batch size (Advanced)")):
+        msg = msg.replace(flag, field)
     return re.sub(r"--([a-z]+)-?([a-z]*)", lambda m: (m.group(1) + (" " + m.group(2) if m.group(2) else "")), msg)
 
 
 store = workers.get_store()
 device = workers.detect_device()
+if "run" in qp:  # ?run=ID (the browser's back button from Live lands here): the form shows what that run was given
+    given = store.get_run(qp["run"]) if re.fullmatch(r"[0-9a-f]{12}", qp["run"]) else None
+    qp = {**(forms.prefill_from_config(given["config"]) if given else {}),
+          **{k: v for k, v in qp.items() if k != "run"}}
 
 st.title("Intrinsic dimension of fine-tuning")
 intro = st.empty()  # filled once the model is known: a language model is fine-tuned, a classic net trained
@@ -97,7 +105,7 @@ if not recorded and workers.EXAMPLE_RUN.is_file():
     with st.container(border=True):
         st.markdown("**See it before training anything:** load a complete run that was recorded earlier with "
                     "this project's own command line. It is labelled *recorded* wherever it appears.")
-        if st.button("Load the recorded example", key="load_example"):
+        if st.button("Load the recorded example", key=K("button", "load_example")):
             try:
                 rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
             except UserError as e:
@@ -105,10 +113,24 @@ if not recorded and workers.EXAMPLE_RUN.is_file():
             else:
                 st.switch_page("pages/live.py", query_params={"run": rid})
 
-def K(name: str) -> str:
-    """The widget key of this generation of the form (the classic preset starts a new one)."""
-    gen = st.session_state.get("form_gen", 0)
-    return name if gen == 0 else f"{name}_g{gen}"
+def use_classic_preset() -> None:
+    """The classic experiment's values, written into the form's own widgets.
+
+    A button's callback runs before the page, so every widget is drawn with these values and the
+    browser is told to show them (the keys stay the same: nothing else of the session is lost).
+    The link then shares the preset.
+    """
+    C = CLASSIC_DEFAULTS
+    values = {K("model"): C["model"], K("task"): C["task"], K("method", "classic"): C["method"],
+              K("projection"): C["projection"], K("dims_mode", "classic"): DIM_MODES[0], K("seeds"): int(C["seeds"]),
+              K("epochs", "classic"): float(C["epochs"]), K("batch_size", "classic"): int(C["batch_size"]),
+              K("lr_full", "classic"): float(C["lr_full"]), K("lr_subspace", "classic"): float(C["lr_subspace"]),
+              K("lr_scaling", "classic"): C["lr_scaling"], K("said_groups", "classic"): C["said_groups"],
+              K("shuffle_labels"): False, K("shuffle_pixels"): False}
+    for k, v in values.items():
+        st.session_state[k] = v
+    st.query_params.from_dict({"model": C["model"], "task": C["task"], "method": C["method"],
+                               "dims": ",".join(map(str, C["dims"]))})
 
 
 st.subheader("New run")
@@ -120,17 +142,7 @@ with st.container(border=True):
     c_text.markdown("**Classic (Li et al. 2018)**: the original experiment, a small network trained from scratch "
                     "on 5,000 handwritten MNIST digits. A whole sweep takes under a minute on a laptop CPU; "
                     "the paper found d90 ≈ 750 for this fully connected net (LeNet: 290).")
-    if c_btn.button("Use the classic preset", key="classic_preset"):
-        # A new generation of widget keys: the browser then builds fresh widgets that take the
-        # preset's values (deleting their state on the server alone leaves the old values in the page).
-        old = K("")
-        st.session_state["form_gen"] = st.session_state.get("form_gen", 0) + 1
-        for k in [k for k in st.session_state if isinstance(k, str) and old and k.endswith(old)]:
-            del st.session_state[k]
-        st.query_params.from_dict({"model": CLASSIC_DEFAULTS["model"], "task": CLASSIC_DEFAULTS["task"],
-                                   "method": CLASSIC_DEFAULTS["method"],
-                                   "dims": ",".join(map(str, CLASSIC_DEFAULTS["dims"]))})
-        st.rerun()
+    c_btn.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
 left, right = st.columns(2)
 
 # -- what to train -----------------------------------------------------------------------
@@ -163,11 +175,28 @@ with left:
 
     classic_model = is_classic_model(model)
     say_intro(classic_model)
+    if classic_model != is_classic_model(qp.get("model", DEFAULTS["model"])):
+        # The model was switched between the classic nets and the language models: the link's (or the
+        # preset's) task, method and budget belong to the other family, so this family's defaults apply,
+        # and the address no longer claims values the form does not show.
+        qp = {k: v for k, v in qp.items() if k == "threads"}
+        if st.query_params:
+            st.query_params.clear()
     # served: only what ships with idim (no task that downloads), and your own CSV by upload
     tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model
              and (not SERVED or t["source"] in ("bundled", "image"))]
     want_task = qget("task", str, CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"])
     url_csv = ""  # a CSV path named by the link: read only once the user confirms it (never when served)
+    family_default = CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"]
+    if want_task in {t["name"] for t in list_tasks() if (t["source"] == "image") != classic_model}:
+        # an image task on a language model, or a text task on a classic net: the family's own task (never a CSV path)
+        family_notes.append(
+            f"This link's task {text.md(want_task)} is "
+            + (f"a text task and {text.md(model)} is a classic net trained on images"
+               if classic_model else f"an image task for the classic nets (mlp, lenet) and {text.md(model)} is a "
+                                     "language model")
+            + f": the form uses {family_default} instead.")
+        want_task = family_default
     if classic_model and want_task not in tasks:
         want_task = CLASSIC_DEFAULTS["task"]
     if want_task not in tasks:
@@ -253,15 +282,15 @@ with left:
         st.caption("Trained **from scratch**: there is no pre-training in this experiment. The baseline is this "
                    "network's own accuracy with all its parameters trained.")
         s1, s2 = st.columns(2)
-        shuffle_labels = s1.toggle("Shuffled labels", key=K("shuffle_labels"),
+        shuffle_labels = s1.toggle("Shuffled labels", value=qget("shuffle_labels", str, "") in ("1", "true"), key=K("shuffle_labels"),
                                    help="Random training labels: nothing generalises, the net can only memorise. "
                                         "Accuracy is then measured on the training images. d90 rises enormously.")
-        shuffle_pixels = s2.toggle("Shuffled pixels", key=K("shuffle_pixels"),
+        shuffle_pixels = s2.toggle("Shuffled pixels", value=qget("shuffle_pixels", str, "") in ("1", "true"), key=K("shuffle_pixels"),
                                    help="One fixed permutation of pixel positions for every image: the fully "
                                         "connected net does not care, LeNet loses its convolutional advantage.")
     want_method = qget("method", str, FAM["method"])
     method = st.radio("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
-                      format_func=METHOD_LABELS.get, key=K(f"method_{fam}"), horizontal=False,
+                      format_func=METHOD_LABELS.get, key=K("method", fam), horizontal=False,
                       help="DID trains z through one random projection of all parameters. SAID also learns one "
                            "scale per layer; those scales count in d. LoRA, VeRA, BitFit and head-only are the "
                            "parameter-efficient methods people use instead: compare them with the subspace on one "
@@ -279,7 +308,7 @@ with right:
     ranks = None
     if axis == "rank":
         default_ranks = ",".join(map(str, DEFAULT_RANKS[method]))
-        ranks = st.text_input("Ranks", value=qget("ranks", str, default_ranks), key=K(f"ranks_{method}"),
+        ranks = st.text_input("Ranks", value=qget("ranks", str, default_ranks), key=K("ranks", method),
                               help="Comma-separated whole numbers, one trial per rank and seed; each is at most the "
                                    "layer's width (384 for the bundled model).")
         dims = None
@@ -293,7 +322,7 @@ with right:
         if want_dims is not None and want_dims.replace(" ", "") == default_dims:
             want_dims = None
         mode_index = 0 if want_dims is None else (3 if want_dims.strip().lower() == "auto" else 2)
-        mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=K(f"dims_mode_{fam}"), horizontal=True,
+        mode = st.radio("Dimensions d to try", DIM_MODES, index=mode_index, key=K("dims_mode", fam), horizontal=True,
                         help="The default grid (the same as the command line's), a log-spaced grid, your own list, "
                              "or an automatic search that brackets d90 and bisects in log d.")
         if mode == DIM_MODES[0]:
@@ -307,7 +336,7 @@ with right:
             dims = estimates.log_grid(lo, hi, per)
             st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
         elif mode == DIM_MODES[2]:
-            dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims, key=K(f"dims_custom_{fam}"),
+            dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims, key=K("dims_custom", fam),
                                  help="Comma-separated whole numbers, for example 10,100,1000,10000.")
         else:
             dims = "auto"
@@ -318,7 +347,7 @@ with right:
                             help="Independent random projections (and data orders) per d; error bars show their spread.")
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"], 0.25, 100.0)), 0.25,
-                             key=K(f"epochs_{fam}"), help="Passes over the training examples, for the baseline and every trial.")
+                             key=K("epochs", fam), help="Passes over the training examples, for the baseline and every trial.")
     max_train = None
     if not classic_model:
         max_train = c2.number_input("Training examples", 8, 200_000, qget("max_train", int, DEFAULTS["max_train"], 8, 200_000), 64,
@@ -328,18 +357,18 @@ with right:
     with st.expander("Advanced"):
         a1, a2 = st.columns(2)
         lr_full = a1.number_input("Learning rate, full training" if classic_model else "Learning rate, full fine-tuning", 1e-7, 1.0,
-                                  qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K(f"lr_full_{fam}"),
+                                  qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K("lr_full", fam),
                                   help="Adam learning rate of the baseline (all D parameters).")
         lr_sub, lr_scaling, lr_adapter, lora_targets = FAM["lr_subspace"], FAM["lr_scaling"], None, None
         if axis == "d":
             lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
                                      qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
-                                     key=K(f"lr_subspace_{fam}"),
+                                     key=K("lr_subspace", fam),
                                      help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves by "
                                           "about this much per step, so the step in parameter space grows like √d; by "
                                           "default the rate at d is this × √(1000 / d), the same step at every d.")
             want_scaling = qget("lr_scaling", str, FAM["lr_scaling"])
-            lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True, key=K(f"lr_scaling_{fam}"),
+            lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True, key=K("lr_scaling", fam),
                                   index=LR_SCALINGS.index(want_scaling) if want_scaling in LR_SCALINGS else 0,
                                   format_func={"sqrt": "follows d (× √(1000/d))", "none": "the same at every d"}.get,
                                   help="The default keeps the step in parameter space the same at every d; one rate "
@@ -348,7 +377,7 @@ with right:
             m_lr = method_get(method).LR
             lr_adapter = a2.number_input(f"Learning rate, {method}", 1e-6, 1.0,
                                          qget("lr_adapter", float, m_lr, 1e-6, 1.0), format="%.0e",
-                                         key=K(f"lr_adapter_{method}"),
+                                         key=K("lr_adapter", method),
                                          help=f"Adam learning rate of what {method} trains (its default, {m_lr:g}, "
                                               "was chosen on the validation split: bench/tune_defaults.py --kind "
                                               "adapters).")
@@ -361,7 +390,7 @@ with right:
         said_groups = None
         if method == "said":
             want_groups = qget("said_groups", str, FAM["said_groups"])
-            said_groups = a2.radio("SAID scales", SAID_GROUPS, horizontal=True, key=K(f"said_groups_{fam}"),
+            said_groups = a2.radio("SAID scales", SAID_GROUPS, horizontal=True, key=K("said_groups", fam),
                                    index=SAID_GROUPS.index(want_groups) if want_groups in SAID_GROUPS else 0,
                                    format_func={"block": "one per layer block", "tensor": "one per tensor"}.get,
                                    help="block: one λ per transformer block, the embeddings and the head (the "
@@ -373,14 +402,14 @@ with right:
                                          key=K("max_length"), help="Longer texts are cut; shorter ones are padded.")
             max_eval = a2.number_input("Validation / test examples", 8, 100_000, qget("max_eval", int, DEFAULTS["max_eval"], 8, 100_000),
                                        key=K("max_eval"), help="Examples in each of the validation and test splits.")
-        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K(f"batch_size_{fam}"),
+        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K("batch_size", fam),
                                 help="Examples per optimiser step.")
-        threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key="threads",
+        threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
                                   help="Threads torch may use for a trial on the CPU; 0: automatic (see the README "
                                        "on threads). Results at one thread count repeat exactly.")
         # where trials train; the widgets' state is kept for the session, so the choice is remembered
         # served: trials train here (a visitor does not name a cluster address for the server to connect to)
-        where = "this machine" if SERVED else st.radio("Where trials train", ("this machine", "Ray cluster"), horizontal=True, key="executor_choice",
+        where = "this machine" if SERVED else st.radio("Where trials train", ("this machine", "Ray cluster"), horizontal=True, key=K("executor"),
                          help="This machine: the background worker trains one trial after another. Ray cluster: each "
                               "trial is a Ray task (pip install -e \".[ray]\"); this machine's worker collects the "
                               "results and writes the store.")
@@ -388,14 +417,15 @@ with right:
         if where == "Ray cluster":
             executor = "ray"
             r1, r2, r3 = st.columns([2, 1, 1])
-            ray_address = r1.text_input("Ray address", key="ray_address", placeholder="blank: a local Ray instance",
+            ray_address = r1.text_input("Ray address", key=K("ray_address"), placeholder="blank: a local Ray instance",
                                         help="HOST:PORT of the head node (or ray://HOST:PORT, or auto).").strip() or None
-            cpus_per_trial = r2.number_input("CPUs per trial", 0.25, 256.0, 1.0, 0.25, key="cpus_per_trial")
-            gpus_per_trial = r3.number_input("GPUs per trial", 0.0, 16.0, 0.0, 0.25, key="gpus_per_trial",
+            cpus_per_trial = r2.number_input("CPUs per trial", 0.25, 256.0, 1.0, 0.25, key=K("cpus_per_trial"))
+            gpus_per_trial = r3.number_input("GPUs per trial", 0.0, 16.0, 0.0, 0.25, key=K("gpus_per_trial"),
                                              help="Fractions let several trials share one GPU.")
 
-if url_notes:
-    url_box.warning("This link's " + "; ".join(url_notes) + ": the form uses the default value instead.")
+if url_notes or family_notes:  # one line
+    url_box.warning(" ".join((["This link's " + "; ".join(url_notes) + ": the form uses the default value instead."]
+                              if url_notes else []) + family_notes))
 
 
 def _int(v):
@@ -420,7 +450,8 @@ except UserError:
     draft = None
 if draft is not None:
     shared = shared_baseline(store, draft, device.split(" ")[0], range(int(draft["seeds"])))
-    secs = estimates.estimate_seconds(draft, device, baseline=shared is None)
+    guess = estimates.estimate(store, draft, device, baseline=shared is None)
+    secs, measured = guess["seconds"], guess["measured"]
     n = estimates.planned_trials(draft)
     base_word = "full training" if classic_model else "full fine-tuning"
     base_part = f"1 {base_word}" if shared is None else \
@@ -428,8 +459,14 @@ if draft is not None:
     st.info(f"**Rough estimate: about {estimates.fmt_seconds(secs)}** on `{device}` — {base_part} + "
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} {'subspace' if axis == 'd' else method} "
             f"trial{'s' if n != 1 else ''}, "
-            f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; assumes nothing else is running. "
-            "Once the run starts, the live view replaces this with the measured speed.")
+            f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; "
+            + (f"from the speed of this machine's last {measured['trials']} finished trial"
+               f"{'s' if measured['trials'] != 1 else ''} of {draft['model']}"
+               f"{' on this task' if measured['task'] else ''}. " if measured else
+               "from a 2-core CPU's speed with nothing else running (the first trial that finishes here "
+               "calibrates it). ")
+            + (f"**The machine is busy: {guess['busy']}, expect longer.** " if guess["busy"] else "")
+            + "Once the run starts, the live view replaces this with the measured speed.")
     try:
         from idim_core.models import resolve as resolve_model
         from idim_core.common import num_params
@@ -439,12 +476,16 @@ if draft is not None:
     except (UserError, KeyError):
         D = None
     if axis == "d":
-        st.plotly_chart(figures.plan_figure(draft, D), key="plan_chart", config={"displayModeBar": False})
+        st.plotly_chart(figures.plan_figure(draft, D), key=K("chart", "plan"), config={"displayModeBar": False})
     elif axis == "rank":
         st.caption(f"Ranks r = {', '.join(map(str, draft['ranks']))}: each trial's trainable parameters are counted "
                    "from the model when it is built, and the chart places it on that axis.")
 
-if st.button("Start run", type="primary", key="start"):
+# -- a budget too small to learn: said before Start (it warns, it does not refuse) --------------
+for warning in (budget_warnings(draft) if draft is not None else []):
+    st.warning(form_message(warning[0].upper() + warning[1:]) + ".")
+
+if st.button("Start run", type="primary", key=K("button", "start")):
     try:
         if not model:
             raise UserError("give a model id or directory")

@@ -104,23 +104,23 @@ def errors(at: AppTest) -> list[str]:
 def test_explore_renders_with_estimate(store):
     at = app()
     assert at.title[0].value.startswith("Intrinsic dimension")
-    assert at.selectbox(key="model").value == "minilm-l6"
+    assert at.selectbox(key="explore:model").value == "minilm-l6"
     info = " ".join(i.value for i in at.info)
     assert "Rough estimate" in info and "cpu" in info
-    assert at.button(key="start")
+    assert at.button(key="explore:button:start")
     assert any("Device" in m.value for m in at.sidebar.markdown)
 
 
 def submit(at: AppTest) -> AppTest:
-    at.button(key="start").click().run()
+    at.button(key="explore:button:start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
 def test_explore_empty_custom_dims_is_an_error_and_queues_nothing(store):
     at = app()
-    at.radio(key="dims_mode_lm").set_value("custom list").run()
-    at.text_input(key="dims_custom_lm").set_value("").run()
+    at.radio(key="explore:dims_mode:lm").set_value("custom list").run()
+    at.text_input(key="explore:dims_custom:lm").set_value("").run()
     submit(at)
     assert any("empty" in e for e in errors(at)), errors(at)
     assert store.list_runs() == []
@@ -128,7 +128,7 @@ def test_explore_empty_custom_dims_is_an_error_and_queues_nothing(store):
 
 def test_explore_d_larger_than_D_is_an_error(store):
     at = app({"model": "minilm-l1", "dims": "10,100000000"})
-    assert at.radio(key="dims_mode_lm").value == "custom list"
+    assert at.radio(key="explore:dims_mode:lm").value == "custom list"
     submit(at)
     assert any("larger than the model's D" in e for e in errors(at)), errors(at)
     assert store.list_runs() == []
@@ -137,8 +137,8 @@ def test_explore_d_larger_than_D_is_an_error(store):
 def test_explore_unreachable_hub_model_is_an_error(store, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     at = app()
-    at.selectbox(key="model").set_value(at.selectbox(key="model").options[-1]).run()
-    at.text_input(key="model_other").set_value("idim-tests/no-such-model").run()
+    at.selectbox(key="explore:model").set_value(at.selectbox(key="explore:model").options[-1]).run()
+    at.text_input(key="explore:model_other").set_value("idim-tests/no-such-model").run()
     submit(at)
     assert any("no-such-model" in e and "HF_HUB_OFFLINE" in e for e in errors(at)), errors(at)
     assert store.list_runs() == []
@@ -155,8 +155,8 @@ def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
     q = {"model": "minilm-l1", "task": "mr", "dims": "20,200,2000", "max_train": "48", "max_eval": "32",
          "epochs": "1", "max_length": "32", "method": "did", "projection": "sparse"}
     at = app(q)
-    assert at.selectbox(key="model").value == "minilm-l1"
-    assert at.radio(key="method_lm").value == "did"
+    assert at.selectbox(key="explore:model").value == "minilm-l1"
+    assert at.radio(key="explore:method:lm").value == "did"
     submit(at)
     assert errors(at) == []
     runs = store.list_runs()
@@ -173,23 +173,23 @@ def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
 
 def test_explore_prefill_from_learn_links(store):
     at = app({"model": "minilm-l6-untrained", "method": "did", "dims": "auto"})
-    assert at.selectbox(key="model").value == "minilm-l6-untrained"
-    assert at.radio(key="method_lm").value == "did"
-    assert at.radio(key="dims_mode_lm").value == "automatic d90 search"
+    assert at.selectbox(key="explore:model").value == "minilm-l6-untrained"
+    assert at.radio(key="explore:method:lm").value == "did"
+    assert at.radio(key="explore:dims_mode:lm").value == "automatic d90 search"
 
 
 def test_explore_default_grid_is_the_cli_default(store):
     at = app()
-    assert at.radio(key="dims_mode_lm").value == "default grid"
+    assert at.radio(key="explore:dims_mode:lm").value == "default grid"
     assert any("d = 10, 100, 300, 1,000, 3,000, 10,000" in c.value for c in at.caption)
     submit(at)
     assert store.list_runs()[0]["config"]["dims"] == DEFAULTS["dims"]
 
 
 @pytest.mark.parametrize("query,key,expected", [
-    ({"epochs": "-5"}, "epochs_lm", 2.0), ({"seeds": "999"}, "seeds", 1), ({"lr_full": "5"}, "lr_full_lm", DEFAULTS["lr_full"]),
-    ({"batch_size": "0"}, "batch_size_lm", 32), ({"max_train": "3"}, "max_train", 1024),
-    ({"epochs": "nan"}, "epochs_lm", 2.0), ({"seeds": "two"}, "seeds", 1), ({"threads": "-2"}, "threads", 0),
+    ({"epochs": "-5"}, "explore:epochs:lm", 2.0), ({"seeds": "999"}, "explore:seeds", 1), ({"lr_full": "5"}, "explore:lr_full:lm", DEFAULTS["lr_full"]),
+    ({"batch_size": "0"}, "explore:batch_size:lm", 32), ({"max_train": "3"}, "explore:max_train", 1024),
+    ({"epochs": "nan"}, "explore:epochs:lm", 2.0), ({"seeds": "two"}, "explore:seeds", 1), ({"threads": "-2"}, "explore:threads", 0),
 ])
 def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
     at = app(query)
@@ -197,7 +197,7 @@ def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1 and list(query)[0] in warnings[0] and "default" in warnings[0], warnings
     assert at.number_input(key=key).value == expected
-    assert at.button(key="start")  # the form, Start included, is still there
+    assert at.button(key="explore:button:start")  # the form, Start included, is still there
 
 
 def test_explore_estimate_says_when_the_baseline_is_reused(store):
@@ -216,7 +216,7 @@ def test_explore_estimate_says_when_the_baseline_is_reused(store):
 
 def test_explore_threads_from_the_link_reach_the_run(store):
     at = app({"model": "mlp", "task": "digits", "threads": "1"})
-    assert at.number_input(key="threads").value == 1
+    assert at.number_input(key="explore:threads").value == 1
     submit(at)
     assert store.list_runs()[0]["config"]["threads"] == 1
     at = app({"model": "mlp", "task": "digits"})
@@ -226,16 +226,16 @@ def test_explore_threads_from_the_link_reach_the_run(store):
 
 def test_explore_preset_grid(store):
     at = app()
-    at.radio(key="dims_mode_lm").set_value("preset log grid").run()
-    at.select_slider(key="grid_range").set_value((100, 10_000)).run()
-    at.radio(key="grid_per").set_value(2).run()
+    at.radio(key="explore:dims_mode:lm").set_value("preset log grid").run()
+    at.select_slider(key="explore:grid_range").set_value((100, 10_000)).run()
+    at.radio(key="explore:grid_per").set_value(2).run()
     assert any("d = 100, 300, 1,000, 3,000, 10,000" in c.value for c in at.caption)
 
 
 def test_recorded_example_button_loads_once(store, tmp_path):
     at = app()
-    assert at.button(key="load_example")
-    at.button(key="load_example").click().run()
+    assert at.button(key="explore:button:load_example")
+    at.button(key="explore:button:load_example").click().run()
     assert not at.exception
     runs = store.list_runs()
     assert len(runs) == 1 and runs[0]["config"]["recorded"] and runs[0]["status"] == "done"
@@ -245,7 +245,7 @@ def test_recorded_example_button_loads_once(store, tmp_path):
     # idempotent, and the offer is gone
     assert demo.import_recorded(store, ui.EXAMPLE_RUN) == runs[0]["id"]
     at2 = app()
-    assert not [b for b in at2.button if b.key == "load_example"]
+    assert not [b for b in at2.button if b.key == "explore:button:load_example"]
     recorded = json.loads(ui.EXAMPLE_RUN.read_text())
     mine = result(store, runs[0]["id"])
     assert mine["baseline_accuracy"] == recorded["baseline_accuracy"]
@@ -521,7 +521,7 @@ def test_pages_never_import_torch(store, tmp_path):
             at.query_params.clear(); at.query_params.update(q)
             at.switch_page(page).run()
             assert not at.exception, (page, [e.value for e in at.exception])
-        at.button(key="start").click().run()
+        at.button(key="explore:button:start").click().run()
         assert not at.exception
         heavy = [m for m in ("torch", "transformers", "idim_core.train", "idim_core.subspace",
                              "idim_core.projection") if m in sys.modules]
@@ -647,7 +647,7 @@ def test_explore_bad_input_is_answered_in_the_form(store, tmp_path, monkeypatch,
     query = {k: _materialise(v, tmp_path) for k, v in query.items()}
     if "dims" in query and query["dims"] == "":
         at = app({"dims": "10"})
-        at.text_input(key="dims_custom_lm").set_value("").run()
+        at.text_input(key="explore:dims_custom:lm").set_value("").run()
     else:
         at = app({"model": "minilm-l1", **query} if "model" not in query else query)
     submit(at)
@@ -662,17 +662,17 @@ def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
     from idim_core.sweep import CLASSIC_DEFAULTS
 
     at = app()
-    at.button(key="classic_preset").click().run()
+    at.button(key="explore:button:classic_preset").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.selectbox(key="model_g1").value == "mlp"
-    assert at.selectbox(key="task_g1").value == "mnist5k"
-    assert "mr" not in at.selectbox(key="task_g1").options  # images only for the classic nets
-    assert at.radio(key="method_classic_g1").value == "did"
+    assert at.selectbox(key="explore:model").value == "mlp"
+    assert at.selectbox(key="explore:task").value == "mnist5k"
+    assert "mr" not in at.selectbox(key="explore:task").options  # images only for the classic nets
+    assert at.radio(key="explore:method:classic").value == "did"
     assert any("from scratch" in c.value for c in at.caption)
     info = " ".join(i.value for i in at.info)
     m = re.search(r"about (\d+) s\b", info)
     assert m and 10 <= int(m.group(1)) <= 90, info  # a whole classic sweep: well under two minutes
-    at.toggle(key="shuffle_pixels_g1").set_value(True).run()
+    at.toggle(key="explore:shuffle_pixels").set_value(True).run()
     submit(at)
     runs = store.list_runs()
     assert len(runs) == 1
@@ -684,8 +684,8 @@ def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
 
 def test_classic_model_with_the_digits_task(store):
     at = app({"model": "lenet", "task": "digits"})
-    assert at.selectbox(key="task").value == "digits"
-    at.toggle(key="shuffle_labels").set_value(True).run()
+    assert at.selectbox(key="explore:task").value == "digits"
+    at.toggle(key="explore:shuffle_labels").set_value(True).run()
     submit(at)
     cfg = store.list_runs()[0]["config"]
     assert (cfg["model"], cfg["task"], cfg["shuffle_labels"]) == ("lenet", "digits", True)
@@ -707,13 +707,13 @@ def _csv(tmp_path, name="reviews.csv", n=40):
 def test_csv_columns_are_picked_previewed_and_stored_in_the_run(store, tmp_path):
     p = _csv(tmp_path)
     at = app({"model": "minilm-l1", "task": f"csv:{p}", "dims": "10,100"})
-    assert at.selectbox(key="csv_text").value == "sentence"  # guessed from the header
-    assert at.selectbox(key="csv_label").value == "category"
-    assert at.selectbox(key="csv_pair").value == "(none)"
+    assert at.selectbox(key="explore:csv_text").value == "sentence"  # guessed from the header
+    assert at.selectbox(key="explore:csv_label").value == "category"
+    assert at.selectbox(key="explore:csv_pair").value == "(none)"
     assert len(at.dataframe) >= 1  # the preview
     facts = " ".join(c.value for c in at.caption)
     assert "2 classes" in facts and "majority class 0.50" in facts and "tokens on average" in facts, facts
-    at.selectbox(key="csv_pair").set_value("sentence_b").run()
+    at.selectbox(key="explore:csv_pair").set_value("sentence_b").run()
     submit(at)
     cfg = store.list_runs()[0]["config"]
     assert (cfg["text_column"], cfg["text_pair_column"], cfg["label_column"]) == ("sentence", "sentence_b", "category")
@@ -722,7 +722,7 @@ def test_csv_columns_are_picked_previewed_and_stored_in_the_run(store, tmp_path)
 def test_csv_same_column_for_text_and_label_is_an_error(store, tmp_path):
     p = _csv(tmp_path)
     at = app({"model": "minilm-l1", "task": f"csv:{p}"})
-    at.selectbox(key="csv_label").set_value("sentence").run()
+    at.selectbox(key="explore:csv_label").set_value("sentence").run()
     submit(at)
     assert any("same column" in e for e in errors(at)), errors(at)
     assert store.list_runs() == []
@@ -784,11 +784,11 @@ def test_learn_draws_the_recorded_comparisons(store):
 
 def test_switching_between_language_and_classic_models_keeps_the_form_valid(store):
     at = app()
-    at.selectbox(key="model").set_value("lenet").run()
+    at.selectbox(key="explore:model").set_value("lenet").run()
     assert not at.exception, [e.value for e in at.exception]
     task = next(s for s in at.selectbox if s.label == "Task")
     assert task.value in ("digits", "mnist5k", "fashion-mnist") and "mr" not in task.options
-    at.selectbox(key="model").set_value("minilm-l2").run()
+    at.selectbox(key="explore:model").set_value("minilm-l2").run()
     assert not at.exception, [e.value for e in at.exception]
     task = next(s for s in at.selectbox if s.label == "Task")
     assert task.value == "mr"
@@ -821,17 +821,17 @@ def seed_adapter_run(store: Store, method: str, levels: dict[int, tuple[int, lis
 
 def test_explore_lora_asks_for_ranks_and_refuses_bad_ones(store):
     at = app({"method": "lora"})
-    assert at.radio(key="method_lm").value == "lora"
-    assert at.text_input(key="ranks_lora").value == "1,2,4,8,16"
-    assert not [r for r in at.radio if r.key == "dims_mode_lm"]  # no d for LoRA
-    at.text_input(key="ranks_lora").set_value("0,4").run()
+    assert at.radio(key="explore:method:lm").value == "lora"
+    assert at.text_input(key="explore:ranks:lora").value == "1,2,4,8,16"
+    assert not [r for r in at.radio if r.key == "explore:dims_mode:lm"]  # no d for LoRA
+    at.text_input(key="explore:ranks:lora").set_value("0,4").run()
     submit(at)
     assert any("ranks entry '0'" in e for e in errors(at)), errors(at)
-    at.text_input(key="ranks_lora").set_value("4,999").run()
+    at.text_input(key="explore:ranks:lora").set_value("4,999").run()
     submit(at)
     assert any("larger than the layers' width" in e for e in errors(at)), errors(at)
     assert store.list_runs() == []
-    assert at.button(key="start")  # the form stays
+    assert at.button(key="explore:button:start")  # the form stays
 
 
 def test_explore_queues_a_lora_run_with_its_ranks(store):
@@ -872,11 +872,11 @@ def test_live_draws_a_lora_run_against_trainable_parameters(store):
 
 def test_explore_ray_choice_is_checked_in_the_form(store):
     at = app({**{k: str(v) for k, v in TINY.items()}, "dims": "10,100"})
-    at.radio(key="executor_choice").set_value("Ray cluster").run()
-    at.text_input(key="ray_address").set_value("127.0.0.1:9").run()
+    at.radio(key="explore:executor").set_value("Ray cluster").run()
+    at.text_input(key="explore:ray_address").set_value("127.0.0.1:9").run()
     submit(at)
     assert any("cannot be reached" in e for e in errors(at)), errors(at)
-    assert store.list_runs() == [] and at.button(key="start")
+    assert store.list_runs() == [] and at.button(key="explore:button:start")
 
 
 def test_live_says_a_run_trains_on_ray(store):
@@ -941,7 +941,7 @@ def test_the_methods_comparison_loads_with_one_click_on_the_parameter_axis(store
 
 def test_explore_bitfit_needs_no_levels(store):
     at = app({**{k: str(v) for k, v in TINY.items()}, "method": "bitfit"})
-    assert not [t for t in at.text_input if t.key and t.key.startswith("ranks_")]
+    assert not [t for t in at.text_input if t.key and t.key.startswith("explore:ranks:")]
     submit(at)
     assert errors(at) == []
     (run,) = store.list_runs()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from ..errors import UserError
@@ -79,6 +80,13 @@ def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
     return (evals * n_eval / batch + _train_size(cfg) / batch) / 3
 
 
+def load_seconds(cfg: dict) -> float:
+    """Seconds to load the model and the task before the first step (a classic net: about one)."""
+    from ..classic import is_classic_model
+
+    return 1.0 if is_classic_model(cfg["model"]) else LOAD_SECONDS
+
+
 def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> float:
     """A rough wall-time estimate of a whole run: loading + baseline + subspace trials.
 
@@ -88,14 +96,99 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
     run will reuse an earlier run's full fine-tuning (runconfig.shared_baseline).
     """
     per = seconds_per_step(cfg, device)
-    from ..classic import is_classic_model
     from ..methods import axis
 
     sub = axis(cfg["method"]) == "d"
     work = steps_per_trial(cfg) + eval_steps_per_trial(cfg)
     work_sub = steps_per_trial(cfg) + eval_steps_per_trial(cfg, subspace=sub)
-    load = 1.0 if is_classic_model(cfg["model"]) else LOAD_SECONDS
-    return load + (work * per if baseline else 0.0) + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
+    return load_seconds(cfg) + (work * per if baseline else 0.0) + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
+
+
+def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu") -> float:
+    """What the formula above expects a finished trial of ``cfg`` to take for ``steps`` optimiser steps."""
+    from ..methods import axis
+
+    sub = kind == "subspace" and axis(cfg["method"]) == "d"
+    work = steps + eval_steps_per_trial(cfg, subspace=sub)
+    return work * seconds_per_step(cfg, device) * (SUBSPACE_STEP_RATIO if sub else 1.0)
+
+
+MEASURED_TRIALS = 12  # the most recent finished trials that calibrate the estimate
+MEASURED_RUNS = 40  # how far back in the store to look for them
+
+
+def measured_speed(store, cfg: dict, device: str = "cpu") -> dict | None:
+    """How this machine's recent trials compared with the formula: {'factor', 'trials', 'task'} or None.
+
+    The most recent finished trials (done, with their seconds and steps) of runs of the same model on
+    the same device, trained here (recorded runs and Ray runs are left out: they ran elsewhere),
+    those of the same task first.  ``factor`` is the median of measured / predicted seconds, each
+    trial predicted from its own run's budget, so a trial of another batch size or length still
+    tells the machine's speed.  A baseline copied into a later run counts once.
+    """
+    dev = device.split(" ")[0]
+    same_task: list[tuple[float, float]] = []
+    same_model: list[tuple[float, float]] = []
+    seen = set()
+    for run in store.list_runs(limit=MEASURED_RUNS):
+        rc = run["config"]
+        if (rc.get("recorded") or rc.get("model") != cfg.get("model") or (rc.get("executor") or "local") != "local"
+                or (run.get("device") or "").split(" ")[0] != dev):
+            continue
+        bucket = same_task if rc.get("task") == cfg.get("task") else same_model
+        for t in store.trials(run["id"]):
+            if t["status"] != "done" or not t.get("seconds") or not t.get("steps") or t["kind"] not in ("baseline", "subspace"):
+                continue
+            ident = (t.get("started"), t["seconds"], t["kind"], t.get("d"), t.get("seed"))
+            if ident in seen:
+                continue
+            seen.add(ident)
+            try:
+                predicted = predicted_trial_seconds(rc, t["kind"], int(t["steps"]), dev)
+            except (KeyError, TypeError, ValueError, UserError):
+                continue
+            if predicted > 0:
+                bucket.append((t.get("finished") or 0.0, float(t["seconds"]) / predicted))
+    pool = same_task or same_model
+    if not pool:
+        return None
+    ratios = sorted(r for _, r in sorted(pool, reverse=True)[:MEASURED_TRIALS])
+    mid = len(ratios) // 2
+    factor = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    return {"factor": factor, "trials": len(ratios), "task": bool(same_task)}
+
+
+def busy_reason(store, load: tuple[float, int] | None = None) -> str | None:
+    """Why this machine will be slower than measured, in words, or None.
+
+    A run that is training now (the worker trains one run at a time, and a trial shares the CPU
+    with it), or a load average above the number of cores.  ``load``: (1-minute load, cores),
+    read from the system when not given."""
+    running = [r for r in store.list_runs(limit=MEASURED_RUNS) if r["status"] == "running"]
+    if running:
+        return "another run is training" if len(running) == 1 else f"{len(running)} other runs are training"
+    if load is None:
+        try:
+            load = (os.getloadavg()[0], os.cpu_count() or 1)
+        except (OSError, AttributeError):  # no load average on this system
+            return None
+    avg, cores = load
+    if avg / max(1, cores) > 1:
+        return f"the load is {avg:.1f} on {cores} core{'s' if cores != 1 else ''}"
+    return None
+
+
+def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=None) -> dict:
+    """The form's estimate: {'seconds', 'measured' (measured_speed or None), 'busy' (busy_reason)}.
+
+    Once a trial of the same model has finished on this machine, the formula is scaled by how fast
+    those trials really were; until then it is the formula alone (a 2-core CPU, nothing else running).
+    """
+    secs = estimate_seconds(cfg, device, baseline=baseline)
+    measured = measured_speed(store, cfg, device)
+    if measured:
+        secs = load_seconds(cfg) + (secs - load_seconds(cfg)) * measured["factor"]
+    return {"seconds": secs, "measured": measured, "busy": busy_reason(store, load)}
 
 
 def time_left(run: dict, trials: list[dict], now: float | None = None) -> float | None:

@@ -213,3 +213,31 @@ def task_facts(task: str, text_column=None, text_pair_column=None, label_column=
     if s.get("note"):
         line += f". {s['note'][0].upper()}{s['note'][1:]}."
     return line
+
+
+# The run settings the Explore form can take from a link or from a stored run, by URL name.
+PREFILL_KEYS = ("model", "task", "method", "projection", "dims", "ranks", "seeds", "epochs", "max_train", "lr_full",
+                "lr_subspace", "lr_scaling", "said_groups", "lr_adapter", "lora_targets", "max_length", "max_eval",
+                "batch_size", "threads", "shuffle_labels", "shuffle_pixels")
+
+
+def prefill_from_config(cfg: dict) -> dict[str, str]:
+    """A stored run's settings as the Explore form's URL values (``/?model=...&dims=...``).
+
+    Explore opened with ``?run=ID`` (the browser's back button from Live lands there) fills the
+    form with these, so the form shows what was submitted, not the defaults."""
+    out: dict[str, str] = {}
+    for k in PREFILL_KEYS:
+        v = cfg.get(k)
+        if v is None or v is False:
+            continue
+        if k == "dims" and cfg.get("method") not in (None, "did", "said"):
+            continue  # adapters keep their levels in ranks (dims there is derived)
+        if k == "lora_targets" and cfg.get("method") not in ("lora", "vera"):
+            continue
+        if isinstance(v, (list, tuple)):
+            v = ",".join(str(x) for x in v)
+        elif v is True:
+            v = "1"
+        out[k] = str(v)
+    return out

@@ -1,0 +1,305 @@
+"""Explore's form: presets and family switches, the back button's ?run=ID, budget warnings, the estimate.
+
+Rendered with streamlit.testing.v1.AppTest against a real SQLite store in tmp_path (IDIM_HOME), as
+tests/test_app.py does; nothing trains here (IDIM_NO_AUTOSTART_WORKER=1).  The estimate's store
+functions are checked on a real store holding finished trials.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from idim_core import ui
+from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, make_config
+from idim_core.store import Store
+from idim_core.ui import estimates
+from idim_core.ui.forms import prefill_from_config
+from idim_core.ui.keys import keys_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APP = os.path.join(ROOT, "app.py")
+K = keys_for("explore")
+TIMEOUT = 60
+
+
+@pytest.fixture
+def store(home, monkeypatch):
+    monkeypatch.setenv(ui.NO_AUTOSTART_ENV, "1")
+    s = Store(home)
+    yield s
+    s.close()
+
+
+def app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query or {})
+    at.run()
+    ok(at)
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+def info(at: AppTest) -> str:
+    return " ".join(i.value for i in at.info)
+
+
+def task_box(at: AppTest):
+    return at.selectbox(key=K("task"))
+
+
+# ---------------------------------------------------------------------------
+# item 3: the classic preset and back, and links that pair a model with the other family's task
+# ---------------------------------------------------------------------------
+def test_back_from_the_classic_preset_to_a_language_model_resets_task_and_method(store):
+    at = app()
+    at.button(key=K("button", "classic_preset")).click().run()
+    ok(at)
+    assert at.selectbox(key=K("model")).value == "mlp"
+    assert task_box(at).value == CLASSIC_DEFAULTS["task"]
+    assert at.radio(key=K("method", "classic")).value == "did"
+    at.selectbox(key=K("model")).set_value("minilm-l6").run()
+    ok(at)
+    assert task_box(at).value == DEFAULTS["task"] == "mr"
+    assert at.radio(key=K("method", "lm")).value == DEFAULTS["method"] == "said"
+    assert errors(at) == [] and warnings(at) == []
+    assert not [t for t in at.text_input if t.key == K("task_csv")]  # no CSV path asked for
+    assert dict(at.query_params) == {}  # the preset's link no longer describes the form
+    assert "Rough estimate" in info(at)
+    # and the same session goes back to the classic preset and to a language model again
+    at.button(key=K("button", "classic_preset")).click().run()
+    ok(at)
+    assert (at.selectbox(key=K("model")).value, task_box(at).value) == ("mlp", "mnist5k")
+    at.selectbox(key=K("model")).set_value("minilm-l2").run()
+    ok(at)
+    assert (task_box(at).value, at.radio(key=K("method", "lm")).value) == ("mr", "said")
+    at.button(key=K("button", "start")).click().run()
+    ok(at)
+    cfg = store.list_runs()[0]["config"]
+    assert (cfg["model"], cfg["task"], cfg["method"], cfg["dims"]) == ("minilm-l2", "mr", "said", DEFAULTS["dims"])
+
+
+def test_the_preset_after_changes_sets_every_classic_value(store):
+    at = app({"model": "lenet", "task": "digits", "epochs": "3", "batch_size": "16", "method": "said"})
+    at.toggle(key=K("shuffle_labels")).set_value(True).run()
+    at.button(key=K("button", "classic_preset")).click().run()
+    ok(at)
+    assert (at.selectbox(key=K("model")).value, task_box(at).value) == ("mlp", "mnist5k")
+    assert at.radio(key=K("method", "classic")).value == "did"
+    assert at.number_input(key=K("epochs", "classic")).value == CLASSIC_DEFAULTS["epochs"]
+    assert at.number_input(key=K("batch_size", "classic")).value == CLASSIC_DEFAULTS["batch_size"]
+    assert at.toggle(key=K("shuffle_labels")).value is False
+    assert at.radio(key=K("dims_mode", "classic")).value == "default grid"
+
+
+@pytest.mark.parametrize("query,model,task,method", [
+    ({"model": "minilm-l6", "task": "digits"}, "minilm-l6", "mr", "said"),
+    ({"model": "minilm-l6", "task": "mnist5k", "method": "did"}, "minilm-l6", "mr", "did"),
+    ({"task": "digits"}, "minilm-l6", "mr", "said"),
+    ({"model": "mlp", "task": "mr"}, "mlp", "mnist5k", "did"),
+    ({"model": "lenet", "task": "sms-spam"}, "lenet", "mnist5k", "did"),
+])
+def test_a_link_with_the_other_familys_task_gets_one_line_and_the_default_task(store, query, model, task, method):
+    at = app(query)
+    assert at.selectbox(key=K("model")).value == model
+    assert task_box(at).value == task
+    fam = "classic" if model in ("mlp", "lenet") else "lm"
+    assert at.radio(key=K("method", fam)).value == method
+    assert errors(at) == []
+    lines = warnings(at)
+    assert len(lines) == 1 and "\n" not in lines[0], lines
+    assert query["task"] in lines[0] and f"uses {task}" in lines[0], lines
+    assert not [t for t in at.text_input if t.key == K("task_csv")]
+
+
+def test_a_matching_link_says_nothing(store):
+    at = app({"model": "lenet", "task": "digits"})
+    assert task_box(at).value == "digits" and warnings(at) == [] and errors(at) == []
+
+
+# ---------------------------------------------------------------------------
+# item 6: the back button from Live lands on /?run=ID: the form shows what was submitted
+# ---------------------------------------------------------------------------
+def test_back_from_live_shows_the_submitted_form(store):
+    q = {"model": "minilm-l1", "task": "sms-spam", "method": "did", "projection": "sparse", "dims": "20,200",
+         "seeds": "2", "epochs": "3", "max_train": "512", "batch_size": "16", "lr_full": "0.0001"}
+    at = app(q)
+    at.button(key=K("button", "start")).click().run()
+    ok(at)
+    (run,) = store.list_runs()
+    assert at.query_params.get("run") == run["id"] and at.title[0].value == "Live run"
+    back = app({"run": run["id"]})  # a fresh Explore with the address the back button lands on
+    assert back.title[0].value.startswith("Intrinsic dimension")
+    assert back.selectbox(key=K("model")).value == "minilm-l1"
+    assert task_box(back).value == "sms-spam"
+    assert back.radio(key=K("method", "lm")).value == "did"
+    assert back.selectbox(key=K("projection")).value == "sparse"
+    assert back.radio(key=K("dims_mode", "lm")).value == "custom list"
+    assert back.text_input(key=K("dims_custom", "lm")).value == "20,200"
+    assert back.number_input(key=K("seeds")).value == 2
+    assert back.number_input(key=K("epochs", "lm")).value == 3.0
+    assert back.number_input(key=K("max_train")).value == 512
+    assert back.number_input(key=K("batch_size", "lm")).value == 16
+    assert back.number_input(key=K("lr_full", "lm")).value == pytest.approx(1e-4)
+    assert warnings(back) == [] and errors(back) == []
+    # the same form submitted again is the same run
+    back.button(key=K("button", "start")).click().run()
+    ok(back)
+    again = store.list_runs()[0]["config"]
+    assert {k: again[k] for k in run["config"]} == run["config"]
+
+
+def test_back_to_a_classic_run_and_a_lora_run(store):
+    classic = store.create_run(make_config(model="lenet", task="digits", shuffle_pixels=True, seeds=2), status="queued")
+    at = app({"run": classic})
+    assert (at.selectbox(key=K("model")).value, task_box(at).value) == ("lenet", "digits")
+    assert at.toggle(key=K("shuffle_pixels")).value is True
+    assert at.radio(key=K("dims_mode", "classic")).value == "default grid"
+    lora = store.create_run(make_config(model="minilm-l2", task="mr", method="lora", ranks="2,8"), status="queued")
+    at = app({"run": lora})
+    assert at.radio(key=K("method", "lm")).value == "lora"
+    assert at.text_input(key=K("ranks", "lora")).value == "2,8"
+    assert errors(at) == []
+
+
+def test_an_unknown_run_in_the_address_leaves_the_defaults(store):
+    for bad in ("0123456789ab", "../../etc", ""):
+        at = app({"run": bad})
+        assert at.selectbox(key=K("model")).value == DEFAULTS["model"] and errors(at) == []
+
+
+def test_prefill_from_config_gives_the_links_values():
+    cfg = make_config(model="minilm-l2", task="mr", method="said", dims=[100, 1000], seeds=3, epochs=1.5,
+                      said_groups="tensor", threads=2)
+    pre = prefill_from_config(cfg)
+    assert {k: pre[k] for k in ("dims", "seeds", "epochs", "said_groups", "threads")} == {
+        "dims": "100,1000", "seeds": "3", "epochs": "1.5", "said_groups": "tensor", "threads": "2"}
+    assert "lora_targets" not in pre and "shuffle_labels" not in pre and "ranks" not in pre
+    lora = prefill_from_config(make_config(model="minilm-l2", task="mr", method="lora", ranks="2,8"))
+    assert lora["ranks"] == "2,8" and "dims" not in lora and lora["lora_targets"] == "query-value"
+    assert prefill_from_config(make_config(model="mlp", task="digits", shuffle_labels=True))["shuffle_labels"] == "1"
+
+
+# ---------------------------------------------------------------------------
+# item 7: a budget too small to learn is warned about before Start (not refused)
+# ---------------------------------------------------------------------------
+def test_a_budget_too_small_to_learn_is_warned_about_before_start(store):
+    at = app({"model": "minilm-l1", "max_train": "8", "epochs": "0.25"})
+    lines = warnings(at)
+    assert any("optimiser step" in w and "1 optimiser step" in w for w in lines), lines
+    assert any("per class" in w for w in lines), lines
+    assert not any("--" in w for w in lines), lines  # the form's words, not the CLI's flags
+    at.button(key=K("button", "start")).click().run()  # a warning, not a refusal
+    ok(at)
+    assert errors(at) == [] and len(store.list_runs()) == 1
+
+
+def test_the_default_budget_is_not_warned_about(store):
+    at = app()
+    assert not [w for w in warnings(at) if "optimiser step" in w or "per class" in w]
+    at.selectbox(key=K("model")).set_value("mlp").run()
+    ok(at)
+    assert not [w for w in warnings(at) if "optimiser step" in w or "per class" in w]
+
+
+# ---------------------------------------------------------------------------
+# item 10: the estimate follows this machine's measured speed and says when the machine is busy
+# ---------------------------------------------------------------------------
+def classic(**kw) -> dict:
+    """The classic preset's run (make_config fills in CLASSIC_DEFAULTS for a classic net)."""
+    return make_config(**{"model": "mlp", "task": "mnist5k", **kw})
+
+
+def finished_run(store: Store, cfg: dict, seconds: float, steps: int, device: str = "cpu", n: int = 3,
+                 status: str = "done") -> str:
+    rid = store.create_run(cfg, status="running", owner="test")
+    store.update_run(rid, device=device)
+    tid = store.start_trial(rid, "baseline", None, 0)
+    store.finish_trial(tid, "done", accuracy=0.9, steps=steps, total_steps=steps, seconds=seconds)
+    for i, d in enumerate(cfg["dims"][:n]):
+        tid = store.start_trial(rid, "subspace", d, 0)
+        sub = estimates.predicted_trial_seconds(cfg, "subspace", steps, device)
+        base = estimates.predicted_trial_seconds(cfg, "baseline", steps, device)
+        store.finish_trial(tid, "done", accuracy=0.8, steps=steps, total_steps=steps, seconds=seconds * sub / base)
+    if status == "done":
+        store.end_run(rid, "done")
+    return rid
+
+
+def test_estimate_is_the_formula_until_a_trial_has_run_here(store):
+    cfg = classic()
+    got = estimates.estimate(store, cfg, "cpu", load=(0.1, 2))
+    assert got["measured"] is None and got["busy"] is None
+    assert got["seconds"] == pytest.approx(estimates.estimate_seconds(cfg, "cpu"))
+
+
+def test_estimate_follows_the_measured_speed_of_this_machine(store):
+    cfg = classic()
+    formula = estimates.estimate_seconds(cfg, "cpu")
+    steps = estimates.steps_per_trial(cfg)
+    predicted = estimates.predicted_trial_seconds(cfg, "baseline", steps)
+    finished_run(store, cfg, seconds=6 * predicted, steps=steps)  # this machine: 6x slower than the formula
+    got = estimates.estimate(store, cfg, "cpu", load=(0.1, 2))
+    assert got["measured"] == {"factor": pytest.approx(6.0), "trials": 4, "task": True}
+    load = estimates.load_seconds(cfg)
+    assert got["seconds"] == pytest.approx(load + 6 * (formula - load))
+    # another budget of the same model and task still calibrates it (each trial predicted from its own run)
+    small = classic(batch_size=32, epochs=2.0)
+    assert estimates.estimate(store, small, "cpu", load=(0.1, 2))["measured"]["factor"] == pytest.approx(6.0)
+    # other devices, other models and recorded runs do not count
+    assert estimates.measured_speed(store, cfg, "cuda (H100)") is None
+    assert estimates.measured_speed(store, classic(model="lenet"), "cpu") is None
+    # the most recent trials win: a later, faster run moves the estimate down
+    finished_run(store, cfg, seconds=2 * predicted, steps=steps, n=10)
+    assert estimates.measured_speed(store, cfg, "cpu")["factor"] == pytest.approx(2.0)
+
+
+def test_estimate_of_another_task_uses_the_same_models_trials(store):
+    cfg = classic()
+    steps = estimates.steps_per_trial(cfg)
+    finished_run(store, cfg, seconds=3 * estimates.predicted_trial_seconds(cfg, "baseline", steps), steps=steps)
+    digits = classic(task="digits")
+    got = estimates.measured_speed(store, digits, "cpu")
+    assert got["factor"] == pytest.approx(3.0) and got["task"] is False
+
+
+def test_estimate_says_when_the_machine_is_busy(store):
+    cfg = classic()
+    assert estimates.busy_reason(store, load=(0.5, 2)) is None
+    assert estimates.busy_reason(store, load=(5.0, 2)) == "the load is 5.0 on 2 cores"
+    finished_run(store, make_config(model="minilm-l1", task="mr", dims=[10]), seconds=5, steps=4, status="running")
+    assert estimates.busy_reason(store, load=(0.5, 2)) == "another run is training"
+    assert estimates.estimate(store, cfg, "cpu", load=(0.5, 2))["busy"] == "another run is training"
+
+
+def test_the_form_shows_the_measured_estimate_and_the_busy_machine(store):
+    cfg = classic()
+    steps = estimates.steps_per_trial(cfg)
+    finished_run(store, cfg, seconds=6 * estimates.predicted_trial_seconds(cfg, "baseline", steps), steps=steps)
+    at = app({"model": "mlp", "task": "mnist5k", "seeds": "2"})  # seed 1 has no baseline: 1 full training
+    text = info(at)
+    assert "from the speed of this machine's last 4 finished trials of mlp on this task" in text, text
+    expected = estimates.estimate(store, classic(seeds=2), "cpu")["seconds"]
+    assert f"about {estimates.fmt_seconds(expected)}" in text, text
+    finished_run(store, make_config(model="minilm-l1", task="mr", dims=[10]), seconds=5, steps=4, status="running")
+    text = info(app({"model": "mlp", "task": "mnist5k"}))
+    assert "The machine is busy: another run is training, expect longer." in text, text
+
+
+def test_the_form_says_the_formula_is_a_guess_before_any_trial(store):
+    text = info(app())
+    assert "first trial that finishes here calibrates it" in text and re.search(r"about \d", text), text
