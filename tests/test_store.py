@@ -153,3 +153,43 @@ def test_env_seconds_falls_back_on_bad_values(monkeypatch, capsys):
         assert "IDIM_X_S" in capsys.readouterr().err
     monkeypatch.delenv("IDIM_X_S")
     assert env_seconds("IDIM_X_S", 2.0) == 2.0
+
+
+def test_curve_points_are_stored_once_per_step(tmp_path):
+    """A batch sent twice (a retried attempt's replay) does not duplicate the curve."""
+    s = Store(tmp_path)
+    rid = s.create_run({"model": "m"})
+    tid = s.start_trial(rid, "subspace", 10, 0)
+    batch = [{"step": i, "loss": 1.0 / i, "accuracy": None} for i in range(1, 6)]
+    s.add_points(tid, batch)
+    s.add_points(tid, batch + [{"step": 6, "loss": 0.1, "accuracy": 0.5}])
+    assert [p["step"] for p in s.points(tid)] == [1, 2, 3, 4, 5, 6]
+    # a restarted attempt starts the trial afresh: the earlier attempt's points go with its row
+    again = s.start_trial(rid, "subspace", 10, 0)
+    assert s.points(tid) == [] and s.points(again) == []
+
+
+def test_the_schema_check_comes_before_the_switch_to_wal(tmp_path):
+    c = sqlite3.connect(tmp_path / "idim.db")
+    c.execute("CREATE TABLE t(x)")
+    c.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    c.close()
+    before = (tmp_path / "idim.db").read_bytes()
+    with pytest.raises(UserError, match="newer idim"):
+        Store(tmp_path)
+    assert (tmp_path / "idim.db").read_bytes() == before  # not switched to WAL: byte for byte as it was
+
+
+def test_a_config_that_does_not_parse_reads_as_a_failed_run(tmp_path):
+    s = Store(tmp_path)
+    good = s.create_run({"model": "m", "task": "t", "method": "did", "projection": "fastfood"})
+    with s._tx() as c:
+        c.execute("INSERT INTO runs(id, created, updated, status, config) VALUES ('aaaaaaaaaaaa', 1, 1, 'queued', 'nope')")
+    runs = {r["id"]: r for r in s.list_runs()}
+    assert runs[good]["status"] == "queued"
+    bad = runs["aaaaaaaaaaaa"]
+    assert bad["status"] == "failed" and "cannot be read" in bad["error"] and bad["config"]["model"] == "?"
+    from idim_core.results import result
+
+    assert result(s, "aaaaaaaaaaaa")["status"] == "failed"
+    assert s.fail_unstarted("aaaaaaaaaaaa", bad["error"]) and s.next_queued() == good
