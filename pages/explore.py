@@ -140,7 +140,8 @@ url_box = st.empty()  # one line when a link's values were out of range (filled 
 with st.container(border=True):
     c_text, c_btn = st.columns([3, 1])
     c_text.markdown("**Classic (Li et al. 2018)**: the original experiment, a small network trained from scratch "
-                    "on 5,000 handwritten MNIST digits. A whole sweep takes under a minute on a laptop CPU; "
+                    "on 5,000 handwritten MNIST digits. A whole sweep takes about a minute on an idle laptop CPU "
+                    "(longer on a busy machine: the estimate below says how long here); "
                     "the paper found d90 ≈ 750 for this fully connected net (LeNet: 290).")
     c_btn.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
 left, right = st.columns(2)
