@@ -2,7 +2,7 @@
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import figures, text, views, workers
+from idim_core.ui import figures, serving, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.store import FINAL
@@ -30,7 +30,8 @@ st.dataframe(rows, hide_index=True, key=K("table", "runs"), width="stretch", col
                                                    "reached; did not learn: no d90"),
     "recorded": st.column_config.TextColumn("recorded", width="small"),
 })
-st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in {text.code(store.path)}. The command line shows the same: "
+st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in "
+           f"{'the run store' if serving.served_mode() else text.code(store.path)}. The command line shows the same: "
            "`idim ls`.")
 
 ids = [r["run"] for r in rows]

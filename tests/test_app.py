@@ -94,6 +94,14 @@ def by_role(fig: dict) -> dict[str, dict]:
     return {(t.get("meta") or {}).get("role"): t for t in fig["data"] if isinstance(t.get("meta"), dict)}
 
 
+def confirm_csv(at: AppTest) -> AppTest:
+    """A link's csv: path is read only once the user confirms it (tests/test_served.py): press the button."""
+    if any(b.key == "explore:button:csv_confirm" for b in at.button):
+        at.button(key="explore:button:csv_confirm").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
@@ -650,6 +658,7 @@ def test_explore_bad_input_is_answered_in_the_form(store, tmp_path, monkeypatch,
         at.text_input(key="explore:dims_custom:lm").set_value("").run()
     else:
         at = app({"model": "minilm-l1", **query} if "model" not in query else query)
+        confirm_csv(at)
     submit(at)
     assert any(msg.lower() in e.lower() for e in errors(at)), errors(at)
     assert store.list_runs() == []
@@ -706,7 +715,7 @@ def _csv(tmp_path, name="reviews.csv", n=40):
 
 def test_csv_columns_are_picked_previewed_and_stored_in_the_run(store, tmp_path):
     p = _csv(tmp_path)
-    at = app({"model": "minilm-l1", "task": f"csv:{p}", "dims": "10,100"})
+    at = confirm_csv(app({"model": "minilm-l1", "task": f"csv:{p}", "dims": "10,100"}))
     assert at.selectbox(key="explore:csv_text").value == "sentence"  # guessed from the header
     assert at.selectbox(key="explore:csv_label").value == "category"
     assert at.selectbox(key="explore:csv_pair").value == "(none)"
@@ -721,7 +730,7 @@ def test_csv_columns_are_picked_previewed_and_stored_in_the_run(store, tmp_path)
 
 def test_csv_same_column_for_text_and_label_is_an_error(store, tmp_path):
     p = _csv(tmp_path)
-    at = app({"model": "minilm-l1", "task": f"csv:{p}"})
+    at = confirm_csv(app({"model": "minilm-l1", "task": f"csv:{p}"}))
     at.selectbox(key="explore:csv_label").set_value("sentence").run()
     submit(at)
     assert any("same column" in e for e in errors(at)), errors(at)

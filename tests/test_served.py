@@ -126,6 +126,10 @@ def test_served_mode_offers_only_bundled_models_and_tasks(store, tmp_path, monke
     assert not any(t.startswith("glue/") for t in tasks) and tasks[-1].startswith("other")
     assert not [r for r in at.radio if r.key == E("executor")]  # no Ray address to name
     assert "Served mode" in " ".join(c.value for c in at.sidebar.caption)
+    assert str(store.home) not in " ".join(c.value for c in at.sidebar.caption)
+    seed_run(store, {10: [0.5], 100: [0.75]})
+    at = app({}, "pages/runs.py")
+    assert str(store.home) not in shown(at) and "the run store" in " ".join(c.value for c in at.caption)
 
 
 def test_served_mode_upload_works_and_names_files_by_their_upload_name(store, monkeypatch):

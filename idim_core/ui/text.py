@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import re
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~$|])")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>~$|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")  # a_b stays: no emphasis inside a word
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=www)(\.)")
 _LEADING = re.compile(r"^(\s*)([#+-](?=\s|$)|>|\d{1,9}(?=[.)](?:\s|$)))")  # heading, list, quote
