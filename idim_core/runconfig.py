@@ -308,7 +308,10 @@ def make_config(**overrides) -> dict:
     if classic:
         D = num_params(cfg["model"], side_of(cfg["task"]))
     else:
-        mspec = models.resolve(cfg["model"])
+        try:
+            mspec = models.resolve(cfg["model"])
+        except OSError:  # a path the system cannot even look up (a part over 255 characters, a loop)
+            raise UserError(f"model directory {cfg['model'][:80]}... cannot be read; check the path") from None
         tspec = tasks.resolve(cfg["task"])
         cfg["model"], cfg["task"] = mspec.name, tspec.name
         D = mspec.params

@@ -65,6 +65,7 @@ REFUSED = [
     (["--model", "minilm-l1", "--task", "csv:" + LONG], "limit is 1,024"),
     (["--model", "minilm-l1", "--task", "csv:/" + "y" * 300 + "/a.csv"], "does not exist"),
     (["--model", "minilm-l1", "--task", "csv:"], "needs the path"),
+    (["--model", "/" + "m" * 300, "--task", "mr"], "cannot be read"),
     (MLP + ["--lora-targets", "all-linear"], "--lora-targets is for lora and vera"),
     (MLP + ["--lora-targets", "query-value"], "--lora-targets is for lora and vera"),
     (["--model", "mlp", "--task", "digits", "--method", "bitfit", "--lora-targets", "all-linear"], "lora and vera"),
