@@ -247,3 +247,16 @@ def test_html_export_escapes_the_run_words(store):
     data = page.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")
     assert "&lt;a href=" in data and "&lt;img src=" in data
     assert '<a href="https://example.invalid">' not in data and '<img src="https://example.invalid' not in data
+
+
+def test_app_charts_show_a_runs_html_words_as_text(store):
+    """Plotly draws <a href> in legend names and annotations as a live link: the run's words are escaped."""
+    task = 'csv:/data/<a href="https://example.invalid">click</a>.csv'
+    res = _renamed_run(store, '<a href="https://example.invalid">m</a>', task)
+    res["stats"] = res.get("stats") or [{"d": 10, "gap_mean": 0.1}]
+    figs = [figures.run_figure(res), figures.compare_figure([res]), figures.params_figure([res]),
+            figures.claim_figure([res], "gap_mean", "gap", baseline_key="baseline_accuracies")]
+    for fig in figs:
+        words = [t.name or "" for t in fig.data] + [a.text or "" for a in fig.layout.annotations or ()]
+        assert not [w for w in words if "<a " in w], words
+    assert any("&lt;a href=" in (t.name or "") for t in figs[1].data)

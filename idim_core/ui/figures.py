@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from .text import html_text as _h  # a run's words in Plotly text: <a href> shown, not a live link
 from .views import accuracy_word, baseline_word, d90_text
 
 
@@ -175,7 +176,7 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
         rows = [r for r in res["by_d"] if r["mean"] is not None]
         cfg = res.get("config") or {}
         shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
-        name = f"{res['model']} · {res['task']}{shuf} · {res['method'].upper()} ({res['run_id'][:6]})"
+        name = f"{_h(res['model'])} · {_h(res['task'])}{shuf} · {res['method'].upper()} ({res['run_id'][:6]})"
         fig.add_trace(go.Scatter(
             x=[r["d"] for r in rows], y=[r["mean"] / scale for r in rows], mode="lines+markers", name=name,
             legendgroup=res["run_id"], marker=dict(color=colour, size=9), line=dict(color=colour),
@@ -358,7 +359,7 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
         rows = [r for r in (res.get("by_params") or []) if r["mean"] is not None]
         if not rows and axis == "d":
             rows = [r for r in res["by_d"] if r["mean"] is not None]
-        name = f"{METHOD_NAMES.get(res['method'], res['method'])} · {res['model']} ({res['run_id'][:6]})"
+        name = f"{METHOD_NAMES.get(res['method'], res['method'])} · {_h(res['model'])} ({res['run_id'][:6]})"
         ranks = {p["params"]: p.get("rank") for p in res["points"] if p.get("params")}
         text = [f"r = {ranks.get(r['d'])}" if axis == "rank" else "" for r in rows]
         if axis == "single":
@@ -396,7 +397,7 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
                 hovertemplate="90 % point " + label + " trainable parameters<extra>" + res["method"] + "</extra>"))
     for (D, b), res in fulls.items():
         fig.add_trace(go.Scatter(x=[D], y=[b], mode="markers+text", text=[f"full: D = {D:,}"],
-                                 textposition="bottom center", name=f"full fine-tuning ({res['model']}, {b:.3f})",
+                                 textposition="bottom center", name=f"full fine-tuning ({_h(res['model'])}, {b:.3f})",
                                  marker=dict(symbol="diamond", size=14, color=C_BASE),
                                  error_y=dict(type="data", array=[res.get("baseline_std") or 0], visible=True),
                                  meta={"role": "full", "value": b, "D": D},
@@ -490,7 +491,7 @@ def claim_figure(results: list[dict], key: str, title: str, baseline_key: str | 
     for i, res in enumerate(results):
         colour = PALETTE[i % len(PALETTE)]
         rows = [s for s in res.get("stats") or [] if s.get(key) is not None]
-        label = f"{res['model']} · {res['task']} · {res['method'].upper()}"
+        label = f"{_h(res['model'])} · {_h(res['task'])} · {res['method'].upper()}"
         fig.add_trace(go.Scatter(x=[s["d"] for s in rows], y=[s[key] for s in rows], mode="lines+markers",
                                  name=label, marker=dict(color=colour), line=dict(color=colour),
                                  meta={"role": "claim", "key": key, "run_id": res["run_id"]}))
@@ -498,7 +499,7 @@ def claim_figure(results: list[dict], key: str, title: str, baseline_key: str | 
             vals = res[baseline_key]
             v = sum(vals) / len(vals) if isinstance(vals, list) else vals
             fig.add_hline(y=v, line=dict(color=colour, dash="dash", width=1),
-                          annotation_text=f"full ({res['model']})", annotation_position="top left")
+                          annotation_text=f"full ({_h(res['model'])})", annotation_position="top left")
     for j, (name, xy) in enumerate((extra or {}).items()):
         fig.add_trace(go.Scatter(x=[x for x, _ in xy], y=[y for _, y in xy], mode="lines+markers", name=name,
                                  line=dict(dash="dot", color=PALETTE[(len(results) + j) % len(PALETTE)]),
