@@ -202,7 +202,7 @@ with left:
         want_task = CLASSIC_DEFAULTS["task"]
     if want_task not in tasks:
         if want_task.startswith("csv:"):
-            if SERVED:
+            if SERVED and want_task.removeprefix("csv:").strip():  # (a bare task=csv: just opens the upload box)
                 csv_note.append("This link names a file on the server (task=csv:…), which a link cannot do here: "
                                 "upload the CSV file instead.")
             else:
