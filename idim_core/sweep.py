@@ -21,7 +21,7 @@ import statistics
 
 from .d90 import describe
 from .errors import UserError
-from .store import Store, owner_id
+from .store import UNREADABLE, Store, owner_id, unreadable_error
 
 from .runconfig import AUTO_FACTOR, AUTO_START, AUTO_TOL, CLASSIC_DEFAULTS, DEFAULTS, make_config, parse_dims  # noqa: F401
 from .results import result  # noqa: F401  (the run's JSON object; pages import it from results)
@@ -162,6 +162,8 @@ class Runner:
         store, run_id = self.store, self.run_id
         run = store.require_run(run_id)
         cfg = run["config"]
+        if cfg.get(UNREADABLE):
+            raise UserError(unreadable_error(run_id))
         device = pick_device(cfg.get("device"))
         if run["status"] != "running" or run["owner"] != self.owner:
             if not store.claim(run_id, self.owner, device):
@@ -294,6 +296,9 @@ class Runner:
                        + f" ({res.seconds:.0f} s)")
                 store.event(run_id, "info" if res.status == "done" else "warning", msg)
                 self.progress({"type": "trial_end", **row})
+            gone = [sp for sp in todo if (sp.kind, sp.d, sp.seed) in lost and (sp.kind, sp.d, sp.seed) not in done]
+            if gone:  # missing data, not a result: the run stops failed, naming them, and resume reruns them
+                raise UserError(lost_message(gone, cfg["method"], run_id))
             return [done.get((sp.kind, sp.d, sp.seed)) or lost[(sp.kind, sp.d, sp.seed)] for sp in specs]
 
         max_d = min(int(cfg.get("max_d") or D), D)
@@ -352,6 +357,17 @@ class Runner:
         store.event(run_id, "info", "done: " + describe(summary))
         self.progress({"type": "done", "summary": summary})
         return summary
+
+
+def lost_message(gone: list, method: str, run_id: str) -> str:
+    """One sentence for trials the infrastructure lost after its retries."""
+    from .executors.ray_exec import MAX_RETRIES
+
+    names = ", ".join(f"{level_name(method, sp) if sp.kind != 'baseline' else 'baseline'} seed {sp.seed}"
+                      for sp in gone)
+    what = f"trial {names} was" if len(gone) == 1 else f"{len(gone)} trials ({names}) were"
+    return (f"{what} lost (its Ray worker died {MAX_RETRIES + 1} times), so no d90 is given; "
+            f"`idim resume {run_id}` reruns {'it' if len(gone) == 1 else 'them'} (finished trials are kept)")
 
 
 def level_name(method: str, sp) -> str:

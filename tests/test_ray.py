@@ -157,3 +157,88 @@ def test_resources_the_cluster_cannot_give_are_one_line(tmp_path):
     (run,) = s.list_runs()
     assert run["status"] == "failed" and "--cpus-per-trial" in run["error"]  # said in the store too, not hanging
     s.close()
+
+
+def test_a_trial_lost_after_its_retries_fails_the_run_naming_it_and_resume_reruns_it(tmp_path):
+    """Every attempt of the d = 100 trial dies (a real os._exit): the run must not end "done" with a
+    d90 that ignores the unmeasured d; it fails naming the trial, and `idim resume` reruns it."""
+    home = tmp_path / "h"
+    r = run_cli("run", "--executor", "ray", "--model", "mlp", "--task", "digits", "--dims", "10,100", "--json",
+                "--quiet", home=home, timeout=400, env_extra={"IDIM_RAY_TEST_KILL_D": "100"})
+    assert r.returncode == 2, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert "d=100 seed 0 was lost" in last and "idim resume" in last and "Traceback" not in r.stderr, last
+    s = Store(home)
+    (run,) = s.list_runs()
+    assert run["status"] == "failed" and "d=100" in run["error"]
+    assert {(t["d"], t["status"]) for t in s.trials(run["id"]) if t["kind"] == "subspace"} == {(10, "done"),
+                                                                                            (100, "failed")}
+    s.close()
+    again = run_cli("resume", run["id"], "--json", "--quiet", home=home, timeout=400)
+    assert again.returncode == 0, again.stderr[-2000:]
+    res = json.loads(again.stdout)
+    assert res["status"] == "done" and [p["d"] for p in res["points"]] == [10, 100]
+
+
+def test_a_retried_trial_never_stores_its_curve_twice(tmp_path):
+    """A Ray worker killed (-9) in the middle of a trial: Ray reruns the trial from its first step,
+    and the store keeps one curve for it (the red-team pass found 63 duplicate points)."""
+    import psutil
+
+    home = tmp_path / "h"
+    env = dict(os.environ, IDIM_HOME=str(home))
+    proc = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "run", "--executor", "ray", "--model", "mlp",
+                             "--task", "digits", "--dims", "10", "--epochs", "12", "--threads", "1", "--json",
+                             "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = False
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not killed and proc.poll() is None:
+            time.sleep(0.5)
+            if not (home / "idim.db").exists():
+                continue
+            s = Store(home)
+            n = s._q("SELECT count(*) FROM points p JOIN trials t ON t.id = p.trial_id WHERE t.status='running'")[0][0]
+            s.close()
+            if n < 10:
+                continue
+            for p in psutil.Process(proc.pid).children(recursive=True):
+                try:
+                    if "_node_trial" in " ".join(p.cmdline()) or "_node_trial" in p.name():
+                        p.kill()
+                        killed = True
+                except psutil.Error:
+                    pass
+        assert killed, "no Ray worker was found training a trial"
+        out, err = proc.communicate(timeout=400)
+        assert proc.returncode == 0, err[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    s = Store(home)
+    rows = s._q("SELECT trial_id, step, count(*) AS n FROM points GROUP BY trial_id, step HAVING n > 1")
+    assert rows == [], [tuple(r) for r in rows]
+    for t in s.trials(json.loads(out)["run_id"]):
+        steps = [p["step"] for p in s.points(t["id"])]
+        assert steps == sorted(set(steps)) and steps[-1] == t["steps"], (t["kind"], t["d"], steps[:20])
+    s.close()
+
+
+def test_a_local_ray_instance_listens_on_the_loopback_interface_only(tmp_path):
+    code = (
+        "import psutil, sys\n"
+        "from idim_core.executors.ray_exec import connect\n"
+        "connect(None, cpus=1)\n"
+        "me = psutil.Process()\n"
+        "seen = set()\n"
+        "for p in [me, *me.children(recursive=True)]:\n"
+        "    try:\n"
+        "        seen |= {c.laddr.ip for c in p.net_connections(kind='inet') if c.status == psutil.CONN_LISTEN}\n"
+        "    except psutil.Error:\n"
+        "        pass\n"
+        "print(sorted(seen))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    seen = eval(p.stdout.strip().splitlines()[-1])
+    assert seen and all(ip in ("127.0.0.1", "::ffff:127.0.0.1", "::1") for ip in seen), seen

@@ -10,8 +10,10 @@ and collects results with ``ray.wait`` in completion order.
   bundled model package, the same torch; ``IDIM_RAY_RUNTIME_ENV`` passes a Ray
   ``runtime_env`` as JSON).
 - A Ray worker process that dies mid-trial is retried up to ``MAX_RETRIES`` times by Ray
-  itself; after that the trial is reported lost (the sweep goes on, and `idim resume`
-  reruns it).
+  itself; a retried attempt starts its trial's curve afresh (its points are never stored
+  twice).  After the retries the trial is reported lost: the trials already submitted
+  finish, then the run ends failed naming it, and `idim resume` reruns it.
+- A local Ray instance (no ``--ray-address``) listens on 127.0.0.1 only.
 - Cancel: the owner sees the request within ``POLL`` seconds, ``ray.cancel``s every
   outstanding task and the tasks stop at their next step.
 """
@@ -28,7 +30,18 @@ from ..errors import UserError
 POLL = 0.5  # seconds between the owner's looks at results, progress and cancel requests
 PUSH_EVERY = 0.5  # a trial sends its curve at most this often (a few messages a second)
 MAX_RETRIES = 2  # Ray re-runs a trial whose worker process died this many times
+LOCAL_IP = "127.0.0.1"  # where a local Ray instance listens
 KILL_ONCE_ENV = "IDIM_RAY_TEST_KILL_ONCE"  # tests: the first attempt's worker dies (a real os._exit)
+KILL_D_ENV = "IDIM_RAY_TEST_KILL_D"  # tests: every attempt of the trials at this d dies (the trial is lost)
+KILL_POINTS_ENV = "IDIM_RAY_TEST_KILL_POINTS"  # tests: a dying attempt first sends this many curve points
+
+
+def _test_hooks() -> dict | None:
+    """The fault-injection settings of the tests (environment variables of the owning process)."""
+    once, d, pts = (os.environ.get(k) for k in (KILL_ONCE_ENV, KILL_D_ENV, KILL_POINTS_ENV))
+    if not (once or d):
+        return None
+    return {"once": once, "d": int(d) if d and d.isdigit() else None, "points": int(pts) if pts and pts.isdigit() else 0}
 
 
 class TrialLost(Exception):
@@ -39,7 +52,7 @@ def require_ray():
     try:
         import ray  # noqa: F401
     except ImportError:
-        raise UserError("--executor ray needs Ray: pip install -e \".[ray]\" (or pip install 'ray>=2.9')") from None
+        raise UserError("--executor ray needs Ray: pip install -e \".[ray]\" (or pip install 'ray>=2.52')") from None
     return ray
 
 
@@ -59,6 +72,20 @@ def check_address(address: str | None) -> None:
                         "`ray start --head` or check the address") from None
 
 
+def _loopback_only() -> None:
+    """Make a local Ray instance listen on 127.0.0.1 alone.  Ray turns a loopback ``_node_ip_address``
+    into the machine's outward address unless it treats the machine as a single-node platform (its
+    macOS/Windows rule, ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``); the variable reaches the processes
+    Ray starts, the constant the Ray already imported here."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    try:
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    except (ImportError, AttributeError):  # another Ray layout: the address asked for still applies
+        pass
+
+
 def connect(address: str | None, cpus: int | None = None) -> str:
     """Join the cluster (or start a local Ray instance); its address, for the run's record."""
     ray = require_ray()
@@ -75,8 +102,13 @@ def connect(address: str | None, cpus: int | None = None) -> str:
                                 "{\"pip\": [\"idim\"]})") from None
         if address:
             kw["address"] = address
-        elif cpus:
-            kw["num_cpus"] = cpus
+        else:
+            # a local instance serves this process only: every port on the loopback interface (Ray
+            # otherwise listens on all of them; token authentication, Ray >= 2.52, guards a cluster)
+            _loopback_only()
+            kw["_node_ip_address"] = LOCAL_IP
+            if cpus:
+                kw["num_cpus"] = cpus
         try:
             ray.init(**kw)
         except Exception as e:  # ConnectionError, RuntimeError from Ray
@@ -115,15 +147,30 @@ _NODE_DATA: dict[str, tuple] = {}
 
 
 def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, projection: str, sink, threads: int,
-                device: str, kill_flag: str | None):
+                device: str, kill_flag: dict | None):
     import copy
 
     import torch
 
     from ..train import Cancelled, Prepared, run_trial
 
-    if kill_flag and not os.path.exists(kill_flag):  # tests: a real worker death on the first attempt
-        open(kill_flag, "w").close()
+    import uuid
+
+    attempt = uuid.uuid4().hex  # Ray may run this task again (its worker died): the owner tells attempts apart
+    key = (spec.kind, spec.d, spec.seed)
+    buf: list[dict] = []
+    hooks = kill_flag or {}
+    once = hooks.get("once")
+    if (once and not os.path.exists(once)) or (hooks.get("d") is not None and spec.d == hooks["d"]):
+        # tests: a real worker death (os._exit), on the first attempt of the run's first trial ("once") or
+        # on every attempt of the trials at one d ("d"); after sending a few curve points ("points")
+        if once and not os.path.exists(once):
+            open(once, "w").close()
+        if hooks.get("points"):
+            import ray
+
+            ray.get(sink.push.remote(key, attempt, [{"step": i, "loss": 9.0, "accuracy": None}
+                                                    for i in range(1, int(hooks["points"]) + 1)]))
         os._exit(1)
     torch.set_num_threads(max(1, threads))
     if data_key not in _NODE_DATA:
@@ -134,15 +181,13 @@ def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, project
     train, val, test, pad_id, num_labels = _NODE_DATA[data_key]
     prep = Prepared(_node_module(cfg, num_labels, device), None, train, val, test, pad_id, torch.device(device),
                     num_labels)
-    key = (spec.kind, spec.d, spec.seed)
-    buf: list[dict] = []
     state = {"last": 0.0, "stop": False, "checked": 0.0}
 
     def on_point(p):
         buf.append(p)
         now = time.monotonic()
         if now - state["last"] >= PUSH_EVERY or p.get("accuracy") is not None:
-            sink.push.remote(key, list(buf))
+            sink.push.remote(key, attempt, list(buf))
             buf.clear()
             state["last"] = now
 
@@ -162,21 +207,22 @@ def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, project
         return "cancelled"
     finally:
         if buf:
-            sink.push.remote(key, list(buf))
+            sink.push.remote(key, attempt, list(buf))
     res.curve = res.curve[-1:]  # the owner has the curve already (through the sink)
     res.test = None
     return res
 
 
 class _Sink:
-    """A tiny actor: trials push their curve here, the owner drains it; it also carries the stop flag."""
+    """A tiny actor: trials push their curve here (with their attempt's id), the owner drains it in
+    order; it also carries the stop flag."""
 
     def __init__(self):
         self.points: dict = {}
         self._stop = False
 
-    def push(self, key, pts):
-        self.points.setdefault(key, []).extend(pts)
+    def push(self, key, attempt, pts):
+        self.points.setdefault(key, []).append((attempt, pts))
 
     def drain(self):
         out, self.points = self.points, {}
@@ -215,7 +261,8 @@ class RayExecutor:
         ray.get(self._sink.stopped.remote())  # the actor is up before any trial asks it
         self._data = ray.put((prep.train, prep.val, prep.test, prep.pad_id, prep.num_labels))
         self._pending: dict = {}  # ObjectRef -> (spec, on_point)
-        self._by_key: dict = {}
+        self._by_key: dict = {}  # (kind, d, seed) -> (on_start, on_point)
+        self._attempt: dict = {}  # (kind, d, seed) -> the attempt whose points the store holds
         self._cancelled = False
 
     @property
@@ -233,18 +280,27 @@ class RayExecutor:
         on_start()
         threads = int(self.cfg.get("threads") or self.cpus or 1)
         ref = self._remote.remote(self.cfg, self.tcfg, spec, self._data, self._data.hex(), self.method,
-                                  self.projection, self._sink, threads, self.device, os.environ.get(KILL_ONCE_ENV))
+                                  self.projection, self._sink, threads, self.device, _test_hooks())
         self._pending[ref] = (spec, on_point)
-        self._by_key[(spec.kind, spec.d, spec.seed)] = on_point
+        self._by_key[(spec.kind, spec.d, spec.seed)] = (on_start, on_point)
 
     def _drain(self) -> None:
+        """Hand the trials' new points to the owner.  A retried attempt starts the trial afresh
+        (``on_start`` again: the owner drops the earlier attempt's points), so none is stored twice."""
         import ray
 
-        for key, pts in ray.get(self._sink.drain.remote()).items():
-            cb = self._by_key.get(key)
-            if cb:
+        for key, batches in ray.get(self._sink.drain.remote()).items():
+            cbs = self._by_key.get(key)
+            if not cbs:
+                continue
+            on_start, on_point = cbs
+            for attempt, pts in batches:
+                seen = self._attempt.get(key)
+                if seen is not None and seen != attempt:
+                    on_start()
+                self._attempt[key] = attempt
                 for p in pts:
-                    cb(p)
+                    on_point(p)
 
     def wait(self):
         """Yield (spec, TrialResult | Exception) in completion order; a cancel request yields Cancelled."""
