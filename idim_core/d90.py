@@ -149,7 +149,8 @@ def estimate(points: list[dict], baselines: list[float], chance=None, majority=N
            "threshold": None, "by_d": rows, "d90": None, "d90_interpolated": None, "d90_upper": None,
            "d90_status": "unknown", "d90_ci": None, "stopped_at": max((r["d"] for r in rows), default=None),
            "threshold_paper": None, "threshold_rule": None, "non_monotone": False, "non_monotone_at": None,
-           "d90_ci_over": "seeds+examples" if max((r["n"] for r in rows), default=1) > 1 else "examples"}
+           "d90_ci_over": "seeds+examples" if max((r["n"] for r in rows), default=1) > 1 else "examples",
+           "d90_ci_widened": False}
     if not baselines:
         return out
     base = statistics.fmean(baselines)
@@ -226,6 +227,30 @@ def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float 
     return [None if not math.isfinite(low) else float(low), None if not math.isfinite(high) else float(high)]
 
 
+def widen_to_tried(ci: list[float | None] | None, tried: list[int], tol: float = 1.4) -> list[float | None] | None:
+    """An interval end inside an untried stretch of d wider than ``tol`` moves out to the d tried
+    on either side: linear interpolation in log d there is an assumption, not a measurement."""
+    if not ci or not tried:
+        return ci
+    ds = sorted(set(tried))
+
+    def bracket(x):
+        a = max((d for d in ds if d <= x), default=None)
+        b = min((d for d in ds if d >= x), default=None)
+        return a, b
+
+    lo, hi = ci
+    if lo is not None:
+        a, b = bracket(lo)
+        if a is not None and b is not None and b / a > tol:
+            lo = float(a)
+    if hi is not None:
+        a, b = bracket(hi)
+        if a is not None and b is not None and b / a > tol:
+            hi = float(b)
+    return [lo, hi]
+
+
 def p90_text(res: dict, baseline_word: str = "full fine-tuning") -> str:
     """The 90 % point of a run on the trainable-parameter axis (LoRA, VeRA, BitFit, head-only)."""
     status = res.get("p90_status")
@@ -269,6 +294,8 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
         lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
         hi = f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"
         ci_txt = f", 95 % interval {lo} – {hi}"
+    if ci and res.get("d90_ci_widened"):
+        ci_txt += ", widened to the d tried where the grid is coarse"
     if ci and res.get("d90_ci_over") == "examples":
         ci_txt += f" ({ONE_SEED})"
     if status == "found":

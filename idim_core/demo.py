@@ -80,6 +80,7 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
         tid = store.start_trial(run_id, "subspace", int(p["d"]), int(p["seed"]))
         extra = {k: p[k] for k in ("lam", "lam_names", "lam_history", "quantised") if p.get(k) is not None}
         store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"), seconds=p.get("seconds"),
+                           val_accuracy=p.get("val_accuracy"),
                            trainable=p.get("params"), peak_mb=p.get("peak_mb"), steps=p.get("steps"),
                            train_accuracy=p.get("train_accuracy"), extra=extra or None)
     store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "

@@ -81,7 +81,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
 EST_KEYS = ("baseline_accuracy", "baseline_accuracies", "baseline_std", "threshold", "by_d", "d90",
             "d90_interpolated", "d90_status", "d90_upper", "d90_ci", "by_params", "p90", "p90_interpolated",
             "p90_status", "p90_upper", "p90_ci", "threshold_paper", "threshold_rule", "non_monotone",
-            "non_monotone_at", "d90_ci_over")
+            "non_monotone_at", "d90_ci_over", "d90_ci_widened")
 
 
 def methods_axis(method: str) -> str:
@@ -98,7 +98,7 @@ def point(t: dict, axis: str) -> dict:
     out = {"d": t["d"], "seed": t["seed"], "accuracy": t["accuracy"], "status": t["status"], "params": params}
     if axis == "rank":
         out["rank"] = t["d"]
-    for k in ("seconds", "peak_mb", "steps", "train_accuracy"):
+    for k in ("val_accuracy", "seconds", "peak_mb", "steps", "train_accuracy"):
         if t.get(k) is not None:
             out[k] = t[k]
     if t.get("train_accuracy") is not None and t.get("accuracy") is not None:
@@ -109,6 +109,17 @@ def point(t: dict, axis: str) -> dict:
             out[k] = extra[k]
         elif t.get(k) is not None:  # a point read back from a JSON record
             out[k] = t[k]
+    return out
+
+
+PUBLIC_POINT_KEYS = ("d", "rank", "params", "seed", "accuracy", "val_accuracy", "status", "seconds", "peak_mb",
+                     "steps", "train_accuracy", "gap", "lam", "lam_names", "lam_history", "quantised")
+
+
+def public(res: dict) -> dict:
+    """The run's JSON contract, the one `idim show --json`, `idim export` and the Runs page's download give."""
+    out = dict(res)
+    out["points"] = [{k: p[k] for k in PUBLIC_POINT_KEYS if k in p} for p in res["points"]]
     return out
 
 
@@ -143,7 +154,8 @@ def bound_of(stats: list[dict], axis: str, n_train: int | None, cfg: dict) -> di
     if axis != "d" or not n_train:
         return None
     dims = cfg.get("dims")
-    grid = len(dims) if isinstance(dims, list) else max(1, len(stats))
+    # K counts every d tried: the grid and the d the refinement added
+    grid = max(len(dims) if isinstance(dims, list) else 1, len(stats))
     return bound.summary(stats, n_train, grid)
 
 
@@ -166,7 +178,9 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
     if axis == "d":  # the count is d: one estimate serves both
         est = d90mod.estimate(pts, bases, chance, majority, n_test, status)
         if base_trials is not None and est["d90_status"] in ("found", "below_grid") and base_trials:
-            est["d90_ci"] = d90mod.bootstrap_ci(base_trials, sub_trials, chance, n_test, majority=majority)
+            raw = d90mod.bootstrap_ci(base_trials, sub_trials, chance, n_test, majority=majority)
+            est["d90_ci"] = d90mod.widen_to_tried(raw, [r["d"] for r in est["by_d"]])
+            est["d90_ci_widened"] = est["d90_ci"] != raw
         est_p = est
     else:
         by_params = [{**p, "d": p["params"]} for p in pts if p.get("params") is not None]
@@ -174,11 +188,12 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
         # (below the smallest size tried the point is only bounded above: no interval is claimed)
         if base_trials is not None and est_p["d90_status"] == "found" and base_trials:
             params_of = {p["d"]: p["params"] for p in pts}
-            est_p["d90_ci"] = d90mod.bootstrap_ci(base_trials, [{**t, "d": params_of.get(t["d"], t["d"])}
-                                                                for t in sub_trials], chance, n_test,
-                                                               majority=majority)
+            raw = d90mod.bootstrap_ci(base_trials, [{**t, "d": params_of.get(t["d"], t["d"])} for t in sub_trials],
+                                      chance, n_test, majority=majority)
+            est_p["d90_ci"] = d90mod.widen_to_tried(raw, [r["d"] for r in est_p["by_d"]])
+            est_p["d90_ci_widened"] = est_p["d90_ci"] != raw
         est = dict(est_p, by_d=d90mod.summarize(pts, chance), d90=None, d90_interpolated=None, d90_upper=None,
-                   d90_ci=None, d90_status="baseline_at_floor" if est_p["d90_status"] == "baseline_at_floor"
+                   d90_ci=None, d90_ci_widened=False, d90_status="baseline_at_floor" if est_p["d90_status"] == "baseline_at_floor"
                    else "not_applicable")
     est.update(by_params=est_p["by_d"], p90=est_p["d90"], p90_interpolated=est_p["d90_interpolated"],
                p90_status=est_p["d90_status"], p90_upper=est_p["d90_upper"], p90_ci=est_p["d90_ci"])

@@ -57,6 +57,9 @@ class RunConfig:
                                    "in d", choices=SAID_GROUPS)
     lr_search: bool = _f(False, "subspace trials: train at 1/3, 1 and 3 times z's rate and keep the best on the "
                                 "validation split (three times the time)", type=bool)
+    refine: int = _f(3, "after a grid of d: up to this many extra values of d (each with every seed), bisecting "
+                        "in log d the bracket where the validation mean crosses the threshold until it is within "
+                        "1.4x (0: off)", type=int)
     max_train: int | None = _f(1024, "training examples", type=int)
     max_eval: int | None = _f(256, "validation and test examples each", type=int)
     max_length: int = _f(64, "tokens per example", type=int)
@@ -290,6 +293,9 @@ def make_config(**overrides) -> dict:
     seeds = cfg["seeds"]
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
         raise UserError(f"--seeds must be a whole number from 1 to 100, got {seeds!r}")
+    refine = cfg.get("refine")
+    if isinstance(refine, bool) or not isinstance(refine, int) or not 0 <= refine <= 20:
+        raise UserError(f"--refine must be a whole number from 0 (off) to 20, got {refine!r}")
     for key in ("lr_full", "lr_subspace"):
         v = cfg[key]
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:

@@ -207,7 +207,8 @@ class Runner:
             for s in need:
                 self.store.copy_trial(self.run_id, rows[s])
                 done[("baseline", None, s)] = {"kind": "baseline", "d": None, "seed": s, "status": "done",
-                                               "accuracy": rows[s]["accuracy"], "seconds": rows[s]["seconds"]}
+                                               "accuracy": rows[s]["accuracy"], "seconds": rows[s]["seconds"],
+                                               "val_accuracy": rows[s].get("val_accuracy")}
             self.store.update_run(self.run_id, summary={**(self.store.get_run(self.run_id)["summary"] or {}),
                                                         "baseline_from": run["id"]})
             self.store.event(self.run_id, "info", f"full fine-tuning baseline shared with run {run['id']} (same model, "
@@ -288,7 +289,7 @@ class Runner:
                                    res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable,
                                    res.error, res.correct, res.peak_mb, res.train_accuracy, res.extra)
                 row = {"kind": sp.kind, "d": sp.d, "seed": sp.seed, "status": res.status, "accuracy": res.accuracy,
-                       "seconds": res.seconds}
+                       "seconds": res.seconds, "val_accuracy": res.val_accuracy}
                 done[(sp.kind, sp.d, sp.seed)] = row
                 msg = (f"{level_name(cfg['method'], sp) if sp.kind != 'baseline' else 'baseline'} seed {sp.seed}: "
                        + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
@@ -316,13 +317,17 @@ class Runner:
             raise UserError(f"full fine-tuning diverged ({bases[0].get('error') or 'non-finite loss'}); lower --lr-full")
         from .d90 import threshold_of
 
-        thr = threshold_of(statistics.fmean(ok), task.chance(), task.majority(), len(prep.test))[0]
         fail = task.chance()
+        # Every choice of where to look next (the automatic search, the refinement) is made on the
+        # validation split: validation means against the threshold the baseline's validation accuracy
+        # sets.  The test split is read only for the reported d90.
+        base_val = statistics.fmean([_val(b) for b in bases if b["status"] == "done" and _val(b) is not None])
+        thr = threshold_of(base_val, task.chance(), task.majority(), len(prep.val))[0]
 
         def mean_of(accs: list[dict]) -> float:
             # a diverged trial is a failed one: chance accuracy, never dropped from the mean; a trial the
             # infrastructure lost is missing data (resume reruns it)
-            vals = [a["accuracy"] if a["accuracy"] is not None else fail for a in accs if a["status"] != "failed"]
+            vals = [_val(a) if _val(a) is not None else fail for a in accs if a["status"] != "failed"]
             return statistics.fmean(vals) if vals else fail
 
         def mean_at(d: int) -> float:
@@ -347,16 +352,54 @@ class Runner:
                                         f"({n * len(seeds)} trials), up to {k} d per round")
         elif cfg["dims"] == "auto":
             adaptive_search(mean_at, thr, max_d, min_d=_min_d(cfg, prep))
-        elif executor.slots > 1:
-            means_at([d for d in cfg["dims"]])  # every (d, seed) at once: the cluster schedules them
         else:
-            for d in cfg["dims"]:
-                mean_at(d)
+            if executor.slots > 1:
+                grid = means_at([d for d in cfg["dims"]])  # every (d, seed) at once: the cluster schedules them
+            else:
+                grid = {d: mean_at(d) for d in cfg["dims"]}
+            for d, why in refine_grid(grid, thr, means_at, int(cfg.get("refine") or 0), max_d=max_d,
+                                      min_d=_min_d(cfg, prep)):
+                store.event(run_id, "info", f"refinement: d = {d:,} added ({why})")
         store.end_run(run_id, "done")
         summary = result(store, run_id)
         store.event(run_id, "info", "done: " + describe(summary))
         self.progress({"type": "done", "summary": summary})
         return summary
+
+
+def _val(row: dict) -> float | None:
+    """A trial's validation accuracy (its test accuracy for rows stored before it was kept)."""
+    if row.get("status") not in ("done", None):
+        return None
+    v = row.get("val_accuracy")
+    return v if v is not None else row.get("accuracy")
+
+
+def refine_grid(means: dict[int, float], thr: float, means_at: Callable[[list[int]], dict[int, float]],
+                budget: int, max_d: int | None = None, min_d: int = 1, tol: float = AUTO_TOL) -> list[tuple[int, str]]:
+    """After a grid: bisect in log d the bracket where the (validation) mean first crosses ``thr``.
+
+    ``means`` (d -> mean) grows with every d tried; at most ``budget`` new d, stopping once the
+    bracket is within ``tol``.  Returns the d added, each with why, for the run's log.  A grid
+    whose smallest d already passes, or that never passes, has no bracket to refine.
+    """
+    added: list[tuple[int, str]] = []
+    while len(added) < budget:
+        ds = sorted(means)
+        hi = next((d for d in ds if means[d] >= thr), None)
+        below = [d for d in ds if hi is not None and d < hi]
+        if hi is None or not below:
+            break
+        lo = below[-1]
+        if hi / lo <= tol or hi - lo <= 1:
+            break
+        mid = min(max(int(round(math.sqrt(lo * hi))), lo + 1), hi - 1)
+        if max_d is not None and mid > max_d or mid < min_d:
+            break
+        means.update(means_at([mid]))
+        added.append((mid, f"validation mean {means[lo]:.3f} at d = {lo:,} and {means[hi]:.3f} at d = {hi:,} "
+                           f"bracket the threshold {thr:.3f}; {means[mid]:.3f} at d = {mid:,}"))
+    return added
 
 
 def lost_message(gone: list, method: str, run_id: str) -> str:

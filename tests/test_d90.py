@@ -237,3 +237,35 @@ def test_one_seed_interval_says_what_it_leaves_out():
     three = d90.estimate(pts([(d, s, a) for s in range(3) for d, a in ((10, 0.6), (100, 0.85))]), [0.9], chance=0.5)
     assert three["d90_ci_over"] == "seeds+examples"
     assert "1 seed" not in d90.describe({**three, "d90_ci": [20.0, 90.0], "status": "done"})
+
+
+def test_refine_bisects_the_bracket_on_the_means_it_is_given():
+    from idim_core.sweep import refine_grid
+
+    truth = lambda d: 0.3 + 0.6 * min(1.0, math.log10(d) / 3)  # noqa: E731  (0.9 at d = 1000)
+    means = {10: truth(10), 100: truth(100), 10_000: truth(10_000)}
+    asked = []
+
+    def means_at(ds):
+        asked.extend(ds)
+        return {d: truth(d) for d in ds}
+
+    added = refine_grid(means, 0.85, means_at, budget=3)
+    assert [d for d, _ in added] == asked == [1000, 316, 562]  # bisection in log d inside 100 - 10,000
+    assert all("bracket the threshold 0.850" in why for _, why in added)
+    # stops once the bracket is within 1.4x, whatever the budget
+    means2 = {100: 0.5, 130: 0.9}
+    assert refine_grid(means2, 0.85, means_at, budget=5) == []
+    # nothing to refine below the grid or when never reached; budget 0 is off
+    assert refine_grid({10: 0.9, 100: 0.95}, 0.85, means_at, 3) == []
+    assert refine_grid({10: 0.1, 100: 0.2}, 0.85, means_at, 3) == []
+    assert refine_grid({10: 0.1, 1000: 0.95}, 0.85, means_at, 0) == []
+
+
+def test_interval_ends_inside_an_untried_stretch_move_out_to_the_d_tried():
+    assert d90.widen_to_tried([137.0, 217.0], [10, 100, 1000]) == [100.0, 1000.0]
+    # inside a stretch within 1.4x the interpolation is kept
+    assert d90.widen_to_tried([137.0, 217.0], [10, 100, 130, 160, 200, 250]) == [130.0, 250.0]
+    assert d90.widen_to_tried([135.0, 190.0], [100, 130, 160, 200]) == [135.0, 190.0]
+    assert d90.widen_to_tried([100.0, None], [10, 100, 1000]) == [100.0, None]  # "> max d" stays open
+    assert d90.widen_to_tried(None, [10]) is None

@@ -1,0 +1,44 @@
+"""d90 at the edges, end to end: a coarse grid is refined where the validation mean crosses the
+threshold, and the interval never claims what was not measured (real runs of the classic MLP)."""
+import json
+import statistics
+
+import pytest
+
+from conftest import run_cli
+from idim_core.demo import recorded_result
+from idim_core.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def test_coarse_grid_is_refined_on_validation_and_agrees_with_the_dense_record(home):
+    p = run_cli("run", "--model", "mlp", "--task", "digits", "--dims", "10,100,1000", "--seeds", "3",
+                "--json", "--quiet", home=home)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    tried = sorted({pt["d"] for pt in res["points"]})
+    assert set(tried) > {10, 100, 1000} and len(tried) <= 3 + 3  # the refinement added d, within its budget
+    assert all(pt.get("val_accuracy") is not None for pt in res["points"])
+    dense = recorded_result("mlp-digits")  # the same model and budget on a dense grid
+    lo, hi = res["d90_ci"]
+    assert (lo <= dense["d90_interpolated"] <= hi
+            or dense["d90_ci"][0] <= res["d90_interpolated"] <= dense["d90_ci"][1])
+    # every refinement step was chosen on validation: the logged means are the validation means
+    store = Store()
+    events = [e["message"] for e in store.events(res["run_id"]) if e["message"].startswith("refinement:")]
+    assert events, "the run's log says which d were added and why"
+    for e in events:
+        d = int(e.split("d = ")[1].split(" ")[0].replace(",", ""))
+        val = statistics.fmean(pt["val_accuracy"] for pt in res["points"] if pt["d"] == d)
+        assert f"{val:.3f} at d = {d:,}" in e
+
+
+def test_refine_zero_runs_the_grid_alone_and_a_bad_value_is_refused(home):
+    p = run_cli("run", "--model", "mlp", "--task", "digits", "--dims", "10,1000", "--refine", "0", "--json",
+                "--quiet", home=home)
+    assert p.returncode == 0, p.stderr
+    assert sorted({pt["d"] for pt in json.loads(p.stdout)["points"]}) == [10, 1000]
+    for bad in ("-1", "21", "two"):
+        q = run_cli("run", "--model", "mlp", "--task", "digits", "--refine", bad, home=home)
+        assert q.returncode == 2 and len(q.stderr.strip().splitlines()) == 1, q.stderr
