@@ -138,15 +138,7 @@ def print_table(res: dict, out=sys.stdout) -> None:
     w()
     from .d90 import describe
 
-    if res.get("d90_status") == "found":
-        ci = res.get("d90_ci")
-        ci_txt = ""
-        if ci:
-            ci_txt = (f", 95 % interval {_fmt_d(round(ci[0])) if ci[0] is not None else '?'} to "
-                      f"{_fmt_d(round(ci[1])) if ci[1] is not None else '> max d'}")
-        w(f"d90 = {res['d90']:,} (grid), {res['d90_interpolated']:,.0f} (interpolated in log d{ci_txt})")
-    else:
-        w(describe(res))
+    w(describe(res))  # the sentence every face shares
     if res.get("seconds"):
         w(f"wall time: {res['seconds']:.0f} s on {res.get('device') or '?'}")
     if res.get("error"):

@@ -1,0 +1,54 @@
+"""One interval per run: the shipped records, the README's results table, `idim show --json` after
+importing a record, and the derivation at load all give the same d90 facts."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from idim_core.demo import RECORDED_DIR, import_recorded, recorded_result
+from idim_core.results import result
+from idim_core.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = sorted(p.stem for p in RECORDED_DIR.glob("*.json"))
+
+
+def cell(ci) -> str:
+    if not ci:
+        return "–"
+    lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
+    hi = f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"
+    return f"{lo} – {hi}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_record_file_carries_the_facts_derived_from_its_points(name):
+    raw = json.loads((RECORDED_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    derived = recorded_result(name)
+    for k in ("threshold", "threshold_rule", "d90_status", "d90_interpolated", "d90_ci", "p90_ci", "non_monotone"):
+        assert raw.get(k) == derived.get(k), (name, k)
+
+
+def test_readme_table_is_the_one_the_script_prints():
+    out = subprocess.run([sys.executable, "scripts/summarize_recorded.py"], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in out.splitlines() if line.startswith("| `")]
+    assert rows
+    for line in rows:
+        assert line in readme, f"README's table is out of date: run scripts/summarize_recorded.py\n{line}"
+
+
+@pytest.mark.parametrize("name", ["minilm-l6-mr", "mlp-digits", "lenet-mnist5k", "minilm-l6-mr-lora"])
+def test_idim_show_after_import_gives_the_files_interval(name, home):
+    store = Store()
+    rid = import_recorded(store, RECORDED_DIR / f"{name}.json")
+    raw = json.loads((RECORDED_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    res = result(store, rid)
+    assert res["d90_ci"] == raw["d90_ci"] and res["p90_ci"] == raw["p90_ci"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
+    assert re.search(re.escape(cell(raw["d90_ci"] if res["axis"] == "d" else raw["p90_ci"])), row)
