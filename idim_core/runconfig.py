@@ -92,6 +92,7 @@ CLASSIC_DEFAULTS = dict(
     DEFAULTS, model="mlp", task="mnist5k", method="did", projection="fastfood",
     dims=[10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000], epochs=10.0, batch_size=64,
     lr_full=1e-3, lr_subspace=0.1, max_train=None, max_eval=None,
+    seeds=3,  # classic trials take seconds: 3 seeds let the interval include the random subspace's own spread
 )
 AUTO_START, AUTO_FACTOR, AUTO_TOL = 10, 10, 1.4
 
