@@ -230,6 +230,12 @@ def make_config(**overrides) -> dict:
             raise UserError(f"--{key.replace('_', '-')} is {len(v):,} characters long; the limit is {MAX_TEXT:,}")
         if isinstance(v, str) and "\x00" in v:
             raise UserError(f"--{key.replace('_', '-')} contains a NUL character")
+    for key in ("text_column", "label_column", "text_pair_column"):
+        if key in given and not str(given[key]).strip():
+            if key == "text_pair_column":
+                given.pop(key)  # an empty second text column: none
+            else:
+                raise UserError(f"--{key.replace('_', '-')} is empty; give the name of a column of your CSV file")
     classic = is_classic_model(given.get("model")) or is_image_task(given.get("task"))
     cfg = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
     cfg.update(given)
@@ -307,6 +313,9 @@ def make_config(**overrides) -> dict:
         v = cfg[key]
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
             raise UserError(f"--{key.replace('_', '-')} must be a whole number of at least {lo}, got {v!r}")
+    ss = cfg.get("split_seed")
+    if isinstance(ss, bool) or not isinstance(ss, int) or not 0 <= ss < 2**31:
+        raise UserError(f"--split-seed must be a whole number from 0 to {2**31 - 1:,}, got {ss!r}")
     t = cfg.get("threads")
     if t is not None and (isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 1024):
         raise UserError(f"--threads must be a whole number from 1 to 1024 (0: automatic), got {t!r}")

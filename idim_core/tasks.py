@@ -176,7 +176,12 @@ def resolve(name: str) -> TaskSpec:
         except (OSError, RuntimeError):
             found = False
         if not found:
-            raise UserError(f"CSV file {typed} does not exist")
+            try:
+                there = path.exists()
+            except (OSError, ValueError):
+                there = False
+            raise UserError(f"CSV file {typed} " + ("is not a file (a folder or a device?)" if there
+                                                    else "does not exist"))
         return TaskSpec(f"csv:{path}", f"your CSV file {path.name}", "csv", file=str(path))
     raise UserError(
         f"unknown task {name!r}; use one of {', '.join(list(BUNDLED) + list(IMAGES) + list(HUB))}, or csv:PATH"

@@ -66,6 +66,9 @@ REFUSED = [
     (["--model", "minilm-l1", "--task", "csv:/" + "y" * 300 + "/a.csv"], "does not exist"),
     (["--model", "minilm-l1", "--task", "csv:"], "needs the path"),
     (["--model", "/" + "m" * 300, "--task", "mr"], "cannot be read"),
+    (["--model", "minilm-l1", "--task", "csv:/etc"], "is not a file"),
+    (TEXT + ["--split-seed", "-1"], "--split-seed must be"),
+    (TEXT + ["--split-seed", "99999999999999999999"], "--split-seed must be"),
     (MLP + ["--lora-targets", "all-linear"], "--lora-targets is for lora and vera"),
     (MLP + ["--lora-targets", "query-value"], "--lora-targets is for lora and vera"),
     (["--model", "mlp", "--task", "digits", "--method", "bitfit", "--lora-targets", "all-linear"], "lora and vera"),
@@ -185,3 +188,11 @@ def test_max_length_beyond_a_local_models_positions_is_refused(home, tmp_path):
     r = run_cli("run", "--model", d, "--task", "mr", "--method", "did", "--dims", "10", "--max-length", "200",
                 "--queue", home=home, timeout=180)
     _refused(r, "reads (128 tokens); give at most 128", home)
+
+
+def test_empty_csv_column_names_are_refused(home, tmp_path):
+    task = _csv(tmp_path / "c.csv", [(f"text {i}", "ab"[i % 2]) for i in range(40)])
+    for flag in ("--text-column", "--label-column"):
+        r = run_cli("run", "--model", "minilm-l1", "--task", task, "--dims", "10,100", flag, " ", "--queue",
+                    home=home, timeout=120)
+        _refused(r, f"{flag} is empty", home)
