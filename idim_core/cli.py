@@ -235,6 +235,8 @@ def cmd_ls(args) -> int:
     def short_d90(row):
         return short({**row, "d90_upper": row["d90"]}).replace("—", "-")
 
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
     store = _store(args)
     runs = store.list_runs(args.limit)
     rows = []
@@ -417,6 +419,12 @@ def cmd_bench(args) -> int:
 
     from . import bench
 
+    from .runconfig import MAX_TEXT, check_device, check_device_name
+
+    if args.model and len(args.model) > MAX_TEXT:
+        raise UserError(f"--model is {len(args.model):,} characters long; the limit is {MAX_TEXT:,}")
+    args.device = check_device_name(args.device)
+    check_device(args.device)
     if args.what == "step":
         if args.dim < 1:
             raise UserError("--dim must be at least 1")
@@ -569,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if not hasattr(args, "home"):  # --home may come before or after the command
             args.home = None
+        if args.home is not None and len(str(args.home)) > 1024:
+            raise UserError(f"--home is {len(str(args.home)):,} characters long; the limit is 1,024")
         return args.func(args)
     except UserError as e:
         print(f"idim: error: {_one_line(str(e))}", file=sys.stderr)
@@ -582,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("IDIM_DEBUG"):
             raise
         where = f" ({os.path.basename(str(e.filename))})" if getattr(e, "filename", None) else ""
+        where = _one_line(where)
         print(f"idim: error: a file could not be read or written: {_os_reason(e)}{where}", file=sys.stderr)
         return 2
     except Exception as e:  # a bug: one sentence, no exception class, details on demand
@@ -599,8 +610,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(text: str) -> str:
-    """A message on one line (a newline inside a user's value would make it two)."""
-    return " ".join(text.split()) if ("\n" in text or "\r" in text) else text
+    """A message on one line (a newline inside a user's value would make it two), a very long value in it
+    (a 5,000-character name echoed back) shortened to its start."""
+    import re
+
+    if "\n" in text or "\r" in text:
+        text = " ".join(text.split())
+    return re.sub(r"\S{121,}", lambda m: m.group(0)[:60] + "…", text)
 
 
 def _os_reason(e: OSError) -> str:

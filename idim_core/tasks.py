@@ -273,6 +273,9 @@ def csv_rows(text: str, shown: str, want: tuple = ()):
 
 def _read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str, shown: str | None = None):
     shown = shown or path.name
+    for what, col in (("text", text_col), ("label", label_col)):
+        if not col or not str(col).strip():
+            raise UserError(f"the {what} column's name is empty; give the name of a column of {shown}")
     size = path.stat().st_size
     if size > CSV_MAX_BYTES:
         raise UserError(f"{shown} is {size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")

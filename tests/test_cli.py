@@ -209,3 +209,25 @@ def test_unexpected_failures_are_one_sentence_without_an_exception_class(monkeyp
     assert len(err) == 1 and words in err[0], err
     for leak in (type(exc).__name__, "Errno", "/srv/secret", "list index", "int()"):
         assert leak not in err[0]
+
+
+LONG = "x" * 5000
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["tasks", "{csv:nolabel}", "--label-column", ""], "name is empty"),
+    (["tasks", "csv:" + LONG], "limit is 1,024"),
+    (["tasks", "mr", "--max-length", "٣"], "invalid int value"),
+    (["ls", "--limit", "-1"], "--limit must be at least 1"),
+    (["ls", "--limit", "٣"], "invalid int value"),
+    (["bench", "step", "--device", "tpu"], "unknown --device"),
+    (["bench", "step", "--model", LONG], "limit is 1,024"),
+    (["bench", "sweep", "--dims", "١٠"], "digits 0-9"),
+    (["--home", LONG, "ls"], "limit is 1,024"),
+    (["show", LONG], "is not a run id"),
+])
+def test_bad_input_to_other_commands_is_one_short_line(home, tmp_path, args, msg):
+    r = run_cli(*[_materialise(a, tmp_path) for a in args], home=home, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and msg in lines[0], r.stderr[-1500:]
+    assert len(lines[0]) < 400 and "Error" not in lines[0]
