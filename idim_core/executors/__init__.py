@@ -4,7 +4,8 @@ of the store:
 
 - ``submit(spec, on_start, on_point)``: queue one trial (a ``TrialSpec``);
 - ``wait()``: train what was submitted, yielding ``(spec, TrialResult | Exception)``
-  pairs in completion order (``TrialLost``: the infrastructure lost it, the sweep goes on);
+  pairs in completion order (``TrialLost``: the infrastructure lost it after its retries; the
+  trials submitted with it finish, then the run ends failed naming it and `idim resume` reruns it);
 - ``slots``: how many trials it trains at once (the adaptive search probes that many d);
 - ``cancel()``: stop what is running and drop what is queued.
 
