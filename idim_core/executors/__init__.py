@@ -2,7 +2,8 @@
 foreground `idim run`) talks to one through a tiny interface and stays the only writer
 of the store:
 
-- ``submit(spec, on_start, on_point)``: queue one trial (a ``TrialSpec``);
+- ``submit(spec, on_start, on_point)``: queue one trial (a ``TrialSpec``; ``on_start`` is called again
+  when a retried attempt starts the trial afresh, so its earlier points are dropped);
 - ``wait()``: train what was submitted, yielding ``(spec, TrialResult | Exception)``
   pairs in completion order (``TrialLost``: the infrastructure lost it after its retries; the
   trials submitted with it finish, then the run ends failed naming it and `idim resume` reruns it);
