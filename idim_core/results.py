@@ -68,7 +68,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "n_test": n_test,
         "n_train": n_train,
         "stats": stats,
-        "bound": bound_of(stats, axis, n_train, cfg),
+        "bound": bound_of(stats, axis, n_train, cfg, chance),
         "config": cfg,
         "created": run["created"],
         "started": run.get("started"),
@@ -104,7 +104,7 @@ def point(t: dict, axis: str) -> dict:
     if t.get("train_accuracy") is not None and t.get("accuracy") is not None:
         out["gap"] = t["train_accuracy"] - t["accuracy"]  # the generalisation gap: train - test
     extra = t.get("extra") or {}
-    for k in ("lam", "lam_names", "lam_history", "quantised"):
+    for k in ("lam", "lam_names", "lam_history", "quantised", "quantised_train", "quantised_train_n"):
         if extra.get(k) is not None:
             out[k] = extra[k]
         elif t.get(k) is not None:  # a point read back from a JSON record
@@ -113,7 +113,8 @@ def point(t: dict, axis: str) -> dict:
 
 
 PUBLIC_POINT_KEYS = ("d", "rank", "params", "seed", "accuracy", "val_accuracy", "status", "seconds", "peak_mb",
-                     "steps", "train_accuracy", "gap", "lam", "lam_names", "lam_history", "quantised")
+                     "steps", "train_accuracy", "gap", "lam", "lam_names", "lam_history", "quantised",
+                     "quantised_train", "quantised_train_n")
 
 
 def public(res: dict) -> dict:
@@ -136,18 +137,22 @@ def trial_stats(pts: list[dict]) -> list[dict]:
             vals = [p[key] for p in ps if p.get(key) is not None]
             return statistics.fmean(vals) if vals else None
 
-        q = {}
+        q, qt = {}, {}
         for p in ps:
             for b, acc in (p.get("quantised") or {}).items():
                 q.setdefault(b, []).append(acc)
+            for b, acc in (p.get("quantised_train") or {}).items():
+                qt.setdefault(b, []).append(acc)
         out.append({"d": d, "mean": mean("accuracy"), "train_mean": mean("train_accuracy"), "gap_mean": mean("gap"),
                     "seconds_mean": mean("seconds"), "steps_mean": mean("steps"),
                     "quantised_mean": {b: statistics.fmean(v) for b, v in sorted(q.items(), key=lambda x: int(x[0]))},
+                    "quantised_train_mean": {b: statistics.fmean(v)
+                                             for b, v in sorted(qt.items(), key=lambda x: int(x[0]))},
                     "n": len(ps), "diverged": sum(p.get("status") == "diverged" for p in pts if p["d"] == d)})
     return out
 
 
-def bound_of(stats: list[dict], axis: str, n_train: int | None, cfg: dict) -> dict | None:
+def bound_of(stats: list[dict], axis: str, n_train: int | None, cfg: dict, chance: float | None = None) -> dict | None:
     """The generalisation bound (bound.py) for a DID/SAID run, per d (None for other methods or unknown m)."""
     from . import bound
 
@@ -156,7 +161,9 @@ def bound_of(stats: list[dict], axis: str, n_train: int | None, cfg: dict) -> di
     dims = cfg.get("dims")
     # K counts every d tried: the grid and the d the refinement added
     grid = max(len(dims) if isinstance(dims, list) else 1, len(stats))
-    return bound.summary(stats, n_train, grid)
+    seeds = max([s.get("n") or 1 for s in stats] + [int(cfg.get("seeds") or 1)])
+    vectors = 2 if cfg.get("method") == "said" else 1  # SAID's scales are a second quantised vector
+    return bound.summary(stats, n_train, grid, seeds=seeds, vectors=vectors, chance=chance)
 
 
 def _n_train(cfg: dict, summ: dict) -> int | None:
@@ -219,7 +226,7 @@ def recompute(data: dict) -> dict:
     out["points"], out["axis"], out["n_test"] = pts, axis, n_test
     n_train = data.get("n_train") or _n_train(cfg, {})
     out["n_train"], out["stats"] = n_train, trial_stats(pts)
-    out["bound"] = bound_of(out["stats"], axis, n_train, cfg)
+    out["bound"] = bound_of(out["stats"], axis, n_train, cfg, data.get("chance"))
     return out
 
 

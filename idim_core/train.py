@@ -110,6 +110,27 @@ def train_batches(data, batch_size: int, rng: random.Random) -> list[list[int]]:
 
 
 @torch.inference_mode()
+class Head:
+    """The first ``n`` examples of a split (text or images), for a cheap evaluation pass."""
+
+    def __init__(self, data, n: int):
+        self.data, self.n = data, min(n, len(data))
+        self.labels = data.labels[: self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def length(self, i: int) -> int:
+        return self.data.length(i)
+
+    def batch(self, idx, device) -> dict:
+        return self.data.batch(idx, device)
+
+
+QUANTISED_TRAIN_BITS = (4, 8)  # the bound's widths: training accuracy of the quantised model
+QUANTISED_TRAIN_N = 512  # on this many training examples (its standard error goes with the bound)
+
+
 def evaluate(forward: Callable, data, device, batch_size: int, per_example: bool = False):
     """Accuracy on ``data``; with ``per_example`` also a list of bools, one per example in data order."""
     order = sorted(range(len(data)), key=data.length)
@@ -307,6 +328,11 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
                          lam_history=lam_history)
         if getattr(model, "z", None) is not None and cfg.quantise_bits:
             extra["quantised"] = quantised_accuracies(model, fwd, prep, cfg)
+            # the bound speaks of the quantised model: its training accuracy, on a fixed training subset
+            extra["quantised_train"] = quantised_accuracies(model, fwd, prep, cfg, split=Head(prep.train,
+                                                                                             QUANTISED_TRAIN_N),
+                                                            bits=QUANTISED_TRAIN_BITS)
+            extra["quantised_train_n"] = min(QUANTISED_TRAIN_N, len(prep.train))
         res.extra = extra or None
         return acc, correct
 
@@ -329,18 +355,19 @@ def quantise(v: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def quantised_accuracies(model, fwd, prep, cfg) -> dict[str, float]:
-    """Test accuracy with z (and SAID's lambda) quantised to each of cfg.quantise_bits bits; restored after."""
+def quantised_accuracies(model, fwd, prep, cfg, split=None, bits=None) -> dict[str, float]:
+    """Accuracy (on the test split, or ``split``) with z (and SAID's lambda) quantised to each of
+    ``bits`` (default cfg.quantise_bits) bits; restored after."""
     params = [p for p in (model.z, getattr(model, "lam", None)) if p is not None]
     saved = [p.detach().clone() for p in params]
     out = {}
     try:
-        for b in cfg.quantise_bits:
+        for b in (bits or cfg.quantise_bits):
             for p, s in zip(params, saved):
                 p.copy_(quantise(s, b))
             if hasattr(model, "_cache"):
                 model._cache = None
-            out[str(b)] = evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size)
+            out[str(b)] = evaluate(fwd, prep.test if split is None else split, prep.device, cfg.eval_batch_size)
     finally:
         for p, s in zip(params, saved):
             p.copy_(s)
