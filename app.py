@@ -30,7 +30,8 @@ except UserError as e:  # an unusable store directory: say what to do, keep the 
 with st.sidebar:
     st.markdown(f"**Device:** `{workers.detect_device()}`")
     st.caption({"running": "Background worker: running", "started": "Background worker: starting",
-                "disabled": "Background worker: not started by the app (IDIM_NO_AUTOSTART_WORKER)"}[worker])
+                "disabled": "Background worker: not started by the app (IDIM_NO_AUTOSTART_WORKER)",
+                "read-only": "Run store is read-only: runs can be viewed, none can train here"}[worker])
     if serving.served_mode():
         st.caption("Served mode: uploads only; no file on the server can be named (see the README).")
     else:

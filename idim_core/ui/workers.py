@@ -50,7 +50,8 @@ _start_lock = threading.Lock()
 def ensure_worker(home: str | Path | None = None) -> str:
     """Start a background worker for this store unless one runs.
 
-    Returns "running", "started" or "disabled" (IDIM_NO_AUTOSTART_WORKER=1).
+    Returns "running", "started", "disabled" (IDIM_NO_AUTOSTART_WORKER=1) or "read-only" (the
+    store's directory cannot be written: no worker can run there).
     Two tabs racing here are harmless: the worker takes a file lock and a
     second one exits at once.
     """
@@ -65,8 +66,11 @@ def ensure_worker(home: str | Path | None = None) -> str:
             return "running"
         if time.time() - _last_start.get(key, 0.0) < 10.0:
             return "started"  # just started; it is still importing before it takes the lock
-        home.mkdir(parents=True, exist_ok=True)
-        log = open(home / "worker.log", "ab")
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            log = open(home / "worker.log", "ab")
+        except OSError:
+            return "read-only"  # a store this process cannot write: runs can be read, nothing trains here
         env = dict(os.environ, IDIM_HOME=str(home))
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         subprocess.Popen([sys.executable, "-m", "idim_core.worker", str(home)], cwd=str(ROOT), env=env,
