@@ -193,3 +193,12 @@ def test_a_config_that_does_not_parse_reads_as_a_failed_run(tmp_path):
 
     assert result(s, "aaaaaaaaaaaa")["status"] == "failed"
     assert s.fail_unstarted("aaaaaaaaaaaa", bad["error"]) and s.next_queued() == good
+
+
+def test_the_app_does_not_start_a_worker_where_the_store_cannot_be_written(tmp_path, monkeypatch):
+    from idim_core.ui import workers
+
+    monkeypatch.delenv("IDIM_NO_AUTOSTART_WORKER", raising=False)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert workers.ensure_worker(blocker / "idim") == "read-only"  # no exception reaches the page
