@@ -62,8 +62,11 @@ def ensure_worker(home: str | Path | None = None) -> str:
     home = Path(home) if home else default_home()
     key = str(home)
     with _start_lock:
-        if worker_running(home):
-            return "running"
+        try:
+            if worker_running(home):
+                return "running"
+        except OSError:
+            return "read-only"
         if time.time() - _last_start.get(key, 0.0) < 10.0:
             return "started"  # just started; it is still importing before it takes the lock
         try:
