@@ -184,7 +184,7 @@ def check_model(name: str) -> ModelSpec:
 
 
 def _load_failure(spec: ModelSpec, e: Exception) -> str:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    first = str(e).strip().splitlines()[0] if str(e).strip() else "no detail given"
     if spec.source == "hub":
         if _hub_offline():
             return (

@@ -184,7 +184,9 @@ class Runner:
             store.event(run_id, "error", str(e))
             raise
         except Exception as e:
-            msg = f"{type(e).__name__}: {e}"
+            from .errors import unexpected
+
+            msg = unexpected(e)
             store.end_run(run_id, "failed", msg)
             store.event(run_id, "error", msg)
             raise

@@ -173,7 +173,9 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
                 except UserError as e:
                     msg = str(e)
                 except Exception as e:  # the run is marked failed; the worker keeps serving
-                    msg = f"{type(e).__name__}: {e}"
+                    from .errors import unexpected
+
+                    msg = unexpected(e)
             if msg is not None:
                 log(f"idim worker: run {run_id} failed: {msg}", key=f"failed:{run_id}")
                 if not _give_up(store, run_id, msg, owner):

@@ -202,3 +202,12 @@ def test_the_app_does_not_start_a_worker_where_the_store_cannot_be_written(tmp_p
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     assert workers.ensure_worker(blocker / "idim") == "read-only"  # no exception reaches the page
+
+
+def test_an_unexpected_failure_is_stored_as_a_sentence_without_a_class_name():
+    from idim_core.errors import unexpected
+
+    msg = unexpected(KeyError("weight"))
+    assert "KeyError" not in msg and "weight" in msg and msg.startswith("the run stopped on an unexpected error")
+    assert "out of memory" in unexpected(MemoryError())
+    assert "no such file" in unexpected(FileNotFoundError(2, "No such file or directory"))
