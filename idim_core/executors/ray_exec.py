@@ -112,7 +112,7 @@ def connect(address: str | None, cpus: int | None = None) -> str:
         try:
             ray.init(**kw)
         except Exception as e:  # ConnectionError, RuntimeError from Ray
-            raise UserError(f"cannot start or join Ray ({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
+            raise UserError(f"cannot start or join Ray ({str(e).splitlines()[0] if str(e) else 'no detail given'})") \
                 from None
     try:
         return ray.get_runtime_context().gcs_address
@@ -322,8 +322,10 @@ class RayExecutor:
                     res = ray.get(ref)
                 except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                         ray.exceptions.TaskCancelledError) as e:
-                    yield spec, TrialLost(f"the Ray worker died {MAX_RETRIES + 1} times "
-                                          f"({type(e).__name__}); `idim resume` reruns this trial")
+                    why = {"WorkerCrashedError": "its process crashed", "NodeDiedError": "its machine left the cluster",
+                           "TaskCancelledError": "it was cancelled"}.get(type(e).__name__, "it was lost")
+                    yield spec, TrialLost(f"the Ray worker died {MAX_RETRIES + 1} times ({why}); "
+                                          f"`idim resume` reruns this trial")
                     continue
                 except ray.exceptions.RayTaskError as e:
                     cause = e.as_instanceof_cause() if hasattr(e, "as_instanceof_cause") else e
