@@ -117,6 +117,8 @@ def csv_preview(path, rows: int = 5, shown: str | None = None):
         text = head[: e.start].decode("utf-8-sig")
     if "\x00" in text:
         raise UserError(f"{name} is not a CSV text file")
+    from ..tasks import sniff_delimiter  # one rule for the preview and the run
+
     reader = _csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     try:
         header = next(reader)
@@ -136,19 +138,6 @@ def csv_preview(path, rows: int = 5, shown: str | None = None):
         raise UserError(f"{name} has one column ({header[0]!r}); it needs a text column and a label column, "
                         "separated by commas, semicolons or tabs")
     return header, pd.DataFrame(body, columns=_unique(header))
-
-
-def sniff_delimiter(text: str) -> str:
-    """Comma, semicolon or tab: whichever splits the first lines consistently (comma when unsure)."""
-    import csv as _csv
-
-    try:
-        return _csv.Sniffer().sniff(text[:64 * 1024], delimiters=",;\t").delimiter
-    except _csv.Error:
-        first = text.split("\n", 1)[0]
-        counts = {d: first.count(d) for d in ",;\t"}
-        best = max(counts, key=counts.get)
-        return best if counts[best] else ","
 
 
 def _unique(header: list[str]) -> list[str]:
