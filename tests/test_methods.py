@@ -173,3 +173,16 @@ def test_p90_is_d90s_rule_on_the_parameter_axis():
     one = estimates([{"d": 0, "seed": 0, "accuracy": 0.85, "status": "done", "params": 770}], [0.88], 0.5, 0.5,
                     1000, "done", "single", None, [])
     assert one["p90_status"] == "below_grid" and one["p90_upper"] == 770
+
+
+@pytest.mark.parametrize("method", ["did", "said"])
+def test_z_rate_follows_the_length_of_z(mlp_prep, method):
+    # SAID's scales count in d, so at d = 10 on the MLP (3 scales) z has 7 entries: the rate rule is
+    # lr * sqrt(1000 / 7), not sqrt(1000 / 10) (a step sqrt(10/7) too small)
+    from idim_core.names import z_lr
+
+    cfg = TrainConfig()
+    built = methods.get(method).build(mlp_prep, cfg, 10, 0, "fastfood")
+    n_z = built.model.z.numel()
+    assert n_z == (10 if method == "did" else 10 - 3)
+    assert built.param_groups[0]["lr"] == built.lr == pytest.approx(z_lr(cfg.lr_subspace, n_z, cfg.lr_scaling))

@@ -10,7 +10,8 @@ def build_subspace(prep, cfg, d, seed, projection, method):
     if prep.flat is None:  # flatten theta0 once, at the first subspace trial of a run
         prep.flat = FlatParams(prep.module)
     model = SubspaceModel(prep.module, prep.flat, d, method, projection, seed, cfg.said_groups)
-    lr = z_lr(cfg.lr_subspace, d, cfg.lr_scaling)
+    # the rate follows the length of z: d for DID, d minus the number of scales for SAID (they count in d)
+    lr = z_lr(cfg.lr_subspace, model.z.numel(), cfg.lr_scaling)
     groups = [{"params": [model.z], "lr": lr}]
     if model.lam is not None:  # SAID's scales keep the reference rate: their number does not grow with d
         groups.append({"params": [model.lam], "lr": cfg.lr_subspace})
