@@ -182,7 +182,7 @@ def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float 
     """
     import numpy as np
 
-    base_trials = [t for t in base_trials if t.get("accuracy") is not None]
+    base_trials = [t for t in base_trials if t.get("accuracy") is not None or t.get("status") == "diverged"]
     if not base_trials or not sub_trials:
         return None
     rng = np.random.default_rng(seed)
@@ -329,6 +329,9 @@ def threshold_note(res: dict) -> str | None:
 def _caveats(res: dict) -> str:
     """What a found d90 must be read with: a threshold set by the floor, a curve that falls back."""
     out = ""
+    if res.get("baseline_diverged"):
+        n = res["baseline_diverged"]
+        out += f"; {n} baseline seed{'s' if n > 1 else ''} diverged (counted at chance)"
     if res.get("threshold_rule") == "floor":
         out += "; threshold set by the floor, not 0.9 ×"
     if res.get("non_monotone"):

@@ -30,17 +30,19 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
     summ = run.get("summary") or {}
     trials = store.trials(run_id)
     finished = [t for t in trials if t["status"] in ("done", "diverged")]
-    bases = sorted([t for t in finished if t["kind"] == "baseline" and t["status"] == "done"],
-                   key=lambda t: t["seed"])
+    # a diverged baseline seed is a failed one, as a diverged subspace trial is: counted at chance, marked,
+    # never dropped
+    bases = sorted([t for t in finished if t["kind"] == "baseline"], key=lambda t: t["seed"])
     subs = sorted([t for t in finished if t["kind"] == "subspace"], key=lambda t: (t["d"], t["seed"]))
     axis = methods_axis(cfg["method"])
     pts = [point(t, axis) for t in subs]
     chance, majority = summ.get("chance"), summ.get("majority")
     n_test = _n_test(cfg, summ, trials)
     n_train = _n_train(cfg, summ)
-    stats = trial_stats(pts)
-    est = estimates(pts, [t["accuracy"] for t in bases], chance, majority, n_test, run["status"], axis,
-                    bases if ci else None, subs)
+    stats = trial_stats(pts, chance)
+    fail = chance if chance is not None else 0.0
+    est = estimates(pts, [t["accuracy"] if t["status"] == "done" else fail for t in bases], chance, majority, n_test,
+                    run["status"], axis, bases if ci else None, subs)
     seconds = None
     if run.get("finished") and run.get("started"):
         seconds = (run.get("active_seconds") or 0.0) + run["finished"] - run["started"]
@@ -56,6 +58,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "baseline_accuracy": est["baseline_accuracy"],
         "baseline_accuracies": est["baseline_accuracies"],
         "baseline_std": est["baseline_std"],
+        "baseline_diverged": sum(t["status"] == "diverged" for t in bases),
         "baseline_seconds": [t["seconds"] for t in bases if t.get("seconds") is not None],
         "baseline_train_accuracies": [t["train_accuracy"] for t in bases if t.get("train_accuracy") is not None],
         "threshold": est["threshold"],
@@ -124,7 +127,7 @@ def public(res: dict) -> dict:
     return out
 
 
-def trial_stats(pts: list[dict]) -> list[dict]:
+def trial_stats(pts: list[dict], chance: float | None = None) -> list[dict]:
     """Per level (d or rank): means over seeds of training accuracy, the gap, seconds, steps and the
     accuracy with z quantised (what the claims on Learn and the bound need)."""
     import statistics
@@ -132,9 +135,12 @@ def trial_stats(pts: list[dict]) -> list[dict]:
     out = []
     for d in sorted({p["d"] for p in pts}):
         ps = [p for p in pts if p["d"] == d and p.get("status") == "done"]
+        failed = sum(p.get("status") == "diverged" for p in pts if p["d"] == d)
 
         def mean(key):
             vals = [p[key] for p in ps if p.get(key) is not None]
+            if key == "accuracy" and failed:  # a diverged trial counts at chance here too, as in d90
+                vals += [chance if chance is not None else 0.0] * failed
             return statistics.fmean(vals) if vals else None
 
         q, qt = {}, {}
@@ -148,7 +154,7 @@ def trial_stats(pts: list[dict]) -> list[dict]:
                     "quantised_mean": {b: statistics.fmean(v) for b, v in sorted(q.items(), key=lambda x: int(x[0]))},
                     "quantised_train_mean": {b: statistics.fmean(v)
                                              for b, v in sorted(qt.items(), key=lambda x: int(x[0]))},
-                    "n": len(ps), "diverged": sum(p.get("status") == "diverged" for p in pts if p["d"] == d)})
+                    "n": len(ps) + failed, "diverged": failed})
     return out
 
 
@@ -225,7 +231,7 @@ def recompute(data: dict) -> dict:
     out.update({k: est[k] for k in EST_KEYS})
     out["points"], out["axis"], out["n_test"] = pts, axis, n_test
     n_train = data.get("n_train") or _n_train(cfg, {})
-    out["n_train"], out["stats"] = n_train, trial_stats(pts)
+    out["n_train"], out["stats"] = n_train, trial_stats(pts, data.get("chance"))
     out["bound"] = bound_of(out["stats"], axis, n_train, cfg, data.get("chance"))
     return out
 

@@ -323,7 +323,8 @@ class Runner:
         # Every choice of where to look next (the automatic search, the refinement) is made on the
         # validation split: validation means against the threshold the baseline's validation accuracy
         # sets.  The test split is read only for the reported d90.
-        base_val = statistics.fmean([_val(b) for b in bases if b["status"] == "done" and _val(b) is not None])
+        base_val = statistics.fmean([_val(b) if _val(b) is not None else task.chance() for b in bases
+                                     if b["status"] in ("done", "diverged")])
         thr = threshold_of(base_val, task.chance(), task.majority(), len(prep.val))[0]
 
         def mean_of(accs: list[dict]) -> float:

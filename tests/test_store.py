@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+from idim_core import d90
 from idim_core.errors import UserError
 from idim_core.store import SCHEMA_VERSION, STALE_AFTER, Store, check_run_id
 from idim_core.sweep import result
@@ -211,3 +212,25 @@ def test_an_unexpected_failure_is_stored_as_a_sentence_without_a_class_name():
     assert "KeyError" not in msg and "weight" in msg and msg.startswith("the run stopped on an unexpected error")
     assert "out of memory" in unexpected(MemoryError())
     assert "no such file" in unexpected(FileNotFoundError(2, "No such file or directory"))
+
+
+def test_diverged_trials_count_the_same_everywhere(tmp_path):
+    # a diverged baseline seed is counted at chance and marked, as a diverged subspace seed is, in the
+    # baseline, the threshold, d90's table and the stats behind the claims and the bound
+    s = Store(tmp_path)
+    cfg = {"model": "mlp", "task": "digits", "method": "did", "projection": "fastfood", "dims": [10, 100], "seeds": 2}
+    rid = s.create_run(cfg)
+    s.update_run(rid, summary={"chance": 0.1, "majority": 0.11, "splits": {"test": 360, "train": 1000}})
+    for seed, status, acc in ((0, "done", 0.9), (1, "diverged", None)):
+        s.finish_trial(s.start_trial(rid, "baseline", None, seed), status, accuracy=acc)
+    for d, seed, status, acc in ((10, 0, "done", 0.5), (10, 1, "diverged", None), (100, 0, "done", 0.8),
+                                 (100, 1, "done", 0.82)):
+        s.finish_trial(s.start_trial(rid, "subspace", d, seed), status, accuracy=acc, train_accuracy=acc)
+    res = result(s, rid)
+    assert res["baseline_accuracies"] == [0.9, 0.1] and res["baseline_diverged"] == 1
+    assert res["baseline_accuracy"] == pytest.approx(0.5)
+    by_d = {r["d"]: r for r in res["by_d"]}
+    stats = {r["d"]: r for r in res["stats"]}
+    assert by_d[10]["mean"] == pytest.approx(0.3) == stats[10]["mean"] and stats[10]["diverged"] == 1
+    assert stats[10]["n"] == by_d[10]["n"] == 2
+    assert "1 baseline seed diverged (counted at chance)" in d90.describe(res)
