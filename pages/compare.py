@@ -14,9 +14,12 @@ through_app()
 K = keys_for("compare")
 
 store = workers.get_store()
-st.title("Compare runs")
-st.markdown("Overlay runs to see the findings for yourself: a pretrained model against the same architecture "
-            "untrained, SAID against DID, a smaller model against a larger one.")
+present = st.query_params.get("present", "") in ("1", "true", "yes")
+if not present:  # in the presenter view the chart comes first: no title, no introduction
+    st.title("Compare runs")
+    st.markdown("Overlay runs to see the findings for yourself: a pretrained model against the same architecture "
+                "untrained, SAID against DID, a smaller model against a larger one.")
+present = views.presenter_switch(K("toggle", "present"))
 
 
 def show_comparison(key: str) -> None:
@@ -38,6 +41,8 @@ def show_methods_table(results: list[dict]) -> None:
     from idim_core.results import comparison
 
     cmp = comparison(results)
+    ref = next((r for r in results if r["run_id"] == cmp["d90_reference"]), None)
+    ref_d90 = ref["d90_interpolated"] if ref else None
 
     def ci_cell(r):
         ci = r["p90_ci"]
@@ -50,14 +55,16 @@ def show_methods_table(results: list[dict]) -> None:
     st.dataframe([{
         "run": r["run_id"], "method": figures.METHOD_NAMES.get(r["method"], r["method"]), "model": r["model"],
         "task": r["task"], "parameters at 90 %": p90_short(r) or "", "95 % interval": ci_cell(r),
-        "× d90": "" if r["ratio_to_d90"] is None else f"{r['ratio_to_d90']:.2f}",
+        "× d90": views.ratio_cell(r, ref_d90),
         "best mean accuracy": "" if r["best_accuracy"] is None else f"{r['best_accuracy']:.3f}",
         "seconds per trial": "" if r["seconds_per_trial"] is None else f"{r['seconds_per_trial']:.1f}",
         "peak memory (MB)": "" if r["peak_mb"] is None else f"{r['peak_mb']:,.0f}",
     } for r in cmp["rows"]], hide_index=True, key=K("table", "methods"))
     st.caption("The 90 % point is d90's rule on this axis: the smallest count of trainable parameters whose mean "
                "accuracy over seeds reaches 0.9 × full fine-tuning, interpolated in log between the counts tried. "
-               "× d90 divides it by the d90 of the first DID/SAID run here. Peak memory is the GPU's allocated "
+               "× d90 divides it by the d90 of the first DID/SAID run here, only where both are measured: "
+               "≤ when the 90 % point is only known to be at most the smallest size tried, > when it was never "
+               "reached, — when there is nothing to divide. Peak memory is the GPU's allocated "
                "peak, or on a CPU the training process's peak resident memory (model and data included). "
                "Where two intervals overlap, the data do not say which method needs fewer parameters.")
     if not cmp["same_budget"]:
@@ -74,7 +81,7 @@ if "comparison" in st.query_params:  # a link from the Learn page
     else:
         st.error(f"no recorded comparison named {text.md_repr(key)}; choose one below")
 if ready:
-    with st.expander("Ready-made comparisons (recorded runs, no training needed)", expanded=True):
+    with st.expander("Ready-made comparisons (recorded runs, no training needed)", expanded=not present):
         st.caption("Each loads runs recorded with this project's command line (`scripts/record_comparisons.sh`, "
                    "commands in `assets/recorded/*.md`); they are labelled *recorded* everywhere.")
         for key, (title, _names) in ready.items():
@@ -104,15 +111,15 @@ else:
                               help="Puts runs with different baselines on one scale; the threshold is then 0.9 for "
                                    "all (the d axis only).")
         if by_params:
-            st.plotly_chart(figures.params_figure(results), key=K("chart", "params"), config={"displaylogo": False})
+            views.chart(figures.params_figure(results, height=560 if present else 500), K("chart", "params"), present)
             show_methods_table(results)
         else:
             shown = [r for r in results if r.get("axis", "d") == "d"]
             if len(shown) < len(results):
                 st.caption("LoRA, VeRA, BitFit and head-only runs have no d; switch the x axis to trainable "
                            "parameters to see them.")
-            st.plotly_chart(figures.compare_figure(shown, normalise=normalise), key=K("chart", "compare"),
-                            config={"displaylogo": False})
+            views.chart(figures.compare_figure(shown, normalise=normalise, height=560 if present else 480),
+                        K("chart", "compare"), present)
         if normalise and any(r["baseline_accuracy"] is None for r in results):
             st.caption("Runs without a finished baseline cannot be normalised and are left out of the chart.")
         st.subheader("d90 per run (measured here)")
@@ -128,7 +135,7 @@ else:
 
         st.dataframe([{
             "run": r["run_id"], "model": r["model"], "task": r["task"], "method": r["method"].upper(),
-            "projection": r["projection"], "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
+            "levels": views.levels_text(r), "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
             "seeds": r["config"].get("seeds", 1),
             "full training / fine-tuning": blank(r["baseline_accuracy"] and round(r["baseline_accuracy"], 3)),
             "threshold": blank(r["threshold"] and round(r["threshold"], 3)),
@@ -151,8 +158,7 @@ else:
             if with_bound:
                 st.markdown(views.BOUND_NOTE)
             for r in said_runs:
-                st.plotly_chart(figures.lambda_heatmap(r), key=K("chart", "lambda", r["run_id"]),
-                                config={"displaylogo": False})
+                views.chart(figures.lambda_heatmap(r), K("chart", "lambda", r["run_id"]), present)
         budgets = {(r["config"].get("epochs"), r["config"].get("max_train"), r["config"].get("seeds")) for r in results}
         if len(budgets) > 1:
             st.caption("These runs differ in budget (epochs, training examples or seeds): compare their d90 with care.")

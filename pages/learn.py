@@ -30,21 +30,23 @@ def show_recorded(key: str, note: str = "") -> None:
         return
     st.markdown(f"**Measured here: {title}** (recorded runs)")
     if any(r.get("axis", "d") != "d" for r in results):
-        st.plotly_chart(figures.params_figure(results, height=440), key=K("chart", "recorded", key), config={"displaylogo": False})
+        views.chart(figures.params_figure(results, height=440), K("chart", "recorded", key), present)
     else:
-        st.plotly_chart(figures.compare_figure(results, height=380), key=K("chart", "recorded", key), config={"displaylogo": False})
+        views.chart(figures.compare_figure(results, height=380), K("chart", "recorded", key), present)
     lines = []
     for r in results:
         warn = views.baseline_warning(r)
-        d90 = ("full fine-tuning did not learn the task, so d90 says little" if warn else views.d90_text(r))
+        word = views.baseline_word(r)  # the classic nets are trained from scratch: "full training"
+        d90 = (f"{word} did not learn the task, so d90 says little" if warn else views.d90_text(r))
         shuf = "".join(f", shuffled {k}" for k in ("labels", "pixels") if r["config"].get(f"shuffle_{k}"))
-        lines.append(f"- `{r['model']}` on `{r['task']}`{shuf}: full fine-tuning {r['baseline_accuracy']:.3f}; {d90}")
+        lines.append(f"- `{r['model']}` on `{r['task']}`{shuf}: {word} {r['baseline_accuracy']:.3f}; {d90}")
     st.markdown("\n".join(lines) + ("\n\n" + note if note else ""))
     st.page_link("pages/compare.py", label="Open these runs in Compare", icon=":material/compare_arrows:",
                  query_params={"comparison": key})
 
 
 st.title("Learn: the intrinsic dimension of fine-tuning")
+present = views.presenter_switch(K("toggle", "present"))
 st.markdown(
     "A pretrained language model has tens or hundreds of millions of parameters, yet a few hundred labelled "
     "examples are enough to fine-tune it. Why doesn't it over-fit? One answer: **the fine-tuning problem has a "
@@ -60,7 +62,7 @@ st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the 
             "plane through them (d = 2: every point of it is θ₀ + P z for some z), and a line of good solutions. "
             "The plane meets the line; a random line through θ₀ (d = 1) almost surely would not. Subspace training "
             "searches only the plane.")
-st.plotly_chart(figures.idea_figure(), key=K("chart", "idea"), config={"displaylogo": False})
+views.chart(figures.idea_figure(), K("chart", "idea"), present)
 st.markdown(
     "- **D** is the model's parameter count (22,566,146, about 22.6 million, for the bundled MiniLM with its "
     "6 layers). **d** is the number of values we are allowed to train.\n"
@@ -223,7 +225,8 @@ if "methods" in demo.available_comparisons():
 
 st.header("9. A popular account, claim by claim")
 st.markdown(
-    "A widely shared article on this topic (in Chinese, 2024, “从新的角度看待大模型微调 (Intrinsic dimension)”) "
+    "A widely shared article on this topic (in Chinese, 2024; its title, in pinyin, “Cóng xīn de jiǎodù kàndài dà "
+    "móxíng wēitiáo (Intrinsic dimension)”: “Fine-tuning large models seen from a new angle (intrinsic dimension)”) "
     "tells readers that fine-tuning lowers a model's dimension and that a lower dimension brings better results, "
     "faster and steadier training. Each claim below is set beside runs recorded with this project's command line "
     "(`bash scripts/record_comparisons.sh claims`, 5 and 3 seeds; the charts are drawn from those files) and "
@@ -247,8 +250,8 @@ def claims_section() -> None:
         f"here {views.d90_text(lm)}. Nothing is removed (Li et al. 2018; Aghajanyan et al. 2021).")
 
     st.subheader("“A lower dimension trains faster”")
-    st.plotly_chart(figures.claim_figure(runs, "seconds_mean", "seconds per trial", "baseline_seconds"),
-                    key=K("chart", "claim", "speed"), config={"displaylogo": False})
+    views.chart(figures.claim_figure(runs, "seconds_mean", "seconds per trial", "baseline_seconds"),
+                K("chart", "claim", "speed"), present)
     lines = []
     for r in runs:
         st_ = [s for s in r["stats"] if s.get("seconds_mean")]
@@ -272,10 +275,10 @@ def claims_section() -> None:
                "minilm-l6 takes 1.09–1.12× a full fine-tuning step (`idim bench step`, bench/RESULTS.md).")
 
     st.subheader("“A lower dimension improves performance by reducing overfitting”")
-    st.plotly_chart(figures.claim_figure(runs, "gap_mean", "train − test accuracy (the gap)"),
-                    key=K("chart", "claim", "gap"), config={"displaylogo": False})
-    st.plotly_chart(figures.claim_figure(runs, "mean", views.accuracy_word(runs[0]), "baseline_accuracies"),
-                    key=K("chart", "claim", "accuracy"), config={"displaylogo": False})
+    views.chart(figures.claim_figure(runs, "gap_mean", "train − test accuracy (the gap)"),
+                K("chart", "claim", "gap"), present)
+    views.chart(figures.claim_figure(runs, "mean", views.accuracy_word(runs[0]), "baseline_accuracies"),
+                K("chart", "claim", "accuracy"), present)
     out, smaller_gap, lower_acc = [], [], []
     for r in runs:
         st_ = [s for s in r["stats"] if s.get("gap_mean") is not None]
@@ -307,7 +310,7 @@ def claims_section() -> None:
         stab.append([(row["d"], row["std"]) for row in r["by_d"] if row["n"] > 1])
     fig = figures.claim_figure([], "std", "std of test accuracy over seeds",
                                extra={f"{r['model']} · {r['task']}": xy for r, xy in zip(runs, stab)})
-    st.plotly_chart(fig, key=K("chart", "claim", "stability"), config={"displaylogo": False})
+    views.chart(fig, K("chart", "claim", "stability"), present)
     words, steadier = [], []
     for r, xy in zip(runs, stab):
         if len(xy) < 2:

@@ -23,7 +23,7 @@ K = keys_for("live")
 
 store = workers.get_store()
 run_id = st.query_params.get("run", "")
-# Presenter view for a projector: ?present=1, or the toggle below the title.
+# Presenter view for a projector: ?present=1, or the toggle below the title (views.presenter_switch).
 present = st.query_params.get("present", "") in ("1", "true", "yes")
 
 
@@ -38,7 +38,8 @@ def recent_runs(limit: int = 10) -> None:
         st.page_link("pages/live.py", label=text.md(views.run_label(r)), query_params={"run": r["id"]}, icon=":material/monitoring:")
 
 
-st.title("Live run")
+if not (present and run_id):  # in the presenter view the run's own line heads the page
+    st.title("Live run")
 if not run_id:
     st.info("No run selected: open one below, or start a new run on the Explore page. "
             "A run's address is live?run=RUN_ID, so it can be shared or reopened after a refresh.")
@@ -53,30 +54,30 @@ except UserError as e:
     st.stop()
 
 cfg = run["config"]
-if st.toggle("Presenter view (large type, for a projector)", value=present, key=K("toggle", "present")) != present:
-    present = not present
-    if present:
-        st.query_params["present"] = "1"
-    else:
-        st.query_params.pop("present", None)
-    st.rerun()
-if present:
-    st.markdown("<style>.stApp, .stMarkdown p, [data-testid='stMetricValue'] {font-size: 1.6rem !important;}"
-                " h1 {font-size: 3rem !important;}</style>", unsafe_allow_html=True)
-st.markdown(f"**{text.md(cfg['model'])}** on **{text.md(cfg['task'])}** · **{text.md(cfg['method'].upper())}** · {text.md(cfg['projection'])} projection · "
-            f"d = {'automatic search' if cfg['dims'] == 'auto' else ', '.join(f'{d:,}' for d in cfg['dims'])} · "
+present = views.presenter_switch(K("toggle", "present"))
+# an adapter run is told by its own axis: ranks for LoRA/VeRA, one point for BitFit and head-only
+st.markdown(f"**{text.md(cfg['model'])}** on **{text.md(cfg['task'])}** · **{text.md(cfg['method'].upper())}** · "
+            f"{text.md(views.levels_text(cfg))} · "
             f"{cfg['seeds']} seed{'s' if cfg['seeds'] != 1 else ''} · run `{run_id}`")
 if cfg.get("shuffle_labels"):
     st.caption("**Shuffled labels**: the training images carry random labels, so the network can only memorise "
                "them; accuracy is measured on the training images (how much it memorised).")
 if cfg.get("shuffle_pixels"):
     st.caption("**Shuffled pixels**: one fixed permutation of pixel positions for every image.")
-if cfg["model"] in ("mlp", "lenet"):
-    st.caption("Classic experiment (Li et al. 2018): trained from scratch, no pre-training; the green line is "
-               "this network's own accuracy with all its parameters trained (full training).")
-if cfg.get("recorded"):
-    st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
-            f"command line: {text.code(cfg.get('recorded_command', 'idim run'))}")
+
+
+def notes() -> None:
+    """What a class may want to know about the run, above the chart (below it in the presenter view)."""
+    if cfg["model"] in ("mlp", "lenet"):
+        st.caption("Classic experiment (Li et al. 2018): trained from scratch, no pre-training; the green line is "
+                   "this network's own accuracy with all its parameters trained (full training).")
+    if cfg.get("recorded"):
+        st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
+                f"command line: {text.code(cfg.get('recorded_command', 'idim run'))}")
+
+
+if not present:
+    notes()
 
 final_at_start = run["status"] in FINAL
 
@@ -90,10 +91,10 @@ def show_generalisation(res: dict) -> None:
         st.caption("No training accuracies in this run (recorded before idim kept them), so no gap or bound.")
     fig = figures.bits_figure(res)
     if fig is not None:
-        st.plotly_chart(fig, key=K("chart", "bits", res["run_id"]), config={"displaylogo": False})
+        views.chart(fig, K("chart", "bits", res["run_id"]), present)
     heat = figures.lambda_heatmap(res)
     if heat is not None:
-        st.plotly_chart(heat, key=K("chart", "lambda", res["run_id"]), config={"displaylogo": False})
+        views.chart(heat, K("chart", "lambda", res["run_id"]), present)
 
 
 def kept_figure(name: str, fixed: tuple, done: int, build):
@@ -163,9 +164,10 @@ def live_view() -> None:
     # The chart is rebuilt when a trial has finished, at most every views.CHART_SECONDS while the run
     # goes on; otherwise the last one is sent again, which the browser does not redraw.
     fig = kept_figure(K("state", "chart", run_id), (status, present), sum(t["status"] != "running" for t in trials),
-                      lambda: figures.run_figure(res, height=640 if present else 460,
-                                                 font_size=22 if present else None))
-    st.plotly_chart(fig, key=K("chart", "run", run_id), config={"displaylogo": False})
+                      lambda: figures.presenter(figures.run_figure(res, height=560)) if present
+                      else figures.run_figure(res, height=460))
+    st.plotly_chart(fig, key=K("chart", "run", run_id), config={"displaylogo": False},
+                    theme=None if present else "streamlit")  # Streamlit's theme would reset the large fonts
     word = views.baseline_word(res)
     st.caption(views.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))
@@ -191,7 +193,7 @@ def live_view() -> None:
             if pts:  # new points arrive at every step: redrawn at most every views.CHART_SECONDS too
                 fig = kept_figure(K("state", "curve", run_id), (current["id"], present), len(pts),
                                   lambda: figures.trial_curve_figure(pts))
-                st.plotly_chart(fig, key=K("chart", "curve", run_id), config={"displaylogo": False})
+                views.chart(fig, K("chart", "curve", run_id), present)
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 
@@ -217,4 +219,6 @@ def live_view() -> None:
 
 
 live_view()
+if present:
+    notes()
 st.page_link("pages/runs.py", label="All runs: resume, delete, download", icon=":material/table_rows:")

@@ -28,6 +28,11 @@ st.dataframe(rows, hide_index=True, key=K("table", "runs"), width="stretch", col
     "baseline": st.column_config.NumberColumn("full training / fine-tuning", format="%.3f"),
     "d90": st.column_config.TextColumn("d90", help="≈ interpolated; ≤ below the smallest d tried; > max d never "
                                                    "reached; did not learn: no d90"),
+    "projection": st.column_config.TextColumn("projection", help="DID and SAID only: LoRA, VeRA, BitFit and "
+                                                                 "head-only train no projection"),
+    "levels": st.column_config.TextColumn("levels", help="d for DID and SAID, ranks for LoRA and VeRA, one point "
+                                                         "for BitFit and head-only"),
+    "created": st.column_config.TextColumn("created", width=150),  # "2026-11-30 06:00" whole
     "recorded": st.column_config.TextColumn("recorded", width="small"),
 })
 st.caption(f"{len(rows)} run{'s' if len(rows) != 1 else ''} in "

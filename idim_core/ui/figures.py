@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from .text import html_text as _h  # a run's words in Plotly text: <a href> shown, not a live link
-from .views import accuracy_word, baseline_word, d90_text
+from .views import accuracy_word, baseline_word, d90_text, levels_text
 
 
 # colours used consistently across figures
@@ -103,6 +103,8 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
     ys = [r["mean"] for r in rows] + [v for v in (b, res.get("chance"), res.get("majority")) if v is not None]
     y0 = max(0.0, min(ys + [0.5]) - 0.05)
     y1 = min(1.02, max(ys + [0.6]) + 0.05)
+    if not rows and b is None:  # before the first point: the whole accuracy scale, nothing to zoom on
+        y0, y1 = 0.0, 0.97
     status = res.get("d90_status")
     marker_x = res.get("d90_interpolated") if status == "found" else res.get("d90_upper") if status == "below_grid" else None
     if marker_x:
@@ -277,7 +279,10 @@ def idea_figure(height: int = 460):
                                marker=dict(size=8, color=C_D90, symbol="diamond"),
                                name="what subspace training finds: d + s ≥ D, so they meet"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), legend=dict(x=0, y=1),
-                      scene=dict(xaxis_title="θ₁", yaxis_title="θ₂", zaxis_title="θ₃", aspectmode="cube"))
+                      scene=dict(xaxis_title="θ₁", yaxis_title="θ₂", zaxis_title="θ₃", aspectmode="cube",
+                                 # looking at the plane from 45° above it (Plotly's default eye sees it at 24°,
+                                 # nearly edge-on): the plane, the line and where they meet all show at once
+                                 camera=dict(eye=dict(x=1.6, y=-1.2, z=0.9))))
     return fig
 
 
@@ -325,8 +330,10 @@ def figure_html(fig, res: dict | None = None) -> str:
     if res is not None:
         cfg = res.get("config") or {}
         dims = "automatic search" if cfg.get("dims") == "auto" else f"{len(cfg.get('dims') or [])} values of d"
+        dims = {"rank": f"{len(cfg.get('ranks') or cfg.get('dims') or [])} ranks",
+                "single": "one point"}.get(res.get("axis", "d"), dims)  # an adapter run: its own axis
         title = html_text(f"idim run {res['run_id']}: {res['model']} on {res['task']}, {res['method'].upper()}, "
-                          f"{res['projection']} projection")
+                          f"{levels_text(res)}")
         sub = html_text(f"{dims}, {cfg.get('seeds', 1)} seed(s), {cfg.get('epochs')} epochs · {d90_text(res)}"
                         + (" · recorded" if cfg.get("recorded") else ""))
         escape_run_words(fig, res)
@@ -397,7 +404,8 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
                 hovertemplate="90 % point " + label + " trainable parameters<extra>" + res["method"] + "</extra>"))
     for (D, b), res in fulls.items():
         fig.add_trace(go.Scatter(x=[D], y=[b], mode="markers+text", text=[f"full: D = {D:,}"],
-                                 textposition="bottom center", name=f"full fine-tuning ({_h(res['model'])}, {b:.3f})",
+                                 # left of the marker: D is the axis' largest value, a centred label was cut
+                                 textposition="bottom left", name=f"{baseline_word(res)} ({_h(res['model'])}, {b:.3f})",
                                  marker=dict(symbol="diamond", size=14, color=C_BASE),
                                  error_y=dict(type="data", array=[res.get("baseline_std") or 0], visible=True),
                                  meta={"role": "full", "value": b, "D": D},
@@ -413,7 +421,9 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
         height=height, margin=dict(l=10, r=10, t=30, b=10),
         xaxis=dict(type="log", title="trainable parameters (log scale)", dtick=1, tickformat=",",
                    range=[math.log10(lo), math.log10(hi)]),
-        yaxis=dict(title="test accuracy", automargin=True),
+        yaxis=dict(title="test accuracy", automargin=True,
+                   # before any point (an adapter run just queued) the accuracy scale, not Plotly's -1 to 4
+                   **({} if any(t.y and any(v is not None for v in t.y) for t in fig.data) else {"range": [0, 1]})),
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0), uirevision="params")
     if font_size:
         fig.update_layout(font=dict(size=font_size))
@@ -508,4 +518,52 @@ def claim_figure(results: list[dict], key: str, title: str, baseline_key: str | 
                       xaxis=dict(type="log", title="d (log scale)", tickformat=",", dtick=1),
                       yaxis=dict(title=title, automargin=True),
                       legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+    return fig
+
+
+PRESENT_FONT = 22  # px: ticks, legend, annotations and marker texts in the presenter view (titles +2)
+
+
+def presenter(fig, size: int = PRESENT_FONT):
+    """A copy of ``fig`` for a projector: every text at least ``size`` px (set explicitly, so no theme
+    decides), lines at least 4 px wide, markers at least 12 px, a white background.  Meant to be drawn
+    with ``st.plotly_chart(..., theme=None)``: Streamlit's chart theme would put its own fonts back."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(fig)
+    font = dict(size=size)
+    fig.update_layout(template="plotly_white", font=dict(size=size, color="#222"), legend=dict(font=font),
+                      hoverlabel=dict(font=font), height=max(fig.layout.height or 0, 460))  # room for the type
+    if fig.layout.title and fig.layout.title.text:
+        fig.update_layout(title_font_size=size + 2)
+    fig.update_xaxes(tickfont=font, title_font=dict(size=size + 2), automargin=True)
+    fig.update_yaxes(tickfont=font, title_font=dict(size=size + 2), automargin=True)
+    if any(t.type in ("scatter3d", "surface") for t in fig.data):
+        for ax in ("xaxis", "yaxis", "zaxis"):
+            fig.update_scenes({ax: dict(tickfont=font, title_font=dict(size=size + 2))})
+    for a in fig.layout.annotations or ():
+        a.font.size = max(a.font.size or 0, size)
+    for t in fig.data:
+        if t.type == "scatter":
+            mode = t.mode or ""
+            if "lines" in mode or (not mode and t.line is not None):
+                t.line.width = max(t.line.width or 0, 4)
+            if "markers" in mode:
+                t.marker.size = max(t.marker.size if isinstance(t.marker.size, (int, float)) else 0, 12)
+            if "text" in mode:
+                t.textfont.size = max(t.textfont.size or 0, size)
+            for err in (t.error_y, t.error_x):
+                if err is not None and err.visible:
+                    err.thickness = max(err.thickness or 0, 3)
+                    err.width = max(err.width or 0, 8)
+        elif t.type == "scatter3d":
+            if t.marker is not None and isinstance(t.marker.size, (int, float)):
+                t.marker.size = max(t.marker.size, 10)
+            t.textfont.size = max(t.textfont.size or 0, size)
+        elif t.type == "heatmap" and t.colorbar is not None:
+            t.colorbar.tickfont.size = size
+            t.colorbar.title.font.size = size
+    for s in fig.layout.shapes or ():
+        if s.line is not None:
+            s.line.width = max(s.line.width or 0, 3)
     return fig

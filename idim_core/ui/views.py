@@ -50,7 +50,8 @@ def runs_table(store: Store, limit: int | None = None) -> list[dict]:
             "model": res["model"],
             "task": res["task"],
             "method": res["method"].upper(),
-            "projection": res["projection"],
+            "projection": res["projection"] if res.get("axis", "d") == "d" else "",
+            "levels": levels_text(res, projection=False),
             "trials": len(res["points"]),
             "baseline": res["baseline_accuracy"],
             "d90": d90mod.short(res).replace("—", ""),
@@ -208,3 +209,97 @@ BOUND_NOTE = ("**The bound** (Aghajanyan et al. 2021, §6, through the compressi
               "very small d; quantising z helps (ε at 4 bits), and the last column shows what quantising costs in "
               "test accuracy (for the quantised model, the training error that counts is its own, not measured "
               "here).")
+
+
+# ---------------------------------------------------------------------------
+# a run's levels, on its own axis (the registry says which: d, rank or single)
+# ---------------------------------------------------------------------------
+def levels_text(res_or_cfg: dict, projection: bool = True) -> str:
+    """What a run trains over, in its own words: "fastfood projection · d = 10, 100" for DID/SAID
+    (without the projection: "d = 10, 100"), "ranks 1, 4" for LoRA and VeRA, "one point" for BitFit and
+    head-only (no projection named: they have none)."""
+    from ..methods import axis
+
+    cfg = res_or_cfg.get("config", res_or_cfg)
+    kind = axis(cfg.get("method", "said"))
+    dims = cfg.get("ranks") or cfg.get("dims") if kind == "rank" else cfg.get("dims")
+    if kind == "single":
+        return "one point"
+    if dims == "auto":
+        levels = "automatic search"
+    else:
+        levels = ", ".join(f"{int(d):,}" for d in dims or [])
+    if kind == "rank":
+        return f"rank{'s' if len(dims or []) != 1 else ''} {levels}"
+    return (f"{cfg.get('projection', 'fastfood')} projection · " if projection else "") + f"d = {levels}"
+
+
+# ---------------------------------------------------------------------------
+# Compare's "× d90": a ratio only where both ends are measured
+# ---------------------------------------------------------------------------
+def _ratio_number(x: float) -> str:
+    if x >= 10:
+        return f"{x:,.0f}"
+    if x >= 1:
+        return f"{x:.1f}"
+    return f"{x:.2g}"
+
+
+def ratio_cell(row: dict, ref_d90: float | None, none: str = "—") -> str:
+    """A row of results.comparison against the reference run's interpolated d90: "12×" where the row's
+    90 % point was interpolated, "≤ 489×" when only an upper bound is known (reached at the smallest size
+    tried), "> 3×" when never reached (a lower bound: the largest size tried), ``none`` otherwise."""
+    if not ref_d90:
+        return none
+    status = row.get("p90_status")
+    if status == "found" and row.get("p90_interpolated"):
+        return _ratio_number(row["p90_interpolated"] / ref_d90) + "×"
+    if status == "below_grid" and row.get("p90_upper"):
+        return "≤ " + _ratio_number(row["p90_upper"] / ref_d90) + "×"
+    if status == "not_reached" and row.get("params"):
+        return "> " + _ratio_number(max(row["params"]) / ref_d90) + "×"
+    return none
+
+
+# ---------------------------------------------------------------------------
+# presenter view (Live, Compare, Learn): ?present=1 or the toggle under the title
+# ---------------------------------------------------------------------------
+# Headline numbers larger than the normal view's 2.25 rem, the main column's text a step larger (the
+# sidebar untouched), and less above the chart: a projector at 1280×720 shows the chart without scrolling.
+PRESENTER_CSS = """<style>
+[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 3.2rem !important; line-height: 1.15;}
+[data-testid="stMain"] [data-testid="stMetricLabel"] p {font-size: 1.3rem !important;}
+[data-testid="stMain"] .stMarkdown p, [data-testid="stMain"] .stMarkdown li {font-size: 1.3rem;}
+[data-testid="stMain"] h1 {font-size: 2.2rem !important; padding: 0 0 0.4rem 0 !important;}
+[data-testid="stMainBlockContainer"] {padding-top: 3.2rem !important;}
+</style>"""
+
+
+def presenter_switch(key: str, label: str = "Presenter view (large type, for a projector)") -> bool:
+    """The page's presenter toggle, kept in the address (?present=1, so a link opens in it); injects
+    PRESENTER_CSS when on.  For the pages only (imports streamlit when called)."""
+    import streamlit as st
+
+    present = st.query_params.get("present", "") in ("1", "true", "yes")
+    if st.toggle(label, value=present, key=key) != present:
+        if present:
+            st.query_params.pop("present", None)
+        else:
+            st.query_params["present"] = "1"
+        st.rerun()
+    if present:
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    return present
+
+
+def chart(fig, key: str, present: bool = False) -> None:
+    """st.plotly_chart with the app's config; in the presenter view the figure is enlarged
+    (figures.presenter) and drawn with Plotly's own theme, since Streamlit's theme would reset its fonts."""
+    import streamlit as st
+
+    from .figures import presenter
+
+    if present:
+        st.plotly_chart(presenter(fig), key=key, theme=None, config={"displaylogo": False})
+    else:
+        st.plotly_chart(fig, key=key, config={"displaylogo": False})
