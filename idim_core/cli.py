@@ -279,26 +279,29 @@ def cmd_show(args) -> int:
 def cmd_compare(args) -> int:
     from .d90 import p90_short
     from .results import comparison, result
+    from .ui.views import ratio_cell
 
     store = _store(args)
     for rid in args.run_ids:
         store.require_run(rid)
-    cmp = comparison([result(store, rid) for rid in dict.fromkeys(args.run_ids)])
+    results = [result(store, rid) for rid in dict.fromkeys(args.run_ids)]
+    cmp = comparison(results)
+    ref_d90 = next((r["d90_interpolated"] for r in results if r["run_id"] == cmp["d90_reference"]), None)
     if args.json:
         print(json.dumps(cmp))
         return 0
     print(f"{'run':12}  {'method':7}  {'model':18}  {'task':10}  {'params at 90 %':>16}  {'95 % interval':>19}  "
-          f"{'x d90':>6}  {'s/trial':>7}  {'peak MB':>7}")
+          f"{'x d90':>7}  {'s/trial':>7}  {'peak MB':>7}")
     for r in cmp["rows"]:
         p90 = p90_short(r) or "-"
         ci = r["p90_ci"]
         ci_txt = "-" if not ci else ((f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " - "
                                      + (f"{ci[1]:,.0f}" if ci[1] is not None else "more"))
-        ratio = f"{r['ratio_to_d90']:.2f}" if r["ratio_to_d90"] else "-"
+        ratio = ratio_cell(r, ref_d90, none="-")  # as on Compare: <= and > where only one end is measured
         secs = f"{r['seconds_per_trial']:.0f}" if r["seconds_per_trial"] else "-"
         mem = f"{r['peak_mb']:.0f}" if r["peak_mb"] else "-"
         print(f"{r['run_id']:12}  {r['method']:7}  {r['model'][:18]:18}  {r['task'][:10]:10}  {p90:>16}  {ci_txt:>19}  "
-              f"{ratio:>6}  {secs:>7}  {mem:>7}")
+              f"{ratio:>7}  {secs:>7}  {mem:>7}")
     if not cmp["same_budget"]:
         print("note: these runs differ in model, task or budget (epochs, examples, seeds): the comparison is not fair")
     if cmp["d90_reference"]:

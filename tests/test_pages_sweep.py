@@ -283,3 +283,13 @@ def test_compare_full_label_stays_inside_the_chart(sweep_home):
     at = render("pages/compare.py", {"comparison": "methods"})
     full = [t for f in charts(at) for t in f["data"] if (t.get("meta") or {}).get("role") == "full"]
     assert full and all(t["textposition"] == "bottom left" for t in full)  # D is the largest x: label to its left
+
+
+def test_idim_compare_prints_the_same_ratios(sweep_home):
+    ids = [sweep_home["ids"][("recorded", n)] for n in demo.COMPARISONS["methods"][1]]
+    out = run_cli("compare", *ids, home=sweep_home["home"])
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[1]: line for line in out.stdout.splitlines() if line[:12] in ids}
+    for method in ("bitfit", "head"):  # only an upper bound at 90 %: so is the ratio
+        assert re.search(r"≤ [\d,.]+  .*≤ [\d,.]+×", rows[method]), rows[method]
+    assert re.search(r"≈ [\d,]+ .* [\d,.]+×", rows["lora"]) and "≤" not in rows["lora"], rows["lora"]
