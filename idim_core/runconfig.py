@@ -57,6 +57,9 @@ class RunConfig:
                                    "in d", choices=SAID_GROUPS)
     lr_search: bool = _f(False, "subspace trials: train at 1/3, 1 and 3 times z's rate and keep the best on the "
                                 "validation split (three times the time)", type=bool)
+    baseline_lr_search: bool = _f(False, "full fine-tuning: train at 1/3, 1 and 3 times --lr-full and keep the "
+                                         "best on the validation split, per seed (three times the baseline's time): "
+                                         "the baseline sets the threshold, so a weak one lowers d90", type=bool)
     refine: int = _f(3, "after a grid of d: up to this many extra values of d (each with every seed), bisecting "
                         "in log d the bracket where the validation mean crosses the threshold until it is within "
                         "1.4x (0: off)", type=int)
@@ -82,6 +85,13 @@ class RunConfig:
                                      "(memorisation)", type=bool)
     shuffle_pixels: bool = _f(False, "classic image tasks: one fixed random permutation of pixel positions",
                               type=bool)
+    pretrain: str | None = _f(None, "classic nets: pre-train on this source first, then a new output layer for "
+                                    "--task: an image task (mnist5k:0-4, mnist5k@a), TASK:shuffled (the control: "
+                                    "labels permuted) or TASK:denoise (self-supervised); see idim_core/pretrain.py")
+    pretrain_epochs: int = _f(0, "classic nets: epochs of pre-training on --pretrain (0: from scratch); the state "
+                                 "is made once and cached under the store's directory", type=int)
+    width: int | None = _f(None, "mlp: the hidden layers' width (default 200, Li et al.'s)", type=int)
+    series: dict | None = _f(None, "", cli=False)  # a run of a series (`idim series`): its id, axis and values
 
 
 DEFAULTS = asdict(RunConfig())
@@ -108,11 +118,14 @@ def check_dims_fit(dims, D: int | None) -> None:
 # What full fine-tuning depends on: two runs that agree on these (and on the device) share a baseline.
 BASELINE_KEYS = ("model", "task", "epochs", "max_steps", "batch_size", "lr_full", "max_train", "max_eval",
                  "max_length", "split_seed", "init_seed", "text_column", "text_pair_column", "label_column",
-                 "shuffle_labels", "shuffle_pixels")
+                 "shuffle_labels", "shuffle_pixels", "baseline_lr_search")
 
 
 def baseline_key(cfg: dict) -> tuple:
-    return tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
+    key = tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
+    # the starting state: a pre-trained one, or another width (runs from scratch at 200 keep their old key)
+    pre = (cfg.get("pretrain"), int(cfg.get("pretrain_epochs") or 0)) if cfg.get("pretrain_epochs") else ()
+    return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ())
 
 
 def bundled(cfg: dict) -> bool:
@@ -247,8 +260,9 @@ def make_config(**overrides) -> dict:
             raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
     elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
         raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
-    for key in ("shuffle_labels", "shuffle_pixels", "lr_search"):
+    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search"):
         cfg[key] = bool(cfg.get(key))
+    _check_pretrain(cfg, classic)
     if cfg["method"] not in METHODS:
         raise UserError(f"unknown method {cfg['method']!r}; choose one of {', '.join(METHODS)}")
     if cfg["projection"] not in KINDS:
@@ -322,7 +336,9 @@ def make_config(**overrides) -> dict:
     if t == 0:
         cfg["threads"] = None
     if classic:
-        D = num_params(cfg["model"], side_of(cfg["task"]))
+        from .classic import parse_image_task
+
+        D = num_params(cfg["model"], side_of(cfg["task"]), parse_image_task(cfg["task"]).num_labels, cfg.get("width"))
     else:
         try:
             mspec = models.resolve(cfg["model"])
@@ -353,6 +369,35 @@ def make_config(**overrides) -> dict:
             raise UserError(f"SAID needs d > {m}: its {m} scales ({cfg['said_groups']} groups) count in d; "
                             f"drop d={min(cfg['dims']):,} or use --method did")
     return cfg
+
+
+def _check_pretrain(cfg: dict, classic: bool) -> None:
+    """--pretrain, --pretrain-epochs and --width: whole numbers, a known source that fits the target."""
+    pe, width = cfg.get("pretrain_epochs"), cfg.get("width")
+    if pe is None:
+        pe = cfg["pretrain_epochs"] = 0
+    if isinstance(pe, bool) or not isinstance(pe, int) or not 0 <= pe <= 1000:
+        raise UserError(f"--pretrain-epochs must be a whole number from 0 (from scratch) to 1,000, got {pe!r}")
+    if width is not None:
+        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 4096:
+            raise UserError(f"--width must be a whole number from 1 to 4,096, got {width!r}")
+        if cfg["model"] != "mlp":
+            raise UserError(f"--width is the mlp's hidden width; {cfg['model']} has none")
+    if cfg.get("pretrain") is None and not pe:
+        return
+    if not classic:
+        raise UserError("--pretrain is for the classic nets mlp and lenet on image tasks (the language models are "
+                        "pre-trained already)")
+    if cfg.get("pretrain") is None:
+        raise UserError("--pretrain-epochs needs --pretrain, the source to pre-train on (such as mnist5k:0-4)")
+    from .pretrain import check_pairing
+
+    cfg["pretrain"] = check_pairing(cfg["pretrain"], cfg["task"]).text
+    if cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
+        raise UserError("--pretrain does not go with --shuffle-labels or --shuffle-pixels (the source would not "
+                        "see the target's inputs); use a :shuffled source as the control")
+    if cfg.get("executor") == "ray":
+        raise UserError("--pretrain runs on the local executor only; leave --executor out")
 
 
 MAX_TEXT = 1024  # characters of any text setting (a model name, a CSV path, a column name)

@@ -65,8 +65,9 @@ def threads_for(cfg: dict) -> int:
     return int(cfg["threads"]) if cfg.get("threads") else _TORCH_THREADS[0]
 
 
-def prepare(cfg: dict, device: str):
-    """Load the model, theta0 and the tokenised data once for all trials of a run."""
+def prepare(cfg: dict, device: str, home=None, log=None):
+    """Load the model, theta0 and the tokenised data once for all trials of a run.  ``home``: the store's
+    directory (where pre-trained states are cached); ``log(message, facts)``: what pre-training says."""
     import torch
 
     from .models import load_model
@@ -77,7 +78,7 @@ def prepare(cfg: dict, device: str):
     from .classic import is_classic_model
 
     if is_classic_model(cfg["model"]):
-        return _prepare_classic(cfg, device)
+        return _prepare_classic(cfg, device, home, log)
     task = load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
                      cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])
     lm = load_model(cfg["model"], task.num_labels, cfg["init_seed"])
@@ -89,7 +90,7 @@ def prepare(cfg: dict, device: str):
     return prep, lm, task
 
 
-def _prepare_classic(cfg: dict, device: str):
+def _prepare_classic(cfg: dict, device: str, home=None, log=None):
     import torch
 
     from . import classic
@@ -98,7 +99,16 @@ def _prepare_classic(cfg: dict, device: str):
 
     task = classic.load_images(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
                                cfg.get("shuffle_labels", False), cfg.get("shuffle_pixels", False))
-    module = classic.build(cfg["model"], task.side, task.num_labels, cfg["init_seed"]).to(device)
+    module = classic.build(cfg["model"], task.side, task.num_labels, cfg["init_seed"], cfg.get("width"))
+    from . import pretrain
+
+    if pretrain.active(cfg):  # theta0: the pre-trained body (made once, cached) and this new, seeded head
+        from .store import default_home
+
+        state, facts = pretrain.pretrained_state(cfg, device, home or default_home(), log)
+        pretrain.apply(module, state)
+        task.info["pretrain"] = facts
+    module = module.to(device)
     dev = torch.device(device)
     if dev.type != "cpu":  # small data: keep it on the device once
         for part in {id(p): p for p in (task.train, task.val, task.test)}.values():
@@ -119,12 +129,12 @@ def _warm_key(cfg: dict, device: str) -> tuple | None:
                                            "max_length")) + (device,)
 
 
-def prepare_warm(cfg: dict, device: str):
+def prepare_warm(cfg: dict, device: str, home=None, log=None):
     """prepare(), reusing the worker's last prepared model and data when they match."""
     key = _warm_key(cfg, device)
     if key is not None and key in _WARM:
         return _WARM[key]
-    out = prepare(cfg, device)
+    out = prepare(cfg, device, home, log)
     _WARM.clear()
     if key is not None:
         _WARM[key] = out
@@ -224,7 +234,15 @@ class Runner:
         tcfg = TrainConfig.from_dict(cfg)
         self.progress({"type": "loading"})
         store.event(run_id, "info", f"loading {cfg['model']} and {cfg['task']} on {device}")
-        prep, lm, task = (prepare_warm if self.warm else prepare)(cfg, device)
+        def pre_log(message: str, facts: dict) -> None:  # pre-training's progress, like a trial's
+            if "reused" in facts or facts.get("epoch") in (1, facts.get("epochs")) or facts.get("epoch", 0) % 5 == 0:
+                store.event(run_id, "info", message)
+            self.progress({"type": "pretrain", "message": message, **facts})
+
+        prep, lm, task = (prepare_warm if self.warm else prepare)(cfg, device, store.home, pre_log)
+        pre = task.info.pop("pretrain", None)
+        if pre:
+            store.update_run(run_id, summary={**(store.get_run(run_id)["summary"] or {}), "pretrain": pre})
 
         D = sum(p.numel() for p in prep.module.parameters())
         info = {"D": D, "layers": lm.spec.layers, "num_labels": task.num_labels,
@@ -296,6 +314,8 @@ class Runner:
                 msg = (f"{level_name(cfg['method'], sp) if sp.kind != 'baseline' else 'baseline'} seed {sp.seed}: "
                        + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
                        + (f", z's rate {res.lr:.3g} chosen on validation" if tcfg.lr_search and sp.d else "")
+                       + (f", rate {res.lr:.3g} chosen on validation" if tcfg.baseline_lr_search
+                          and sp.kind == "baseline" else "")
                        + f" ({res.seconds:.0f} s)")
                 store.event(run_id, "info" if res.status == "done" else "warning", msg)
                 self.progress({"type": "trial_end", **row})

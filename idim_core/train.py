@@ -34,6 +34,7 @@ class TrainConfig:
     lora_targets: str = "query-value"  # lora, vera: which linear layers get adapters
     quantise_bits: tuple = (2, 4, 8)  # subspace trials: test accuracy with z quantised to these bits
     lr_search: bool = False  # subspace trials: train at each of LR_SEARCH x the rate, keep the best on validation
+    baseline_lr_search: bool = False  # full fine-tuning: the same search over LR_SEARCH x lr_full
     weight_decay: float = 0.0
     eval_every: int | None = None  # steps; default: once per epoch
     patience: int = 4  # evaluations without improvement before stopping
@@ -190,9 +191,10 @@ def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, met
 
     With ``cfg.lr_search`` a subspace trial trains once per multiplier in ``LR_SEARCH`` of
     its rate (same seed: same projection and data order) and keeps the attempt with the
-    best validation accuracy; the test split is only read for the kept one.
+    best validation accuracy; the test split is only read for the kept one.  With
+    ``cfg.baseline_lr_search`` full fine-tuning does the same with its rate.
     """
-    mults = LR_SEARCH if (cfg.lr_search and d is not None) else (1.0,)
+    mults = LR_SEARCH if ((cfg.lr_search and d is not None) or (cfg.baseline_lr_search and d is None)) else (1.0,)
     t0 = time.perf_counter()
     n_batches = math.ceil(len(prep.train) / cfg.batch_size)
     total = int(round(cfg.epochs * n_batches))

@@ -42,3 +42,18 @@ def test_refine_zero_runs_the_grid_alone_and_a_bad_value_is_refused(home):
     for bad in ("-1", "21", "two"):
         q = run_cli("run", "--model", "mlp", "--task", "digits", "--refine", bad, home=home)
         assert q.returncode == 2 and len(q.stderr.strip().splitlines()) == 1, q.stderr
+
+
+def test_baseline_lr_search_picks_the_baselines_rate_on_validation_and_is_not_shared(home):
+    from idim_core.runconfig import baseline_key, make_config
+
+    p = run_cli("run", "--model", "mlp", "--task", "digits", "--dims", "100", "--refine", "0",
+                "--baseline-lr-search", "--json", "--quiet", home=home)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    events = [e["message"] for e in Store().events(res["run_id"])]
+    assert any(m.startswith("baseline seed 0:") and "chosen on validation" in m for m in events), events
+    # a baseline searched over rates is a different ruler: never shared with one trained at one rate
+    a = make_config(model="mlp", task="digits", baseline_lr_search=True)
+    b = make_config(model="mlp", task="digits")
+    assert baseline_key(a) != baseline_key(b)
