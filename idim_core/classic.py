@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +75,7 @@ IMAGE_TASKS["fashion-mnist"] = (
 
 
 def is_image_task(name) -> bool:
-    return isinstance(name, str) and name in IMAGE_TASKS
+    return isinstance(name, str) and (name in IMAGE_TASKS or parse_image_task(name) is not None)
 
 
 def is_classic_model(name) -> bool:
@@ -82,7 +83,98 @@ def is_classic_model(name) -> bool:
 
 
 def side_of(task: str) -> int:
-    return IMAGE_TASKS[task][1] if task in IMAGE_TASKS else 28
+    spec = parse_image_task(task) if isinstance(task, str) else None
+    return IMAGE_TASKS[spec.base][1] if spec else 28
+
+
+# ---------------------------------------------------------------------------
+# variants of an image task (for pre-training: a source and a target from the same images)
+# ---------------------------------------------------------------------------
+# BASE[:SELECT][@a|@b]
+#   mnist5k:5-9     digits 5 to 9 only, relabelled 0..4 (a class split; any range lo-hi of 0..9)
+#   mnist5k:ge5     two classes: digit below 5 / digit 5 or more (every image)
+#   mnist5k:parity  two classes: even / odd digit (every image)
+#   mnist5k@a       the first half of the training images (each class halved, seeded by --split-seed);
+#   mnist5k@b       the other half.  Validation and test images are the base task's, in every variant.
+# An image's split (train, validation, test) never depends on the variant: the base task is split first,
+# so a source and a target of the same base never share a validation or test image.
+DERIVED = {"ge5": ("digit 0-4", "digit 5-9"), "parity": ("even", "odd")}
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    base: str
+    classes: tuple | None = None  # a class split: the base's classes kept (relabelled 0..k-1 in order)
+    derived: str | None = None  # ge5 or parity
+    half: str | None = None  # a or b: half of the training images
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.classes) if self.classes else 2 if self.derived else 10
+
+    def label_of(self, y: int) -> int:
+        if self.classes:
+            return self.classes.index(y)
+        if self.derived == "ge5":
+            return int(y >= 5)
+        if self.derived == "parity":
+            return y % 2
+        return y
+
+    def keeps(self, y: int) -> bool:
+        return self.classes is None or y in self.classes
+
+    def base_classes(self) -> set:
+        return set(self.classes) if self.classes else set(range(10))
+
+
+_VARIANT = re.compile(r"([a-z0-9-]+?)(?::([0-9]-[0-9]|[0-9]|ge5|parity))?(?:@([ab]))?")
+
+
+def parse_image_task(name: str) -> ImageSpec | None:
+    """The parts of an image task name (None when it is not one); a malformed variant raises UserError."""
+    if not isinstance(name, str):
+        return None
+    if name in IMAGE_TASKS:
+        return ImageSpec(name)
+    m = _VARIANT.fullmatch(name)
+    if not m or m.group(1) not in IMAGE_TASKS or not (m.group(2) or m.group(3)):
+        return None
+    base, sel, half = m.groups()
+    classes = derived = None
+    if sel in DERIVED:
+        if base == "fashion-mnist":
+            raise UserError(f"{sel} is about digits; use it with digits or mnist5k, or a class split such as "
+                            f"{base}:0-4")
+        derived = sel
+    elif sel:
+        lo, hi = (int(c) for c in sel.split("-")) if "-" in sel else (int(sel), int(sel))
+        if hi <= lo:
+            raise UserError(f"class split {sel!r} of {base} needs at least two classes, lowest first (as in 0-4)")
+        classes = tuple(range(lo, hi + 1))
+    return ImageSpec(base, classes, derived, half)
+
+
+def image_label_names(spec: ImageSpec) -> list[str]:
+    names = FASHION_LABELS if spec.base == "fashion-mnist" else [str(i) for i in range(10)]
+    if spec.classes:
+        return [names[c] for c in spec.classes]
+    if spec.derived:
+        return list(DERIVED[spec.derived])
+    return names
+
+
+def describe_image_task(name: str) -> str:
+    spec = parse_image_task(name)
+    what = spec.base
+    parts = []
+    if spec.classes:
+        parts.append(f"classes {spec.classes[0]}-{spec.classes[-1]} only ({len(spec.classes)} classes)")
+    if spec.derived:
+        parts.append({"ge5": "two classes: digit 0-4 or 5-9", "parity": "two classes: even or odd digit"}[spec.derived])
+    if spec.half:
+        parts.append(f"training half {spec.half}")
+    return f"{what}: " + ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------
@@ -182,9 +274,23 @@ class ImageTask:
 
 
 def _split(name: str, split_seed: int, max_train: int | None, max_eval: int | None):
-    """Pixels, labels and the train / validation / test indices of an image task (no torch)."""
-    if name not in IMAGE_TASKS:
-        raise UserError(f"unknown image task {name!r}; use one of {', '.join(IMAGE_TASKS)}")
+    """Pixels, labels and the train / validation / test indices of an image task (no torch).
+
+    A variant (``mnist5k:5-9``, ``mnist5k@a``, see ``parse_image_task``) splits its base task first, then
+    keeps its classes (and half of the training images), so its splits are subsets of the base's."""
+    spec = parse_image_task(name)
+    if spec is None:
+        raise UserError(f"unknown image task {name!r}; use one of {', '.join(IMAGE_TASKS)}, a class split such "
+                        "as mnist5k:0-4, mnist5k:ge5, mnist5k:parity, or a training half such as mnist5k@a")
+    if spec.base != name:
+        pixels, labels, y, tr, va, te = _split(spec.base, split_seed, None, None)
+        if spec.half:
+            halves = stratified_indices([y[i] for i in tr], (0.5, 0.5), split_seed + 11)
+            tr = [tr[k] for k in sorted(halves[0 if spec.half == "a" else 1])]
+        tr, va, te = ([i for i in part if spec.keeps(y[i])] for part in (tr, va, te))
+        tr = _take(tr, y, max_train, split_seed)
+        va, te = _take(va, y, max_eval, split_seed + 1), _take(te, y, max_eval, split_seed + 2)
+        return pixels, labels, y, tr, va, te
     pixels, labels = _read(name)
     y = labels.tolist()
     if name == "fashion-mnist":  # the official test file for testing; train and validation from the train file
@@ -205,11 +311,13 @@ def image_stats(name: str, split_seed: int = 0) -> dict:
     """Split sizes, chance and majority-class accuracy of an image task, without importing torch
     (the app's server describes tasks; only the worker trains)."""
     _, labels, y, tr, va, te = _split(name, split_seed, None, None)
-    side = IMAGE_TASKS[name][1]
-    counts = [0] * 10
+    spec = parse_image_task(name)
+    side = IMAGE_TASKS[spec.base][1]
+    k = spec.num_labels
+    counts = [0] * k
     for i in te:
-        counts[y[i]] += 1
-    return {"num_labels": 10, "chance": 1 / 10, "majority": max(counts) / max(1, len(te)),
+        counts[spec.label_of(y[i])] += 1
+    return {"num_labels": k, "chance": 1 / k, "majority": max(counts) / max(1, len(te)),
             "splits": {"train": len(tr), "val": len(va), "test": len(te)}, "side": side}
 
 
@@ -218,16 +326,22 @@ def load_images(name: str, split_seed: int = 0, max_train: int | None = None, ma
     import torch
 
     pixels, labels, y, tr, va, te = _split(name, split_seed, max_train, max_eval)
-    _, side, top, _, _ = IMAGE_TASKS[name]
+    spec = parse_image_task(name)
+    _, side, top, _, _ = IMAGE_TASKS[spec.base]
     rng = random.Random(split_seed)
     x = torch.from_numpy(pixels).float().div_(top)
     if shuffle_pixels:  # one permutation of pixel positions, the same for every image
         perm = list(range(side * side))
         random.Random(split_seed + 7919).shuffle(perm)
         x = x[:, perm]
-    mean, std = x[tr].mean(), x[tr].std().clamp_min(1e-6)
+    # a variant is normalised like its base task (all its training images), so a source and a target of one
+    # base see the same pixel scale
+    norm = tr if spec.base == name else _split(spec.base, split_seed, None, None)[3]
+    mean, std = x[norm].mean(), x[norm].std().clamp_min(1e-6)
     x = ((x - mean) / std).view(-1, 1, side, side)
     yt = torch.as_tensor(labels)
+    if spec.base != name:  # a variant's own labels (a class split relabelled 0..k-1, ge5, parity)
+        yt = torch.as_tensor([spec.label_of(int(v)) if spec.keeps(int(v)) else -1 for v in labels.tolist()])
 
     def split(idx, lab=None):
         return Images(x[idx].contiguous(), (yt[idx] if lab is None else lab).clone())
@@ -245,8 +359,8 @@ def load_images(name: str, split_seed: int = 0, max_train: int | None = None, ma
             "shuffle_labels": bool(shuffle_labels), "shuffle_pixels": bool(shuffle_pixels)}
     if shuffle_labels:
         info["evaluated_on"] = "train (memorisation)"
-    names = FASHION_LABELS if name == "fashion-mnist" else [str(i) for i in range(10)]
-    return ImageTask(name, 10, names, side, train, val, test, info)
+    names = image_label_names(spec)
+    return ImageTask(name, spec.num_labels, names, side, train, val, test, info)
 
 
 def _take(idx: list[int], y: list[int], n: int | None, seed: int) -> list[int]:
@@ -260,8 +374,9 @@ def _take(idx: list[int], y: list[int], n: int | None, seed: int) -> list[int]:
 # ---------------------------------------------------------------------------
 # models
 # ---------------------------------------------------------------------------
-def build(model: str, side: int, classes: int = 10, init_seed: int = 0):
-    """A freshly initialised (seeded) classic network taking ``pixels`` (N, 1, side, side)."""
+def build(model: str, side: int, classes: int = 10, init_seed: int = 0, width: int | None = None):
+    """A freshly initialised (seeded) classic network taking ``pixels`` (N, 1, side, side); ``width``: the MLP's
+    hidden width (default 200, the paper's)."""
     import torch
     from torch import nn
 
@@ -270,8 +385,8 @@ def build(model: str, side: int, classes: int = 10, init_seed: int = 0):
     class MLP(nn.Module):
         def __init__(self):
             super().__init__()
-            n = side * side
-            self.layers = nn.ModuleList([nn.Linear(n, 200), nn.Linear(200, 200), nn.Linear(200, classes)])
+            n, w = side * side, width or 200
+            self.layers = nn.ModuleList([nn.Linear(n, w), nn.Linear(w, w), nn.Linear(w, classes)])
 
         def forward(self, pixels):
             h = pixels.flatten(1)

@@ -92,6 +92,8 @@ class Progress:
             self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"]) + f" ({e['seconds']:.0f} s)")
         elif kind == "cancelled":
             self._line("cancelled; finished trials are kept")
+        elif kind == "pretrain":
+            self._line(e["message"])
         elif kind == "baseline_shared":
             self._line(f"full fine-tuning baseline shared with run {e['from']} (same model, task, budget and device)")
 
@@ -217,6 +219,10 @@ def _owner() -> str:
 
 
 def cmd_resume(args) -> int:
+    from .series import SERIES_RE, resume as resume_series
+
+    if isinstance(args.run_id, str) and SERIES_RE.fullmatch(args.run_id):  # a series (`idim series`): its runs
+        return resume_series(args)
     store = _store(args)
     run = store.require_run(args.run_id)
     if run["status"] in ("done", "cancelled") and not args.force:
@@ -525,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("-o", "--output", help="file to write (default stdout)")
         s.set_defaults(func=fn)
 
+    from .series import add_parser as add_series
+
+    add_series(sub, home, {int: _INT, float: _FLOAT})
     s = sub.add_parser("compare", help="runs side by side on the trainable-parameter axis", parents=[home])
     s.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     s.add_argument("--json", action="store_true")

@@ -46,11 +46,11 @@ def param_tensors(model: str) -> int:
     return {"mlp": 6, "lenet": 10}.get(model, 0)
 
 
-def num_params(model: str, side: int = 28, classes: int = 10) -> int:
-    """D of a classic model for side x side inputs (no torch needed)."""
+def num_params(model: str, side: int = 28, classes: int = 10, width: int | None = None) -> int:
+    """D of a classic model for side x side inputs (no torch needed); ``width``: the MLP's hidden width (200)."""
     if model == "mlp":
-        n = side * side
-        return n * 200 + 200 + 200 * 200 + 200 + 200 * classes + classes
+        n, w = side * side, width or 200
+        return n * w + w + w * w + w + w * classes + classes
     if model == "lenet":
         if side >= 28:
             k, flat = 5, 16 * (((side - 4) // 2 - 4) // 2) ** 2

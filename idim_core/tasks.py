@@ -161,6 +161,17 @@ def resolve(name: str) -> TaskSpec:
         return HUB[name]
     if name in IMAGES:
         return IMAGES[name]
+    from .classic import IMAGE_TASKS, describe_image_task, image_label_names, parse_image_task
+
+    variant = parse_image_task(name) if len(name) <= MAX_NAME else None
+    if variant is not None:  # mnist5k:5-9, mnist5k:ge5, mnist5k@a: a class split, derived labels, a training half
+        base = IMAGES[variant.base]
+        return TaskSpec(name, describe_image_task(name) + "; for the classic models mlp and lenet", "image",
+                        variant.num_labels,
+                        # about how many images: the classes kept, half of the training 80 % for a half
+                        int(base.size * len(variant.base_classes()) / 10 * (0.6 if variant.half else 1)),
+                        False, True, image_label_names(variant), base.file,
+                        IMAGE_TASKS[variant.base][4])
     if len(name) > MAX_NAME:
         raise UserError(f"the task name is {len(name):,} characters long; the limit is {MAX_NAME:,}")
     if name.startswith("csv:"):

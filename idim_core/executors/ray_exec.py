@@ -133,7 +133,7 @@ def _node_module(cfg: dict, num_labels: int, device: str):
         from ..classic import build, is_classic_model, side_of
 
         if is_classic_model(cfg["model"]):
-            module = build(cfg["model"], side_of(cfg["task"]), num_labels, cfg.get("init_seed") or 0)
+            module = build(cfg["model"], side_of(cfg["task"]), num_labels, cfg.get("init_seed") or 0, cfg.get("width"))
         else:
             from ..models import load_model
 
@@ -201,7 +201,8 @@ def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, project
         return state["stop"]
 
     try:
-        res = run_trial(prep, tcfg, d=spec.d, seed=spec.seed, method=method, projection=projection,
+        d, how = spec.trains(method)
+        res = run_trial(prep, tcfg, d=d, seed=spec.seed, method=how, projection=projection,
                         on_point=on_point, should_stop=should_stop)
     except Cancelled:
         return "cancelled"

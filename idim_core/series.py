@@ -1,0 +1,306 @@
+"""A series: runs of runs, d90 against the amount of pre-training (and against the MLP's width).
+
+``idim series --model mlp --task mnist5k:5-9 --pretrain mnist5k:0-4 --pretrain-epochs 0,10 --dims auto --seeds 3``
+runs one ordinary run per amount (each with its own full-training baseline from its own starting state, as in
+Aghajanyan et al. 2021) and prints, per amount, the run id, baseline, threshold, d90, its interval and status.
+
+A series is not a new kind of record: each of its runs carries ``series`` in its config (the series' id, its
+axis, its values and the settings it was started with), and ``runs_of`` lists them.  The id is a hash of the
+settings, so the same command again finds the same series: finished amounts are kept, the rest (a run killed
+half-way included) are resumed or started.  ``idim resume SERIES_ID`` does the same.
+
+Amount 0 (from scratch) is the same run whatever the source: with several sources (``--control`` adds the
+shuffled-label twin of the source) it is trained once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sys
+
+from .errors import UserError
+
+SERIES_RE = re.compile(r"s[0-9a-f]{11}")
+PER_ENTRY = ("pretrain", "pretrain_epochs", "width", "series")
+UNHASHED = ("device", "threads", "executor", "ray_address", "cpus_per_trial", "gpus_per_trial")
+
+
+def parse_amounts(text, flag: str = "--pretrain-epochs", low: int = 0) -> list[int]:
+    """'0,1,10' -> [0, 1, 10]: whole numbers of at least ``low``, in order, no repeats. Raises UserError."""
+    items = [str(x) for x in text] if isinstance(text, (list, tuple)) else str(text).replace(";", ",").split(",")
+    items = [t.strip() for t in items]
+    if not items or all(not t for t in items):
+        raise UserError(f"{flag} is empty; give a list such as " + ("0,1,10" if low == 0 else "50,100,200"))
+    out = []
+    for t in items:
+        if not re.fullmatch(r"[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?", t):
+            raise UserError(f"{flag} entry {t!r} is not a whole number written with the digits 0-9")
+        v = float(t)
+        if not math.isfinite(v) or v != int(v) or v < low:
+            what = "a whole number of at least 0 (0: from scratch)" if low == 0 else f"a whole number of at least {low}"
+            raise UserError(f"{flag} entry {t!r} must be {what}")
+        if int(v) not in out:
+            out.append(int(v))
+    return sorted(out)
+
+
+def plan(sources: list[str], amounts: list[int], widths: list[int | None]) -> list[dict]:
+    """The series' entries: (source, amount, width), amount 0 once per width (it does not depend on the source)."""
+    out = []
+    for w in widths:
+        for src in sources:
+            for a in amounts:
+                if a == 0 and src != sources[0]:
+                    continue
+                out.append({"pretrain": src, "pretrain_epochs": a, "width": w})
+    return out
+
+
+def series_id(base: dict, sources: list[str], amounts: list[int], widths: list) -> str:
+    key = {k: v for k, v in base.items() if k not in PER_ENTRY and k not in UNHASHED}
+    blob = json.dumps({"base": key, "sources": sources, "amounts": amounts, "widths": widths}, sort_keys=True,
+                      default=str)
+    return "s" + hashlib.sha1(blob.encode()).hexdigest()[:11]
+
+
+def runs_of(store, sid: str) -> list[dict]:
+    """The runs of series ``sid``, oldest first."""
+    return [r for r in reversed(store.list_runs()) if isinstance(r["config"].get("series"), dict)
+            and r["config"]["series"].get("id") == sid]
+
+
+def list_series(store) -> list[dict]:
+    """Every series in the store: id, axis values and its runs (newest series first)."""
+    seen: dict[str, dict] = {}
+    for r in store.list_runs():
+        s = r["config"].get("series")
+        if isinstance(s, dict) and s.get("id"):
+            seen.setdefault(s["id"], {**s, "runs": []})["runs"].append(r["id"])
+    return list(seen.values())
+
+
+def _match(runs: list[dict], e: dict) -> dict | None:
+    for r in runs:
+        c = r["config"]
+        if (c.get("pretrain"), int(c.get("pretrain_epochs") or 0), c.get("width")) == \
+                (e["pretrain"], e["pretrain_epochs"], e["width"]):
+            return r
+    return None
+
+
+def _owner_dead(owner: str | None) -> bool:
+    """The run's owner was a process on this machine that is gone (killed): its run can be taken over at once."""
+    import os
+    import socket
+
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host.split(":")[-1] != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def configs(overrides: dict, sources: list[str], amounts: list[int], widths: list) -> tuple[str, list[dict]]:
+    """(series id, one checked run config per entry); every entry is checked before anything is stored."""
+    from .runconfig import make_config
+
+    if not sources:
+        raise UserError("a series needs --pretrain, the source to pre-train on (such as mnist5k:0-4)")
+    entries = plan(sources, amounts, widths)
+    cfgs = [make_config(**{**overrides, **e}) for e in entries]
+    sid = series_id(cfgs[0], sources, amounts, widths)
+    spec = {"id": sid, "axis": "width" if len(widths) > 1 else "pretrain_epochs", "sources": sources,
+            "amounts": amounts, "widths": widths, "overrides": overrides}
+    for c in cfgs:
+        c["series"] = spec
+    return sid, cfgs
+
+
+def run(store, overrides: dict, sources: list[str], amounts: list[int], widths: list, progress=None,
+        owner: str | None = None, log=None) -> dict:
+    """Run (or resume) a series to the end; its summary."""
+    from .store import owner_id
+    from .sweep import Runner
+
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    owner = owner or owner_id()
+    sid, cfgs = configs(overrides, sources, amounts, widths)
+    existing = runs_of(store, sid)
+    for i, cfg in enumerate(cfgs, 1):
+        what = f"{cfg['pretrain_epochs']} epochs of {cfg['pretrain']}" if cfg["pretrain_epochs"] else "from scratch"
+        if cfg.get("width"):
+            what += f", width {cfg['width']}"
+        run_ = _match(existing, cfg)
+        if run_ is not None and run_["status"] == "done":
+            log(f"series {sid} ({i}/{len(cfgs)}): {what}: run {run_['id']} finished earlier, kept")
+            continue
+        if run_ is None:
+            rid = store.create_run(cfg, status="running", owner=owner)
+            log(f"series {sid} ({i}/{len(cfgs)}): {what}: run {rid}")
+        else:
+            rid = run_["id"]
+            if run_["status"] == "running" and _owner_dead(run_.get("owner")):
+                store.mark_interrupted(rid)
+                store.event(rid, "warning", "its process was killed; resumed by the series")
+            elif run_["status"] == "running":
+                raise UserError(f"run {rid} of series {sid} is being trained by another process "
+                                f"({run_.get('owner')}); wait for it or cancel it")
+            if run_["status"] != "queued":
+                store.reopen(rid, force=run_["status"] == "cancelled")
+            log(f"series {sid} ({i}/{len(cfgs)}): {what}: resuming run {rid} (finished trials kept)")
+        if progress is not None:
+            progress.method = cfg["method"]
+        Runner(store, rid, progress, owner=owner).run()
+    return summary(store, sid)
+
+
+def summary(store, sid: str) -> dict:
+    """Per entry of the series: its run, baseline, threshold, d90 with interval and status."""
+    from .results import result
+
+    runs = runs_of(store, sid)
+    if not runs:
+        raise UserError(f"no series {sid} in {store.path}")
+    spec = runs[0]["config"]["series"]
+    out = []
+    for e in plan(spec["sources"], spec["amounts"], spec["widths"]):
+        r = _match(runs, e) or _match(runs, {**e, "pretrain": spec["sources"][0]})
+        row = {"pretrain": e["pretrain"], "pretrain_epochs": e["pretrain_epochs"], "width": e["width"] or
+               (200 if runs[0]["config"]["model"] == "mlp" else None)}
+        if r is None:
+            out.append({**row, "run_id": None, "status": "not started"})
+            continue
+        res = result(store, r["id"])
+        pre = (res.get("summary") or {}).get("pretrain") if isinstance(res.get("summary"), dict) else None
+        pre = pre or (store.get_run(r["id"])["summary"] or {}).get("pretrain")
+        out.append({**row, "run_id": r["id"], "status": res["status"], "baseline": res.get("baseline_accuracy"),
+                    "threshold": res.get("threshold"), "d90": res.get("d90"),
+                    "d90_interpolated": res.get("d90_interpolated"), "d90_ci": res.get("d90_ci"),
+                    "d90_status": res.get("d90_status"), "d90_upper": res.get("d90_upper"),
+                    "seeds": runs[0]["config"].get("seeds"),
+                    "source_train_accuracy": (pre or {}).get("source_train_accuracy")})
+    return {"series": sid, "model": runs[0]["config"]["model"], "task": runs[0]["config"]["task"],
+            "axis": spec["axis"], "sources": spec["sources"], "amounts": spec["amounts"], "widths": spec["widths"],
+            "entries": out}
+
+
+# ---------------------------------------------------------------------------
+# the command line: `idim series` (registered by cli.build_parser)
+# ---------------------------------------------------------------------------
+def add_parser(sub, home, ascii_types) -> None:
+    from .runconfig import cli_fields
+
+    s = sub.add_parser("series", parents=[home], help="d90 against the amount of pre-training (or the mlp's width): "
+                                                      "one run per amount, each with its own baseline")
+    for f in cli_fields():
+        if f.name in ("pretrain", "pretrain_epochs", "width"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.metadata["type"] is bool:
+            s.add_argument(flag, action="store_true", default=None, help=f.metadata["help"])
+        else:
+            s.add_argument(flag, type=ascii_types.get(f.metadata["type"]), choices=f.metadata["choices"],
+                           help=f.metadata["help"])
+    s.add_argument("--pretrain", action="append", help="the source (repeat for several): mnist5k:0-4, "
+                                                       "mnist5k:0-4:shuffled, mnist5k:denoise, mnist5k@a ...")
+    s.add_argument("--control", action="store_true", help="add the shuffled-label twin of each supervised source")
+    s.add_argument("--pretrain-epochs", default="0,10", help="comma-separated amounts of pre-training in epochs "
+                                                             "(0: from scratch; default 0,10)")
+    s.add_argument("--widths", help="mlp: comma-separated hidden widths (each with every amount)")
+    s.add_argument("--json", action="store_true", help="print the series as one JSON object")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_series)
+
+
+def sources_of(args) -> list[str]:
+    from .pretrain import parse_source
+
+    srcs = list(dict.fromkeys(args.pretrain or []))
+    if getattr(args, "control", False):
+        for t in list(srcs):
+            src = parse_source(t)
+            if src.kind == "supervised" and f"{src.task}:shuffled" not in srcs:
+                srcs.append(f"{src.task}:shuffled")
+    return srcs
+
+
+def cmd_series(args) -> int:
+    from .cli import Progress, _owner, _store
+    from .runconfig import cli_fields
+
+    overrides = {f.name: getattr(args, f.name) for f in cli_fields() if hasattr(args, f.name)
+                 and f.name not in ("pretrain", "pretrain_epochs", "width")}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    amounts = parse_amounts(args.pretrain_epochs)
+    widths = parse_amounts(args.widths, "--widths", low=1) if args.widths else [None]
+    sources = sources_of(args)
+    from .runconfig import preflight
+
+    preflight(configs(overrides, sources, amounts, widths)[1][0])  # every entry checked before anything is stored
+    return _finish(_store(args), overrides, sources, amounts, widths, args, Progress(quiet=args.quiet), _owner())
+
+
+def _finish(store, overrides, sources, amounts, widths, args, prog, owner) -> int:
+    import contextlib
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            out = run(store, overrides, sources, amounts, widths, prog, owner,
+                      log=(lambda m: None) if args.quiet else None)
+    except KeyboardInterrupt:
+        sid = configs(overrides, sources, amounts, widths)[0]
+        for r in runs_of(store, sid):
+            if r["status"] == "running" and r.get("owner") == owner:
+                store.mark_interrupted(r["id"])
+        print(f"idim: interrupted; finished amounts are kept. Resume with the same command or: idim resume {sid}",
+              file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print_series(out)
+    return 0 if all(e["status"] == "done" for e in out["entries"]) else 1
+
+
+def resume(args) -> int:
+    """`idim resume SERIES_ID`: the series' own settings, run again (finished amounts kept)."""
+    from .cli import Progress, _owner, _store
+
+    store = _store(args)
+    runs = runs_of(store, args.run_id)
+    if not runs:
+        raise UserError(f"no series {args.run_id} in {store.path} (see `idim ls`)")
+    spec = runs[0]["config"]["series"]
+    return _finish(store, spec["overrides"], spec["sources"], spec["amounts"], spec["widths"], args,
+                   Progress(quiet=getattr(args, "quiet", False)), _owner())
+
+
+def print_series(out: dict) -> None:
+    from .d90 import short
+
+    print(f"series {out['series']}: {out['model']} on {out['task']}")
+    print(f"{'source':26}  {'epochs':>6}  {'width':>5}  {'run':12}  {'base':>5}  {'thr':>5}  {'d90':>13}  "
+          f"{'95 % interval':>17}")
+    for e in out["entries"]:
+        if e.get("run_id") is None:
+            print(f"{e['pretrain'][:26]:26}  {e['pretrain_epochs']:>6}  {str(e['width'] or ''):>5}  not started")
+            continue
+        ci = e.get("d90_ci") or None
+        ci_txt = "-" if not ci else (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " - " + \
+            (f"{ci[1]:,.0f}" if ci[1] is not None else "more")
+        base = "-" if e["baseline"] is None else f"{e['baseline']:.3f}"
+        thr = "-" if e["threshold"] is None else f"{e['threshold']:.3f}"
+        d90 = short({"d90": e["d90"], "d90_interpolated": e["d90_interpolated"], "d90_status": e["d90_status"],
+                     "d90_upper": e.get("d90_upper")}).replace("—", "-")
+        src = "(from scratch)" if not e["pretrain_epochs"] else e["pretrain"]
+        print(f"{src[:26]:26}  {e['pretrain_epochs']:>6}  {str(e['width'] or ''):>5}  {e['run_id']:12}  {base:>5}  "
+              f"{thr:>5}  {d90:>13}  {ci_txt:>17}")
