@@ -67,7 +67,7 @@ class Progress:
     def __call__(self, e: dict) -> None:
         kind = e["type"]
         label = lambda: ("baseline (full fine-tuning)" if e.get("kind") == "baseline"  # noqa: E731
-                         else f"{self.level(e['d'])} seed {e['seed']}")
+                         else f"{self.level(e['d'], e.get('kind', 'subspace'))} seed {e['seed']}")
         if kind == "loading":
             self._line("loading model and data ...")
         elif kind == "trial_start":
@@ -99,11 +99,11 @@ class Progress:
 
     method = "did"
 
-    def level(self, d) -> str:
-        from .methods import axis
+    def level(self, d, kind: str = "subspace") -> str:
+        from .executors import TrialSpec
+        from .sweep import level_name  # one wording for the log, the progress lines and the pages
 
-        ax = axis(self.method)
-        return f"d={d:,}" if ax == "d" else f"r={d}" if ax == "rank" else self.method
+        return level_name(self.method, TrialSpec(kind, d, 0))
 
 
 def print_table(res: dict, out=sys.stdout) -> None:

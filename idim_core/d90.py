@@ -305,7 +305,7 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
                 f"(try smaller d{ci_txt}){_caveats(res)}")
     top = max((r["d"] for r in res.get("by_d") or []), default=None)
     if status == "not_reached":
-        return f"d90 > max d ({top:,}): no d reached the threshold"
+        return f"d90 > max d ({top:,}): no d reached the threshold" + probe_note(res)
     if top is None:
         return "d90: not known yet"
     if res.get("status") in FINAL or res.get("status") == "interrupted":
@@ -336,7 +336,19 @@ def _caveats(res: dict) -> str:
         out += "; threshold set by the floor, not 0.9 ×"
     if res.get("non_monotone"):
         out += f"; the curve falls back below the threshold at d = {res['non_monotone_at']:,}"
-    return out
+    return out + probe_note(res)
+
+
+def probe_note(res: dict) -> str:
+    """What a linear probe on the frozen features reaches, said beside d90 (language-model runs)."""
+    acc = res.get("probe_accuracy")
+    if acc is None:
+        return ""
+    params = f" ({res['probe_params']:,} numbers)" if res.get("probe_params") else ""
+    thr = res.get("threshold")
+    if thr is not None and acc >= thr:
+        return f"; a linear probe on the frozen features{params} already reaches the threshold: {acc:.3f}"
+    return f"; a linear probe on the frozen features{params} reaches {acc:.3f}, below the threshold"
 
 
 def p90_short(r: dict) -> str | None:

@@ -76,6 +76,9 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
     for seed, acc in enumerate(bases):
         tid = store.start_trial(run_id, "baseline", None, seed)
         store.finish_trial(tid, "done", accuracy=acc)
+    for seed, acc in enumerate(data.get("probe_accuracies") or []):  # the linear probe beside the baseline
+        tid = store.start_trial(run_id, "probe", None, seed)
+        store.finish_trial(tid, "done", accuracy=acc, trainable=data.get("probe_params"))
     for p in data["points"]:
         tid = store.start_trial(run_id, "subspace", int(p["d"]), int(p["seed"]))
         extra = {k: p[k] for k in ("lam", "lam_names", "lam_history", "quantised", "quantised_train",

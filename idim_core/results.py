@@ -34,6 +34,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
     # never dropped
     bases = sorted([t for t in finished if t["kind"] == "baseline"], key=lambda t: t["seed"])
     subs = sorted([t for t in finished if t["kind"] == "subspace"], key=lambda t: (t["d"], t["seed"]))
+    probes = sorted([t for t in finished if t["kind"] == "probe"], key=lambda t: t["seed"])
     axis = methods_axis(cfg["method"])
     pts = [point(t, axis) for t in subs]
     chance, majority = summ.get("chance"), summ.get("majority")
@@ -59,6 +60,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "baseline_accuracies": est["baseline_accuracies"],
         "baseline_std": est["baseline_std"],
         "baseline_diverged": sum(t["status"] == "diverged" for t in bases),
+        **probe_facts(probes, chance),
         "baseline_seconds": [t["seconds"] for t in bases if t.get("seconds") is not None],
         "baseline_train_accuracies": [t["train_accuracy"] for t in bases if t.get("train_accuracy") is not None],
         "threshold": est["threshold"],
@@ -125,6 +127,19 @@ def public(res: dict) -> dict:
     out = dict(res)
     out["points"] = [{k: p[k] for k in PUBLIC_POINT_KEYS if k in p} for p in res["points"]]
     return out
+
+
+def probe_facts(probes: list[dict], chance: float | None) -> dict:
+    """The linear probe (head only, frozen features) of a language-model run: its mean test accuracy
+    over seeds (a diverged seed at chance), per seed, and its trainable numbers; None when it has none."""
+    import statistics
+
+    if not probes:
+        return {"probe_accuracy": None, "probe_accuracies": [], "probe_params": None}
+    fail = chance if chance is not None else 0.0
+    accs = [t["accuracy"] if t["status"] == "done" and t.get("accuracy") is not None else fail for t in probes]
+    return {"probe_accuracy": statistics.fmean(accs), "probe_accuracies": accs,
+            "probe_params": next((t.get("trainable") for t in probes if t.get("trainable")), None)}
 
 
 def trial_stats(pts: list[dict], chance: float | None = None) -> list[dict]:

@@ -60,6 +60,9 @@ class RunConfig:
     baseline_lr_search: bool = _f(False, "full fine-tuning: train at 1/3, 1 and 3 times --lr-full and keep the "
                                          "best on the validation split, per seed (three times the baseline's time): "
                                          "the baseline sets the threshold, so a weak one lowers d90", type=bool)
+    no_probe: bool = _f(False, "language-model DID/SAID runs: skip the linear probe (the head alone on the frozen "
+                               "features, one trial per seed), the reference a pretrained model already reaches",
+                        type=bool)
     refine: int = _f(3, "after a grid of d: up to this many extra values of d (each with every seed), bisecting "
                         "in log d the bracket where the validation mean crosses the threshold until it is within "
                         "1.4x (0: off)", type=int)
@@ -260,7 +263,7 @@ def make_config(**overrides) -> dict:
             raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
     elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
         raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
-    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search"):
+    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search", "no_probe"):
         cfg[key] = bool(cfg.get(key))
     _check_pretrain(cfg, classic)
     if cfg["method"] not in METHODS:

@@ -216,11 +216,18 @@ class Runner:
         found = shared_baseline(self.store, cfg, device, need, exclude=self.run_id)
         if found:
             run, rows = found
+            probes = {t["seed"]: t for t in self.store.trials(run["id"]) if t["kind"] == "probe"
+                      and t["status"] == "done"}
             for s in need:
                 self.store.copy_trial(self.run_id, rows[s])
                 done[("baseline", None, s)] = {"kind": "baseline", "d": None, "seed": s, "status": "done",
                                                "accuracy": rows[s]["accuracy"], "seconds": rows[s]["seconds"],
                                                "val_accuracy": rows[s].get("val_accuracy")}
+                if s in probes and ("probe", None, s) not in done:  # the probe depends on the same things
+                    self.store.copy_trial(self.run_id, probes[s])
+                    done[("probe", None, s)] = {"kind": "probe", "d": None, "seed": s, "status": "done",
+                                                "accuracy": probes[s]["accuracy"], "seconds": probes[s]["seconds"],
+                                                "val_accuracy": probes[s].get("val_accuracy")}
             self.store.update_run(self.run_id, summary={**(self.store.get_run(self.run_id)["summary"] or {}),
                                                         "baseline_from": run["id"]})
             self.store.event(self.run_id, "info", f"full fine-tuning baseline shared with run {run['id']} (same model, "
@@ -294,7 +301,7 @@ class Runner:
                 if isinstance(res, TrialLost):  # the infrastructure lost it: recorded, the sweep goes on
                     if tid is not None:
                         store.finish_trial(tid, "failed", error=str(res))
-                    store.event(run_id, "warning", f"{level_name(cfg['method'], sp) if sp.kind != 'baseline' else 'baseline'}"
+                    store.event(run_id, "warning", f"{level_name(cfg['method'], sp)}"
                                                    f" seed {sp.seed}: lost ({res})")
                     lost[(sp.kind, sp.d, sp.seed)] = {"kind": sp.kind, "d": sp.d, "seed": sp.seed, "status": "failed",
                                                       "accuracy": None, "seconds": None}
@@ -311,7 +318,7 @@ class Runner:
                 row = {"kind": sp.kind, "d": sp.d, "seed": sp.seed, "status": res.status, "accuracy": res.accuracy,
                        "seconds": res.seconds, "val_accuracy": res.val_accuracy}
                 done[(sp.kind, sp.d, sp.seed)] = row
-                msg = (f"{level_name(cfg['method'], sp) if sp.kind != 'baseline' else 'baseline'} seed {sp.seed}: "
+                msg = (f"{level_name(cfg['method'], sp)} seed {sp.seed}: "
                        + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
                        + (f", z's rate {res.lr:.3g} chosen on validation" if tcfg.lr_search and sp.d else "")
                        + (f", rate {res.lr:.3g} chosen on validation" if tcfg.baseline_lr_search
@@ -337,6 +344,9 @@ class Runner:
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:
             raise UserError(f"full fine-tuning diverged ({bases[0].get('error') or 'non-finite loss'}); lower --lr-full")
+        if wants_probe(cfg):
+            # the reference a pretrained model's frozen features already reach: a linear probe (head only)
+            trials([TrialSpec("probe", None, s) for s in seeds])
         from .d90 import threshold_of
 
         fail = task.chance()
@@ -429,17 +439,28 @@ def lost_message(gone: list, method: str, run_id: str) -> str:
     """One sentence for trials the infrastructure lost after its retries."""
     from .executors.ray_exec import MAX_RETRIES
 
-    names = ", ".join(f"{level_name(method, sp) if sp.kind != 'baseline' else 'baseline'} seed {sp.seed}"
+    names = ", ".join(f"{level_name(method, sp)} seed {sp.seed}"
                       for sp in gone)
     what = f"trial {names} was" if len(gone) == 1 else f"{len(gone)} trials ({names}) were"
     return (f"{what} lost (its Ray worker died {MAX_RETRIES + 1} times), so no d90 is given; "
             f"`idim resume {run_id}` reruns {'it' if len(gone) == 1 else 'them'} (finished trials are kept)")
 
 
+def wants_probe(cfg: dict) -> bool:
+    """Language-model DID/SAID runs train a linear probe per seed beside the baseline (--no-probe skips it)."""
+    from . import methods
+    from .classic import is_classic_model
+
+    return (methods.axis(cfg["method"]) == "d" and not is_classic_model(cfg["model"])
+            and not cfg.get("no_probe"))
+
+
 def level_name(method: str, sp) -> str:
-    """How a trial's level reads: d=1,000, r=4 or the method's name."""
+    """How a trial's level reads: d=1,000, r=4 or the method's name ("baseline", "linear probe" for those)."""
     from . import methods
 
+    if sp.kind in ("baseline", "probe"):
+        return {"baseline": "baseline", "probe": "linear probe"}[sp.kind]
     ax = methods.axis(method)
     return f"d={sp.d:,}" if ax == "d" else f"r={sp.d}" if ax == "rank" else method
 

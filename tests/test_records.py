@@ -52,3 +52,16 @@ def test_idim_show_after_import_gives_the_files_interval(name, home):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
     assert re.search(re.escape(cell(raw["d90_ci"] if res["axis"] == "d" else raw["p90_ci"])), row)
+
+
+def test_the_linear_probe_is_stated_beside_d90_on_every_face(home):
+    # the default task's record carries the probe of the recorded head-only run (same budget and baseline)
+    raw = json.loads((RECORDED_DIR / "minilm-l6-mr.json").read_text(encoding="utf-8"))
+    assert raw["probe_params"] == 770 and raw["probe_accuracy"] >= raw["threshold"]
+    from idim_core import d90
+
+    assert "a linear probe on the frozen features (770 numbers) already reaches the threshold" in \
+        d90.describe(recorded_result("minilm-l6-mr"))
+    store = Store()
+    res = result(store, import_recorded(store, RECORDED_DIR / "minilm-l6-mr.json"))
+    assert res["probe_accuracy"] == pytest.approx(raw["probe_accuracy"]) and res["probe_params"] == 770

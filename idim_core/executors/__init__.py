@@ -22,9 +22,18 @@ from ..errors import UserError
 
 @dataclass(frozen=True)
 class TrialSpec:
-    kind: str  # "baseline" (full fine-tuning) or "subspace"
+    kind: str  # "baseline" (full fine-tuning), "probe" (head only: a linear probe) or "subspace"
     d: int | None
     seed: int
+
+    def trains(self, method: str) -> tuple[int | None, str]:
+        """(d, method) for train.run_trial: the baseline trains every parameter (d None), the probe only
+        the head (on the frozen features), a subspace trial the run's own method at its level."""
+        if self.kind == "baseline":
+            return None, method
+        if self.kind == "probe":
+            return 0, "head"
+        return self.d, method
 
 
 def _local():

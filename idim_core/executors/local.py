@@ -31,7 +31,8 @@ class LocalExecutor:
             spec, on_start, on_point = self._pending.pop(0)
             on_start()
             try:
-                res = run_trial(self.prep, self.tcfg, d=spec.d, seed=spec.seed, method=self.method,
+                d, method = spec.trains(self.method)
+                res = run_trial(self.prep, self.tcfg, d=d, seed=spec.seed, method=method,
                                 projection=self.projection, on_point=on_point, should_stop=self.should_stop)
             except Exception as e:  # noqa: BLE001 - handed to the owner, which records and decides
                 self._pending.clear()
