@@ -124,6 +124,33 @@ BASELINE_KEYS = ("model", "task", "epochs", "max_steps", "batch_size", "lr_full"
                  "shuffle_labels", "shuffle_pixels", "baseline_lr_search")
 
 
+def wants_probe(cfg: dict) -> bool:
+    """Language-model DID/SAID runs train a linear probe per seed beside the baseline (--no-probe skips it)."""
+    from . import methods
+    from .classic import is_classic_model
+
+    return (methods.axis(cfg["method"]) == "d" and not is_classic_model(cfg["model"])
+            and not cfg.get("no_probe"))
+
+
+REFINE_GUESS = 2  # values of d the refinement usually adds to a grid (it stops once the bracket is within 1.4x)
+
+
+def planned_levels(cfg: dict, auto_guess: int) -> int:
+    """Values of d (or ranks) a run will train: its grid plus what the refinement usually adds, or a guess
+    for the automatic search."""
+    dims = cfg["dims"]
+    if dims == "auto":
+        return auto_guess
+    from . import methods
+
+    grid = len(cfg.get("ranks") or dims) if methods.axis(cfg["method"]) == "rank" else \
+        1 if methods.axis(cfg["method"]) == "single" else len(dims)
+    extra = min(int(cfg.get("refine") or 0), REFINE_GUESS) if methods.axis(cfg["method"]) == "d" and len(dims) > 1 \
+        else 0
+    return grid + extra
+
+
 def baseline_key(cfg: dict) -> tuple:
     key = tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
     # the starting state: a pre-trained one, or another width (runs from scratch at 200 keep their old key)

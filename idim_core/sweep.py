@@ -25,7 +25,7 @@ from .store import UNREADABLE, Store, owner_id, unreadable_error
 
 from .runconfig import AUTO_FACTOR, AUTO_START, AUTO_TOL, CLASSIC_DEFAULTS, DEFAULTS, make_config, parse_dims  # noqa: F401
 from .results import result  # noqa: F401  (the run's JSON object; pages import it from results)
-from .runconfig import check_dims_fit, preflight, shared_baseline  # noqa: F401
+from .runconfig import check_dims_fit, preflight, shared_baseline, wants_probe  # noqa: F401
 from .runconfig import bundled as _bundled, shareable as _shareable  # one rule, also for the app's estimate
 
 
@@ -444,15 +444,6 @@ def lost_message(gone: list, method: str, run_id: str) -> str:
     what = f"trial {names} was" if len(gone) == 1 else f"{len(gone)} trials ({names}) were"
     return (f"{what} lost (its Ray worker died {MAX_RETRIES + 1} times), so no d90 is given; "
             f"`idim resume {run_id}` reruns {'it' if len(gone) == 1 else 'them'} (finished trials are kept)")
-
-
-def wants_probe(cfg: dict) -> bool:
-    """Language-model DID/SAID runs train a linear probe per seed beside the baseline (--no-probe skips it)."""
-    from . import methods
-    from .classic import is_classic_model
-
-    return (methods.axis(cfg["method"]) == "d" and not is_classic_model(cfg["model"])
-            and not cfg.get("no_probe"))
 
 
 def level_name(method: str, sp) -> str:

@@ -468,6 +468,10 @@ if draft is not None:
                "calibrates it). ")
             + (f"**The machine is busy: {guess['busy']}, expect longer.** " if guess["busy"] else "")
             + "Once the run starts, the live view replaces this with the measured speed.")
+    if int(draft["seeds"]) == 1 and axis == "d":
+        three = estimates.estimate(store, dict(draft, seeds=3), device, baseline=shared is None)["seconds"]
+        st.caption(f"1 seed: the d90 interval then resamples test examples only and leaves out the random "
+                   f"subspace's own spread. 3 seeds would take about {estimates.fmt_seconds(three)}.")
     try:
         from idim_core.models import resolve as resolve_model
         from idim_core.common import num_params

@@ -303,3 +303,9 @@ def test_the_form_shows_the_measured_estimate_and_the_busy_machine(store):
 def test_the_form_says_the_formula_is_a_guess_before_any_trial(store):
     text = info(app())
     assert "first trial that finishes here calibrates it" in text and re.search(r"about \d", text), text
+
+
+def test_the_form_says_what_three_seeds_would_cost_for_a_one_seed_run(store):
+    at = app()
+    cap = " ".join(c.value for c in at.caption)
+    assert "1 seed: the d90 interval then resamples test examples only" in cap and "3 seeds would take about" in cap

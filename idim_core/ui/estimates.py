@@ -61,9 +61,14 @@ def seconds_per_step(cfg: dict, device: str = "cpu") -> float:
 
 
 def planned_trials(cfg: dict) -> int:
-    dims = cfg["dims"]
-    n = AUTO_TRIALS_GUESS if dims == "auto" else len(dims)
-    return n * int(cfg["seeds"])
+    """Subspace (or adapter) trials a run will train: its levels (the refinement's usual additions included)
+    times its seeds."""
+    from ..runconfig import planned_levels
+
+    return planned_levels(cfg, AUTO_TRIALS_GUESS) * int(cfg["seeds"])
+
+
+PROBE_COST = 0.5  # a linear probe's trial against a full fine-tuning trial (forward passes, no backward into the body)
 
 
 def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
@@ -101,7 +106,12 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
     sub = axis(cfg["method"]) == "d"
     work = steps_per_trial(cfg) + eval_steps_per_trial(cfg)
     work_sub = steps_per_trial(cfg) + eval_steps_per_trial(cfg, subspace=sub)
-    return load_seconds(cfg) + (work * per if baseline else 0.0) + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
+    from ..runconfig import wants_probe
+
+    seeds = int(cfg["seeds"])
+    # the baseline and the probe, once per seed (both reused from an earlier run when baseline=False)
+    fixed = work * per * seeds * (1 + (PROBE_COST if wants_probe(cfg) else 0)) if baseline else 0.0
+    return load_seconds(cfg) + fixed + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
 
 
 def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu") -> float:

@@ -1,0 +1,73 @@
+"""How far above a linear probe is full fine-tuning, task by task?  The reference for the default task.
+
+    python bench/probe_tasks.py                         # every bundled text task, minilm-l6, 3 seeds
+    python bench/probe_tasks.py --tasks mr,trec6 --seeds 2
+
+For each task, on the default budget (the defaults of `idim run`), it trains full fine-tuning and a
+linear probe (the head alone on the frozen features, the `head` method) for each seed, and prints
+their validation and test accuracy (means and standard deviations over seeds), the threshold each
+split's baseline sets (max of 0.9 x full fine-tuning and the floor: chance or the majority class plus
+two binomial standard errors) and whether the probe clears it.  The verdict is read on the
+VALIDATION split (a choice, such as which task is the default, is never made on test); the test
+columns are what a run would report.  A probe that clears the threshold means 90 % of full
+fine-tuning is already reached without moving a single pretrained weight: d90 then measures how
+many random directions it takes to get to where the frozen features already are.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from idim_core.d90 import threshold_of  # noqa: E402
+from idim_core.runconfig import make_config  # noqa: E402
+from idim_core.sweep import prepare  # noqa: E402
+from idim_core.train import TrainConfig, run_trial  # noqa: E402
+
+TEXT_TASKS = "mr,trec6,trec50,fine-foods,sms-spam,r8"
+
+
+def stats(xs: list[float]) -> str:
+    return f"{statistics.fmean(xs):.3f} ± {statistics.pstdev(xs) if len(xs) > 1 else 0.0:.3f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="minilm-l6")
+    ap.add_argument("--tasks", default=TEXT_TASKS)
+    ap.add_argument("--seeds", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    for task in args.tasks.split(","):
+        t0 = time.perf_counter()
+        cfg = make_config(model=args.model, task=task, method="said")
+        prep, _, task_ = prepare(cfg, "cpu")
+        tc = TrainConfig.from_dict(cfg)
+        full = [run_trial(prep, tc, d=None, seed=s) for s in range(args.seeds)]
+        probe = [run_trial(prep, tc, d=0, seed=s, method="head") for s in range(args.seeds)]
+        chance, majority = task_.chance(), task_.majority()
+        row = {"task": task}
+        for split, key, n in (("val", "val_accuracy", len(prep.val)), ("test", "accuracy", len(prep.test))):
+            f = [r.__dict__[key] for r in full]
+            p = [r.__dict__[key] for r in probe]
+            thr, rule = threshold_of(statistics.fmean(f), chance, majority, n)
+            row[split] = (stats(f), thr, rule, stats(p), statistics.fmean(p) >= thr)
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        print(f"{task}: done in {row['seconds']:.0f} s", file=sys.stderr, flush=True)
+    print(f"{args.model}, default budget, {args.seeds} seeds; the verdict is read on validation")
+    print()
+    print("| task | full, validation | threshold (rule) | probe, validation | probe clears it (validation) "
+          "| full, test | probe, test | probe clears it (test) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        fv, tv, rv, pv, cv = r["val"]
+        ft, tt, rt, pt, ct = r["test"]
+        print(f"| `{r['task']}` | {fv} | {tv:.3f} ({rv}) | {pv} | {'yes' if cv else 'no'} | {ft} | {pt} "
+              f"| {'yes' if ct else 'no'} |")
+
+
+if __name__ == "__main__":
+    main()
