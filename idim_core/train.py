@@ -110,7 +110,6 @@ def train_batches(data, batch_size: int, rng: random.Random) -> list[list[int]]:
     return batches
 
 
-@torch.inference_mode()
 class Head:
     """The first ``n`` examples of a split (text or images), for a cheap evaluation pass."""
 
@@ -132,6 +131,7 @@ QUANTISED_TRAIN_BITS = (4, 8)  # the bound's widths: training accuracy of the qu
 QUANTISED_TRAIN_N = 512  # on this many training examples (its standard error goes with the bound)
 
 
+@torch.inference_mode()
 def evaluate(forward: Callable, data, device, batch_size: int, per_example: bool = False):
     """Accuracy on ``data``; with ``per_example`` also a list of bools, one per example in data order."""
     order = sorted(range(len(data)), key=data.length)
