@@ -17,6 +17,7 @@ nav = st.navigation([
     st.Page("pages/live.py", title="Live run", icon=":material/monitoring:", url_path="live"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
+    st.Page("pages/series.py", title="Series", icon=":material/stacked_line_chart:", url_path="series"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
 ])
 

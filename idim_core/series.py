@@ -163,6 +163,27 @@ def run(store, overrides: dict, sources: list[str], amounts: list[int], widths: 
     return summary(store, sid)
 
 
+def parse_source_kind(text: str) -> str:
+    from .pretrain import parse_source
+
+    return parse_source(text).kind
+
+
+def queue(store, overrides: dict, sources: list[str], amounts: list[int], widths: list) -> tuple[str, list[str]]:
+    """The app's action: the series' missing runs queued for the background worker (which takes them oldest
+    first, so in order); stopped ones queued again.  (series id, the run ids queued)."""
+    sid, cfgs = configs(overrides, sources, amounts, widths)
+    existing = runs_of(store, sid)
+    out = []
+    for cfg in cfgs:
+        r = _match(existing, cfg)
+        if r is None:
+            out.append(store.create_run(cfg, status="queued"))
+        elif r["status"] in ("interrupted", "failed", "cancelled") and store.requeue(r["id"]):
+            out.append(r["id"])
+    return sid, out
+
+
 def summary(store, sid: str) -> dict:
     """Per entry of the series: its run, baseline, threshold, d90 with interval and status."""
     from .results import result

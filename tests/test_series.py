@@ -160,3 +160,33 @@ def _refused(r, msg, home):
 
         assert Store(home).list_runs() == []
     assert not (home / "pretrained").exists()
+
+
+def test_series_page_draws_a_series_and_queues_one(home, monkeypatch):
+    """The Series page: a finished series drawn (d90 against epochs, the control beside it); the form queues a
+    new series' runs for the worker (nothing trains in the page)."""
+    from streamlit.testing.v1 import AppTest
+
+    from idim_core import series
+    from idim_core.cli import main
+    from idim_core.store import Store
+
+    monkeypatch.setenv("IDIM_NO_AUTOSTART_WORKER", "1")
+    assert main(["series", *FAST, "--pretrain", "digits:0-4", "--control", "--pretrain-epochs", "0,1",
+                 "--quiet", "--json"]) == 0
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/series.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    figs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    roles = [t["meta"]["role"] for t in figs[0]["data"] if isinstance(t.get("meta"), dict)]
+    assert "series" in roles and "control" in roles
+    at.text_input(key="series:text:task").set_value("digits:ge5@b")
+    at.text_input(key="series:text:source").set_value("digits@a")
+    at.text_input(key="series:text:amounts").set_value("0,2")
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = Store(home)
+    queued = [r for r in store.list_runs() if r["status"] == "queued"]
+    assert len(queued) == 3 and {r["config"]["task"] for r in queued} == {"digits:ge5@b"}  # 0, 2, control 2
+    assert len(series.list_series(store)) == 2

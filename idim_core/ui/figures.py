@@ -567,3 +567,77 @@ def presenter(fig, size: int = PRESENT_FONT):
         if s.line is not None:
             s.line.width = max(s.line.width or 0, 3)
     return fig
+
+
+def series_figure(series: dict, height: int = 460, font_size: int | None = None):
+    """A series (`idim series`): d90 with its 95 % interval against the amount of pre-training (log x; from
+    scratch drawn at the left edge), one line per source, the shuffled-label control beside the real source
+    (grey, dashed); or against the mlp's width when the series varies it.  Each point's run id is in its
+    customdata (the page links it).  Points without a d90 are drawn where they are known to lie: ≤ (below the
+    smallest d tried) as a down-triangle at that d, > max d as an up-triangle at the largest d tried."""
+    import plotly.graph_objects as go
+
+    by_width = series.get("axis") == "width"
+    entries = [e for e in series["entries"] if e.get("run_id")]
+    fig = go.Figure()
+    xs_all = [e["width"] if by_width else e["pretrain_epochs"] for e in entries]
+    pos = [x for x in xs_all if x]
+    zero_at = (min(pos) / 3 if pos else 1) if not by_width else None  # from scratch on a log axis
+
+    def xof(e):
+        x = e["width"] if by_width else e["pretrain_epochs"]
+        return x if x else zero_at
+
+    if by_width:
+        groups = {}
+        for e in entries:
+            groups.setdefault((e["pretrain"] if e["pretrain_epochs"] else "from scratch", e["pretrain_epochs"]),
+                              []).append(e)
+        names = {k: ("from scratch" if not k[1] else f"{k[1]} epochs of {k[0]}") for k in groups}
+    else:
+        srcs = series.get("sources") or sorted({e["pretrain"] for e in entries})
+        scratch = [e for e in entries if not e["pretrain_epochs"]]
+        groups = {(s, None): scratch + [e for e in entries if e["pretrain"] == s and e["pretrain_epochs"]]
+                  for s in srcs}
+        names = {k: k[0] + (" (control: labels shuffled)" if k[0].endswith(":shuffled") else "") for k in groups}
+    for i, (k, rows) in enumerate(groups.items()):
+        control = str(k[0]).endswith(":shuffled")
+        colour = C_CHANCE if control else PALETTE[i % len(PALETTE)]
+        rows = sorted(rows, key=xof)
+        ok = [e for e in rows if e.get("d90_status") == "found"]
+        ys = [e["d90_interpolated"] for e in ok]
+        lo = [max(0.0, y - (e["d90_ci"][0] if e.get("d90_ci") and e["d90_ci"][0] is not None else y))
+              for y, e in zip(ys, ok)]
+        hi = [max(0.0, (e["d90_ci"][1] if e.get("d90_ci") and e["d90_ci"][1] is not None else y) - y)
+              for y, e in zip(ys, ok)]
+        fig.add_trace(go.Scatter(
+            x=[xof(e) for e in ok], y=ys, mode="lines+markers", name=names[k],
+            error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo, visible=True),
+            marker=dict(color=colour, size=11, symbol="square" if control else "circle"),
+            line=dict(color=colour, width=2, dash="dash" if control else "solid"),
+            customdata=[[e["run_id"], e["pretrain_epochs"], e.get("width") or "", e.get("baseline") or 0] for e in ok],
+            meta={"role": "control" if control else "series", "source": k[0]},
+            hovertemplate="%{customdata[1]} epochs, width %{customdata[2]}<br>d90 ≈ %{y:,.0f}<br>baseline "
+                          "%{customdata[3]:.3f}<br>run %{customdata[0]}<extra></extra>"))
+        edge = [e for e in rows if e.get("d90_status") in ("below_grid", "not_reached")]
+        if edge:
+            fig.add_trace(go.Scatter(
+                x=[xof(e) for e in edge], y=[e.get("d90_upper") or e.get("d90") or 1 for e in edge], mode="markers",
+                name=names[k] + ": ≤ smallest d / > max d", showlegend=False,
+                marker=dict(color=colour, size=12, symbol=["triangle-down" if e["d90_status"] == "below_grid"
+                                                           else "triangle-up" for e in edge]),
+                customdata=[[e["run_id"], e["d90_status"]] for e in edge], meta={"role": "edge"},
+                hovertemplate="%{customdata[1]}<br>run %{customdata[0]}<extra></extra>"))
+    ticks = sorted({xof(e) for e in entries})
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        xaxis=dict(type="log", title="hidden width of the mlp (log scale)" if by_width else
+                   "epochs of pre-training (log scale; 0 = from scratch)", tickvals=ticks,
+                   ticktext=[("0" if (t == zero_at and not by_width) else f"{t:,}") for t in ticks]),
+        yaxis=dict(type="log", title="d90 (95 % interval, log scale)", tickformat=","),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
+        uirevision=series["series"], meta={"series": series["series"], "axis": series.get("axis")},
+    )
+    if font_size:
+        fig.update_layout(font=dict(size=font_size))
+    return fig

@@ -1,0 +1,88 @@
+"""Series: d90 against the amount of pre-training (or the mlp's width), filled in as its runs finish."""
+import streamlit as st
+
+from idim_core import series as series_mod
+from idim_core.errors import UserError
+from idim_core.ui import figures, workers
+from idim_core.ui.keys import keys_for
+
+from pages._first_run import through_app
+
+through_app()
+K = keys_for("series")
+
+store = workers.get_store()
+st.title("Pre-training series")
+st.caption("Aghajanyan et al. (2021): pre-training lowers the intrinsic dimension of the tasks that follow. "
+           "Each point is an ordinary run (its own full-training baseline from its own starting state); the "
+           "shuffled-label control has the same images and amount of training, nothing transferable.")
+
+PRESET = {"model": "mlp", "task": "mnist5k:ge5@b", "source": "mnist5k@a", "amounts": "0,3,10", "seeds": 1,
+          "dims": "auto"}
+
+with st.expander("Start a series", expanded=not series_mod.list_series(store)):
+    with st.form(K("form", "start")):
+        c1, c2 = st.columns(2)
+        model = c1.selectbox("model", ["mlp", "lenet"], key=K("select", "model"))
+        task = c1.text_input("target task", PRESET["task"], key=K("text", "task"),
+                             help="mnist5k:5-9 (a class split), mnist5k:ge5@b (digit ≥ 5 on the second half of the "
+                                  "training images), digits:5-9 ...")
+        source = c2.text_input("pre-training source", PRESET["source"], key=K("text", "source"),
+                               help="an image task (mnist5k:0-4, mnist5k@a), TASK:denoise (self-supervised)")
+        control = c2.checkbox("add the shuffled-label control", True, key=K("check", "control"))
+        amounts = c1.text_input("epochs of pre-training", PRESET["amounts"], key=K("text", "amounts"))
+        seeds = c2.number_input("seeds", 1, 10, PRESET["seeds"], key=K("number", "seeds"),
+                                help="each seed adds a baseline and a subspace trial at every d: 3 seeds take "
+                                     "about three times as long")
+        go = st.form_submit_button("Queue the series")
+    if go:
+        try:
+            srcs = [source.strip()]
+            if control and series_mod.parse_source_kind(source) == "supervised":
+                srcs.append(source.strip() + ":shuffled")
+            sid, rids = series_mod.queue(store, {"model": model, "task": task.strip(), "dims": "auto",
+                                                 "seeds": int(seeds)}, srcs,
+                                         series_mod.parse_amounts(amounts), [None])
+            st.query_params["series"] = sid
+            st.success(f"series {sid}: {len(rids)} run(s) queued for the background worker")
+        except UserError as e:
+            st.error(str(e))
+
+found = series_mod.list_series(store)
+if not found:
+    st.info("No series yet. Queue one above, or from a terminal: `idim series --model mlp --task mnist5k:5-9 "
+            "--pretrain mnist5k:0-4 --pretrain-epochs 0,10 --dims auto --seeds 3`.")
+    st.stop()
+labels = {s["id"]: f"{s['id']}: {s['overrides'].get('model')} on {s['overrides'].get('task')}, "
+                   f"{' / '.join(s['sources'])}, epochs {','.join(map(str, s['amounts']))}" for s in found}
+want = st.query_params.get("series", "")
+ids = list(labels)
+sid = st.selectbox("series", ids, index=ids.index(want) if want in ids else 0, format_func=labels.get,
+                   key=K("select", "series"))
+
+
+@st.fragment(run_every=3)
+def show(sid: str) -> None:
+    try:
+        out = series_mod.summary(store, sid)
+    except UserError as e:
+        st.error(str(e))
+        return
+    fig = figures.series_figure(out)
+    st.plotly_chart(fig, key=K("chart", "series", sid), width="stretch")
+    rows = []
+    for e in out["entries"]:
+        ci = e.get("d90_ci")
+        rows.append({"source": "from scratch" if not e["pretrain_epochs"] else e["pretrain"],
+                     "epochs": e["pretrain_epochs"], "width": e.get("width"), "status": e["status"],
+                     "baseline": e.get("baseline"), "d90": e.get("d90_interpolated"),
+                     "95 % interval": "" if not ci else f"{ci[0] or 0:,.0f} – " +
+                     (f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"),
+                     "d90 status": e.get("d90_status"), "run": f"/live?run={e['run_id']}" if e.get("run_id") else ""})
+    st.dataframe(rows, hide_index=True, key=K("table", "series", sid), width="stretch", column_config={
+        "run": st.column_config.LinkColumn("run", display_text=r"run=(\w+)"),
+        "baseline": st.column_config.NumberColumn("baseline", format="%.3f"),
+        "d90": st.column_config.NumberColumn("d90", format="%,.0f")})
+
+
+show(sid)
