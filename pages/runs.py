@@ -25,7 +25,8 @@ if not rows:
     st.stop()
 
 st.dataframe(rows, hide_index=True, key=K("table", "runs"), width="stretch", column_config={
-    "baseline": st.column_config.NumberColumn("full training / fine-tuning", format="%.3f"),
+    "baseline": st.column_config.NumberColumn("baseline", format="%.3f",  # a short header: the table fits
+                                              help="accuracy of full training / full fine-tuning"),
     "d90": st.column_config.TextColumn("d90", help="≈ interpolated; ≤ below the smallest d tried; > max d never "
                                                    "reached; did not learn: no d90"),
     "projection": st.column_config.TextColumn("projection", help="DID and SAID only: LoRA, VeRA, BitFit and "

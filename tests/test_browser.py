@@ -470,3 +470,78 @@ def test_tab_cost_benchmark_runs_and_reports(tmp_path):
     bad = subprocess.run([sys.executable, "bench/tab_cost.py", "--threads", "one"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--threads takes whole numbers" in bad.stderr
+
+
+MEASURE = """() => {
+    const px = (sel, root) => {
+        const el = (root || document).querySelector(sel);
+        return el ? parseFloat(getComputedStyle(el).fontSize) : null;
+    };
+    // the first chart with a 2-D axis (Learn opens with a 3-D figure, whose ticks are drawn in WebGL)
+    const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g.querySelector('.xtick text'));
+    const metric = document.querySelector('[data-testid="stMain"] [data-testid="stMetricValue"]');
+    return {
+        tick: px('.xtick text', gd), ytick: px('.ytick text', gd), legend: px('.legendtext', gd),
+        xtitle: px('.g-xtitle text', gd), annotation: px('.annotation-text', gd),
+        metric: metric ? parseFloat(getComputedStyle(metric).fontSize) : null,
+        chart_top: gd ? gd.getBoundingClientRect().top : null,
+        line: (() => { const p = gd && gd.querySelector('.scatterlayer .js-line');
+                       return p ? parseFloat(getComputedStyle(p).strokeWidth) : null; })(),
+    };
+}"""
+
+
+SIDEBAR_GONE = """() => { const s = document.querySelector('[data-testid="stSidebar"]');
+    return !s || s.getBoundingClientRect().right <= 1; }"""
+
+
+def measure(page, url: str, collapse: bool = True) -> dict:
+    """Open ``url`` at 1280×720, collapse the sidebar, wait for the chart, and read its rendered sizes."""
+    page.goto(url)
+    wait_app(page)
+    page.wait_for_selector(".js-plotly-plot .xtick text", timeout=30_000)
+    if collapse and not page.evaluate(SIDEBAR_GONE):  # as a presenter would: the button shows on hover
+        page.locator('[data-testid="stSidebar"]').hover()
+        page.get_by_role("button", name="Collapse sidebar").click()
+        wait_until(lambda: page.evaluate(SIDEBAR_GONE), 10, "the sidebar to collapse", every=0.2)
+        page.wait_for_timeout(800)  # the main column's new width: the chart redraws
+    page.evaluate("() => window.scrollTo(0, 0)")
+    return page.evaluate(MEASURE)
+
+
+def test_presenter_view_is_large_and_the_chart_above_the_fold(server, browser):
+    """Live, Compare and Learn at 1280×720 (a common projector), sidebar collapsed: in the presenter view
+    the chart's tick labels, legend and axis titles are at least 20 px and larger than in the normal view
+    (Streamlit's chart theme must not put its 12 px back), Live's headline numbers are larger, its lines
+    thicker, and the chart starts above the fold."""
+    from idim_core import demo
+    from idim_core.store import Store
+
+    store = Store(server["home"])
+    rid = demo.import_recorded(store, demo.RECORDED_DIR / "mlp-mnist5k.json")  # a classic, recorded: notes above
+    store.close()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    ctx.set_default_timeout(30_000)
+    seen = {}
+    try:
+        page = ctx.new_page()
+        for name, path in (("live", f"live?run={rid}"), ("compare", "compare?comparison=classic"),
+                           ("learn", "learn")):
+            for view in ("normal", "presenter"):
+                sep = "&" if "?" in path else "?"
+                url = f"{server['url']}/{path}" + (f"{sep}present=1" if view == "presenter" else "")
+                seen[name, view] = m = measure(page, url)
+                assert page.locator('[data-testid="stException"]').count() == 0, (name, view)
+                print(name, view, m)
+            normal, big = seen[name, "normal"], seen[name, "presenter"]
+            for what in ("tick", "ytick", "legend", "xtitle"):
+                assert big[what] is not None and big[what] >= 20, (name, what, big)
+                assert big[what] > normal[what], (name, what, normal[what], big[what])
+            if name != "learn":  # Learn is an article: its first chart comes after the text
+                assert big["chart_top"] < 720 - 200, (name, "the chart starts below the fold", big["chart_top"])
+        live_n, live_p = seen["live", "normal"], seen["live", "presenter"]
+        assert live_p["metric"] > live_n["metric"], (live_n["metric"], live_p["metric"])
+        assert live_p["line"] >= 4 > live_n["line"], (live_n["line"], live_p["line"])
+        assert live_p["annotation"] >= 20, live_p
+    finally:
+        ctx.close()

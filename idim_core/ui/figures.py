@@ -537,10 +537,17 @@ def presenter(fig, size: int = PRESENT_FONT):
     if fig.layout.title and fig.layout.title.text:
         fig.update_layout(title_font_size=size + 2)
     fig.update_xaxes(tickfont=font, title_font=dict(size=size + 2), automargin=True)
+    fig.update_xaxes(tickformat="~s", selector=dict(type="log"))  # 10k, 1M: long labels at 22 px would overlap
+    if fig.layout.legend.orientation == "h":  # below the axis title, whatever the legend's height
+        fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom"))
     fig.update_yaxes(tickfont=font, title_font=dict(size=size + 2), automargin=True)
     if any(t.type in ("scatter3d", "surface") for t in fig.data):
+        # the idea in 3-D: its coordinates mean nothing, so no tick numbers (at 22 px they crowd the cube);
+        # the legend above the scene, not over it
         for ax in ("xaxis", "yaxis", "zaxis"):
-            fig.update_scenes({ax: dict(tickfont=font, title_font=dict(size=size + 2))})
+            fig.update_scenes({ax: dict(showticklabels=False, title_font=dict(size=size + 2))})
+        fig.update_layout(height=max(fig.layout.height or 0, 680), scene_domain=dict(y=[0, 0.72]),
+                          legend=dict(x=0, y=1, yanchor="top", orientation="v"))
     for a in fig.layout.annotations or ():
         a.font.size = max(a.font.size or 0, size)
     for t in fig.data:

@@ -51,7 +51,7 @@ def runs_table(store: Store, limit: int | None = None) -> list[dict]:
             "task": res["task"],
             "method": res["method"].upper(),
             "projection": res["projection"] if res.get("axis", "d") == "d" else "",
-            "levels": levels_text(res, projection=False),
+            "levels": levels_text(res, projection=False, compact=True),
             "trials": len(res["points"]),
             "baseline": res["baseline_accuracy"],
             "d90": d90mod.short(res).replace("—", ""),
@@ -214,10 +214,11 @@ BOUND_NOTE = ("**The bound** (Aghajanyan et al. 2021, §6, through the compressi
 # ---------------------------------------------------------------------------
 # a run's levels, on its own axis (the registry says which: d, rank or single)
 # ---------------------------------------------------------------------------
-def levels_text(res_or_cfg: dict, projection: bool = True) -> str:
+def levels_text(res_or_cfg: dict, projection: bool = True, compact: bool = False) -> str:
     """What a run trains over, in its own words: "fastfood projection · d = 10, 100" for DID/SAID
     (without the projection: "d = 10, 100"), "ranks 1, 4" for LoRA and VeRA, "one point" for BitFit and
-    head-only (no projection named: they have none)."""
+    head-only (no projection named: they have none).  ``compact``: more than five levels as
+    "10 … 3,000 (10 values)", for a table column."""
     from ..methods import axis
 
     cfg = res_or_cfg.get("config", res_or_cfg)
@@ -227,6 +228,8 @@ def levels_text(res_or_cfg: dict, projection: bool = True) -> str:
         return "one point"
     if dims == "auto":
         levels = "automatic search"
+    elif compact and len(dims or []) > 5:
+        levels = f"{int(min(dims)):,} … {int(max(dims)):,} ({len(dims)} values)"
     else:
         levels = ", ".join(f"{int(d):,}" for d in dims or [])
     if kind == "rank":
@@ -267,7 +270,8 @@ def ratio_cell(row: dict, ref_d90: float | None, none: str = "—") -> str:
 # Headline numbers larger than the normal view's 2.25 rem, the main column's text a step larger (the
 # sidebar untouched), and less above the chart: a projector at 1280×720 shows the chart without scrolling.
 PRESENTER_CSS = """<style>
-[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 3.2rem !important; line-height: 1.15;}
+[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 3rem !important; line-height: 1.15;}
+[data-testid="stMain"] [data-testid="stMetricValue"] * {white-space: normal !important; overflow: visible !important;}
 [data-testid="stMain"] [data-testid="stMetricLabel"] p {font-size: 1.3rem !important;}
 [data-testid="stMain"] .stMarkdown p, [data-testid="stMain"] .stMarkdown li {font-size: 1.3rem;}
 [data-testid="stMain"] h1 {font-size: 2.2rem !important; padding: 0 0 0.4rem 0 !important;}
