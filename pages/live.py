@@ -201,7 +201,11 @@ def live_view() -> None:
     # refresh, which costs the CPU that training needs (bench/tab_cost.py).
     if st.toggle("Results table and log", key=K("toggle", "table")):
         if res["by_d"]:
-            st.dataframe([{"d": r["d"], "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
+            axis = res.get("axis", "d")  # an adapter run's level is a rank or its one point, never a d
+            params = {p["d"]: p.get("params") for p in res["points"] if p.get("params")}
+            st.dataframe([{**({"d": r["d"]} if axis == "d" else {"rank": r["d"]} if axis == "rank" else {}),
+                           **({} if axis == "d" else {"trainable parameters": params.get(r["d"])}),
+                           "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
                            "diverged": r["diverged"],
                            "reaches 0.9 × full": None if r["mean"] is None or res["threshold"] is None
                            else r["mean"] >= res["threshold"]} for r in res["by_d"]], hide_index=True,

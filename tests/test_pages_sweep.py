@@ -216,6 +216,11 @@ def test_every_run_is_told_by_its_own_axis(sweep_home, name, words):
     assert words in line, line
     adapter = not words.startswith("fastfood")
     assert ("projection" in line) is not adapter and ("d = " in line) is not adapter, line
+    at.toggle(key="live:toggle:table").set_value(True).run()
+    ok(at, "live table", name)
+    if not name[1].startswith("queued"):  # the results table names the level as the run does
+        cols = list(at.dataframe[0].value.columns)
+        assert ("d" in cols) is not adapter and ("rank" in cols) is ("ranks" in words), cols
     fig = charts(at)[0]
     if name[1].startswith("queued"):  # no point yet: the accuracy scale, not Plotly's empty -1 to 4
         assert fig["layout"]["yaxis"]["range"] == [0, 1]
