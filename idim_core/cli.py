@@ -108,7 +108,10 @@ class Progress:
 
 def print_table(res: dict, out=sys.stdout) -> None:
     w = lambda s="": print(s, file=out)  # noqa: E731
-    w(f"run {res['run_id']}  [{res['status']}]  {res['model']} on {res['task']}, {res['method'].upper()}, {res['projection']} projection"
+    from .ui.views import levels_text  # an adapter run by its own axis (ranks, one point): it has no projection
+
+    how = f"{res['projection']} projection" if res.get("axis", "d") == "d" else levels_text(res)
+    w(f"run {res['run_id']}  [{res['status']}]  {res['model']} on {res['task']}, {res['method'].upper()}, {how}"
       + (f", D = {res['D']:,}" if res.get("D") else ""))
     word = "full training" if res["model"] in ("mlp", "lenet") else "full fine-tuning"
     rule = "floor" if res.get("threshold_rule") == "floor" else "0.9 x"

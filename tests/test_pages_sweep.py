@@ -298,3 +298,13 @@ def test_idim_compare_prints_the_same_ratios(sweep_home):
     for method in ("bitfit", "head"):  # only an upper bound at 90 %: so is the ratio
         assert re.search(r"≤ [\d,.]+  .*≤ [\d,.]+×", rows[method]), rows[method]
     assert re.search(r"≈ [\d,]+ .* [\d,.]+×", rows["lora"]) and "≤" not in rows["lora"], rows["lora"]
+
+
+def test_idim_show_names_an_adapter_run_by_its_axis(sweep_home):
+    for name, words in ((("cli", "classic-lora"), "LORA, ranks 1, 4,"),
+                        (("recorded", "minilm-l6-mr-head"), "HEAD, one point"),
+                        (("cli", "classic-did"), "DID, fastfood projection")):
+        out = run_cli("show", sweep_home["ids"][name], home=sweep_home["home"])
+        assert out.returncode == 0, out.stderr
+        first = out.stdout.splitlines()[0]
+        assert words in first and ("projection" in first) is (name[1] == "classic-did"), first
