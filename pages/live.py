@@ -174,8 +174,10 @@ def live_view() -> None:
 
     current = views.current_trial(trials) if status == "running" else None
     if current is not None:
-        what = f"{views.baseline_word(res)} baseline (all parameters), seed {current['seed']}" if current["kind"] == "baseline" else \
-            f"d = {current['d']:,}, seed {current['seed']}"
+        what = (f"{views.baseline_word(res)} baseline (all parameters), seed {current['seed']}"
+                if current["kind"] == "baseline" else
+                f"linear probe (the head alone on the frozen features), seed {current['seed']}"
+                if current["kind"] == "probe" else f"d = {current['d']:,}, seed {current['seed']}")
         steps, total = current.get("steps") or 0, current.get("total_steps")
         left = estimates.time_left(run, trials)
         st.markdown(f"**Training now:** {what}")
