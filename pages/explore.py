@@ -144,6 +144,13 @@ with st.container(border=True):
                     "(longer on a busy machine: the estimate below says how long here); "
                     "the paper found d90 ≈ 750 for this fully connected net (LeNet: 290).")
     c_btn.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
+with st.container(border=True):  # a series of runs has its own page (pages/series.py)
+    c_text, c_btn = st.columns([3, 1])
+    c_text.markdown("**Pre-training shrinks d90** (Aghajanyan et al. 2021): the MLP pre-trained on 10-way digits "
+                    "for 0, 3 and 10 epochs, then d90 measured on *digit ≥ 5* with other images, each amount "
+                    "against its own baseline, a shuffled-label control beside it. One seed takes a few minutes "
+                    "on a 2-core laptop; three seeds about three times as long.")
+    c_btn.page_link("pages/series.py", label="Preset: pre-training shrinks d90", icon=":material/stacked_line_chart:")
 left, right = st.columns(2)
 
 # -- what to train -----------------------------------------------------------------------
@@ -455,8 +462,14 @@ if draft is not None:
     secs, measured = guess["seconds"], guess["measured"]
     n = estimates.planned_trials(draft)
     base_word = "full training" if classic_model else "full fine-tuning"
-    base_part = f"1 {base_word}" if shared is None else \
-        f"the {base_word} of run {shared[0]['id']} (same model, task, budget and device: reused, not trained again)"
+    from idim_core.runconfig import wants_probe
+
+    n_seeds = int(draft["seeds"])
+    base_part = (f"{n_seeds} {base_word} trial{'s' if n_seeds > 1 else ''}"
+                 + (f" and {n_seeds} linear probe{'s' if n_seeds > 1 else ''}" if wants_probe(draft) else "")
+                 if shared is None else
+                 f"the {base_word} of run {shared[0]['id']} (same model, task, budget and device: reused, not "
+                 f"trained again)")
     st.info(f"**Rough estimate: about {estimates.fmt_seconds(secs)}** on `{device}` — {base_part} + "
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} {'subspace' if axis == 'd' else method} "
             f"trial{'s' if n != 1 else ''}, "

@@ -211,7 +211,7 @@ def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
 def test_explore_estimate_says_when_the_baseline_is_reused(store):
     at = app({"model": "minilm-l2", "task": "mr"})
     alone = " ".join(i.value for i in at.info)
-    assert "1 full fine-tuning +" in alone
+    assert "1 full fine-tuning trial and 1 linear probe +" in alone
     rid = seed_run(store, {10: [0.6]}, model="minilm-l2")  # finished, same budget, device cpu
     at = app({"model": "minilm-l2", "task": "mr"})
     info = " ".join(i.value for i in at.info)
@@ -219,7 +219,7 @@ def test_explore_estimate_says_when_the_baseline_is_reused(store):
     secs = lambda text: re.search(r"about ([^*]+)\*\*", text).group(1)  # noqa: E731
     assert secs(info) != secs(alone)
     at = app({"model": "minilm-l2", "task": "mr", "seeds": "2"})  # seed 1's baseline does not exist yet
-    assert "1 full fine-tuning +" in " ".join(i.value for i in at.info)
+    assert "2 full fine-tuning trials and 2 linear probes +" in " ".join(i.value for i in at.info)
 
 
 def test_explore_threads_from_the_link_reach_the_run(store):
@@ -363,9 +363,10 @@ def test_live_running_run_shows_current_trial_progress_and_eta(store):
     assert [t["name"] for t in curve["data"]] == ["training loss", "validation accuracy"]
     assert curve["data"][0]["x"][-1] == 16
     assert at.button(key="live:button:cancel")
-    # time left: 48 steps of this trial + 1 more trial of 64 steps at 40/64 s per step
+    # time left: 48 steps of this trial + 3 more trials of 64 steps at 40/64 s per step (d = 1,000 and the
+    # 2 values of d the refinement usually adds), + the linear probe, half a baseline trial
     left = ui.time_left(store.get_run(rid), store.trials(rid))
-    assert left == pytest.approx((48 + 64) * 40 / 64)
+    assert left == pytest.approx((48 + 3 * 64) * 40 / 64 + 64 * 40 / 64 / 1.1 * 0.5)
     # more steps: the progress line follows at once, the curve at most every CHART_SECONDS
     from idim_core.ui import views
 
@@ -684,8 +685,9 @@ def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
     assert at.radio(key="explore:method:classic").value == "did"
     assert any("from scratch" in c.value for c in at.caption)
     info = " ".join(i.value for i in at.info)
-    m = re.search(r"about (\d+) s\b", info)
-    assert m and 10 <= int(m.group(1)) <= 300, info  # a whole classic sweep, 3 seeds: minutes, not tens of
+    m = re.search(r"about (?:(\d+) min )?(\d+) s\b", info)
+    assert m and 10 <= int(m.group(1) or 0) * 60 + int(m.group(2)) <= 300, info  # 3 seeds: minutes, not tens of
+    assert "3 full training trials" in info
     at.toggle(key="explore:shuffle_pixels").set_value(True).run()
     submit(at)
     runs = store.list_runs()

@@ -233,6 +233,12 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
     base_pending = not base_done and not (current and current["kind"] == "baseline")
     if base_pending:
         left += steps * rate / SUBSPACE_STEP_RATIO + (LOAD_SECONDS if run["status"] == "queued" else 0)
+    from ..runconfig import wants_probe
+
+    if wants_probe(cfg):  # the linear probe, once per seed, about half a baseline trial each
+        probes = len([t for t in trials if t["kind"] == "probe" and t["status"] in ("done", "diverged")])
+        pending = int(cfg["seeds"]) - probes - (1 if current is not None and current["kind"] == "probe" else 0)
+        left += max(0, pending) * steps * rate / SUBSPACE_STEP_RATIO * PROBE_COST
     remaining = planned - n_sub_done - (1 if current is not None and current["kind"] == "subspace" else 0)
     left += max(0, remaining) * steps * rate
     return left
