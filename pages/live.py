@@ -9,6 +9,8 @@ import time
 
 import streamlit as st
 
+from idim_core import d90 as d90mod
+
 from idim_core.ui import estimates, figures, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
@@ -171,6 +173,8 @@ def live_view() -> None:
     word = views.baseline_word(res)
     st.caption(views.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
                f"{res['D']:,} parameters." if res.get("D") else ""))
+    if d90mod.threshold_note(res):
+        st.caption(d90mod.threshold_note(res)[0].upper() + d90mod.threshold_note(res)[1:] + ".")
 
     current = views.current_trial(trials) if status == "running" else None
     if current is not None:

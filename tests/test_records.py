@@ -65,3 +65,22 @@ def test_the_linear_probe_is_stated_beside_d90_on_every_face(home):
     store = Store()
     res = result(store, import_recorded(store, RECORDED_DIR / "minilm-l6-mr.json"))
     assert res["probe_accuracy"] == pytest.approx(raw["probe_accuracy"]) and res["probe_params"] == 770
+
+
+def test_the_charts_draw_the_probe_the_threshold_rule_and_a_curve_that_falls_back():
+    from idim_core.ui import figures
+
+    def roles(fig):
+        return {(t.meta or {}).get("role"): t for t in fig.data if t.meta}
+
+    lm = roles(figures.run_figure(recorded_result("minilm-l6-mr")))
+    assert lm["probe"].y[0] == pytest.approx(recorded_result("minilm-l6-mr")["probe_accuracy"])
+    assert "linear probe" in lm["probe"].name and lm["threshold"].meta["rule"] == "paper"
+    tensor = roles(figures.run_figure(recorded_result("minilm-l6-mr-said-tensor")))
+    assert tensor["non_monotone"].x[0] == 3000  # 0.676 at d = 3,000, under its 0.703 threshold
+    floor = roles(figures.run_figure(recorded_result("minilm-l6-untrained-mr")))
+    assert floor["threshold"].meta["rule"] == "floor" and "set by the floor" in floor["threshold"].name
+    cmp = figures.compare_figure([recorded_result("minilm-l6-mr"), recorded_result("minilm-l6-untrained-mr")])
+    got = [t.meta for t in cmp.data if t.meta and t.meta.get("role") in ("threshold", "probe")]
+    assert {m["role"] for m in got} == {"threshold", "probe"}
+    assert any(m.get("rule") == "floor" for m in got)

@@ -9,21 +9,12 @@ from .views import accuracy_word, baseline_word, d90_text, levels_text
 
 # colours used consistently across figures
 C_POINTS = "#1f77b4"
-
-
 C_BASE = "#2ca02c"
-
-
 C_THR = "#d62728"
-
-
 C_CHANCE = "#7f7f7f"
-
-
 C_MAJ = "#9467bd"
-
-
 C_D90 = "#ff7f0e"
+C_PROBE = "#8c564b"
 
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
@@ -90,9 +81,20 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
                                  line=dict(color=C_BASE, width=2), meta={"role": "baseline", "value": b},
                                  hoverinfo="name"))
         thr = res["threshold"]
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=f"threshold: 0.9 × {word} ({thr:.3f})",
-                                 line=dict(color=C_THR, width=2, dash="dash"), meta={"role": "threshold", "value": thr},
+        floor_rule = res.get("threshold_rule") == "floor"
+        thr_name = (f"threshold ({thr:.3f}): set by the floor, always guessing + 2 s.e. (0.9 × {word} would be "
+                    f"{res.get('threshold_paper') or 0:.3f})" if floor_rule else f"threshold: 0.9 × {word} ({thr:.3f})")
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=thr_name,
+                                 line=dict(color=C_THR, width=2, dash="dash"),
+                                 meta={"role": "threshold", "value": thr, "rule": res.get("threshold_rule")},
                                  hoverinfo="name"))
+        probe = res.get("probe_accuracy")
+        if probe is not None:  # what the frozen features already reach: the head alone
+            params = f", {res['probe_params']:,} numbers" if res.get("probe_params") else ""
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[probe, probe], mode="lines",
+                                     name=f"linear probe: head only, frozen features ({probe:.3f}{params})",
+                                     line=dict(color=C_PROBE, width=2, dash="dashdot"),
+                                     meta={"role": "probe", "value": probe}, hoverinfo="name"))
     for key, label, colour in (("chance", "chance", C_CHANCE), ("majority", "majority class", C_MAJ)):
         v = res.get(key)
         if v is None or (key == "majority" and res.get("chance") is not None and abs(v - res["chance"]) < 0.005):
@@ -100,7 +102,8 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
         fig.add_trace(go.Scatter(x=[lo, hi], y=[v, v], mode="lines", name=f"{label} ({v:.3f})",
                                  line=dict(color=colour, width=1.5, dash="dot"), meta={"role": key, "value": v},
                                  hoverinfo="name"))
-    ys = [r["mean"] for r in rows] + [v for v in (b, res.get("chance"), res.get("majority")) if v is not None]
+    ys = [r["mean"] for r in rows] + [v for v in (b, res.get("chance"), res.get("majority"),
+                                                  res.get("probe_accuracy")) if v is not None]
     y0 = max(0.0, min(ys + [0.5]) - 0.05)
     y1 = min(1.02, max(ys + [0.6]) + 0.05)
     if not rows and b is None:  # before the first point: the whole accuracy scale, nothing to zoom on
@@ -125,6 +128,12 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
                 opacity=0.55, meta={"role": "d90_ci", "low": ci[0], "high": ci[1]}, hoverinfo="name"))
         fig.add_annotation(x=math.log10(marker_x), y=y1, text=label, showarrow=False, yanchor="bottom",
                            font=dict(color=C_D90, size=(font_size or 14)))
+        back = res.get("non_monotone_at")
+        if res.get("non_monotone") and back:  # the curve falls back below the threshold further on
+            y_back = next((r["mean"] for r in rows if r["d"] == back), res["threshold"])
+            fig.add_trace(go.Scatter(x=[back], y=[y_back], mode="markers", name=f"falls back below the threshold "
+                                     f"at d = {back:,}", marker=dict(symbol="triangle-down", size=16, color=C_THR),
+                                     meta={"role": "non_monotone", "d": back}, hoverinfo="name"))
     elif b is not None and rows:
         fig.add_annotation(x=1, xref="paper", y=y1, text=d90_text(res).split(":")[0].split(" (")[0], showarrow=False,
                            xanchor="right", yanchor="bottom", font=dict(color=C_D90, size=(font_size or 14)))
@@ -184,12 +193,22 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
             legendgroup=res["run_id"], marker=dict(color=colour, size=9), line=dict(color=colour),
             error_y=dict(type="data", array=[(r["std"] or 0) / scale for r in rows], visible=True),
             meta={"role": "points", "run_id": res["run_id"]}))
-        if not normalise and b is not None:
-            any_thr = True
-            fig.add_trace(go.Scatter(x=[lo, hi], y=[0.9 * b] * 2, mode="lines", legendgroup=res["run_id"],
-                                     name=f"0.9 × full ({res['run_id'][:6]})", showlegend=False,
+        thr = res.get("threshold")
+        if b is not None and thr is not None and (not normalise or res.get("threshold_rule") == "floor"):
+            any_thr = True  # the run's own threshold: 0.9 x full, or its floor when a constant guess would pass that
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[thr / scale] * 2, mode="lines", legendgroup=res["run_id"],
+                                     name=(f"threshold set by the floor ({res['run_id'][:6]})"
+                                           if res.get("threshold_rule") == "floor" else
+                                           f"0.9 × full ({res['run_id'][:6]})"),
+                                     showlegend=res.get("threshold_rule") == "floor",
                                      line=dict(color=colour, dash="dash", width=1),
-                                     meta={"role": "threshold", "run_id": res["run_id"]}))
+                                     meta={"role": "threshold", "run_id": res["run_id"], "rule": res.get("threshold_rule")}))
+        if res.get("probe_accuracy") is not None:
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[res["probe_accuracy"] / scale] * 2, mode="lines",
+                                     legendgroup=res["run_id"], name=f"linear probe ({res['run_id'][:6]}, "
+                                                                     f"{res['probe_accuracy']:.3f})",
+                                     line=dict(color=colour, dash="dashdot", width=1),
+                                     meta={"role": "probe", "run_id": res["run_id"]}))
         if res.get("d90_status") == "found" and res.get("d90_interpolated"):
             any_d90 = True
             fig.add_vline(x=res["d90_interpolated"], line=dict(color=colour, dash="dot", width=1.5))
