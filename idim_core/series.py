@@ -325,3 +325,57 @@ def print_series(out: dict) -> None:
         src = "(from scratch)" if not e["pretrain_epochs"] else e["pretrain"]
         print(f"{src[:26]:26}  {e['pretrain_epochs']:>6}  {str(e['width'] or ''):>5}  {e['run_id']:12}  {base:>5}  "
               f"{thr:>5}  {d90:>13}  {ci_txt:>17}")
+    for line in verdict(out):
+        print(line)
+
+
+def export(store, sid: str, command: str | None = None) -> dict:
+    """A series as one JSON object (assets/recorded/series/): its summary and every run's public result."""
+    from .results import public, result
+
+    out = summary(store, sid)
+    return {"command": command, "series": out,
+            "runs": {e["run_id"]: public(result(store, e["run_id"])) for e in out["entries"] if e.get("run_id")}}
+
+
+def _cell(e: dict) -> str:
+    from .d90 import short
+
+    ci = e.get("d90_ci")
+    txt = short({"d90": e.get("d90"), "d90_interpolated": e.get("d90_interpolated"), "d90_status": e.get("d90_status"),
+                 "d90_upper": e.get("d90_upper")})
+    if ci and e.get("d90_status") in ("found", "below_grid"):
+        txt += " (95 % interval " + (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + "–" + \
+            (f"{ci[1]:,.0f}" if ci[1] is not None else "more") + ")"
+    return txt
+
+
+def verdict(out: dict) -> list[str]:
+    """What a series shows, worded from its intervals only: per source, from scratch against its largest amount
+    ("intervals apart" or "intervals overlap: not shown"), at each width."""
+    lines = []
+    widths = out.get("widths") or [None]
+    for w in widths:
+        rows = [e for e in out["entries"] if e.get("run_id") and (w is None or e.get("width") == w)]
+        scratch = next((e for e in rows if not e["pretrain_epochs"]), None)
+        if scratch is None:
+            continue
+        at = f" (width {w})" if w else ""
+        for src in out["sources"]:
+            mine = [e for e in rows if e["pretrain"] == src and e["pretrain_epochs"]]
+            if not mine:
+                continue
+            last = max(mine, key=lambda e: e["pretrain_epochs"])
+            a, b = scratch.get("d90_ci"), last.get("d90_ci")
+            head = (f"{src}{at}: d90 {_cell(scratch)} from scratch, {_cell(last)} after "
+                    f"{last['pretrain_epochs']} epochs")
+            if scratch.get("d90_status") != "found" or last.get("d90_status") not in ("found", "below_grid") \
+                    or not a or not b or None in (a[0], b[1]):
+                lines.append(head + ": no comparison (a d90 without a two-sided interval)")
+            elif b[1] < a[0]:
+                lines.append(head + ": lower, the intervals apart")
+            elif a[1] is not None and b[0] is not None and b[0] > a[1]:
+                lines.append(head + ": higher, the intervals apart")
+            else:
+                lines.append(head + ": the intervals overlap, so no change is shown")
+    return lines
