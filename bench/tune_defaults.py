@@ -48,7 +48,8 @@ def tune_adapters(args) -> None:
     lrs = [float(x) for x in (args.adapter_lrs or "3e-4,1e-3,3e-3,1e-2").split(",")]
     n = len(prep.val) * args.seeds
     for name in (args.methods or ",".join(ADAPTER_LEVELS)).split(","):
-        level = ADAPTER_LEVELS[name]
+        levels = methods.default_levels(name) or [0]  # a method not listed above: the middle of its own levels
+        level = ADAPTER_LEVELS.get(name, levels[len(levels) // 2])
         scores = {}
         for lr in lrs:
             accs = []

@@ -132,7 +132,10 @@ def print_table(res: dict, out=sys.stdout) -> None:
     w()
     axis = res.get("axis", "d")
     params = {p["d"]: p.get("params") for p in res["points"]}
-    head = {"d": "d", "rank": "rank", "single": "method"}[axis]
+    from .methods import level_name, level_word
+
+    head = {"d": "d", "single": "method"}.get(axis) or (level_word(res["method"]) if len(level_word(res["method"])) <= 10
+                                                        else level_name(res["method"]))
     w(f"{head:>10}  {'params':>10}  {'accuracy':>8}  {'std':>6}  {'seeds':>5}  reached")
     for r in res["by_d"]:
         reached = "" if r["mean"] is None or res["threshold"] is None else ("yes" if r["mean"] >= res["threshold"] else "no")
@@ -321,16 +324,17 @@ def cmd_compare(args) -> int:
 def cmd_methods(args) -> int:
     from . import methods
 
-    rows = [{"name": n, "axis": m.AXIS, "label": m.LABEL,
-             "lr": getattr(m, "LR", None), "default_ranks": methods.DEFAULT_RANKS.get(n)}
+    rows = [{"name": n, "axis": m.AXIS, "label": m.LABEL, "lr": getattr(m, "LR", None),
+             "level": methods.level_word(n) or None, "default_ranks": methods.DEFAULT_RANKS.get(n),
+             "requires": list(getattr(m, "REQUIRES", ()))}
             for n, m in methods.REGISTRY.items()]
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
-            extra = (f"  (default ranks {','.join(map(str, r['default_ranks']))})" if r["default_ranks"] else "") + \
-                (f"  lr {r['lr']:g}" if r["lr"] else "")
-            print(f"{r['name']:7} {r['label']}{extra}")
+            extra = (f"  (default {r['level']}s {','.join(map(str, r['default_ranks']))})" if r["default_ranks"]
+                     else "") + (f"  lr {r['lr']:g}" if r["lr"] else "")
+            print(f"{r['name']:9} {r['label']}{extra}")
     return 0
 
 
@@ -489,7 +493,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, cli_fields
+    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, cli_fields, field_help
 
     home = _Parser(add_help=False)
     home.add_argument("--home", default=argparse.SUPPRESS,
@@ -509,11 +513,11 @@ def build_parser() -> argparse.ArgumentParser:
         note = f" (default {shown}" + (f"; classic runs {classic}"
                                       if classic != default else "") + ")" if default not in (None, False) else ""
         if meta["type"] is bool:
-            r.add_argument(flag, action="store_true", default=None, help=meta["help"])
+            r.add_argument(flag, action="store_true", default=None, help=field_help(f))
         else:
             kind = {int: _INT, float: _FLOAT}.get(meta["type"])
             r.add_argument(flag, type=kind, choices=meta["choices"],
-                           help=meta["help"] + note)
+                           help=field_help(f) + note)
     r.add_argument("--queue", action="store_true", help="only queue the run for a background worker")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object")
     r.add_argument("--quiet", action="store_true", help="no progress output")

@@ -3,10 +3,7 @@ import math
 import os
 
 PROJECTIONS = ("fastfood", "sparse", "dense")
-SUBSPACE_METHODS = ("did", "said")  # theta = theta0 + P z: the d axis
-RANK_METHODS = ("lora", "vera")  # peft adapters: one point per rank
-SINGLE_METHODS = ("bitfit", "head")  # one point each
-METHODS = SUBSPACE_METHODS + RANK_METHODS + SINGLE_METHODS
+# The methods are not listed here: idim_core.methods.REGISTRY (each method's own module) is the list.
 LORA_TARGETS = ("query-value", "all-linear")
 LR_SCALINGS = ("sqrt", "none")
 SAID_GROUPS = ("block", "tensor")
@@ -43,3 +40,4 @@ def projection_too_big(kind: str, d: int, D: int, limit: int | None = None) -> s
         return None
     return (f"a {kind} projection at d={d:,} on D={D:,} parameters needs {need / 2**30:.1f} GiB "
             f"(limit {limit / 2**30:.1f} GiB, IDIM_DENSE_MAX_BYTES); use --projection fastfood or a smaller d")
+

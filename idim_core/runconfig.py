@@ -9,15 +9,27 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 
+from . import methods as _registry
 from .errors import UserError
 from .names import LORA_TARGETS, LR_SCALINGS, SAID_GROUPS
 
-def _f(default, help: str = "", cli: bool = True, type=None, choices=None):
-    """A config field: its default, and what its CLI flag (and the form) say about it."""
+def _f(default, help="", cli: bool = True, type=None, choices=None):
+    """A config field: its default, and what its CLI flag (and the form) say about it.  ``help`` may be a
+    function (text read from a registry when the flag is shown); ``field_help`` gives the text now."""
+    meta = {"help": help() if callable(help) else help, "help_fn": help if callable(help) else None, "cli": cli,
+            "type": type, "choices": choices}
     return field(default_factory=(lambda: list(default)) if isinstance(default, list) else None,
-                 metadata={"help": help, "cli": cli, "type": type, "choices": choices}) \
-        if isinstance(default, list) else field(default=default, metadata={"help": help, "cli": cli, "type": type,
-                                                                            "choices": choices})
+                 metadata=meta) if isinstance(default, list) else field(default=default, metadata=meta)
+
+
+def field_help(f) -> str:
+    """A field's help text as of now (the method flags read the method registry)."""
+    fn = f.metadata.get("help_fn")
+    return fn() if fn else f.metadata["help"]
+
+
+def _adapter_words() -> str:
+    return _registry.words(_registry.names_on("rank") + _registry.names_on("single"))
 
 
 @dataclass
@@ -29,17 +41,16 @@ class RunConfig:
 
     model: str = _f("minilm-l6", "catalogue name (`idim models`), hub id or local directory")
     task: str = _f("mr", "a bundled task (`idim tasks`), glue/sst2 ..., or csv:PATH")
-    method: str = _f("said", "said or did (the random subspace, over --dims); lora or vera (peft adapters, over "
-                             "--ranks); bitfit or head (one point each)")
+    method: str = _f("said", _registry.method_help)
     projection: str = _f("fastfood", "fastfood, sparse or dense")
     dims: list = _f([10, 100, 300, 1000, 3000, 10000], "comma-separated d values, or 'auto' for a d90 search",
                     type=str)
-    ranks: list | None = _f(None, "lora and vera: comma-separated ranks (default lora 1,2,4,8,16; vera 16,64,256)",
-                            type=str)
-    lora_targets: str = _f("query-value", "lora and vera: the attention's query and value projections (peft's "
-                                          "default), or every linear layer but the head", choices=LORA_TARGETS)
-    lr_adapter: float | None = _f(None, "Adam learning rate of lora, vera, bitfit and head (default: the method's "
-                                        "own, see `idim methods`)", type=float)
+    ranks: list | None = _f(None, _registry.ranks_help, type=str)
+    lora_targets: str = _f("query-value", lambda: f"{_registry.words(_registry.names_on('rank'))}: the attention's "
+                                                  "query and value projections (peft's default), or every linear "
+                                                  "layer but the head", choices=LORA_TARGETS)
+    lr_adapter: float | None = _f(None, lambda: f"Adam learning rate of {_adapter_words()} (default: the method's "
+                                                "own, see `idim methods`)", type=float)
     fresh_baseline: bool = _f(False, "train the full fine-tuning baseline even when a finished run in the store "
                                      "has one for the same model, task, budget and seeds", type=bool)
     seeds: int = _f(1, "seeds per d (and for the baseline)", type=int)
@@ -263,7 +274,7 @@ def cfg_default_dims(classic: bool) -> list[int]:
 def make_config(**overrides) -> dict:
     """A full, validated run configuration (no weights loaded)."""
     from . import models, tasks
-    from .names import LR_SCALINGS, METHODS, PROJECTIONS as KINDS, SAID_GROUPS, projection_too_big
+    from .names import LR_SCALINGS, PROJECTIONS as KINDS, SAID_GROUPS, projection_too_big
 
     from .classic import is_classic_model, is_image_task, num_params, side_of
 
@@ -293,8 +304,7 @@ def make_config(**overrides) -> dict:
     for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search", "no_probe"):
         cfg[key] = bool(cfg.get(key))
     _check_pretrain(cfg, classic)
-    if cfg["method"] not in METHODS:
-        raise UserError(f"unknown method {cfg['method']!r}; choose one of {', '.join(METHODS)}")
+    _registry.get(cfg["method"])  # unknown: one line naming the registered methods
     if cfg["projection"] not in KINDS:
         raise UserError(f"unknown projection {cfg['projection']!r}; choose one of {', '.join(KINDS)}")
     if cfg["lr_scaling"] not in LR_SCALINGS:
@@ -305,10 +315,10 @@ def make_config(**overrides) -> dict:
 
     axis = _methods.axis(cfg["method"])
     if axis != "rank" and given.get("ranks") is not None:
-        raise UserError(f"--ranks is for lora and vera; {cfg['method']} takes "
+        raise UserError(f"--ranks is for {_methods.words(_methods.names_on('rank'))}; {cfg['method']} takes "
                         + ("--dims" if axis == "d" else "no levels (one point)"))
     if axis != "d" and "dims" in given and parse_dims(given["dims"]) != cfg_default_dims(classic):
-        raise UserError(f"--dims is for did and said; {cfg['method']} takes "
+        raise UserError(f"--dims is for {_methods.words(_methods.names_on('d'))}; {cfg['method']} takes "
                         + ("--ranks" if axis == "rank" else "no levels (one point)"))
     if cfg["lora_targets"] not in LORA_TARGETS:
         raise UserError(f"unknown --lora-targets {cfg['lora_targets']!r}; choose {' or '.join(LORA_TARGETS)}")
@@ -333,7 +343,7 @@ def make_config(**overrides) -> dict:
             raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
     if axis == "rank":
         cfg["ranks"] = parse_ranks(cfg["ranks"] if cfg.get("ranks") is not None
-                                   else _methods.DEFAULT_RANKS[cfg["method"]])
+                                   else _methods.default_levels(cfg["method"]))
         cfg["dims"] = list(cfg["ranks"])  # the run's levels: one trial per rank and seed
     elif axis == "single":
         cfg["ranks"] = None
@@ -380,11 +390,7 @@ def make_config(**overrides) -> dict:
         if mspec.source == "bundled" and cfg["max_length"] > BUNDLED_POSITIONS:
             raise UserError(f"--max-length {cfg['max_length']:,} is more than {cfg['model']} reads "
                             f"({BUNDLED_POSITIONS} tokens); give at most {BUNDLED_POSITIONS}")
-    if axis == "rank" and not classic and models.resolve(cfg["model"]).source == "bundled":
-        width = 384  # the bundled MiniLM's hidden size: the query, value and feed-forward layers' smaller side
-        if max(cfg["ranks"]) > width:
-            raise UserError(f"--ranks {max(cfg['ranks'])} is larger than the layers' width ({width}) of "
-                            f"{cfg['model']}; {cfg['method']} ranks must be at most {width}")
+    _methods.check(cfg)  # the method's own checks (e.g. ranks wider than the bundled model's layers)
     if axis != "d":
         return cfg
     check_dims_fit(cfg["dims"], D)
@@ -475,15 +481,15 @@ def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
         raise UserError(f"--{key.replace('_', '-')} is for {what}; this run uses {method} on {cfg['task']}")
 
     if axis != "rank" and given.get("lora_targets") is not None:
-        refuse("lora_targets", "lora and vera")
+        refuse("lora_targets", _registry.words(_registry.names_on("rank")))
     if axis == "d" and given.get("lr_adapter") is not None:
-        refuse("lr_adapter", "lora, vera, bitfit and head (did and said take --lr-subspace)")
+        refuse("lr_adapter", _adapter_words() + f" ({_registry.words(_registry.names_on('d'))} take --lr-subspace)")
     if method != "said" and "said_groups" in given and given["said_groups"] != fam["said_groups"]:
         refuse("said_groups", "said")
     if axis != "d":
         for key in ("projection", "lr_subspace", "lr_scaling"):
             if key in given and given[key] != fam[key]:
-                refuse(key, "did and said (the random subspace)")
+                refuse(key, f"{_registry.words(_registry.names_on('d'))} (the random subspace)")
     task = str(cfg.get("task") or "")
     if not task.startswith("csv:"):
         for key in ("text_column", "text_pair_column", "label_column"):
@@ -558,20 +564,15 @@ def preflight(cfg: dict) -> None:
     spec = models.check_model(cfg["model"])
     from . import methods
 
-    if methods.axis(cfg["method"]) == "rank":
-        from .methods.adapters import require_peft
-
-        require_peft(cfg["method"])
+    methods.require(cfg["method"])  # the libraries the method needs (e.g. peft)
     if spec.source == "classic":
         from .classic import build, require_fashion, side_of
 
         if cfg["task"] == "fashion-mnist":
             require_fashion()
-        if methods.axis(cfg["method"]) == "rank":  # the nets are tiny: build one to check the ranks fit
-            from .methods.adapters import check_rank, target_layers
-
-            net = build(cfg["model"], side_of(cfg["task"]), 10, 0)
-            check_rank(net, target_layers(net, cfg["lora_targets"]), max(cfg["ranks"]), cfg["method"])
+        check_net = getattr(methods.get(cfg["method"]), "check_model", None)
+        if check_net is not None:  # the nets are tiny: build one to check the method's levels fit
+            check_net(build(cfg["model"], side_of(cfg["task"]), 10, 0), cfg)
         return  # make_config checked the pairing and D; the other images ship with idim
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])

@@ -453,7 +453,7 @@ def level_name(method: str, sp) -> str:
     if sp.kind in ("baseline", "probe"):
         return {"baseline": "baseline", "probe": "linear probe"}[sp.kind]
     ax = methods.axis(method)
-    return f"d={sp.d:,}" if ax == "d" else f"r={sp.d}" if ax == "rank" else method
+    return f"d={sp.d:,}" if ax == "d" else f"{methods.level_name(method)}={sp.d}" if ax == "rank" else method
 
 
 def _min_d(cfg, prep) -> int:

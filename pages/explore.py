@@ -13,8 +13,9 @@ from idim_core.ui import estimates, figures, forms, serving, text, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
-from idim_core.methods import DEFAULT_RANKS, axis as method_axis, get as method_get
-from idim_core.names import LORA_TARGETS, LR_SCALINGS, METHODS, PROJECTIONS, SAID_GROUPS
+from idim_core import methods as method_registry
+from idim_core.methods import axis as method_axis, get as method_get
+from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
 from idim_core.classic import is_classic_model
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, shared_baseline
 from idim_core.tasks import list_tasks
@@ -25,12 +26,6 @@ through_app()
 
 OTHER_MODEL = "other: a Hugging Face id or a local model directory"
 OTHER_TASK = "other: your own CSV file"
-METHOD_LABELS = {"said": "SAID: structure-aware (one learned scale per layer)",
-                 "did": "DID: direct (one projection over all parameters)",
-                 "lora": "LoRA: low-rank adapters (peft), one point per rank",
-                 "vera": "VeRA: shared random adapters (peft), one point per rank",
-                 "bitfit": "BitFit: only the biases and the head",
-                 "head": "head only: a linear probe, the floor"}
 PROJ_HELP = {"fastfood": "Fastfood (H G Π H B): fast, O(D log d), no D×d matrix. The default.",
              "sparse": "Sparse random ±1 matrix, density about 1/√D (Li et al. 2018).",
              "dense": "Dense Gaussian matrix: the classic mode, only for small D·d (memory)."}
@@ -297,12 +292,16 @@ with left:
                                    help="One fixed permutation of pixel positions for every image: the fully "
                                         "connected net does not care, LeNet loses its convolutional advantage.")
     want_method = qget("method", str, FAM["method"])
+    METHODS = tuple(method_registry.REGISTRY)  # every registered method, each labelled by its own module
     method = st.radio("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
-                      format_func=METHOD_LABELS.get, key=K("method", fam), horizontal=False,
+                      format_func=method_registry.label, key=K("method", fam), horizontal=False,
                       help="DID trains z through one random projection of all parameters. SAID also learns one "
-                           "scale per layer; those scales count in d. LoRA, VeRA, BitFit and head-only are the "
-                           "parameter-efficient methods people use instead: compare them with the subspace on one "
-                           "axis of trainable parameters (same model, task and budget: they share the baseline).")
+                           "scale per layer; those scales count in d. "
+                           + method_registry.words([method_registry.short(n) for n in METHODS
+                                                    if method_axis(n) != "d"])
+                           + " are the parameter-efficient methods people use instead: compare them with the "
+                           "subspace on one axis of trainable parameters (same model, task and budget: they share "
+                           "the baseline).")
     axis = method_axis(method)
     want_proj = qget("projection", str, FAM["projection"])
     projection = FAM["projection"]
@@ -315,10 +314,12 @@ with left:
 with right:
     ranks = None
     if axis == "rank":
-        default_ranks = ",".join(map(str, DEFAULT_RANKS[method]))
-        ranks = st.text_input("Ranks", value=qget("ranks", str, default_ranks), key=K("ranks", method),
-                              help="Comma-separated whole numbers, one trial per rank and seed; each is at most the "
-                                   "layer's width (384 for the bundled model).")
+        default_ranks = ",".join(map(str, method_registry.default_levels(method)))
+        word = method_registry.level_word(method)
+        ranks = st.text_input(f"Levels: {word} ({method_registry.level_name(method)})",
+                              value=qget("ranks", str, default_ranks), key=K("ranks", method),
+                              help=f"Comma-separated whole numbers, one trial per {word} and seed (`--ranks` on the "
+                                   "command line); the method checks that they fit the model's layers.")
         dims = None
     elif axis == "single":
         st.caption(f"**{method}** has no size to vary: one point (per seed), placed on the chart by the number of "
@@ -496,7 +497,9 @@ if draft is not None:
     if axis == "d":
         st.plotly_chart(figures.plan_figure(draft, D), key=K("chart", "plan"), config={"displayModeBar": False})
     elif axis == "rank":
-        st.caption(f"Ranks r = {', '.join(map(str, draft['ranks']))}: each trial's trainable parameters are counted "
+        st.caption(f"{method_registry.level_word(draft['method']).capitalize()} "
+                   f"{method_registry.level_name(draft['method'])} = {', '.join(map(str, draft['ranks']))}: each "
+                   "trial's trainable parameters are counted "
                    "from the model when it is built, and the chart places it on that axis.")
 
 # -- a budget too small to learn: said before Start (it warns, it does not refuse) --------------

@@ -1,32 +1,84 @@
-"""Training methods, one small module each, all with the same few functions.
+"""Training methods, one small module each: the module is the method's whole definition.
 
-A method module provides:
+A method module says everything about itself (peft-style) and nothing outside it names it:
 
-- ``NAME`` and ``LABEL`` (one line for the UI and the CLI);
-- ``build(prep, cfg, d, seed, projection) -> Built``: the trainable parameters for a
-  prepared model (the wrapped model to call, Adam's parameter groups, how many numbers
-  train, the rate z uses, and how to snapshot and restore the best state);
-- ``min_d(module, cfg) -> int``: the smallest d it can take on this model.
+- ``NAME``; ``LABEL`` (the form's line, ``idim methods``); ``SHORT`` (the charts' legend);
+- ``AXIS``: what a run's levels are: ``d`` (the subspace dimension: did, said), ``rank``
+  (levels of the method's own, one point each: lora's rank, fourierft's coefficients ...; given
+  with ``--ranks``) or ``single`` (one point: bitfit, head);
+- ``LEVEL_NAME`` / ``LEVEL_WORD`` (``rank`` axis only): the level's symbol and word ("r", "rank"
+  by default; fourierft says "n", "spectral coefficients");
+- ``DEFAULT_LEVELS`` (``rank`` axis): the levels a run trains unless ``--ranks`` is given;
+- ``LR``: its default Adam rate (adapters; ``--lr-adapter`` overrides it);
+- ``REQUIRES``: the importable libraries it needs (e.g. ``("peft",)``), checked before a run is stored;
+- ``ORDER``: where it sits in lists (smaller first);
+- ``check(cfg)`` (optional): its own checks of a made configuration, raising UserError;
+- ``build(prep, cfg, d, seed, projection) -> Built``: the trainable parameters for a prepared
+  model (the wrapped model, Adam's groups, how many numbers train, the rate, snapshot / restore);
+- ``min_d(module, cfg) -> int``: the smallest level it can take on this model.
 
-- ``AXIS``: what a run's levels are: ``d`` (did, said: the subspace dimension), ``rank``
-  (lora, vera: one point per rank) or ``single`` (bitfit, head: one point).
-
-``full`` (full fine-tuning, the baseline) has the same interface and is not listed in
-``REGISTRY``: every run trains it.  A new method is a new file here plus one line in
-``REGISTRY``.  Every trial reports its trainable parameters counted from the module, so
-all methods meet on one axis.  Importing this package imports no torch: each module
+Adding a method is one new file here: the package finds its modules (``pkgutil``) and registers
+every one that has ``NAME`` and ``build`` (``register`` adds one from elsewhere, e.g. a test).
+``full`` (full fine-tuning, the baseline) has the same interface, sets ``LISTED = False`` and is
+not listed: every run trains it.  Every trial reports its trainable parameters counted from the
+module, so all methods meet on one axis.  Importing this package imports no torch: each module
 imports it inside ``build``.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from ..errors import UserError
-from . import bitfit, did, full, head, lora, said, vera
 from .base import Built  # noqa: F401  (what build() returns)
 
-did.AXIS = said.AXIS = "d"
-REGISTRY = {m.NAME: m for m in (did, said, lora, vera, bitfit, head)}
-FULL = full
-DEFAULT_RANKS = {"lora": [1, 2, 4, 8, 16], "vera": [16, 64, 256]}
+AXES = ("d", "rank", "single")
+REGISTRY: dict = {}
+DEFAULT_RANKS: dict = {}  # name -> default levels of the rank-axis methods (kept in step by register)
+
+
+def register(module):
+    """Add a method module to the registry (checks that it says what the registry needs)."""
+    for attr in ("NAME", "LABEL", "build", "min_d"):
+        if not hasattr(module, attr):
+            raise TypeError(f"method module {module.__name__} has no {attr}")
+    ax = getattr(module, "AXIS", "d")
+    if ax not in AXES:
+        raise TypeError(f"method {module.NAME}: AXIS must be one of {AXES}, not {ax!r}")
+    if ax == "rank" and not getattr(module, "DEFAULT_LEVELS", None):
+        raise TypeError(f"method {module.NAME}: a rank-axis method needs DEFAULT_LEVELS")
+    module.AXIS = ax
+    REGISTRY[module.NAME] = module
+    order = sorted(REGISTRY.values(), key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
+    REGISTRY.clear()
+    REGISTRY.update((m.NAME, m) for m in order)
+    DEFAULT_RANKS.clear()
+    DEFAULT_RANKS.update((m.NAME, list(m.DEFAULT_LEVELS)) for m in order if m.AXIS == "rank")
+    return module
+
+
+def unregister(name: str) -> None:
+    """Take a method out of the registry (tests that register a fake one)."""
+    REGISTRY.pop(name, None)
+    DEFAULT_RANKS.pop(name, None)
+
+
+def _discover() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "NAME") and hasattr(mod, "build") and getattr(mod, "LISTED", True):
+            register(mod)
+
+
+_discover()
+FULL = importlib.import_module(f"{__name__}.full")
+
+
+def get(name: str):
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UserError(f"unknown method {name!r}; choose one of {', '.join(REGISTRY)}") from None
 
 
 def axis(name: str) -> str:
@@ -35,8 +87,76 @@ def axis(name: str) -> str:
     return getattr(m, "AXIS", "d") if m else "d"
 
 
-def get(name: str):
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise UserError(f"unknown method {name!r}; choose one of {', '.join(REGISTRY)}") from None
+def names_on(ax: str) -> tuple[str, ...]:
+    """The methods on one axis, in the registry's order."""
+    return tuple(n for n, m in REGISTRY.items() if m.AXIS == ax)
+
+
+def label(name: str) -> str:
+    m = REGISTRY.get(name)
+    return m.LABEL if m else str(name)
+
+
+def short(name: str) -> str:
+    """The method's name in a chart's legend."""
+    m = REGISTRY.get(name)
+    return getattr(m, "SHORT", None) or (name.upper() if m is None else m.NAME)
+
+
+def level_name(name: str) -> str:
+    """The symbol of a level: d on the d axis, the method's own on the rank axis ("r" unless it says)."""
+    ax = axis(name)
+    return "d" if ax == "d" else getattr(REGISTRY.get(name), "LEVEL_NAME", "r")
+
+
+def level_word(name: str) -> str:
+    """The level's word: "d", "rank" (or the method's own, e.g. "spectral coefficients"), "" for one point."""
+    ax = axis(name)
+    return "d" if ax == "d" else "" if ax == "single" else getattr(REGISTRY.get(name), "LEVEL_WORD", "rank")
+
+
+def default_levels(name: str) -> list[int] | None:
+    return DEFAULT_RANKS.get(name)
+
+
+def default_lr(name: str) -> float | None:
+    return getattr(REGISTRY.get(name), "LR", None)
+
+
+def require(name: str) -> None:
+    """The libraries the method needs import, else one line saying how to install them."""
+    for lib in getattr(REGISTRY.get(name), "REQUIRES", ()):
+        try:
+            importlib.import_module(lib)
+        except ImportError:
+            raise UserError(f"--method {name} needs the {lib} library (a dependency of idim): "
+                            f"pip install '{lib}'") from None
+
+
+def check(cfg: dict) -> None:
+    """The method's own checks of a made configuration (UserError when one fails)."""
+    fn = getattr(REGISTRY.get(cfg.get("method")), "check", None)
+    if fn is not None:
+        fn(cfg)
+
+
+def words(names) -> str:
+    """'a, b and c'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+def method_help() -> str:
+    """The help text of ``--method``, from the registry."""
+    parts = []
+    for ax, what in (("d", "the random subspace, over --dims"), ("rank", "one point per level, over --ranks"),
+                     ("single", "one point each")):
+        if names_on(ax):
+            parts.append(f"{words(names_on(ax))} ({what})")
+    return "; ".join(parts) + "; see `idim methods`"
+
+
+def ranks_help() -> str:
+    """The help text of ``--ranks``, from the registry."""
+    each = "; ".join(f"{n}: {level_word(n)}, default {','.join(map(str, lv))}" for n, lv in DEFAULT_RANKS.items())
+    return f"the levels of {words(DEFAULT_RANKS)}, comma-separated ({each})"

@@ -104,3 +104,28 @@ def peft_model(prep, cfg, peft_config_for, method: str):
 
 def _get(cfg, key):
     return cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)
+
+
+BUNDLED_WIDTH = 384  # the bundled MiniLM's hidden size: its query, value and feed-forward layers' smaller side
+
+
+def bundled_width(cfg) -> int | None:
+    """The smaller side of the adapted layers when it is known before loading (the bundled MiniLM), else None."""
+    from .. import models
+    from ..classic import is_classic_model
+
+    if is_classic_model(_get(cfg, "model")):
+        return None
+    try:
+        return BUNDLED_WIDTH if models.resolve(_get(cfg, "model")).source == "bundled" else None
+    except (UserError, OSError):
+        return None
+
+
+def check_ranks_fit(cfg, method: str) -> None:
+    """A rank above the bundled model's width is refused when the run is made (other models: in build)."""
+    width = bundled_width(cfg)
+    ranks = _get(cfg, "ranks") or []
+    if width and ranks and max(ranks) > width:
+        raise UserError(f"--ranks {max(ranks)} is larger than the layers' width ({width}) of "
+                        f"{_get(cfg, 'model')}; {method} ranks must be at most {width}")

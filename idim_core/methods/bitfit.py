@@ -3,7 +3,9 @@ from __future__ import annotations
 
 NAME = "bitfit"
 LABEL = "BitFit: the biases and the head train, one point"
+SHORT = "BitFit"
 AXIS = "single"
+ORDER = 80
 LR = 1e-3  # Adam's rate unless --lr-adapter is given
 
 

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 NAME = "did"
 LABEL = "DID: direct (one projection over all parameters)"
+SHORT = "DID (random subspace)"
+AXIS = "d"
+ORDER = 10
 
 
 def build(prep, cfg, d, seed, projection):

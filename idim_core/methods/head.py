@@ -4,7 +4,9 @@ from __future__ import annotations
 
 NAME = "head"
 LABEL = "head only: the classifier head trains (a linear probe), one point"
+SHORT = "head only"
 AXIS = "single"
+ORDER = 90
 LR = 1e-2  # Adam's rate unless --lr-adapter is given (a probe from a zero-ish start)
 
 

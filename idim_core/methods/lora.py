@@ -7,7 +7,11 @@ from __future__ import annotations
 
 NAME = "lora"
 LABEL = "LoRA: low-rank adapters on query and value (peft), one point per rank"
+SHORT = "LoRA"
 AXIS = "rank"
+DEFAULT_LEVELS = [1, 2, 4, 8, 16]
+REQUIRES = ("peft",)
+ORDER = 30
 LR = 1e-3  # Adam's rate unless --lr-adapter is given
 
 
@@ -23,6 +27,18 @@ def build(prep, cfg, d, seed, projection):
     model, _ = peft_model(prep, cfg, lambda layers: LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
                                                                target_modules=layers), NAME)
     return built_from(model, None, adapter_lr(cfg, LR))
+
+
+def check(cfg) -> None:
+    from .adapters import check_ranks_fit
+
+    check_ranks_fit(cfg, NAME)
+
+
+def check_model(module, cfg) -> None:
+    from .adapters import check_rank, target_layers
+
+    check_rank(module, target_layers(module, cfg["lora_targets"]), max(cfg["ranks"]), NAME)
 
 
 def min_d(module, cfg) -> int:

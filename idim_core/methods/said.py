@@ -7,6 +7,9 @@ from __future__ import annotations
 
 NAME = "said"
 LABEL = "SAID: structure-aware (one learned scale per layer)"
+SHORT = "SAID (random subspace)"
+AXIS = "d"
+ORDER = 20
 
 
 def build(prep, cfg, d, seed, projection):

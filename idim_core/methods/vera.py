@@ -6,7 +6,11 @@ from __future__ import annotations
 
 NAME = "vera"
 LABEL = "VeRA: shared frozen random matrices, trained scaling vectors (peft), one point per rank"
+SHORT = "VeRA"
 AXIS = "rank"
+DEFAULT_LEVELS = [16, 64, 256]
+REQUIRES = ("peft",)
+ORDER = 40
 LR = 1e-2  # Adam's rate unless --lr-adapter is given (VeRA's vectors need a larger rate than LoRA)
 
 
@@ -22,6 +26,18 @@ def build(prep, cfg, d, seed, projection):
     model, _ = peft_model(prep, cfg, lambda layers: VeraConfig(r=rank, target_modules=layers, vera_dropout=0.0,
                                                                projection_prng_key=seed), NAME)
     return built_from(model, None, adapter_lr(cfg, LR))
+
+
+def check(cfg) -> None:
+    from .adapters import check_ranks_fit
+
+    check_ranks_fit(cfg, NAME)
+
+
+def check_model(module, cfg) -> None:
+    from .adapters import check_rank, target_layers
+
+    check_rank(module, target_layers(module, cfg["lora_targets"]), max(cfg["ranks"]), NAME)
 
 
 def min_d(module, cfg) -> int:

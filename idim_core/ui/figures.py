@@ -363,8 +363,11 @@ def figure_html(fig, res: dict | None = None) -> str:
     return fig.to_html(include_plotlyjs=True, full_html=True)
 
 
-METHOD_NAMES = {"did": "DID (random subspace)", "said": "SAID (random subspace)", "lora": "LoRA", "vera": "VeRA",
-                "bitfit": "BitFit", "head": "head only"}
+def method_name(method: str) -> str:
+    """A method's name in a legend or a table (its module's SHORT; the registry imports no torch)."""
+    from ..methods import short
+
+    return short(method)
 
 
 def params_figure(results: list[dict], height: int = 500, font_size: int | None = None):
@@ -385,11 +388,13 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
         rows = [r for r in (res.get("by_params") or []) if r["mean"] is not None]
         if not rows and axis == "d":
             rows = [r for r in res["by_d"] if r["mean"] is not None]
-        name = f"{METHOD_NAMES.get(res['method'], res['method'])} · {_h(res['model'])} ({res['run_id'][:6]})"
+        name = f"{method_name(res['method'])} · {_h(res['model'])} ({res['run_id'][:6]})"
         ranks = {p["params"]: p.get("rank") for p in res["points"] if p.get("params")}
-        text = [f"r = {ranks.get(r['d'])}" if axis == "rank" else "" for r in rows]
+        from ..methods import level_name
+
+        text = [f"{level_name(res['method'])} = {ranks.get(r['d'])}" if axis == "rank" else "" for r in rows]
         if axis == "single":
-            text = [METHOD_NAMES.get(res["method"], res["method"]) for _ in rows]
+            text = [method_name(res["method"]) for _ in rows]
         fig.add_trace(go.Scatter(
             x=[r["d"] for r in rows], y=[r["mean"] for r in rows],
             mode="markers+text" if axis == "single" else "lines+markers+text" if axis == "rank" else "lines+markers",

@@ -215,14 +215,16 @@ def prefill_from_config(cfg: dict) -> dict[str, str]:
 
     Explore opened with ``?run=ID`` (the browser's back button from Live lands there) fills the
     form with these, so the form shows what was submitted, not the defaults."""
+    from ..methods import axis as method_axis
+
     out: dict[str, str] = {}
     for k in PREFILL_KEYS:
         v = cfg.get(k)
         if v is None or v is False:
             continue
-        if k == "dims" and cfg.get("method") not in (None, "did", "said"):
+        if k == "dims" and method_axis(cfg.get("method")) != "d":
             continue  # adapters keep their levels in ranks (dims there is derived)
-        if k == "lora_targets" and cfg.get("method") not in ("lora", "vera"):
+        if k == "lora_targets" and method_axis(cfg.get("method")) != "rank":
             continue
         if isinstance(v, (list, tuple)):
             v = ",".join(str(x) for x in v)

@@ -226,7 +226,7 @@ def levels_text(res_or_cfg: dict, projection: bool = True, compact: bool = False
     (without the projection: "d = 10, 100"), "ranks 1, 4" for LoRA and VeRA, "one point" for BitFit and
     head-only (no projection named: they have none).  ``compact``: more than five levels as
     "10 … 3,000 (10 values)", for a table column."""
-    from ..methods import axis
+    from ..methods import axis, level_word
 
     cfg = res_or_cfg.get("config", res_or_cfg)
     kind = axis(cfg.get("method", "said"))
@@ -240,7 +240,7 @@ def levels_text(res_or_cfg: dict, projection: bool = True, compact: bool = False
     else:
         levels = ", ".join(f"{int(d):,}" for d in dims or [])
     if kind == "rank":
-        return f"rank{'s' if len(dims or []) != 1 else ''} {levels}"
+        return f"{level_word(cfg.get('method'))}{'s' if len(dims or []) != 1 else ''} {levels}"
     return (f"{cfg.get('projection', 'fastfood')} projection · " if projection else "") + f"d = {levels}"
 
 
