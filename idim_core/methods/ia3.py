@@ -1,0 +1,30 @@
+"""(IA)^3 through peft (Liu et al. 2022, T-Few): a learned vector rescales each adapted layer's output,
+one number per output feature (384 per layer on the bundled MiniLM), initialised at 1 so the first
+step starts at theta0 exactly.  On the attention's query and value (the layers lora adapts; every
+linear layer but the head on the classic nets).  One point; the head trains too.
+
+Rate: 3e-3, the T-Few paper's rate for (IA)^3, not tuned here (bench/tune_defaults.py --kind adapters
+--methods ia3 tunes it on validation; it takes longer than a busy 2-core machine allowed).
+"""
+from __future__ import annotations
+
+NAME = "ia3"
+LABEL = "IA3: learned rescaling vectors on query and value (peft), one point"
+SHORT = "IA³"
+AXIS = "single"
+REQUIRES = ("peft",)
+ORDER = 50
+LR = 3e-3  # Adam's rate unless --lr-adapter is given (T-Few's; see above)
+
+
+def build(prep, cfg, d, seed, projection):
+    from .adapters import adapter_lr, built_from, peft_model
+
+    from peft import IA3Config
+
+    model, _ = peft_model(prep, cfg, lambda layers: IA3Config(target_modules=layers, feedforward_modules=[]), NAME)
+    return built_from(model, None, adapter_lr(cfg, LR))
+
+
+def min_d(module, cfg) -> int:
+    return 0
