@@ -1,0 +1,52 @@
+"""Uni-LoRA through peft ("Uni-LoRA: one vector is all you need", arXiv 2506.00799): LoRA's A and B matrices on
+every adapted layer (rank 4) are filled from ONE trained vector theta_d of length L by a fixed random
+index map (each LoRA entry reads one coordinate, with a normalising scale): a random subspace of
+LoRA's parameters, from the adapter side.  On the attention's query and value (every linear layer but
+the head on the classic nets); the head trains too.  One point per L, the vector's length.
+
+The index map is drawn from the trial's seed.  Rate: 5e-3, the vector's rate in peft's own example
+(examples/sequence_classification/run_unilora.py, RoBERTa on GLUE); not tuned here
+(bench/tune_defaults.py --kind adapters --methods unilora; it takes longer than a busy 2-core machine allowed).
+"""
+from __future__ import annotations
+
+NAME = "unilora"
+LABEL = "Uni-LoRA: one trained vector of length L projected into LoRA's matrices (peft), one point per L"
+SHORT = "Uni-LoRA"
+AXIS = "rank"
+LEVEL_NAME = "L"
+LEVEL_WORD = "vector length"
+DEFAULT_LEVELS = [64, 256, 1024, 4096]
+REQUIRES = ("peft",)
+ORDER = 46
+LR = 5e-3  # Adam's rate unless --lr-adapter is given (see above)
+RANK = 4  # the rank of the LoRA matrices the vector fills (peft's default)
+
+
+def check_model(module, cfg) -> None:
+    from ..errors import UserError
+    from .adapters import check_rank, target_layers
+
+    layers = target_layers(module, cfg["lora_targets"])
+    check_rank(module, layers, RANK, NAME)
+    room = sum(RANK * (module.get_submodule(n).in_features + module.get_submodule(n).out_features) for n in layers)
+    if max(cfg["ranks"]) > room:
+        raise UserError(f"--ranks {max(cfg['ranks'])} is longer than the {room:,} LoRA entries the vector fills "
+                        f"(rank {RANK}); unilora takes a vector length of at most {room:,} here")
+
+
+def build(prep, cfg, d, seed, projection):
+    from .adapters import _get, adapter_lr, built_from, peft_model, require_peft
+
+    require_peft(NAME)
+    from peft import UniLoraConfig
+
+    length = int(d)
+    check_model(prep.module, {"lora_targets": _get(cfg, "lora_targets") or "query-value", "ranks": [length]})
+    model, _ = peft_model(prep, cfg, lambda layers: UniLoraConfig(r=RANK, theta_d_length=length, proj_seed=seed,
+                                                                  target_modules=layers), NAME)
+    return built_from(model, None, adapter_lr(cfg, LR))
+
+
+def min_d(module, cfg) -> int:
+    return 1
