@@ -1,0 +1,55 @@
+"""TinyLoRA through peft ("Learning to reason in 13 parameters", arXiv 2602.04118): each adapted
+layer's update is built from its own frozen SVD (rank 2) and fixed random tensors, steered by a tiny
+trained vector of u numbers; here the vector is tied across every adapted layer (weight_tying = 1),
+so the whole model trains u numbers plus the head.  On the attention's query and value (every linear
+layer but the head on the classic nets).  One point per u.
+
+The random tensors are drawn from the trial's seed.  Rate: 1e-2, the rate VeRA's vectors take here
+(tuned on validation for vera): peft documents no rate for it; not tuned here (bench/tune_defaults.py
+--kind adapters --methods tinylora; it takes longer than a busy 2-core machine allowed).
+"""
+from __future__ import annotations
+
+NAME = "tinylora"
+LABEL = "TinyLoRA: u trained numbers tied across all layers, through their SVD (peft), one point per u"
+SHORT = "TinyLoRA"
+AXIS = "rank"
+LEVEL_NAME = "u"
+LEVEL_WORD = "tied vector size"
+DEFAULT_LEVELS = [1, 4, 16, 64]
+REQUIRES = ("peft",)
+ORDER = 47
+LR = 1e-2  # Adam's rate unless --lr-adapter is given (see above)
+RANK = 2  # the SVD rank (the paper's)
+MOST = 100_000  # a vector this long is no longer tiny (and its random tensors grow with it)
+
+
+def check(cfg) -> None:
+    from ..errors import UserError
+
+    if max(cfg["ranks"]) > MOST:
+        raise UserError(f"--ranks {max(cfg['ranks']):,} is a tied vector of more than {MOST:,} numbers; tinylora "
+                        f"takes sizes from 1 to {MOST:,}")
+
+
+def check_model(module, cfg) -> None:
+    from .adapters import check_rank, target_layers
+
+    check_rank(module, target_layers(module, cfg["lora_targets"]), RANK, NAME)
+
+
+def build(prep, cfg, d, seed, projection):
+    from .adapters import _get, adapter_lr, built_from, peft_model, require_peft
+
+    require_peft(NAME)
+    from peft import TinyLoraConfig
+
+    u = int(d)
+    check_model(prep.module, {"lora_targets": _get(cfg, "lora_targets") or "query-value", "ranks": [u]})
+    model, _ = peft_model(prep, cfg, lambda layers: TinyLoraConfig(r=RANK, u=u, weight_tying=1.0,
+                                                                   projection_seed=seed, target_modules=layers), NAME)
+    return built_from(model, None, adapter_lr(cfg, LR))
+
+
+def min_d(module, cfg) -> int:
+    return 1
