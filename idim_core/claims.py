@@ -138,6 +138,12 @@ def _apart(a: list[float], b: list[float]) -> int:
     return 0
 
 
+def base_word(res: dict) -> str:
+    """A from-scratch net (the classic nets) is trained, not fine-tuned."""
+    return "full training" if (res.get("config") or res).get("model", res.get("model")) in ("mlp", "lenet") \
+        else "full fine-tuning"
+
+
 def _name(res: dict) -> str:
     return f"`{res['model']}`"
 
@@ -232,7 +238,7 @@ def overfitting(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
     lines, facts = [], []
     for r, g in zip(runs, dirs):
         if not g["ds"] or g["full"] is None:
-            lines.append(f"{_name(r)}: no d reaches the threshold, or no training accuracy of full fine-tuning "
+            lines.append(f"{_name(r)}: no d reaches the threshold, or no training accuracy of {base_word(r)} "
                          "was kept: nothing to compare.")
             continue
         for row in g["rows"]:
@@ -252,9 +258,9 @@ def overfitting(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
             f"{_name(r)}: {way} where it reaches the threshold — gap {rows[lo]['gap']:+.3f} "
             f"({_fmt_ci(rows[lo]['gap_ci'])}) at d = {lo:,}, {rows[hi]['gap']:+.3f} ({_fmt_ci(rows[hi]['gap_ci'])}) "
             f"at d = {hi:,}, mean {g['sub_gap']:+.3f} ({_fmt_ci(g['sub_gap_ci'])}) over d = {lo:,} – {hi:,}, against "
-            f"{f['gap']:+.3f} ({_fmt_ci(f['gap_ci'])}) for full fine-tuning (difference {g['diff']:+.3f}, "
+            f"{f['gap']:+.3f} ({_fmt_ci(f['gap_ci'])}) for {base_word(r)} (difference {g['diff']:+.3f}, "
             f"{_fmt_ci(g['diff_ci'])}){slope}. Test accuracy there is {g['acc_diff']:.3f} "
-            f"({_fmt_ci(g['acc_diff_ci'])}) below full fine-tuning, averaged over those d.")
+            f"({_fmt_ci(g['acc_diff_ci'])}) below {base_word(r)}, averaged over those d.")
     known = [(r, g) for r, g in zip(runs, dirs) if g["ds"] and g["full"] is not None]
     ways = {g["direction"] for _, g in known}
     phrase = {"rises": "`{m}`'s gap grows with d (a smaller d overfits less)",
@@ -262,7 +268,7 @@ def overfitting(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
               "unclear": "`{m}`'s gap shows no direction within its intervals"}
     parts = [phrase[g["direction"]].format(m=r["model"]) for r, g in known]
     never_higher = all(g["acc_diff_ci"][1] >= 0 for _, g in known)
-    acc = (" In none does a smaller d score higher than full fine-tuning ("
+    acc = (" In none does a smaller d score higher than full fine-tuning or training ("
            + "; ".join(f"`{r['model']}` {g['acc_diff']:.3f} lower, {_fmt_ci(g['acc_diff_ci'])}" for r, g in known)
            + ")." if known and never_higher else "")
     on = None
@@ -287,18 +293,22 @@ def overfitting(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
 
 # ---------------------------------------------------------------- stability
 
-def excess_spread(res: dict, reps: int = BOOT, seed: int = 0) -> list[dict]:
+def excess_spread(res: dict, reps: int = BOOT, seed: int = 0, full: bool = False) -> list[dict]:
     """Per learned d: the seed-to-seed variance of test accuracy beyond what the test set's sampling
     alone gives, var_seeds − p(1 − p)/n_test (a spread that does not grow or shrink with the accuracy
     itself through p(1 − p)), with a bootstrap interval over seeds.  The examples are not resampled
-    here: their binomial spread is the part taken out.  ``sd`` is √max(0, ·), for reading."""
+    here: their binomial spread is the part taken out.  ``sd`` is √max(0, ·), for reading.  With
+    ``full``, a last row ``d = "full"`` for the baseline's seeds."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     n_test, chance = res.get("n_test"), res.get("chance")
     out = []
-    for row in learned_rows(res):
-        accs = np.array([_acc(p, chance) for p in _trials(res, row["d"])])
+    groups = [(row["d"], np.array([_acc(p, chance) for p in _trials(res, row["d"])]), row.get("diverged", 0))
+              for row in learned_rows(res)]
+    if full and len(res.get("baseline_accuracies") or []) > 1:
+        groups.append(("full", np.array(res["baseline_accuracies"], dtype=float), res.get("baseline_diverged") or 0))
+    for d, accs, div in groups:
         k = len(accs)
         if k < 2:
             continue
@@ -311,15 +321,15 @@ def excess_spread(res: dict, reps: int = BOOT, seed: int = 0) -> list[dict]:
         boot = excess(accs[rng.integers(0, k, size=(reps, k))])
         val = float(excess(accs))
         ci = _ci(boot)
-        out.append({"d": row["d"], "excess_var": val, "ci": ci, "n": k, "std": float(accs.std(ddof=1)),
+        out.append({"d": d, "excess_var": val, "ci": ci, "n": k, "std": float(accs.std(ddof=1)),
                     "sd": math.sqrt(max(0.0, val)), "sd_ci": [math.sqrt(max(0.0, c)) for c in ci],
-                    "diverged": row.get("diverged", 0)})
+                    "diverged": div})
     return out
 
 
 def _sd_txt(row: dict) -> str:
     if row["sd_ci"][1] == 0:
-        return "none (all of it within the test set's sampling, to the interval's top)"
+        return "0.000 (interval 0.000 – 0.000: all of it within the test set's sampling)"
     return f"{row['sd']:.3f} (interval {_fmt_ci(row['sd_ci'])})"
 
 
@@ -330,8 +340,9 @@ def stability(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
     div = sum(p.get("status") == "diverged" for r in runs for p in r.get("points") or [])
     n_all = sum(p.get("status") in ("done", "diverged") for r in runs for p in r.get("points") or [])
     for r in runs:
-        rows = excess_spread(r, reps, seed)
-        for row in rows:
+        rows = excess_spread(r, reps, seed, full=True)
+        base = rows.pop() if rows and rows[-1]["d"] == "full" else None
+        for row in rows + ([base] if base else []):
             facts.append({"model": r["model"], "what": "seed spread beyond the test set's (sd)", "d": row["d"],
                           "value": row["sd"], "ci": row["sd_ci"], "n": row["n"], "raw std": row["std"]})
         if len(rows) < 2:
@@ -344,7 +355,9 @@ def stability(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
                "spreads less"}[s]
         lines.append(f"{_name(r)}: seed-to-seed spread beyond the test set's sampling {_sd_txt(lo)} at "
                      f"d = {lo['d']:,} (raw std {lo['std']:.3f}, {lo['n']} seeds) and {_sd_txt(hi)} "
-                     f"at d = {hi['d']:,} (raw std {hi['std']:.3f}): {how}.")
+                     f"at d = {hi['d']:,} (raw std {hi['std']:.3f}): {how}."
+                     + (f" For comparison, {base_word(r)}: {_sd_txt(base)} (raw std {base['std']:.3f}, "
+                        f"{base['n']} seeds)." if base else ""))
     if signs and all(s == -1 for s in signs):
         word, on, summary = "supported", None, "The smallest learned d varies least over seeds, beyond the test set's sampling."
     elif signs and all(s == 1 for s in signs):
@@ -415,8 +428,8 @@ def speed(runs: list[dict], bench: list[dict] | None = None) -> Verdict:
         t = time_to_90(r, bench)
         if t is None:
             lines.append(f"{_name(r)}: no quiet step benchmark for this model (or no d90), so no time is "
-                         "compared; its recorded trial times include extra evaluation passes the baseline "
-                         "does not run.")
+                         "compared; its recorded trial times include extra evaluation passes that "
+                         f"{base_word(r)} does not run.")
             continue
         timed.append(t)
         facts.append({"model": r["model"], "what": "time to reach 90 %, subspace / full (estimated)", "d": r["d90"],

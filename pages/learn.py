@@ -1,7 +1,7 @@
 """Learn: the idea, explained for a class, with a run to launch for each part."""
 import streamlit as st
 
-from idim_core import demo
+from idim_core import claims, demo
 from idim_core.ui import figures, views
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
@@ -230,7 +230,27 @@ st.markdown(
     "tells readers that fine-tuning lowers a model's dimension and that a lower dimension brings better results, "
     "faster and steadier training. Each claim below is set beside runs recorded with this project's command line "
     "(`bash scripts/record_comparisons.sh claims`, 5 and 3 seeds; the charts are drawn from those files) and "
-    "beside what the two papers actually say. The verdicts are worded from the numbers when the page is drawn.")
+    "beside what the two papers actually say. Each verdict is one of supported, contradicted, depends (on "
+    "what, said) or not shown, worded when the page is drawn from the numbers and their 95 % intervals (over "
+    "seeds and test examples), over the d where the model learned; the numbers follow each verdict.")
+
+
+def show_verdict(v, name: str) -> None:
+    """One claim's verdict (idim_core/claims.py): the word, why, each model's numbers and intervals, and
+    the table of the numbers it rests on."""
+    st.markdown(v.text() + "\n\n" + "\n".join(f"- {x}" for x in v.lines))
+    rows = []
+    for f in v.facts:
+        ci = f.get("ci")
+        row = {"model": f["model"], "what": f["what"], "d": f"{f['d']:,}" if isinstance(f["d"], int) else f["d"],
+               "value": round(f["value"], 3), "95 % interval": f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else "not recorded",
+               "seeds / pairs": f["n"]}
+        if f.get("command"):
+            row["command"] = f["command"]
+        rows.append(row)
+    if rows:
+        st.dataframe(rows, hide_index=True, key=K("table", "claim", name))
+    st.caption(f"Rests on: {v.rests_on}.")
 
 
 def claims_section() -> None:
@@ -249,88 +269,37 @@ def claims_section() -> None:
         f"intrinsic dimension is the size of the smallest random subspace that reaches 90 % of full fine-tuning: "
         f"here {views.d90_text(lm)}. Nothing is removed (Li et al. 2018; Aghajanyan et al. 2021).")
 
+    verdicts = {v.claim: v for v in claims.all_verdicts(runs)}  # idim_core/claims.py: the numbers, worded
+
     st.subheader("“A lower dimension trains faster”")
-    views.chart(figures.claim_figure(runs, "seconds_mean", "seconds per trial", "baseline_seconds"),
-                K("chart", "claim", "speed"), present)
-    lines = []
-    for r in runs:
-        st_ = [s for s in r["stats"] if s.get("seconds_mean")]
-        base = r.get("baseline_seconds") or []
-        if st_ and base:
-            b = sum(base) / len(base)
-            lo, hi = st_[0], st_[-1]
-            lines.append(f"`{r['model']}`: {lo['seconds_mean']:.1f} s per trial at d = {lo['d']:,} and "
-                         f"{hi['seconds_mean']:.1f} s at d = {hi['d']:,}, against {b:.1f} s for "
-                         f"{views.baseline_word(r)} "
-                         f"({lo['seconds_mean'] / b:.2f}× and {hi['seconds_mean'] / b:.2f}×).")
-    faster = all(s["seconds_mean"] < sum(r["baseline_seconds"]) / len(r["baseline_seconds"])
-                 for r in runs for s in r["stats"] if s.get("seconds_mean") and r.get("baseline_seconds"))
-    st.markdown(("**Not supported as stated.** " if not faster else "**Here, yes, but not for the stated reason.** ")
-                + " ".join(lines) + " Every step still runs the forward and backward pass through all D parameters, "
-                "plus the projection; what shrinks is what has to be *stored or sent* per task: d numbers and a "
-                "seed instead of D. (Time per trial also depends on early stopping: a trial stops when validation "
-                "accuracy stops improving.)")
-    st.caption("The minilm-l6 record's trial times were taken while other jobs shared the 2 cores (its baseline "
-               "trials most; see its .md file). Measured side by side on a quiet machine, a subspace step of "
-               "minilm-l6 takes 1.09–1.12× a full fine-tuning step (`idim bench step`, bench/RESULTS.md).")
+    speed = verdicts["A lower dimension trains faster"]
+    show_verdict(speed, "speed")
+    st.caption("Recorded trial times are not compared here: they were taken while other jobs shared the cores, "
+               "and a subspace trial also runs evaluation passes (training accuracy, quantised z) that a full "
+               "fine-tuning trial does not.")
 
     st.subheader("“A lower dimension improves performance by reducing overfitting”")
     views.chart(figures.claim_figure(runs, "gap_mean", "train − test accuracy (the gap)"),
                 K("chart", "claim", "gap"), present)
     views.chart(figures.claim_figure(runs, "mean", views.accuracy_word(runs[0]), "baseline_accuracies"),
                 K("chart", "claim", "accuracy"), present)
-    out, smaller_gap, lower_acc = [], [], []
-    for r in runs:
-        st_ = [s for s in r["stats"] if s.get("gap_mean") is not None]
-        if len(st_) < 2:
-            continue
-        lo, hi = st_[0], st_[-1]
-        smaller_gap.append(lo["gap_mean"] < hi["gap_mean"])
-        lower_acc.append(lo["mean"] < hi["mean"])
-        out.append(f"`{r['model']}`: gap {lo['gap_mean']:+.3f} at d = {lo['d']:,} and {hi['gap_mean']:+.3f} at "
-                   f"d = {hi['d']:,}; test accuracy {lo['mean']:.3f} and {hi['mean']:.3f}.")
-    if smaller_gap and all(smaller_gap) and all(lower_acc):
-        verdict = ("**Depends: the gap shrinks, the accuracy does not improve.** In these runs the smallest d has "
-                   "the smallest gap and the lowest test accuracy: it under-fits more than it protects.")
-    elif smaller_gap and all(smaller_gap):
-        verdict = "**Partly supported here:** the smallest d has both the smallest gap and no lower test accuracy."
-    else:
-        verdict = "**Not supported by these runs:** a smaller d does not give a smaller gap here."
-    st.markdown(verdict + " " + " ".join(out) + " What the papers claim is narrower: a low intrinsic dimension "
-                "*explains why* fine-tuning a huge model on few examples generalises at all (Aghajanyan et al. "
-                "2021, via the compression bound below), not that choosing a smaller d improves results.")
+    show_verdict(verdicts["A lower dimension improves performance by reducing overfitting"], "gap")
+    st.markdown("What the papers claim is narrower: a low intrinsic dimension *explains why* fine-tuning a huge "
+                "model on few examples generalises at all (Aghajanyan et al. 2021, through the compression bound "
+                "below, which counts d numbers instead of D), not that choosing a smaller d improves results.")
     rows = views.bound_rows(lm)
     if rows:
         st.dataframe(rows, hide_index=True, key=K("table", "claim", "bound"))
         st.markdown(views.BOUND_NOTE)
 
     st.subheader("“A lower dimension makes training more stable”")
-    stab = []
-    for r in runs:
-        stab.append([(row["d"], row["std"]) for row in r["by_d"] if row["n"] > 1])
-    fig = figures.claim_figure([], "std", "std of test accuracy over seeds",
-                               extra={f"{r['model']} · {r['task']}": xy for r, xy in zip(runs, stab)})
+    stab = {f"{r['model']} · {r['task']}": [(row["d"], row["sd"]) for row in claims.excess_spread(r)] for r in runs}
+    fig = figures.claim_figure([], "std", "seed spread beyond the test set's sampling (sd)", extra=stab)
     views.chart(fig, K("chart", "claim", "stability"), present)
-    words, steadier = [], []
-    for r, xy in zip(runs, stab):
-        if len(xy) < 2:
-            continue
-        div = sum(row["diverged"] for row in r["by_d"])
-        n = sum(row["n"] for row in r["by_d"])
-        peak = max(xy, key=lambda t: t[1])
-        diff = xy[-1][1] - xy[0][1]  # > 0: the smallest d is steadier
-        steadier.append(1 if diff > 0.005 else -1 if diff < -0.005 else 0)
-        words.append(f"`{r['model']}`: std over seeds {xy[0][1]:.3f} at d = {xy[0][0]:,}, {xy[-1][1]:.3f} at "
-                     f"d = {xy[-1][0]:,}" + (" (no clear difference)" if steadier[-1] == 0 else "")
-                     + f", largest ({peak[1]:.3f}) at d = {peak[0]:,}; {div} of {n} trials diverged.")
-    if steadier and max(steadier) <= 0 and min(steadier) < 0:
-        verdict = "**Contradicted by these runs:** the smallest d is not the steadiest."
-    elif steadier and min(steadier) >= 0 and max(steadier) > 0:
-        verdict = "**Supported by these runs:** the smallest d varies least over seeds."
-    else:
-        verdict = "**Not shown by these runs:** no consistent difference in spread between small and large d."
-    st.markdown(verdict + " " + " ".join(words) + " The spread over seeds comes from the random subspace itself "
-                "(each seed draws a different P) and from the data order.")
+    show_verdict(verdicts["A lower dimension makes training more stable"], "stability")
+    st.caption("The spread over seeds comes from the random subspace itself (each seed draws a different P) and "
+               "from the data order; the part a test set of n examples adds by itself, p(1 − p)/n, is taken out, "
+               "so a d is not called steadier only because its accuracy is nearer 0 or 1.")
     st.caption(f"References: {views.REF_LI}; {views.REF_AGHAJANYAN}. The article's three references could not be "
                "found.")
 
