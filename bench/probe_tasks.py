@@ -40,6 +40,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
     rows = []
+    print(f"{args.model}, default budget, {args.seeds} seeds; the verdict is read on validation")
+    print()
+    print("| task | full, validation | threshold (rule) | probe, validation | probe clears it (validation) "
+          "| full, test | probe, test | probe clears it (test) |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
     for task in args.tasks.split(","):
         t0 = time.perf_counter()
         cfg = make_config(model=args.model, task=task, method="said")
@@ -56,17 +61,11 @@ def main() -> None:
             row[split] = (stats(f), thr, rule, stats(p), statistics.fmean(p) >= thr)
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
+        fv, tv, rv, pv, cv = row["val"]  # each task's row as soon as it is measured
+        ft, tt, rt, pt, ct = row["test"]
+        print(f"| `{task}` | {fv} | {tv:.3f} ({rv}) | {pv} | {'yes' if cv else 'no'} | {ft} | {pt} "
+              f"| {'yes' if ct else 'no'} |", flush=True)
         print(f"{task}: done in {row['seconds']:.0f} s", file=sys.stderr, flush=True)
-    print(f"{args.model}, default budget, {args.seeds} seeds; the verdict is read on validation")
-    print()
-    print("| task | full, validation | threshold (rule) | probe, validation | probe clears it (validation) "
-          "| full, test | probe, test | probe clears it (test) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        fv, tv, rv, pv, cv = r["val"]
-        ft, tt, rt, pt, ct = r["test"]
-        print(f"| `{r['task']}` | {fv} | {tv:.3f} ({rv}) | {pv} | {'yes' if cv else 'no'} | {ft} | {pt} "
-              f"| {'yes' if ct else 'no'} |")
 
 
 if __name__ == "__main__":
