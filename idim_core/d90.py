@@ -267,12 +267,15 @@ def p90_text(res: dict, baseline_word: str = "full fine-tuning") -> str:
                   + (f"{ci[1]:,.0f}" if ci[1] is not None else "more than tried"))
     if status == "found":
         return f"90 % point ≈ {res['p90_interpolated']:,.0f} trainable parameters (grid {res['p90']:,}{ci_txt})"
+    from .methods import level_word  # a rank, or the method's own level (n, L, u ...)
+
+    word = level_word(res.get("method")) if res.get("axis") == "rank" else "rank"
     if status == "below_grid":
-        what = "the smallest rank tried already reaches" if res.get("axis") == "rank" else "it reaches"
+        what = f"the smallest {word} tried already reaches" if res.get("axis") == "rank" else "it reaches"
         return f"90 % point ≤ {res['p90_upper']:,} trainable parameters: {what} the threshold{ci_txt}"
     if status == "not_reached":
         return ("below the threshold: never reaches 0.9 × " + baseline_word) if res.get("axis") == "single" else \
-            "90 % point above the largest rank tried: no rank reached the threshold"
+            f"90 % point above the largest {word} tried: no {word} reached the threshold"
     return "90 % point: not known yet" if res.get("status") not in FINAL else "90 % point unknown (stopped early)"
 
 

@@ -209,7 +209,10 @@ def live_view() -> None:
         if res["by_d"]:
             axis = res.get("axis", "d")  # an adapter run's level is a rank or its one point, never a d
             params = {p["d"]: p.get("params") for p in res["points"] if p.get("params")}
-            st.dataframe([{**({"d": r["d"]} if axis == "d" else {"rank": r["d"]} if axis == "rank" else {}),
+            from idim_core.methods import level_word  # the level's own word: rank, spectral coefficient ...
+
+            level = level_word(res["method"]) if axis == "rank" else "d"
+            st.dataframe([{**({level: r["d"]} if axis != "single" else {}),
                            **({} if axis == "d" else {"trainable parameters": params.get(r["d"])}),
                            "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
                            "diverged": r["diverged"],
