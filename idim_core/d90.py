@@ -267,9 +267,10 @@ def p90_text(res: dict, baseline_word: str = "full fine-tuning") -> str:
                   + (f"{ci[1]:,.0f}" if ci[1] is not None else "more than tried"))
     if status == "found":
         return f"90 % point ≈ {res['p90_interpolated']:,.0f} trainable parameters (grid {res['p90']:,}{ci_txt})"
-    from .methods import level_word  # a rank, or the method's own level (n, L, u ...)
+    from .methods import level_name  # a rank, or the method's own level (n, L, u ...)
 
-    word = level_word(res.get("method")) if res.get("axis") == "rank" else "rank"
+    word = level_name(res.get("method")) if res.get("axis") == "rank" else "r"
+    word = "rank" if word == "r" else word
     if status == "below_grid":
         what = f"the smallest {word} tried already reaches" if res.get("axis") == "rank" else "it reaches"
         return f"90 % point ≤ {res['p90_upper']:,} trainable parameters: {what} the threshold{ci_txt}"
