@@ -458,3 +458,66 @@ def speed(runs: list[dict], bench: list[dict] | None = None) -> Verdict:
 
 def all_verdicts(runs: list[dict]) -> list[Verdict]:
     return [speed(runs), overfitting(runs), stability(runs)]
+
+
+# ---------------------------------------------------------------- methods: which needs fewer numbers
+
+def point_and_interval(res: dict) -> tuple[float | None, list | None]:
+    """A run's 90 % point in trainable parameters (d90 for DID/SAID) and its interval."""
+    st = res.get("p90_status")
+    if st == "found":
+        return res["p90_interpolated"], res.get("p90_ci")
+    if st == "below_grid":
+        return res["p90_upper"], res.get("p90_ci")
+    return None, None
+
+
+def _smallest_tried(res: dict) -> float | None:
+    rows = res.get("by_params") or res.get("by_d") or []
+    return min((r["d"] for r in rows), default=None)
+
+
+def p90_order(a: tuple[str, dict], b: tuple[str, dict]) -> Verdict:
+    """“{a} needs fewer trainable numbers than {b} to reach 90 %”, from the two 95 % intervals.
+
+    "supported" only when a's interval ends below b's and b's lower end is a measurement: an end at
+    the smallest size b tried comes from bootstrap replicates in which b already passed there, so its
+    point is only bounded above (below that size nothing was measured) and the ordering would be
+    built into the sizes tried.  Otherwise "not shown", saying why."""
+    (na, ra), (nb, rb) = a, b
+    claim = f"{na} needs fewer trainable numbers than {nb} to reach 90 %"
+    pa, ca = point_and_interval(ra)
+    pb, cb = point_and_interval(rb)
+    facts = [{"model": n, "what": "90 % point (trainable numbers)", "d": "–", "value": p, "ci": c, "n": None}
+             for n, p, c in ((na, pa, ca), (nb, pb, cb)) if p is not None]
+    if pa is None or pb is None:
+        missing = na if pa is None else nb
+        return Verdict(claim, "not shown", f"{missing} has no 90 % point in this record, so the two cannot be "
+                       "ranked by it.", facts=facts)
+    for (n, r, pt) in ((na, ra, pa), (nb, rb, pb)):
+        if r.get("p90_status") == "below_grid":
+            other, op = (nb, pb) if n == na else (na, pa)
+            return Verdict(claim, "not shown",
+                           f"{n} reaches the threshold already at the smallest size tried ({pt:,.0f} trainable "
+                           f"parameters), so its 90 % point is only known to be at most that; {other}'s is "
+                           f"≈ {op:,.0f}. No ranking is claimed.", facts=facts)
+    txt = f"{na} ≈ {pa:,.0f} against {nb} ≈ {pb:,.0f} trainable parameters"
+    if not ca or not cb:
+        return Verdict(claim, "not shown", txt + " (no interval for one of them: no ranking is claimed).",
+                       facts=facts)
+    lo = {na: ca[0] or 0, nb: cb[0] or 0}
+    hi = {na: ca[1] if ca[1] is not None else math.inf, nb: cb[1] if cb[1] is not None else math.inf}
+    for first, second, res2 in ((na, nb, rb), (nb, na, ra)):
+        if hi[first] < lo[second]:
+            floor = _smallest_tried(res2)
+            if floor is not None and lo[second] <= floor:
+                return Verdict(claim, "not shown",
+                               txt + f": {first}'s interval ({lo[first]:,.0f} – {hi[first]:,.0f}) ends below "
+                               f"{second}'s ({lo[second]:,.0f} and up), but {second}'s lower end is the smallest "
+                               f"size it tried ({floor:,.0f}), where some resampled seeds already pass: its 90 % "
+                               "point may lie below it, where nothing was measured, so the ordering is built into "
+                               "the sizes tried and none is claimed.", facts=facts)
+            word = "supported" if first == na else "contradicted"
+            return Verdict(claim, word, txt + f": {first} needs fewer (95 % intervals apart).", facts=facts)
+    return Verdict(claim, "not shown", txt + ": the 95 % intervals overlap, so these seeds do not say which "
+                   "needs fewer.", facts=facts)

@@ -92,3 +92,16 @@ def test_the_benchmark_figures_are_the_ones_in_bench_results():
         row = f"| SAID | fastfood | {b['d']:,} | {b['full_s']:.3f} | {b['subspace_s']:.3f} | **{b['ratio']:.2f}** |"
         assert row in text, row
     assert claims.BENCH_STEP[0]["command"] in text
+
+
+def test_said_against_lora_claims_no_ordering_built_into_the_sizes_tried():
+    said, lora = demo.recorded_result("minilm-l6-mr"), demo.recorded_result("minilm-l6-mr-lora")
+    # SAID 10 - 3,000 against LoRA 9,986 and up: apart, but 9,986 is LoRA's smallest size (rank 1)
+    assert said["p90_ci"][1] < lora["p90_ci"][0] == 9_986
+    v = claims.p90_order(("SAID", said), ("LoRA", lora))
+    assert v.word == "not shown" and "needs fewer (95 % intervals apart)" not in v.summary  # the old sentence
+    assert "smallest size it tried (9,986)" in v.summary
+    # the same intervals with a measured lower end do order the two
+    measured = {**lora, "by_params": [{"d": 1_000, "mean": 0.6, "n": 3}] + lora["by_params"]}
+    assert claims.p90_order(("SAID", said), ("LoRA", measured)).word == "supported"
+    assert claims.p90_order(("LoRA", measured), ("SAID", said)).word == "contradicted"

@@ -141,39 +141,18 @@ def reference_frames():
 
 
 def point_and_interval(res: dict) -> tuple[float | None, list | None]:
-    """A run's 90 % point in trainable parameters (d90 for DID/SAID) and its interval."""
-    st = res.get("p90_status")
-    if st == "found":
-        return res["p90_interpolated"], res.get("p90_ci")
-    if st == "below_grid":
-        return res["p90_upper"], res.get("p90_ci")
-    return None, None
+    """A run's 90 % point in trainable parameters (d90 for DID/SAID) and its interval (claims.py)."""
+    from ..claims import point_and_interval as pi
+
+    return pi(res)
 
 
 def compare_sentence(a: tuple[str, dict], b: tuple[str, dict]) -> str:
-    """Which of two runs needs fewer trainable parameters to reach 90 %, as far as their intervals say."""
-    (na, ra), (nb, rb) = a, b
-    pa, ca = point_and_interval(ra)
-    pb, cb = point_and_interval(rb)
-    if pa is None or pb is None:
-        missing = na if pa is None else nb
-        return f"{missing} has no 90 % point in this record, so the two cannot be ranked by it."
-    for (n, r, pt) in ((na, ra, pa), (nb, rb, pb)):
-        if r.get("p90_status") == "below_grid":
-            other, op = (nb, pb) if n == na else (na, pa)
-            return (f"{n} reaches the threshold already at the smallest size tried ({pt:,.0f} trainable "
-                    f"parameters), so its 90 % point is only known to be at most that; {other}'s is ≈ {op:,.0f}. "
-                    "No ranking is claimed.")
-    txt = f"{na} ≈ {pa:,.0f} against {nb} ≈ {pb:,.0f} trainable parameters"
-    if not ca or not cb:
-        return txt + " (no interval for one of them: no ranking is claimed)."
-    a_lo, a_hi = ca[0] or 0, ca[1] if ca[1] is not None else float("inf")
-    b_lo, b_hi = cb[0] or 0, cb[1] if cb[1] is not None else float("inf")
-    if a_hi < b_lo:
-        return txt + f": {na} needs fewer (95 % intervals apart)."
-    if b_hi < a_lo:
-        return txt + f": {nb} needs fewer (95 % intervals apart)."
-    return txt + ": the 95 % intervals overlap, so these seeds do not say which needs fewer."
+    """Which of two runs needs fewer trainable parameters to reach 90 %, as far as their intervals say
+    (the verdict is claims.p90_order's)."""
+    from ..claims import p90_order
+
+    return p90_order(a, b).summary
 
 
 def bound_rows(res: dict) -> list[dict]:
