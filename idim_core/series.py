@@ -379,3 +379,14 @@ def verdict(out: dict) -> list[str]:
             else:
                 lines.append(head + ": the intervals overlap, so no change is shown")
     return lines
+
+
+RECORDED_SERIES = __import__("pathlib").Path(__file__).resolve().parent.parent / "assets" / "recorded" / "series"
+
+
+def recorded(name: str | None = None) -> dict | None:
+    """A recorded series (assets/recorded/series/NAME.json; the first one when no name is given), or None."""
+    files = sorted(RECORDED_SERIES.glob("*.json")) if RECORDED_SERIES.is_dir() else []
+    if name is not None:
+        files = [f for f in files if f.stem == name]
+    return json.loads(files[0].read_text(encoding="utf-8")) if files else None

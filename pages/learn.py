@@ -318,6 +318,42 @@ st.warning(
     "problem*: the size d of the smallest random subspace in which training still reaches 90 % of full "
     "fine-tuning performance.")
 
+
+
+def pretraining_section(rec: dict) -> None:
+    """Pre-training and d90, told from a recorded series (assets/recorded/series/), worded from its intervals."""
+    from idim_core import series as series_mod
+
+    out = rec["series"]
+    st.header("Does pre-training shrink d90?")
+    st.markdown("Aghajanyan et al. (2021) found that the longer a language model is pre-trained, and the larger it "
+                "is, the smaller the intrinsic dimension of the tasks fine-tuned after it; and that a lower d90 goes "
+                "with better generalisation. The classic nets can be pre-trained in seconds, so the same question "
+                "can be asked here: pre-train on a *source*, put a new output layer on for the *target*, measure "
+                "d90 against full training from that same state, for several amounts of pre-training. A source "
+                "with its labels shuffled (the same images and training, nothing transferable) is the control.")
+    views.chart(figures.series_figure(out), K("chart", "series", out["series"]), present)
+    st.markdown("**What this recorded series shows** "
+                f"({out['model']} on `{out['task']}`, {out['entries'][0].get('seeds') or '?'} seeds, "
+                "95 % intervals):\n\n" + "\n".join(f"- {line}" for line in series_mod.verdict(out)))
+    if rec.get("command"):
+        st.code(rec["command"], language="bash")
+    st.caption("What it cannot show: these are nets of 200k parameters pre-trained for seconds on a few thousand "
+               "digits, not language models pre-trained on a corpus; source and target are halves of one small "
+               "image set. Other pairings gave other answers (README, 'Pre-training series'): a class split "
+               "(digits 0-4 -> 5-9) showed no change with overlapping intervals.")
+    st.page_link("pages/series.py", label="Run a series yourself", icon=":material/stacked_line_chart:")
+
+
+try:
+    from idim_core import series as _series
+
+    _rec = _series.recorded()
+except (OSError, ValueError):
+    _rec = None
+if _rec:
+    pretraining_section(_rec)
+
 st.header("References")
 st.markdown(f"- {views.REF_LI}. https://arxiv.org/abs/1804.08838\n"
             f"- {views.REF_AGHAJANYAN}. https://arxiv.org/abs/2012.13255\n"

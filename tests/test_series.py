@@ -190,3 +190,28 @@ def test_series_page_draws_a_series_and_queues_one(home, monkeypatch):
     queued = [r for r in store.list_runs() if r["status"] == "queued"]
     assert len(queued) == 3 and {r["config"]["task"] for r in queued} == {"digits:ge5@b"}  # 0, 2, control 2
     assert len(series.list_series(store)) == 2
+
+
+def test_learn_tells_a_recorded_series(home, monkeypatch, tmp_path):
+    """Learn's pre-training section: the recorded series drawn, its verdict worded from the intervals."""
+    from streamlit.testing.v1 import AppTest
+
+    from idim_core import series
+    from idim_core.cli import main
+    from idim_core.store import Store
+
+    monkeypatch.setenv("IDIM_NO_AUTOSTART_WORKER", "1")
+    assert main(["series", *FAST, "--pretrain", "digits:0-4", "--pretrain-epochs", "0,1", "--quiet", "--json"]) == 0
+    store = Store(home)
+    sid = series.list_series(store)[0]["id"]
+    rec = tmp_path / "series"
+    rec.mkdir()
+    (rec / "digits.json").write_text(json.dumps(series.export(store, sid, "idim series ...")))
+    monkeypatch.setattr(series, "RECORDED_SERIES", rec)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/learn.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    words = " ".join(m.value for m in at.markdown)
+    assert "Does pre-training shrink d90?" in " ".join(h.value for h in at.header)
+    assert series.verdict(series.summary(store, sid))[0].split(":")[0] in words
