@@ -9,6 +9,7 @@ from idim_core.d90 import p90_short, short as d90_short
 from idim_core.results import result
 
 from pages._first_run import through_app
+from pages._present import chart, presenter_switch
 
 through_app()
 K = keys_for("compare")
@@ -19,7 +20,7 @@ if not present:  # in the presenter view the chart comes first: no title, no int
     st.title("Compare runs")
     st.markdown("Overlay runs to see the findings for yourself: a pretrained model against the same architecture "
                 "untrained, SAID against DID, a smaller model against a larger one.")
-present = views.presenter_switch(K("toggle", "present"))
+present = presenter_switch(K("toggle", "present"))
 
 
 def show_comparison(key: str) -> None:
@@ -111,14 +112,14 @@ else:
                               help="Puts runs with different baselines on one scale; the threshold is then 0.9 for "
                                    "all (the d axis only).")
         if by_params:
-            views.chart(figures.params_figure(results, height=560 if present else 500), K("chart", "params"), present)
+            chart(figures.params_figure(results, height=560 if present else 500), K("chart", "params"), present)
             show_methods_table(results)
         else:
             shown = [r for r in results if r.get("axis", "d") == "d"]
             if len(shown) < len(results):
                 st.caption("LoRA, VeRA, BitFit and head-only runs have no d; switch the x axis to trainable "
                            "parameters to see them.")
-            views.chart(figures.compare_figure(shown, normalise=normalise, height=560 if present else 480),
+            chart(figures.compare_figure(shown, normalise=normalise, height=560 if present else 480),
                         K("chart", "compare"), present)
         if normalise and any(r["baseline_accuracy"] is None for r in results):
             st.caption("Runs without a finished baseline cannot be normalised and are left out of the chart.")
@@ -158,7 +159,7 @@ else:
             if with_bound:
                 st.markdown(views.BOUND_NOTE)
             for r in said_runs:
-                views.chart(figures.lambda_heatmap(r), K("chart", "lambda", r["run_id"]), present)
+                chart(figures.lambda_heatmap(r), K("chart", "lambda", r["run_id"]), present)
         budgets = {(r["config"].get("epochs"), r["config"].get("max_train"), r["config"].get("seeds")) for r in results}
         if len(budgets) > 1:
             st.caption("These runs differ in budget (epochs, training examples or seeds): compare their d90 with care.")

@@ -7,6 +7,7 @@ from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 
 from pages._first_run import through_app
+from pages._present import chart, presenter_switch
 
 through_app()
 K = keys_for("learn")
@@ -30,9 +31,9 @@ def show_recorded(key: str, note: str = "") -> None:
         return
     st.markdown(f"**Measured here: {title}** (recorded runs)")
     if any(r.get("axis", "d") != "d" for r in results):
-        views.chart(figures.params_figure(results, height=440), K("chart", "recorded", key), present)
+        chart(figures.params_figure(results, height=440), K("chart", "recorded", key), present)
     else:
-        views.chart(figures.compare_figure(results, height=380), K("chart", "recorded", key), present)
+        chart(figures.compare_figure(results, height=380), K("chart", "recorded", key), present)
     lines = []
     for r in results:
         warn = views.baseline_warning(r)
@@ -46,7 +47,7 @@ def show_recorded(key: str, note: str = "") -> None:
 
 
 st.title("Learn: the intrinsic dimension of fine-tuning")
-present = views.presenter_switch(K("toggle", "present"))
+present = presenter_switch(K("toggle", "present"))
 st.markdown(
     "A pretrained language model has tens or hundreds of millions of parameters, yet a few hundred labelled "
     "examples are enough to fine-tune it. Why doesn't it over-fit? One answer: **the fine-tuning problem has a "
@@ -62,7 +63,7 @@ st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the 
             "plane through them (d = 2: every point of it is θ₀ + P z for some z), and a line of good solutions. "
             "The plane meets the line; a random line through θ₀ (d = 1) almost surely would not. Subspace training "
             "searches only the plane.")
-views.chart(figures.idea_figure(), K("chart", "idea"), present)
+chart(figures.idea_figure(), K("chart", "idea"), present)
 st.markdown(
     "- **D** is the model's parameter count (22,566,146, about 22.6 million, for the bundled MiniLM with its "
     "6 layers). **d** is the number of values we are allowed to train.\n"
@@ -279,9 +280,9 @@ def claims_section() -> None:
                "fine-tuning trial does not.")
 
     st.subheader("“A lower dimension improves performance by reducing overfitting”")
-    views.chart(figures.claim_figure(runs, "gap_mean", "train − test accuracy (the gap)"),
+    chart(figures.claim_figure(runs, "gap_mean", "train − test accuracy (the gap)"),
                 K("chart", "claim", "gap"), present)
-    views.chart(figures.claim_figure(runs, "mean", views.accuracy_word(runs[0]), "baseline_accuracies"),
+    chart(figures.claim_figure(runs, "mean", views.accuracy_word(runs[0]), "baseline_accuracies"),
                 K("chart", "claim", "accuracy"), present)
     show_verdict(verdicts["A lower dimension improves performance by reducing overfitting"], "gap")
     st.markdown("What the papers claim is narrower: a low intrinsic dimension *explains why* fine-tuning a huge "
@@ -295,7 +296,7 @@ def claims_section() -> None:
     st.subheader("“A lower dimension makes training more stable”")
     stab = {f"{r['model']} · {r['task']}": [(row["d"], row["sd"]) for row in claims.excess_spread(r)] for r in runs}
     fig = figures.claim_figure([], "std", "seed spread beyond the test set's sampling (sd)", extra=stab)
-    views.chart(fig, K("chart", "claim", "stability"), present)
+    chart(fig, K("chart", "claim", "stability"), present)
     show_verdict(verdicts["A lower dimension makes training more stable"], "stability")
     st.caption("The spread over seeds comes from the random subspace itself (each seed draws a different P) and "
                "from the data order; the part a test set of n examples adds by itself, p(1 − p)/n, is taken out, "
@@ -332,7 +333,7 @@ def pretraining_section(rec: dict) -> None:
                 "can be asked here: pre-train on a *source*, put a new output layer on for the *target*, measure "
                 "d90 against full training from that same state, for several amounts of pre-training. A source "
                 "with its labels shuffled (the same images and training, nothing transferable) is the control.")
-    views.chart(figures.series_figure(out), K("chart", "series", out["series"]), present)
+    chart(figures.series_figure(out), K("chart", "series", out["series"]), present)
     st.markdown("**What this recorded series shows** "
                 f"({out['model']} on `{out['task']}`, {out['entries'][0].get('seeds') or '?'} seeds, "
                 "95 % intervals):\n\n" + "\n".join(f"- {line}" for line in series_mod.verdict(out)))

@@ -19,13 +19,14 @@ from idim_core.store import FINAL, check_run_id
 from idim_core.results import result
 
 from pages._first_run import through_app
+from pages._present import chart, presenter_switch
 
 through_app()
 K = keys_for("live")
 
 store = workers.get_store()
 run_id = st.query_params.get("run", "")
-# Presenter view for a projector: ?present=1, or the toggle below the title (views.presenter_switch).
+# Presenter view for a projector: ?present=1, or the toggle below the title (pages/_present.py).
 present = st.query_params.get("present", "") in ("1", "true", "yes")
 
 
@@ -56,7 +57,7 @@ except UserError as e:
     st.stop()
 
 cfg = run["config"]
-present = views.presenter_switch(K("toggle", "present"))
+present = presenter_switch(K("toggle", "present"))
 # an adapter run is told by its own axis: ranks for LoRA/VeRA, one point for BitFit and head-only
 st.markdown(f"**{text.md(cfg['model'])}** on **{text.md(cfg['task'])}** · **{text.md(cfg['method'].upper())}** · "
             f"{text.md(views.levels_text(cfg))} · "
@@ -93,10 +94,10 @@ def show_generalisation(res: dict) -> None:
         st.caption("No training accuracies in this run (recorded before idim kept them), so no gap or bound.")
     fig = figures.bits_figure(res)
     if fig is not None:
-        views.chart(fig, K("chart", "bits", res["run_id"]), present)
+        chart(fig, K("chart", "bits", res["run_id"]), present)
     heat = figures.lambda_heatmap(res)
     if heat is not None:
-        views.chart(heat, K("chart", "lambda", res["run_id"]), present)
+        chart(heat, K("chart", "lambda", res["run_id"]), present)
 
 
 def kept_figure(name: str, fixed: tuple, done: int, build):
@@ -199,7 +200,7 @@ def live_view() -> None:
             if pts:  # new points arrive at every step: redrawn at most every views.CHART_SECONDS too
                 fig = kept_figure(K("state", "curve", run_id), (current["id"], present), len(pts),
                                   lambda: figures.trial_curve_figure(pts))
-                views.chart(fig, K("chart", "curve", run_id), present)
+                chart(fig, K("chart", "curve", run_id), present)
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 
 SERVED_ENV = "IDIM_SERVED"
 NOTE = ("Served mode: this app is shared on a network, so nothing in a link or the form can name a file on "
@@ -45,8 +46,7 @@ def served_mode(address: str | None = None, env: dict | None = None) -> bool:
     env = os.environ if env is None else env
     if str(env.get(SERVED_ENV, "")).strip().lower() in ("1", "true", "yes", "on"):
         return True
-    if address is None:
-        import streamlit as st
-
-        address = st.get_option("server.address")
+    if address is None:  # the running app's own setting (idim_core never imports Streamlit itself)
+        st = sys.modules.get("streamlit")
+        address = st.get_option("server.address") if st is not None else "127.0.0.1"
     return not is_loopback(address)

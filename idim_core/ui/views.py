@@ -264,32 +264,3 @@ PRESENTER_CSS = """<style>
 [data-testid="stMainBlockContainer"] {padding-top: 3.2rem !important;}
 </style>"""
 
-
-def presenter_switch(key: str, label: str = "Presenter view (large type, for a projector)") -> bool:
-    """The page's presenter toggle, kept in the address (?present=1, so a link opens in it); injects
-    PRESENTER_CSS when on.  For the pages only (imports streamlit when called)."""
-    import streamlit as st
-
-    present = st.query_params.get("present", "") in ("1", "true", "yes")
-    if st.toggle(label, value=present, key=key) != present:
-        if present:
-            st.query_params.pop("present", None)
-        else:
-            st.query_params["present"] = "1"
-        st.rerun()
-    if present:
-        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
-    return present
-
-
-def chart(fig, key: str, present: bool = False) -> None:
-    """st.plotly_chart with the app's config; in the presenter view the figure is enlarged
-    (figures.presenter) and drawn with Plotly's own theme, since Streamlit's theme would reset its fonts."""
-    import streamlit as st
-
-    from .figures import presenter
-
-    if present:
-        st.plotly_chart(presenter(fig), key=key, theme=None, config={"displaylogo": False})
-    else:
-        st.plotly_chart(fig, key=key, config={"displaylogo": False})
