@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-# The test extra (pytest, Playwright, Ray): the app does not need it, so setup.sh leaves it out.
-if ! python -c "import pytest, playwright, ray" 2>/dev/null; then
-  echo "[test] the test extra: pytest, Playwright, Ray (about a minute on a fresh machine)"
+# The test extra (pytest, Playwright, Ray, MkDocs for tests/test_docs.py): the app does not need it, so
+# setup.sh leaves it out.
+if ! python -c "import pytest, playwright, ray, mkdocs, material" 2>/dev/null; then
+  echo "[test] the test extra: pytest, Playwright, Ray, MkDocs (about a minute on a fresh machine)"
   python -m pip install -q -e ".[test]"
 fi
 # Chromium for the browser tests (tests/test_browser.py): Debian's package, installed

@@ -1,5 +1,5 @@
-"""Every comparison the README states about the recorded runs, recomputed from the records
-(``demo.recorded_result``, rounded as printed): the table under "Every comparison above, and what it
+"""Every comparison the results page (docs/results.md) states about the recorded runs, recomputed from
+the records (``demo.recorded_result``, rounded as printed): the table under "Every comparison above, and what it
 rests on" and the sentences it summarises.  A sentence edited without its numbers, or a record
 re-made so that a sentence no longer holds, fails here."""
 import math
@@ -10,7 +10,7 @@ import pytest
 from idim_core import demo
 
 ROOT = Path(__file__).resolve().parents[1]
-README = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())  # whitespace-normalised
+README = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())  # whitespace-normalised
 
 
 def rec(name: str) -> dict:

@@ -1,4 +1,4 @@
-"""One interval per run: the shipped records, the README's results table, `idim show --json` after
+"""One interval per run: the shipped records, the results table (docs/results.md), `idim show --json` after
 importing a record, and the derivation at load all give the same d90 facts."""
 import json
 import re
@@ -35,11 +35,11 @@ def test_the_record_file_carries_the_facts_derived_from_its_points(name):
 def test_readme_table_is_the_one_the_script_prints():
     out = subprocess.run([sys.executable, "scripts/summarize_recorded.py"], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     rows = [line for line in out.splitlines() if line.startswith("| `")]
     assert rows
     for line in rows:
-        assert line in readme, f"README's table is out of date: run scripts/summarize_recorded.py\n{line}"
+        assert line in readme, f"docs/results.md's table is out of date: run scripts/summarize_recorded.py\n{line}"
 
 
 @pytest.mark.parametrize("name", ["minilm-l6-mr", "mlp-digits", "lenet-mnist5k", "minilm-l6-mr-lora"])
@@ -49,7 +49,7 @@ def test_idim_show_after_import_gives_the_files_interval(name, home):
     raw = json.loads((RECORDED_DIR / f"{name}.json").read_text(encoding="utf-8"))
     res = result(store, rid)
     assert res["d90_ci"] == raw["d90_ci"] and res["p90_ci"] == raw["p90_ci"]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
     assert re.search(re.escape(cell(raw["d90_ci"] if res["axis"] == "d" else raw["p90_ci"])), row)
 

@@ -1,0 +1,59 @@
+"""The docs (docs/, mkdocs.yml): they build with `mkdocs build --strict` (a broken link, a missing anchor or
+a page left out of the navigation fails), the CLI reference is the one scripts/gen_cli_docs.py makes from
+RunConfig's fields, and every flag of `idim run --help` is on it."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI_PAGE = ROOT / "docs" / "reference" / "cli.md"
+
+
+def run_flags() -> list[str]:
+    """Every long option of `idim run` (its parser is built from RunConfig's fields)."""
+    from idim_core.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    run = sub.choices["run"]
+    flags = [o for a in run._actions for o in a.option_strings if o.startswith("--") and o != "--help"]
+    assert "--model" in flags and "--dims" in flags
+    return flags
+
+
+def test_the_docs_build_strictly(tmp_path):
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
+
+
+def test_the_cli_reference_is_the_generated_one():
+    out = subprocess.run([sys.executable, "scripts/gen_cli_docs.py", "--check"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_flag_of_idim_run_is_on_the_reference_page():
+    page = CLI_PAGE.read_text(encoding="utf-8")
+    missing = [f for f in run_flags() if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", page)]
+    assert not missing, f"flags missing from {CLI_PAGE.relative_to(ROOT)} (run scripts/gen_cli_docs.py): {missing}"
+
+
+def test_every_runconfig_field_flag_has_a_row():
+    from idim_core.runconfig import cli_fields
+
+    page = CLI_PAGE.read_text(encoding="utf-8")
+    for f in cli_fields():
+        assert f"| `--{f.name.replace('_', '-')}` |" in page, f.name
+
+
+def test_every_page_is_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    pages = sorted(p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md"))
+    assert pages and all(p in nav for p in pages), [p for p in pages if p not in nav]
