@@ -34,7 +34,7 @@ with st.sidebar:
                 "disabled": "Background worker: not started by the app (IDIM_NO_AUTOSTART_WORKER)",
                 "read-only": "Run store is read-only: runs can be viewed, none can train here"}[worker])
     if serving.served_mode():
-        st.caption("Served mode: uploads only; no file on the server can be named (see the README).")
+        st.caption("Served mode: uploads only; no file on the server can be named (see docs/how-to/serve-a-class.md).")
     else:
         st.caption(f"Run store: {text.code(store.path)}")
 

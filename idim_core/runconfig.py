@@ -37,7 +37,7 @@ class RunConfig:
     """Every setting of a run.  Its fields give the defaults, the `idim run` flags and the form's defaults;
     a stored run keeps them as a plain dict (``asdict``), so the store's JSON is unchanged.
 
-    Defaults chosen on the validation split (bench/tune_defaults.py; README "Defaults")."""
+    Defaults chosen on the validation split (bench/tune_defaults.py; docs/explanation/defaults.md)."""
 
     model: str = _f("minilm-l6", "catalogue name (`idim models`), hub id or local directory")
     task: str = _f("mr", "a bundled task (`idim tasks`), glue/sst2 ..., or csv:PATH")

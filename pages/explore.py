@@ -414,7 +414,7 @@ with right:
         batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K("batch_size", fam),
                                 help="Examples per optimiser step.")
         threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
-                                  help="Threads torch may use for a trial on the CPU; 0: automatic (see the README "
+                                  help="Threads torch may use for a trial on the CPU; 0: automatic (see docs/reference/app.md "
                                        "on threads). Results at one thread count repeat exactly.")
         # where trials train; the widgets' state is kept for the session, so the choice is remembered
         # served: trials train here (a visitor does not name a cluster address for the server to connect to)

@@ -3,9 +3,9 @@
     .venv/bin/python scripts/summarize_recorded.py [NAME ...]
     .venv/bin/python scripts/summarize_recorded.py --write   # the files' own d90 facts re-derived too
 
-This is the table the README shows; nothing in it is typed by hand.  ``--write`` rewrites the
+This is the table docs/results.md shows; nothing in it is typed by hand.  ``--write`` rewrites the
 derived facts stored in each JSON file (d90, its interval, the threshold and its rule...) with
-what idim_core.d90 derives from the file's points, so the file, the README, `idim show --json`
+what idim_core.d90 derives from the file's points, so the file, docs/results.md, `idim show --json`
 after importing it, Live, Compare and Learn give one interval per run.
 """
 import json
