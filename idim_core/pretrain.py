@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def cache_key(cfg: dict) -> dict:
     return {"model": cfg["model"], "width": cfg.get("width") or (200 if cfg["model"] == "mlp" else None),
             "source": cfg["pretrain"], "epochs": int(cfg["pretrain_epochs"]), "seed": int(cfg.get("init_seed") or 0),
             "split_seed": int(cfg.get("split_seed") or 0), "lr": float(cfg["lr_full"]),
-            "batch_size": int(cfg["batch_size"]), "mask": MASK, "version": 1}
+            "batch_size": int(cfg["batch_size"]), "mask": MASK, "version": 2}
 
 
 def cache_path(home, cfg: dict) -> Path:
@@ -139,7 +140,17 @@ def make_state(cfg: dict, device: str = "cpu", log=None) -> tuple[dict, dict]:
     x = x.to(dev)
     y = y.to(dev) if y is not None else None
     seed = int(cfg.get("init_seed") or 0)
-    net = build(cfg["model"], side_of(src.task), out, seed, cfg.get("width")).to(dev)
+    net = build(cfg["model"], side_of(src.task), out, seed, cfg.get("width"))
+    # The source's output layer gets its own random start.  Built from the same seed, it would begin as the
+    # target's "new" head does (the same numbers, row for row), the body would learn features fitted to those
+    # weights, and the target would start with a head that already reads them: not a new head.
+    head = net.layers[-1]
+    g_head = torch.Generator().manual_seed(seed + 7919)
+    bound = 1.0 / math.sqrt(head.weight.shape[1])
+    with torch.no_grad():
+        head.weight.uniform_(-bound, bound, generator=g_head)
+        head.bias.uniform_(-bound, bound, generator=g_head)
+    net = net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=float(cfg["lr_full"]))
     g = torch.Generator().manual_seed(seed + 101)
     bs, n = int(cfg["batch_size"]), x.shape[0]

@@ -63,6 +63,17 @@ def test_target_head_is_new_and_body_pretrained(home):
     assert torch.equal(net.layers[0].weight, state["layers.0.weight"])
     assert not torch.equal(net.layers[0].weight, fresh.layers[0].weight)
     assert task.info["pretrain"]["source_train_accuracy"] > 0.5  # it learned the source
+    # and the new head owes nothing to the source's: the source's head started elsewhere (same seed, same shape
+    # would give the same numbers, so the body would learn features fitted to the target's "new" head)
+    import torch.nn.functional as F
+
+    halves = _cfg(task="digits:5-9@b", pretrain="digits:5-9@a", pretrain_epochs=3)  # the same classes
+    prep2, _, task2 = _prepare_classic(halves, "cpu", home)
+    with torch.no_grad():
+        acc = (prep2.module(task2.test.x).argmax(1) == task2.test.labels).float().mean().item()
+    assert task2.info["pretrain"]["source_train_accuracy"] > 0.8
+    assert acc < 0.5, f"the target's untrained head already reads the pre-trained features ({acc:.2f})"
+    del F
 
 
 def test_shuffled_control_differs_from_the_source_only_in_its_labels():
