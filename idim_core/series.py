@@ -255,7 +255,7 @@ def sources_of(args) -> list[str]:
 
 
 def cmd_series(args) -> int:
-    from .cli import Progress, _owner, _store
+    from .console import Progress, _owner, _store
     from .runconfig import cli_fields
 
     overrides = {f.name: getattr(args, f.name) for f in cli_fields() if hasattr(args, f.name)
@@ -294,7 +294,7 @@ def _finish(store, overrides, sources, amounts, widths, args, prog, owner) -> in
 
 def resume(args) -> int:
     """`idim resume SERIES_ID`: the series' own settings, run again (finished amounts kept)."""
-    from .cli import Progress, _owner, _store
+    from .console import Progress, _owner, _store
 
     store = _store(args)
     runs = runs_of(store, args.run_id)
