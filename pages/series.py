@@ -3,7 +3,7 @@ import streamlit as st
 
 from idim_core import series as series_mod
 from idim_core.errors import UserError
-from idim_core.ui import figures, workers
+from idim_core.ui import figures, text, workers
 from idim_core.ui.keys import keys_for
 
 from pages._first_run import through_app
@@ -46,7 +46,7 @@ with st.expander("Start a series", expanded=not series_mod.list_series(store)):
             st.query_params["series"] = sid
             st.success(f"series {sid}: {len(rids)} run(s) queued for the background worker")
         except UserError as e:
-            st.error(str(e))
+            st.error(text.md(e))
 
 found = series_mod.list_series(store)
 if not found:
@@ -66,7 +66,7 @@ def show(sid: str) -> None:
     try:
         out = series_mod.summary(store, sid)
     except UserError as e:
-        st.error(str(e))
+        st.error(text.md(e))
         return
     fig = figures.series_figure(out)
     st.plotly_chart(fig, key=K("chart", "series", sid), width="stretch")
