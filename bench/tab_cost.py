@@ -31,7 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("IDIM_CHROMIUM", "/usr/bin/chromium")
-SWEEP = ["--model", "mlp", "--task", "digits"]  # --model, --task and --dims change it
+# one seed and no refinement: the same sweep as the figures in bench/RESULTS.md, whatever the defaults
+# (classic runs now default to 3 seeds and every grid is refined)
+FIXED = ["--seeds", "1", "--refine", "0"]
+SWEEP = ["--model", "mlp", "--task", "digits", *FIXED]  # --model, --task and --dims change it
 
 
 def cpu_seconds(pid: int) -> float:
@@ -90,7 +93,7 @@ def main() -> None:
                          "e.g. 0,1: each repeat runs every setting without and with a tab")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    SWEEP[:] = ["--model", args.model, "--task", args.task] + (["--dims", args.dims] if args.dims else [])
+    SWEEP[:] = ["--model", args.model, "--task", args.task, *FIXED] + (["--dims", args.dims] if args.dims else [])
     try:
         settings = [int(t) or None for t in args.threads.split(",")] if args.threads.strip() else [None]
     except ValueError:

@@ -264,8 +264,12 @@ def test_a_cli_run_appears_live_in_the_browser(server, context):
          "--max-train", "48", "--max-eval", "32", "--epochs", "1", "--max-length", "32", "--json"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        first = cli.stderr.readline()  # "run RUN_ID (store: ...)"
-        m = re.search(r"run ([0-9a-f]{12})", first)
+        first = ""
+        for _ in range(10):  # "run RUN_ID (store: ...)", after any warning about the budget
+            first = cli.stderr.readline()
+            m = re.search(r"^run ([0-9a-f]{12})", first)
+            if m or not first:
+                break
         assert m, first
         run_id = m.group(1)
         page = context.new_page()
