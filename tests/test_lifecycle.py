@@ -191,8 +191,9 @@ def test_first_point_comes_before_the_baseline(home):
     r = run_cli("run", *SMALL, "--dims", "100,10", "--json", home=home)
     assert r.returncode == 0, r.stderr
     trials = _store(home).trials(json.loads(r.stdout)["run_id"])
-    assert [(t["kind"], t["d"]) for t in sorted(trials, key=lambda t: t["id"])] == [
-        ("subspace", 10), ("baseline", None), ("subspace", 100)]
+    # then the baseline and the linear probe (a language model), then the rest of the grid
+    assert [(t["kind"], t["d"]) for t in sorted(trials, key=lambda t: t["id"])][:4] == [
+        ("subspace", 10), ("baseline", None), ("probe", None), ("subspace", 100)]
 
 
 def test_worker_preloads_the_default_model_and_reuses_it(home):
