@@ -75,7 +75,7 @@ def test_cancel_keeps_finished_trials(home):
 def test_sigkill_then_resume_runs_only_missing_trials(home):
     p = _spawn(home, "run", *SMALL, "--dims", "10,100,1000", "--seeds", "2")
     rid, done = _wait(lambda: _finished(home), 180, "a finished trial")
-    before = {(t["d"], t["seed"]): t for t in _store(home).trials(rid) if t["status"] == "done"}
+    before = {(t["kind"], t["d"], t["seed"]): t for t in _store(home).trials(rid) if t["status"] == "done"}
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=10)
     # within 30 s every reader sees it as interrupted, not running
@@ -87,7 +87,7 @@ def test_sigkill_then_resume_runs_only_missing_trials(home):
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["status"] == "done" and len(res["points"]) == 6
-    after = {(t["d"], t["seed"]): t for t in _store(home).trials(rid) if t["status"] == "done"}
+    after = {(t["kind"], t["d"], t["seed"]): t for t in _store(home).trials(rid) if t["status"] == "done"}
     for key, t in before.items():  # finished trials unchanged (same row, same accuracy)
         assert after[key]["id"] == t["id"] and after[key]["accuracy"] == t["accuracy"]
     # same seeds: the resumed run equals an uninterrupted one

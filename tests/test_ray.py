@@ -47,8 +47,8 @@ def test_ray_agrees_with_local_and_only_the_owner_writes_the_store(tmp_path):
 
 def test_a_killed_ray_worker_is_retried_and_the_sweep_finishes(tmp_path):
     flag = tmp_path / "killed-once"
-    r = run_cli("run", "--executor", "ray", "--model", "mlp", "--task", "digits", "--dims", "10,100", "--json",
-                "--quiet", home=tmp_path / "h", timeout=300, env_extra={"IDIM_RAY_TEST_KILL_ONCE": str(flag)})
+    r = run_cli("run", "--executor", "ray", "--model", "mlp", "--task", "digits", "--dims", "10,100", "--seeds", "1",
+                "--refine", "0", "--json", "--quiet", home=tmp_path / "h", timeout=300, env_extra={"IDIM_RAY_TEST_KILL_ONCE": str(flag)})
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout)
     assert flag.exists()  # a worker process really died (os._exit) in its first trial
@@ -164,8 +164,8 @@ def test_a_trial_lost_after_its_retries_fails_the_run_naming_it_and_resume_rerun
     """Every attempt of the d = 100 trial dies (a real os._exit): the run must not end "done" with a
     d90 that ignores the unmeasured d; it fails naming the trial, and `idim resume` reruns it."""
     home = tmp_path / "h"
-    r = run_cli("run", "--executor", "ray", "--model", "mlp", "--task", "digits", "--dims", "10,100", "--json",
-                "--quiet", home=home, timeout=400, env_extra={"IDIM_RAY_TEST_KILL_D": "100"})
+    r = run_cli("run", "--executor", "ray", "--model", "mlp", "--task", "digits", "--dims", "10,100", "--seeds", "1",
+                "--refine", "0", "--json", "--quiet", home=home, timeout=400, env_extra={"IDIM_RAY_TEST_KILL_D": "100"})
     assert r.returncode == 2, r.stderr[-2000:]
     last = r.stderr.strip().splitlines()[-1]
     assert "d=100 seed 0 was lost" in last and "idim resume" in last and "Traceback" not in r.stderr, last
@@ -189,7 +189,8 @@ def test_a_retried_trial_never_stores_its_curve_twice(tmp_path):
     home = tmp_path / "h"
     env = dict(os.environ, IDIM_HOME=str(home))
     proc = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "run", "--executor", "ray", "--model", "mlp",
-                             "--task", "digits", "--dims", "10", "--epochs", "12", "--threads", "1", "--json",
+                             "--task", "digits", "--dims", "10", "--seeds", "1", "--epochs", "12", "--threads", "1",
+                             "--json",
                              "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = False
     try:

@@ -117,7 +117,8 @@ def test_series_resumes_after_a_kill(home):
         store.close()
     assert before is not None, "the series ended before it could be killed"
     done_before = {rid for rid, (st, _) in before.items() if st == "done"}
-    assert done_before and len(before) == 2
+    # at least one amount finished and one not (on a fast machine the poll may land after the second ended)
+    assert done_before and len(done_before) < len(before)
     r = run_cli(*_series_args(home), home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
