@@ -17,11 +17,13 @@ NAMES = sorted(p.stem for p in RECORDED_DIR.glob("*.json"))
 
 
 def cell(ci) -> str:
-    if not ci:
-        return "–"
-    lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
-    hi = f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"
-    return f"{lo} – {hi}"
+    """The interval as the results table prints it: the script's own formatter, not a copy."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("summarize_recorded", ROOT / "scripts" / "summarize_recorded.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.fmt_ci(ci)
 
 
 @pytest.mark.parametrize("name", NAMES)
