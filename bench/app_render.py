@@ -70,7 +70,7 @@ def main() -> int:
     print(f"seeded {args.runs} runs in {time.perf_counter() - t:.1f} s ({home})")
 
     code = "import time; t=time.perf_counter(); import streamlit, plotly.graph_objects, pandas; " \
-           "from idim_core import ui, demo, sweep, store; print(time.perf_counter()-t)"
+           "from idim_core import ui, demo, runner, store; print(time.perf_counter()-t)"
     imports = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                                     check=True).stdout) for _ in range(3)]
     print(f"{'UI imports (fresh interpreter)':34} median {statistics.median(imports):6.3f} s")

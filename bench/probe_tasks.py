@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from idim_core.d90 import threshold_of  # noqa: E402
 from idim_core.runconfig import make_config  # noqa: E402
-from idim_core.sweep import prepare  # noqa: E402
-from idim_core.train import TrainConfig, run_trial  # noqa: E402
+from idim_core.prep import prepare  # noqa: E402
+from idim_core.train import run_trial  # noqa: E402
 
 TEXT_TASKS = "mr,trec6,trec50,fine-foods,sms-spam,r8"
 
@@ -49,7 +49,7 @@ def main() -> None:
         t0 = time.perf_counter()
         cfg = make_config(model=args.model, task=task, method="said")
         prep, _, task_ = prepare(cfg, "cpu")
-        tc = TrainConfig.from_dict(cfg)
+        tc = cfg
         full = [run_trial(prep, tc, d=None, seed=s) for s in range(args.seeds)]
         probe = [run_trial(prep, tc, d=0, seed=s, method="head") for s in range(args.seeds)]
         chance, majority = task_.chance(), task_.majority()

@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from idim_core.runconfig import make_config  # noqa: E402
-from idim_core.sweep import prepare  # noqa: E402
-from idim_core.train import TrainConfig, run_trial  # noqa: E402
+from idim_core.prep import prepare  # noqa: E402
+from idim_core.train import run_trial  # noqa: E402
 
 KINDS = {
     "lm": dict(model="minilm-l6", task="mr", method="said", full_lrs="3e-5,1e-4,3e-4", sub_lrs="0.05,0.15,0.5",
@@ -54,7 +54,7 @@ def tune_adapters(args) -> None:
         for lr in lrs:
             accs = []
             for s in range(args.seeds):
-                tc = TrainConfig(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr_adapter=lr)
+                tc = cfg.but(lr_adapter=lr)
                 r = run_trial(prep, tc, d=level, seed=s, method=name)
                 accs.append(r.val_accuracy if r.val_accuracy is not None else 0.0)
             scores[lr] = statistics.fmean(accs)
@@ -90,8 +90,7 @@ def main() -> None:
     def val(d, seeds=seeds, **kw) -> float:
         accs = []
         for s in seeds:
-            tc = TrainConfig(**{**dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr_full=cfg["lr_full"],
-                                       lr_subspace=cfg["lr_subspace"]), **kw})
+            tc = cfg.but(**kw)
             r = run_trial(prep, tc, d=d, seed=s, method=k["method"])
             accs.append(r.val_accuracy if r.val_accuracy is not None else 0.0)
         what = "full" if d is None else f"d={d}"

@@ -81,7 +81,7 @@ def step_bench(model="minilm-l6", method="said", projection="fastfood", dim=1000
                pairs=10, warmup=2, device=None, threads=None, memory=True) -> dict:
     import torch
 
-    from .sweep import pick_device
+    from .prep import pick_device
 
     device = pick_device(device)
     module, inputs, labels = _setup(model, batch, seq, device, threads)
@@ -145,7 +145,9 @@ def sweep_bench(home=None, **overrides) -> dict:
     import tempfile
 
     from .store import Store
-    from .sweep import Runner, make_config, result
+    from .results import result
+    from .runconfig import make_config
+    from .runner import Runner
 
     tmp = None
     if home is None:

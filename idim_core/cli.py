@@ -11,7 +11,9 @@ import os
 import sys
 import time
 
+from . import executors
 from .errors import UserError
+from .runconfig import DEFAULTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,10 +110,11 @@ def _config_from_args(args) -> dict:
 
 
 def _execute(store, run_id: str, args) -> int:
-    from .sweep import Runner, result
+    from .results import result
+    from .runner import Runner
 
     prog = Progress(quiet=args.quiet)
-    prog.method = store.require_run(run_id)["config"].get("method", "did")
+    prog.method = store.require_run(run_id)["config"].get("method") or DEFAULTS["method"]
     import contextlib
 
     try:
@@ -139,7 +142,7 @@ def _public(res: dict) -> dict:
 
 
 def cmd_run(args) -> int:
-    from .sweep import preflight
+    from .runconfig import preflight
 
     from .runconfig import budget_warnings
 
@@ -400,19 +403,20 @@ def cmd_bench(args) -> int:
         overrides["task"] = args.task
     if args.seeds:
         overrides["seeds"] = args.seeds
-    if args.executor == "ray":  # both executors in one command, local first, the same sweep
+    if args.executor != executors.DEFAULT:  # both executors in one command, the default first, the same sweep
+        a, b = executors.DEFAULT, args.executor
         with contextlib.redirect_stdout(sys.stderr):
-            local = bench.sweep_bench(**overrides)
-            ray = bench.sweep_bench(**overrides, executor="ray")
+            first = bench.sweep_bench(**overrides)
+            other = bench.sweep_bench(**overrides, executor=b)
         pts = lambda o: [(t["d"], t["seed"], t["accuracy"]) for t in sorted(  # noqa: E731
             o["trials"], key=lambda t: (t["kind"], t["d"] or 0, t["seed"]))]
-        out = {"local_wall_s": local["wall_s"], "ray_wall_s": ray["wall_s"], "ratio": ray["wall_s"] / local["wall_s"],
-               "same_accuracies": pts(local) == pts(ray), "local": local, "ray": ray}
+        out = {f"{a}_wall_s": first["wall_s"], f"{b}_wall_s": other["wall_s"], "ratio": other["wall_s"] / first["wall_s"],
+               "same_accuracies": pts(first) == pts(other), a: first, b: other}
         if args.json:
             print(json.dumps(out))
         else:
-            print(f"sweep on {local['config']['task']}: local {local['wall_s']:.1f} s, ray {ray['wall_s']:.1f} s "
-                  f"(ratio ray / local {out['ratio']:.2f}); same accuracies: {out['same_accuracies']}")
+            print(f"sweep on {first['config']['task']}: {a} {first['wall_s']:.1f} s, {b} {other['wall_s']:.1f} s "
+                  f"(ratio {b} / {a} {out['ratio']:.2f}); same accuracies: {out['same_accuracies']}")
         return 0
     out = bench.sweep_bench(**overrides)
     if args.json:
@@ -503,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", parents=[home], help="benchmarks: step (full vs subspace step time, memory), sweep")
     b.add_argument("what", choices=("step", "sweep"))
     b.add_argument("--model", default=None)
-    b.add_argument("--method", default="said")
+    b.add_argument("--method", default=DEFAULTS["method"])
     b.add_argument("--projection", default="fastfood")
     b.add_argument("--dim", type=_INT, default=1000)
     b.add_argument("--dims", help="sweep: dims to use instead of the default grid")
@@ -514,9 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device")
     b.add_argument("--threads", type=_INT)
     b.add_argument("--no-memory", action="store_true", help="step: skip the two memory subprocesses")
-    b.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="sweep: ray runs the sweep on the local executor and on Ray, one after the other, and "
-                        "prints both wall times")
+    b.add_argument("--executor", choices=executors.NAMES, default=executors.DEFAULT,
+                   help=f"sweep: another executor than {executors.DEFAULT} runs the sweep on {executors.DEFAULT} and "
+                        "on it, one after the other, and prints both wall times")
     b.add_argument("--seeds", type=_INT, help="sweep: seeds per d")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from .runconfig import DEFAULTS
+
 
 class Progress:
     """tqdm bars on a terminal, plain lines otherwise (always on stderr)."""
@@ -52,11 +54,11 @@ class Progress:
         elif kind == "baseline_shared":
             self._line(f"full fine-tuning baseline shared with run {e['from']} (same model, task, budget and device)")
 
-    method = "did"
+    method = DEFAULTS["method"]
 
     def level(self, d, kind: str = "subspace") -> str:
         from .executors import TrialSpec
-        from .sweep import level_name  # one wording for the log, the progress lines and the pages
+        from .runner import level_name  # one wording for the log, the progress lines and the pages
 
         return level_name(self.method, TrialSpec(kind, d, 0))
 

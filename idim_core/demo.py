@@ -1,7 +1,7 @@
 """The recorded example: a real run, made by the project's own CLI, loaded into a store.
 
 `assets/example_run.json` is the output of `idim run ... --json` (the shape of
-`sweep.result`); `assets/example_run.md` gives the command that produced it.
+`results.result`); `assets/example_run.md` gives the command that produced it.
 `import_recorded` turns that file into a finished run in the store, so the app can
 show a complete chart before any training has finished.  The run is marked
 ``config["recorded"] = True`` with the command in ``config["recorded_command"]``, and

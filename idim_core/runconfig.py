@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclass, replace
 
-from . import methods as _registry
+from . import executors as _executors, methods as _registry
 from .errors import UserError
 from .names import LORA_TARGETS, LR_SCALINGS, SAID_GROUPS
+from .search import AUTO_FACTOR, AUTO_START, AUTO_TOL
 
 def _f(default, help="", cli: bool = True, type=None, choices=None):
     """A config field: its default, and what its CLI flag (and the form) say about it.  ``help`` may be a
@@ -32,10 +34,27 @@ def _adapter_words() -> str:
     return _registry.words(_registry.names_on("rank") + _registry.names_on("single"))
 
 
+@dataclass(frozen=True)
+class AutoSearch:
+    """``--dims auto``: search for d90 (search.py) instead of training a grid.  Stored as the word "auto"."""
+
+    start: int = AUTO_START  # the ladder's first d
+    factor: int = AUTO_FACTOR  # the ladder's step
+    tol: float = AUTO_TOL  # bisect until the bracket is within this factor
+
+    def __str__(self) -> str:
+        return "auto"
+
+
+def is_auto(dims) -> bool:
+    """A run's dims (typed, or as stored: the word "auto") ask for the automatic search."""
+    return isinstance(dims, AutoSearch) or (isinstance(dims, str) and dims.strip().lower() == "auto")
+
+
 @dataclass
-class RunConfig:
-    """Every setting of a run.  Its fields give the defaults, the `idim run` flags and the form's defaults;
-    a stored run keeps them as a plain dict (``asdict``), so the store's JSON is unchanged.
+class _Fields:
+    """Every setting of a run but the executors' own (each executor module declares its OPTIONS; they join
+    these in ``RunConfig``).  The fields give the defaults, the `idim run` flags and the form's defaults.
 
     Defaults chosen on the validation split (bench/tune_defaults.py; docs/explanation/defaults.md)."""
 
@@ -83,13 +102,8 @@ class RunConfig:
     split_seed: int = _f(0, "seed of the train / validation / test split", type=int)
     init_seed: int = _f(0, "", cli=False)
     device: str | None = _f(None, "cuda, mps or cpu (default: the best available)")
-    executor: str = _f("local", "where trials train: local (this process, one after another) or ray (each trial a "
-                                "task on a Ray cluster; pip install -e \".[ray]\")", choices=("local", "ray"))
-    ray_address: str | None = _f(None, "--executor ray: the cluster (HOST:PORT, ray://HOST:PORT or auto; default: "
-                                       "start a local Ray instance)")
-    cpus_per_trial: float | None = _f(None, "--executor ray: CPUs each trial asks for (default 1)", type=float)
-    gpus_per_trial: float | None = _f(None, "--executor ray: GPUs each trial asks for (default 0; fractions share "
-                                            "a GPU)", type=float)
+    executor: str = _f(_executors.DEFAULT, lambda: "where trials train: " + _executors.executor_help(),
+                       choices=_executors.NAMES)
     threads: int | None = _f(None, "CPU threads for torch", type=int)
     max_d: int = _f(100_000, "", cli=False)
     text_column: str = _f("text", "CSV tasks: text column")
@@ -108,7 +122,92 @@ class RunConfig:
     series: dict | None = _f(None, "", cli=False)  # a run of a series (`idim series`): its id, axis and values
 
 
-DEFAULTS = asdict(RunConfig())
+class _Behaviour(Mapping):
+    """What every RunConfig can do besides holding its fields.
+
+    Attributes are the typed values (``cfg.dims`` is a list of d or an ``AutoSearch``); ``cfg[key]``,
+    ``cfg.get(key)`` and ``dict(cfg)`` read the stored form, the JSON a run keeps in the store (``dims`` as
+    the word "auto")."""
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["dims"] = "auto" if is_auto(out["dims"]) else list(out["dims"])
+        return out
+
+    def __getitem__(self, key):
+        if key == "dims":
+            return "auto" if self.auto else list(self.dims)
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(self.__dataclass_fields__)
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
+
+    @property
+    def auto(self) -> bool:
+        return isinstance(self.dims, AutoSearch)
+
+    @property
+    def grid(self) -> list[int]:
+        """The levels to train (d, ranks, or [0] for a one-point method); empty for the automatic search."""
+        return [] if self.auto else list(self.dims)
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(int(self.seeds)))
+
+    @property
+    def classic(self) -> bool:
+        from .classic import is_classic_model
+
+        return is_classic_model(self.model)
+
+    def but(self, **changes) -> "RunConfig":
+        """A copy with some fields changed (a bench's rate, a check's single level); not re-validated."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_stored(cls, stored: dict) -> "RunConfig":
+        """The typed config of a stored run.  Keys a RunConfig does not have (``recorded`` and other marks) are
+        left out; a key an older run lacks takes its family's default."""
+        from .classic import is_classic_model, is_image_task
+
+        classic = is_classic_model(stored.get("model")) or is_image_task(stored.get("task"))
+        base = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
+        base.update({k: v for k, v in stored.items() if k in cls.__dataclass_fields__})
+        base["dims"] = AutoSearch() if is_auto(base["dims"]) else list(base["dims"])
+        return cls(**base)
+
+
+def _copy(f):
+    return field(default=f.default, default_factory=f.default_factory, metadata=f.metadata) \
+        if f.default_factory is not MISSING else field(default=f.default, metadata=f.metadata)
+
+
+def _assemble():
+    """RunConfig: the run's own fields, with each registered executor's options after ``executor``."""
+    out = []
+    for f in fields(_Fields):
+        out.append((f.name, f.type, _copy(f)))
+        if f.name == "executor":
+            for name, typ, default, meta in _executors.options():
+                out.append((name, typ, field(default=default, metadata={"choices": None, "cli": True, "help_fn": None,
+                                                                        **meta})))
+    cls = make_dataclass("RunConfig", out, bases=(_Behaviour,), frozen=True)
+    cls.__module__ = __name__  # pickled by name (a Ray task receives the run's config)
+    return cls
+
+
+RunConfig = _assemble()
+RunConfig.__doc__ = """Every setting of a run, typed, frozen and validated where it is made (``make_config``).  The one
+config object: the form and the CLI make it, the store keeps ``dict(cfg)``, the runner rebuilds it
+(``RunConfig.from_stored``) and hands it to the executor, the trials and the methods."""
+
+DEFAULTS = RunConfig().to_dict()
 # The classic experiment (Li et al. 2018): a small net trained from scratch on digits.
 # Chosen by experiment on this project's 2-core CPU (see bench/RESULTS.md): a whole sweep
 # on mnist5k in well under a minute.
@@ -118,12 +217,11 @@ CLASSIC_DEFAULTS = dict(
     lr_full=1e-3, lr_subspace=0.1, max_train=None, max_eval=None,
     seeds=3,  # classic trials take seconds: 3 seeds let the interval include the random subspace's own spread
 )
-AUTO_START, AUTO_FACTOR, AUTO_TOL = 10, 10, 1.4
 
 
 def check_dims_fit(dims, D: int | None) -> None:
     """No d may exceed the model's D (the one place this rule is written)."""
-    if D and dims != "auto":
+    if D and not is_auto(dims):
         big = [d for d in dims if d > D]
         if big:
             raise UserError(f"d={big[0]:,} is larger than the model's D={D:,} parameters")
@@ -151,7 +249,7 @@ def planned_levels(cfg: dict, auto_guess: int) -> int:
     """Values of d (or ranks) a run will train: its grid plus what the refinement usually adds, or a guess
     for the automatic search."""
     dims = cfg["dims"]
-    if dims == "auto":
+    if is_auto(dims):
         return auto_guess
     from . import methods
 
@@ -271,7 +369,7 @@ def cfg_default_dims(classic: bool) -> list[int]:
     return list((CLASSIC_DEFAULTS if classic else DEFAULTS)["dims"])
 
 
-def make_config(**overrides) -> dict:
+def make_config(**overrides) -> RunConfig:
     """A full, validated run configuration (no weights loaded)."""
     from . import models, tasks
     from .names import LR_SCALINGS, PROJECTIONS as KINDS, SAID_GROUPS, projection_too_big
@@ -330,17 +428,7 @@ def make_config(**overrides) -> dict:
         cfg[key] = bool(cfg.get(key))
     cfg["device"] = check_device_name(cfg.get("device"))
     _check_applies(cfg, given, classic, axis)
-    if cfg["executor"] not in ("local", "ray"):
-        raise UserError(f"unknown --executor {cfg['executor']!r}; choose local or ray")
-    if cfg["executor"] == "local":
-        for key in ("ray_address", "cpus_per_trial", "gpus_per_trial"):
-            if given.get(key) is not None:
-                raise UserError(f"--{key.replace('_', '-')} is for --executor ray")
-    for key in ("cpus_per_trial", "gpus_per_trial"):
-        v = cfg.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-                              or v < 0 or (key == "cpus_per_trial" and v == 0)):
-            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
+    _executors.check(cfg, given)  # a known executor, only its own options, and its own checks
     if axis == "rank":
         cfg["ranks"] = parse_ranks(cfg["ranks"] if cfg.get("ranks") is not None
                                    else _methods.default_levels(cfg["method"]))
@@ -390,21 +478,20 @@ def make_config(**overrides) -> dict:
         if mspec.source == "bundled" and cfg["max_length"] > BUNDLED_POSITIONS:
             raise UserError(f"--max-length {cfg['max_length']:,} is more than {cfg['model']} reads "
                             f"({BUNDLED_POSITIONS} tokens); give at most {BUNDLED_POSITIONS}")
-    _methods.check(cfg)  # the method's own checks (e.g. ranks wider than the bundled model's layers)
-    if axis != "d":
-        return cfg
-    check_dims_fit(cfg["dims"], D)
-    if D and cfg["dims"] != "auto":
-        for d in cfg["dims"]:
-            msg = projection_too_big(cfg["projection"], d, D)
+    unknown = [k for k in cfg if k not in RunConfig.__dataclass_fields__]
+    if unknown:
+        raise UserError(f"unknown setting {unknown[0]!r}; see `idim run --help`")
+    run = RunConfig.from_stored(cfg)
+    _methods.check(run)  # the method's own checks (ranks wider than the bundled model's layers, SAID's scales)
+    if run.auto or axis != "d":
+        return run
+    check_dims_fit(run.dims, D)
+    if D:
+        for d in run.dims:
+            msg = projection_too_big(run.projection, d, D)
             if msg:
                 raise UserError(msg)
-    if cfg["method"] == "said" and cfg["dims"] != "auto":
-        m = said_scales(cfg["model"], cfg["said_groups"], classic)
-        if m is not None and min(cfg["dims"]) <= m:
-            raise UserError(f"SAID needs d > {m}: its {m} scales ({cfg['said_groups']} groups) count in d; "
-                            f"drop d={min(cfg['dims']):,} or use --method did")
-    return cfg
+    return run
 
 
 def _check_pretrain(cfg: dict, classic: bool) -> None:
@@ -432,8 +519,6 @@ def _check_pretrain(cfg: dict, classic: bool) -> None:
     if cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
         raise UserError("--pretrain does not go with --shuffle-labels or --shuffle-pixels (the source would not "
                         "see the target's inputs); use a :shuffled source as the control")
-    if cfg.get("executor") == "ray":
-        raise UserError("--pretrain runs on the local executor only; leave --executor out")
 
 
 MAX_TEXT = 1024  # characters of any text setting (a model name, a CSV path, a column name)
@@ -484,8 +569,10 @@ def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
         refuse("lora_targets", _registry.words(_registry.names_on("rank")))
     if axis == "d" and given.get("lr_adapter") is not None:
         refuse("lr_adapter", _adapter_words() + f" ({_registry.words(_registry.names_on('d'))} take --lr-subspace)")
-    if method != "said" and "said_groups" in given and given["said_groups"] != fam["said_groups"]:
-        refuse("said_groups", "said")
+    for key in ("said_groups",):  # a method's own settings (its FIELDS)
+        owners = [n for n in _registry.REGISTRY if key in getattr(_registry.get(n), "FIELDS", ())]
+        if method not in owners and key in given and given[key] != fam[key]:
+            refuse(key, _registry.words(owners))
     if axis != "d":
         for key in ("projection", "lr_subspace", "lr_scaling"):
             if key in given and given[key] != fam[key]:
@@ -497,26 +584,6 @@ def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
                 refuse(key, "a csv: task (your own CSV file)")
     if classic and given.get("max_length") is not None:
         refuse("max_length", "text models (mlp and lenet read images)")
-
-
-def said_scales(model: str, groups: str, classic: bool) -> int | None:
-    """How many SAID scales a known model has (None when unknown before loading it)."""
-    if classic:
-        from .classic import param_tensors
-
-        n = param_tensors(model)
-        return n if groups == "tensor" else n // 2  # one scale per layer (weight and bias)
-    from . import models
-
-    try:
-        layers = models.resolve(model).layers
-    except UserError:
-        return None
-    if not layers or models.resolve(model).source != "bundled":
-        return None
-    # BERT-type MiniLM with this project's mean-pooling head: 5 embedding tensors, 16 per block,
-    # 2 in the head (tests/test_subspace.py checks these counts against the real modules)
-    return layers + 2 if groups == "block" else 5 + 16 * layers + 2
 
 
 MIN_STEPS = 50  # fewer optimiser steps per trial than this rarely move a model off its starting point
@@ -559,8 +626,7 @@ def preflight(cfg: dict) -> None:
     from . import models, tasks
 
     check_device(check_device_name(cfg.get("device")))
-    if cfg.get("executor") == "ray":
-        check_ray(cfg)
+    _executors.preflight(cfg)  # the executor's own: can it reach what it needs?
     spec = models.check_model(cfg["model"])
     from . import methods
 
@@ -599,65 +665,3 @@ def max_positions(model: str) -> int | None:
         return None
     # RoBERTa-type models keep two positions for the padding offset
     return n - 2 if getattr(c, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else n
-
-
-_RAY_PROBE = ("import json, ray\n"
-              "ray.init(address={!r}, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
-              "print(json.dumps(ray.cluster_resources()))\n")
-
-
-def check_ray(cfg: dict) -> None:
-    """Ray is installed, the cluster exists and has what each trial asks for: checked before the run is stored.
-
-    No cluster address: the local instance has this machine's CPUs and GPUs.  ``auto``: a running cluster must be
-    found.  An address and --cpus/--gpus-per-trial: the cluster's resources are read in a child process (joining
-    Ray here would tie this process, the app's among them, to the cluster)."""
-    import os
-
-    from .executors.ray_exec import check_address, require_ray
-
-    ray = require_ray()
-    address = cfg.get("ray_address")
-    cpus, gpus = cfg.get("cpus_per_trial"), cfg.get("gpus_per_trial")
-    if address == "auto":
-        try:
-            from ray._private.services import get_ray_address_from_environment
-
-            found = get_ray_address_from_environment("auto", None)
-        except Exception:  # noqa: BLE001 - Ray says it in a ConnectionError; one sentence here
-            found = None
-        if not found or found == "auto":
-            raise UserError("--ray-address auto found no running Ray cluster on this machine; start one with "
-                            "`ray start --head`, give its HOST:PORT, or leave --ray-address out for a local instance")
-        address = found
-    check_address(address)
-    if not address or address.startswith("local"):
-        have_cpu = float(os.cpu_count() or 1)
-        have_gpu = 0.0
-        if gpus:
-            import torch
-
-            have_gpu = float(torch.cuda.device_count()) if torch.cuda.is_available() else 0.0
-    elif cpus or gpus:
-        import json
-        import subprocess
-        import sys
-
-        try:
-            out = subprocess.run([sys.executable, "-c", _RAY_PROBE.format(address)], capture_output=True, text=True,
-                                 timeout=90)
-            have = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
-        except (subprocess.SubprocessError, OSError, ValueError, IndexError):
-            have = None
-        if not isinstance(have, dict):
-            raise UserError(f"the Ray cluster at {address} cannot be joined to read its CPUs and GPUs; check the "
-                            "address and that its Ray version matches this one's")
-        have_cpu, have_gpu = float(have.get("CPU", 0)), float(have.get("GPU", 0))
-    else:
-        return
-    del ray
-    for what, want, have in (("cpu", cpus, have_cpu), ("gpu", gpus, have_gpu)):
-        if want and want > have:
-            where = "this machine" if not address or address.startswith("local") else f"the Ray cluster at {address}"
-            raise UserError(f"each trial asks for {want:g} {what.upper()}{'s' if want != 1 else ''} but {where} has "
-                            f"{have:g}; lower --{what}s-per-trial")

@@ -120,16 +120,14 @@ def configs(overrides: dict, sources: list[str], amounts: list[int], widths: lis
     sid = series_id(cfgs[0], sources, amounts, widths)
     spec = {"id": sid, "axis": "width" if len(widths) > 1 else "pretrain_epochs", "sources": sources,
             "amounts": amounts, "widths": widths, "overrides": overrides}
-    for c in cfgs:
-        c["series"] = spec
-    return sid, cfgs
+    return sid, [c.but(series=spec) for c in cfgs]
 
 
 def run(store, overrides: dict, sources: list[str], amounts: list[int], widths: list, progress=None,
         owner: str | None = None, log=None) -> dict:
     """Run (or resume) a series to the end; its summary."""
     from .store import owner_id
-    from .sweep import Runner
+    from .runner import Runner
 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     owner = owner or owner_id()

@@ -332,7 +332,7 @@ class Store:
         with self._tx() as c:
             c.execute(
                 "INSERT INTO runs(id, created, updated, status, config, owner, heartbeat, started) VALUES (?,?,?,?,?,?,?,?)",
-                (run_id, now, now, status, json.dumps(config), owner,
+                (run_id, now, now, status, json.dumps(dict(config)), owner,
                  now if status == "running" else None, now if status == "running" else None),
             )
             c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)",

@@ -21,29 +21,11 @@ import torch.nn.functional as F
 from .subspace import FlatParams
 
 
-@dataclass
-class TrainConfig:
-    epochs: float = 2.0
-    max_steps: int | None = None
-    batch_size: int = 32
-    lr_full: float = 1e-4
-    lr_subspace: float = 0.05  # Adam's rate for z at d = LR_D_REF (names.py); for lambda at every d
-    lr_scaling: str = "sqrt"  # sqrt: z's rate is lr_subspace * sqrt(LR_D_REF / d); none: the same at every d
-    said_groups: str = "block"  # SAID's scales: one per layer block, or one per parameter tensor
-    lr_adapter: float | None = None  # lora, vera, bitfit, head: Adam's rate (None: the method's own)
-    lora_targets: str = "query-value"  # lora, vera: which linear layers get adapters
-    quantise_bits: tuple = (2, 4, 8)  # subspace trials: test accuracy with z quantised to these bits
-    lr_search: bool = False  # subspace trials: train at each of LR_SEARCH x the rate, keep the best on validation
-    baseline_lr_search: bool = False  # full fine-tuning: the same search over LR_SEARCH x lr_full
-    weight_decay: float = 0.0
-    eval_every: int | None = None  # steps; default: once per epoch
-    patience: int = 4  # evaluations without improvement before stopping
-    eval_batch_size: int = 128
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in d.items() if k in names and v is not None})
+# How a trial trains besides the run's settings (RunConfig: the one place a run's fields and defaults live)
+QUANTISE_BITS = (2, 4, 8)  # subspace trials: test accuracy with z quantised to these bits
+WEIGHT_DECAY = 0.0
+PATIENCE = 4  # validation passes without improvement before a trial stops early (one pass per epoch)
+EVAL_BATCH = 128  # examples per evaluation batch
 
 
 class Cancelled(Exception):
@@ -184,7 +166,7 @@ class Prepared:
     num_labels: int
 
 
-def run_trial(prep: Prepared, cfg: TrainConfig, *, d: int | None, seed: int, method: str = "did",
+def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "did",
               projection: str = "fastfood", on_point: Callable[[dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> TrialResult:
     """Train once.  ``d=None`` means full fine-tuning (all D parameters).
@@ -261,8 +243,8 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
     snapshot, restore = built.snapshot, built.restore
     params = [{**g, "lr": g["lr"] * mult} for g in built.param_groups]
 
-    opt = make_optimizer(params, lr, cfg.weight_decay)
-    eval_every = cfg.eval_every or n_batches
+    opt = make_optimizer(params, lr, WEIGHT_DECAY)
+    eval_every = n_batches
     warmup = max(1, total // 10)
     decay = max(1, total - warmup)
     sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
@@ -300,7 +282,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         point = {"step": step, "loss": lv, "accuracy": None, "total": total}
         if step % eval_every == 0 or step == total:
             model.eval()
-            acc = evaluate(fwd, prep.val, prep.device, cfg.eval_batch_size)
+            acc = evaluate(fwd, prep.val, prep.device, EVAL_BATCH)
             model.train()
             point["accuracy"] = acc
             lam_now = getattr(model, "lam", None)
@@ -313,7 +295,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         curve.append(point)
         if on_point:
             on_point(point)
-        if since_best >= cfg.patience:
+        if since_best >= PATIENCE:
             break
     def run_test():
         """The kept state on the test split (per example), the training examples, and for a subspace
@@ -321,14 +303,14 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         if best_state is not None:
             restore(best_state)
         model.eval()
-        acc, correct = evaluate(fwd, prep.test, prep.device, cfg.eval_batch_size, per_example=True)
-        res.train_accuracy = evaluate(fwd, prep.train, prep.device, cfg.eval_batch_size)
+        acc, correct = evaluate(fwd, prep.test, prep.device, EVAL_BATCH, per_example=True)
+        res.train_accuracy = evaluate(fwd, prep.train, prep.device, EVAL_BATCH)
         extra = {}
         lam = getattr(model, "lam", None)
         if lam is not None:
             extra.update(lam=[round(float(v), 5) for v in lam.detach().cpu()], lam_names=list(model.lam_names),
                          lam_history=lam_history)
-        if getattr(model, "z", None) is not None and cfg.quantise_bits:
+        if getattr(model, "z", None) is not None and QUANTISE_BITS:
             extra["quantised"] = quantised_accuracies(model, fwd, prep, cfg)
             # the bound speaks of the quantised model: its training accuracy, on a fixed training subset
             extra["quantised_train"] = quantised_accuracies(model, fwd, prep, cfg, split=Head(prep.train,
@@ -359,17 +341,17 @@ def quantise(v: torch.Tensor, bits: int) -> torch.Tensor:
 @torch.no_grad()
 def quantised_accuracies(model, fwd, prep, cfg, split=None, bits=None) -> dict[str, float]:
     """Accuracy (on the test split, or ``split``) with z (and SAID's lambda) quantised to each of
-    ``bits`` (default cfg.quantise_bits) bits; restored after."""
+    ``bits`` (default QUANTISE_BITS) bits; restored after."""
     params = [p for p in (model.z, getattr(model, "lam", None)) if p is not None]
     saved = [p.detach().clone() for p in params]
     out = {}
     try:
-        for b in (bits or cfg.quantise_bits):
+        for b in (bits or QUANTISE_BITS):
             for p, s in zip(params, saved):
                 p.copy_(quantise(s, b))
             if hasattr(model, "_cache"):
                 model._cache = None
-            out[str(b)] = evaluate(fwd, prep.test if split is None else split, prep.device, cfg.eval_batch_size)
+            out[str(b)] = evaluate(fwd, prep.test if split is None else split, prep.device, EVAL_BATCH)
     finally:
         for p, s in zip(params, saved):
             p.copy_(s)

@@ -104,7 +104,7 @@ class _Log:
 
 def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
     """Serve the store's queue.  ``once``: train what is queued now, then return (always returns)."""
-    from .sweep import Runner
+    from .runner import Runner
 
     if not poll > 0 or poll != poll:
         raise UserError(f"--poll must be a positive number of seconds, not {poll:g}")
@@ -215,7 +215,8 @@ def _give_up(store: Store, run_id: str, msg: str, owner: str) -> bool:
 
 def _warm_default() -> None:
     """Load the default model and task while idle, so the first run starts training at once."""
-    from .sweep import make_config, pick_device, prepare_warm
+    from .prep import pick_device, prepare_warm
+    from .runconfig import make_config
 
     try:
         t = time.perf_counter()

@@ -149,7 +149,7 @@ else:
         } for r in results], hide_index=True, key=K("table", "d90"))
         st.caption("Where two runs' intervals overlap, the data do not say which d90 is smaller. The interval "
                    "resamples seeds and test examples (95 %, bootstrap).")
-        said_runs = [r for r in results if r["method"] == "said" and any(p.get("lam") for p in r["points"])]
+        said_runs = [r for r in results if any(p.get("lam") for p in r["points"])]  # runs with learned scales
         with_bound = [r for r in results if r.get("bound") and any(s.get("train_mean") is not None
                                                                      for s in r.get("stats") or [])]
         if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales", key=K("toggle", "claims")):

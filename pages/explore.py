@@ -16,6 +16,7 @@ from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core import methods as method_registry
 from idim_core.methods import axis as method_axis, get as method_get
 from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
+from idim_core import executors
 from idim_core.classic import is_classic_model
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, shared_baseline
 from idim_core.tasks import list_tasks
@@ -397,7 +398,7 @@ with right:
                                         help="peft's default for BERT-type models adapts the attention's query and "
                                              "value projections; or every linear layer but the head.")
         said_groups = None
-        if method == "said":
+        if "said_groups" in method_get(method).__dict__.get("FIELDS", ()):
             want_groups = qget("said_groups", str, FAM["said_groups"])
             said_groups = a2.radio("SAID scales", SAID_GROUPS, horizontal=True, key=K("said_groups", fam),
                                    index=SAID_GROUPS.index(want_groups) if want_groups in SAID_GROUPS else 0,
@@ -418,19 +419,15 @@ with right:
                                        "on threads). Results at one thread count repeat exactly.")
         # where trials train; the widgets' state is kept for the session, so the choice is remembered
         # served: trials train here (a visitor does not name a cluster address for the server to connect to)
-        where = "this machine" if SERVED else st.radio("Where trials train", ("this machine", "Ray cluster"), horizontal=True, key=K("executor"),
-                         help="This machine: the background worker trains one trial after another. Ray cluster: each "
-                              "trial is a Ray task (pip install -e \".[ray]\"); this machine's worker collects the "
-                              "results and writes the store.")
-        executor, ray_address, cpus_per_trial, gpus_per_trial = "local", None, None, None
-        if where == "Ray cluster":
-            executor = "ray"
-            r1, r2, r3 = st.columns([2, 1, 1])
-            ray_address = r1.text_input("Ray address", key=K("ray_address"), placeholder="blank: a local Ray instance",
-                                        help="HOST:PORT of the head node (or ray://HOST:PORT, or auto).").strip() or None
-            cpus_per_trial = r2.number_input("CPUs per trial", 0.25, 256.0, 1.0, 0.25, key=K("cpus_per_trial"))
-            gpus_per_trial = r3.number_input("GPUs per trial", 0.0, 16.0, 0.0, 0.25, key=K("gpus_per_trial"),
-                                             help="Fractions let several trials share one GPU.")
+        # served: trials train here (a visitor does not name a cluster address for the server to connect to)
+        shown = [n for n, m in executors.REGISTRY.items() if m.SERVED or not SERVED]
+        executor = shown[0] if len(shown) == 1 else st.radio(
+            "Where trials train", shown, horizontal=True, key=K("executor"),
+            format_func=lambda n: executors.REGISTRY[n].LABEL,
+            help=" ".join(f"{executors.REGISTRY[n].LABEL[:1].upper() + executors.REGISTRY[n].LABEL[1:]}: "
+                          f"{executors.REGISTRY[n].HELP}." for n in shown))
+        form = getattr(executors.REGISTRY[executor], "form", None)
+        executor_options = form(st, K) if form else {}
 
 if url_notes or family_notes:  # one line
     url_box.warning(" ".join((["This link's " + "; ".join(url_notes) + ": the form uses the default value instead."]
@@ -448,9 +445,7 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
                  lr_scaling=lr_scaling, said_groups=said_groups, ranks=ranks,
                  lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets,
-                 executor=executor, ray_address=ray_address, threads=int(threads) or None,
-                 cpus_per_trial=None if executor == "local" else float(cpus_per_trial),
-                 gpus_per_trial=None if executor == "local" or not gpus_per_trial else float(gpus_per_trial))
+                 executor=executor, threads=int(threads) or None, **executor_options)
 
 # -- how long will it take ----------------------------------------------------------------
 try:

@@ -9,6 +9,8 @@ import time
 
 import streamlit as st
 
+from idim_core import executors
+
 from idim_core import d90 as d90mod
 
 from idim_core.ui import estimates, figures, text, views, workers
@@ -122,11 +124,10 @@ def live_view() -> None:
     top = st.columns([1.3, 1.3, 2, 1])
     top[0].metric("Status", status)
     summ = run.get("summary") or {}
-    if run["config"].get("executor") == "ray":
-        top[1].metric("Executor", "Ray", help="Each trial is a task on a Ray cluster; this machine's worker "
-                                             "collects the results and writes the store.")
-        st.caption(f"Trials run on the Ray cluster at {text.md(summ.get('cluster') or run['config'].get('ray_address') or 'a local Ray instance')}"
-                   + (f", {summ['slots']} at a time" if summ.get("slots") else "") + ".")
+    where = executors.live_facts(run["config"], summ)  # trials elsewhere: the executor's own words
+    if where:
+        top[1].metric("Executor", where["metric"], help=where["help"])
+        st.caption(text.md(where["caption"]))
     else:
         top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
     top[2].metric("d90" if res.get("axis", "d") == "d" else "90 % point", d90_short(res),

@@ -229,7 +229,7 @@ def test_explore_threads_from_the_link_reach_the_run(store):
     assert store.list_runs()[0]["config"]["threads"] == 1
     at = app({"model": "mlp", "task": "digits"})
     submit(at)
-    assert store.list_runs()[0]["config"]["threads"] is None  # automatic: the engine decides (sweep.threads_for)
+    assert store.list_runs()[0]["config"]["threads"] is None  # automatic: the engine decides (prep.threads_for)
 
 
 def test_explore_preset_grid(store):
@@ -674,7 +674,7 @@ def test_explore_bad_input_is_answered_in_the_form(store, tmp_path, monkeypatch,
 # the classic experiment
 # ---------------------------------------------------------------------------
 def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
-    from idim_core.sweep import CLASSIC_DEFAULTS
+    from idim_core.runconfig import CLASSIC_DEFAULTS
 
     at = app()
     at.button(key="explore:button:classic_preset").click().run()

@@ -7,7 +7,7 @@ import torch
 from conftest import run_cli
 from idim_core import classic
 from idim_core.errors import UserError
-from idim_core.sweep import CLASSIC_DEFAULTS, make_config
+from idim_core.runconfig import CLASSIC_DEFAULTS, make_config
 
 
 @pytest.mark.parametrize("model,side,paper", [("mlp", 28, 199_210), ("lenet", 28, 44_426), ("mlp", 8, None),

@@ -8,7 +8,7 @@ import pytest
 from idim_core import d90
 from idim_core.errors import UserError
 from idim_core.runconfig import parse_dims
-from idim_core.sweep import adaptive_search
+from idim_core.search import adaptive_search
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,9 +140,9 @@ def test_bootstrap_upper_end_open_when_often_not_reached():
 def test_pages_never_import_the_sweep_runner():
     for page in (ROOT / "pages").glob("*.py"):
         text = page.read_text()
-        assert "idim_core.sweep" not in text and "from idim_core import sweep" not in text, page.name
+        assert "idim_core.runner" not in text and "from idim_core import runner" not in text, page.name
     code = ("import sys; import idim_core.results, idim_core.runconfig, idim_core.d90, idim_core.ui; "
-            "assert 'idim_core.sweep' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)")
+            "assert 'idim_core.runner' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -240,7 +240,7 @@ def test_one_seed_interval_says_what_it_leaves_out():
 
 
 def test_refine_bisects_the_bracket_on_the_means_it_is_given():
-    from idim_core.sweep import refine_grid
+    from idim_core.search import refine_grid
 
     truth = lambda d: 0.3 + 0.6 * min(1.0, math.log10(d) / 3)  # noqa: E731  (0.9 at d = 1000)
     means = {10: truth(10), 100: truth(100), 10_000: truth(10_000)}

@@ -102,3 +102,54 @@ def test_ray_nodes_never_touch_the_store():
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
             assert not any("store" in n for n in names), ast.unparse(node)
+
+
+def test_only_the_ray_executor_imports_ray():
+    """Ray belongs to its executor: no other module of the product (engine, pages, benches, scripts) imports it."""
+    allowed = PKG / "executors" / "ray_exec.py"
+    files = [p for d in (PKG, ROOT / "pages", ROOT / "bench", ROOT / "scripts") for p in d.rglob("*.py")]
+    for p in files + [ROOT / "app.py"]:
+        if p == allowed:
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            assert not any(n.split(".")[0] == "ray" for n in names), f"{p.relative_to(ROOT)} imports ray"
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):  # nor runs it in a child process
+                assert "import ray" not in node.value, f"{p.relative_to(ROOT)} runs code that imports ray"
+
+
+def _faces():
+    return [*(ROOT / "pages").glob("*.py"), ROOT / "app.py", PKG / "cli.py", PKG / "console.py",
+            *(PKG / "ui").glob("*.py")]
+
+
+def test_no_page_or_cli_line_names_a_method_or_an_executor():
+    """Adding a method or an executor is one file in its registry: no face branches on, defaults to or lists
+    a registered name.  The one exception is the lesson itself: Learn's try-it links name the methods they
+    teach (the keyword values of ``try_it``)."""
+    from idim_core import executors, methods
+
+    names = set(methods.REGISTRY) | set(executors.REGISTRY)
+    assert {"said", "did", "lora", "ia3", "local", "ray"} <= names  # the registries are read, not empty
+    for p in _faces():
+        tree = ast.parse(p.read_text())
+        allowed = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "try_it":
+                allowed |= {id(k.value) for k in node.keywords}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names \
+                    and id(node) not in allowed:
+                raise AssertionError(f"{p.relative_to(ROOT)}:{node.lineno} names {node.value!r}; read it from the "
+                                     "registry (idim_core/methods, idim_core/executors)")
+
+
+def test_the_ray_executor_owns_its_options():
+    """Its flags are RunConfig fields that the executor module declares, not lines in runconfig.py."""
+    src = (PKG / "runconfig.py").read_text()
+    for opt in ("ray_address", "cpus_per_trial", "gpus_per_trial"):
+        assert opt not in src, f"runconfig.py names {opt}"
+    from idim_core.runconfig import RunConfig
+
+    assert {"ray_address", "cpus_per_trial", "gpus_per_trial"} <= set(RunConfig.__dataclass_fields__)

@@ -197,12 +197,12 @@ def test_first_point_comes_before_the_baseline(home):
 
 
 def test_worker_preloads_the_default_model_and_reuses_it(home):
-    from idim_core import sweep
+    from idim_core import prep, runconfig
 
-    cfg = sweep.make_config(model="minilm-l1", max_train=16, max_eval=8)
-    a = sweep.prepare_warm(cfg, "cpu")
-    assert sweep.prepare_warm(dict(cfg), "cpu") is a  # same model and data: no reload
-    assert sweep.prepare_warm({**cfg, "max_train": 24}, "cpu") is not a  # other data: loaded afresh
+    cfg = runconfig.make_config(model="minilm-l1", max_train=16, max_eval=8)
+    a = prep.prepare_warm(cfg, "cpu")
+    assert prep.prepare_warm(dict(cfg), "cpu") is a  # same model and data: no reload
+    assert prep.prepare_warm({**cfg, "max_train": 24}, "cpu") is not a  # other data: loaded afresh
     env = dict(os.environ, IDIM_HOME=str(home), IDIM_WORKER_WARM="1")
     w = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "worker", "--poll", "0.2"], env=env, cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -9,8 +9,8 @@ from conftest import run_cli
 from idim_core import methods
 from idim_core.errors import UserError
 from idim_core.runconfig import make_config, preflight
-from idim_core.sweep import prepare
-from idim_core.train import TrainConfig, run_trial
+from idim_core.prep import prepare
+from idim_core.train import run_trial
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def _requires_grad(model) -> int:
 
 @pytest.mark.parametrize("rank", [1, 4])
 def test_lora_on_query_value_trains_9216_r_plus_the_head(lm_prep, rank):
-    built = methods.get("lora").build(lm_prep, TrainConfig(), rank, 0, "fastfood")
+    built = methods.get("lora").build(lm_prep, make_config(), rank, 0, "fastfood")
     assert built.trainable == _requires_grad(built.model) == 9216 * rank + 770
     names = [n for n, p in built.model.named_parameters() if p.requires_grad]
     assert all("lora_" in n or "classifier" in n for n in names)
@@ -39,19 +39,19 @@ def test_lora_on_query_value_trains_9216_r_plus_the_head(lm_prep, rank):
 
 
 def test_vera_and_bitfit_and_head_counts_come_from_the_module(lm_prep):
-    vera = methods.get("vera").build(lm_prep, TrainConfig(), 16, 0, "fastfood")
+    vera = methods.get("vera").build(lm_prep, make_config(), 16, 0, "fastfood")
     assert vera.trainable == _requires_grad(vera.model) == 12 * (384 + 16) + 770  # b (out) and d (r) per layer
-    head = methods.get("head").build(lm_prep, TrainConfig(), 0, 0, "fastfood")
+    head = methods.get("head").build(lm_prep, make_config(), 0, 0, "fastfood")
     assert head.trainable == _requires_grad(head.model) == 384 * 2 + 2
-    bitfit = methods.get("bitfit").build(lm_prep, TrainConfig(), 0, 0, "fastfood")
+    bitfit = methods.get("bitfit").build(lm_prep, make_config(), 0, 0, "fastfood")
     biases = sum(p.numel() for n, p in lm_prep.module.named_parameters() if n.endswith(".bias"))
     assert bitfit.trainable == _requires_grad(bitfit.model) == biases + 384 * 2  # the head's bias is a bias
     assert head.lr == methods.get("head").LR
-    assert methods.get("bitfit").build(lm_prep, TrainConfig(lr_adapter=0.5), 0, 0, "fastfood").lr == 0.5
+    assert methods.get("bitfit").build(lm_prep, make_config(method="bitfit", lr_adapter=0.5), 0, 0, "fastfood").lr == 0.5
 
 
 def test_lora_on_a_classic_net_adapts_every_linear_layer_but_the_head(mlp_prep):
-    built = methods.get("lora").build(mlp_prep, TrainConfig(), 1, 0, "fastfood")
+    built = methods.get("lora").build(mlp_prep, make_config(), 1, 0, "fastfood")
     # 64 -> 200 and 200 -> 200 get rank-1 pairs; the 200 -> 10 head trains fully
     assert built.trainable == _requires_grad(built.model) == (64 + 200) + (200 + 200) + (200 * 10 + 10)
 
@@ -59,11 +59,11 @@ def test_lora_on_a_classic_net_adapts_every_linear_layer_but_the_head(mlp_prep):
 @pytest.mark.parametrize("method,level", [("lora", 2), ("bitfit", 0), ("head", 0), ("vera", 8)])
 def test_training_moves_only_what_it_trains(mlp_prep, method, level):
     before = {n: p.detach().clone() for n, p in mlp_prep.module.named_parameters()}
-    res = run_trial(mlp_prep, TrainConfig(epochs=1, max_steps=30, batch_size=64), d=level, seed=0, method=method)
+    res = run_trial(mlp_prep, make_config(epochs=1, max_steps=30, batch_size=64), d=level, seed=0, method=method)
     assert res.status == "done" and res.trainable > 0 and res.peak_mb and res.peak_mb > 0
     for n, p in mlp_prep.module.named_parameters():  # the prepared theta0 itself is never trained
         assert torch.equal(p, before[n]), n
-    built = methods.get(method).build(mlp_prep, TrainConfig(), level, 0, "fastfood")
+    built = methods.get(method).build(mlp_prep, make_config(), level, 0, "fastfood")
     opt = torch.optim.Adam([p for g in built.param_groups for p in g["params"]], lr=0.05)
     batch = mlp_prep.train.batch(list(range(64)), mlp_prep.device)
     for _ in range(3):
@@ -181,7 +181,7 @@ def test_z_rate_follows_the_length_of_z(mlp_prep, method):
     # lr * sqrt(1000 / 7), not sqrt(1000 / 10) (a step sqrt(10/7) too small)
     from idim_core.names import z_lr
 
-    cfg = TrainConfig()
+    cfg = make_config()
     built = methods.get(method).build(mlp_prep, cfg, 10, 0, "fastfood")
     n_z = built.model.z.numel()
     assert n_z == (10 if method == "did" else 10 - 3)

@@ -97,7 +97,7 @@ def test_cancel_stops_a_ray_run_within_10_s(tmp_path):
 
 
 def test_parallel_search_probes_several_d_per_round():
-    from idim_core.sweep import adaptive_search, parallel_search
+    from idim_core.search import adaptive_search, parallel_search
 
     def curve(d):  # accuracy rises with log d; the threshold is crossed at d = 700
         import math

@@ -125,7 +125,7 @@ def test_nothing_outside_a_method_file_names_a_method():
 
 @pytest.fixture(scope="module")
 def lm_prep():
-    from idim_core.sweep import prepare
+    from idim_core.prep import prepare
 
     cfg = make_config(model="minilm-l6", task="mr", method="lora", max_train=16, max_eval=16)
     return prepare(cfg, "cpu")[0]
@@ -143,24 +143,25 @@ def _requires_grad(model) -> int:
     ("tinylora", 4, 4 + 770),  # u numbers, tied across every layer
 ])
 def test_each_new_method_trains_a_real_trial_and_counts_what_trains(lm_prep, name, level, count):
-    from idim_core.train import TrainConfig, run_trial
+    from idim_core.runconfig import make_config
+    from idim_core.train import run_trial
 
-    built = methods.get(name).build(lm_prep, TrainConfig(), level, 0, "fastfood")
+    built = methods.get(name).build(lm_prep, make_config(), level, 0, "fastfood")
     assert built.trainable == _requires_grad(built.model) == count
     trained = [n for n, p in built.model.named_parameters() if p.requires_grad]
     assert any("classifier" in n for n in trained)  # the head trains, as with lora
     assert built.lr == methods.get(name).LR
     before = {n: p.detach().clone() for n, p in lm_prep.module.named_parameters()}
-    res = run_trial(lm_prep, TrainConfig(epochs=1, max_steps=2, batch_size=8), d=level, seed=0, method=name)
+    res = run_trial(lm_prep, make_config(epochs=1, max_steps=2, batch_size=8), d=level, seed=0, method=name)
     assert res.status == "done" and res.trainable == count and 0 <= res.accuracy <= 1
     assert all(torch.equal(p, before[n]) for n, p in lm_prep.module.named_parameters())  # theta0 untouched
 
 
 def test_fourierft_trains_its_head_at_the_head_rate(lm_prep):
-    from idim_core.train import TrainConfig
+    from idim_core.runconfig import make_config
 
     m = methods.get("fourierft")
-    built = m.build(lm_prep, TrainConfig(), 10, 0, "fastfood")
+    built = m.build(lm_prep, make_config(), 10, 0, "fastfood")
     assert [g["lr"] for g in built.param_groups] == [m.LR, m.HEAD_LR]
     assert sum(p.numel() for p in built.param_groups[1]["params"]) == 770
 

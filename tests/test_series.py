@@ -48,7 +48,7 @@ def test_target_head_is_new_and_body_pretrained(home):
     import torch
 
     from idim_core import classic, pretrain
-    from idim_core.sweep import _prepare_classic
+    from idim_core.prep import _prepare_classic
 
     cfg = _cfg()
     prep, _, task = _prepare_classic(cfg, "cpu", home)

@@ -6,7 +6,7 @@ import pytest
 from idim_core import d90
 from idim_core.errors import UserError
 from idim_core.store import SCHEMA_VERSION, STALE_AFTER, Store, check_run_id
-from idim_core.sweep import result
+from idim_core.results import result
 
 
 def test_round_trip(tmp_path):

@@ -216,15 +216,16 @@ def test_the_default_rate_keeps_the_step_the_same_at_every_d(tiny):
 
 def test_trial_uses_the_scaled_rate_and_lambda_keeps_the_reference():
     from idim_core.runconfig import make_config
-    from idim_core.sweep import prepare
-    from idim_core.train import TrainConfig, run_trial
+    from idim_core.prep import prepare
+    from idim_core.runconfig import make_config
+    from idim_core.train import run_trial
 
     cfg = make_config(model="mlp", task="digits", dims=[100])
     prep, _, _ = prepare(cfg, "cpu")
-    tc = TrainConfig(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1)
+    tc = make_config(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1)
     assert run_trial(prep, tc, d=10, seed=0).lr == pytest.approx(1.0)
     assert run_trial(prep, tc, d=100_000 // 10, seed=0).lr == pytest.approx(0.1 * (1000 / 10_000) ** 0.5)
-    flat = TrainConfig(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1, lr_scaling="none")
+    flat = make_config(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1, lr_scaling="none")
     assert run_trial(prep, flat, d=10, seed=0).lr == pytest.approx(0.1)
     res = run_trial(prep, tc, d=100, seed=0)
     assert res.correct is not None and len(res.correct) == len(prep.test)
@@ -246,7 +247,7 @@ def test_said_tensor_groups_count_every_tensor(tiny):
 
 @pytest.mark.parametrize("layers", [1, 2, 6])
 def test_said_scale_counts_known_before_loading_match_the_modules(layers):
-    from idim_core.runconfig import said_scales
+    from idim_core.methods.said import known_scales as said_scales
 
     lm = load_model(f"minilm-l{layers}", num_labels=2, init_seed=0)
     names = [n for n, _ in lm.module.named_parameters()]
@@ -271,21 +272,21 @@ def test_bad_configs_are_refused_before_a_run_exists(over, msg):
 
 def test_lr_search_keeps_the_attempt_best_on_validation():
     from idim_core.runconfig import make_config
-    from idim_core.sweep import prepare
-    from idim_core.train import LR_SEARCH, TrainConfig, run_trial
+    from idim_core.prep import prepare
+    from idim_core.train import LR_SEARCH, run_trial
 
     cfg = make_config(model="mlp", task="digits", dims=[100])
     prep, _, _ = prepare(cfg, "cpu")
-    base = TrainConfig(epochs=1, max_steps=20, batch_size=64, lr_subspace=0.1)
-    single = {m: run_trial(prep, TrainConfig(**{**base.__dict__, "lr_subspace": 0.1 * m}), d=100, seed=0)
+    base = make_config(epochs=1, max_steps=20, batch_size=64, lr_subspace=0.1)
+    single = {m: run_trial(prep, base.but(lr_subspace=0.1 * m), d=100, seed=0)
               for m in LR_SEARCH}
     seen = []
-    res = run_trial(prep, TrainConfig(**{**base.__dict__, "lr_search": True}), d=100, seed=0, on_point=seen.append)
+    res = run_trial(prep, base.but(lr_search=True), d=100, seed=0, on_point=seen.append)
     best = max(single.values(), key=lambda r: r.val_accuracy)
     assert res.val_accuracy == best.val_accuracy and res.lr == pytest.approx(best.lr)
     assert res.steps == sum(r.steps for r in single.values())  # every attempt trained
     assert seen[-1]["total"] == 3 * 20 and seen[-1]["step"] == res.steps  # progress runs over all attempts
     assert res.correct is not None and sum(res.correct) / len(res.correct) == pytest.approx(res.accuracy)
     # the baseline never searches
-    full = run_trial(prep, TrainConfig(**{**base.__dict__, "lr_search": True}), d=None, seed=0)
+    full = run_trial(prep, base.but(lr_search=True), d=None, seed=0)
     assert full.steps == 20

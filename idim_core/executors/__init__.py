@@ -10,8 +10,8 @@ of the store:
 - ``slots``: how many trials it trains at once (the adaptive search probes that many d);
 - ``cancel()``: stop what is running and drop what is queued.
 
-``local`` (this process, one trial after another) is the default; ``ray`` runs each trial
-as a task on a Ray cluster (ray_exec.py).
+The executors are the modules of this package that declare ``NAME`` (see the registry below); the
+first by ``ORDER`` is the default.  Adding one is one new module here (docs/contributing.md).
 """
 from __future__ import annotations
 
@@ -36,25 +36,84 @@ class TrialSpec:
         return self.d, method
 
 
-def _local():
-    from .local import LocalExecutor
-
-    return LocalExecutor
-
-
-def _ray():
-    from .ray_exec import RayExecutor
-
-    return RayExecutor
+class TrialLost(Exception):
+    """A trial the executor's infrastructure lost after its retries (a worker process or machine died):
+    missing data, not a training result.  The message says what happened in the executor's words."""
 
 
-REGISTRY = {"local": _local, "ray": _ray}
-EXECUTORS = tuple(REGISTRY)
+# ---------------------------------------------------------------------------
+# the registry: every module in this package that declares NAME is an executor
+# ---------------------------------------------------------------------------
+# An executor module declares (torch- and cluster-library-free at import):
+#   NAME, LABEL (the form's choice), HELP (one line for --executor), ORDER, SERVED (allowed when the app is
+#   served to a class), OPTIONS (its own run settings: (name, type, default, help, form label) tuples; each
+#   becomes a RunConfig field and an `idim run` flag), check(cfg, given) (torch-free checks when a run is
+#   made), preflight(cfg) (before the run is stored: can it reach what it needs?), form(box, key) (Explore's
+#   fields for its options: a dict), executor_class().  The class has name, slots, submit, wait, cancel,
+#   describe() (a line for the run's log and Live, or None) and lost_reason (for TrialLost).
+import importlib
+import pkgutil
+
+_MODULES = {}
+for _info in pkgutil.iter_modules(__path__):
+    _mod = importlib.import_module(f"{__name__}.{_info.name}")
+    if hasattr(_mod, "NAME"):
+        _MODULES[_mod.NAME] = _mod
+REGISTRY = dict(sorted(_MODULES.items(), key=lambda kv: (kv[1].ORDER, kv[0])))
+NAMES = tuple(REGISTRY)
+EXECUTORS = NAMES
+DEFAULT = NAMES[0]
+
+
+def module(name: str):
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UserError(f"unknown --executor {name!r}; choose {' or '.join(NAMES)}") from None
 
 
 def get(name: str):
     """The executor class registered as ``name``."""
-    try:
-        return REGISTRY[name]()
-    except KeyError:
-        raise UserError(f"unknown executor {name!r}; choose one of {', '.join(REGISTRY)}") from None
+    return module(name).executor_class()
+
+
+def executor_help() -> str:
+    return "; ".join(f"{n} ({m.HELP})" for n, m in REGISTRY.items())
+
+
+def options() -> list[tuple]:
+    """Every executor's own run settings, as (name, type, default, metadata) for RunConfig."""
+    out = []
+    for n, m in REGISTRY.items():
+        for name, typ, default, help_text, label in getattr(m, "OPTIONS", ()):
+            out.append((name, f"{typ.__name__} | None", default,
+                        {"help": f"--executor {n}: {help_text}", "type": None if typ is str else typ,
+                         "executor": n, "label": label}))
+    return out
+
+
+def check(cfg: dict, given: dict) -> None:
+    """A run's executor is known, no other executor's options are given, and its own options pass its checks."""
+    m = module(cfg["executor"])
+    for n, other in REGISTRY.items():
+        if n == cfg["executor"]:
+            continue
+        for name, *_ in getattr(other, "OPTIONS", ()):
+            if given.get(name) is not None:
+                raise UserError(f"--{name.replace('_', '-')} is for --executor {n}")
+    fn = getattr(m, "check", None)
+    if fn:
+        fn(cfg, given)
+
+
+def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
+    """What Live shows about where a run's trials train ({metric, help, caption}); None: this machine."""
+    m = REGISTRY.get(stored_cfg.get("executor") or DEFAULT)
+    fn = getattr(m, "live_facts", None)
+    return fn(stored_cfg, summary) if fn else None
+
+
+def preflight(cfg) -> None:
+    fn = getattr(module(cfg["executor"]), "preflight", None)
+    if fn:
+        fn(cfg)

@@ -4,14 +4,25 @@ from __future__ import annotations
 from typing import Callable
 
 
+NAME = "local"
+LABEL = "this machine"
+HELP = "this process, one trial after another"
+ORDER = 0
+SERVED = True  # the app served to a class trains here
+OPTIONS = ()  # none of its own (--threads and --device are the run's)
+
+
+def executor_class():
+    return LocalExecutor
+
+
 class LocalExecutor:
-    name = "local"
-
+    name = NAME
     slots = 1  # one trial at a time
+    lost_reason = None  # a trial here is never lost: it finishes, fails or is cancelled
 
-    def __init__(self, prep, tcfg, method: str, projection: str, should_stop: Callable[[], bool],
-                 cfg: dict | None = None):
-        self.prep, self.tcfg, self.method, self.projection = prep, tcfg, method, projection
+    def __init__(self, prep, cfg, should_stop: Callable[[], bool]):
+        self.prep, self.cfg = prep, cfg
         self._stop = should_stop
         self._cancelled = False
         self._pending: list[tuple] = []
@@ -31,14 +42,17 @@ class LocalExecutor:
             spec, on_start, on_point = self._pending.pop(0)
             on_start()
             try:
-                d, method = spec.trains(self.method)
-                res = run_trial(self.prep, self.tcfg, d=d, seed=spec.seed, method=method,
-                                projection=self.projection, on_point=on_point, should_stop=self.should_stop)
+                d, method = spec.trains(self.cfg.method)
+                res = run_trial(self.prep, self.cfg, d=d, seed=spec.seed, method=method,
+                                projection=self.cfg.projection, on_point=on_point, should_stop=self.should_stop)
             except Exception as e:  # noqa: BLE001 - handed to the owner, which records and decides
                 self._pending.clear()
                 yield spec, e
                 return
             yield spec, res
+
+    def describe(self) -> None:
+        return None  # the default: nothing to say where trials train
 
     def cancel(self) -> None:
         self._cancelled = True

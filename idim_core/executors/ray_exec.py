@@ -26,6 +26,22 @@ import time
 from typing import Callable
 
 from ..errors import UserError
+from . import TrialLost
+
+NAME = "ray"
+LABEL = "Ray cluster"
+HELP = "each trial a task on a Ray cluster; pip install -e \".[ray]\""
+ORDER = 10
+SERVED = False  # a visitor of the served app does not name a cluster for the server to join
+# (name, type, default, help, the form's label): RunConfig fields and `idim run` flags
+OPTIONS = (
+    ("ray_address", str, None, "the cluster (HOST:PORT, ray://HOST:PORT or auto; default: start a local "
+                                        "Ray instance)", "Ray address"),
+    ("cpus_per_trial", float, None, "CPUs each trial asks for (default 1)", "CPUs per trial"),
+    ("gpus_per_trial", float, None, "GPUs each trial asks for (default 0; fractions share a GPU)",
+     "GPUs per trial"),
+)
+FLOAT_OPTIONS = ("cpus_per_trial", "gpus_per_trial")
 
 POLL = 0.5  # seconds between the owner's looks at results, progress and cancel requests
 PUSH_EVERY = 0.5  # a trial sends its curve at most this often (a few messages a second)
@@ -42,10 +58,6 @@ def _test_hooks() -> dict | None:
     if not (once or d):
         return None
     return {"once": once, "d": int(d) if d and d.isdigit() else None, "points": int(pts) if pts and pts.isdigit() else 0}
-
-
-class TrialLost(Exception):
-    """A trial whose Ray worker died more often than Ray retries it (infrastructure, not training)."""
 
 
 def require_ray():
@@ -146,8 +158,7 @@ def _node_module(cfg: dict, num_labels: int, device: str):
 _NODE_DATA: dict[str, tuple] = {}
 
 
-def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, projection: str, sink, threads: int,
-                device: str, kill_flag: dict | None):
+def _node_trial(cfg, spec, data, data_key: str, sink, threads: int, device: str, kill_flag: dict | None):
     import copy
 
     import torch
@@ -201,8 +212,8 @@ def _node_trial(cfg: dict, tcfg, spec, data, data_key: str, method: str, project
         return state["stop"]
 
     try:
-        d, how = spec.trains(method)
-        res = run_trial(prep, tcfg, d=d, seed=spec.seed, method=how, projection=projection,
+        d, how = spec.trains(cfg.method)
+        res = run_trial(prep, cfg, d=d, seed=spec.seed, method=how, projection=cfg.projection,
                         on_point=on_point, should_stop=should_stop)
     except Cancelled:
         return "cancelled"
@@ -240,17 +251,16 @@ class _Sink:
 # the owner's side
 # ---------------------------------------------------------------------------
 class RayExecutor:
-    name = "ray"
+    name = NAME
+    lost_reason = f"its Ray worker died {MAX_RETRIES + 1} times"
 
-    def __init__(self, prep, tcfg, method: str, projection: str, should_stop: Callable[[], bool],
-                 cfg: dict | None = None):
+    def __init__(self, prep, cfg, should_stop: Callable[[], bool]):
         ray = require_ray()
-        cfg = cfg or {}
-        self.cfg, self.tcfg, self.method, self.projection = cfg, tcfg, method, projection
+        self.cfg = cfg
         self._stop = should_stop
-        self.cpus = float(cfg.get("cpus_per_trial") or 1)
-        self.gpus = float(cfg.get("gpus_per_trial") or 0)
-        self.address = connect(cfg.get("ray_address"))
+        self.cpus = float(cfg.cpus_per_trial or 1)
+        self.gpus = float(cfg.gpus_per_trial or 0)
+        self.address = connect(cfg.ray_address)
         self.device = "cuda" if self.gpus > 0 else "cpu"
         have = ray.cluster_resources()
         for what, want in (("CPU", self.cpus), ("GPU", self.gpus)):
@@ -277,11 +287,14 @@ class RayExecutor:
             n = min(n, res.get("GPU", 0) // self.gpus)
         return max(1, int(n))
 
+    def describe(self) -> str:
+        return f"trials run on Ray at {self.address} ({self.slots} at a time)"
+
     def submit(self, spec, on_start: Callable[[], None], on_point: Callable[[dict], None]) -> None:
         on_start()
-        threads = int(self.cfg.get("threads") or self.cpus or 1)
-        ref = self._remote.remote(self.cfg, self.tcfg, spec, self._data, self._data.hex(), self.method,
-                                  self.projection, self._sink, threads, self.device, _test_hooks())
+        threads = int(self.cfg.threads or self.cpus or 1)
+        ref = self._remote.remote(self.cfg, spec, self._data, self._data.hex(), self._sink, threads, self.device,
+                                  _test_hooks())
         self._pending[ref] = (spec, on_point)
         self._by_key[(spec.kind, spec.d, spec.seed)] = (on_start, on_point)
 
@@ -353,3 +366,102 @@ class RayExecutor:
             except Exception:  # noqa: BLE001 - already finished
                 pass
         self._pending.clear()
+
+
+# ---------------------------------------------------------------------------
+# the executor's own options: checks when a run is made, the preflight before it is stored, the form
+# ---------------------------------------------------------------------------
+def executor_class():
+    return RayExecutor
+
+
+def check(cfg: dict, given: dict) -> None:
+    """Torch- and Ray-free: the numbers make sense (the cluster is asked in ``preflight``)."""
+    import math
+
+    for key in FLOAT_OPTIONS:
+        v = cfg.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v < 0 or (key == "cpus_per_trial" and v == 0)):
+            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
+    if cfg.get("pretrain"):
+        raise UserError("--pretrain runs on the local executor only; leave --executor out")
+
+
+def live_facts(stored_cfg: dict, summary: dict) -> dict:
+    where = summary.get("cluster") or stored_cfg.get("ray_address") or "a local Ray instance"
+    return {"metric": "Ray", "help": "Each trial is a task on a Ray cluster; this machine's worker collects the "
+                                     "results and writes the store.",
+            "caption": f"Trials run on the Ray cluster at {where}"
+                       + (f", {summary['slots']} at a time" if summary.get("slots") else "") + "."}
+
+
+def form(box, key) -> dict:
+    """Explore's fields for this executor's options (``box``: a Streamlit container; ``key(name)``: a widget key)."""
+    r1, r2, r3 = box.columns([2, 1, 1])
+    address = r1.text_input("Ray address", key=key("ray_address"), placeholder="blank: a local Ray instance",
+                            help="HOST:PORT of the head node (or ray://HOST:PORT, or auto).").strip() or None
+    cpus = r2.number_input("CPUs per trial", 0.25, 256.0, 1.0, 0.25, key=key("cpus_per_trial"))
+    gpus = r3.number_input("GPUs per trial", 0.0, 16.0, 0.0, 0.25, key=key("gpus_per_trial"),
+                           help="Fractions let several trials share one GPU.")
+    return {"ray_address": address, "cpus_per_trial": float(cpus), "gpus_per_trial": float(gpus) or None}
+
+
+_RAY_PROBE = ("import json, ray\n"
+              "ray.init(address={!r}, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
+              "print(json.dumps(ray.cluster_resources()))\n")
+
+
+def preflight(cfg) -> None:
+    """Ray is installed, the cluster exists and has what each trial asks for: checked before the run is stored.
+
+    No cluster address: the local instance has this machine's CPUs and GPUs.  ``auto``: a running cluster must be
+    found.  An address and --cpus/--gpus-per-trial: the cluster's resources are read in a child process (joining
+    Ray here would tie this process, the app's among them, to the cluster)."""
+    import os
+
+    ray = require_ray()
+    address = cfg.get("ray_address")
+    cpus, gpus = cfg.get("cpus_per_trial"), cfg.get("gpus_per_trial")
+    if address == "auto":
+        try:
+            from ray._private.services import get_ray_address_from_environment
+
+            found = get_ray_address_from_environment("auto", None)
+        except Exception:  # noqa: BLE001 - Ray says it in a ConnectionError; one sentence here
+            found = None
+        if not found or found == "auto":
+            raise UserError("--ray-address auto found no running Ray cluster on this machine; start one with "
+                            "`ray start --head`, give its HOST:PORT, or leave --ray-address out for a local instance")
+        address = found
+    check_address(address)
+    if not address or address.startswith("local"):
+        have_cpu = float(os.cpu_count() or 1)
+        have_gpu = 0.0
+        if gpus:
+            import torch
+
+            have_gpu = float(torch.cuda.device_count()) if torch.cuda.is_available() else 0.0
+    elif cpus or gpus:
+        import json
+        import subprocess
+        import sys
+
+        try:
+            out = subprocess.run([sys.executable, "-c", _RAY_PROBE.format(address)], capture_output=True, text=True,
+                                 timeout=90)
+            have = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+        except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+            have = None
+        if not isinstance(have, dict):
+            raise UserError(f"the Ray cluster at {address} cannot be joined to read its CPUs and GPUs; check the "
+                            "address and that its Ray version matches this one's")
+        have_cpu, have_gpu = float(have.get("CPU", 0)), float(have.get("GPU", 0))
+    else:
+        return
+    del ray
+    for what, want, have in (("cpu", cpus, have_cpu), ("gpu", gpus, have_gpu)):
+        if want and want > have:
+            where = "this machine" if not address or address.startswith("local") else f"the Ray cluster at {address}"
+            raise UserError(f"each trial asks for {want:g} {what.upper()}{'s' if want != 1 else ''} but {where} has "
+                            f"{have:g}; lower --{what}s-per-trial")

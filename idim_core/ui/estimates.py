@@ -5,8 +5,10 @@ import math
 import os
 import time
 
+from .. import executors
 from ..errors import UserError
 from ..store import FINAL
+from ..runconfig import is_auto
 from .workers import detect_device
 
 
@@ -142,7 +144,7 @@ def measured_speed(store, cfg: dict, device: str = "cpu") -> dict | None:
     seen = set()
     for run in store.list_runs(limit=MEASURED_RUNS):
         rc = run["config"]
-        if (rc.get("recorded") or rc.get("model") != cfg.get("model") or (rc.get("executor") or "local") != "local"
+        if (rc.get("recorded") or rc.get("model") != cfg.get("model") or (rc.get("executor") or executors.DEFAULT) != executors.DEFAULT
                 or (run.get("device") or "").split(" ")[0] != dev):
             continue
         bucket = same_task if rc.get("task") == cfg.get("task") else same_model
@@ -224,7 +226,7 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         or steps_per_trial(cfg)
     n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
     planned = planned_trials(cfg)
-    if cfg["dims"] == "auto":
+    if is_auto(cfg["dims"]):
         planned = max(planned, n_sub_done + int(cfg["seeds"]))
     left = 0.0
     if current is not None:

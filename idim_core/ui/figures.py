@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..runconfig import is_auto
 from .text import html_text as _h  # a run's words in Plotly text: <a href> shown, not a live link
 from .views import accuracy_word, baseline_word, d90_text, levels_text
 
@@ -240,7 +241,7 @@ def plan_figure(cfg: dict, D: int | None, height: int = 150):
     """Where a planned run's trials lie on the log-d axis, with D (full fine-tuning) marked."""
     import plotly.graph_objects as go
 
-    dims = cfg["dims"] if cfg["dims"] != "auto" else []
+    dims = [] if is_auto(cfg["dims"]) else cfg["dims"]
     fig = go.Figure()
     if dims:
         fig.add_trace(go.Scatter(x=dims, y=[0] * len(dims), mode="markers+text", text=[f"{d:,}" for d in dims],
@@ -348,7 +349,7 @@ def figure_html(fig, res: dict | None = None) -> str:
     fig = copy.deepcopy(fig)
     if res is not None:
         cfg = res.get("config") or {}
-        dims = "automatic search" if cfg.get("dims") == "auto" else f"{len(cfg.get('dims') or [])} values of d"
+        dims = "automatic search" if is_auto(cfg.get("dims")) else f"{len(cfg.get('dims') or [])} values of d"
         dims = {"rank": f"{len(cfg.get('ranks') or cfg.get('dims') or [])} ranks",
                 "single": "one point"}.get(res.get("axis", "d"), dims)  # an adapter run: its own axis
         title = html_text(f"idim run {res['run_id']}: {res['model']} on {res['task']}, {res['method'].upper()}, "

@@ -13,7 +13,7 @@ from .workers import ROOT
 
 
 def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
-    """Run sweep.preflight in a subprocess for hub/local models and non-bundled tasks.
+    """Run runconfig.preflight in a subprocess for hub/local models and non-bundled tasks.
 
     Checking a hub model imports transformers (and counting its parameters imports
     torch); doing that in a child process keeps the UI process light.  Bundled

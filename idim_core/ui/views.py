@@ -6,6 +6,7 @@ import time
 
 from ..common import env_seconds
 from ..store import Store
+from ..runconfig import DEFAULTS, is_auto
 
 
 REFRESH_SECONDS = env_seconds("IDIM_REFRESH_S", 2.0, low=0.5)  # how often Live polls the store
@@ -208,11 +209,11 @@ def levels_text(res_or_cfg: dict, projection: bool = True, compact: bool = False
     from ..methods import axis, level_word
 
     cfg = res_or_cfg.get("config", res_or_cfg)
-    kind = axis(cfg.get("method", "said"))
+    kind = axis(cfg.get("method") or DEFAULTS["method"])
     dims = cfg.get("ranks") or cfg.get("dims") if kind == "rank" else cfg.get("dims")
     if kind == "single":
         return "one point"
-    if dims == "auto":
+    if is_auto(dims):
         levels = "automatic search"
     elif compact and len(dims or []) > 5:
         levels = f"{int(min(dims)):,} … {int(max(dims)):,} ({len(dims)} values)"
