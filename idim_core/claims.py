@@ -23,6 +23,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from . import d90 as d90mod
+from .classic import is_classic_model
 
 VERDICTS = ("supported", "contradicted", "depends", "not shown")
 BOOT = 2000
@@ -140,7 +141,7 @@ def _apart(a: list[float], b: list[float]) -> int:
 
 def base_word(res: dict) -> str:
     """A from-scratch net (the classic nets) is trained, not fine-tuned."""
-    return "full training" if (res.get("config") or res).get("model", res.get("model")) in ("mlp", "lenet") \
+    return "full training" if is_classic_model((res.get("config") or res).get("model", res.get("model"))) \
         else "full fine-tuning"
 
 

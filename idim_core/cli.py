@@ -60,7 +60,9 @@ def print_table(res: dict, out=sys.stdout) -> None:
     how = f"{res['projection']} projection" if res.get("axis", "d") == "d" else levels_text(res)
     w(f"run {res['run_id']}  [{res['status']}]  {res['model']} on {res['task']}, {res['method'].upper()}, {how}"
       + (f", D = {res['D']:,}" if res.get("D") else ""))
-    word = "full training" if res["model"] in ("mlp", "lenet") else "full fine-tuning"
+    from .classic import is_classic_model
+
+    word = "full training" if is_classic_model(res["model"]) else "full fine-tuning"
     rule = "floor" if res.get("threshold_rule") == "floor" else "0.9 x"
     w(f"{word} accuracy: {_fmt_acc(res['baseline_accuracy'])}   threshold ({rule}): {_fmt_acc(res['threshold'])}"
       + (f"   chance: {res['chance']:.3f}   majority: {res['majority']:.3f}" if res.get("chance") else ""))

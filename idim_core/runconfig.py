@@ -272,7 +272,7 @@ def bundled(cfg: dict) -> bool:
     from . import models, tasks
 
     try:
-        return models.resolve(cfg["model"]).source == "bundled" and tasks.resolve(cfg["task"]).source == "bundled"
+        return models.resolve(cfg["model"]).source == "bundled" and tasks.fixed(cfg["task"])
     except UserError:
         return False
 
@@ -647,7 +647,7 @@ def preflight(cfg: dict) -> None:
         if most and cfg["max_length"] > most:
             raise UserError(f"--max-length {cfg['max_length']:,} is more than {spec.name} reads ({most:,} tokens); "
                             f"give at most {most:,}")
-    if tasks.resolve(cfg["task"]).source != "bundled":
+    if not tasks.fixed(cfg["task"]):
         tasks.load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
                         cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])
 

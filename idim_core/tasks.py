@@ -40,6 +40,14 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def fixed(name: str) -> bool:
+    """The task ships with idim and cannot change between runs (its source says so); False for unknown names."""
+    try:
+        return sources.fixed(resolve(name).source)
+    except UserError:
+        return False
+
+
 def list_tasks() -> list[dict]:
     return [t.to_dict() for t in sources.listed()]
 

@@ -19,7 +19,7 @@ from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
 from idim_core import executors
 from idim_core.classic import is_classic_model
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, shared_baseline
-from idim_core.tasks import list_tasks
+from idim_core.tasks import fixed as tasks_fixed, list_tasks
 
 from pages._first_run import through_app
 
@@ -188,7 +188,7 @@ with left:
             st.query_params.clear()
     # served: only what ships with idim (no task that downloads), and your own CSV by upload
     tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model
-             and (not SERVED or t["source"] in ("bundled", "image"))]
+             and (not SERVED or tasks_fixed(t["name"]))]
     want_task = qget("task", str, CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"])
     url_csv = ""  # a CSV path named by the link: read only once the user confirms it (never when served)
     family_default = CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"]
@@ -420,12 +420,12 @@ with right:
         # where trials train; the widgets' state is kept for the session, so the choice is remembered
         # served: trials train here (a visitor does not name a cluster address for the server to connect to)
         # served: trials train here (a visitor does not name a cluster address for the server to connect to)
-        shown = [n for n, m in executors.REGISTRY.items() if m.SERVED or not SERVED]
-        executor = shown[0] if len(shown) == 1 else st.radio(
-            "Where trials train", shown, horizontal=True, key=K("executor"),
+        offered = [n for n, m in executors.REGISTRY.items() if m.SERVED or not SERVED]
+        executor = offered[0] if len(offered) == 1 else st.radio(
+            "Where trials train", offered, horizontal=True, key=K("executor"),
             format_func=lambda n: executors.REGISTRY[n].LABEL,
             help=" ".join(f"{executors.REGISTRY[n].LABEL[:1].upper() + executors.REGISTRY[n].LABEL[1:]}: "
-                          f"{executors.REGISTRY[n].HELP}." for n in shown))
+                          f"{executors.REGISTRY[n].HELP}." for n in offered))
         form = getattr(executors.REGISTRY[executor], "form", None)
         executor_options = form(st, K) if form else {}
 

@@ -10,6 +10,7 @@ import time
 import streamlit as st
 
 from idim_core import executors
+from idim_core.classic import is_classic_model
 
 from idim_core import d90 as d90mod
 
@@ -73,7 +74,7 @@ if cfg.get("shuffle_pixels"):
 
 def notes() -> None:
     """What a class may want to know about the run, above the chart (below it in the presenter view)."""
-    if cfg["model"] in ("mlp", "lenet"):
+    if is_classic_model(cfg["model"]):
         st.caption("Classic experiment (Li et al. 2018): trained from scratch, no pre-training; the green line is "
                    "this network's own accuracy with all its parameters trained (full training).")
     if cfg.get("recorded"):

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from idim_core import series as series_mod
+from idim_core.classic import CLASSIC_MODELS
 from idim_core.errors import UserError
 from idim_core.ui import figures, text, workers
 from idim_core.ui.keys import keys_for
@@ -23,7 +24,7 @@ PRESET = {"model": "mlp", "task": "mnist5k:ge5@b", "source": "mnist5k@a", "amoun
 with st.expander("Start a series", expanded=not series_mod.list_series(store)):
     with st.form(K("form", "start")):
         c1, c2 = st.columns(2)
-        model = c1.selectbox("model", ["mlp", "lenet"], key=K("select", "model"))
+        model = c1.selectbox("model", list(CLASSIC_MODELS), key=K("select", "model"))
         task = c1.text_input("target task", PRESET["task"], key=K("text", "task"),
                              help="mnist5k:5-9 (a class split), mnist5k:ge5@b (digit ≥ 5 on the second half of the "
                                   "training images), digits:5-9 ...")

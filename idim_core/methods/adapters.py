@@ -81,7 +81,7 @@ def check_rank(module, layers: list[str], rank: int, method: str) -> None:
 
 
 def adapter_lr(cfg, method_default: float) -> float:
-    v = cfg.get("lr_adapter") if isinstance(cfg, dict) else getattr(cfg, "lr_adapter", None)
+    v = cfg.get("lr_adapter")
     return float(v) if v else method_default
 
 
@@ -103,7 +103,8 @@ def peft_model(prep, cfg, peft_config_for, method: str):
 
 
 def _get(cfg, key):
-    return cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)
+    """A setting of the run (a RunConfig: typed attributes, or a stored run's dict for a check before loading)."""
+    return cfg[key] if key in cfg else None
 
 
 BUNDLED_WIDTH = 384  # the bundled MiniLM's hidden size: its query, value and feed-forward layers' smaller side

@@ -52,13 +52,13 @@ def check_model(module, cfg) -> None:
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import _get, adapter_lr, built_from, head_names, peft_model, require_peft, target_layers
+    from .adapters import adapter_lr, built_from, head_names, peft_model, require_peft, target_layers
 
     require_peft(NAME)
     from peft import FourierFTConfig
 
     n = int(d)
-    check_model(prep.module, {"lora_targets": _get(cfg, "lora_targets") or "query-value", "ranks": [n]})
+    check_model(prep.module, cfg.but(ranks=[n]))
     model, _ = peft_model(prep, cfg, lambda layers: FourierFTConfig(n_frequency=n, scaling=SCALING,
                                                                     random_loc_seed=seed, target_modules=layers), NAME)
     built = built_from(model, None, adapter_lr(cfg, LR))

@@ -22,7 +22,7 @@ def build(prep, cfg, d, seed, projection):
     from peft import LoraConfig
 
     rank = int(d)
-    check_rank(prep.module, target_layers(prep.module, getattr(cfg, "lora_targets", None) or "query-value"), rank,
+    check_rank(prep.module, target_layers(prep.module, cfg.lora_targets), rank,
                NAME)
     model, _ = peft_model(prep, cfg, lambda layers: LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
                                                                target_modules=layers), NAME)

@@ -39,13 +39,13 @@ def check_model(module, cfg) -> None:
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import _get, adapter_lr, built_from, peft_model, require_peft
+    from .adapters import adapter_lr, built_from, peft_model, require_peft
 
     require_peft(NAME)
     from peft import TinyLoraConfig
 
     u = int(d)
-    check_model(prep.module, {"lora_targets": _get(cfg, "lora_targets") or "query-value", "ranks": [u]})
+    check_model(prep.module, cfg.but(ranks=[u]))
     model, _ = peft_model(prep, cfg, lambda layers: TinyLoraConfig(r=RANK, u=u, weight_tying=1.0,
                                                                    projection_seed=seed, target_modules=layers), NAME)
     return built_from(model, None, adapter_lr(cfg, LR))

@@ -36,13 +36,13 @@ def check_model(module, cfg) -> None:
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import _get, adapter_lr, built_from, peft_model, require_peft
+    from .adapters import adapter_lr, built_from, peft_model, require_peft
 
     require_peft(NAME)
     from peft import UniLoraConfig
 
     length = int(d)
-    check_model(prep.module, {"lora_targets": _get(cfg, "lora_targets") or "query-value", "ranks": [length]})
+    check_model(prep.module, cfg.but(ranks=[length]))
     model, _ = peft_model(prep, cfg, lambda layers: UniLoraConfig(r=RANK, theta_d_length=length, proj_seed=seed,
                                                                   target_modules=layers), NAME)
     return built_from(model, None, adapter_lr(cfg, LR))

@@ -21,7 +21,7 @@ def build(prep, cfg, d, seed, projection):
     from peft import VeraConfig
 
     rank = int(d)
-    check_rank(prep.module, target_layers(prep.module, getattr(cfg, "lora_targets", None) or "query-value"), rank,
+    check_rank(prep.module, target_layers(prep.module, cfg.lora_targets), rank,
                NAME)
     model, _ = peft_model(prep, cfg, lambda layers: VeraConfig(r=rank, target_modules=layers, vera_dropout=0.0,
                                                                projection_prng_key=seed), NAME)

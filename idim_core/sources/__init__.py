@@ -17,7 +17,9 @@ module says:
   ``--max-train``, light (no tokenising);
 - ``stats(spec, max_length, split_seed, text_column, text_pair_column, label_column) -> dict`` (optional; by
   default ``idim_core.tasks`` loads the task and counts its tokens): the fields ``idim tasks`` shows;
-- ``stamp(spec)`` (optional): a value that changes when the task's data does (a file's mtime), for caches.
+- ``stamp(spec)`` (optional): a value that changes when the task's data does (a file's mtime), for caches;
+- ``FIXED`` (optional, default False): its tasks ship with idim and cannot change between runs (they share a
+  baseline, the served app offers them, the app checks them in its own process).
 
 Adding a source is one new file here: the package finds its modules (``pkgutil``) and registers every one
 that has ``NAME`` and ``load``; ``register`` adds one from elsewhere in one line (e.g. a test, a plugin).
@@ -83,6 +85,12 @@ def resolve(name: str):
         if spec is not None:
             return spec
     return None
+
+
+def fixed(source: str) -> bool:
+    """Its tasks ship with idim and cannot change between runs (``FIXED = True``): such runs share a baseline,
+    the app served to a class offers them, and they are checked in the app's own process (no heavy import)."""
+    return bool(getattr(REGISTRY.get(source), "FIXED", False))
 
 
 def names() -> list[str]:

@@ -8,6 +8,7 @@ from .csvread import INT_LABEL, read_csv
 NAME = "bundled"
 LABEL = "text tasks shipped with idim (assets/*.csv), offline"
 ORDER = 10
+FIXED = True  # shipped with idim: cannot change between runs
 
 TASKS: dict[str, TaskSpec] = {
     "mr": TaskSpec(

@@ -14,6 +14,7 @@ from .base import MAX_NAME, TaskSpec
 NAME = "image"
 LABEL = "image tasks and their class splits, for the classic models mlp and lenet"
 ORDER = 20
+FIXED = True  # shipped with idim: cannot change between runs
 
 _SIZES = {"digits": 1797, "mnist5k": 5000, "fashion-mnist": 5000}
 

@@ -24,18 +24,20 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
 
     try:
         light = (models.resolve(cfg["model"]).source in ("bundled", "classic")
-                 and tasks.resolve(cfg["task"]).source in ("bundled", "image"))
+                 and tasks.fixed(cfg["task"]))
     except UserError:
         raise
     if light:
         preflight(cfg)
         return
-    code = ("import json,sys\nfrom idim_core.errors import UserError\nfrom idim_core.runconfig import preflight\n"
-            "try:\n    preflight(json.loads(sys.stdin.read()))\nexcept UserError as e:\n    print(e); sys.exit(2)\n")
+    code = ("import json,sys\nfrom idim_core.errors import UserError\n"
+            "from idim_core.runconfig import RunConfig, preflight\n"
+            "try:\n    preflight(RunConfig.from_stored(json.loads(sys.stdin.read())))\n"
+            "except UserError as e:\n    print(e); sys.exit(2)\n")
     env = dict(os.environ)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        out = subprocess.run([sys.executable, "-c", code], input=json.dumps(cfg), capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", code], input=json.dumps(dict(cfg)), capture_output=True, text=True,
                              timeout=timeout, cwd=str(ROOT), env=env)
     except subprocess.TimeoutExpired:
         raise UserError(f"checking {cfg['model']} took more than {timeout:.0f} s; check your connection, "
@@ -60,7 +62,7 @@ def served_allows(model: str, task: str, home) -> bool:
         except OSError:
             return False
     try:
-        return tasks.resolve(task).source in ("bundled", "image")
+        return tasks.fixed(task)
     except UserError:
         return False
 

@@ -64,7 +64,9 @@ def runs_table(store: Store, limit: int | None = None) -> list[dict]:
 
 def is_classic(res_or_cfg: dict) -> bool:
     cfg = res_or_cfg.get("config", res_or_cfg)
-    return cfg.get("model") in ("mlp", "lenet")
+    from ..classic import is_classic_model
+
+    return is_classic_model(cfg.get("model"))
 
 
 def baseline_word(res_or_cfg: dict) -> str:
