@@ -140,6 +140,28 @@ def _mem_main(kind, model, method, projection, dim, batch, seq, device, threads)
     print(json.dumps({"peak_mib": peak}))
 
 
+PHASES = ("build", "steps", "validation", "test", "train_accuracy", "quantised", "quantised_train")
+
+
+def breakdown(trials: list[dict], grid: list[int], prepare_s: float | None, wall: float) -> dict:
+    """Where a sweep's time went: seconds by trial kind (baseline, probe, the grid's subspace trials, the
+    refinement's) and by phase inside trials (building the trainable model, training steps, validation
+    passes, the test pass, the training-accuracy pass, the quantised passes), plus preparation (model and
+    data, before the first trial) and the rest (the store, the search, the bootstrap at the end)."""
+    kinds = {"baseline_s": 0.0, "probe_s": 0.0, "grid_s": 0.0, "refinement_s": 0.0}
+    phases = {f"{p}_s": 0.0 for p in PHASES}
+    for t in trials:
+        key = "baseline_s" if t["kind"] == "baseline" else "probe_s" if t["kind"] == "probe" else \
+            "grid_s" if t["d"] in grid else "refinement_s"
+        kinds[key] += t["seconds"] or 0.0
+        for p in PHASES:
+            phases[f"{p}_s"] += (t.get("timing") or {}).get(p, 0.0)
+    in_trials = sum(t["seconds"] or 0.0 for t in trials)
+    return {"prepare_s": prepare_s, **kinds, **phases, "trials_s": in_trials,
+            "refinement_trials": sum(1 for t in trials if t["kind"] == "subspace" and t["d"] not in grid),
+            "other_s": wall - in_trials - (prepare_s or 0.0)}
+
+
 def sweep_bench(home=None, **overrides) -> dict:
     """The documented default quick sweep, end to end through a store."""
     import tempfile
@@ -160,9 +182,11 @@ def sweep_bench(home=None, **overrides) -> dict:
     trial_times = []
 
     def progress(e):
+        if e["type"] == "trial_start" and "prepared" not in first_point:
+            first_point["prepared"] = time.perf_counter() - t0
         if e["type"] == "trial_end":
             trial_times.append({"kind": e["kind"], "d": e["d"], "seed": e["seed"], "seconds": e["seconds"],
-                                "accuracy": e["accuracy"]})
+                                "accuracy": e["accuracy"], "timing": e.get("timing") or {}})
             if e["kind"] == "subspace" and "t" not in first_point:
                 first_point["t"] = time.perf_counter() - t0
 
@@ -172,7 +196,8 @@ def sweep_bench(home=None, **overrides) -> dict:
     res = result(store, run_id)
     out = {"wall_s": wall, "first_point_s": first_point.get("t"), "trials": trial_times,
            "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
-           "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": cfg}
+           "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
+           "breakdown": breakdown(trial_times, cfg.grid, first_point.get("prepared"), wall)}
     if tmp:
         store.close()
         tmp.cleanup()

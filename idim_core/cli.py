@@ -428,6 +428,9 @@ def cmd_bench(args) -> int:
               f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
         for t in out["trials"]:
             print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, accuracy {t['accuracy']}")
+        b = out["breakdown"]
+        print("where the time went (s): " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f}" for k, v in b.items()
+                                                     if k.endswith("_s") and v is not None))
     return 0
 
 

@@ -227,7 +227,7 @@ class Runner:
                   else "")
                + f" ({res.seconds:.0f} s)")
         store.event(run_id, "info" if res.status == "done" else "warning", msg)
-        self.progress({"type": "trial_end", **row})
+        self.progress({"type": "trial_end", **row, "timing": dict(getattr(res, "timing", None) or {})})
 
     # -- the run --------------------------------------------------------------------------------------------
     def _run(self, cfg: RunConfig, device: str) -> dict:

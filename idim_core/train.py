@@ -150,6 +150,9 @@ class TrialResult:
     train_accuracy: float | None = None  # the kept state on the training examples (the gap is this - accuracy)
     extra: dict | None = None  # SAID: lam, lam_names, lam_history; subspace: quantised (bits -> test accuracy)
     test: Callable | None = field(default=None, repr=False)  # --lr-search: the test pass of a kept attempt
+    # seconds by phase (build, steps, validation, test, train_accuracy, quantised, quantised_train): where the
+    # trial's time went, for `idim bench sweep`; summed over the attempts of --lr-search
+    timing: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -185,6 +188,7 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     total = max(1, total)
     best: TrialResult | None = None
     steps_all = 0
+    timing: dict[str, float] = {}
     for k, mult in enumerate(mults):
         def shifted(p, k=k):  # progress over all attempts: attempt k's steps follow attempt k-1's
             if on_point:
@@ -193,13 +197,19 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
         res = _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches,
                        shifted if len(mults) > 1 else on_point, should_stop, test=len(mults) == 1)
         steps_all += res.steps
+        for k2, v in res.timing.items():
+            timing[k2] = timing.get(k2, 0.0) + v
         if best is None or _rank(res) > _rank(best):
             best = res
     assert best is not None
     if len(mults) > 1:
         if best.status == "done":
             best.accuracy, best.correct = best.test()
+            for k2, v in best.timing.items():  # the kept attempt's test passes, run just now
+                if k2 not in ("build", "steps", "validation"):
+                    timing[k2] = timing.get(k2, 0.0) + v
         best.steps = steps_all
+    best.timing = timing
     best.seconds = time.perf_counter() - t0
     best.test = None
     return best
@@ -239,6 +249,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
     from . import methods
 
     built = (methods.FULL if d is None else methods.get(method)).build(prep, cfg, d, seed, projection)
+    timing = {"build": time.perf_counter() - t0, "steps": 0.0, "validation": 0.0}
     model, lr, trainable = built.model, built.lr * mult, built.trainable
     snapshot, restore = built.snapshot, built.restore
     params = [{**g, "lr": g["lr"] * mult} for g in built.param_groups]
@@ -267,6 +278,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         idx = batches.pop()
         if should_stop and should_stop():
             raise Cancelled()
+        t_step = time.perf_counter()
         batch = prep.train.batch(idx, prep.device)
         logits = model(**batch)
         loss = F.cross_entropy(logits, prep.train.labels[idx].to(prep.device))
@@ -279,11 +291,14 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         sched.step()
         step += 1
         lv = float(loss.detach())
+        t_val = time.perf_counter()
+        timing["steps"] += t_val - t_step
         point = {"step": step, "loss": lv, "accuracy": None, "total": total}
         if step % eval_every == 0 or step == total:
             model.eval()
             acc = evaluate(fwd, prep.val, prep.device, EVAL_BATCH)
             model.train()
+            timing["validation"] += time.perf_counter() - t_val
             point["accuracy"] = acc
             lam_now = getattr(model, "lam", None)
             if lam_now is not None:  # SAID's scales a few times during training (at every evaluation)
@@ -303,8 +318,11 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         if best_state is not None:
             restore(best_state)
         model.eval()
+        t = time.perf_counter()
         acc, correct = evaluate(fwd, prep.test, prep.device, EVAL_BATCH, per_example=True)
+        t, res.timing["test"] = time.perf_counter(), time.perf_counter() - t
         res.train_accuracy = evaluate(fwd, prep.train, prep.device, EVAL_BATCH)
+        t, res.timing["train_accuracy"] = time.perf_counter(), time.perf_counter() - t
         extra = {}
         lam = getattr(model, "lam", None)
         if lam is not None:
@@ -312,16 +330,19 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
                          lam_history=lam_history)
         if getattr(model, "z", None) is not None and QUANTISE_BITS:
             extra["quantised"] = quantised_accuracies(model, fwd, prep, cfg)
+            t, res.timing["quantised"] = time.perf_counter(), time.perf_counter() - t
             # the bound speaks of the quantised model: its training accuracy, on a fixed training subset
             extra["quantised_train"] = quantised_accuracies(model, fwd, prep, cfg, split=Head(prep.train,
                                                                                              QUANTISED_TRAIN_N),
                                                             bits=QUANTISED_TRAIN_BITS)
             extra["quantised_train_n"] = min(QUANTISED_TRAIN_N, len(prep.train))
+            res.timing["quantised_train"] = time.perf_counter() - t
         res.extra = extra or None
         return acc, correct
 
     res = TrialResult(status, None, best_val if best_val >= 0 else None, step,
-                      time.perf_counter() - t0, trainable, curve, error, None, lr, _peak_mb(prep.device, was_reset))
+                      time.perf_counter() - t0, trainable, curve, error, None, lr, _peak_mb(prep.device, was_reset),
+                      timing=timing)
     if status == "done" and test:
         res.accuracy, res.correct = run_test()
     else:

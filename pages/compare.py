@@ -164,6 +164,30 @@ else:
         if len(budgets) > 1:
             st.caption("These runs differ in budget (epochs, training examples or seeds): compare their d90 with care.")
 
+from idim_core import series as series_mod  # noqa: E402
+
+all_series = series_mod.list_series(store)
+if all_series:
+    st.subheader("Series side by side")
+    picked = st.multiselect("Series to overlay (d90 against the amount of pre-training, or the mlp's width)",
+                            [s["id"] for s in all_series], default=[s["id"] for s in all_series][:2],
+                            format_func=lambda i: next(f"{i}: {s['overrides'].get('model')} on "
+                                                       f"{s['overrides'].get('task')}, {' / '.join(s['sources'])}"
+                                                       for s in all_series if s["id"] == i),
+                            key=K("select", "series"))
+    summaries = []
+    for sid in picked:
+        try:
+            summaries.append(series_mod.summary(store, sid))
+        except UserError as e:
+            st.error(text.md(e))
+    if summaries:
+        axes = {s["axis"] for s in summaries}
+        if len(axes) > 1:
+            st.caption("These series vary different things (pre-training amount, width): only those like the "
+                       "first are drawn.")
+        chart(figures.series_overlay(summaries), K("chart", "series", ",".join(picked)), present)
+
 st.subheader("Published figures (paper), not measured here")
 st.caption("For orientation only. These come from the papers, on other models, tasks and budgets; this app never "
            "mixes them with its own measurements.")

@@ -1,4 +1,6 @@
 """Series: d90 against the amount of pre-training (or the mlp's width), filled in as its runs finish."""
+import json
+
 import streamlit as st
 
 from idim_core import series as series_mod
@@ -71,6 +73,10 @@ def show(sid: str) -> None:
         return
     fig = figures.series_figure(out)
     st.plotly_chart(fig, key=K("chart", "series", sid), width="stretch")
+    if any(e.get("d90_status") == "found" for e in out["entries"]):
+        st.caption("The second panel: the target's accuracy (full training, test) against d90, one point per amount. "
+                   "Aghajanyan et al. found lower d90 going with better accuracy after fine-tuning.")
+        st.plotly_chart(figures.series_accuracy_figure(out), key=K("chart", "accuracy", sid), width="stretch")
     rows = []
     for e in out["entries"]:
         ci = e.get("d90_ci")
@@ -84,6 +90,11 @@ def show(sid: str) -> None:
         "run": st.column_config.LinkColumn("run", display_text=r"run=(\w+)"),
         "baseline": st.column_config.NumberColumn("baseline", format="%.3f"),
         "d90": st.column_config.NumberColumn("d90", format="%,.0f")})
+    c1, c2 = st.columns(2)
+    c1.download_button("Series as JSON", json.dumps(out, indent=1), f"series-{sid}.json", "application/json",
+                       key=K("download", "json", sid), help="The same object as `idim series ... --json`.")
+    c2.download_button("Series as CSV", figures.series_csv(out), f"series-{sid}.csv", "text/csv",
+                       key=K("download", "csv", sid))
 
 
 show(sid)

@@ -34,6 +34,18 @@ def test_bench_sweep_reports_times_and_d90(home):
     assert kinds[0] == "subspace" and kinds[1:4] == ["baseline"] * 3 and set(kinds[4:]) == {"subspace"}
     assert len(kinds) >= 4 + 5
     assert out["baseline_accuracy"] > 0.5 and "d90" in out and "d90_interpolated" in out
+    # where the time went: by kind of trial and by phase inside trials, adding up to the wall time
+    b = out["breakdown"]
+    for key in ("prepare_s", "baseline_s", "probe_s", "grid_s", "refinement_s", "steps_s", "validation_s",
+                "test_s", "train_accuracy_s", "quantised_s", "quantised_train_s", "build_s", "other_s"):
+        assert b[key] is not None and b[key] >= 0, key
+    trials = sum(t["seconds"] for t in out["trials"])
+    assert b["baseline_s"] + b["probe_s"] + b["grid_s"] + b["refinement_s"] == pytest.approx(trials)
+    assert b["prepare_s"] + trials + b["other_s"] == pytest.approx(out["wall_s"])
+    assert b["refinement_trials"] == sum(1 for t in out["trials"] if t["kind"] == "subspace" and t["d"] not in (10, 300))
+    assert 0 < b["steps_s"] < trials and b["quantised_s"] > 0  # every subspace trial measures z quantised
+    for t in out["trials"]:  # each trial's phases fit inside its seconds
+        assert sum(t["timing"].values()) <= t["seconds"] + 1e-6
 
 
 def test_bench_bad_input(home):

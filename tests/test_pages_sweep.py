@@ -36,6 +36,7 @@ CLI_RUNS = {
 # queued once the worker has gone: adapter runs before their first point
 QUEUED = {"queued-lora": ("--method", "lora", "--ranks", "1,4"), "queued-head": ("--method", "head")}
 RECORDED = sorted(p.stem for p in demo.RECORDED_DIR.glob("*.json"))
+SERIES = {"model": "mlp", "task": "digits:5-9", "dims": "10,100", "seeds": 1, "epochs": 3.0}
 KINDS = [("cli", n) for n in (*CLI_RUNS, *QUEUED)] + [("recorded", n) for n in RECORDED]
 VIEWS = ("normal", "presenter")
 
@@ -50,6 +51,10 @@ def sweep_home(tmp_path_factory):
         ids[("cli", name)] = re.search(r"queued run ([0-9a-f]{12})", out.stdout).group(1)
     out = run_cli("cancel", ids[("cli", "cancelled")], home=home)
     assert out.returncode == 0, out.stderr
+    from idim_core import series as series_mod
+
+    with _closing(Store(home)) as s:  # a small pre-training series with its control, trained by the same worker
+        sid, _ = series_mod.queue(s, SERIES, ["digits:0-4", "digits:0-4:shuffled"], [0, 1], [None])
     out = run_cli("worker", "--once", home=home, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     for name, args in QUEUED.items():  # queued after the worker left: they wait for their first point
@@ -68,7 +73,7 @@ def sweep_home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IDIM_HOME", str(home))
         mp.setenv(ui.NO_AUTOSTART_ENV, "1")
-        yield {"home": home, "ids": ids, "runs": runs}
+        yield {"home": home, "ids": ids, "runs": runs, "series": sid}
 
 
 class _closing:
@@ -308,3 +313,44 @@ def test_idim_show_names_an_adapter_run_by_its_axis(sweep_home):
         assert out.returncode == 0, out.stderr
         first = out.stdout.splitlines()[0]
         assert words in first and ("projection" in first) is (name[1] == "classic-did"), first
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_series_page_and_the_overlay_on_compare(sweep_home, view):
+    """The Series page draws the series (d90 against pre-training, the control beside it) and its second
+    panel, and offers it as JSON and CSV; Compare overlays it."""
+    from idim_core import series as series_mod
+
+    sid, present = sweep_home["series"], view == "presenter"
+    with _closing(Store(sweep_home["home"])) as s:
+        out = series_mod.summary(s, sid)
+    assert {e["status"] for e in out["entries"]} == {"done"}
+    at = render("pages/series.py", {"series": sid}, present)
+    assert at.selectbox(key="series:select:series").value == sid
+    figs = charts(at)
+    assert figs and figs[0]["layout"]["meta"]["series"] == sid
+    roles = {(tr.get("meta") or {}).get("role") for tr in figs[0]["data"]}
+    assert "control" in roles or any(e["d90_status"] != "found" for e in out["entries"]), roles
+    if any(e["d90_status"] == "found" for e in out["entries"]):
+        assert len(figs) == 2 and figs[1]["layout"]["meta"]["panel"] == "accuracy"
+    assert [b.label for b in at.get("download_button")] == ["Series as JSON", "Series as CSV"]
+    at = render("pages/compare.py", {}, present, at)
+    assert sid in at.multiselect(key="compare:select:series").value
+    overlay = [f for f in charts(at) if f["layout"].get("meta", {}).get("series") == [sid]]
+    assert overlay, "Compare drew no series overlay"
+    check_view(at, present)
+
+
+def test_series_csv_escapes_and_has_a_row_per_amount(sweep_home):
+    import csv
+    import io
+
+    from idim_core import series as series_mod
+    from idim_core.ui import figures
+
+    with _closing(Store(sweep_home["home"])) as s:
+        out = series_mod.summary(s, sweep_home["series"])
+    rows = list(csv.DictReader(io.StringIO(figures.series_csv(out))))
+    assert len(rows) == len(out["entries"]) and rows[0]["series"] == sweep_home["series"]
+    evil = {**out, "task": "=HYPERLINK(1)"}
+    assert list(csv.DictReader(io.StringIO(figures.series_csv(evil))))[0]["task"].startswith("'=")

@@ -673,3 +673,91 @@ def series_figure(series: dict, height: int = 460, font_size: int | None = None)
     if font_size:
         fig.update_layout(font=dict(size=font_size))
     return fig
+
+
+def series_accuracy_figure(series: dict, height: int = 380, font_size: int | None = None):
+    """The series' second panel: the target's full-training accuracy against d90, one point per amount of
+    pre-training (its label), one colour per source (the control grey).  Aghajanyan et al. (2021) found that
+    a lower d90 goes with better accuracy after fine-tuning; here each point's run is in its customdata.
+    Entries without a found d90 are left out (their d90 is a bound, not a point)."""
+    import plotly.graph_objects as go
+
+    by_width = series.get("axis") == "width"
+    fig = go.Figure()
+    entries = [e for e in series["entries"] if e.get("run_id") and e.get("d90_status") == "found"
+               and e.get("baseline") is not None]
+    groups: dict = {}
+    for e in entries:
+        key = ("from scratch" if not e["pretrain_epochs"] else e["pretrain"]) if not by_width else \
+            f"width {e.get('width')}"
+        groups.setdefault(key, []).append(e)
+    for i, (name, rows) in enumerate(groups.items()):
+        control = str(name).endswith(":shuffled")
+        colour = C_CHANCE if control else PALETTE[i % len(PALETTE)]
+        rows = sorted(rows, key=lambda e: e["d90_interpolated"])
+        fig.add_trace(go.Scatter(
+            x=[e["d90_interpolated"] for e in rows], y=[e["baseline"] for e in rows], mode="markers+text",
+            name=_h(name), text=[f"{e['pretrain_epochs']} ep" for e in rows], textposition="top center",
+            marker=dict(color=colour, size=12, symbol="square" if control else "circle"),
+            customdata=[[e["run_id"], e["pretrain_epochs"]] for e in rows],
+            meta={"role": "control" if control else "series", "source": name},
+            hovertemplate="%{customdata[1]} epochs<br>d90 ≈ %{x:,.0f}<br>accuracy %{y:.3f}<br>run "
+                          "%{customdata[0]}<extra></extra>"))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        xaxis=dict(type="log", title="d90 (log scale)", tickformat=","),
+        yaxis=dict(title="target accuracy, full training (test)", tickformat=".2f"),
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+        uirevision=series["series"] + ":accuracy", meta={"series": series["series"], "panel": "accuracy"},
+    )
+    if font_size:
+        fig.update_layout(font=dict(size=font_size))
+    return fig
+
+
+def series_overlay(many: list[dict], height: int = 480, font_size: int | None = None):
+    """Several series on one chart (Compare): each series' d90 lines, named by its id, target and sources.
+    Series on different axes (pre-training amount, width) are not mixed: the first one's axis is kept."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if not many:
+        return fig
+    axis = many[0].get("axis")
+    for i, s in enumerate(x for x in many if x.get("axis") == axis):
+        one = series_figure(s)
+        for tr in one.data:
+            tr.name = _h(f"{s['series']} ({s['task']}): ") + (tr.name or "")
+            if tr.meta and tr.meta.get("role") != "control":
+                tr.marker.color = PALETTE[i % len(PALETTE)]
+                tr.line.color = PALETTE[i % len(PALETTE)]
+            tr.legendgroup = s["series"]
+            fig.add_trace(tr)
+        if i == 0:
+            fig.update_layout(xaxis=one.layout.xaxis, yaxis=one.layout.yaxis)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
+                      meta={"series": [s["series"] for s in many], "axis": axis})
+    if font_size:
+        fig.update_layout(font=dict(size=font_size))
+    return fig
+
+
+def series_csv(series: dict) -> str:
+    """A series as CSV (one row per amount), formulas escaped like every export."""
+    import csv
+    import io
+
+    from ..results import csv_cell
+
+    cols = ["series", "model", "task", "pretrain", "pretrain_epochs", "width", "run_id", "status", "baseline",
+            "threshold", "d90", "d90_interpolated", "d90_ci_low", "d90_ci_high", "d90_status", "seeds"]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(cols)
+    for e in series["entries"]:
+        ci = e.get("d90_ci") or [None, None]
+        row = {**e, "series": series["series"], "model": series["model"], "task": series["task"],
+               "d90_ci_low": ci[0], "d90_ci_high": ci[1]}
+        w.writerow([csv_cell(row.get(c)) for c in cols])
+    return buf.getvalue()
