@@ -124,6 +124,9 @@ class Runner:
         def pre_log(message: str, facts: dict) -> None:  # pre-training's progress, like a trial's
             if "reused" in facts or facts.get("epoch") in (1, facts.get("epochs")) or facts.get("epoch", 0) % 5 == 0:
                 store.event(run_id, "info", message)
+            if "epoch" in facts:  # Live's progress bar reads it from the run's summary
+                self._summary(pretraining={"epoch": facts["epoch"], "epochs": facts["epochs"],
+                                           "source": cfg.pretrain, "loss": facts.get("loss")})
             self.progress({"type": "pretrain", "message": message, **facts})
 
         prep, lm, task = (prepare_warm if self.warm else prepare)(cfg, device, store.home, pre_log)

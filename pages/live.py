@@ -203,6 +203,13 @@ def live_view() -> None:
                 fig = kept_figure(K("state", "curve", run_id), (current["id"], present), len(pts),
                                   lambda: figures.trial_curve_figure(pts))
                 chart(fig, K("chart", "curve", run_id), present)
+    elif status == "running" and (summ.get("pretraining") or {}).get("epoch") and "pretrain" not in summ:
+        pre = summ["pretraining"]  # a classic net pre-training on its source before the run's first trial
+        st.markdown(f"**Pre-training** on {text.md(pre.get('source') or 'the source')} (made once, then cached "
+                    "for every run that needs it)")
+        st.progress(min(1.0, pre["epoch"] / max(1, pre["epochs"])),
+                    text=f"epoch {pre['epoch']} of {pre['epochs']}"
+                         + (f" · loss {pre['loss']:.4f}" if pre.get("loss") is not None else ""))
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
 

@@ -340,6 +340,22 @@ def test_live_d90_not_reached_says_so(store):
     assert any("d90 > max d (100)" in c.value for c in at.caption)
 
 
+def test_live_shows_pre_training_progress_before_the_first_trial(store):
+    cfg = make_config(model="mlp", task="digits:5-9", pretrain="digits:0-4", pretrain_epochs=10, dims=[10, 100])
+    rid = store.create_run(cfg, status="running", owner="test")
+    store.update_run(rid, device="cpu", summary={"pretraining": {"epoch": 4, "epochs": 10, "source": "digits:0-4",
+                                                                 "loss": 0.1234}})
+    at = app({"run": rid}, "pages/live.py")
+    assert errors(at) == []
+    assert any("Pre-training" in m.value and "digits:0-4" in m.value for m in at.markdown)
+    bar = at.get("progress")[0]
+    assert bar.proto.value == 40 and "epoch 4 of 10" in bar.proto.text and "0.1234" in bar.proto.text
+    # once the state is made (the run's summary holds its facts) the bar gives way to the trials
+    store.update_run(rid, summary={"pretraining": {"epoch": 10, "epochs": 10}, "pretrain": {"epochs": 10}})
+    at = app({"run": rid}, "pages/live.py")
+    assert not any("Pre-training" in m.value for m in at.markdown)
+
+
 def test_live_running_run_shows_current_trial_progress_and_eta(store):
     cfg = make_config(model="minilm-l2", task="mr", dims=[10, 100, 1000], seeds=1)
     rid = store.create_run(cfg, status="running", owner="test")

@@ -36,6 +36,10 @@ def test_pretrained_state_is_reused_not_remade(home, monkeypatch):
     assert "made" in said[0][0] and "reused" in said[1][0], said
     assert len(list((home / "pretrained").glob("*.pt"))) == 1
     assert runs[1]["summary"]["pretrain"]["made"] is False
+    # the first run's pre-training went through Live's progress bar (the run's summary), epoch by epoch
+    assert runs[0]["summary"]["pretraining"] == {"epoch": 2, "epochs": 2, "source": "digits:0-4",
+                                                 "loss": runs[0]["summary"]["pretraining"]["loss"]}
+    assert "pretraining" not in runs[1]["summary"]  # reused: nothing trained
     # the cache is read, the source never trained again
     monkeypatch.setattr(pretrain, "make_state", lambda *a, **k: pytest.fail("remade a cached state"))
     _, facts = pretrain.pretrained_state(_cfg(), "cpu", home)
