@@ -251,6 +251,19 @@ def widen_to_tried(ci: list[float | None] | None, tried: list[int], tol: float =
     return [lo, hi]
 
 
+OPEN_END = {"d": "> max d", "params": "more than tried"}  # an interval's missing upper end, per axis
+
+
+def interval_text(ci, axis: str = "d", empty: str = "") -> str:
+    """A 95 % interval as every face writes it: "120 – 3,000", "? – 3,000", "120 – > max d" (on the parameter
+    axis: "120 – more than tried"); ``empty`` when there is none."""
+    if not ci:
+        return empty
+    lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
+    hi = f"{ci[1]:,.0f}" if ci[1] is not None else OPEN_END[axis]
+    return f"{lo} – {hi}"
+
+
 def p90_text(res: dict, baseline_word: str = "full fine-tuning") -> str:
     """The 90 % point of a run on the trainable-parameter axis (LoRA, VeRA, BitFit, head-only)."""
     status = res.get("p90_status")
@@ -261,10 +274,7 @@ def p90_text(res: dict, baseline_word: str = "full fine-tuning") -> str:
         return (f"no 90 % point: the model did not learn this task with this budget ({baseline_word} "
                 f"{res['baseline_accuracy']:.3f} is not clearly above always guessing)")
     ci = res.get("p90_ci")
-    ci_txt = ""
-    if ci:
-        ci_txt = (", 95 % interval " + (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – "
-                  + (f"{ci[1]:,.0f}" if ci[1] is not None else "more than tried"))
+    ci_txt = ", 95 % interval " + interval_text(ci, "params") if ci else ""
     if status == "found":
         return f"90 % point ≈ {res['p90_interpolated']:,.0f} trainable parameters (grid {res['p90']:,}{ci_txt})"
     from .methods import level_name  # a rank, or the method's own level (n, L, u ...)
@@ -293,11 +303,7 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
         return (f"no d90: the model did not learn this task with this budget ({baseline_word} "
                 f"{res['baseline_accuracy']:.3f} is not clearly above always guessing)")
     ci = res.get("d90_ci")
-    ci_txt = ""
-    if ci:
-        lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
-        hi = f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"
-        ci_txt = f", 95 % interval {lo} – {hi}"
+    ci_txt = ", 95 % interval " + interval_text(ci) if ci else ""
     if ci and res.get("d90_ci_widened"):
         ci_txt += ", widened to the d tried where the grid is coarse"
     if ci and res.get("d90_ci_over") == "examples":

@@ -5,7 +5,7 @@ from idim_core import demo
 from idim_core.ui import figures, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
-from idim_core.d90 import p90_short, short as d90_short
+from idim_core.d90 import interval_text, p90_short, short as d90_short
 from idim_core.results import result
 
 from pages._first_run import through_app
@@ -46,11 +46,7 @@ def show_methods_table(results: list[dict]) -> None:
     ref_d90 = ref["d90_interpolated"] if ref else None
 
     def ci_cell(r):
-        ci = r["p90_ci"]
-        if not ci:
-            return ""
-        return (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – " + \
-            (f"{ci[1]:,.0f}" if ci[1] is not None else "more than tried")
+        return interval_text(r["p90_ci"], "params")
 
     st.subheader("Trainable parameters at 90 % of full fine-tuning")
     st.dataframe([{
@@ -125,11 +121,7 @@ else:
             st.caption("Runs without a finished baseline cannot be normalised and are left out of the chart.")
         st.subheader("d90 per run (measured here)")
         def ci_text(r):
-            ci = r.get("d90_ci")
-            if not ci:
-                return ""
-            return (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – " + \
-                (f"{ci[1]:,.0f}" if ci[1] is not None else "> max d")
+            return interval_text(r.get("d90_ci"))
 
         def blank(v):
             return "" if v is None else v

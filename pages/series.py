@@ -5,6 +5,7 @@ import streamlit as st
 
 from idim_core import series as series_mod
 from idim_core.classic import CLASSIC_MODELS
+from idim_core.d90 import interval_text
 from idim_core.errors import UserError
 from idim_core.ui import figures, text, workers
 from idim_core.ui.keys import keys_for
@@ -83,8 +84,7 @@ def show(sid: str) -> None:
         rows.append({"source": "from scratch" if not e["pretrain_epochs"] else e["pretrain"],
                      "epochs": e["pretrain_epochs"], "width": e.get("width"), "status": e["status"],
                      "baseline": e.get("baseline"), "d90": e.get("d90_interpolated"),
-                     "95 % interval": "" if not ci else f"{ci[0] or 0:,.0f} – " +
-                     (f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"),
+                     "95 % interval": interval_text(ci),
                      "d90 status": e.get("d90_status"), "run": f"/live?run={e['run_id']}" if e.get("run_id") else ""})
     st.dataframe(rows, hide_index=True, key=K("table", "series", sid), width="stretch", column_config={
         "run": st.column_config.LinkColumn("run", display_text=r"run=(\w+)"),

@@ -38,11 +38,9 @@ def write_back(name: str, path: Path | None = None) -> bool:
 
 
 def fmt_ci(ci) -> str:
-    if not ci:
-        return "–"
-    lo = f"{ci[0]:,.0f}" if ci[0] is not None else "?"
-    hi = f"{ci[1]:,.0f}" if ci[1] is not None else "> max d"
-    return f"{lo} – {hi}"
+    from idim_core.d90 import interval_text
+
+    return interval_text(ci, empty="–")
 
 
 def main(names: list[str]) -> None:

@@ -173,7 +173,7 @@ def test_light_modules_do_not_import_torch():
     import sys
 
     code = ("import sys, idim_core.store, idim_core.runner, idim_core.models, idim_core.tasks, idim_core.worker;"
-            "import idim_core.runconfig, idim_core.results, idim_core.d90, idim_core.demo, idim_core.common;"
+            "import idim_core.runconfig, idim_core.results, idim_core.d90, idim_core.demo, idim_core.common, idim_core.search;"
             "import idim_core.methods, idim_core.executors, idim_core.names;"
             "from idim_core.ui import estimates, figures, forms, views, workers;"
             "from idim_core.runconfig import make_config, preflight; preflight(make_config());"

@@ -153,3 +153,13 @@ def test_the_ray_executor_owns_its_options():
     from idim_core.runconfig import RunConfig
 
     assert {"ray_address", "cpus_per_trial", "gpus_per_trial"} <= set(RunConfig.__dataclass_fields__)
+
+
+def test_the_d90_search_is_pure():
+    """search.py decides where to look next from validation means alone: no torch, no store, no other module."""
+    tree = ast.parse((PKG / "search.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
+            assert not node.__dict__.get("level") and not any(n.split(".")[0] in ("torch", "idim_core") for n in names), \
+                ast.unparse(node)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..runconfig import is_auto
+from ..d90 import interval_text
 from .text import html_text as _h  # a run's words in Plotly text: <a href> shown, not a live link
 from .views import accuracy_word, baseline_word, d90_text, levels_text
 
@@ -123,8 +124,7 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
             c_hi = ci[1] if ci[1] is not None else hi
             fig.add_trace(go.Scatter(
                 x=[c_lo, c_hi], y=[res["threshold"]] * 2, mode="lines+markers",
-                name="d90: 95 % interval (" + (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + " – "
-                     + (f"{ci[1]:,.0f}" if ci[1] is not None else "> max d") + ")",
+                name="d90: 95 % interval (" + interval_text(ci) + ")",
                 line=dict(color=C_D90, width=6), marker=dict(symbol="line-ns", size=14, line=dict(width=3, color=C_D90)),
                 opacity=0.55, meta={"role": "d90_ci", "low": ci[0], "high": ci[1]}, hoverinfo="name"))
         fig.add_annotation(x=math.log10(marker_x), y=y1, text=label, showarrow=False, yanchor="bottom",
