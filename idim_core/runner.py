@@ -109,6 +109,7 @@ class Runner:
             raise
         finally:
             self._stop_hb.set()
+            self.executor = None  # the prepared model and data go with the run, not with this object
 
     def _summary(self, **facts) -> None:
         self.store.update_run(self.run_id, summary={**(self.store.get_run(self.run_id)["summary"] or {}), **facts})
