@@ -184,7 +184,12 @@ st.markdown(
     "- **BitFit** (Ben Zaken et al. 2022) trains only the bias vectors (and the head).\n"
     "- **VeRA** (Kopiczko et al. 2024) shares one frozen *random* pair of matrices across layers and trains only "
     "scaling vectors: a random subspace like SAID's, from the adapter side.\n"
-    "- **Head only** trains the classifier on frozen features (a linear probe): the floor any method must beat.\n\n"
+    "- **Head only** trains the classifier on frozen features (a linear probe): the floor any method must beat.\n"
+    "- **IA3** (Liu et al. 2022) learns one rescaling number per output feature of the adapted layers; "
+    "**FourierFT** (Gao et al. 2024) trains n spectral coefficients per layer at fixed random frequencies; "
+    "**Uni-LoRA** fills every LoRA matrix from *one* trained vector through a fixed random map (a random subspace "
+    "of LoRA's parameters); **TinyLoRA** trains a handful of numbers tied across all layers. With them the chart "
+    "runs from a few numbers to all D.\n\n"
     "The intrinsic dimension explains why any of this can work: if a random subspace of a few hundred or thousand "
     "directions already holds a good solution, a well-chosen small set of trainable numbers can too. LoRA's "
     "authors cite exactly this motivation (they hypothesise that the update itself has a low *intrinsic rank*). "
@@ -197,7 +202,8 @@ try_it("LoRA on the quick 2-layer model", method="lora", ranks="1,4,16")
 def methods_verdicts() -> None:
     names = demo.COMPARISONS["methods"][1]
     try:
-        said, lora, bitfit, head = (demo.recorded_result(n) for n in names)
+        said, lora, bitfit, head = (demo.recorded_result(n) for n in names[:4])
+        more = [demo.recorded_result(n) for n in names[4:]]
     except UserError:
         return
     probe = max(r["mean"] for r in head["by_params"])
@@ -205,6 +211,7 @@ def methods_verdicts() -> None:
     n_head = head["by_params"][0]["d"]
     lines = [views.compare_sentence(("SAID", said), ("LoRA", lora)),
              views.compare_sentence(("SAID", said), ("BitFit", bitfit)),
+             *(views.compare_sentence(("SAID", said), (figures.method_name(r["method"]), r)) for r in more),
              f"Head only ({n_head:,} numbers): mean accuracy {probe:.3f} over {head['by_params'][0]['n']} seeds, "
              f"against the threshold {thr:.3f} and full fine-tuning {base:.3f}."]
     if probe >= thr:

@@ -3,7 +3,7 @@
 #
 #   bash scripts/record_comparisons.sh            # all of them (about 75 minutes on a 2-core CPU)
 #   bash scripts/record_comparisons.sh classic    # only the classic ones (about 10 minutes)
-#   bash scripts/record_comparisons.sh methods    # SAID against LoRA, BitFit, head-only (about 25 minutes)
+#   bash scripts/record_comparisons.sh methods    # SAID against LoRA, BitFit, head-only and four more (about 70 minutes)
 #   bash scripts/record_comparisons.sh lenet-digits   # one of them, by name
 #
 # Each NAME.json is the unedited output of `idim run ... --json`; NAME.md holds the command.
@@ -76,3 +76,15 @@ record minilm-l6-mr-bitfit "BitFit: the biases and the head train, default budge
   --model minilm-l6 --task mr --method bitfit --seeds 3
 record minilm-l6-mr-head "Head only (a linear probe on the pretrained features), default budget, 3 seeds." \
   --model minilm-l6 --task mr --method head --seeds 3
+# the four peft methods added with the method registry, each at its rate chosen on validation (3 seeds,
+# bench/tune_defaults.py --kind adapters; every default was kept), named in the command as it was run
+record minilm-l6-mr-ia3 "IA3: learned rescaling vectors on query and value (peft), one point, default budget, 3 seeds." \
+  --model minilm-l6 --task mr --method ia3 --seeds 3 --lr-adapter 0.003
+record minilm-l6-mr-fourierft "FourierFT: n spectral coefficients per layer on query and value (peft), n = 10, 100, 1,000,
+default budget, 3 seeds." \
+  --model minilm-l6 --task mr --method fourierft --seeds 3 --lr-adapter 0.06
+record minilm-l6-mr-unilora "Uni-LoRA: one trained vector of length L projected into LoRA's matrices (peft), L = 64 to 4,096,
+default budget, 3 seeds." \
+  --model minilm-l6 --task mr --method unilora --seeds 3 --lr-adapter 0.005
+record minilm-l6-mr-tinylora "TinyLoRA: u trained numbers tied across all layers (peft), u = 1 to 64, default budget, 3 seeds." \
+  --model minilm-l6 --task mr --method tinylora --seeds 3 --lr-adapter 0.01
