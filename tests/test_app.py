@@ -966,11 +966,12 @@ def test_learn_draws_each_claim_from_the_shipped_records(store):
 def test_the_methods_comparison_loads_with_one_click_on_the_parameter_axis(store):
     at = app({"comparison": "methods"}, page="pages/compare.py")
     runs = store.list_runs()
-    assert sorted(r["config"]["method"] for r in runs) == ["bitfit", "head", "lora", "said"]
+    everyone = ["bitfit", "fourierft", "head", "ia3", "lora", "said", "tinylora", "unilora"]
+    assert sorted(r["config"]["method"] for r in runs) == everyone
     assert at.toggle(key="compare:toggle:by_params:1").value is True
     fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters"))
     methods_drawn = {(t.get("meta") or {}).get("method") for t in fig["data"]}
-    assert {"said", "lora", "bitfit", "head"} <= methods_drawn
+    assert set(everyone) <= methods_drawn  # the whole frontier, from a few numbers to D
     lora = next(t for t in fig["data"] if (t.get("meta") or {}).get("method") == "lora"
                 and (t.get("meta") or {}).get("role") == "points")
     assert lora["x"][0] == 9_986 and lora["text"][0] == "r = 1"
