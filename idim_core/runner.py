@@ -245,7 +245,7 @@ class Runner:
                      if t["status"] in ("done", "diverged")}
         self.lost = {}
         self.executor = executor = executors.get(cfg.executor)(prep, cfg, self._stop)
-        where = executor.describe() if hasattr(executor, "describe") else None
+        where = executor.describe()
         if where:  # trials train elsewhere: the run's record says where
             self._summary(executor=executor.name, cluster=getattr(executor, "address", None), slots=executor.slots)
             store.event(run_id, "info", where)
