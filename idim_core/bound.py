@@ -96,6 +96,8 @@ def summary(by_d: list[dict], m: int | None, grid: int, bits_list=(32, 8, 4, 2),
         tr = r.get("train_mean")
         if tr is not None:
             row["train_accuracy"] = tr
+            if r.get("train_n"):  # read on a fixed subset of the training examples, not on all m
+                row["train_n"] = r["train_n"]
             guaranteed["32"] = test_accuracy_floor(tr, d, m, 32, delta, grid, seeds, vectors)
         for b, acc in (r.get("quantised_train_mean") or {}).items():
             if int(b) in bits_list and acc is not None:

@@ -165,8 +165,10 @@ def gap_replicates(res: dict, reps: int = BOOT, seed: int = 0) -> dict:
         if not ps:
             continue
         te = np.stack([_resample_counts(rng, _acc(p, chance), n_test, reps) for p in ps])
+        # training accuracy read on a subset (train_accuracy_n): resampled over that many examples
         tr = np.stack([_resample_counts(rng, p["train_accuracy"] if p.get("status") != "diverged"
-                                        else (chance or 0.0), n_train, reps) for p in ps])
+                                        else (chance or 0.0), p.get("train_accuracy_n") or n_train, reps)
+                       for p in ps])
         k = len(ps)
         pick = rng.integers(0, k, size=(reps, k))
         out[row["d"]] = {"gap": np.take_along_axis((tr - te).T, pick, axis=1).mean(axis=1),
@@ -178,7 +180,7 @@ def gap_replicates(res: dict, reps: int = BOOT, seed: int = 0) -> dict:
     test, train = res.get("baseline_accuracies") or [], res.get("baseline_train_accuracies") or []
     if test and len(train) == len(test):
         te = np.stack([_resample_counts(rng, a, n_test, reps) for a in test])
-        tr = np.stack([_resample_counts(rng, a, n_train, reps) for a in train])
+        tr = np.stack([_resample_counts(rng, a, res.get("baseline_train_n") or n_train, reps) for a in train])
         k = len(test)
         pick = rng.integers(0, k, size=(reps, k))
         out["full"] = {"gap": np.take_along_axis((tr - te).T, pick, axis=1).mean(axis=1),

@@ -405,6 +405,8 @@ def cmd_bench(args) -> int:
         overrides["task"] = args.task
     if args.seeds:
         overrides["seeds"] = args.seeds
+    if args.claims_facts:
+        overrides["claims_facts"] = True
     if args.executor != executors.DEFAULT:  # both executors in one command, the default first, the same sweep
         a, b = executors.DEFAULT, args.executor
         with contextlib.redirect_stdout(sys.stderr):
@@ -527,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"sweep: another executor than {executors.DEFAULT} runs the sweep on {executors.DEFAULT} and "
                         "on it, one after the other, and prints both wall times")
     b.add_argument("--seeds", type=_INT, help="sweep: seeds per d")
+    b.add_argument("--claims-facts", action="store_true",
+                   help="sweep: with every fact the claims use (training accuracy on all training examples, z "
+                        "quantised), as recorded runs measure them")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
     return p

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .store import Store
+from .results import EXTRA_KEYS
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE_JSON = ASSETS / "example_run.json"
@@ -81,8 +82,7 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
         store.finish_trial(tid, "done", accuracy=acc, trainable=data.get("probe_params"))
     for p in data["points"]:
         tid = store.start_trial(run_id, "subspace", int(p["d"]), int(p["seed"]))
-        extra = {k: p[k] for k in ("lam", "lam_names", "lam_history", "quantised", "quantised_train",
-                                         "quantised_train_n") if p.get(k) is not None}
+        extra = {k: p[k] for k in EXTRA_KEYS if p.get(k) is not None}
         store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"), seconds=p.get("seconds"),
                            val_accuracy=p.get("val_accuracy"),
                            trainable=p.get("params"), peak_mb=p.get("peak_mb"), steps=p.get("steps"),

@@ -63,6 +63,9 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         **probe_facts(probes, chance),
         "baseline_seconds": [t["seconds"] for t in bases if t.get("seconds") is not None],
         "baseline_train_accuracies": [t["train_accuracy"] for t in bases if t.get("train_accuracy") is not None],
+        # how many training examples the baseline's training accuracy was read on (fewer than n_train: a subset)
+        "baseline_train_n": min([(t.get("extra") or {}).get("train_accuracy_n") or n_train or 0 for t in bases
+                                 if t.get("train_accuracy") is not None] or [0]) or None,
         "threshold": est["threshold"],
         "axis": axis,
         "points": pts,
@@ -95,6 +98,13 @@ def methods_axis(method: str) -> str:
     return axis(method)
 
 
+# a trial's extra facts, kept in the store's ``extra`` JSON and copied to its point: SAID's scales, accuracy with
+# z quantised (test, and training on a subset of quantised_train_n), and train_accuracy_n when training
+# accuracy was read on a fixed subset of the training examples (absent: on all of them)
+EXTRA_KEYS = ("lam", "lam_names", "lam_history", "quantised", "quantised_train", "quantised_train_n",
+              "train_accuracy_n")
+
+
 def point(t: dict, axis: str) -> dict:
     """One trial as a JSON point: its level (d, or the rank), trainable parameters, time and memory."""
     params = t.get("trainable")
@@ -109,7 +119,7 @@ def point(t: dict, axis: str) -> dict:
     if t.get("train_accuracy") is not None and t.get("accuracy") is not None:
         out["gap"] = t["train_accuracy"] - t["accuracy"]  # the generalisation gap: train - test
     extra = t.get("extra") or {}
-    for k in ("lam", "lam_names", "lam_history", "quantised", "quantised_train", "quantised_train_n"):
+    for k in EXTRA_KEYS:
         if extra.get(k) is not None:
             out[k] = extra[k]
         elif t.get(k) is not None:  # a point read back from a JSON record
@@ -118,8 +128,7 @@ def point(t: dict, axis: str) -> dict:
 
 
 PUBLIC_POINT_KEYS = ("d", "rank", "params", "seed", "accuracy", "val_accuracy", "status", "seconds", "peak_mb",
-                     "steps", "train_accuracy", "gap", "lam", "lam_names", "lam_history", "quantised",
-                     "quantised_train", "quantised_train_n")
+                     "steps", "train_accuracy", "gap", *EXTRA_KEYS)
 
 
 def public(res: dict) -> dict:
@@ -169,6 +178,7 @@ def trial_stats(pts: list[dict], chance: float | None = None) -> list[dict]:
                     "quantised_mean": {b: statistics.fmean(v) for b, v in sorted(q.items(), key=lambda x: int(x[0]))},
                     "quantised_train_mean": {b: statistics.fmean(v)
                                              for b, v in sorted(qt.items(), key=lambda x: int(x[0]))},
+                    "train_n": min([p["train_accuracy_n"] for p in ps if p.get("train_accuracy_n")] or [0]) or None,
                     "n": len(ps) + failed, "diverged": failed})
     return out
 

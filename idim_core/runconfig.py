@@ -51,6 +51,14 @@ def is_auto(dims) -> bool:
     return isinstance(dims, AutoSearch) or (isinstance(dims, str) and dims.strip().lower() == "auto")
 
 
+# Training accuracy (for the generalisation gap) is read on a fixed subset of this many training examples (the
+# split's first: its order is a seeded shuffle) unless a run asks for every fact the claims use (--claims-facts):
+# then on the whole training split, and a subspace trial also quantises z (test split, and this many training
+# examples at 4 and 8 bits for the bound).
+TRAIN_ACCURACY_N = 512
+QUANTISED_TRAIN_N = 512
+
+
 @dataclass
 class _Fields:
     """Every setting of a run but the executors' own (each executor module declares its OPTIONS; they join
@@ -96,6 +104,10 @@ class _Fields:
     refine: int = _f(3, "after a grid of d: up to this many extra values of d (each with every seed), bisecting "
                         "in log d the bracket where the validation mean crosses the threshold until it is within "
                         "1.4x (0: off)", type=int)
+    claims_facts: bool = _f(False, "every trial also measures what Learn's claims and the bound at 4 and 8 bits use: "
+                                   "training accuracy on every training example (by default on a fixed 512, its "
+                                   "standard error stated) and, for subspace trials, accuracy with z quantised to "
+                                   "2, 4 and 8 bits (about 10 s more per language-model trial)", type=bool)
     max_train: int | None = _f(1024, "training examples", type=int)
     max_eval: int | None = _f(256, "validation and test examples each", type=int)
     max_length: int = _f(64, "tokens per example", type=int)
@@ -264,7 +276,9 @@ def baseline_key(cfg: dict) -> tuple:
     key = tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
     # the starting state: a pre-trained one, or another width (runs from scratch at 200 keep their old key)
     pre = (cfg.get("pretrain"), int(cfg.get("pretrain_epochs") or 0)) if cfg.get("pretrain_epochs") else ()
-    return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ())
+    # --claims-facts: the baseline's training accuracy on every training example, not on the fixed subset
+    claims = ("claims-facts",) if cfg.get("claims_facts") else ()
+    return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ()) + claims
 
 
 def bundled(cfg: dict) -> bool:
@@ -399,7 +413,7 @@ def make_config(**overrides) -> RunConfig:
             raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
     elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
         raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
-    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search", "no_probe"):
+    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search", "no_probe", "claims_facts"):
         cfg[key] = bool(cfg.get(key))
     _check_pretrain(cfg, classic)
     _registry.get(cfg["method"])  # unknown: one line naming the registered methods

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .runconfig import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
 from .subspace import FlatParams
 
 
@@ -110,7 +111,8 @@ class Head:
 
 
 QUANTISED_TRAIN_BITS = (4, 8)  # the bound's widths: training accuracy of the quantised model
-QUANTISED_TRAIN_N = 512  # on this many training examples (its standard error goes with the bound)
+# QUANTISED_TRAIN_N (the quantised model's training accuracy) and TRAIN_ACCURACY_N (training accuracy for the
+# gap, unless --claims-facts asks for every training example): subsets' sizes, in runconfig (torch-free)
 
 
 @torch.inference_mode()
@@ -321,14 +323,18 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         t = time.perf_counter()
         acc, correct = evaluate(fwd, prep.test, prep.device, EVAL_BATCH, per_example=True)
         t, res.timing["test"] = time.perf_counter(), time.perf_counter() - t
-        res.train_accuracy = evaluate(fwd, prep.train, prep.device, EVAL_BATCH)
+        every = bool(getattr(cfg, "claims_facts", False))
+        seen = prep.train if every else Head(prep.train, TRAIN_ACCURACY_N)
+        res.train_accuracy = evaluate(fwd, seen, prep.device, EVAL_BATCH)
         t, res.timing["train_accuracy"] = time.perf_counter(), time.perf_counter() - t
         extra = {}
+        if len(seen) < len(prep.train):  # a subset: its size says the estimate's standard error
+            extra["train_accuracy_n"] = len(seen)
         lam = getattr(model, "lam", None)
         if lam is not None:
             extra.update(lam=[round(float(v), 5) for v in lam.detach().cpu()], lam_names=list(model.lam_names),
                          lam_history=lam_history)
-        if getattr(model, "z", None) is not None and QUANTISE_BITS:
+        if getattr(model, "z", None) is not None and QUANTISE_BITS and every:
             extra["quantised"] = quantised_accuracies(model, fwd, prep, cfg)
             t, res.timing["quantised"] = time.perf_counter(), time.perf_counter() - t
             # the bound speaks of the quantised model: its training accuracy, on a fixed training subset

@@ -148,6 +148,9 @@ else:
             for r in with_bound:
                 st.markdown(f"**{text.md(views.run_label({'id': r['run_id'], **r}))}**")
                 st.dataframe(views.bound_rows(r), hide_index=True, key=K("table", "bound", r["run_id"]))
+                missing = views.bound_missing(r)
+                if missing:
+                    st.caption(missing)
             if with_bound:
                 st.markdown(views.BOUND_NOTE)
             for r in said_runs:

@@ -417,6 +417,13 @@ with right:
         threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
                                   help="Threads torch may use for a trial on the CPU; 0: automatic (see docs/reference/app.md "
                                        "on threads). Results at one thread count repeat exactly.")
+        claims_facts = st.toggle(
+            "Measure what the claims use", value=qget("claims_facts", str, "") in ("1", "true", "True"),
+            key=K("claims_facts"),
+            help="Each trial also reads training accuracy on every training example (by default on a fixed 512, "
+                 "enough for the gap with its standard error) and, in the subspace, accuracy with z quantised to "
+                 "2, 4 and 8 bits: what Learn's claims and the bound at 4 bits use. About 10 s more per "
+                 "language-model trial.")
         # where trials train; the widgets' state is kept for the session, so the choice is remembered
         # served: trials train here (a visitor does not name a cluster address for the server to connect to)
         # served: trials train here (a visitor does not name a cluster address for the server to connect to)
@@ -445,7 +452,8 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
                  lr_scaling=lr_scaling, said_groups=said_groups, ranks=ranks,
                  lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets,
-                 executor=executor, threads=int(threads) or None, **executor_options)
+                 executor=executor, threads=int(threads) or None, claims_facts=claims_facts or None,
+                 **executor_options)
 
 # -- how long will it take ----------------------------------------------------------------
 try:

@@ -93,6 +93,9 @@ def show_generalisation(res: dict) -> None:
     if rows:
         st.dataframe(rows, hide_index=True, key=K("table", "bound", res["run_id"]))
         st.markdown(views.BOUND_NOTE)
+        missing = views.bound_missing(res)
+        if missing:
+            st.caption(missing)
     else:
         st.caption("No training accuracies in this run (recorded before idim kept them), so no gap or bound.")
     fig = figures.bits_figure(res)

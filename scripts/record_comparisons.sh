@@ -21,6 +21,9 @@ record() {  # record NAME WHAT idim-run-options...
   local name=$1 what=$2
   shift 2
   [[ $which == all || $which == "$group" || $which == "$name" ]] || return 0
+  # --claims-facts: every record keeps what Learn's claims and the bound use (training accuracy on every
+  # training example, z quantised), so any record can be drawn there
+  set -- "$@" --claims-facts
   echo "recording $name: idim run $* --json" >&2
   local t0=$SECONDS
   "$IDIM" run "$@" --json --quiet > "$OUT/$name.json.part"

@@ -587,10 +587,12 @@ def test_estimate_and_grid_helpers():
     assert steps == math.ceil(48 / 32)
     per = ui.seconds_per_step(cfg)
     assert per == pytest.approx((0.13 * 1 + 0.05) * (32 * 32) / (32 * 64))
-    # 1 validation pass per epoch + 1 test pass of 32 examples + 1 pass over the 48 training examples, a third of
-    # a step each; subspace trials also 3 test passes with z quantised
-    work = steps + (2 * 32 / 32 + 48 / 32) / 3
-    work_sub = steps + (5 * 32 / 32 + 48 / 32) / 3
+    # 1 validation pass per epoch + 1 test pass of 32 examples + 1 pass over the 48 training examples (at most
+    # 512 of them), a third of a step each; nothing quantised unless --claims-facts
+    work = work_sub = steps + (2 * 32 / 32 + 48 / 32) / 3
+    # --claims-facts: subspace trials also 3 test passes with z quantised, 2 training passes at 4 and 8 bits
+    assert ui.eval_steps_per_trial(cfg.but(claims_facts=True), subspace=True) == pytest.approx(
+        (5 * 32 / 32 + 3 * 48 / 32) / 3)
     # 1 baseline and half a trial's worth of linear probe per seed; 3 grid values + 2 the refinement
     # usually adds
     assert ui.planned_trials(cfg) == 5

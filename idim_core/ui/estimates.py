@@ -77,14 +77,21 @@ def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
     """Evaluation cost of one trial, in training-step equivalents.
 
     The trainer evaluates on the validation split once per epoch, on the test split once at
-    the end, and once on the training examples (for the generalisation gap); a DID/SAID
-    trial also evaluates the test split with z quantised to 2, 4 and 8 bits.  A forward pass
-    costs about a third of a training step.
+    the end, and on a fixed 512 training examples (for the generalisation gap).  With
+    --claims-facts it reads every training example instead, and a DID/SAID trial also
+    evaluates the test split with z quantised to 2, 4 and 8 bits and 512 training examples
+    at 4 and 8 bits.  A forward pass costs about a third of a training step.
     """
+    from ..runconfig import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
+
+    every = bool(cfg.get("claims_facts"))
     n_eval = int(cfg["max_eval"]) if cfg.get("max_eval") else max(8, _train_size(cfg) // 8)
-    evals = max(1.0, float(cfg["epochs"])) + 1 + (3 if subspace else 0)
+    evals = max(1.0, float(cfg["epochs"])) + 1 + (3 if subspace and every else 0)
+    n_train = _train_size(cfg) if every else min(_train_size(cfg), TRAIN_ACCURACY_N)
+    if subspace and every:
+        n_train += 2 * min(_train_size(cfg), QUANTISED_TRAIN_N)
     batch = int(cfg["batch_size"])
-    return (evals * n_eval / batch + _train_size(cfg) / batch) / 3
+    return (evals * n_eval / batch + n_train / batch) / 3
 
 
 def load_seconds(cfg: dict) -> float:

@@ -187,6 +187,28 @@ def bound_rows(res: dict) -> list[dict]:
     return rows
 
 
+def bound_missing(res: dict) -> str | None:
+    """What a run's bound table lacks and how to get it (None when it has everything): runs without
+    --claims-facts read training accuracy on a fixed subset and do not quantise z."""
+    b = res.get("bound")
+    if not b:
+        return None
+    rows = b.get("by_d") or []
+    subset = max([r.get("train_n") or 0 for r in rows] or [0])
+    quantised = any(r.get("quantised_train_accuracy") or r.get("quantised_test_accuracy") for r in rows)
+    if not subset and quantised:
+        return None
+    said = []
+    if subset:
+        said.append(f"read training accuracy on a fixed {subset:,} of its {b['m']:,} training examples (standard "
+                    f"error at most {0.5 / subset ** 0.5:.3f}: the 32-bit bound uses this estimate)")
+    if not quantised:
+        said.append("did not quantise z (the 4-bit columns: not measured)")
+    return ("This run " + " and ".join(said) + ". To have every column, run it again with "
+            "`--claims-facts` (Explore: Advanced → *Measure what the claims use*); it costs about 10 s more per "
+            "language-model trial.")
+
+
 BOUND_NOTE = ("**The bound** (Aghajanyan et al. 2021, §6, through the compression argument of Arora et al. 2018), "
               "in an explicit finite-class form for the 0-1 loss: **with 95 % probability, expected test accuracy "
               "≥ training accuracy − ε**, ε = √((d·b·ln 2 + R·ln 2 + ln(1/δ) + ln(K·S)) / (2m)), with b bits per "
