@@ -177,6 +177,20 @@ def sweep_bench(home=None, **overrides) -> dict:
         home = tmp.name
     store = Store(home)
     cfg = make_config(**overrides)
+    # the estimate the CLI and Explore would print, after the worker's calibration (a few timed steps, not
+    # part of the sweep's wall time): how close it comes is part of what this benchmark reports
+    from .calibrate import calibrate
+    from .prep import pick_device, prepare, threads_for
+    from .ui.estimates import estimate
+
+    import torch
+
+    torch.set_num_threads(threads_for(cfg))
+    device = pick_device(cfg.get("device"))
+    prep, _, _ = prepare(cfg, device, store.home)
+    calibration = calibrate(store.home, prep, cfg, device)
+    del prep
+    guess = estimate(store, cfg, device)
     t0 = time.perf_counter()
     first_point = {}
     trial_times = []
@@ -197,6 +211,7 @@ def sweep_bench(home=None, **overrides) -> dict:
     out = {"wall_s": wall, "first_point_s": first_point.get("t"), "trials": trial_times,
            "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
            "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
+           "estimate_s": guess["seconds"], "estimate_error": guess["seconds"] / wall - 1, "calibration": calibration,
            "breakdown": breakdown(trial_times, cfg.grid, first_point.get("prepared"), wall)}
     if tmp:
         store.close()

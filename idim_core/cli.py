@@ -157,9 +157,30 @@ def cmd_run(args) -> int:
         run_id = store.create_run(cfg, status="queued")
         print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else f"queued run {run_id}; a worker (`idim worker`) will train it")
         return 0
+    line = None if args.quiet else _estimate_line(store, cfg)
+    if line:
+        print(line, file=sys.stderr)
     run_id = store.create_run(cfg, status="running", owner=_owner())
     print(f"run {run_id} (store: {store.path})", file=sys.stderr)
     return _execute(store, run_id, args)
+
+
+def _estimate_line(store, cfg) -> str | None:
+    """The estimate Explore shows, before a foreground run starts: its seconds and where its speed comes from
+    (None when it cannot be made: an estimate is never worth failing a run)."""
+    from .prep import pick_device
+    from .runconfig import shared_baseline
+    from .ui import estimates
+
+    try:
+        device = pick_device(cfg.get("device"))
+        shared = shared_baseline(store, cfg, device, range(int(cfg["seeds"])))
+        guess = estimates.estimate(store, cfg, device, baseline=shared is None)
+    except Exception:  # noqa: BLE001 - see above
+        return None
+    busy = f" The machine is busy ({guess['busy']}): expect longer." if guess["busy"] else ""
+    return (f"estimate: about {estimates.fmt_seconds(guess['seconds'])} on {device}, "
+            + estimates.basis_text(guess, cfg["model"]) + busy)
 
 
 def cmd_resume(args) -> int:
@@ -428,6 +449,8 @@ def cmd_bench(args) -> int:
     else:
         print(f"default sweep: {out['wall_s']:.0f} s wall, first point after {out['first_point_s'] or float('nan'):.0f} s, "
               f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
+        print(f"estimate before it: {out['estimate_s']:.0f} s ({out['estimate_error']:+.0%} of the wall time; "
+              f"calibration {out['calibration']['seconds_per_step']:.3f} s per full step)")
         for t in out["trials"]:
             print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, accuracy {t['accuracy']}")
         b = out["breakdown"]

@@ -130,7 +130,7 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
         identity = store.identity()
         log(f"idim worker {os.getpid()}: watching {store.path}")
         if not once and os.environ.get("IDIM_WORKER_WARM", "1") != "0" and _next(store) is None:
-            _warm_default()
+            _warm_default(store.home)
         from .common import env_seconds
 
         idle_limit = env_seconds("IDIM_WORKER_IDLE_S", 1800.0)
@@ -213,15 +213,27 @@ def _give_up(store: Store, run_id: str, msg: str, owner: str) -> bool:
         return False
 
 
-def _warm_default() -> None:
-    """Load the default model and task while idle, so the first run starts training at once."""
+def _warm_default(home) -> None:
+    """Load the default model and task while idle, so the first run starts training at once, and time a
+    few of its steps: the estimates then speak of this machine (calibrate.py)."""
     from .prep import pick_device, prepare_warm
     from .runconfig import make_config
 
     try:
         t = time.perf_counter()
-        prepare_warm(make_config(), pick_device())
+        cfg, device = make_config(), pick_device()
+        prep, _, _ = prepare_warm(cfg, device)
         print(f"idim worker: default model and task ready ({time.perf_counter() - t:.1f} s)", file=sys.stderr, flush=True)
+        if os.environ.get("IDIM_WORKER_CALIBRATE", "1") != "0":
+            import torch
+
+            from .calibrate import calibrate
+            from .prep import threads_for
+
+            torch.set_num_threads(threads_for(cfg))
+            entry = calibrate(home, prep, cfg, device)
+            print(f"idim worker: this machine takes {entry['seconds_per_step']:.2f} s per full fine-tuning step of "
+                  f"{cfg['model']} ({entry['factor']:.2f}x the estimate's formula)", file=sys.stderr, flush=True)
     except Exception as e:  # never fatal: the run loads what it needs itself
         print(f"idim worker: could not preload the default model ({e})", file=sys.stderr, flush=True)
 

@@ -478,11 +478,7 @@ if draft is not None:
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} {'subspace' if axis == 'd' else method} "
             f"trial{'s' if n != 1 else ''}, "
             f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; "
-            + (f"from the speed of this machine's last {measured['trials']} finished trial"
-               f"{'s' if measured['trials'] != 1 else ''} of {draft['model']}"
-               f"{' on this task' if measured['task'] else ''}. " if measured else
-               "from a 2-core CPU's speed with nothing else running (the first trial that finishes here "
-               "calibrates it). ")
+            + estimates.basis_text(guess, draft["model"]) + " "
             + (f"**The machine is busy: {guess['busy']}, expect longer.** " if guess["busy"] else "")
             + "Once the run starts, the live view replaces this with the measured speed.")
     if int(draft["seeds"]) == 1 and axis == "d":

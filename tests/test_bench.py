@@ -34,6 +34,9 @@ def test_bench_sweep_reports_times_and_d90(home):
     assert kinds[0] == "subspace" and kinds[1:4] == ["baseline"] * 3 and set(kinds[4:]) == {"subspace"}
     assert len(kinds) >= 4 + 5
     assert out["baseline_accuracy"] > 0.5 and "d90" in out and "d90_interpolated" in out
+    # the estimate printed before it, after the worker's calibration (kept in the store's directory)
+    assert out["estimate_s"] > 0 and out["estimate_error"] == pytest.approx(out["estimate_s"] / out["wall_s"] - 1)
+    assert out["calibration"]["seconds_per_step"] > 0 and out["calibration"]["model"] == "mlp"
     # where the time went: by kind of trial and by phase inside trials, adding up to the wall time
     b = out["breakdown"]
     for key in ("prepare_s", "baseline_s", "probe_s", "grid_s", "refinement_s", "steps_s", "validation_s",

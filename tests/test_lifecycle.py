@@ -212,9 +212,32 @@ def test_worker_preloads_the_default_model_and_reuses_it(home):
         while "ready" not in line and time.time() - t0 < 120:
             line = w.stderr.readline()
         assert "default model and task ready" in line
+        # then it times a few steps of that model: the estimates speak of this machine from now on
+        while "per full fine-tuning step" not in line and time.time() - t0 < 180:
+            line = w.stderr.readline()
+        assert "s per full fine-tuning step of minilm-l6" in line
     finally:
         w.terminate()
         w.wait(timeout=30)
+    from idim_core.calibrate import lookup
+    from idim_core.store import Store
+    from idim_core.ui import estimates
+
+    entry = lookup(home, runconfig.make_config(), "cpu")
+    assert entry["model"] == "minilm-l6" and entry["seconds_per_step"] > 0
+    assert entry["factor"] == pytest.approx(entry["seconds_per_step"] / estimates.seconds_per_step(
+        runconfig.make_config(), "cpu"))
+    store = Store(home)
+    cfg = runconfig.make_config()
+    guess = estimates.estimate(store, cfg, "cpu")
+    formula = estimates.estimate_seconds(cfg, "cpu")
+    load = estimates.load_seconds(cfg)
+    assert guess["seconds"] == pytest.approx(load + (formula - load) * entry["factor"])
+    assert "timed when the worker started" in estimates.basis_text(guess, "minilm-l6")
+    # another model on the same machine borrows the factor, and says whose it is
+    other = estimates.estimate(store, runconfig.make_config(model="minilm-l2"), "cpu")
+    assert other["calibration"] is not None
+    assert "measured on minilm-l6" in estimates.basis_text(other, "minilm-l2")
 
 
 def test_an_idle_worker_exits_and_one_whose_store_is_deleted_too(home, tmp_path):

@@ -205,9 +205,30 @@ def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=
     """
     secs = estimate_seconds(cfg, device, baseline=baseline)
     measured = measured_speed(store, cfg, device)
+    calibration = None
+    if not measured:
+        from ..calibrate import lookup
+
+        calibration = lookup(getattr(store, "home", None), cfg, device)
+    factor = (measured or calibration or {}).get("factor")
+    if factor:
+        secs = load_seconds(cfg) + (secs - load_seconds(cfg)) * factor
+    return {"seconds": secs, "measured": measured, "calibration": calibration, "busy": busy_reason(store, load)}
+
+
+def basis_text(guess: dict, model: str) -> str:
+    """Where an estimate's speed comes from, in one sentence (Explore and `idim run` say the same)."""
+    measured, cal = guess.get("measured"), guess.get("calibration")
     if measured:
-        secs = load_seconds(cfg) + (secs - load_seconds(cfg)) * measured["factor"]
-    return {"seconds": secs, "measured": measured, "busy": busy_reason(store, load)}
+        n = measured["trials"]
+        return (f"from the speed of this machine's last {n} finished trial{'s' if n != 1 else ''} of {model}"
+                f"{' on this task' if measured['task'] else ''}.")
+    if cal:
+        of = "" if cal.get("model") == model else f" (measured on {cal.get('model')})"
+        return (f"from this machine's speed, {cal['seconds_per_step']:.2f} s per full fine-tuning step{of}, "
+                f"timed when the worker started; the first trial that finishes here refines it.")
+    return ("from a 2-core CPU's speed with nothing else running (the worker times this machine when it starts, "
+            "and the first trial that finishes here refines it).")
 
 
 def time_left(run: dict, trials: list[dict], now: float | None = None) -> float | None:

@@ -1,0 +1,99 @@
+"""How fast this machine trains: a few optimiser steps of full fine-tuning, timed when the worker starts
+(and by `idim bench sweep`), so the first estimate speaks of this machine and not of a 2-core CPU.
+
+The result is kept beside the store (``calibration.json`` in the store's directory), one entry per model
+and device: the measured seconds per step and the ``factor`` measured / predicted, where the prediction is
+the estimate's formula (``ui.estimates.seconds_per_step``).  Finished trials, once there are any, calibrate
+the estimate better (they include the evaluation passes and early stopping); this is what it has before.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+
+FILE = "calibration.json"
+STEPS = 3  # timed, after one warm-up step
+
+
+def measure(prep, cfg, steps: int = STEPS) -> float:
+    """Median seconds of one full fine-tuning step of the prepared model on real training batches."""
+    import torch
+    import torch.nn.functional as F
+
+    from . import methods
+    from .train import make_optimizer, train_batches
+
+    built = methods.FULL.build(prep, cfg, None, 0, None)
+    model = built.model.train()
+    opt = make_optimizer(built.param_groups, built.lr)
+    batches = train_batches(prep.train, cfg.batch_size, random.Random(0))
+    times = []
+    for i in range(steps + 1):
+        idx = batches[i % len(batches)]
+        t = time.perf_counter()
+        batch = prep.train.batch(idx, prep.device)
+        loss = F.cross_entropy(model(**batch), prep.train.labels[idx].to(prep.device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if prep.device.type == "cuda":
+            torch.cuda.synchronize()
+        if i:  # the first step warms caches and kernels up
+            times.append(time.perf_counter() - t)
+    del model, opt, built
+    return statistics.median(times)
+
+
+def _key(cfg, device: str) -> str:
+    return f"{cfg['model']}|{device.split(' ')[0]}"
+
+
+def calibrate(home, prep, cfg, device: str) -> dict:
+    """Time a few steps and keep the result for the estimates; the entry it kept."""
+    from .ui.estimates import seconds_per_step
+
+    secs = measure(prep, cfg)
+    predicted = seconds_per_step(cfg, device)
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = None
+    entry = {"model": cfg["model"], "device": device.split(" ")[0], "seconds_per_step": secs,
+             "predicted": predicted, "factor": secs / predicted if predicted > 0 else 1.0, "at": time.time(),
+             "load": load, "cores": os.cpu_count(), "batch_size": int(cfg["batch_size"])}
+    path = Path(home) / FILE
+    data = read_all(home)
+    data[_key(cfg, device)] = entry
+    tmp = path.with_suffix(".part")
+    try:
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:  # a read-only store: the estimate falls back to the formula
+        pass
+    return entry
+
+
+def read_all(home) -> dict:
+    try:
+        data = json.loads((Path(home) / FILE).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def lookup(home, cfg, device: str) -> dict | None:
+    """This machine's calibration for the model on the device; else the newest for the device (the
+    machine's speed relative to the formula carries over between models roughly); else None."""
+    if home is None:
+        return None
+    data = read_all(home)
+    hit = data.get(_key(cfg, device))
+    if isinstance(hit, dict) and hit.get("factor"):
+        return hit
+    dev = device.split(" ")[0]
+    same = [e for e in data.values() if isinstance(e, dict) and e.get("device") == dev and e.get("factor")]
+    return max(same, key=lambda e: e.get("at") or 0) if same else None
