@@ -2,8 +2,8 @@
 (and by `idim bench sweep`), so the first estimate speaks of this machine and not of a 2-core CPU.
 
 The result is kept beside the store (``calibration.json`` in the store's directory), one entry per model
-and device: the measured seconds per step and the ``factor`` measured / predicted, where the prediction is
-the estimate's formula (``ui.estimates.seconds_per_step``).  Finished trials, once there are any, calibrate
+and device: the measured seconds per step and the settings it was measured with; the estimate compares
+it with its own formula (``ui.estimates.calibration_factor``).  Finished trials, once there are any, calibrate
 the estimate better (they include the evaluation passes and early stopping); this is what it has before.
 """
 from __future__ import annotations
@@ -53,18 +53,16 @@ def _key(cfg, device: str) -> str:
 
 
 def calibrate(home, prep, cfg, device: str) -> dict:
-    """Time a few steps and keep the result for the estimates; the entry it kept."""
-    from .ui.estimates import seconds_per_step
-
+    """Time a few steps and keep the result for the estimates; the entry it kept (with the settings the
+    estimate's formula needs to say how this machine compares with it: ui.estimates.calibration_factor)."""
     secs = measure(prep, cfg)
-    predicted = seconds_per_step(cfg, device)
     try:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):
         load = None
-    entry = {"model": cfg["model"], "device": device.split(" ")[0], "seconds_per_step": secs,
-             "predicted": predicted, "factor": secs / predicted if predicted > 0 else 1.0, "at": time.time(),
-             "load": load, "cores": os.cpu_count(), "batch_size": int(cfg["batch_size"])}
+    entry = {"model": cfg["model"], "task": cfg["task"], "device": device.split(" ")[0], "seconds_per_step": secs,
+             "batch_size": int(cfg["batch_size"]), "max_length": int(cfg["max_length"]), "at": time.time(),
+             "load": load, "cores": os.cpu_count()}
     path = Path(home) / FILE
     data = read_all(home)
     data[_key(cfg, device)] = entry
@@ -92,8 +90,8 @@ def lookup(home, cfg, device: str) -> dict | None:
         return None
     data = read_all(home)
     hit = data.get(_key(cfg, device))
-    if isinstance(hit, dict) and hit.get("factor"):
+    if isinstance(hit, dict) and hit.get("seconds_per_step"):
         return hit
     dev = device.split(" ")[0]
-    same = [e for e in data.values() if isinstance(e, dict) and e.get("device") == dev and e.get("factor")]
+    same = [e for e in data.values() if isinstance(e, dict) and e.get("device") == dev and e.get("seconds_per_step")]
     return max(same, key=lambda e: e.get("at") or 0) if same else None

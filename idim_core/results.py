@@ -77,6 +77,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "n_train": n_train,
         "stats": stats,
         "bound": bound_of(stats, axis, n_train, cfg, chance),
+        **head_rate(cfg, axis),
         "config": cfg,
         "created": run["created"],
         "started": run.get("started"),
@@ -136,6 +137,18 @@ def public(res: dict) -> dict:
     out = dict(res)
     out["points"] = [{k: p[k] for k in PUBLIC_POINT_KEYS if k in p} for p in res["points"]]
     return out
+
+
+def head_rate(cfg: dict, axis: str) -> dict:
+    """The classifier head's own rate in an adapter run ({"lr_head": rate}); nothing for the subspace methods
+    (the head moves with z) and head-only (the head is the method: its rate is the method's)."""
+    from .methods import has_own_head_rate
+    from .methods.adapters import head_lr
+
+    if not has_own_head_rate(cfg.get("method") or ""):
+        return {}
+
+    return {"lr_head": head_lr(cfg)}
 
 
 def probe_facts(probes: list[dict], chance: float | None) -> dict:

@@ -76,6 +76,12 @@ class _Fields:
     lora_targets: str = _f("query-value", lambda: f"{_registry.words(_registry.names_on('rank'))}: the attention's "
                                                   "query and value projections (peft's default), or every linear "
                                                   "layer but the head", choices=LORA_TARGETS)
+    lora_layers: int | None = _f(None, lambda: f"{_registry.words(_registry.names_on('rank'))}: adapt only the last "
+                                              "K transformer layers (default: all), for sizes below rank 1 on "
+                                              "every layer", type=int)
+    lr_head: float | None = _f(None, lambda: f"Adam learning rate of the classifier head in {_adapter_words()} but "
+                                             "head-only (default: head-only's own rate, chosen on validation for "
+                                             "the head alone)", type=float)
     lr_adapter: float | None = _f(None, lambda: f"Adam learning rate of {_adapter_words()} (default: the method's "
                                                 "own, see `idim methods`)", type=float)
     fresh_baseline: bool = _f(False, "train the full fine-tuning baseline even when a finished run in the store "
@@ -434,10 +440,14 @@ def make_config(**overrides) -> RunConfig:
                         + ("--ranks" if axis == "rank" else "no levels (one point)"))
     if cfg["lora_targets"] not in LORA_TARGETS:
         raise UserError(f"unknown --lora-targets {cfg['lora_targets']!r}; choose {' or '.join(LORA_TARGETS)}")
-    lr = cfg.get("lr_adapter")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
-                           or lr <= 0):
-        raise UserError(f"--lr-adapter must be a positive number, got {lr!r}")
+    for key in ("lr_adapter", "lr_head"):
+        lr = cfg.get(key)
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
+                               or lr <= 0):
+            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {lr!r}")
+    k = cfg.get("lora_layers")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise UserError(f"--lora-layers must be a whole number of layers, at least 1, got {k!r}")
     for key in ("fresh_baseline",):
         cfg[key] = bool(cfg.get(key))
     cfg["device"] = check_device_name(cfg.get("device"))
@@ -579,8 +589,11 @@ def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
     def refuse(key, what):
         raise UserError(f"--{key.replace('_', '-')} is for {what}; this run uses {method} on {cfg['task']}")
 
-    if axis != "rank" and given.get("lora_targets") is not None:
-        refuse("lora_targets", _registry.words(_registry.names_on("rank")))
+    for key in ("lora_targets", "lora_layers"):
+        if axis != "rank" and given.get(key) is not None:
+            refuse(key, _registry.words(_registry.names_on("rank")))
+    if not _registry.has_own_head_rate(method) and given.get("lr_head") is not None:
+        refuse("lr_head", _registry.words([n for n in _registry.REGISTRY if _registry.has_own_head_rate(n)]))
     if axis == "d" and given.get("lr_adapter") is not None:
         refuse("lr_adapter", _adapter_words() + f" ({_registry.words(_registry.names_on('d'))} take --lr-subspace)")
     for key in ("said_groups",):  # a method's own settings (its FIELDS)

@@ -233,7 +233,7 @@ def _warm_default(home) -> None:
             torch.set_num_threads(threads_for(cfg))
             entry = calibrate(home, prep, cfg, device)
             print(f"idim worker: this machine takes {entry['seconds_per_step']:.2f} s per full fine-tuning step of "
-                  f"{cfg['model']} ({entry['factor']:.2f}x the estimate's formula)", file=sys.stderr, flush=True)
+                  f"{cfg['model']} (the estimates use it)", file=sys.stderr, flush=True)
     except Exception as e:  # never fatal: the run loads what it needs itself
         print(f"idim worker: could not preload the default model ({e})", file=sys.stderr, flush=True)
 

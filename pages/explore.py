@@ -14,7 +14,7 @@ from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core import methods as method_registry
-from idim_core.methods import axis as method_axis, get as method_get
+from idim_core.methods import axis as method_axis, get as method_get, has_own_head_rate, head_only_lr
 from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
 from idim_core import executors
 from idim_core.classic import is_classic_model
@@ -370,6 +370,7 @@ with right:
                                   qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K("lr_full", fam),
                                   help="Adam learning rate of the baseline (all D parameters).")
         lr_sub, lr_scaling, lr_adapter, lora_targets = FAM["lr_subspace"], FAM["lr_scaling"], None, None
+        lr_head = lora_layers = None
         if axis == "d":
             lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
                                      qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
@@ -391,7 +392,18 @@ with right:
                                          help=f"Adam learning rate of what {method} trains (its default, {m_lr:g}, "
                                               "was chosen on the validation split: bench/tune_defaults.py --kind "
                                               "adapters).")
+            if has_own_head_rate(method):
+                lr_head = a1.number_input("Learning rate, classifier head", 1e-6, 1.0,
+                                          qget("lr_head", float, head_only_lr(), 1e-6, 1.0), format="%.0e",
+                                          key=K("lr_head"),
+                                          help="Every adapter method trains the classifier head too, at head-only's "
+                                               f"own rate ({head_only_lr():g}, chosen on validation for the "
+                                               "head alone) unless you change it here.")
             if axis == "rank":
+                lora_layers = a2.number_input("Only the last K layers (0: all)", 0, 96,
+                                              qget("lora_layers", int, 0, 0, 96), key=K("lora_layers"),
+                                              help="Adapt only the last K transformer layers: sizes below rank 1 "
+                                                   "on every layer.")
                 lora_targets = a1.radio("Adapted layers", LORA_TARGETS, horizontal=True, key=K("lora_targets"),
                                         format_func={"query-value": "query and value",
                                                      "all-linear": "every linear layer"}.get,
@@ -452,6 +464,8 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
                  lr_scaling=lr_scaling, said_groups=said_groups, ranks=ranks,
                  lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets,
+                 lr_head=None if lr_head is None or float(lr_head) == head_only_lr() else float(lr_head),
+                 lora_layers=int(lora_layers) or None if lora_layers is not None else None,
                  executor=executor, threads=int(threads) or None, claims_facts=claims_facts or None,
                  **executor_options)
 

@@ -225,14 +225,14 @@ def test_worker_preloads_the_default_model_and_reuses_it(home):
 
     entry = lookup(home, runconfig.make_config(), "cpu")
     assert entry["model"] == "minilm-l6" and entry["seconds_per_step"] > 0
-    assert entry["factor"] == pytest.approx(entry["seconds_per_step"] / estimates.seconds_per_step(
-        runconfig.make_config(), "cpu"))
+    factor = estimates.calibration_factor(entry)
+    assert factor == pytest.approx(entry["seconds_per_step"] / estimates.seconds_per_step(runconfig.make_config(), "cpu"))
     store = Store(home)
     cfg = runconfig.make_config()
     guess = estimates.estimate(store, cfg, "cpu")
     formula = estimates.estimate_seconds(cfg, "cpu")
     load = estimates.load_seconds(cfg)
-    assert guess["seconds"] == pytest.approx(load + (formula - load) * entry["factor"])
+    assert guess["seconds"] == pytest.approx(load + (formula - load) * factor)
     assert "timed when the worker started" in estimates.basis_text(guess, "minilm-l6")
     # another model on the same machine borrows the factor, and says whose it is
     other = estimates.estimate(store, runconfig.make_config(model="minilm-l2"), "cpu")

@@ -157,13 +157,32 @@ def test_each_new_method_trains_a_real_trial_and_counts_what_trains(lm_prep, nam
     assert all(torch.equal(p, before[n]) for n, p in lm_prep.module.named_parameters())  # theta0 untouched
 
 
-def test_fourierft_trains_its_head_at_the_head_rate(lm_prep):
-    from idim_core.runconfig import make_config
+@pytest.mark.parametrize("name,level", [("fourierft", 10), ("lora", 1), ("vera", 4), ("ia3", 0), ("bitfit", 0),
+                                        ("unilora", 64), ("tinylora", 2)])
+def test_every_adapter_method_trains_its_head_at_the_head_only_rate(lm_prep, name, level):
+    """The head trains at head-only's own rate (chosen on validation for the head alone) in every adapter
+    method, or at --lr-head; what the method adds trains at the method's rate."""
+    m = methods.get(name)
+    built = m.build(lm_prep, make_config(), level, 0, "fastfood")
+    assert [g["lr"] for g in built.param_groups] == [m.LR, methods.get("head").LR] == [m.LR, 1e-2]
+    assert sum(p.numel() for p in built.param_groups[1]["params"]) == 770  # 384 x 2 + 2
+    assert sum(p.numel() for g in built.param_groups for p in g["params"]) == built.trainable
+    built = m.build(lm_prep, make_config(lr_head=3e-3, method=name), level, 0, "fastfood")
+    assert built.param_groups[1]["lr"] == 3e-3
 
-    m = methods.get("fourierft")
-    built = m.build(lm_prep, make_config(), 10, 0, "fastfood")
-    assert [g["lr"] for g in built.param_groups] == [m.LR, m.HEAD_LR]
-    assert sum(p.numel() for p in built.param_groups[1]["params"]) == 770
+
+def test_lora_on_the_last_layers_reaches_sizes_below_rank_1_everywhere(lm_prep):
+    from idim_core.methods.adapters import target_layers, targets_of
+
+    every = target_layers(lm_prep.module, "query-value")
+    last2 = targets_of(lm_prep.module, make_config(method="lora", lora_layers=2))
+    assert len(every) == 12 and len(last2) == 4
+    assert all(".layer.4." in n or ".layer.5." in n for n in last2)
+    one = methods.get("lora").build(lm_prep, make_config(method="lora", lora_layers=1), 1, 0, "fastfood")
+    # query and value of the last layer at rank 1: 2 x (384 + 384), and the head's 770
+    assert one.trainable == 2 * 768 + 770 == 2306 < 9986
+    full = methods.get("lora").build(lm_prep, make_config(method="lora"), 1, 0, "fastfood")
+    assert full.trainable == 12 * 768 + 770 == 9986
 
 
 def test_new_methods_levels_and_defaults():
@@ -183,3 +202,19 @@ def test_cli_refuses_bad_levels_of_the_new_methods_and_stores_nothing(home):
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     ls = run_cli("ls", "--json", home=home, timeout=120)
     assert json.loads(ls.stdout or "[]") == []
+
+
+def test_the_head_rate_is_in_the_json_and_lora_layers_is_refused_where_there_are_no_layers(home):
+    from conftest import run_cli
+
+    r = run_cli("run", "--model", "minilm-l1", "--task", "mr", "--method", "lora", "--ranks", "1", "--lora-layers", "1",
+                "--max-train", "48", "--max-eval", "32", "--epochs", "1", "--json", "--quiet", home=home)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["lr_head"] == 1e-2 and res["config"]["lora_layers"] == 1
+    bad = run_cli("run", "--model", "mlp", "--task", "digits", "--method", "lora", "--ranks", "1", "--lora-layers", "1",
+                  "--quiet", home=home)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "numbered transformer layers" in bad.stderr
+    said = run_cli("run", "--model", "minilm-l1", "--lr-head", "1e-3", "--quiet", home=home)
+    assert said.returncode == 2 and "--lr-head is for" in said.stderr
+    assert [r["run_id"] for r in json.loads(run_cli("ls", "--json", home=home).stdout)] == [res["run_id"]]

@@ -123,6 +123,18 @@ def default_lr(name: str) -> float | None:
     return getattr(REGISTRY.get(name), "LR", None)
 
 
+def has_own_head_rate(name: str) -> bool:
+    """An adapter method whose classifier head trains beside what the method adds, at --lr-head (the subspace
+    methods move the head with z; a method that trains only the head says HEAD_ONLY = True)."""
+    m = REGISTRY.get(name)
+    return m is not None and getattr(m, "AXIS", "d") != "d" and not getattr(m, "HEAD_ONLY", False)
+
+
+def head_only_lr() -> float:
+    """The default head rate of every adapter method: that of the method that trains the head alone."""
+    return next(m.LR for m in REGISTRY.values() if getattr(m, "HEAD_ONLY", False))
+
+
 def require(name: str) -> None:
     """The libraries the method needs import, else one line saying how to install them."""
     for lib in getattr(REGISTRY.get(name), "REQUIRES", ()):

@@ -44,7 +44,15 @@ def _head_modules(module) -> set[str]:
     return {n.rsplit(".", 1)[0] for n in head_names(module)}
 
 
-def target_layers(module, targets: str) -> list[str]:
+def targets_of(module, cfg) -> list[str]:
+    """The layers a run's adapters go on: --lora-targets, narrowed to the last --lora-layers blocks."""
+    return target_layers(module, _get(cfg, "lora_targets") or "query-value", _get(cfg, "lora_layers"))
+
+
+_BLOCK = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
+
+
+def target_layers(module, targets: str, last: int | None = None) -> list[str]:
     """Full names of the linear layers LoRA / VeRA adapt.
 
     ``query-value``: the attention's query and value projections (peft's default for BERT-type
@@ -56,7 +64,7 @@ def target_layers(module, targets: str) -> list[str]:
     head = _head_modules(module)
     linear = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Linear) and n not in head]
     if targets == "all-linear":
-        return linear
+        return _last_blocks(linear, last)
     suffixes = ["query", "value"]
     cfg = getattr(module, "config", None)
     if cfg is not None and getattr(cfg, "model_type", None):
@@ -66,8 +74,20 @@ def target_layers(module, targets: str) -> list[str]:
             suffixes = list(MAP.get(cfg.model_type) or suffixes)
         except ImportError:
             pass
-    picked = [n for n in linear if n.rsplit(".", 1)[-1] in suffixes]
-    return picked or linear
+    picked = [n for n in linear if n.rsplit(".", 1)[-1] in suffixes] or linear
+    return _last_blocks(picked, last)
+
+
+def _last_blocks(names: list[str], last: int | None) -> list[str]:
+    """Only the layers of the last ``last`` numbered blocks (all of them when ``last`` is None)."""
+    if last is None:
+        return names
+    blocks = {n: int(m.group(1)) for n in names for m in [_BLOCK.search(n)] if m}
+    if not blocks:
+        raise UserError("--lora-layers needs a model made of numbered transformer layers; this one has none "
+                        "(leave --lora-layers out)")
+    top = sorted(set(blocks.values()))[-last:]
+    return [n for n in names if blocks.get(n) in top]
 
 
 def check_rank(module, layers: list[str], rank: int, method: str) -> None:
@@ -85,6 +105,27 @@ def adapter_lr(cfg, method_default: float) -> float:
     return float(v) if v else method_default
 
 
+def head_lr(cfg) -> float:
+    """The classifier head's rate in every adapter method: --lr-head, else head-only's own rate (chosen on
+    validation for the head alone), so no method's head trains at a rate tuned for something else."""
+    from . import head_only_lr
+
+    v = _get(cfg, "lr_head")
+    return float(v) if v else head_only_lr()
+
+
+def head_apart(built, model, prep, cfg):
+    """The Built with the classifier head in a param group of its own, at ``head_lr(cfg)``."""
+    heads = set(head_names(prep.module))
+    head = [p for name, p in model.named_parameters() if p.requires_grad
+            and any(name.endswith("model." + h) or name == h for h in heads)]
+    ids = {id(p) for p in head}
+    rest = [p for g in built.param_groups for p in g["params"] if id(p) not in ids]
+    built.param_groups = ([{"params": rest, "lr": built.lr}] if rest else []) + \
+        ([{"params": head, "lr": head_lr(cfg)}] if head else [])
+    return built
+
+
 def peft_model(prep, cfg, peft_config_for, method: str):
     """A deep copy of the prepared model with peft adapters on the target layers; the head trains too."""
     import copy
@@ -93,7 +134,7 @@ def peft_model(prep, cfg, peft_config_for, method: str):
     from peft import get_peft_model
 
     base = copy.deepcopy(prep.module)
-    layers = target_layers(base, _get(cfg, "lora_targets") or "query-value")
+    layers = targets_of(base, cfg)
     heads = head_names(base)
     model = get_peft_model(base, peft_config_for(layers))
     for n, p in model.named_parameters():  # the new head trains as in every method (peft froze it)

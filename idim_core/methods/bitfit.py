@@ -12,11 +12,11 @@ LR = 1e-3  # Adam's rate unless --lr-adapter is given
 def build(prep, cfg, d, seed, projection):
     import copy
 
-    from .adapters import adapter_lr, built_from, head_names
+    from .adapters import adapter_lr, built_from, head_names, head_apart
 
     model = copy.deepcopy(prep.module)
     names = {n for n, _ in model.named_parameters() if n.endswith(".bias") or n == "bias"} | set(head_names(model))
-    return built_from(model, names, adapter_lr(cfg, LR))
+    return head_apart(built_from(model, names, adapter_lr(cfg, LR)), model, prep, cfg)
 
 
 def min_d(module, cfg) -> int:

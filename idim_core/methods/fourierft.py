@@ -5,8 +5,8 @@ layer but the head on the classic nets); the head trains too.  One point per n, 
 spectral coefficients per layer: n at most the layer's in x out.
 
 The frequencies are drawn from the trial's seed, so seeds differ in where the spectrum is sampled
-(as VeRA's matrices do).  scaling = 150, peft's default.  Rates: 6e-2 for the coefficients and 6e-3 for
-the head, those of peft's own example (examples/sequence_classification/FourierFT.ipynb, RoBERTa-base on
+(as VeRA's matrices do).  scaling = 150, peft's default.  Rate: 6e-2 for the coefficients, that of peft's
+own example (examples/sequence_classification/FourierFT.ipynb, RoBERTa-base on
 MRPC).  The coefficients' rate was kept on validation (minilm-l6, mr, n = 100, 3 seeds; mean validation
 accuracy 2e-2: 0.704, 6e-2: 0.721, 2e-1: 0.724, the best within one standard error of 6e-2):
     python bench/tune_defaults.py --kind adapters --methods fourierft --adapter-lrs 2e-2,6e-2,2e-1 --seeds 3.
@@ -23,7 +23,6 @@ DEFAULT_LEVELS = [10, 100, 1000]
 REQUIRES = ("peft",)
 ORDER = 45
 LR = 6e-2  # the coefficients' Adam rate unless --lr-adapter is given (see above)
-HEAD_LR = 6e-3  # the head's (peft's example)
 SCALING = 150.0
 
 
@@ -45,15 +44,15 @@ def check(cfg) -> None:
 
 
 def check_model(module, cfg) -> None:
-    from .adapters import target_layers
+    from .adapters import targets_of
 
-    layers = target_layers(module, cfg["lora_targets"])
+    layers = targets_of(module, cfg)
     _check_fit({n: module.get_submodule(n).in_features * module.get_submodule(n).out_features for n in layers},
                max(cfg["ranks"]))
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, head_names, peft_model, require_peft, target_layers
+    from .adapters import adapter_lr, built_from, head_apart, peft_model, require_peft, targets_of
 
     require_peft(NAME)
     from peft import FourierFTConfig
@@ -62,14 +61,7 @@ def build(prep, cfg, d, seed, projection):
     check_model(prep.module, cfg.but(ranks=[n]))
     model, _ = peft_model(prep, cfg, lambda layers: FourierFTConfig(n_frequency=n, scaling=SCALING,
                                                                     random_loc_seed=seed, target_modules=layers), NAME)
-    built = built_from(model, None, adapter_lr(cfg, LR))
-    heads = set(head_names(prep.module))
-    head = [p for name, p in model.named_parameters() if p.requires_grad
-            and any(name.endswith("model." + h) or name == h for h in heads)]
-    ids = {id(p) for p in head}
-    spectrum = [p for p in built.param_groups[0]["params"] if id(p) not in ids]
-    built.param_groups = [{"params": spectrum, "lr": built.lr}, {"params": head, "lr": HEAD_LR}]
-    return built
+    return head_apart(built_from(model, None, adapter_lr(cfg, LR)), model, prep, cfg)
 
 
 def min_d(module, cfg) -> int:

@@ -8,6 +8,7 @@ SHORT = "head only"
 AXIS = "single"
 ORDER = 90
 LR = 1e-2  # Adam's rate unless --lr-adapter is given (a probe from a zero-ish start)
+HEAD_ONLY = True  # the head is the method: every other adapter method trains its head at this LR (--lr-head)
 
 
 def build(prep, cfg, d, seed, projection):

@@ -19,12 +19,12 @@ LR = 3e-3  # Adam's rate unless --lr-adapter is given (T-Few's; see above)
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, peft_model
+    from .adapters import adapter_lr, built_from, peft_model, head_apart
 
     from peft import IA3Config
 
     model, _ = peft_model(prep, cfg, lambda layers: IA3Config(target_modules=layers, feedforward_modules=[]), NAME)
-    return built_from(model, None, adapter_lr(cfg, LR))
+    return head_apart(built_from(model, None, adapter_lr(cfg, LR)), model, prep, cfg)
 
 
 def min_d(module, cfg) -> int:

@@ -35,13 +35,13 @@ def check(cfg) -> None:
 
 
 def check_model(module, cfg) -> None:
-    from .adapters import check_rank, target_layers
+    from .adapters import check_rank, targets_of
 
-    check_rank(module, target_layers(module, cfg["lora_targets"]), RANK, NAME)
+    check_rank(module, targets_of(module, cfg), RANK, NAME)
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, peft_model, require_peft
+    from .adapters import adapter_lr, built_from, head_apart, peft_model, require_peft
 
     require_peft(NAME)
     from peft import TinyLoraConfig
@@ -50,7 +50,7 @@ def build(prep, cfg, d, seed, projection):
     check_model(prep.module, cfg.but(ranks=[u]))
     model, _ = peft_model(prep, cfg, lambda layers: TinyLoraConfig(r=RANK, u=u, weight_tying=1.0,
                                                                    projection_seed=seed, target_modules=layers), NAME)
-    return built_from(model, None, adapter_lr(cfg, LR))
+    return head_apart(built_from(model, None, adapter_lr(cfg, LR)), model, prep, cfg)
 
 
 def min_d(module, cfg) -> int:

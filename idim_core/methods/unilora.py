@@ -26,9 +26,9 @@ RANK = 4  # the rank of the LoRA matrices the vector fills (peft's default)
 
 def check_model(module, cfg) -> None:
     from ..errors import UserError
-    from .adapters import check_rank, target_layers
+    from .adapters import check_rank, targets_of
 
-    layers = target_layers(module, cfg["lora_targets"])
+    layers = targets_of(module, cfg)
     check_rank(module, layers, RANK, NAME)
     room = sum(RANK * (module.get_submodule(n).in_features + module.get_submodule(n).out_features) for n in layers)
     if max(cfg["ranks"]) > room:
@@ -37,7 +37,7 @@ def check_model(module, cfg) -> None:
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, peft_model, require_peft
+    from .adapters import adapter_lr, built_from, head_apart, peft_model, require_peft
 
     require_peft(NAME)
     from peft import UniLoraConfig
@@ -46,7 +46,7 @@ def build(prep, cfg, d, seed, projection):
     check_model(prep.module, cfg.but(ranks=[length]))
     model, _ = peft_model(prep, cfg, lambda layers: UniLoraConfig(r=RANK, theta_d_length=length, proj_seed=seed,
                                                                   target_modules=layers), NAME)
-    return built_from(model, None, adapter_lr(cfg, LR))
+    return head_apart(built_from(model, None, adapter_lr(cfg, LR)), model, prep, cfg)
 
 
 def min_d(module, cfg) -> int:

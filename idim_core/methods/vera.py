@@ -15,17 +15,17 @@ LR = 1e-2  # Adam's rate unless --lr-adapter is given (VeRA's vectors need a lar
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, check_rank, peft_model, require_peft, target_layers
+    from .adapters import adapter_lr, built_from, check_rank, peft_model, require_peft, targets_of, head_apart
 
     require_peft(NAME)
     from peft import VeraConfig
 
     rank = int(d)
-    check_rank(prep.module, target_layers(prep.module, cfg.lora_targets), rank,
+    check_rank(prep.module, targets_of(prep.module, cfg), rank,
                NAME)
     model, _ = peft_model(prep, cfg, lambda layers: VeraConfig(r=rank, target_modules=layers, vera_dropout=0.0,
                                                                projection_prng_key=seed), NAME)
-    return built_from(model, None, adapter_lr(cfg, LR))
+    return head_apart(built_from(model, None, adapter_lr(cfg, LR)), model, prep, cfg)
 
 
 def check(cfg) -> None:
@@ -35,9 +35,9 @@ def check(cfg) -> None:
 
 
 def check_model(module, cfg) -> None:
-    from .adapters import check_rank, target_layers
+    from .adapters import check_rank, targets_of
 
-    check_rank(module, target_layers(module, cfg["lora_targets"]), max(cfg["ranks"]), NAME)
+    check_rank(module, targets_of(module, cfg), max(cfg["ranks"]), NAME)
 
 
 def min_d(module, cfg) -> int:

@@ -210,10 +210,23 @@ def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=
         from ..calibrate import lookup
 
         calibration = lookup(getattr(store, "home", None), cfg, device)
+        if calibration:
+            calibration = {**calibration, "factor": calibration_factor(calibration)}
     factor = (measured or calibration or {}).get("factor")
     if factor:
         secs = load_seconds(cfg) + (secs - load_seconds(cfg)) * factor
     return {"seconds": secs, "measured": measured, "calibration": calibration, "busy": busy_reason(store, load)}
+
+
+def calibration_factor(entry: dict) -> float | None:
+    """How this machine's timed steps (calibrate.py) compare with the formula's seconds per step."""
+    try:
+        predicted = seconds_per_step({"model": entry["model"], "task": entry.get("task") or "mr",
+                                      "batch_size": entry["batch_size"], "max_length": entry.get("max_length") or 64},
+                                     entry.get("device") or "cpu")
+    except (KeyError, TypeError, ValueError, UserError):
+        return None
+    return entry["seconds_per_step"] / predicted if predicted > 0 else None
 
 
 def basis_text(guess: dict, model: str) -> str:

@@ -208,7 +208,8 @@ def task_facts(task: str, text_column=None, text_pair_column=None, label_column=
 
 # The run settings the Explore form can take from a link or from a stored run, by URL name.
 PREFILL_KEYS = ("model", "task", "method", "projection", "dims", "ranks", "seeds", "epochs", "max_train", "lr_full",
-                "lr_subspace", "lr_scaling", "said_groups", "lr_adapter", "lora_targets", "max_length", "max_eval",
+                "lr_subspace", "lr_scaling", "said_groups", "lr_adapter", "lora_targets", "lora_layers", "lr_head", "max_length",
+                "max_eval",
                 "batch_size", "threads", "shuffle_labels", "shuffle_pixels", "claims_facts")
 
 
@@ -226,7 +227,7 @@ def prefill_from_config(cfg: dict) -> dict[str, str]:
             continue
         if k == "dims" and method_axis(cfg.get("method")) != "d":
             continue  # adapters keep their levels in ranks (dims there is derived)
-        if k == "lora_targets" and method_axis(cfg.get("method")) != "rank":
+        if k in ("lora_targets", "lora_layers") and method_axis(cfg.get("method")) != "rank":
             continue
         if isinstance(v, (list, tuple)):
             v = ",".join(str(x) for x in v)
