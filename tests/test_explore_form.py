@@ -6,6 +6,7 @@ functions are checked on a real store holding finished trials.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -302,7 +303,25 @@ def test_the_form_shows_the_measured_estimate_and_the_busy_machine(store):
 
 def test_the_form_says_the_formula_is_a_guess_before_any_trial(store):
     text = info(app())
-    assert "first trial that finishes here calibrates it" in text and re.search(r"about \d", text), text
+    assert "from a 2-core CPU's speed" in text and "first trial that finishes here refines it" in text, text
+    assert re.search(r"about \d", text), text
+
+
+def test_the_form_uses_the_workers_calibration_before_any_trial(store):
+    """The worker times a few steps when it starts (calibration.json beside the store): the form's estimate
+    then speaks of this machine, and says so."""
+    from idim_core.runconfig import make_config
+    from idim_core.ui import estimates
+
+    cfg = make_config()
+    formula = estimates.seconds_per_step(cfg)
+    (store.home / "calibration.json").write_text(json.dumps({"minilm-l6|cpu": {
+        "model": "minilm-l6", "task": "mr", "device": "cpu", "seconds_per_step": 2 * formula, "batch_size": 32,
+        "max_length": 64, "at": 1.0}}), encoding="utf-8")
+    text = info(app())
+    assert "timed when the worker started" in text and f"{2 * formula:.2f} s per full fine-tuning step" in text, text
+    guess = estimates.estimate(store, cfg, "cpu")
+    assert guess["calibration"]["factor"] == pytest.approx(2.0)
 
 
 def test_the_form_says_what_three_seeds_would_cost_for_a_one_seed_run(store):
