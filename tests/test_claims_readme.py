@@ -61,20 +61,23 @@ def test_the_classic_comparisons():
         f"≈ {d90(mp)} ({ci(mp)}), which overlaps its unshuffled {ci(mlp)}",
         f"| {d90(lp)} ({ci(lp)}) against {d90(lenet)} ({ci(lenet)}) | intervals overlap: not shown |",
         f"| {d90(mp)} ({ci(mp)}) against {d90(mlp)} ({ci(mlp)}) | overlap |")
-    # shuffled labels: about 13x, intervals apart
+    # shuffled labels: about 11x, intervals apart; both rates searched on the training images
     assert sl["p90_ci"][0] > mlp["p90_ci"][1]
-    assert round(sl["p90_interpolated"] / mlp["p90_interpolated"]) == 13
+    assert round(sl["p90_interpolated"] / mlp["p90_interpolated"]) == 11
+    assert sl["config"]["lr_search"] and sl["config"]["baseline_lr_search"]
     has(f"d90 ≈ {d90(sl)} ({ci(sl)}) to reach 90 % of that, against ≈ {d90(mlp)} ({ci(mlp)}) with the real labels: "
-        "about 13× more, the intervals far apart",
+        "about 11× more, the intervals far apart",
         f"| {d90(sl)} ({ci(sl)}) against {d90(mlp)} ({ci(mlp)}) | apart |")
     means = [round(x["mean"], 3) for x in sl["by_d"]]
-    assert means == sorted(means) and len(set(means)) == len(means)  # rises at every d
+    # rises with d: every fall is within one s.e. of the 4,000 labels (5,477 -> 10,000: 0.418 -> 0.413)
+    falls = [(a, b) for a, b in zip(means, means[1:]) if b < a]
+    assert falls and all(a - b < se(a, 4000) for a, b in falls) and means[-1] == max(means)
     printed = ", ".join(f"{m:.3f}" for m in means)
-    has(f"With the search the mean rises at every d ({printed})", f"| {printed} | rises |")
+    has(f"With the searches the mean rises with d ({printed};", f"| {printed} | rises, flat within one s.e.")
     top, base = at(sl, 30000), sl["baseline_accuracy"]
     assert top - base > 2 * se(base, sl["n_train"] or 4000)  # apart by more than two s.e. of the 4,000 labels
-    has(f"more than full training did in its budget ({top:.3f} against {base:.3f}",
-        f"| {top:.3f} against {base:.3f} (s.e. of 4,000 labels ≈ {se(base, 4000):.3f}")
+    has(f"more than full training did in its budget ({top:.3f} against {base:.3f}), both rates searched",
+        f"| {top:.3f} against {base:.3f} (s.e. of 4,000 labels ≈ {se(base, 4000):.3f}; both rates searched")
     # lower than the paper's figures (Li et al. 2018: MLP 750, LeNet 290)
     assert mlp["p90_interpolated"] < 750 and lenet["p90_interpolated"] < 290
     has(f"| {d90(mlp)} < 750, {d90(lenet)} < 290 | lower |")
