@@ -98,7 +98,7 @@ st.markdown("**Against what the frozen features already give.** A language-model
             "fine-tuning 0.907, 3 seeds): there d90 measures learning the features do not already hold. `mr` stays "
             "the default because its record, its claims and the methods comparison are measured on it; a run on "
             "`trec6` takes about as long.")
-try_it("d90 where the frozen features are not enough (trec6)", task="trec6", method="said")
+try_it("d90 where the frozen features are not enough (trec6)", model="minilm-l6", task="trec6", method="said")
 
 st.header("3. DID and SAID")
 st.markdown("**DID** (direct intrinsic dimension) uses one global P over all parameters, as above. "

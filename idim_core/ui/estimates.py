@@ -13,8 +13,17 @@ from .workers import detect_device
 
 
 # A subspace step costs about this much more than a full fine-tuning step (bench/RESULTS.md:
-# 1.09-1.12 for Fastfood on minilm-l6); one constant for the estimate and the time left.
+# 1.09-1.12 for Fastfood on minilm-l6); for the classic nets, whose own steps are tiny, the projection
+# costs about as much again as the step (the classic preset, quiet: 1.9 ms per full step, 3.9 ms
+# per subspace step).  step_ratio(cfg) picks one; the estimate and the time left use it.
 SUBSPACE_STEP_RATIO = 1.1
+CLASSIC_SUBSPACE_STEP_RATIO = 2.0
+
+
+def step_ratio(cfg: dict) -> float:
+    from ..classic import is_classic_model
+
+    return CLASSIC_SUBSPACE_STEP_RATIO if is_classic_model(cfg.get("model") or "") else SUBSPACE_STEP_RATIO
 AUTO_TRIALS_GUESS = 6  # an automatic search usually needs about this many d values
 
 
@@ -120,7 +129,7 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
     seeds = int(cfg["seeds"])
     # the baseline and the probe, once per seed (both reused from an earlier run when baseline=False)
     fixed = work * per * seeds * (1 + (PROBE_COST if wants_probe(cfg) else 0)) if baseline else 0.0
-    return load_seconds(cfg) + fixed + planned_trials(cfg) * work_sub * per * (SUBSPACE_STEP_RATIO if sub else 1.0)
+    return load_seconds(cfg) + fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg) if sub else 1.0)
 
 
 def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu") -> float:
@@ -129,7 +138,7 @@ def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu
 
     sub = kind == "subspace" and axis(cfg["method"]) == "d"
     work = steps + eval_steps_per_trial(cfg, subspace=sub)
-    return work * seconds_per_step(cfg, device) * (SUBSPACE_STEP_RATIO if sub else 1.0)
+    return work * seconds_per_step(cfg, device) * (step_ratio(cfg) if sub else 1.0)
 
 
 MEASURED_TRIALS = 12  # the most recent finished trials that calibrate the estimate
@@ -250,6 +259,7 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         return 0.0
     now = now or time.time()
     cfg = run["config"]
+    ratio = step_ratio(cfg)
     finished = [t for t in trials if t["status"] in ("done", "diverged") and t.get("seconds") and t.get("steps")]
     sub_done = [t for t in finished if t["kind"] == "subspace"]
     base_done = [t for t in finished if t["kind"] == "baseline"]
@@ -258,11 +268,11 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
     if sub_done:
         rate = sum(t["seconds"] for t in sub_done) / sum(t["steps"] for t in sub_done)
     elif base_done:
-        rate = SUBSPACE_STEP_RATIO * base_done[0]["seconds"] / base_done[0]["steps"]
+        rate = ratio * base_done[0]["seconds"] / base_done[0]["steps"]
     elif current and (current.get("steps") or 0) >= 5 and current.get("started"):  # a few steps: setup amortised
-        rate = (now - current["started"]) / current["steps"] * (SUBSPACE_STEP_RATIO if current["kind"] == "baseline" else 1.0)
+        rate = (now - current["started"]) / current["steps"] * (ratio if current["kind"] == "baseline" else 1.0)
     else:
-        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * SUBSPACE_STEP_RATIO
+        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * ratio
     steps = (current or {}).get("total_steps") or next((t["total_steps"] for t in finished if t.get("total_steps")), None) \
         or steps_per_trial(cfg)
     n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
@@ -271,17 +281,17 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         planned = max(planned, n_sub_done + int(cfg["seeds"]))
     left = 0.0
     if current is not None:
-        cur_rate = rate / SUBSPACE_STEP_RATIO if current["kind"] == "baseline" else rate
+        cur_rate = rate / ratio if current["kind"] == "baseline" else rate
         left += max(0, (current.get("total_steps") or steps) - (current.get("steps") or 0)) * cur_rate
     base_pending = not base_done and not (current and current["kind"] == "baseline")
     if base_pending:
-        left += steps * rate / SUBSPACE_STEP_RATIO + (LOAD_SECONDS if run["status"] == "queued" else 0)
+        left += steps * rate / ratio + (LOAD_SECONDS if run["status"] == "queued" else 0)
     from ..runconfig import wants_probe
 
     if wants_probe(cfg):  # the linear probe, once per seed, about half a baseline trial each
         probes = len([t for t in trials if t["kind"] == "probe" and t["status"] in ("done", "diverged")])
         pending = int(cfg["seeds"]) - probes - (1 if current is not None and current["kind"] == "probe" else 0)
-        left += max(0, pending) * steps * rate / SUBSPACE_STEP_RATIO * PROBE_COST
+        left += max(0, pending) * steps * rate / ratio * PROBE_COST
     remaining = planned - n_sub_done - (1 if current is not None and current["kind"] == "subspace" else 0)
     left += max(0, remaining) * steps * rate
     return left
