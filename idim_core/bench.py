@@ -178,18 +178,21 @@ def sweep_bench(home=None, **overrides) -> dict:
     store = Store(home)
     cfg = make_config(**overrides)
     # the estimate the CLI and Explore would print, after the worker's calibration (a few timed steps, not
-    # part of the sweep's wall time): how close it comes is part of what this benchmark reports
-    from .calibrate import calibrate
-    from .prep import pick_device, prepare, threads_for
+    # part of the sweep's wall time): how close it comes is part of what this benchmark reports.  It runs in
+    # a process of its own, so the timed sweep loads its model and data as cold as a user's first run.
+    import json
+    import subprocess
+    import sys
+
+    from .prep import pick_device
     from .ui.estimates import estimate
 
-    import torch
-
-    torch.set_num_threads(threads_for(cfg))
     device = pick_device(cfg.get("device"))
-    prep, _, _ = prepare(cfg, device, store.home)
-    calibration = calibrate(store.home, prep, cfg, device)
-    del prep
+    done = subprocess.run([sys.executable, "-m", "idim_core.calibrate", str(store.home), json.dumps(dict(cfg))],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the calibration failed: {done.stderr.strip().splitlines()[-1:]}")
+    calibration = json.loads(done.stdout.strip().splitlines()[-1])
     guess = estimate(store, cfg, device)
     t0 = time.perf_counter()
     first_point = {}

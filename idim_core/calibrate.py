@@ -16,11 +16,14 @@ import time
 from pathlib import Path
 
 FILE = "calibration.json"
-STEPS = 3  # timed, after one warm-up step
+STEPS = 3  # at least this many timed steps, after one warm-up step ...
+SECONDS = 1.0  # ... and at least this long in all (a classic net's step takes milliseconds: one is noise)
+MAX_STEPS = 500
 
 
-def measure(prep, cfg, steps: int = STEPS) -> float:
-    """Median seconds of one full fine-tuning step of the prepared model on real training batches."""
+def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
+    """Median seconds of one full fine-tuning step of the prepared model on real training batches: at least
+    ``steps`` of them and at least ``seconds`` in all, after a warm-up step."""
     import torch
     import torch.nn.functional as F
 
@@ -31,8 +34,9 @@ def measure(prep, cfg, steps: int = STEPS) -> float:
     model = built.model.train()
     opt = make_optimizer(built.param_groups, built.lr)
     batches = train_batches(prep.train, cfg.batch_size, random.Random(0))
-    times = []
-    for i in range(steps + 1):
+    times: list[float] = []
+    i = 0
+    while i <= steps or (sum(times) < seconds and i <= MAX_STEPS):
         idx = batches[i % len(batches)]
         t = time.perf_counter()
         batch = prep.train.batch(idx, prep.device)
@@ -44,6 +48,7 @@ def measure(prep, cfg, steps: int = STEPS) -> float:
             torch.cuda.synchronize()
         if i:  # the first step warms caches and kernels up
             times.append(time.perf_counter() - t)
+        i += 1
     del model, opt, built
     return statistics.median(times)
 
@@ -95,3 +100,26 @@ def lookup(home, cfg, device: str) -> dict | None:
     dev = device.split(" ")[0]
     same = [e for e in data.values() if isinstance(e, dict) and e.get("device") == dev and e.get("seconds_per_step")]
     return max(same, key=lambda e: e.get("at") or 0) if same else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m idim_core.calibrate HOME CONFIG_JSON``: calibrate in a process of its own (what
+    `idim bench sweep` does before the sweep it times, so that the sweep starts as cold as a user's)."""
+    import sys
+
+    from .prep import pick_device, prepare, threads_for
+    from .runconfig import RunConfig
+
+    home, stored = (argv if argv is not None else sys.argv[1:])[:2]
+    cfg = RunConfig.from_stored(json.loads(stored))
+    import torch
+
+    torch.set_num_threads(threads_for(cfg))
+    device = pick_device(cfg.get("device"))
+    prep, _, _ = prepare(cfg, device, home)
+    print(json.dumps(calibrate(home, prep, cfg, device)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
