@@ -20,6 +20,15 @@ SUBSPACE_STEP_RATIO = 1.1
 CLASSIC_SUBSPACE_STEP_RATIO = 2.0
 
 
+CLASSIC_LOOP = 1.9  # a classic net's full step inside a trial against the step alone (1.9 against 1.0 ms, mnist5k)
+
+
+def loop_overhead(cfg: dict) -> float:
+    from ..classic import is_classic_model
+
+    return CLASSIC_LOOP if is_classic_model(cfg.get("model") or "") else 1.0
+
+
 def step_ratio(cfg: dict) -> float:
     from ..classic import is_classic_model
 
@@ -55,12 +64,15 @@ def seconds_per_step(cfg: dict, device: str = "cpu") -> float:
     from ..models import resolve
 
     if is_classic_model(cfg["model"]):
-        # measured on 28x28 digits: about 6 ms (mlp) and 10 ms (lenet) per step of 64 images; the cost
-        # follows the input size (the 8x8 digits sweep: 4.6 s measured, bench/tab_cost.py)
+        # one full step alone, on a quiet 2-core CPU, batch 64 (calibrate.measure, 3 x 20 steps): mlp 0.64 ms
+        # on 8x8 digits and 0.99 ms on 28x28, lenet 1.25 and 2.95 ms: a fixed part and one that follows the
+        # input's area.  Inside a trial a step costs CLASSIC_LOOP times that (batching, the schedule, the
+        # store's progress), and a subspace step step_ratio() times a full one.
         from ..classic import side_of
 
         area = side_of(cfg["task"]) ** 2 / 784
-        t = (0.006 if cfg["model"] == "mlp" else 0.010) * max(area, 0.15) * int(cfg["batch_size"]) / 64
+        fixed, per_area = (0.00061, 0.00038) if cfg["model"] == "mlp" else (0.0011, 0.00185)
+        t = (fixed + per_area * area) * int(cfg["batch_size"]) / 64
         return t / 3 if device.startswith("cuda") else t
     try:
         layers = resolve(cfg["model"]).layers or 12
@@ -118,7 +130,7 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
     of it on a GPU.  Nothing else running on the machine is assumed.  ``baseline=False``: the
     run will reuse an earlier run's full fine-tuning (runconfig.shared_baseline).
     """
-    per = seconds_per_step(cfg, device)
+    per = seconds_per_step(cfg, device) * loop_overhead(cfg)
     from ..methods import axis
 
     sub = axis(cfg["method"]) == "d"
@@ -138,7 +150,7 @@ def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu
 
     sub = kind == "subspace" and axis(cfg["method"]) == "d"
     work = steps + eval_steps_per_trial(cfg, subspace=sub)
-    return work * seconds_per_step(cfg, device) * (step_ratio(cfg) if sub else 1.0)
+    return work * seconds_per_step(cfg, device) * loop_overhead(cfg) * (step_ratio(cfg) if sub else 1.0)
 
 
 MEASURED_TRIALS = 12  # the most recent finished trials that calibrate the estimate
@@ -272,7 +284,7 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
     elif current and (current.get("steps") or 0) >= 5 and current.get("started"):  # a few steps: setup amortised
         rate = (now - current["started"]) / current["steps"] * (ratio if current["kind"] == "baseline" else 1.0)
     else:
-        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * ratio
+        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * loop_overhead(cfg) * ratio
     steps = (current or {}).get("total_steps") or next((t["total_steps"] for t in finished if t.get("total_steps")), None) \
         or steps_per_trial(cfg)
     n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
