@@ -376,6 +376,16 @@ def verdict(out: dict) -> list[str]:
                 lines.append(head + ": higher, the intervals apart")
             else:
                 lines.append(head + ": the intervals overlap, so no change is shown")
+            found = sorted((e for e in [scratch, *mine] if e.get("d90_status") == "found" and e.get("d90_interpolated")),
+                           key=lambda e: e["pretrain_epochs"])
+            if len(found) >= 3:  # the point estimates across amounts: a direction, which the intervals may not settle
+                vals = [e["d90_interpolated"] for e in found]
+                way = ("falls at every amount" if all(b < a for a, b in zip(vals, vals[1:])) else
+                       "rises at every amount" if all(b > a for a, b in zip(vals, vals[1:])) else "no single direction")
+                lines.append(f"{src}{at}, the estimates by epochs of pre-training: "
+                             + ", ".join(f"{e['pretrain_epochs']}: ≈ {e['d90_interpolated']:,.0f}" for e in found)
+                             + (f" ({way}: a direction; whether it is a change, the intervals above say)"
+                                if way != "no single direction" else " (no single direction)"))
     return lines
 
 

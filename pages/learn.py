@@ -379,11 +379,19 @@ def pretraining_section(rec: dict) -> None:
 try:
     from idim_core import series as _series
 
-    _rec = _series.recorded()
+    # the series over several amounts first (a trend), else the first recorded one
+    _rec = _series.recorded("mlp-digit-ge5-amounts") or _series.recorded()
+    _widths = _series.recorded("mlp-digit-ge5-widths")
 except (OSError, ValueError):
-    _rec = None
+    _rec = _widths = None
 if _rec:
     pretraining_section(_rec)
+if _widths:
+    out = _widths["series"]
+    st.markdown("**And against width** (the same pairing, from scratch and after 10 epochs, at each hidden width; "
+                "Li et al. found d90 of nets trained from scratch roughly flat in width, Aghajanyan et al. larger "
+                "pretrained models lower):\n\n" + "\n".join(f"- {line}" for line in _series.verdict(out)))
+    st.code(_widths["command"], language="bash")
 
 st.header("References")
 st.markdown(f"- {views.REF_LI}. https://arxiv.org/abs/1804.08838\n"

@@ -231,3 +231,24 @@ def test_learn_tells_a_recorded_series(home, monkeypatch, tmp_path):
     words = " ".join(m.value for m in at.markdown)
     assert "Does pre-training shrink d90?" in " ".join(h.value for h in at.header)
     assert series.verdict(series.summary(store, sid))[0].split(":")[0] in words
+
+
+def test_the_verdict_states_the_estimates_direction_across_amounts_but_decides_from_intervals():
+    from idim_core import series
+
+    def e(src, n, v, ci):
+        return {"run_id": f"r{src}{n}", "pretrain": src, "pretrain_epochs": n, "width": 200, "d90": round(v),
+                "d90_interpolated": v, "d90_ci": ci, "d90_status": "found"}
+
+    out = {"sources": ["a", "a:shuffled"], "widths": [200],
+           "entries": [e("a", 0, 129, [56, 316]), e("a", 1, 94, [44, 316]), e("a", 3, 57, [33, 100]),
+                       e("a", 30, 35, [21, 100]), e("a:shuffled", 1, 125, [74, 316]),
+                       e("a:shuffled", 3, 151, [56, 316])]}
+    lines = series.verdict(out)
+    assert any("from scratch" in x and "no change is shown" in x for x in lines)  # 56-316 against 21-100
+    trend = next(x for x in lines if x.startswith("a (width 200), the estimates"))
+    assert "falls at every amount" in trend and "0: ≈ 129" in trend and "30: ≈ 35" in trend
+    ctrl = next(x for x in lines if x.startswith("a:shuffled (width 200), the estimates"))
+    assert "no single direction" in ctrl
+    out["entries"][3]["d90_ci"] = [21, 50]  # apart: the intervals decide
+    assert any("lower, the intervals apart" in x for x in series.verdict(out))
