@@ -252,3 +252,24 @@ def test_the_verdict_states_the_estimates_direction_across_amounts_but_decides_f
     assert "no single direction" in ctrl
     out["entries"][3]["d90_ci"] = [21, 50]  # apart: the intervals decide
     assert any("lower, the intervals apart" in x for x in series.verdict(out))
+
+
+def test_learn_tells_the_shipped_series_over_amounts_and_widths(home, monkeypatch):
+    """The shipped records: the series over five amounts first (its direction and its overlapping ends), then
+    the widths, each line worded from the records' intervals."""
+    from streamlit.testing.v1 import AppTest
+
+    from idim_core import series
+
+    monkeypatch.setenv("IDIM_NO_AUTOSTART_WORKER", "1")
+    amounts, widths = series.recorded("mlp-digit-ge5-amounts"), series.recorded("mlp-digit-ge5-widths")
+    assert amounts["series"]["amounts"] == [0, 1, 3, 10, 30] and len(amounts["runs"]) == 9
+    assert widths["series"]["widths"] == [50, 100, 200, 400] and len(widths["runs"]) == 8
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/learn.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    words = " ".join(m.value for m in at.markdown)
+    for line in series.verdict(amounts["series"]) + series.verdict(widths["series"]):
+        assert line in words, line
+    assert "falls at every amount" in words and "And against width" in words
