@@ -107,18 +107,27 @@ def main(argv: list[str] | None = None) -> int:
     `idim bench sweep` does before the sweep it times, so that the sweep starts as cold as a user's)."""
     import sys
 
-    from .prep import pick_device, prepare, threads_for
+    from .prep import pick_device
     from .runconfig import RunConfig
 
     home, stored = (argv if argv is not None else sys.argv[1:])[:2]
     cfg = RunConfig.from_stored(json.loads(stored))
+    device = pick_device(cfg.get("device"))
+    print(json.dumps(calibrate_run(home, cfg, device)))
+    return 0
+
+
+def calibrate_run(home, cfg, device: str, prep=None) -> dict:
+    """Calibrate for ``cfg`` at the thread count its runs will use, preparing the model unless ``prep`` is
+    given (the worker hands in the one it preloaded)."""
     import torch
 
+    from .prep import prepare, threads_for
+
     torch.set_num_threads(threads_for(cfg))
-    device = pick_device(cfg.get("device"))
-    prep, _, _ = prepare(cfg, device, home)
-    print(json.dumps(calibrate(home, prep, cfg, device)))
-    return 0
+    if prep is None:
+        prep, _, _ = prepare(cfg, device, home)
+    return calibrate(home, prep, cfg, device)
 
 
 if __name__ == "__main__":

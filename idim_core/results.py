@@ -64,8 +64,8 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "baseline_seconds": [t["seconds"] for t in bases if t.get("seconds") is not None],
         "baseline_train_accuracies": [t["train_accuracy"] for t in bases if t.get("train_accuracy") is not None],
         # how many training examples the baseline's training accuracy was read on (fewer than n_train: a subset)
-        "baseline_train_n": min([(t.get("extra") or {}).get("train_accuracy_n") or n_train or 0 for t in bases
-                                 if t.get("train_accuracy") is not None] or [0]) or None,
+        "baseline_train_n": _fewest([(t.get("extra") or {}).get("train_accuracy_n") or n_train for t in bases
+                                     if t.get("train_accuracy") is not None]),
         "threshold": est["threshold"],
         "axis": axis,
         "points": pts,
@@ -104,6 +104,12 @@ def methods_axis(method: str) -> str:
 # accuracy was read on a fixed subset of the training examples (absent: on all of them)
 EXTRA_KEYS = ("lam", "lam_names", "lam_history", "quantised", "quantised_train", "quantised_train_n",
               "train_accuracy_n")
+
+
+def _fewest(ns: list) -> int | None:
+    """The smallest of the known counts (None when none is known)."""
+    known = [n for n in ns if n]
+    return min(known) if known else None
 
 
 def point(t: dict, axis: str) -> dict:
@@ -191,7 +197,7 @@ def trial_stats(pts: list[dict], chance: float | None = None) -> list[dict]:
                     "quantised_mean": {b: statistics.fmean(v) for b, v in sorted(q.items(), key=lambda x: int(x[0]))},
                     "quantised_train_mean": {b: statistics.fmean(v)
                                              for b, v in sorted(qt.items(), key=lambda x: int(x[0]))},
-                    "train_n": min([p["train_accuracy_n"] for p in ps if p.get("train_accuracy_n")] or [0]) or None,
+                    "train_n": _fewest([p.get("train_accuracy_n") for p in ps]),
                     "n": len(ps) + failed, "diverged": failed})
     return out
 

@@ -225,13 +225,9 @@ def _warm_default(home) -> None:
         prep, _, _ = prepare_warm(cfg, device)
         print(f"idim worker: default model and task ready ({time.perf_counter() - t:.1f} s)", file=sys.stderr, flush=True)
         if os.environ.get("IDIM_WORKER_CALIBRATE", "1") != "0":
-            import torch
+            from .calibrate import calibrate_run
 
-            from .calibrate import calibrate
-            from .prep import threads_for
-
-            torch.set_num_threads(threads_for(cfg))
-            entry = calibrate(home, prep, cfg, device)
+            entry = calibrate_run(home, cfg, device, prep)
             print(f"idim worker: this machine takes {entry['seconds_per_step']:.2f} s per full fine-tuning step of "
                   f"{cfg['model']} (the estimates use it)", file=sys.stderr, flush=True)
     except Exception as e:  # never fatal: the run loads what it needs itself

@@ -114,11 +114,15 @@ def head_lr(cfg) -> float:
     return float(v) if v else head_only_lr()
 
 
+def _is_head(name: str, heads) -> bool:
+    """Whether a parameter of a (possibly peft-wrapped) model is one of the prepared model's head ``heads``."""
+    return any(name.endswith("model." + h) or name == h for h in heads)
+
+
 def head_apart(built, model, prep, cfg):
     """The Built with the classifier head in a param group of its own, at ``head_lr(cfg)``."""
     heads = set(head_names(prep.module))
-    head = [p for name, p in model.named_parameters() if p.requires_grad
-            and any(name.endswith("model." + h) or name == h for h in heads)]
+    head = [p for name, p in model.named_parameters() if p.requires_grad and _is_head(name, heads)]
     ids = {id(p) for p in head}
     rest = [p for g in built.param_groups for p in g["params"] if id(p) not in ids]
     built.param_groups = ([{"params": rest, "lr": built.lr}] if rest else []) + \
@@ -138,7 +142,7 @@ def peft_model(prep, cfg, peft_config_for, method: str):
     heads = head_names(base)
     model = get_peft_model(base, peft_config_for(layers))
     for n, p in model.named_parameters():  # the new head trains as in every method (peft froze it)
-        if any(n.endswith("model." + h) or n == h for h in heads):
+        if _is_head(n, heads):
             p.requires_grad_(True)
     return model, layers
 
