@@ -235,8 +235,11 @@ def load_model(name: str, num_labels: int, init_seed: int = 0) -> LoadedModel:
             kw = {"trust_remote_code": False}
             tok = AutoTokenizer.from_pretrained(spec.name, trust_remote_code=False)
             pooling = _sentence_pooling(spec.name, local)
-            if pooling:
-                enc = AutoModel.from_pretrained(spec.name, **kw)
+            if pooling:  # the encoder's own pooler (a dense layer on [CLS]) is unused: leave it out of D
+                try:
+                    enc = AutoModel.from_pretrained(spec.name, add_pooling_layer=False, **kw)
+                except TypeError:  # an architecture without that option
+                    enc = AutoModel.from_pretrained(spec.name, **kw)
                 module = EncoderClassifier(enc, enc.config.hidden_size, num_labels, pooling)
             else:
                 hf = AutoModelForSequenceClassification.from_pretrained(spec.name, num_labels=num_labels, **kw)

@@ -111,3 +111,35 @@ def test_suggested_hub_models_are_listed_and_fail_clearly_offline(home):
     r = run_cli("run", "--model", "prajjwal1/bert-tiny", "--dims", "10", home=home,
                 env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(home / "empty-hf-cache")})
     assert r.returncode == 2 and "HF_HUB_OFFLINE=1" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_local_sentence_model_is_pooled_without_its_unused_pooler(tmp_path):
+    """A directory that says (sentence-transformers' modules.json) its sentences are mean-pooled: encoder ->
+    mean -> a new head, and the encoder's [CLS] pooler, which that pooling never reads, is not in D."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from idim_core.models import bundled_path, load_model
+
+    d = tmp_path / "sentence-bert"
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(d)  # with a pooler, as hub checkpoints of this kind often are
+    AutoTokenizer.from_pretrained(str(bundled_path())).save_pretrained(d)
+    (d / "1_Pooling").mkdir()
+    (d / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (d / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32,
+                                                             "pooling_mode_mean_tokens": True}))
+    m = load_model(str(d), 3)
+    names = [n for n, _ in m.module.named_parameters()]
+    assert not any("pooler" in n for n in names)
+    enc = 30522 * 32 + 128 * 32 + 2 * 32 + 2 * 32 + 2 * (4 * (32 * 32 + 32) + 4 * 32 + 32 * 64 + 64 + 64 * 32 + 32)
+    assert m.D == enc + 32 * 3 + 3
+    tok = m.tokenizer(["a good film", "a bad one"], return_tensors="pt", padding=True)
+    assert m.module.pooling == "mean"
+    with torch.no_grad():
+        out = m.module(**tok)
+    logits = out if isinstance(out, torch.Tensor) else out.logits
+    assert tuple(logits.shape) == (2, 3)
