@@ -10,6 +10,8 @@ can be resumed.
 """
 from __future__ import annotations
 
+import math
+
 import statistics
 import threading
 from typing import Callable
@@ -300,20 +302,42 @@ class Runner:
         if auto and at_floor(statistics.fmean(ok), task.chance(), task.majority(), len(prep.test)):
             store.event(run_id, "warning", "full fine-tuning did not learn the task (not clearly above always "
                                            "guessing): no d90 to search for")
-        elif auto and executor.slots > 1:
-            k = max(2, executor.slots // len(seeds))
-            found, rounds, n = parallel_search(means_at, thr, max_d, min_d=min_d, k=k, start=auto.start,
-                                               factor=auto.factor, tol=auto.tol)
-            self._summary(search={"rounds": rounds, "probes": n, "per_round": k})
-            store.event(run_id, "info", f"parallel d90 search: {rounds} rounds, {n} values of d "
-                                        f"({n * len(seeds)} trials), up to {k} d per round")
         elif auto:
-            adaptive_search(mean_at, thr, max_d, min_d=min_d, start=auto.start, factor=auto.factor, tol=auto.tol)
+            if executor.slots > 1:
+                k = max(2, executor.slots // len(seeds))
+                found, rounds, n = parallel_search(means_at, thr, max_d, min_d=min_d, k=k, start=auto.start,
+                                                   factor=auto.factor, tol=auto.tol)
+                self._summary(search={"rounds": rounds, "probes": n, "per_round": k})
+                store.event(run_id, "info", f"parallel d90 search: {rounds} rounds, {n} values of d "
+                                            f"({n * len(seeds)} trials), up to {k} d per round")
+            else:
+                found = adaptive_search(mean_at, thr, max_d, min_d=min_d, start=auto.start, factor=auto.factor,
+                                        tol=auto.tol)
+            tried = {row["d"] for row in self.done.values() if row.get("kind") == "subspace" and row.get("d")}
+            above = confirm_rung(found, tried, max_d, auto.factor)
+            if above is not None:
+                # the search stops where the VALIDATION mean crosses; the test curve may cross a little higher,
+                # and with nothing tried above, the reported d90 would be "> max d".  One rung above the
+                # crossing, chosen without reading the test split, brackets it.
+                val = means_at([above])[above]
+                store.event(run_id, "info", f"search: d = {above:,} added above the validation crossing "
+                                            f"(d = {found:,}), so that the test curve's crossing is bracketed too "
+                                            f"(validation mean there {val:.3f}, threshold {thr:.3f})")
         else:
             # several slots: every (d, seed) at once, the cluster schedules them
             grid = means_at(list(cfg.grid)) if executor.slots > 1 else {d: mean_at(d) for d in cfg.grid}
             for d, why in refine_grid(grid, thr, means_at, int(cfg.refine or 0), max_d=max_d, min_d=min_d):
                 store.event(run_id, "info", f"refinement: d = {d:,} added ({why})")
+
+
+def confirm_rung(found: int | None, tried: set, max_d: int, factor: int) -> int | None:
+    """The d to try above a search's validation crossing (about x sqrt(factor): x3 on the x10 ladder) when
+    nothing above it was tried (the crossing is the ladder's first passing rung); None when something was,
+    when the search found nothing, or when the crossing is at the largest d allowed."""
+    if found is None or found >= max_d or any(d > found for d in tried):
+        return None
+    above = min(max_d, int(round(found * math.sqrt(factor))))
+    return above if above > found else None
 
 
 def lost_message(gone: list, method: str, run_id: str, executor=None) -> str:

@@ -33,7 +33,7 @@ def step_ratio(cfg: dict) -> float:
     from ..classic import is_classic_model
 
     return CLASSIC_SUBSPACE_STEP_RATIO if is_classic_model(cfg.get("model") or "") else SUBSPACE_STEP_RATIO
-AUTO_TRIALS_GUESS = 6  # an automatic search usually needs about this many d values
+AUTO_TRIALS_GUESS = 7  # an automatic search usually needs about this many d values (the rung above included)
 
 
 LOAD_SECONDS = 10.0
