@@ -161,3 +161,25 @@ def test_the_claims_record_repeats_the_default_run():
 def test_no_sentence_the_records_contradict(word):
     # the issue's two: "at least as good at every d" (false at d = 10) and "beats" within one s.e.
     assert word not in README.lower()
+
+
+def test_tiny_language_model_table_recomputes_from_its_runs():
+    """README's tiny-BERT table (pre-training series, the language-model attempt) and bench/tiny_mlm's table:
+    every figure from the two runs' JSON, and the verdict "not shown" only while neither has a d90."""
+    import json
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    bench = " ".join((ROOT / "bench" / "tiny_mlm" / "README.md").read_text(encoding="utf-8").split())
+    for name, label in (("scratch", "from scratch"), ("pretrained", "pre-trained 25 min")):
+        r = json.loads((ROOT / "bench" / "tiny_mlm" / f"{name}.json").read_text())
+        assert r["d90_status"] == "not_reached" and max(b["mean"] for b in r["by_d"]) < r["threshold"]
+        cells = [f"{r['baseline_accuracy']:.3f}", f"{r['probe_accuracy']:.3f}"] + [f"{b['mean']:.3f}" for b in r["by_d"]]
+        row = f"| {label} | " + " | ".join(cells) + " | > 100,000 |"
+        assert row in readme, row
+        full = f"{r['baseline_accuracy']:.3f} ± {r['baseline_std']:.3f} | {r['threshold']:.3f} | {r['probe_accuracy']:.3f}"
+        assert full in bench, full
+        for b in r["by_d"]:
+            assert f"{b['mean']:.3f} ± {b['std']:.3f}" in bench
+        assert f"{r['threshold']:.3f}" in readme
+    log = json.loads((ROOT / "bench" / "tiny_mlm" / "pretrain-log.json").read_text())
+    assert f"{log['steps']:,} steps" in readme and f"{log['loss'][-1]['dev_loss']:.2f}" in readme
