@@ -5,6 +5,7 @@
 #   bash scripts/record_comparisons.sh classic    # only the classic ones (about 10 minutes)
 #   bash scripts/record_comparisons.sh methods    # SAID against LoRA, BitFit, head-only and four more (about 70 minutes)
 #   bash scripts/record_comparisons.sh lenet-digits   # one of them, by name
+#   bash scripts/record_comparisons.sh "minilm-l6-mr-lora minilm-l6-mr-bitfit"   # several, in one store (one baseline)
 #
 # Each NAME.json is the unedited output of `idim run ... --json`; NAME.md holds the command.
 set -euo pipefail
@@ -14,13 +15,13 @@ OUT=assets/recorded
 HOME_DIR=$(mktemp -d)
 trap 'rm -rf "$HOME_DIR"' EXIT
 export HF_HUB_OFFLINE=1 IDIM_HOME="$HOME_DIR"
-which=${1:-all}
+which=${*:-all}
 
 group=classic
 record() {  # record NAME WHAT idim-run-options...
   local name=$1 what=$2
   shift 2
-  [[ $which == all || $which == "$group" || $which == "$name" ]] || return 0
+  [[ $which == all || " $which " == *" $group "* || " $which " == *" $name "* ]] || return 0
   # --claims-facts: every record keeps what Learn's claims and the bound use (training accuracy on every
   # training example, z quantised), so any record can be drawn there
   set -- "$@" --claims-facts
@@ -73,9 +74,13 @@ record minilm-l6-mr-claims "SAID on the bundled model, default settings, 3 seeds
 SAID's lambdas and quantised z per trial (for Learn's claims)." \
   --model minilm-l6 --task mr --seeds 3
 group=methods  # the random subspace against the adapters: one store, so they share the baseline above
+# the classifier head trains at head-only's own rate in every adapter method (--lr-head's default)
 record minilm-l6-mr-lora "LoRA on query and value (peft), ranks 1-16, default budget, 3 seeds; the baseline is shared
 with the head-only and BitFit records (same model, task, budget and seeds)." \
   --model minilm-l6 --task mr --method lora --ranks 1,2,4,8,16 --seeds 3
+record minilm-l6-mr-lora-last "LoRA on the last layer's query and value only (--lora-layers 1), ranks 1-16: sizes from
+2,306 numbers (below rank 1 on every layer, 9,986), so LoRA's 90 % point is measured, not set by its smallest size." \
+  --model minilm-l6 --task mr --method lora --lora-layers 1 --ranks 1,2,4,8,16 --seeds 3
 record minilm-l6-mr-bitfit "BitFit: the biases and the head train, default budget, 3 seeds." \
   --model minilm-l6 --task mr --method bitfit --seeds 3
 record minilm-l6-mr-head "Head only (a linear probe on the pretrained features), default budget, 3 seeds." \

@@ -6,7 +6,7 @@ LABEL = "BitFit: the biases and the head train, one point"
 SHORT = "BitFit"
 AXIS = "single"
 ORDER = 80
-LR = 1e-3  # Adam's rate unless --lr-adapter is given
+LR = 3e-3  # Adam's rate unless --lr-adapter is given (chosen on validation, 3 seeds, the head at its own rate)
 
 
 def build(prep, cfg, d, seed, projection):

@@ -371,6 +371,12 @@ def method_name(method: str) -> str:
     return short(method)
 
 
+def method_label(res: dict) -> str:
+    """A run's method as a legend or a sentence names it: LoRA on the last K layers says so."""
+    k = (res.get("config") or {}).get("lora_layers")
+    return method_name(res["method"]) + (f" (last {'layer' if k == 1 else f'{k} layers'})" if k else "")
+
+
 def params_figure(results: list[dict], height: int = 500, font_size: int | None = None):
     """Every method on one axis: accuracy against trainable parameters (log), full fine-tuning at D,
     the 0.9 threshold, and each run's 90 % point with its interval."""
@@ -389,7 +395,7 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
         rows = [r for r in (res.get("by_params") or []) if r["mean"] is not None]
         if not rows and axis == "d":
             rows = [r for r in res["by_d"] if r["mean"] is not None]
-        name = f"{method_name(res['method'])} · {_h(res['model'])} ({res['run_id'][:6]})"
+        name = f"{method_label(res)} · {_h(res['model'])} ({res['run_id'][:6]})"
         ranks = {p["params"]: p.get("rank") for p in res["points"] if p.get("params")}
         from ..methods import level_name
 
@@ -421,7 +427,7 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
             label = ("≈ " if st == "found" else "≤ ") + f"{px:,.0f}"
             fig.add_trace(go.Scatter(
                 x=[px], y=[res["threshold"]], mode="markers", legendgroup=res["run_id"],
-                name=f"90 % point {label} ({res['method']})",
+                name=f"90 % point {label} ({method_label(res)})",
                 marker=dict(symbol="star", size=15, color=colour, line=dict(width=1, color="#333")),
                 error_x=dict(type="data", symmetric=False, array=[max(plus, 0)], arrayminus=[max(minus, 0)],
                              visible=bool(res.get("p90_ci")), color=colour, thickness=3),
