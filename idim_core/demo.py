@@ -108,10 +108,11 @@ COMPARISONS: dict[str, tuple[str, list[str]]] = {
                      ["mlp-mnist5k", "mlp-mnist5k-shuffled-labels"]),
     "claims": ("A popular account, claim by claim: the runs behind Learn's section 9",
                ["mlp-digits-claims", "minilm-l6-mr-claims"]),
-    "methods": ("Beyond the papers: the random subspace (SAID) against LoRA, BitFit, head-only, IA3, FourierFT, "
-                "Uni-LoRA and TinyLoRA (minilm-l6, mr)",
+    "methods": ("Beyond the papers: the random subspace (SAID) against LoRA (every layer and the last alone), "
+                "BitFit, head-only, IA3, FourierFT, Uni-LoRA and TinyLoRA (minilm-l6, mr)",
                 ["minilm-l6-mr", "minilm-l6-mr-lora", "minilm-l6-mr-bitfit", "minilm-l6-mr-head", "minilm-l6-mr-ia3",
-                 "minilm-l6-mr-fourierft", "minilm-l6-mr-unilora", "minilm-l6-mr-tinylora"]),
+                 "minilm-l6-mr-fourierft", "minilm-l6-mr-unilora", "minilm-l6-mr-tinylora",
+                 "minilm-l6-mr-lora-last"]),
 }
 
 

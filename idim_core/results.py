@@ -350,7 +350,7 @@ def comparison(results: list[dict]) -> dict:
             r.get("p90_upper") if r.get("p90_status") == "below_grid" else None
         rows.append({
             "run_id": r["run_id"], "method": r["method"], "model": r["model"], "task": r["task"],
-            "axis": r.get("axis", "d"), "status": r["status"], "D": r.get("D"),
+            "lora_layers": (r.get("config") or {}).get("lora_layers"), "axis": r.get("axis", "d"), "status": r["status"], "D": r.get("D"),
             "baseline_accuracy": r.get("baseline_accuracy"), "threshold": r.get("threshold"),
             "levels": sorted({p["d"] for p in pts}),
             "params": sorted({p["params"] for p in pts if p.get("params") is not None}),

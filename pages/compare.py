@@ -50,7 +50,7 @@ def show_methods_table(results: list[dict]) -> None:
 
     st.subheader("Trainable parameters at 90 % of full fine-tuning")
     st.dataframe([{
-        "run": r["run_id"], "method": figures.method_name(r["method"]), "model": r["model"],
+        "run": r["run_id"], "method": figures.method_label(r), "model": r["model"],
         "task": r["task"], "parameters at 90 %": p90_short(r) or "", "95 % interval": ci_cell(r),
         "× d90": views.ratio_cell(r, ref_d90),
         "best mean accuracy": "" if r["best_accuracy"] is None else f"{r['best_accuracy']:.3f}",

@@ -119,21 +119,25 @@ def test_the_methods_and_said_groups():
     has(f"It gave d90 ≈ {d90(tensor)} (grid 1,000), interval {ci(tensor)}, against the block default's ≈ {d90(said)} "
         f"({ci(said)}, 3 seeds). The intervals overlap",
         f"| {d90(tensor)} ({ci(tensor)}) against {d90(said)} ({ci(said)}) | overlap |")
-    # SAID against LoRA: LoRA's lower end is its smallest size, so no ordering is claimed
-    smallest = min(x["d"] for x in lora["by_params"])
-    assert lora["p90_ci"][0] == smallest == 9_986
-    thr = lora["threshold"]
-    assert round(thr - at(lora, smallest), 3) == 0.007
-    has(f"SAID's interval ({ci(said)}) ends below LoRA's (9,986 and up), but LoRA's lower end is its smallest size",
-        f"rank 1 misses the threshold by {thr - at(lora, smallest):.3f}", "none is claimed until LoRA is run below",
-        f"| {d90(said)} ({ci(said)}) against {d90(lora)} (9,986 – > max); LoRA's 9,986 is its smallest size | "
-        "no ordering claimed |")
+    # SAID against LoRA: LoRA passes at its smallest size in both records, so its 90 % point is an upper bound
+    # and no ordering is claimed
+    last = rec("minilm-l6-mr-lora-last")
+    assert lora["lr_head"] == last["lr_head"] == bitfit["lr_head"] == 0.01
+    for r, smallest in ((lora, 9_986), (last, 2_306)):
+        assert r["p90_status"] == "below_grid" and r["p90_upper"] == smallest == min(x["d"] for x in r["by_params"])
+        assert at(r, smallest) >= r["threshold"]
+    assert lora["non_monotone"] and at(lora, 148_226) < lora["threshold"]
+    has(f"rank 1 on every layer (9,986 numbers) gets {at(lora, 9_986):.3f}",
+        f"(`minilm-l6-mr-lora-last`, `--lora-layers 1`: 2,306 numbers, the head's 770 included) {at(last, 2_306):.3f}",
+        f"SAID's is ≈ {d90(said)} ({ci(said)}), and **no ordering is claimed**",
+        f"| {d90(said)} ({ci(said)}) against ≤ 2,306 (LoRA passes at its smallest size) | no ordering claimed |",
+        f"the mean falls to {at(lora, 148_226):.3f} and the record is marked non-monotone")
     assert "the random subspace needs fewer trainable numbers than LoRA" not in README
-    # LoRA r = 16, BitFit, SAID at d = 1,000: within one s.e. of each other
-    vals = [at(lora, 148_226), at(bitfit, 26_498), at(said, 1000)]
+    # LoRA r = 8, BitFit, SAID at d = 3,000: within one s.e. of each other
+    vals = [at(lora, 74_498), at(bitfit, 26_498), at(said, 3000)]
     s = se(statistics_mean(vals), said["n_test"])
-    assert max(vals) - min(vals) < s and f"{s:.3f}" == "0.028"
-    has(f"LoRA's rank 16 ({vals[0]:.3f}), BitFit ({vals[1]:.3f}) and SAID at d = 1,000 ({vals[2]:.3f}) are within one "
+    assert max(vals) - min(vals) < s and f"{s:.3f}" == "0.027"
+    has(f"LoRA's rank 8 ({vals[0]:.3f}), BitFit ({vals[1]:.3f}) and SAID at d = 3,000 ({vals[2]:.3f}) are within one "
         f"standard error of the test set (≈ {s:.3f})",
         f"| {vals[0]:.3f}, {vals[1]:.3f}, {vals[2]:.3f}, s.e. ≈ {s:.3f} | within one s.e. |")
     # head only: above the threshold, within sampling error of it, below full fine-tuning

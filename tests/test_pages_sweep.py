@@ -244,14 +244,16 @@ def test_ratios_only_where_both_ends_are_measured(sweep_home):
     assert "× d90" in table.columns
     cells = dict(zip(table["method"], table["× d90"]))
     said, lora, bitfit, head = (demo.recorded_result(n) for n in demo.COMPARISONS["methods"][1][:4])
+    uni, last = demo.recorded_result("minilm-l6-mr-unilora"), demo.recorded_result("minilm-l6-mr-lora-last")
     d90 = said["d90_interpolated"]
     def number(cell: str) -> float:
         return float(cell.removeprefix("≤ ").removesuffix("×").replace(",", ""))
 
     assert cells["SAID (random subspace)"] == "1.0×"
-    assert lora["p90_status"] == "found" and cells["LoRA"][0].isdigit()
-    assert number(cells["LoRA"]) == pytest.approx(lora["p90_interpolated"] / d90, rel=0.05)
-    for r, m in ((bitfit, "BitFit"), (head, "head only")):  # only an upper bound: the ratio is one too
+    assert uni["p90_status"] == "found" and cells["Uni-LoRA"][0].isdigit()  # both ends measured: a ratio
+    assert number(cells["Uni-LoRA"]) == pytest.approx(uni["p90_interpolated"] / d90, rel=0.05)
+    for r, m in ((bitfit, "BitFit"), (head, "head only"), (lora, "LoRA"), (last, "LoRA (last layer)")):
+        # only an upper bound: the ratio is one too
         assert r["p90_status"] == "below_grid" and cells[m].startswith("≤ "), cells[m]
         assert number(cells[m]) == pytest.approx(r["p90_upper"] / d90, rel=0.05)
     assert table[table["method"] == "BitFit"].iloc[0]["parameters at 90 %"].startswith("≤ ")
@@ -300,9 +302,9 @@ def test_idim_compare_prints_the_same_ratios(sweep_home):
     out = run_cli("compare", *ids, home=sweep_home["home"])
     assert out.returncode == 0, out.stderr
     rows = {line.split()[1]: line for line in out.stdout.splitlines() if line[:12] in ids}
-    for method in ("bitfit", "head"):  # only an upper bound at 90 %: so is the ratio
+    for method in ("bitfit", "head", "lora"):  # only an upper bound at 90 %: so is the ratio
         assert re.search(r"≤ [\d,.]+  .*≤ [\d,.]+×", rows[method]), rows[method]
-    assert re.search(r"≈ [\d,]+ .* [\d,.]+×", rows["lora"]) and "≤" not in rows["lora"], rows["lora"]
+    assert re.search(r"≈ [\d,]+ .* [\d,.]+×", rows["unilora"]) and "≤" not in rows["unilora"], rows["unilora"]
 
 
 def test_idim_show_names_an_adapter_run_by_its_axis(sweep_home):

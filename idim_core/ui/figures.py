@@ -373,7 +373,7 @@ def method_name(method: str) -> str:
 
 def method_label(res: dict) -> str:
     """A run's method as a legend or a sentence names it: LoRA on the last K layers says so."""
-    k = (res.get("config") or {}).get("lora_layers")
+    k = (res.get("config") or {}).get("lora_layers") or res.get("lora_layers")  # a run, or a comparison's row
     return method_name(res["method"]) + (f" (last {'layer' if k == 1 else f'{k} layers'})" if k else "")
 
 
