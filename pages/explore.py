@@ -144,8 +144,9 @@ with st.container(border=True):  # a series of runs has its own page (pages/seri
     c_text, c_btn = st.columns([3, 1])
     c_text.markdown("**Pre-training shrinks d90** (Aghajanyan et al. 2021): the MLP pre-trained on 10-way digits "
                     "for 0, 3 and 10 epochs, then d90 measured on *digit ≥ 5* with other images, each amount "
-                    "against its own baseline, a shuffled-label control beside it. One seed takes a few minutes "
-                    "on a 2-core laptop; three seeds about three times as long.")
+                    "against its own baseline, a shuffled-label control beside it. One seed took under a minute "
+                    "on a 2-core machine with this tab open (47 s: bench/series_preset.py); three seeds about three "
+                    "times as long.")
     c_btn.page_link("pages/series.py", label="Preset: pre-training shrinks d90", icon=":material/stacked_line_chart:")
 left, right = st.columns(2)
 
