@@ -187,3 +187,17 @@ def test_tiny_language_model_table_recomputes_from_its_runs():
         assert f"{r['threshold']:.3f}" in readme
     log = json.loads((ROOT / "bench" / "tiny_mlm" / "pretrain-log.json").read_text())
     assert f"{log['steps']:,} steps" in readme and f"{log['loss'][-1]['dev_loss']:.2f}" in readme
+
+
+def test_the_self_supervised_pairing_row_recomputes_from_its_series():
+    from idim_core import series
+
+    out = series.recorded("mlp-digit-ge5-denoise")["series"]
+    by = {e["pretrain_epochs"]: e for e in out["entries"]}
+    cell = lambda e: f"≈ {e['d90_interpolated']:,.0f} ({e['d90_ci'][0]:,.0f}–{e['d90_ci'][1]:,.0f})"  # noqa: E731
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    row = (f"| {cell(by[0])} | {cell(by[10])}; after 30 epochs {cell(by[30])} | lower, intervals overlap: not shown")
+    assert row in readme, row
+    lo0 = by[0]["d90_ci"][0]
+    assert all(by[a]["d90_ci"][1] >= lo0 for a in (10, 30))  # overlapping: "not shown" is the right word
+    assert any("no change is shown" in line for line in series.verdict(out))
