@@ -969,14 +969,16 @@ def test_the_methods_comparison_loads_with_one_click_on_the_parameter_axis(store
     at = app({"comparison": "methods"}, page="pages/compare.py")
     runs = store.list_runs()
     everyone = ["bitfit", "fourierft", "head", "ia3", "lora", "said", "tinylora", "unilora"]
-    assert sorted(r["config"]["method"] for r in runs) == everyone
+    assert sorted(r["config"]["method"] for r in runs) == sorted(everyone + ["lora"])  # LoRA: all layers, the last
+    assert sorted(r["config"].get("lora_layers") or 0 for r in runs if r["config"]["method"] == "lora") == [0, 1]
     assert at.toggle(key="compare:toggle:by_params:1").value is True
     fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("trainable parameters"))
     methods_drawn = {(t.get("meta") or {}).get("method") for t in fig["data"]}
     assert set(everyone) <= methods_drawn  # the whole frontier, from a few numbers to D
-    lora = next(t for t in fig["data"] if (t.get("meta") or {}).get("method") == "lora"
-                and (t.get("meta") or {}).get("role") == "points")
-    assert lora["x"][0] == 9_986 and lora["text"][0] == "r = 1"
+    lora = sorted((t for t in fig["data"] if (t.get("meta") or {}).get("method") == "lora"
+                   and (t.get("meta") or {}).get("role") == "points"), key=lambda t: t["x"][0])
+    assert [t["x"][0] for t in lora] == [2_306, 9_986] and all(t["text"][0] == "r = 1" for t in lora)
+    assert lora[0]["name"].startswith("LoRA (last layer)")
 
 
 def test_explore_bitfit_needs_no_levels(store):
