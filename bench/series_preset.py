@@ -20,14 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tab_cost import CHROMIUM, browser_cpu_seconds, cpu_seconds, free_port, wait  # noqa: E402
+from tab_cost import (browser_cpu_seconds, cpu_seconds, free_port, launch_chromium,  # noqa: E402
+                      server_healthy, wait)
 
 
 def one_series(with_tab: bool, timeout: float) -> dict:
@@ -47,22 +47,13 @@ def one_series(with_tab: bool, timeout: float) -> dict:
     url = f"http://127.0.0.1:{port}"
     store = Store(home)
 
-    def healthy():
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
     out: dict = {"tab": with_tab}
     try:
-        wait(healthy, 90, "the streamlit server")
+        wait(lambda: server_healthy(url), 90, "the streamlit server")
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-dev-shm-usage"])
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             if with_tab:  # as a teacher does: Explore's preset link, then Queue on the Series page
                 page.goto(url)

@@ -63,6 +63,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_healthy(url: str) -> bool:
+    """Whether a Streamlit server at ``url`` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def launch_chromium(p):
+    """Debian's Chromium through Playwright, headless, with the network closed off (this machine has none)."""
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-dev-shm-usage"])
+
+
 def wait(pred, timeout: float, what: str):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -117,21 +133,12 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
 
-    def healthy():
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
     store = Store(home)
     out: dict = {"watcher": args.watcher}
     try:
-        wait(healthy, 90, "the streamlit server")
+        wait(lambda: server_healthy(url), 90, "the streamlit server")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-dev-shm-usage"])
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
             def sweep(with_tab: bool, threads: int | None = None) -> float:
