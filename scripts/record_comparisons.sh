@@ -23,8 +23,9 @@ record() {  # record NAME WHAT idim-run-options...
   shift 2
   [[ $which == all || " $which " == *" $group "* || " $which " == *" $name "* ]] || return 0
   # --claims-facts: every record keeps what Learn's claims and the bound use (training accuracy on every
-  # training example, z quantised), so any record can be drawn there
-  set -- "$@" --claims-facts
+  # training example, z quantised), so any record can be drawn there.  --baseline-lr-search: full
+  # fine-tuning, the ruler, trains at 1/3, 1 and 3 times its rate per seed and keeps the best on validation
+  set -- "$@" --baseline-lr-search --claims-facts
   echo "recording $name: idim run $* --json" >&2
   local t0=$SECONDS
   "$IDIM" run "$@" --json --quiet > "$OUT/$name.json.part"
@@ -51,8 +52,7 @@ record mlp-mnist5k-shuffled-labels "The fully connected net memorising random la
 Both rates are searched on the validation split, which for memorisation is the training images: z's per d and seed
 from 1/3, 1 and 3 times lr x sqrt(1000 / d) (--lr-search; with the sqrt rule alone d = 30,000 was unstable over
 seeds: 0.37, 0.23, 0.12), and full training's per seed from 1/3, 1 and 3 times --lr-full (--baseline-lr-search)." \
-  --model mlp --task mnist5k --shuffle-labels --dims 10,100,1000,3000,10000,30000 --seeds 3 --lr-search \
-  --baseline-lr-search
+  --model mlp --task mnist5k --shuffle-labels --dims 10,100,1000,3000,10000,30000 --seeds 3 --lr-search
 record mlp-digits "The fully connected net on the 8x8 digits, 3 seeds." --model mlp --task digits --seeds 3
 record lenet-digits "LeNet on the 8x8 digits, 3 seeds." --model lenet --task digits --seeds 3
 group=lm
