@@ -44,6 +44,12 @@ def find_recorded(store: Store, source_run_id: str) -> str | None:
     return None
 
 
+def _per_seed(values, n: int) -> list:
+    """A record's per-seed list when it has one value per baseline seed, else nothing for any seed (a list
+    with a seed missing cannot say which one it lacks)."""
+    return list(values) if isinstance(values, list) and len(values) == n else [None] * n
+
+
 def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str | None = None) -> str:
     """Load a recorded run (JSON from `idim show ID --json`) as a finished run; idempotent.
 
@@ -74,9 +80,15 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
                               "splits": {k: v for k, v in (("test", data.get("n_test")), ("train", data.get("n_train")))
                                          if v}})
     bases = data.get("baseline_accuracies") or ([data["baseline_accuracy"]] if data["baseline_accuracy"] is not None else [])
+    # per seed, what the record kept of each baseline trial: its time and its training accuracy (read on
+    # baseline_train_n examples), so the claims' gap and speed read an imported record as they read the file
+    secs = _per_seed(data.get("baseline_seconds"), len(bases))
+    trains = _per_seed(data.get("baseline_train_accuracies"), len(bases))
+    train_n = data.get("baseline_train_n")
     for seed, acc in enumerate(bases):
         tid = store.start_trial(run_id, "baseline", None, seed)
-        store.finish_trial(tid, "done", accuracy=acc)
+        store.finish_trial(tid, "done", accuracy=acc, seconds=secs[seed], train_accuracy=trains[seed],
+                           extra={"train_accuracy_n": train_n} if trains[seed] is not None and train_n else None)
     for seed, acc in enumerate(data.get("probe_accuracies") or []):  # the linear probe beside the baseline
         tid = store.start_trial(run_id, "probe", None, seed)
         store.finish_trial(tid, "done", accuracy=acc, trainable=data.get("probe_params"))

@@ -6,14 +6,21 @@
 #   bash scripts/record_comparisons.sh methods    # SAID against LoRA, BitFit, head-only and four more (about 70 minutes)
 #   bash scripts/record_comparisons.sh lenet-digits   # one of them, by name
 #   bash scripts/record_comparisons.sh "minilm-l6-mr-lora minilm-l6-mr-bitfit"   # several, in one store (one baseline)
+#   RECORD_HOME=/tmp/store bash scripts/record_comparisons.sh NAME   # keep the store: a later call shares its baseline
 #
 # Each NAME.json is the unedited output of `idim run ... --json`; NAME.md holds the command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDIM=${IDIM:-.venv/bin/idim}
 OUT=assets/recorded
-HOME_DIR=$(mktemp -d)
-trap 'rm -rf "$HOME_DIR"' EXIT
+# RECORD_HOME=DIR keeps the store in DIR (two invocations then share one baseline); else a fresh one, removed after
+if [[ -n ${RECORD_HOME:-} ]]; then
+  HOME_DIR=$RECORD_HOME
+  mkdir -p "$HOME_DIR"
+else
+  HOME_DIR=$(mktemp -d)
+  trap 'rm -rf "$HOME_DIR"' EXIT
+fi
 export HF_HUB_OFFLINE=1 IDIM_HOME="$HOME_DIR"
 which=${*:-all}
 

@@ -86,3 +86,16 @@ def test_the_charts_draw_the_probe_the_threshold_rule_and_a_curve_that_falls_bac
     got = [t.meta for t in cmp.data if t.meta and t.meta.get("role") in ("threshold", "probe")]
     assert {m["role"] for m in got} == {"threshold", "probe"}
     assert any(m.get("rule") == "floor" for m in got)
+
+
+@pytest.mark.parametrize("name", ["minilm-l6-mr-ia3", "mlp-digits-claims"])
+def test_an_imported_record_keeps_its_baselines_time_and_training_accuracy(name, home):
+    """The claims' gap ("full" row) and speed read the baseline's training accuracy and seconds: an imported
+    record gives the file's, per seed, with the number of examples the training accuracy was read on."""
+    raw = json.loads((RECORDED_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    assert raw["baseline_train_accuracies"] and raw["baseline_seconds"]
+    store = Store()
+    res = result(store, import_recorded(store, RECORDED_DIR / f"{name}.json"))
+    assert res["baseline_train_accuracies"] == pytest.approx(raw["baseline_train_accuracies"])
+    assert res["baseline_seconds"] == pytest.approx(raw["baseline_seconds"])
+    assert res["baseline_train_n"] == (raw.get("baseline_train_n") or raw["n_train"])
