@@ -44,7 +44,7 @@ def test_readme_table_is_the_one_the_script_prints():
         assert line in readme, f"docs/results.md's table is out of date: run scripts/summarize_recorded.py\n{line}"
 
 
-@pytest.mark.parametrize("name", ["minilm-l6-mr", "mlp-digits", "lenet-mnist5k", "minilm-l6-mr-lora"])
+@pytest.mark.parametrize("name", NAMES)  # every record in the results table
 def test_idim_show_after_import_gives_the_files_interval(name, home):
     store = Store()
     rid = import_recorded(store, RECORDED_DIR / f"{name}.json")
