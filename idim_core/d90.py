@@ -172,6 +172,22 @@ def estimate(points: list[dict], baselines: list[float], chance=None, majority=N
     return out
 
 
+def val_crossing(points: list[dict], base_vals: list[float], chance=None, majority=None,
+                 n_val: int | None = None) -> int | None:
+    """The smallest d whose VALIDATION mean reaches the threshold the baselines' validation accuracy sets
+    (the rule the search uses to choose where to look); None when none does or nothing was read on
+    validation.  Said beside a test d90 of "> max d": the two splits then disagree near the threshold."""
+    if not base_vals:
+        return None
+    val_pts = [{**p, "accuracy": p.get("val_accuracy")} for p in points
+               if p.get("val_accuracy") is not None or p.get("status") == "diverged"]
+    if not val_pts:
+        return None
+    thr = threshold_of(statistics.fmean(base_vals), chance, majority, n_val)[0]
+    grid, _, _ = crossing([(r["d"], r["mean"]) for r in summarize(val_pts, chance)], thr)
+    return grid
+
+
 def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float | None, n_test: int | None,
                  reps: int = BOOT, seed: int = 0, level: float = 0.95,
                  majority: float | None = None) -> list[float | None] | None:
@@ -315,7 +331,11 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
                 f"(try smaller d{ci_txt}){_caveats(res)}")
     top = max((r["d"] for r in res.get("by_d") or []), default=None)
     if status == "not_reached":
-        return f"d90 > max d ({top:,}): no d reached the threshold" + probe_note(res)
+        split = ""
+        if res.get("d90_val"):
+            split = (f"; on validation d = {res['d90_val']:,} reaches it, so the two splits disagree near the "
+                     f"threshold (more seeds, or larger d, would settle it)")
+        return f"d90 > max d ({top:,}): no d reached the threshold on the test split{split}" + probe_note(res)
     if top is None:
         return "d90: not known yet"
     if res.get("status") in FINAL or res.get("status") == "interrupted":

@@ -67,6 +67,8 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "baseline_train_n": _fewest([(t.get("extra") or {}).get("train_accuracy_n") or n_train for t in bases
                                      if t.get("train_accuracy") is not None]),
         "threshold": est["threshold"],
+        # where the validation mean crosses (the search's own rule); said when the test curve does not cross
+        "d90_val": _val_crossing(pts, bases, chance, majority, summ, n_test) if axis == "d" else None,
         "axis": axis,
         "points": pts,
         **{k: est[k] for k in EST_KEYS if k not in ("baseline_accuracy", "baseline_accuracies", "baseline_std",
@@ -214,6 +216,15 @@ def bound_of(stats: list[dict], axis: str, n_train: int | None, cfg: dict, chanc
     seeds = max([s.get("n") or 1 for s in stats] + [int(cfg.get("seeds") or 1)])
     vectors = 2 if cfg.get("method") == "said" else 1  # SAID's scales are a second quantised vector
     return bound.summary(stats, n_train, grid, seeds=seeds, vectors=vectors, chance=chance)
+
+
+def _val_crossing(pts, bases, chance, majority, summ, n_test) -> int | None:
+    fail = chance if chance is not None else 0.0
+    vals = [fail if t["status"] == "diverged" else t.get("val_accuracy") for t in bases]
+    if not vals or any(v is None for v in vals):
+        return None  # a baseline without a validation accuracy (an imported record): no validation threshold
+    n_val = (summ.get("splits") or {}).get("val") or n_test
+    return d90mod.val_crossing(pts, vals, chance, majority, n_val)
 
 
 def _n_train(cfg: dict, summ: dict) -> int | None:

@@ -269,3 +269,33 @@ def test_interval_ends_inside_an_untried_stretch_move_out_to_the_d_tried():
     assert d90.widen_to_tried([135.0, 190.0], [100, 130, 160, 200]) == [135.0, 190.0]
     assert d90.widen_to_tried([100.0, None], [10, 100, 1000]) == [100.0, None]  # "> max d" stays open
     assert d90.widen_to_tried(None, [10]) is None
+
+
+def _stored_run(home, val_at_1000: float):
+    """A finished run in a real store: the baseline 0.80 on test and validation (threshold 0.72 both), test
+    means under 0.72 at every d, the validation mean at d = 1,000 set by the caller."""
+    from idim_core.results import result
+    from idim_core.runconfig import make_config
+    from idim_core.store import Store
+
+    s = Store(home)
+    rid = s.create_run(make_config(model="mlp", task="digits", dims="10,100,1000", seeds=2), status="done")
+    s.update_run(rid, summary={"chance": 0.1, "majority": 0.11, "splits": {"train": 1000, "val": 400, "test": 400}})
+    for seed in (0, 1):
+        t = s.start_trial(rid, "baseline", None, seed)
+        s.finish_trial(t, "done", accuracy=0.80, val_accuracy=0.80)
+        for d, test, val in ((10, 0.30, 0.31), (100, 0.60, 0.62), (1000, 0.70, val_at_1000)):
+            t = s.start_trial(rid, "subspace", d, seed)
+            s.finish_trial(t, "done", accuracy=test, val_accuracy=val)
+    return result(s, rid)
+
+
+def test_a_test_curve_under_the_threshold_says_where_validation_crossed(tmp_path):
+    # the search chooses on validation; when validation crosses and the test curve does not, the d90 sentence
+    # says so instead of a bare "> max d" (before: nothing said the splits disagree)
+    res = _stored_run(tmp_path / "a", val_at_1000=0.74)
+    assert res["d90_status"] == "not_reached" and res["d90_val"] == 1000
+    text = d90.describe(res)
+    assert text.startswith("d90 > max d (1,000)") and "on validation d = 1,000 reaches it" in text
+    quiet = _stored_run(tmp_path / "b", val_at_1000=0.71)
+    assert quiet["d90_val"] is None and "validation" not in d90.describe(quiet)
