@@ -28,7 +28,9 @@ group=classic
 record() {  # record NAME WHAT idim-run-options...
   local name=$1 what=$2
   shift 2
-  [[ $which == all || " $which " == *" $group "* || " $which " == *" $name "* ]] || return 0
+  local g wanted=0  # a record belongs to its group(s) (group="a b") and answers to its own name
+  for g in $group $name; do [[ $which == all || " $which " == *" $g "* ]] && wanted=1; done
+  ((wanted)) || return 0
   # --claims-facts: every record keeps what Learn's claims and the bound use (training accuracy on every
   # training example, z quantised), so any record can be drawn there.  --baseline-lr-search: full
   # fine-tuning, the ruler, trains at 1/3, 1 and 3 times its rate per seed and keeps the best on validation

@@ -164,11 +164,11 @@ def test_every_adapter_method_trains_its_head_at_the_head_only_rate(lm_prep, nam
     method, or at --lr-head; what the method adds trains at the method's rate."""
     m = methods.get(name)
     built = m.build(lm_prep, make_config(), level, 0, "fastfood")
-    assert [g["lr"] for g in built.param_groups] == [m.LR, methods.get("head").LR] == [m.LR, 1e-2]
+    assert [g["lr"] for g in built.param_groups] == [m.LR, methods.get("head").LR] == [m.LR, 3e-3]
     assert sum(p.numel() for p in built.param_groups[1]["params"]) == 770  # 384 x 2 + 2
     assert sum(p.numel() for g in built.param_groups for p in g["params"]) == built.trainable
-    built = m.build(lm_prep, make_config(lr_head=3e-3, method=name), level, 0, "fastfood")
-    assert built.param_groups[1]["lr"] == 3e-3
+    built = m.build(lm_prep, make_config(lr_head=1e-2, method=name), level, 0, "fastfood")
+    assert built.param_groups[1]["lr"] == 1e-2
 
 
 def test_lora_on_the_last_layers_reaches_sizes_below_rank_1_everywhere(lm_prep):
@@ -211,7 +211,7 @@ def test_the_head_rate_is_in_the_json_and_lora_layers_is_refused_where_there_are
                 "--max-train", "48", "--max-eval", "32", "--epochs", "1", "--json", "--quiet", home=home)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
-    assert res["lr_head"] == 1e-2 and res["config"]["lora_layers"] == 1
+    assert res["lr_head"] == methods.get("head").LR == 3e-3 and res["config"]["lora_layers"] == 1
     bad = run_cli("run", "--model", "mlp", "--task", "digits", "--method", "lora", "--ranks", "1", "--lora-layers", "1",
                   "--quiet", home=home)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "numbered transformer layers" in bad.stderr
