@@ -825,10 +825,10 @@ def test_switching_between_language_and_classic_models_keeps_the_form_valid(stor
     at.selectbox(key="explore:model").set_value("minilm-l2").run()
     assert not at.exception, [e.value for e in at.exception]
     task = next(s for s in at.selectbox if s.label == "Task")
-    assert task.value == "mr"
+    assert task.value == "trec6"
     submit(at)
     cfg = store.list_runs()[0]["config"]
-    assert (cfg["model"], cfg["task"], cfg["method"], cfg["epochs"]) == ("minilm-l2", "mr", "said", 2.0)
+    assert (cfg["model"], cfg["task"], cfg["method"], cfg["epochs"]) == ("minilm-l2", "trec6", "said", 2.0)
 
 
 # ---------------------------------------------------------------------------

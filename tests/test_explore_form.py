@@ -75,7 +75,7 @@ def test_back_from_the_classic_preset_to_a_language_model_resets_task_and_method
     assert at.radio(key=K("method", "classic")).value == "did"
     at.selectbox(key=K("model")).set_value("minilm-l6").run()
     ok(at)
-    assert task_box(at).value == DEFAULTS["task"] == "mr"
+    assert task_box(at).value == DEFAULTS["task"] == "trec6"
     assert at.radio(key=K("method", "lm")).value == DEFAULTS["method"] == "said"
     assert errors(at) == [] and warnings(at) == []
     assert not [t for t in at.text_input if t.key == K("task_csv")]  # no CSV path asked for
@@ -87,11 +87,11 @@ def test_back_from_the_classic_preset_to_a_language_model_resets_task_and_method
     assert (at.selectbox(key=K("model")).value, task_box(at).value) == ("mlp", "mnist5k")
     at.selectbox(key=K("model")).set_value("minilm-l2").run()
     ok(at)
-    assert (task_box(at).value, at.radio(key=K("method", "lm")).value) == ("mr", "said")
+    assert (task_box(at).value, at.radio(key=K("method", "lm")).value) == ("trec6", "said")
     at.button(key=K("button", "start")).click().run()
     ok(at)
     cfg = store.list_runs()[0]["config"]
-    assert (cfg["model"], cfg["task"], cfg["method"], cfg["dims"]) == ("minilm-l2", "mr", "said", DEFAULTS["dims"])
+    assert (cfg["model"], cfg["task"], cfg["method"], cfg["dims"]) == ("minilm-l2", "trec6", "said", DEFAULTS["dims"])
 
 
 def test_the_preset_after_changes_sets_every_classic_value(store):
@@ -108,9 +108,9 @@ def test_the_preset_after_changes_sets_every_classic_value(store):
 
 
 @pytest.mark.parametrize("query,model,task,method", [
-    ({"model": "minilm-l6", "task": "digits"}, "minilm-l6", "mr", "said"),
-    ({"model": "minilm-l6", "task": "mnist5k", "method": "did"}, "minilm-l6", "mr", "did"),
-    ({"task": "digits"}, "minilm-l6", "mr", "said"),
+    ({"model": "minilm-l6", "task": "digits"}, "minilm-l6", "trec6", "said"),
+    ({"model": "minilm-l6", "task": "mnist5k", "method": "did"}, "minilm-l6", "trec6", "did"),
+    ({"task": "digits"}, "minilm-l6", "trec6", "said"),
     ({"model": "mlp", "task": "mr"}, "mlp", "mnist5k", "did"),
     ({"model": "lenet", "task": "sms-spam"}, "lenet", "mnist5k", "did"),
 ])

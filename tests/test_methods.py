@@ -136,7 +136,15 @@ def test_lora_run_json_and_a_shared_baseline(home):
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
     assert res["axis"] == "rank" and res["d90"] is None and res["d90_status"] in ("not_applicable", "baseline_at_floor")
-    assert sorted({(q["rank"], q["params"]) for q in res["points"]}) == [(1, 2674), (4, 4666)]  # each seed
+    tried = dict(sorted({(q["rank"], q["params"]) for q in res["points"]}))  # each seed
+    assert tried[1] == 2674 and tried[4] == 4666
+    # the refinement may bisect the ranks where validation crosses: only ranks inside the grid, the log says why
+    assert set(tried) <= {1, 2, 3, 4}
+    if set(tried) - {1, 4}:
+        from idim_core.store import Store
+
+        assert tried[2] == 3338
+        assert any(e["message"].startswith("refinement:") for e in Store().events(res["run_id"]))
     assert {"p90", "p90_interpolated", "p90_status", "p90_ci"} <= set(res)
     assert all(q["seconds"] > 0 for q in res["points"])
     # head-only on the same model, task and budget shares the baseline: the same accuracies, not retrained

@@ -8,7 +8,7 @@ import time
 from .. import executors
 from ..errors import UserError
 from ..store import FINAL
-from ..runconfig import is_auto
+from ..runconfig import RunConfig, is_auto
 from .workers import detect_device
 
 
@@ -242,7 +242,7 @@ def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=
 def calibration_factor(entry: dict) -> float | None:
     """How this machine's timed steps (calibrate.py) compare with the formula's seconds per step."""
     try:
-        predicted = seconds_per_step({"model": entry["model"], "task": entry.get("task") or "mr",
+        predicted = seconds_per_step({"model": entry["model"], "task": entry.get("task") or RunConfig().task,
                                       "batch_size": entry["batch_size"], "max_length": entry.get("max_length") or 64},
                                      entry.get("device") or "cpu")
     except (KeyError, TypeError, ValueError, UserError):
