@@ -3,9 +3,10 @@ one number per output feature (384 per layer on the bundled MiniLM), initialised
 step starts at theta0 exactly.  On the attention's query and value (the layers lora adapts; every
 linear layer but the head on the classic nets).  One point; the head trains too.
 
-Rate: 3e-3, the T-Few paper's, kept on validation (minilm-l6, mr, 3 seeds; mean validation accuracy
-1e-3: 0.693, 3e-3: 0.712, 1e-2: 0.712, 3e-2: 0.716, the best within one standard error of 3e-3):
-    python bench/tune_defaults.py --kind adapters --methods ia3 --adapter-lrs 1e-3,3e-3,1e-2,3e-2 --seeds 3.
+Rate: 1e-1, the best validation mean over 3 seeds with the head at head-only's rate (minilm-l6, mr;
+1e-2: 0.719, 3e-2: 0.704, 1e-1: 0.727, 3e-1: 0.669), by the rule every method's rate follows (no preference
+for the incumbent, the T-Few paper's 3e-3):
+    python bench/tune_defaults.py --kind adapters --methods ia3 --adapter-lrs 1e-2,3e-2,1e-1,3e-1 --seeds 3.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ SHORT = "IA³"
 AXIS = "single"
 REQUIRES = ("peft",)
 ORDER = 50
-LR = 3e-3  # Adam's rate unless --lr-adapter is given (T-Few's; see above)
+LR = 1e-1  # Adam's rate unless --lr-adapter is given (see above)
 
 
 def build(prep, cfg, d, seed, projection):
