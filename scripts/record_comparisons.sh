@@ -44,7 +44,7 @@ record() {  # record NAME WHAT idim-run-options...
     echo
     echo "$what"
     echo
-    echo "Recorded with this project's CLI on $(date -u +%Y-%m-%d) ($(nproc) CPU cores, $((SECONDS - t0)) s):"
+    echo "Recorded with this project's CLI on $(date -u +%Y-%m-%d) ($(nproc --all) CPU cores, $((SECONDS - t0)) s):"
     echo
     echo "    idim run $* --json"
   } > "$OUT/$name.md"
