@@ -76,9 +76,11 @@ features stays well below the threshold here, so d90 measures learning the featu
 if [[ $RECORDED == minilm-l6-trec6 ]]; then  # the app's recorded example is this file, byte for byte
   cp "$OUT/minilm-l6-trec6.json" assets/example_run.json
 fi
+group="lm claims"  # Learn's "claim by claim" section draws this record too (it keeps every claims fact)
 record minilm-l6-mr "The bundled pretrained model on mr (movie-review polarity), default settings, 3 seeds: the task
 of the claims, the methods comparison and the ruler table; a linear probe already reaches the threshold here." \
   --model minilm-l6 --task mr --seeds 3
+group=lm
 record minilm-l6-untrained-mr "The bundled architecture with random weights (no pre-training), default budget, 3 seeds.
 Full fine-tuning does not learn mr from scratch with this budget, so the run has no d90 (did not learn)." \
   --model minilm-l6-untrained --task mr --seeds 3 --dims 10,1000,10000
@@ -89,9 +91,6 @@ group=claims  # what Learn's "claim by claim" section draws: training accuracy, 
 record mlp-digits-claims "The fully connected net on the 8x8 digits with DID at 8 values of d, 5 seeds: training and test
 accuracy, seconds and steps per trial, accuracy with z quantised (for Learn's claims)." \
   --model mlp --task digits --dims 10,30,100,300,1000,3000,10000,30000 --seeds 5
-record minilm-l6-mr-claims "SAID on the bundled model, default settings, 3 seeds, with training accuracy, seconds, steps,
-SAID's lambdas and quantised z per trial (for Learn's claims)." \
-  --model minilm-l6 --task mr --seeds 3
 group=methods  # the random subspace against the adapters: one store, so they share the baseline above
 # the classifier head trains at head-only's own rate in every adapter method (--lr-head's default)
 record minilm-l6-mr-lora "LoRA on query and value (peft), ranks 1-16, default budget, 3 seeds; the baseline is shared
@@ -105,9 +104,9 @@ record minilm-l6-mr-bitfit "BitFit: the biases and the head train, default budge
 record minilm-l6-mr-head "Head only (a linear probe on the pretrained features), default budget, 3 seeds." \
   --model minilm-l6 --task mr --method head --seeds 3
 # the four peft methods added with the method registry, each at its rate chosen on validation (3 seeds,
-# bench/tune_defaults.py --kind adapters; every default was kept), named in the command as it was run
+# bench/tune_defaults.py --kind adapters, with the head at 3e-3), named in the command as it was run
 record minilm-l6-mr-ia3 "IA3: learned rescaling vectors on query and value (peft), one point, default budget, 3 seeds." \
-  --model minilm-l6 --task mr --method ia3 --seeds 3 --lr-adapter 0.003
+  --model minilm-l6 --task mr --method ia3 --seeds 3 --lr-adapter 0.1
 record minilm-l6-mr-fourierft "FourierFT: n spectral coefficients per layer on query and value (peft), n = 10, 100, 1,000,
 default budget, 3 seeds." \
   --model minilm-l6 --task mr --method fourierft --seeds 3 --lr-adapter 0.06
