@@ -112,6 +112,6 @@ default budget, 3 seeds." \
   --model minilm-l6 --task mr --method fourierft --seeds 3 --lr-adapter 0.06
 record minilm-l6-mr-unilora "Uni-LoRA: one trained vector of length L projected into LoRA's matrices (peft), L = 64 to 4,096,
 default budget, 3 seeds." \
-  --model minilm-l6 --task mr --method unilora --seeds 3 --lr-adapter 0.005
+  --model minilm-l6 --task mr --method unilora --seeds 3 --lr-adapter 0.02
 record minilm-l6-mr-tinylora "TinyLoRA: u trained numbers tied across all layers (peft), u = 1 to 64, default budget, 3 seeds." \
-  --model minilm-l6 --task mr --method tinylora --seeds 3 --lr-adapter 0.01
+  --model minilm-l6 --task mr --method tinylora --seeds 3 --lr-adapter 0.003

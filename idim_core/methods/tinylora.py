@@ -4,11 +4,13 @@ trained vector of u numbers; here the vector is tied across every adapted layer 
 so the whole model trains u numbers plus the head.  On the attention's query and value (every linear
 layer but the head on the classic nets).  One point per u.
 
-The random tensors are drawn from the trial's seed.  Rate: 1e-2, the rate VeRA's vectors take here
-(tuned on validation for vera; peft documents none for TinyLoRA), kept on validation (minilm-l6, mr,
-u = 16, 3 seeds; mean validation accuracy 3e-3: 0.702, 1e-2: 0.702, 3e-2: 0.708, the best within one
-standard error of 1e-2):
-    python bench/tune_defaults.py --kind adapters --methods tinylora --adapter-lrs 3e-3,1e-2,3e-2 --seeds 3.
+The random tensors are drawn from the trial's seed.  Rate: 3e-3, chosen on validation with the head at
+head-only's rate, 3e-3 (minilm-l6, mr, u = 16, 3 seeds; mean validation accuracy 1e-3: 0.7018,
+3e-3: 0.7018, 1e-2: 0.699, 3e-2: 0.691, 1e-1: 0.680).  1e-3 and 3e-3 tie exactly (seeds 0.7070,
+0.7148, 0.6836 against 0.7031, 0.7148, 0.6875), so the rule "best mean" does not decide; 3e-3 is the
+middle of the flat stretch from 1e-3 to 1e-2.  1e-2, the rate VeRA's vectors take here, had been the
+default (peft documents none for TinyLoRA):
+    python bench/tune_defaults.py --kind adapters --methods tinylora --adapter-lrs 1e-3,3e-3,1e-2,3e-2,1e-1 --seeds 3.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ LEVEL_WORD = "tied vector size"
 DEFAULT_LEVELS = [1, 4, 16, 64]
 REQUIRES = ("peft",)
 ORDER = 47
-LR = 1e-2  # Adam's rate unless --lr-adapter is given (see above)
+LR = 3e-3  # Adam's rate unless --lr-adapter is given (see above)
 RANK = 2  # the SVD rank (the paper's)
 MOST = 100_000  # a vector this long is no longer tiny (and its random tensors grow with it)
 
