@@ -62,7 +62,8 @@ def tune_adapters(args) -> None:
                 accs.append(r.val_accuracy if r.val_accuracy is not None else 0.0)
             scores[lr] = statistics.fmean(accs)
             each = ", ".join(f"{a:.4f}" for a in accs)
-            print(f"{name:7} level {level:<4} lr {lr:g}: validation accuracy {scores[lr]:.4f} (seeds: {each})", flush=True)
+            print(f"{name:7} level {level:<4} lr {lr:g}: validation accuracy {scores[lr]:.4f} (seeds: {each})",
+                  flush=True)
         current = methods.get(name).LR
         pick = max(scores, key=scores.get)  # the best mean, as for full fine-tuning: no preference for the incumbent
         se = math.sqrt(max(scores[pick] * (1 - scores[pick]), 1e-9) / n)
