@@ -34,7 +34,7 @@ from idim_core.train import run_trial  # noqa: E402
 KINDS = {
     "lm": dict(model="minilm-l6", task="mr", method="said", full_lrs="3e-5,1e-4,3e-4", sub_lrs="0.05,0.15,0.5",
                dims="100,1000,10000"),
-    "classic": dict(model="mlp", task="mnist5k", method="did", full_lrs="1e-3,3e-3", sub_lrs="0.03,0.1,0.3",
+    "classic": dict(model="mlp", task="mnist5k", method="did", full_lrs="3e-3,1e-2,3e-2", sub_lrs="0.03,0.1,0.3",
                     dims="100,1000,10000,30000"),
 }
 

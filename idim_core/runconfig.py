@@ -232,7 +232,9 @@ DEFAULTS = RunConfig().to_dict()
 CLASSIC_DEFAULTS = dict(
     DEFAULTS, model="mlp", task="mnist5k", method="did", projection="fastfood",
     dims=[10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000], epochs=10.0, batch_size=64,
-    lr_full=1e-3, lr_subspace=0.1, max_train=None, max_eval=None,
+    # full training's rate: the best validation mean over 3 seeds for both nets on mnist5k (mlp 0.945, lenet 0.971,
+    # against 0.943 and 0.967 at 3e-3; docs/explanation/defaults.md)
+    lr_full=1e-2, lr_subspace=0.1, max_train=None, max_eval=None,
     seeds=3,  # classic trials take seconds: 3 seeds let the interval include the random subspace's own spread
 )
 
