@@ -68,8 +68,17 @@ def tune_adapters(args) -> None:
         pick = max(scores, key=scores.get)  # the best mean, as for full fine-tuning: no preference for the incumbent
         se = math.sqrt(max(scores[pick] * (1 - scores[pick]), 1e-9) / n)
         print(f"{name}: " + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in scores.items())
-              + f"  -> {pick:g} (the best mean over {seeds} seeds; one standard error {se:.3f}; "
+              + f"  -> {best_text(scores)} (the best mean over {seeds} seeds; one standard error {se:.3f}; "
               f"the default in idim_core/methods/{name}.py is {current:g})", flush=True)
+
+
+def best_text(scores: dict[float, float]) -> str:
+    """The rate with the best mean, or every rate that ties with it exactly: the rule does not decide a tie."""
+    top = max(scores.values())
+    tied = [lr for lr, v in scores.items() if v == top]
+    if len(tied) > 1:
+        return "tied: " + " and ".join(f"{lr:g}" for lr in tied) + f" ({top:.4f}); the rule does not decide"
+    return f"{tied[0]:g} (the best)"
 
 
 def main() -> None:
@@ -120,9 +129,9 @@ def main() -> None:
         return best
 
     if full:
-        full_pick = max(full, key=full.get)  # the ruler at its best: no preference for the incumbent
+        # the ruler at its best: the best mean, no preference for the incumbent
         print(f"full fine-tuning, validation mean over {len(full_seeds)} seeds: "
-              + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in full.items()) + f"  -> {full_pick:g} (the best)")
+              + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in full.items()) + f"  -> {best_text(full)}")
     if sub:
         sub_pick = choose(sub, cfg["lr_subspace"], n_val * args.seeds * len(dims))
         print(f"z's reference rate, validation mean over d = {dims}: "
