@@ -119,7 +119,7 @@ COMPARISONS: dict[str, tuple[str, list[str]]] = {
     "memorisation": ("Memorisation: real labels against shuffled labels (fully connected net)",
                      ["mlp-mnist5k", "mlp-mnist5k-shuffled-labels"]),
     "claims": ("A popular account, claim by claim: the runs behind Learn's section 9",
-               ["mlp-digits-claims", "minilm-l6-mr-claims"]),
+               ["mlp-digits-claims", "minilm-l6-mr"]),
     "methods": ("Beyond the papers: the random subspace (SAID) against LoRA (every layer and the last alone), "
                 "BitFit, head-only, IA3, FourierFT, Uni-LoRA and TinyLoRA (minilm-l6, mr)",
                 ["minilm-l6-mr", "minilm-l6-mr-lora", "minilm-l6-mr-bitfit", "minilm-l6-mr-head", "minilm-l6-mr-ia3",

@@ -37,6 +37,14 @@ def write_back(name: str, path: Path | None = None) -> bool:
     return True
 
 
+def full_rate(cfg: dict) -> str:
+    """Full fine-tuning's rate: the one given, or "searched" (--baseline-lr-search: per seed, the best on
+    validation of 1/3, 1 and 3 times it)."""
+    lr = cfg.get("lr_full")
+    given = f"{lr:.0e}".replace("e-0", "e-") if lr else "default"
+    return f"searched ({given} × 1/3, 1, 3)" if cfg.get("baseline_lr_search") else given
+
+
 def fmt_ci(ci) -> str:
     from idim_core.d90 import interval_text
 
@@ -51,8 +59,9 @@ def main(names: list[str]) -> None:
 
         changed = [n for n in names if write_back(n)] + (["example_run"] if write_back("example_run", EXAMPLE_JSON) else [])
         print(f"re-derived the facts of {len(changed)} of {len(names)} records", file=sys.stderr)
-    print("| record | seeds | full (mean ± std) | threshold | d90 status | d90 (interpolated) | 95 % interval | wall |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| record | seeds | full (mean ± std) | full's rate | threshold | d90 status | d90 (interpolated) "
+          "| 95 % interval | wall |")
+    print("|---|---|---|---|---|---|---|---|---|")
     records = [(n, recorded_result(n)) for n in names]
     for n, r in records:
         if r.get("axis", "d") != "d":
@@ -69,7 +78,8 @@ def main(names: list[str]) -> None:
         else:
             d90 = "none (did not learn)" if r["d90_status"] == "baseline_at_floor" else "unknown"
         wall = f"{r['seconds']:.0f} s" if r.get("seconds") else "–"
-        print(f"| `{n}` | {cfg.get('seeds', 1)} | {base:.3f} ± {std:.3f} | {r['threshold']:.3f} | {r['d90_status']} "
+        print(f"| `{n}` | {cfg.get('seeds', 1)} | {base:.3f} ± {std:.3f} | {full_rate(cfg)} | {r['threshold']:.3f} "
+              f"| {r['d90_status']} "
               f"| {d90} | {fmt_ci(r.get('d90_ci'))} | {wall} |")
     others = [(n, r) for n, r in records if r.get("axis", "d") != "d"]
     if not others:

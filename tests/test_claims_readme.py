@@ -55,25 +55,26 @@ def test_the_classic_comparisons():
         "LeNet's estimate is lower, as in the paper, but the intervals overlap",
         f"| LeNet's estimate is lower than the MLP's on `mnist5k` | `lenet-mnist5k`, `mlp-mnist5k` | "
         f"{d90(lenet)} ({ci(lenet)}) against {d90(mlp)} ({ci(mlp)}) | intervals overlap")
-    # shuffled pixels: LeNet rises, overlap; the MLP overlaps
-    assert lp["p90_interpolated"] > lenet["p90_interpolated"] and overlap(lp, lenet) and overlap(mp, mlp)
-    has(f"LeNet's estimate rises to ≈ {d90(lp)} ({ci(lp)}) against ≈ {d90(lenet)} ({ci(lenet)}",
+    # shuffled pixels: LeNet rises, the intervals apart; the MLP (no spatial prior to lose) overlaps
+    assert lp["p90_interpolated"] > lenet["p90_interpolated"] and not overlap(lp, lenet) and overlap(mp, mlp)
+    has(f"LeNet's estimate rises to ≈ {d90(lp)} ({ci(lp)}) against ≈ {d90(lenet)} ({ci(lenet)}) unshuffled, "
+        "**the intervals apart**",
         f"≈ {d90(mp)} ({ci(mp)}), which overlaps its unshuffled {ci(mlp)}",
-        f"| {d90(lp)} ({ci(lp)}) against {d90(lenet)} ({ci(lenet)}) | intervals overlap: not shown |",
+        f"| {d90(lp)} ({ci(lp)}) against {d90(lenet)} ({ci(lenet)}) | intervals apart: shown |",
         f"| {d90(mp)} ({ci(mp)}) against {d90(mlp)} ({ci(mlp)}) | overlap |")
-    # shuffled labels: about 11x, intervals apart; both rates searched on the training images
+    # shuffled labels: several times more, intervals apart; both rates searched on the training images
     assert sl["p90_ci"][0] > mlp["p90_ci"][1]
-    assert round(sl["p90_interpolated"] / mlp["p90_interpolated"]) == 11
+    times = round(sl["p90_interpolated"] / mlp["p90_interpolated"])
     assert sl["config"]["lr_search"] and sl["config"]["baseline_lr_search"]
     has(f"d90 ≈ {d90(sl)} ({ci(sl)}) to reach 90 % of that, against ≈ {d90(mlp)} ({ci(mlp)}) with the real labels: "
-        "about 11× more, the intervals far apart",
-        f"| {d90(sl)} ({ci(sl)}) against {d90(mlp)} ({ci(mlp)}) | apart |")
+        f"about {times}× more, the intervals far apart",
+        f"| shuffled labels need about {times}× more |", f"| {d90(sl)} ({ci(sl)}) against {d90(mlp)} ({ci(mlp)}) | apart |")
     means = [round(x["mean"], 3) for x in sl["by_d"]]
-    # rises with d: every fall is within one s.e. of the 4,000 labels (5,477 -> 10,000: 0.418 -> 0.413)
+    # rises with d: any fall is within one s.e. of the 4,000 labels
     falls = [(a, b) for a, b in zip(means, means[1:]) if b < a]
-    assert falls and all(a - b < se(a, 4000) for a, b in falls) and means[-1] == max(means)
+    assert all(a - b < se(a, 4000) for a, b in falls) and means[-1] == max(means)
     printed = ", ".join(f"{m:.3f}" for m in means)
-    has(f"With the searches the mean rises with d ({printed};", f"| {printed} | rises, flat within one s.e.")
+    has(f"With the searches the mean rises with d ({printed};", f"| {printed} | rises")
     top, base = at(sl, 30000), sl["baseline_accuracy"]
     assert top - base > 2 * se(base, sl["n_train"] or 4000)  # apart by more than two s.e. of the 4,000 labels
     has(f"more than full training did in its budget ({top:.3f} against {base:.3f}), both rates searched",
@@ -86,28 +87,37 @@ def test_the_classic_comparisons():
 def test_depth_and_pre_training():
     l6, l2, un = rec("minilm-l6-mr"), rec("minilm-l2-mr"), rec("minilm-l6-untrained-mr")
     assert overlap(l2, l6)
-    has(f"d90 ≈ {d90(l2)} (grid 300), interval {ci(l2)}. The interval overlaps the 6-layer model's",
+    has(f"d90 ≈ {d90(l2)} (grid {l2['p90']:,}), interval {ci(l2)}",
+        "The interval overlaps the 6-layer model's: these runs do not show which depth needs fewer dimensions",
         f"| {d90(l2)} ({ci(l2)}) against {d90(l6)} ({ci(l6)}) | overlap |")
-    # the deeper model's mean is higher at every d from 100 on, by 0.8 - 2.0 s.e.; not at d = 10
-    ds = [d for d in (x["d"] for x in l6["by_d"]) if d >= 100]
+    # both rulers searched; the 2-layer model's search chose the top of its range for two seeds: said
+    assert l6["config"]["baseline_lr_search"] and l2["config"]["baseline_lr_search"] and l2["config"]["lr_full"] == 3e-4
+    has(f"full fine-tuning {l2['baseline_accuracy']:.3f} ± {l2['baseline_std']:.3f}, its rate searched around 3e-4",
+        "two seeds of three chose 9e-4, so the 2-layer model's best rate may lie higher still")
+    # the deeper model's mean is higher at every d both tried from 100 on, by 1.0 - 2.0 s.e.; not at d = 10
+    ds = [x["d"] for x in l6["by_d"] if x["d"] >= 100 and any(y["d"] == x["d"] for y in l2["by_d"])]
+    assert ds == [100, 300, 1000, 3000, 10000]
     ratios = [(at(l6, d) - at(l2, d)) / se((at(l6, d) + at(l2, d)) / 2, l6["n_test"]) for d in ds]
     assert all(r > 0 for r in ratios)
-    assert f"{min(ratios):.1f} – {max(ratios):.1f}" == "0.8 – 2.0"
     s = se(0.7, l6["n_test"])
     assert f"{s:.3f}" == "0.029"
     assert at(l6, 10) < at(l2, 10)
-    has(f"mean is higher from d = 100 on (at d = 1,000: {at(l6, 1000):.3f} against {at(l2, 1000):.3f}), by 0.8 – 2.0 "
-        f"standard errors of 256 test sentences (≈ {s:.3f})",
-        f"({at(l6, 10):.3f} against {at(l2, 10):.3f}, where neither has learned much)")
-    # level: 6 layers at d = 300 against 2 layers fully fine-tuned, within one s.e.
-    a, b = at(l6, 300), l2["baseline_accuracy"]
-    assert abs(a - b) < se(b, l6["n_test"]) and round(se(b, l6["n_test"]), 2) == 0.03
-    has(f"d = 300 ({a:.3f}) is level with the 2-layer model fully fine-tuned ({b:.3f})",
-        f"| {a:.3f} against {b:.3f}, s.e. ≈ 0.03 | within one s.e. |")
+    has(f"higher at every d both tried from 100 on (at d = 1,000: {at(l6, 1000):.3f} against {at(l2, 1000):.3f}), by "
+        f"{min(ratios):.1f} – {max(ratios):.1f} standard errors of 256 test sentences (≈ {s:.3f})",
+        f"({at(l6, 10):.3f} against {at(l2, 10):.3f}, where neither has learned much)",
+        f"| d = 1,000: {at(l6, 1000):.3f} against {at(l2, 1000):.3f}; {min(ratios):.1f} – {max(ratios):.1f} s.e. "
+        f"from d = 100; d = 10: {at(l6, 10):.3f} against {at(l2, 10):.3f} |")
+    # the 2-layer curve falls back under its threshold at d = 300 (flagged), and the interval is open above
+    back = at(l2, 300)
+    assert back < l2["threshold"] and l2["non_monotone"] and l2["non_monotone_at"] == 300 and l2["p90_ci"][1] is None
+    has(f"the mean falls back under the threshold {l2['threshold']:.3f} at d = 300 ({back:.3f}, by",
+        f"| {back:.3f} against {l2['threshold']:.3f} after {at(l2, 228):.3f} at d = 228 | marked non-monotone |")
     # the untrained model: not clearly above the floor
     assert un["d90_status"] == "baseline_at_floor" and un["baseline_accuracy"] < un["threshold"]
+    assert un["config"]["baseline_lr_search"]
     has(f"full fine-tuning reaches {un['baseline_accuracy']:.3f} ± {un['baseline_std']:.3f}",
         f"the floor plus two standard errors of 256 test sentences is {un['threshold']:.3f}",
+        f"a linear probe on its random features gets {un['probe_accuracy']:.3f}",
         f"| {un['baseline_accuracy']:.3f} against floor + 2 s.e. = {un['threshold']:.3f} | not above |")
 
 
@@ -116,13 +126,14 @@ def test_the_methods_and_said_groups():
                                                    "minilm-l6-mr-head"))
     tensor = rec("minilm-l6-mr-said-tensor")
     assert overlap(tensor, said)
-    has(f"It gave d90 ≈ {d90(tensor)} (grid 1,000), interval {ci(tensor)}, against the block default's ≈ {d90(said)} "
-        f"({ci(said)}, 3 seeds). The intervals overlap",
+    has(f"It gave d90 ≈ {d90(tensor)} (grid {tensor['p90']:,}), interval {ci(tensor)}, against the block default's "
+        f"≈ {d90(said)} ({ci(said)}, 3 seeds). The intervals overlap",
         f"| {d90(tensor)} ({ci(tensor)}) against {d90(said)} ({ci(said)}) | overlap |")
     # SAID against LoRA: LoRA passes at its smallest size in both records, so its 90 % point is an upper bound
     # and no ordering is claimed
     last = rec("minilm-l6-mr-lora-last")
-    assert lora["lr_head"] == last["lr_head"] == bitfit["lr_head"] == 0.01
+    assert lora["lr_head"] == last["lr_head"] == bitfit["lr_head"] == 0.003
+    has("trains the classifier head at head-only's own rate, 3e-3 (the JSON says `lr_head`)")
     for r, smallest in ((lora, 9_986), (last, 2_306)):
         assert r["p90_status"] == "below_grid" and r["p90_upper"] == smallest == min(x["d"] for x in r["by_params"])
         assert at(r, smallest) >= r["threshold"]
@@ -132,33 +143,49 @@ def test_the_methods_and_said_groups():
         f"SAID's is ≈ {d90(said)} ({ci(said)}), and **no ordering is claimed**",
         f"| {d90(said)} ({ci(said)}) against ≤ 2,306 (LoRA passes at its smallest size) | no ordering claimed |",
         f"the mean falls to {at(lora, 148_226):.3f} and the record is marked non-monotone")
+    # the points carry LoRA's rank as d
+    collapsed = sorted((p["accuracy"] for p in lora["points"] if p["d"] == 16 and p["accuracy"] < 0.6), reverse=True)
+    assert len(collapsed) == 2
+    has(f"two seeds of three collapse ({collapsed[0]:.3f} and {collapsed[1]:.3f}, the majority class)")
     assert "the random subspace needs fewer trainable numbers than LoRA" not in README
-    # LoRA r = 8, BitFit, SAID at d = 3,000: within one s.e. of each other
-    vals = [at(lora, 74_498), at(bitfit, 26_498), at(said, 3000)]
+    # LoRA at rank 4 (where its rate was chosen), BitFit, SAID at d = 3,000: within one s.e. of each other
+    vals = [at(lora, 37_634), at(bitfit, 26_498), at(said, 3000)]
     s = se(statistics_mean(vals), said["n_test"])
     assert max(vals) - min(vals) < s and f"{s:.3f}" == "0.027"
-    has(f"LoRA's rank 8 ({vals[0]:.3f}), BitFit ({vals[1]:.3f}) and SAID at d = 3,000 ({vals[2]:.3f}) are within one "
-        f"standard error of the test set (≈ {s:.3f})",
+    has(f"LoRA at rank 4, where its rate was chosen ({vals[0]:.3f}), BitFit ({vals[1]:.3f}) and SAID at d = 3,000 "
+        f"({vals[2]:.3f}) are within one standard error of the test set (≈ {s:.3f})",
         f"| {vals[0]:.3f}, {vals[1]:.3f}, {vals[2]:.3f}, s.e. ≈ {s:.3f} | within one s.e. |")
     # head only: above the threshold, within sampling error of it, below full fine-tuning
     h = at(head, 770)
     assert head["threshold"] <= h < head["threshold"] + se(h, head["n_test"]) and h < head["baseline_accuracy"]
     has(f"(770 numbers) gets {h:.3f}, above {head['threshold']:.3f}",
         f"is below full fine-tuning, {h:.3f} against {head['baseline_accuracy']:.3f}, as it must be",
+        f"about ± {se(h, head['n_test']):.3f})",
         f"| {h:.3f} against {head['threshold']:.3f} (s.e. ≈ {se(h, head['n_test']):.3f}) and "
         f"{head['baseline_accuracy']:.3f} |")
 
 
+def test_the_four_peft_methods():
+    ia3, ff, uni, tiny = (rec(f"minilm-l6-mr-{m}") for m in ("ia3", "fourierft", "unilora", "tinylora"))
+    for r, smallest in ((tiny, 771), (ff, 890), (ia3, 5_378)):  # the smallest size clears: an upper bound
+        assert r["p90_status"] == "below_grid" and r["p90_upper"] == smallest and at(r, smallest) >= r["threshold"]
+    has(f"TinyLoRA's single tied number (771 in all) reaches {at(tiny, 771):.3f}, FourierFT's 10 coefficients per "
+        f"layer (890) {at(ff, 890):.3f} and IA3 (5,378) {at(ia3, 5_378):.3f}, all above the threshold")
+    gap = uni["threshold"] - at(uni, 834)
+    assert uni["p90_status"] == "found" and 0 < gap < se(at(uni, 834), uni["n_test"])
+    has(f"gets {at(uni, 834):.3f}, under the threshold by {gap:.3f}, far inside one standard error",
+        f"its ≈ {d90(uni)} ({ci(uni)}) is an interpolation across noise")
+    means = [x["mean"] for x in tiny["by_params"]]
+    assert tiny["non_monotone"] and means == sorted(means, reverse=True)
+    has("grows (" + ", ".join(f"{m:.3f}" for m in means) + ": the record is marked non-monotone)")
+    every = [x["mean"] for r in (ia3, ff, uni, tiny) for x in r["by_params"]]
+    has(f"Their means span {min(every):.3f} – {max(every):.3f}, against SAID's {at(rec('minilm-l6-mr'), 1000):.3f}")
+    for r in (ia3, ff, uni, tiny):
+        assert r["lr_head"] == 0.003
+
+
 def statistics_mean(xs):
     return sum(xs) / len(xs)
-
-
-def test_the_claims_record_repeats_the_default_run():
-    a, b = rec("minilm-l6-mr-claims"), rec("minilm-l6-mr")
-    key = lambda r: sorted((p["d"], p["seed"], p["accuracy"]) for p in r["points"])  # noqa: E731
-    assert key(a) == key(b) and a["baseline_accuracies"] == b["baseline_accuracies"]
-    has("The second repeats `minilm-l6-mr` with the same seeds and gives the same accuracies.",
-        "| the same accuracy in every trial | equal |")
 
 
 @pytest.mark.parametrize("word", ["beats", "at least as good"])

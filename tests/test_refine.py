@@ -65,8 +65,9 @@ def test_auto_search_tries_a_rung_above_the_validation_crossing(home):
     preset's from-scratch run (validation passed at d = 100, the first passing rung; test 0.838 under
     0.860).  The search now adds one d above (x3 on the x10 ladder), chosen on validation alone, and says so
     in the log."""
+    # --lr-full 0.001: the rate of the Series run this reproduces (the classic default then)
     p = run_cli("run", "--model", "mlp", "--task", "mnist5k:ge5@b", "--dims", "auto", "--seeds", "1", "--json",
-                "--quiet", home=home)
+                "--lr-full", "0.001", "--quiet", home=home)
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
     events = [e["message"] for e in Store().events(res["run_id"]) if e["message"].startswith("search: d = ")]
