@@ -2,6 +2,7 @@
 
     python bench/probe_tasks.py                         # every bundled text task, minilm-l6, 3 seeds
     python bench/probe_tasks.py --tasks mr,trec6 --seeds 2
+    python bench/probe_tasks.py --lr-head 1e-2                # the probe at another rate than head-only's default
 
 For each task, on the default budget (the defaults of `idim run`), it trains full fine-tuning and a
 linear probe (the head alone on the frozen features, the `head` method) for each seed, and prints
@@ -38,9 +39,15 @@ def main() -> None:
     ap.add_argument("--model", default="minilm-l6")
     ap.add_argument("--tasks", default=TEXT_TASKS)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--lr-head", type=float, default=None,
+                    help="the probe's rate (default: the head-only method's, idim_core/methods/head.py)")
     args = ap.parse_args()
     rows = []
-    print(f"{args.model}, default budget, {args.seeds} seeds; the verdict is read on validation")
+    from idim_core import methods
+
+    lr_head = args.lr_head or methods.default_lr("head")
+    print(f"{args.model}, default budget, {args.seeds} seeds, the probe at {lr_head:g}; the verdict is read on "
+          "validation")
     print()
     print("| task | full, validation | threshold (rule) | probe, validation | probe clears it (validation) "
           "| full, test | probe, test | probe clears it (test) |")
@@ -51,7 +58,7 @@ def main() -> None:
         prep, _, task_ = prepare(cfg, "cpu")
         tc = cfg
         full = [run_trial(prep, tc, d=None, seed=s) for s in range(args.seeds)]
-        probe = [run_trial(prep, tc, d=0, seed=s, method="head") for s in range(args.seeds)]
+        probe = [run_trial(prep, tc.but(lr_adapter=lr_head), d=0, seed=s, method="head") for s in range(args.seeds)]
         chance, majority = task_.chance(), task_.majority()
         row = {"task": task}
         for split, key, n in (("val", "val_accuracy", len(prep.val)), ("test", "accuracy", len(prep.test))):

