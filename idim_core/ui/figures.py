@@ -34,6 +34,17 @@ def _x_range(res: dict) -> tuple[float, float]:
     return max(1.0, min(ds) / 2), max(ds) * 2
 
 
+def _falls_back(res: dict, rows: list[dict]) -> dict | None:
+    """Where a curve falls back below the threshold further on (d90's ``non_monotone``): the marker's common
+    Scatter arguments, on either axis; None when it does not."""
+    back = res.get("non_monotone_at")
+    if not (res.get("non_monotone") and back and res.get("threshold") is not None):
+        return None
+    y_back = next((r["mean"] for r in rows if r["d"] == back), res["threshold"])
+    return dict(x=[back], y=[y_back], mode="markers", hoverinfo="name",
+                marker=dict(symbol="triangle-down", size=16, color=C_THR))
+
+
 def run_figure(res: dict, height: int = 460, font_size: int | None = None):
     """The live chart: accuracy against d (log), with baseline, threshold, chance and d90 (with its interval)."""
     import plotly.graph_objects as go
@@ -132,12 +143,10 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
     elif b is not None and rows:
         fig.add_annotation(x=1, xref="paper", y=y1, text=d90_text(res).split(":")[0].split(" (")[0], showarrow=False,
                            xanchor="right", yanchor="bottom", font=dict(color=C_D90, size=(font_size or 14)))
-    back = res.get("non_monotone_at")
-    if res.get("non_monotone") and back:  # the curve falls back below the threshold further on
-        y_back = next((r["mean"] for r in rows if r["d"] == back), res["threshold"])
-        fig.add_trace(go.Scatter(x=[back], y=[y_back], mode="markers", name=f"falls back below the threshold "
-                                 f"at d = {back:,}", marker=dict(symbol="triangle-down", size=16, color=C_THR),
-                                 meta={"role": "non_monotone", "d": back}, hoverinfo="name"))
+    back = _falls_back(res, rows)
+    if back:
+        fig.add_trace(go.Scatter(**back, name=f"falls back below the threshold at d = {back['x'][0]:,}",
+                                 meta={"role": "non_monotone", "d": back["x"][0]}))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10),
         xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)],
@@ -433,14 +442,11 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
                              visible=bool(res.get("p90_ci")), color=colour, thickness=3),
                 meta={"role": "p90", "run_id": res["run_id"], "value": px, "status": st},
                 hovertemplate="90 % point " + label + " trainable parameters<extra>" + res["method"] + "</extra>"))
-        back = res.get("non_monotone_at")
-        if res.get("non_monotone") and back and res.get("threshold") is not None:  # falls back below the threshold
-            y_back = next((r["mean"] for r in rows if r["d"] == back), res["threshold"])
-            fig.add_trace(go.Scatter(
-                x=[back], y=[y_back], mode="markers", legendgroup=res["run_id"],
-                name=f"falls back below the threshold at {back:,} ({method_label(res)})",
-                marker=dict(symbol="triangle-down", size=16, color=C_THR), hoverinfo="name",
-                meta={"role": "non_monotone", "run_id": res["run_id"], "d": back}))
+        back = _falls_back(res, rows)
+        if back:
+            fig.add_trace(go.Scatter(**back, legendgroup=res["run_id"],
+                                     name=f"falls back below the threshold at {back['x'][0]:,} ({method_label(res)})",
+                                     meta={"role": "non_monotone", "run_id": res["run_id"], "d": back["x"][0]}))
     for (D, b), res in fulls.items():
         fig.add_trace(go.Scatter(x=[D], y=[b], mode="markers+text", text=[f"full: D = {D:,}"],
                                  # left of the marker: D is the axis' largest value, a centred label was cut
