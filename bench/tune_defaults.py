@@ -87,6 +87,7 @@ def main() -> None:
     ap.add_argument("--adapter-lrs")
     ap.add_argument("--methods")
     ap.add_argument("--model")
+    ap.add_argument("--task", help="the task to tune on (default: the kind's own, mr or mnist5k)")
     ap.add_argument("--full-lrs")
     ap.add_argument("--sub-lrs")
     ap.add_argument("--dims")
@@ -98,7 +99,7 @@ def main() -> None:
         return tune_adapters(args)
     k = KINDS[args.kind]
     model = args.model or k["model"]
-    cfg = make_config(model=model, task=k["task"], method=k["method"])
+    cfg = make_config(model=model, task=args.task or k["task"], method=k["method"])
     prep, _, _ = prepare(cfg, "cpu")
     seeds = range(args.seeds)
 

@@ -104,6 +104,15 @@ class _Fields:
     baseline_lr_search: bool = _f(False, "full fine-tuning: train at 1/3, 1 and 3 times --lr-full and keep the "
                                          "best on the validation split, per seed (three times the baseline's time): "
                                          "the baseline sets the threshold, so a weak one lowers d90", type=bool)
+    lr_search_beyond: int = _f(2, "--lr-search and --baseline-lr-search: when the best rate on validation is the "
+                                  "smallest or the largest tried, go on a factor 3 past it, up to this many more "
+                                  "rates (0: 1/3, 1 and 3 times only), so a seed's choice is not an end of the "
+                                  "range unless the limit is reached", type=int)
+    probe_fixed_rate: bool = _f(False, "the linear probe trains at the head's rate alone (head-only's 3e-3); by "
+                                       "default it trains at 1/3, 1 and 3 times that rate per seed (and past an "
+                                       "end, see --lr-search-beyond) and keeps the best on validation, so the "
+                                       "frozen features are not understated on a task whose head wants another "
+                                       "rate", type=bool)
     no_probe: bool = _f(False, "language-model DID/SAID runs: skip the linear probe (the head alone on the frozen "
                                "features, one trial per seed), the reference a pretrained model already reaches",
                         type=bool)
@@ -286,7 +295,17 @@ def baseline_key(cfg: dict) -> tuple:
     pre = (cfg.get("pretrain"), int(cfg.get("pretrain_epochs") or 0)) if cfg.get("pretrain_epochs") else ()
     # --claims-facts: the baseline's training accuracy on every training example, not on the fixed subset
     claims = ("claims-facts",) if cfg.get("claims_facts") else ()
-    return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ()) + claims
+    # --baseline-lr-search goes on past an end of its range (runs from before that option searched 1/3, 1, 3 only)
+    beyond = (("beyond", int(cfg.get("lr_search_beyond") or 0)),) if cfg.get("baseline_lr_search") else ()
+    return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ()) + claims + beyond
+
+
+def probe_key(cfg: dict) -> tuple:
+    """What a linear probe depends on beyond the baseline's key: whether it searched its rate (runs from before
+    --probe-fixed-rate lack the key: their probe trained at the head's rate alone, unless --lr-search) and how
+    far past an end."""
+    searched = bool(cfg.get("lr_search")) or ("probe_fixed_rate" in cfg and not cfg["probe_fixed_rate"])
+    return ("searched", int(cfg.get("lr_search_beyond") or 0)) if searched else ("fixed",)
 
 
 def bundled(cfg: dict) -> bool:
@@ -421,7 +440,8 @@ def make_config(**overrides) -> RunConfig:
             raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
     elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
         raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
-    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search", "no_probe", "claims_facts"):
+    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search", "no_probe", "claims_facts",
+                "probe_fixed_rate"):
         cfg[key] = bool(cfg.get(key))
     _check_pretrain(cfg, classic)
     _registry.get(cfg["method"])  # unknown: one line naming the registered methods
@@ -468,6 +488,9 @@ def make_config(**overrides) -> RunConfig:
     seeds = cfg["seeds"]
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
         raise UserError(f"--seeds must be a whole number from 1 to 100, got {seeds!r}")
+    beyond = cfg.get("lr_search_beyond")
+    if isinstance(beyond, bool) or not isinstance(beyond, int) or not 0 <= beyond <= 5:
+        raise UserError(f"--lr-search-beyond must be a whole number from 0 to 5, got {beyond!r}")
     refine = cfg.get("refine")
     if isinstance(refine, bool) or not isinstance(refine, int) or not 0 <= refine <= 20:
         raise UserError(f"--refine must be a whole number from 0 (off) to 20, got {refine!r}")

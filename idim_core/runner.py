@@ -20,7 +20,7 @@ from .d90 import describe
 from .errors import UserError
 from .executors import TrialLost, TrialSpec
 from .results import result
-from .runconfig import RunConfig, check_dims_fit, shareable, shared_baseline, wants_probe
+from .runconfig import RunConfig, check_dims_fit, probe_key, shareable, shared_baseline, wants_probe
 from .search import adaptive_search, mean_of, parallel_search, refine_grid, val_of
 from .store import UNREADABLE, Store, owner_id, unreadable_error
 
@@ -45,6 +45,22 @@ def _row(kind: str, d, seed: int, t) -> dict:
     return {"kind": kind, "d": d, "seed": seed, "status": get("status"), "accuracy": get("accuracy"),
             "seconds": get("seconds"), "val_accuracy": get("val_accuracy")}
 
+
+
+def _rate_words(res, cfg, sp) -> str:
+    """The log's words for a searched rate: the one kept, the ones tried, and whether it is still an end."""
+    searched = ((cfg.lr_search and sp.kind == "subspace" and sp.d) or (cfg.baseline_lr_search and sp.kind == "baseline")
+                or (sp.kind == "probe" and (cfg.lr_search or not getattr(cfg, "probe_fixed_rate", False))))
+    if not searched or res.lr is None:
+        return ""
+    what = "z's rate" if sp.kind == "subspace" else "rate"
+    out = f", {what} {res.lr:.3g} chosen on validation"
+    tried = getattr(res, "lr_tried", None)
+    if tried:
+        out += " (tried " + ", ".join(f"{lr:.3g}" + ("" if v is not None else " diverged") for lr, v in tried.items())
+        out += (": still the " + ("largest" if res.lr >= max(tried) else "smallest")
+                + " tried, --lr-search-beyond's limit)" if getattr(res, "lr_at_end", False) else ")")
+    return out
 
 class Runner:
     """Executes one stored run in this process (foreground CLI or the worker)."""
@@ -156,11 +172,13 @@ class Runner:
         if not found:
             return
         run, rows = found
-        probes = {t["seed"]: t for t in self.store.trials(run["id"]) if t["kind"] == "probe" and t["status"] == "done"}
+        # the probe depends on the same things, and on how its rate was chosen
+        probes = {t["seed"]: t for t in self.store.trials(run["id"]) if t["kind"] == "probe" and t["status"] == "done"
+                  and probe_key(run["config"]) == probe_key(dict(cfg))}
         for s in need:
             self.store.copy_trial(self.run_id, rows[s])
             done[("baseline", None, s)] = _row("baseline", None, s, rows[s])
-            if s in probes and ("probe", None, s) not in done:  # the probe depends on the same things
+            if s in probes and ("probe", None, s) not in done:
                 self.store.copy_trial(self.run_id, probes[s])
                 done[("probe", None, s)] = _row("probe", None, s, probes[s])
         self._summary(baseline_from=run["id"])
@@ -228,9 +246,7 @@ class Runner:
         self.done[_key(sp)] = row
         msg = (f"{level_name(cfg.method, sp)} seed {sp.seed}: "
                + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
-               + (f", z's rate {res.lr:.3g} chosen on validation" if cfg.lr_search and sp.d else "")
-               + (f", rate {res.lr:.3g} chosen on validation" if cfg.baseline_lr_search and sp.kind == "baseline"
-                  else "")
+               + _rate_words(res, cfg, sp)
                + f" ({res.seconds:.0f} s)")
         store.event(run_id, "info" if res.status == "done" else "warning", msg)
         self.progress({"type": "trial_end", **row, "timing": dict(getattr(res, "timing", None) or {})})

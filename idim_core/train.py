@@ -155,6 +155,10 @@ class TrialResult:
     # seconds by phase (build, steps, validation, test, train_accuracy, quantised, quantised_train): where the
     # trial's time went, for `idim bench sweep`; summed over the attempts of --lr-search
     timing: dict = field(default_factory=dict)
+    # --lr-search / --baseline-lr-search: rate -> validation accuracy of every attempt (None: diverged), and
+    # whether the kept rate is still the smallest or largest tried (--lr-search-beyond reached its limit)
+    lr_tried: dict | None = None
+    lr_at_end: bool = False
 
 
 @dataclass
@@ -173,15 +177,20 @@ class Prepared:
 
 def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "did",
               projection: str = "fastfood", on_point: Callable[[dict], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> TrialResult:
+              should_stop: Callable[[], bool] | None = None, probe: bool = False) -> TrialResult:
     """Train once.  ``d=None`` means full fine-tuning (all D parameters).
 
     With ``cfg.lr_search`` a subspace trial trains once per multiplier in ``LR_SEARCH`` of
     its rate (same seed: same projection and data order) and keeps the attempt with the
     best validation accuracy; the test split is only read for the kept one.  With
-    ``cfg.baseline_lr_search`` full fine-tuning does the same with its rate.
+    ``cfg.baseline_lr_search`` full fine-tuning does the same with its rate, and so does the linear probe of a
+    run (``probe``) unless ``cfg.probe_fixed_rate``.  When the kept rate is the smallest or largest tried, the
+    search goes on a factor 3 past it, up to ``cfg.lr_search_beyond`` more rates.
     """
-    mults = LR_SEARCH if ((cfg.lr_search and d is not None) or (cfg.baseline_lr_search and d is None)) else (1.0,)
+    searched = ((cfg.lr_search and d is not None) or (cfg.baseline_lr_search and d is None)
+                or (probe and not getattr(cfg, "probe_fixed_rate", False)))
+    mults = list(LR_SEARCH if searched else (1.0,))
+    beyond = int(getattr(cfg, "lr_search_beyond", 0) or 0) if searched else 0
     t0 = time.perf_counter()
     n_batches = math.ceil(len(prep.train) / cfg.batch_size)
     total = int(round(cfg.epochs * n_batches))
@@ -191,7 +200,12 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     best: TrialResult | None = None
     steps_all = 0
     timing: dict[str, float] = {}
-    for k, mult in enumerate(mults):
+    best_mult = 1.0
+    tried: dict[float, float | None] = {}  # multiplier -> validation accuracy (None: diverged)
+    k = 0
+    while k < len(mults):
+        mult = mults[k]
+
         def shifted(p, k=k):  # progress over all attempts: attempt k's steps follow attempt k-1's
             if on_point:
                 on_point({**p, "step": p["step"] + k * total, "total": total * len(mults)})
@@ -201,8 +215,14 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
         steps_all += res.steps
         for k2, v in res.timing.items():
             timing[k2] = timing.get(k2, 0.0) + v
+        tried[mult] = res.val_accuracy if res.status == "done" else None
         if best is None or _rank(res) > _rank(best):
-            best = res
+            best, best_mult = res, mult
+        k += 1
+        # the best so far is an end of what was tried: one more factor 3 past it (--lr-search-beyond)
+        if k == len(mults) and beyond > 0 and best.status == "done" and best_mult in (min(mults), max(mults)):
+            mults.append(best_mult * 3 if best_mult == max(mults) else best_mult / 3)
+            beyond -= 1
     assert best is not None
     if len(mults) > 1:
         if best.status == "done":
@@ -211,6 +231,10 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
                 if k2 not in ("build", "steps", "validation"):
                     timing[k2] = timing.get(k2, 0.0) + v
         best.steps = steps_all
+    if len(mults) > 1:  # the rates tried and where the kept one lies among them, for the run's log
+        base = best.lr / best_mult if best.lr else None
+        best.lr_tried = {m * base: v for m, v in sorted(tried.items())} if base else None
+        best.lr_at_end = best.status == "done" and best_mult in (min(mults), max(mults))
     best.timing = timing
     best.seconds = time.perf_counter() - t0
     best.test = None

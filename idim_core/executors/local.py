@@ -44,7 +44,8 @@ class LocalExecutor:
             try:
                 d, method = spec.trains(self.cfg.method)
                 res = run_trial(self.prep, self.cfg, d=d, seed=spec.seed, method=method,
-                                projection=self.cfg.projection, on_point=on_point, should_stop=self.should_stop)
+                                projection=self.cfg.projection, on_point=on_point, should_stop=self.should_stop,
+                                probe=spec.kind == "probe")
             except Exception as e:  # noqa: BLE001 - handed to the owner, which records and decides
                 self._pending.clear()
                 yield spec, e
