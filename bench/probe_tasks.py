@@ -3,6 +3,7 @@
     python bench/probe_tasks.py                         # every bundled text task, minilm-l6, 3 seeds
     python bench/probe_tasks.py --tasks mr,trec6 --seeds 2
     python bench/probe_tasks.py --lr-head 1e-2                # the probe at another rate than head-only's default
+    python bench/probe_tasks.py --search                      # each seed's probe rate chosen on validation, as a run's
 
 For each task, on the default budget (the defaults of `idim run`), it trains full fine-tuning and a
 linear probe (the head alone on the frozen features, the `head` method) for each seed, and prints
@@ -41,13 +42,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--lr-head", type=float, default=None,
                     help="the probe's rate (default: the head-only method's, idim_core/methods/head.py)")
+    ap.add_argument("--search", action="store_true",
+                    help="each seed's probe keeps the best of 1/3, 1 and 3 times the rate (and past an end) on "
+                         "validation, as a run's probe does; the rate each seed kept is printed")
     args = ap.parse_args()
     rows = []
     from idim_core import methods
 
     lr_head = args.lr_head or methods.default_lr("head")
-    print(f"{args.model}, default budget, {args.seeds} seeds, the probe at {lr_head:g}; the verdict is read on "
-          "validation")
+    print(f"{args.model}, default budget, {args.seeds} seeds, the probe "
+          + (f"searched from {lr_head:g} per seed on validation" if args.search else f"at {lr_head:g}")
+          + "; the verdict is read on validation")
     print()
     print("| task | full, validation | threshold (rule) | probe, validation | probe clears it (validation) "
           "| full, test | probe, test | probe clears it (test) |")
@@ -58,7 +63,8 @@ def main() -> None:
         prep, _, task_ = prepare(cfg, "cpu")
         tc = cfg
         full = [run_trial(prep, tc, d=None, seed=s) for s in range(args.seeds)]
-        probe = [run_trial(prep, tc.but(lr_adapter=lr_head), d=0, seed=s, method="head") for s in range(args.seeds)]
+        pc = tc.but(lr_adapter=lr_head, probe_fixed_rate=not args.search)
+        probe = [run_trial(prep, pc, d=0, seed=s, method="head", probe=True) for s in range(args.seeds)]
         chance, majority = task_.chance(), task_.majority()
         row = {"task": task}
         for split, key, n in (("val", "val_accuracy", len(prep.val)), ("test", "accuracy", len(prep.test))):
@@ -72,7 +78,9 @@ def main() -> None:
         ft, tt, rt, pt, ct = row["test"]
         print(f"| `{task}` | {fv} | {tv:.3f} ({rv}) | {pv} | {'yes' if cv else 'no'} | {ft} | {pt} "
               f"| {'yes' if ct else 'no'} |", flush=True)
-        print(f"{task}: done in {row['seconds']:.0f} s", file=sys.stderr, flush=True)
+        kept = ", ".join(f"{r.lr:.3g}" for r in probe)
+        print(f"{task}: done in {row['seconds']:.0f} s; the probe's rate per seed: {kept}", file=sys.stderr,
+              flush=True)
 
 
 if __name__ == "__main__":

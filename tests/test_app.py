@@ -380,9 +380,10 @@ def test_live_running_run_shows_current_trial_progress_and_eta(store):
     assert curve["data"][0]["x"][-1] == 16
     assert at.button(key="live:button:cancel")
     # time left: 48 steps of this trial + 3 more trials of 64 steps at 40/64 s per step (d = 1,000 and the
-    # 2 values of d the refinement usually adds), + the linear probe, half a baseline trial
+    # 2 values of d the refinement usually adds), + the linear probe, half a baseline trial per rate its search
+    # tries (3, and half a fourth past an end on average)
     left = ui.time_left(store.get_run(rid), store.trials(rid))
-    assert left == pytest.approx((48 + 3 * 64) * 40 / 64 + 64 * 40 / 64 / 1.1 * 0.5)
+    assert left == pytest.approx((48 + 3 * 64) * 40 / 64 + 64 * 40 / 64 / 1.1 * 0.5 * 3.5)
     # more steps: the progress line follows at once, the curve at most every CHART_SECONDS
     from idim_core.ui import views
 
@@ -593,10 +594,17 @@ def test_estimate_and_grid_helpers():
     # --claims-facts: subspace trials also 3 test passes with z quantised, 2 training passes at 4 and 8 bits
     assert ui.eval_steps_per_trial(cfg.but(claims_facts=True), subspace=True) == pytest.approx(
         (5 * 32 / 32 + 3 * 48 / 32) / 3)
-    # 1 baseline and half a trial's worth of linear probe per seed; 3 grid values + 2 the refinement
-    # usually adds
+    # 1 baseline and half a trial's worth of linear probe per seed, the probe searching its rate (3 rates and,
+    # one seed in two, a fourth past an end); 3 grid values + 2 the refinement usually adds
     assert ui.planned_trials(cfg) == 5
-    assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + 1.5 * work * per + 5 * work_sub * per * 1.1)
+    assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + (1 + 0.5 * 3.5) * work * per
+                                                     + 5 * work_sub * per * 1.1)
+    fixed_probe = dict(cfg, probe_fixed_rate=True)
+    assert ui.estimate_seconds(fixed_probe) == pytest.approx(ui.LOAD_SECONDS + 1.5 * work * per
+                                                             + 5 * work_sub * per * 1.1)
+    searched = dict(cfg, baseline_lr_search=True, lr_search=True, lr_search_beyond=0)  # 3 rates each, no more
+    assert ui.estimate_seconds(searched) == pytest.approx(ui.LOAD_SECONDS + (3 + 0.5 * 3) * work * per
+                                                          + 3 * 5 * work_sub * per * 1.1)
     no_extras = dict(cfg, refine=0, no_probe=True)
     assert ui.estimate_seconds(no_extras) == pytest.approx(ui.LOAD_SECONDS + work * per + 3 * work_sub * per * 1.1)
     assert ui.estimate_seconds(cfg, "cuda (H100)") < ui.estimate_seconds(cfg, "cpu")

@@ -92,6 +92,25 @@ def planned_trials(cfg: dict) -> int:
 
 
 PROBE_COST = 0.5  # a linear probe's trial against a full fine-tuning trial (forward passes, no backward into the body)
+# a searched rate trains 1/3, 1 and 3 times it; with --lr-search-beyond about one seed in two went on past an end in
+# the records (a kept rate at an end of 1/3, 1, 3: 4 of 9 language-model seeds), so half an attempt more on average
+SEARCH_ATTEMPTS = 3
+BEYOND_GUESS = 0.5
+
+
+def attempts(cfg: dict, kind: str) -> float:
+    """How many times a trial of ``kind`` ("baseline", "probe" or "subspace") trains, on average: once, or once
+    per rate its search tries (--baseline-lr-search, the probe's own search unless --probe-fixed-rate,
+    --lr-search)."""
+    if kind == "baseline":
+        searched = bool(cfg.get("baseline_lr_search"))
+    elif kind == "probe":
+        searched = bool(cfg.get("lr_search")) or not cfg.get("probe_fixed_rate")
+    else:
+        searched = bool(cfg.get("lr_search"))
+    if not searched:
+        return 1.0
+    return SEARCH_ATTEMPTS + (BEYOND_GUESS if int(cfg.get("lr_search_beyond") or 0) > 0 else 0.0)
 
 
 def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
@@ -140,8 +159,10 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
 
     seeds = int(cfg["seeds"])
     # the baseline and the probe, once per seed (both reused from an earlier run when baseline=False)
-    fixed = work * per * seeds * (1 + (PROBE_COST if wants_probe(cfg) else 0)) if baseline else 0.0
-    return load_seconds(cfg) + fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg) if sub else 1.0)
+    fixed = work * per * seeds * (attempts(cfg, "baseline") + (PROBE_COST * attempts(cfg, "probe")
+                                                               if wants_probe(cfg) else 0)) if baseline else 0.0
+    return load_seconds(cfg) + fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg) if sub else 1.0) \
+        * attempts(cfg, "subspace")
 
 
 def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu") -> float:
@@ -297,15 +318,15 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         left += max(0, (current.get("total_steps") or steps) - (current.get("steps") or 0)) * cur_rate
     base_pending = not base_done and not (current and current["kind"] == "baseline")
     if base_pending:
-        left += steps * rate / ratio + (LOAD_SECONDS if run["status"] == "queued" else 0)
+        left += steps * rate / ratio * attempts(cfg, "baseline") + (LOAD_SECONDS if run["status"] == "queued" else 0)
     from ..runconfig import wants_probe
 
     if wants_probe(cfg):  # the linear probe, once per seed, about half a baseline trial each
         probes = len([t for t in trials if t["kind"] == "probe" and t["status"] in ("done", "diverged")])
         pending = int(cfg["seeds"]) - probes - (1 if current is not None and current["kind"] == "probe" else 0)
-        left += max(0, pending) * steps * rate / ratio * PROBE_COST
+        left += max(0, pending) * steps * rate / ratio * PROBE_COST * attempts(cfg, "probe")
     remaining = planned - n_sub_done - (1 if current is not None and current["kind"] == "subspace" else 0)
-    left += max(0, remaining) * steps * rate
+    left += max(0, remaining) * steps * rate * attempts(cfg, "subspace")
     return left
 
 
