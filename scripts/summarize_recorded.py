@@ -39,10 +39,12 @@ def write_back(name: str, path: Path | None = None) -> bool:
 
 def full_rate(cfg: dict) -> str:
     """Full fine-tuning's rate: the one given, or "searched" (--baseline-lr-search: per seed, the best on
-    validation of 1/3, 1 and 3 times it)."""
+    validation of 1/3, 1 and 3 times it, and on past an end with --lr-search-beyond; a record from before that
+    option has no key and stopped at the ends)."""
     lr = cfg.get("lr_full")
     given = f"{lr:.0e}".replace("e-0", "e-") if lr else "default"
-    return f"searched ({given} × 1/3, 1, 3)" if cfg.get("baseline_lr_search") else given
+    past = ", on past an end" if int(cfg.get("lr_search_beyond") or 0) > 0 else ""
+    return f"searched ({given} × 1/3, 1, 3{past})" if cfg.get("baseline_lr_search") else given
 
 
 def fmt_ci(ci) -> str:
