@@ -373,6 +373,13 @@ def pretraining_section(rec: dict) -> None:
                 "95 % intervals):\n\n" + "\n".join(f"- {line}" for line in series_mod.verdict(out)))
     if rec.get("command"):
         st.code(rec["command"], language="bash")
+    other = series_mod.recorded("mlp-digit-ge5-amounts-lr-1e-2")
+    if other and rec.get("series", {}).get("series") != other["series"]["series"]:
+        st.markdown("**The same series, pre-trained at 1e-2** (the classic default, chosen on validation for 10-way "
+                    "digits; the series above pre-trains at 1e-3): how the source was trained changes the answer, "
+                    "which is why a series names its rate.\n\n"
+                    + "\n".join(f"- {line}" for line in series_mod.verdict(other["series"])))
+        st.code(other["command"], language="bash")
     st.caption("What it cannot show: these are nets of 200k parameters pre-trained for seconds on a few thousand "
                "digits, not language models pre-trained on a corpus; source and target are halves of one small "
                "image set. Other pairings gave other answers (README, 'Pre-training series'): a class split "

@@ -228,3 +228,34 @@ def test_the_self_supervised_pairing_row_recomputes_from_its_series():
     lo0 = by[0]["d90_ci"][0]
     assert all(by[a]["d90_ci"][1] >= lo0 for a in (10, 30))  # overlapping: "not shown" is the right word
     assert any("no change is shown" in line for line in series.verdict(out))
+
+
+def test_the_supervised_pairing_rows_recompute_from_their_series_at_both_rates():
+    """README's rows for 10-way digits -> digit >= 5, pre-trained at 1e-3 (the recorded series) and at 1e-2, and the
+    denoising source at 1e-2: every figure from the records, every verdict from their intervals."""
+    from idim_core import series
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    cell = lambda e: f"≈ {e['d90_interpolated']:,.0f} ({e['d90_ci'][0]:,.0f}–{e['d90_ci'][1]:,.0f})"  # noqa: E731
+
+    def entries(name):
+        out = series.recorded(name)["series"]
+        return ({e["pretrain_epochs"]: e for e in out["entries"] if not e["pretrain"].endswith(":shuffled")},
+                {e["pretrain_epochs"]: e for e in out["entries"] if e["pretrain"].endswith(":shuffled")})
+
+    for name, verdict in (("mlp-digit-ge5-amounts", "lower, intervals overlap: not shown"),
+                          ("mlp-digit-ge5-amounts-lr-1e-2", "lower, intervals apart")):
+        real, ctrl = entries(name)
+        apart = real[10]["d90_ci"][1] < real[0]["d90_ci"][0]
+        assert apart == ("apart" in verdict)
+        row = f"| {cell(real[0])} | {cell(real[10])}; control {cell(ctrl[10])} | {verdict}"
+        assert row in readme, row
+    assert series.recorded("mlp-digit-ge5-amounts")["command"].startswith("idim series --model mlp --lr-full 0.001")
+    assert "--lr-full" not in series.recorded("mlp-digit-ge5-amounts-lr-1e-2")["command"]  # the default, 1e-2
+    real, _ = entries("mlp-digit-ge5-denoise-lr-1e-2")
+    assert real[10]["d90_ci"][0] > real[0]["d90_ci"][1] and real[30]["d90_status"] == "not_reached"
+    lo, hi = real[10]["d90_ci"]
+    assert hi is None
+    row = (f"| {cell(real[0])} | ≈ {real[10]['d90_interpolated']:,.0f} ({lo:,.0f} – > max d); after 30 epochs > max d "
+           "| higher, intervals apart")
+    assert row in readme, row

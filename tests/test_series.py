@@ -270,6 +270,8 @@ def test_learn_tells_the_shipped_series_over_amounts_and_widths(home, monkeypatc
     at.switch_page("pages/learn.py").run()
     assert not at.exception, [e.value for e in at.exception]
     words = " ".join(m.value for m in at.markdown)
-    for line in series.verdict(amounts["series"]) + series.verdict(widths["series"]):
+    other = series.recorded("mlp-digit-ge5-amounts-lr-1e-2")  # the same series pre-trained at 1e-2
+    for line in series.verdict(amounts["series"]) + series.verdict(widths["series"]) + series.verdict(other["series"]):
         assert line in words, line
     assert "falls at every amount" in words and "And against width" in words
+    assert "lower, the intervals apart" in words and "pre-trained at 1e-2" in words
