@@ -281,11 +281,18 @@ def test_lr_search_keeps_the_attempt_best_on_validation():
     single = {m: run_trial(prep, base.but(lr_subspace=0.1 * m), d=100, seed=0)
               for m in LR_SEARCH}
     seen = []
-    res = run_trial(prep, base.but(lr_search=True), d=100, seed=0, on_point=seen.append)
+    # 1/3, 1 and 3 times only (--lr-search-beyond 0): the same three attempts as the single runs
+    res = run_trial(prep, base.but(lr_search=True, lr_search_beyond=0), d=100, seed=0, on_point=seen.append)
     best = max(single.values(), key=lambda r: r.val_accuracy)
     assert res.val_accuracy == best.val_accuracy and res.lr == pytest.approx(best.lr)
     assert res.steps == sum(r.steps for r in single.values())  # every attempt trained
     assert seen[-1]["total"] == 3 * 20 and seen[-1]["step"] == res.steps  # progress runs over all attempts
+    # by default it may go on past an end: every rate it tried trained, and progress counts them all
+    seen2 = []
+    res2 = run_trial(prep, base.but(lr_search=True), d=100, seed=0, on_point=seen2.append)
+    assert 3 <= len(res2.lr_tried) <= 3 + base.lr_search_beyond and res2.steps == 20 * len(res2.lr_tried)
+    assert seen2[-1]["total"] == res2.steps == seen2[-1]["step"]
+    assert res2.val_accuracy >= res.val_accuracy  # it keeps the best of more attempts
     assert res.correct is not None and sum(res.correct) / len(res.correct) == pytest.approx(res.accuracy)
     # the baseline never searches
     full = run_trial(prep, base.but(lr_search=True), d=None, seed=0)
