@@ -5,7 +5,9 @@ Rate: 3e-3, the best validation mean over 3 seeds (minilm-l6, mr; 1e-3: 0.681, 3
 3e-2: 0.699), by the rule every method's rate follows (no preference for the incumbent, which was 1e-2):
     python bench/tune_defaults.py --kind adapters --methods head --adapter-lrs 1e-3,3e-3,1e-2,3e-2 --seeds 3
 Every other adapter method trains its classifier head at this rate (--lr-head), and the linear probe
-drawn beside d90 is this method."""
+drawn beside d90 is this method, its rate chosen per seed on validation from 1/3, 1 and 3 times this one and on
+past an end (train.run_trial; --probe-fixed-rate keeps this rate): on other tasks the head wants up to 30 times
+more (docs/explanation/d90.md, "The probe chooses its own rate")."""
 from __future__ import annotations
 
 NAME = "head"

