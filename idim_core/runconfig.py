@@ -300,6 +300,16 @@ def baseline_key(cfg: dict) -> tuple:
     return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ()) + claims + beyond
 
 
+def searches_rate(cfg, kind: str) -> bool:
+    """Whether a trial of ``kind`` ("baseline", "probe" or "subspace") searches its rate on validation: the one rule
+    the trainer, the run's log and the estimate read.  ``cfg``: a RunConfig or its stored dict."""
+    if kind == "baseline":
+        return bool(cfg.get("baseline_lr_search"))
+    if kind == "probe":
+        return bool(cfg.get("lr_search")) or not cfg.get("probe_fixed_rate")
+    return bool(cfg.get("lr_search"))
+
+
 def probe_key(cfg: dict) -> tuple:
     """What a linear probe depends on beyond the baseline's key: whether it searched its rate (runs from before
     --probe-fixed-rate lack the key: their probe trained at the head's rate alone, unless --lr-search) and how

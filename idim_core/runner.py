@@ -20,7 +20,8 @@ from .d90 import describe
 from .errors import UserError
 from .executors import TrialLost, TrialSpec
 from .results import result
-from .runconfig import RunConfig, check_dims_fit, probe_key, shareable, shared_baseline, wants_probe
+from .runconfig import (RunConfig, check_dims_fit, probe_key, searches_rate, shareable, shared_baseline,
+                        wants_probe)
 from .search import adaptive_search, mean_of, parallel_search, refine_grid, val_of
 from .store import UNREADABLE, Store, owner_id, unreadable_error
 
@@ -46,12 +47,9 @@ def _row(kind: str, d, seed: int, t) -> dict:
             "seconds": get("seconds"), "val_accuracy": get("val_accuracy")}
 
 
-
 def _rate_words(res, cfg, sp) -> str:
     """The log's words for a searched rate: the one kept, the ones tried, and whether it is still an end."""
-    searched = ((cfg.lr_search and sp.kind == "subspace" and sp.d) or (cfg.baseline_lr_search and sp.kind == "baseline")
-                or (sp.kind == "probe" and (cfg.lr_search or not getattr(cfg, "probe_fixed_rate", False))))
-    if not searched or res.lr is None:
+    if not searches_rate(cfg, sp.kind) or res.lr is None:
         return ""
     what = "z's rate" if sp.kind == "subspace" else "rate"
     out = f", {what} {res.lr:.3g} chosen on validation"
@@ -61,6 +59,7 @@ def _rate_words(res, cfg, sp) -> str:
         out += (": still the " + ("largest" if res.lr >= max(tried) else "smallest")
                 + " tried, --lr-search-beyond's limit)" if getattr(res, "lr_at_end", False) else ")")
     return out
+
 
 class Runner:
     """Executes one stored run in this process (foreground CLI or the worker)."""

@@ -187,8 +187,9 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     run (``probe``) unless ``cfg.probe_fixed_rate``.  When the kept rate is the smallest or largest tried, the
     search goes on a factor 3 past it, up to ``cfg.lr_search_beyond`` more rates.
     """
-    searched = ((cfg.lr_search and d is not None) or (cfg.baseline_lr_search and d is None)
-                or (probe and not getattr(cfg, "probe_fixed_rate", False)))
+    from .runconfig import searches_rate
+
+    searched = searches_rate(cfg, "probe" if probe else "baseline" if d is None else "subspace")
     mults = list(LR_SEARCH if searched else (1.0,))
     beyond = int(getattr(cfg, "lr_search_beyond", 0) or 0) if searched else 0
     t0 = time.perf_counter()
@@ -231,7 +232,7 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
                 if k2 not in ("build", "steps", "validation"):
                     timing[k2] = timing.get(k2, 0.0) + v
         best.steps = steps_all
-    if len(mults) > 1:  # the rates tried and where the kept one lies among them, for the run's log
+        # the rates tried and where the kept one lies among them, for the run's log
         base = best.lr / best_mult if best.lr else None
         best.lr_tried = {m * base: v for m, v in sorted(tried.items())} if base else None
         best.lr_at_end = best.status == "done" and best_mult in (min(mults), max(mults))

@@ -102,13 +102,9 @@ def attempts(cfg: dict, kind: str) -> float:
     """How many times a trial of ``kind`` ("baseline", "probe" or "subspace") trains, on average: once, or once
     per rate its search tries (--baseline-lr-search, the probe's own search unless --probe-fixed-rate,
     --lr-search)."""
-    if kind == "baseline":
-        searched = bool(cfg.get("baseline_lr_search"))
-    elif kind == "probe":
-        searched = bool(cfg.get("lr_search")) or not cfg.get("probe_fixed_rate")
-    else:
-        searched = bool(cfg.get("lr_search"))
-    if not searched:
+    from ..runconfig import searches_rate
+
+    if not searches_rate(cfg, kind):
         return 1.0
     return SEARCH_ATTEMPTS + (BEYOND_GUESS if int(cfg.get("lr_search_beyond") or 0) > 0 else 0.0)
 
