@@ -14,7 +14,8 @@ class Progress:
     def __init__(self, quiet: bool = False):
         self.tty = sys.stderr.isatty()
         self.quiet = quiet
-        self.bar = None
+        self.bars: dict = {}  # a trial's key -> its tqdm bar (several when trials train side by side)
+        self.open: set = set()  # the trials training now
         self.t0 = time.time()
 
     def _line(self, text: str) -> None:
@@ -23,28 +24,36 @@ class Progress:
 
     def __call__(self, e: dict) -> None:
         kind = e["type"]
-        label = lambda: ("baseline (full fine-tuning)" if e.get("kind") == "baseline"  # noqa: E731
+        key = (e.get("kind"), e.get("d"), e.get("seed"))
+        label = lambda: ("baseline (full fine-tuning)" + (f" seed {e['seed']}" if e.get("seed") else "")  # noqa: E731
+                         if e.get("kind") == "baseline"
                          else f"{self.level(e['d'], e.get('kind', 'subspace'))} seed {e['seed']}")
         if kind == "loading":
             self._line("loading model and data ...")
         elif kind == "trial_start":
+            self.open.add(key)
             if self.tty and not self.quiet:
                 from tqdm import tqdm
 
-                self.bar = tqdm(desc=label(), total=None, unit="step", file=sys.stderr, leave=False)
+                self.bars[key] = tqdm(desc=label(), total=None, unit="step", file=sys.stderr, leave=False,
+                                      position=len(self.bars))
             else:
                 self._line(f"training {label()}")
         elif kind == "step":
-            if self.bar is not None:
-                self.bar.total = e.get("total")
-                self.bar.update(e["step"] - self.bar.n)
-                self.bar.set_postfix(loss=f"{e['loss']:.3f}", refresh=False)
-            elif e.get("accuracy") is not None:
-                self._line(f"  step {e['step']}/{e.get('total')}  loss {e['loss']:.3f}  val acc {e['accuracy']:.3f}")
+            bar = self.bars.get(key)
+            if bar is not None:
+                bar.total = e.get("total")
+                bar.update(e["step"] - bar.n)
+                bar.set_postfix(loss=f"{e['loss']:.3f}", refresh=False)
+            elif e.get("accuracy") is not None:  # trials side by side: each line says whose it is
+                who = f"{label()}: " if len(self.open) > 1 else ""
+                self._line(f"  {who}step {e['step']}/{e.get('total')}  loss {e['loss']:.3f}  "
+                           f"val acc {e['accuracy']:.3f}")
         elif kind == "trial_end":
-            if self.bar is not None:
-                self.bar.close()
-                self.bar = None
+            self.open.discard(key)
+            bar = self.bars.pop(key, None)
+            if bar is not None:
+                bar.close()
             acc = e.get("accuracy")
             self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"]) + f" ({e['seconds']:.0f} s)")
         elif kind == "cancelled":

@@ -126,6 +126,9 @@ class Runner:
             raise
         finally:
             self._stop_hb.set()
+            close = getattr(self.executor, "close", None)  # worker processes, where the executor has them
+            if close:
+                close()
             self.executor = None  # the prepared model and data go with the run, not with this object
 
     def _summary(self, **facts) -> None:
@@ -318,8 +321,9 @@ class Runner:
             store.event(run_id, "warning", "full fine-tuning did not learn the task (not clearly above always "
                                            "guessing): no d90 to search for")
         elif auto:
-            if executor.slots > 1:
-                k = max(2, executor.slots // len(seeds))
+            slots = getattr(executor, "search_slots", executor.slots)  # local processes: one d at a time
+            if slots > 1:
+                k = max(2, slots // len(seeds))
                 found, rounds, n = parallel_search(means_at, thr, max_d, min_d=min_d, k=k, start=auto.start,
                                                    factor=auto.factor, tol=auto.tol)
                 self._summary(search={"rounds": rounds, "probes": n, "per_round": k})

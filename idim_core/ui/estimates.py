@@ -33,6 +33,28 @@ def step_ratio(cfg: dict) -> float:
     from ..classic import is_classic_model
 
     return CLASSIC_SUBSPACE_STEP_RATIO if is_classic_model(cfg.get("model") or "") else SUBSPACE_STEP_RATIO
+# --processes N (the local executor's worker processes): N one-thread trials side by side.  Measured on the
+# classic preset, 2 processes on 2 cores, same sitting (bench/RESULTS.md): wall 76 s against 110 s in this
+# process (x1.44), each trial 1.31 x slower; more processes are assumed to add the same gain each, up to the
+# cores.  Starting the processes (a fresh Python importing torch, the model rebuilt) costs about 3 s.
+PARALLEL_GAIN = 0.44
+PROCESS_START = 3.0
+
+
+def slots_of(cfg: dict, device: str = "cpu") -> int:
+    """How many trials of ``cfg`` train at once on this machine (the local executor's --processes rule)."""
+    if (cfg.get("executor") or executors.DEFAULT) != "local":
+        return 1
+    from ..executors.local import processes_for
+
+    return processes_for(cfg, device)
+
+
+def parallel_speedup(n: int) -> float:
+    """Wall time of a sweep in this process over its wall time with ``n`` worker processes."""
+    return 1.0 + PARALLEL_GAIN * (max(1, min(n, os.cpu_count() or 1)) - 1)
+
+
 AUTO_TRIALS_GUESS = 7  # an automatic search usually needs about this many d values (the rung above included)
 
 
@@ -157,8 +179,11 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
     # the baseline and the probe, once per seed (both reused from an earlier run when baseline=False)
     fixed = work * per * seeds * (attempts(cfg, "baseline") + (PROBE_COST * attempts(cfg, "probe")
                                                                if wants_probe(cfg) else 0)) if baseline else 0.0
-    return load_seconds(cfg) + fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg) if sub else 1.0) \
-        * attempts(cfg, "subspace")
+    train = fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg) if sub else 1.0) * attempts(cfg, "subspace")
+    n = slots_of(cfg, device)
+    if n > 1:  # trials side by side in worker processes
+        return load_seconds(cfg) + PROCESS_START + train / parallel_speedup(n)
+    return load_seconds(cfg) + train
 
 
 def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu") -> float:
@@ -196,12 +221,15 @@ def measured_speed(store, cfg: dict, device: str = "cpu") -> dict | None:
         for t in store.trials(run["id"]):
             if t["status"] != "done" or not t.get("seconds") or not t.get("steps") or t["kind"] not in ("baseline", "subspace"):
                 continue
+            # a trial beside others in worker processes took longer, by n / parallel_speedup(n)
+            n = int((run.get("summary") or {}).get("slots") or 1)
+            slower = n / parallel_speedup(n) if n > 1 else 1.0
             ident = (t.get("started"), t["seconds"], t["kind"], t.get("d"), t.get("seed"))
             if ident in seen:
                 continue
             seen.add(ident)
             try:
-                predicted = predicted_trial_seconds(rc, t["kind"], int(t["steps"]), dev)
+                predicted = predicted_trial_seconds(rc, t["kind"], int(t["steps"]), dev) * slower
             except (KeyError, TypeError, ValueError, UserError):
                 continue
             if predicted > 0:
@@ -323,7 +351,8 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         left += max(0, pending) * steps * rate / ratio * PROBE_COST * attempts(cfg, "probe")
     remaining = planned - n_sub_done - (1 if current is not None and current["kind"] == "subspace" else 0)
     left += max(0, remaining) * steps * rate * attempts(cfg, "subspace")
-    return left
+    n = int((run.get("summary") or {}).get("slots") or 1)
+    return left / n if n > 1 else left  # trials side by side (each measured at its own, slower, pace)
 
 
 def fmt_seconds(s: float | None) -> str:
