@@ -129,9 +129,10 @@ def live_view() -> None:
     top[0].metric("Status", status)
     summ = run.get("summary") or {}
     where = executors.live_facts(run["config"], summ)  # trials elsewhere: the executor's own words
-    if where:
-        top[1].metric("Executor", where["metric"], help=where["help"])
+    if where and where.get("caption"):
         st.caption(text.md(where["caption"]))
+    if where and where.get("metric"):
+        top[1].metric("Executor", where["metric"], help=where["help"])
     else:
         top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
     top[2].metric("d90" if res.get("axis", "d") == "d" else "90 % point", d90_short(res),
@@ -182,21 +183,27 @@ def live_view() -> None:
     if d90mod.threshold_note(res):
         st.caption(d90mod.threshold_note(res)[0].upper() + d90mod.threshold_note(res)[1:] + ".")
 
-    current = views.current_trial(trials) if status == "running" else None
+    running = [t for t in trials if t["status"] == "running"] if status == "running" else []
+    current = running[-1] if running else None  # several when trials train side by side (--processes, Ray)
     if current is not None:
-        what = (f"{views.baseline_word(res)} baseline (all parameters), seed {current['seed']}"
-                if current["kind"] == "baseline" else
-                f"linear probe (the head alone on the frozen features), seed {current['seed']}"
-                if current["kind"] == "probe" else f"d = {current['d']:,}, seed {current['seed']}")
-        steps, total = current.get("steps") or 0, current.get("total_steps")
+        def what(t):
+            return (f"{views.baseline_word(res)} baseline (all parameters), seed {t['seed']}"
+                    if t["kind"] == "baseline" else
+                    f"linear probe (the head alone on the frozen features), seed {t['seed']}"
+                    if t["kind"] == "probe" else f"d = {t['d']:,}, seed {t['seed']}")
+
         left = estimates.time_left(run, trials)
-        st.markdown(f"**Training now:** {what}")
-        if not steps or not total:
-            st.progress(0.0, text="preparing the trial (building the projection, first batch) … · about "
-                                  f"{estimates.fmt_seconds(left)} left for the whole run")
+        if len(running) > 1:
+            st.markdown(f"**Training now, {len(running)} side by side:** " + "; ".join(what(t) for t in running))
         else:
-            st.progress(min(1.0, steps / total),
-                        text=f"step {steps} of {total} · about {estimates.fmt_seconds(left)} left for the whole run")
+            st.markdown(f"**Training now:** {what(current)}")
+        for i, t in enumerate(running):
+            steps, total = t.get("steps") or 0, t.get("total_steps")
+            tail = f" · about {estimates.fmt_seconds(left)} left for the whole run" if i == len(running) - 1 else ""
+            if not steps or not total:
+                st.progress(0.0, text="preparing the trial (building the projection, first batch) …" + tail)
+            else:
+                st.progress(min(1.0, steps / total), text=f"step {steps} of {total}" + tail)
         # A trial's curve is worth drawing when the trial lasts a while; for trials of a few seconds
         # (the classic nets) redrawing it every refresh would only cost the browser CPU that training needs.
         quick = [t["seconds"] for t in trials if t.get("seconds")]

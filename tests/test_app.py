@@ -401,6 +401,33 @@ def test_live_running_run_shows_current_trial_progress_and_eta(store):
         views.CHART_SECONDS = old
 
 
+def test_live_shows_every_trial_training_side_by_side(store):
+    """--processes 2: two trials train at once; Live names both, a bar each, keeps the device metric and says
+    how they train; the time left counts two at a time."""
+    cfg = make_config(model="mlp", task="mnist5k", dims=[10, 100, 1000], seeds=2, processes=2)
+    rid = store.create_run(cfg, status="running", owner="test")
+    store.update_run(rid, device="cpu", summary={"D": 199_210, "chance": 0.1, "majority": 0.1, "executor": "local",
+                                                 "slots": 2})
+    for kind, d, seed in (("subspace", 10, 0), ("baseline", None, 0), ("baseline", None, 1)):
+        tid = store.start_trial(rid, kind, d, seed)
+        store.finish_trial(tid, "done", accuracy=0.5, steps=630, total_steps=630, seconds=4.0)
+    for seed, steps in ((0, 63), (1, 315)):
+        tid = store.start_trial(rid, "subspace", 100, seed)
+        store.add_points(tid, [{"step": s, "loss": 1.0, "accuracy": None, "total": 630} for s in range(1, steps + 1)])
+    at = app({"run": rid}, "pages/live.py")
+    assert errors(at) == []
+    assert any("Training now, 2 side by side" in m.value and "d = 100, seed 0" in m.value
+               and "d = 100, seed 1" in m.value for m in at.markdown)
+    bars = at.get("progress")
+    assert [b.proto.value for b in bars] == [10, 50]
+    assert "left for the whole run" in bars[-1].proto.text and "left" not in bars[0].proto.text
+    assert any("2 at a time" in c.value for c in at.caption)
+    assert any(m.label == "Device" for m in at.metric)
+    run = store.get_run(rid)
+    one = ui.time_left({**run, "summary": {**run["summary"], "slots": 1}}, store.trials(rid))
+    assert ui.time_left(run, store.trials(rid)) == pytest.approx(one / 2)
+
+
 def test_live_cancel_button(store):
     cfg = make_config(**TINY, dims=[20, 200])
     rid = store.create_run(cfg, status="queued")
@@ -608,6 +635,15 @@ def test_estimate_and_grid_helpers():
     no_extras = dict(cfg, refine=0, no_probe=True)
     assert ui.estimate_seconds(no_extras) == pytest.approx(ui.LOAD_SECONDS + work * per + 3 * work_sub * per * 1.1)
     assert ui.estimate_seconds(cfg, "cuda (H100)") < ui.estimate_seconds(cfg, "cpu")
+    # trials side by side in worker processes (--processes; the classic preset's default on 2 cores): the
+    # trials' time over the measured gain, after the processes start
+    preset = make_config(model="mlp", task="mnist5k")
+    alone = ui.estimate_seconds(preset.but(processes=1))
+    if (os.cpu_count() or 1) >= 2:
+        assert ui.slots_of(preset) == 2 and ui.parallel_speedup(2) == pytest.approx(1.44)
+        assert ui.estimate_seconds(preset) == pytest.approx(
+            ui.load_seconds(preset) + ui.PROCESS_START + (alone - ui.load_seconds(preset)) / 1.44)
+    assert ui.slots_of(cfg) == 1 and ui.slots_of(preset.but(processes=1)) == 1
     assert ui.log_grid(10, 10_000, 1) == [10, 100, 1000, 10000]
     assert ui.log_grid(10, 1000, 3) == [10, 20, 50, 100, 200, 500, 1000]
     assert ui.fmt_seconds(42) == "42 s" and ui.fmt_seconds(125) == "2 min 05 s"

@@ -107,7 +107,7 @@ def check(cfg: dict, given: dict) -> None:
 
 
 def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
-    """What Live shows about where a run's trials train ({metric, help, caption}); None: this machine."""
+    """What Live shows about where a run's trials train ({metric, help, caption}, or a caption alone); None: nothing."""
     m = REGISTRY.get(stored_cfg.get("executor") or DEFAULT)
     fn = getattr(m, "live_facts", None)
     return fn(stored_cfg, summary) if fn else None

@@ -83,9 +83,9 @@ def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
     n = summary.get("slots") if summary.get("executor") == NAME else None
     if not n or n < 2:
         return None
-    return {"metric": "Processes", "help": "Trials train side by side in worker processes on this machine; the "
-                                           "worker collects their results and writes the store.",
-            "caption": f"Trials train {n} at a time in worker processes on this machine."}
+    # the device stays Live's metric: only a caption says how the trials train
+    return {"caption": f"Trials train {n} at a time, side by side in worker processes on this machine; the worker "
+                       "collects their results and writes the store."}
 
 
 def form(box, key) -> dict:

@@ -33,10 +33,6 @@ def run_label(run: dict) -> str:
     return f"{run['id']} · {cfg['model']} · {cfg['task']}{shuf} · {cfg['method'].upper()} · {run['status']}{rec}"
 
 
-def current_trial(trials: list[dict]) -> dict | None:
-    return next((t for t in reversed(trials) if t["status"] == "running"), None)
-
-
 def runs_table(store: Store, limit: int | None = None) -> list[dict]:
     """One row per run: what the Runs page shows (empty cells are blank, never "None")."""
     from .. import d90 as d90mod
