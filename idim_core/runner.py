@@ -214,8 +214,18 @@ class Runner:
                 self.progress({"type": "step", "kind": sp.kind, "d": sp.d, "seed": sp.seed, **p})
 
             executor.submit(sp, on_start, on_point)
-        for sp, res in executor.wait():  # completion order; this process alone writes the store
-            self._finished(sp, ids.get(sp), bufs.get(sp), res)
+        ended: set[TrialSpec] = set()
+        try:
+            for sp, res in executor.wait():  # completion order; this process alone writes the store
+                ended.add(sp)
+                self._finished(sp, ids.get(sp), bufs.get(sp), res)
+        except BaseException:  # a cancel or an error ends the run: trials training beside it stop with it
+            for sp, tid in ids.items():
+                if sp not in ended:
+                    if bufs.get(sp):
+                        store.add_points(tid, bufs[sp])
+                    store.finish_trial(tid, "cancelled")
+            raise
         gone = [sp for sp in todo if _key(sp) in self.lost and _key(sp) not in self.done]
         if gone:  # missing data, not a result: the run stops failed, naming them, and resume reruns them
             raise UserError(lost_message(gone, cfg.method, run_id, executor))
@@ -276,10 +286,20 @@ class Runner:
         # The first point: the smallest grid d (or the search's first rung) runs before the
         # baseline, so the chart shows a point one trial after Run, not two.
         first = cfg.grid[0] if not cfg.auto else min(max(cfg.dims.start, min_d), max_d)
-        self._trials([TrialSpec("subspace", first, 0)])
         seeds = cfg.seed_list
-        if not cfg.fresh_baseline:
-            self._share_baseline(cfg, device, seeds)
+        if executor.slots > 1:
+            # trials side by side: only the refinement and the search wait for the baseline, so the first trial,
+            # the baselines, the probes and (on a grid) every grid trial are handed out at once, in that order
+            if not cfg.fresh_baseline:
+                self._share_baseline(cfg, device, seeds)
+            ahead = ([TrialSpec("subspace", first, 0)] + [TrialSpec("baseline", None, s) for s in seeds]
+                     + ([TrialSpec("probe", None, s) for s in seeds] if wants_probe(cfg) else [])
+                     + ([] if cfg.auto else [TrialSpec("subspace", d, s) for d in cfg.grid for s in seeds]))
+            self._trials(list(dict.fromkeys(ahead)))  # the first trial is also the grid's first
+        else:
+            self._trials([TrialSpec("subspace", first, 0)])
+            if not cfg.fresh_baseline:
+                self._share_baseline(cfg, device, seeds)
         bases = self._trials([TrialSpec("baseline", None, s) for s in seeds])  # the baseline has seeds too
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:
