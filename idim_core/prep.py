@@ -103,6 +103,9 @@ def prepare_warm(cfg: dict, device: str, home=None, log=None):
     """prepare(), reusing the worker's last prepared model and data when they match."""
     key = _warm_key(cfg, device)
     if key is not None and key in _WARM:
+        import torch
+
+        torch.set_num_threads(threads_for(cfg))  # this run's threads, as prepare() sets them
         return _WARM[key]
     out = prepare(cfg, device, home, log)
     _WARM.clear()

@@ -644,6 +644,11 @@ def test_estimate_and_grid_helpers():
         assert ui.estimate_seconds(preset) == pytest.approx(
             ui.load_seconds(preset) + ui.PROCESS_START + (alone - ui.load_seconds(preset)) / 1.44)
     assert ui.slots_of(cfg) == 1 and ui.slots_of(preset.but(processes=1)) == 1
+    # a calibrated step (whole steps on real batches, as a trial takes them) is compared with the formula's step
+    # inside a trial: a classic net's loop overhead is counted once
+    entry = {"model": "mlp", "task": "mnist5k", "batch_size": 64, "max_length": 64, "seconds_per_step": 0.002}
+    assert ui.calibration_factor(entry) == pytest.approx(
+        0.002 / (ui.seconds_per_step(preset) * ui.CLASSIC_LOOP))
     assert ui.log_grid(10, 10_000, 1) == [10, 100, 1000, 10000]
     assert ui.log_grid(10, 1000, 3) == [10, 20, 50, 100, 200, 500, 1000]
     assert ui.fmt_seconds(42) == "42 s" and ui.fmt_seconds(125) == "2 min 05 s"

@@ -113,6 +113,14 @@ def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
     return fn(stored_cfg, summary) if fn else None
 
 
+def slots_for(cfg, device: str = "cpu") -> int:
+    """How many trials of ``cfg`` its executor trains at once, where the executor knows before the run (its module's
+    optional ``slots_for``; the estimate uses it); 1 otherwise."""
+    m = REGISTRY.get((cfg.get("executor") if isinstance(cfg, dict) else getattr(cfg, "executor", None)) or DEFAULT)
+    fn = getattr(m, "slots_for", None)
+    return int(fn(cfg, device)) if fn else 1
+
+
 def preflight(cfg) -> None:
     fn = getattr(module(cfg["executor"]), "preflight", None)
     if fn:

@@ -63,6 +63,9 @@ def processes_for(cfg, device: str = "cpu", cores: int | None = None) -> int:
     return 2
 
 
+slots_for = processes_for  # the registry's name for it: what the estimate asks every executor
+
+
 def _get(cfg, key):
     return cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)
 
@@ -108,7 +111,12 @@ class LocalExecutor:
         self.slots = processes_for(cfg, str(prep.device))
         if self.slots > 1 and prep.device.type != "cpu":
             raise UserError("--processes above 1 trains on the CPU only")
-        self.threads = max(1, int(_get(cfg, "threads") or os.cpu_count() or 1) // self.slots)
+        if self.slots > 1:  # the run's threads (--threads, else torch's default: one per physical core), shared out
+            import torch
+
+            self.threads = max(1, torch.get_num_threads() // self.slots)
+        else:
+            self.threads = None
         self._pool: _Pool | None = None
         self.lost_reason = None if self.slots == 1 else "its worker process died"
 

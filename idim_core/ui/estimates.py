@@ -42,12 +42,8 @@ PROCESS_START = 3.0
 
 
 def slots_of(cfg: dict, device: str = "cpu") -> int:
-    """How many trials of ``cfg`` train at once on this machine (the local executor's --processes rule)."""
-    if (cfg.get("executor") or executors.DEFAULT) != "local":
-        return 1
-    from ..executors.local import processes_for
-
-    return processes_for(cfg, device)
+    """How many trials of ``cfg`` train at once (the local executor's --processes rule; elsewhere 1)."""
+    return executors.slots_for(cfg, device)
 
 
 def parallel_speedup(n: int) -> float:
@@ -285,11 +281,16 @@ def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=
 
 
 def calibration_factor(entry: dict) -> float | None:
-    """How this machine's timed steps (calibrate.py) compare with the formula's seconds per step."""
+    """How this machine's timed steps (calibrate.py) compare with the formula's seconds per step inside a trial.
+
+    The calibration times whole steps on real batches (batching included), as a trial takes them, so it is
+    compared with the formula's step inside a trial (loop_overhead included).  Compared with the step alone,
+    a classic net's estimate counted the loop twice: the classic preset's came out 1.5-2 x the measured wall
+    time in all six runs of one sitting (bench/RESULTS.md, 2026-12-01), and 0.78-1.09 x with the loop once."""
     try:
-        predicted = seconds_per_step({"model": entry["model"], "task": entry.get("task") or RunConfig().task,
-                                      "batch_size": entry["batch_size"], "max_length": entry.get("max_length") or 64},
-                                     entry.get("device") or "cpu")
+        probe = {"model": entry["model"], "task": entry.get("task") or RunConfig().task,
+                 "batch_size": entry["batch_size"], "max_length": entry.get("max_length") or 64}
+        predicted = seconds_per_step(probe, entry.get("device") or "cpu") * loop_overhead(probe)
     except (KeyError, TypeError, ValueError, UserError):
         return None
     return entry["seconds_per_step"] / predicted if predicted > 0 else None
