@@ -31,9 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("IDIM_CHROMIUM", "/usr/bin/chromium")
-# one seed and no refinement: the same sweep as the figures in bench/RESULTS.md, whatever the defaults
-# (classic runs now default to 3 seeds and every grid is refined)
-FIXED = ["--seeds", "1", "--refine", "0"]
+# one seed (the link's seeds=1 for the form's run): classic runs default to 3 seeds.  The refinement is the
+# form's (it has no field for it): both sweeps are the same run, which the bench checks (SAME_KEYS)
+FIXED = ["--seeds", "1"]
+SAME_KEYS = ("model", "task", "method", "projection", "dims", "seeds", "refine", "epochs", "batch_size", "lr_full",
+             "lr_subspace", "max_train", "max_eval", "baseline_lr_search", "lr_search", "processes")
 SWEEP = ["--model", "mlp", "--task", "digits", *FIXED]  # --model, --task and --dims change it
 
 
@@ -163,7 +165,8 @@ def main() -> None:
                         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
                         page.get_by_role("link", name="Explore").first.click()
                     else:
-                        page.goto(f"{url}/?model={args.model}&task={args.task}" + (f"&threads={threads}" if threads else "")
+                        page.goto(f"{url}/?model={args.model}&task={args.task}&seeds=1"
+                                  + (f"&threads={threads}" if threads else "")
                                   + (f"&dims={args.dims}" if args.dims else ""))
                     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                                            timeout=60_000)
@@ -194,6 +197,10 @@ def main() -> None:
                 from idim_core.results import result
 
                 res = result(store, rid, ci=False)
+                conf = {k: res["config"].get(k) for k in SAME_KEYS}
+                if out.setdefault("config", conf) != conf:  # the form's run and the command line's must be one sweep
+                    raise SystemExit(f"run {rid} ({'form' if with_tab else 'command line'}) is not the sweep of the "
+                                     f"first run: {conf} against {out['config']}")
                 if res["status"] != "done":
                     raise SystemExit(f"run {rid} ended {res['status']}: {res.get('error')}")
                 if args.dims and res["config"]["dims"] != [int(d) for d in args.dims.split(",")]:

@@ -33,7 +33,11 @@ OPTIONS = (
                              "CPU threads (default: 2 for the classic nets on 28x28 images on a CPU with 2 or more "
                              "cores, else 1: this process)", "Processes"),
 )
-MAX_PROCESSES = 64
+def max_processes() -> int:
+    """At most one worker process per CPU core: more only share the cores (and each holds its own copy of the
+    model and the data), which a visitor of the served app must not be able to ask of the server."""
+    return max(1, os.cpu_count() or 1)
+
 POLL = 0.25  # seconds between the owner's looks at results and cancel requests
 PUSH_EVERY = 0.5  # a worker process sends a trial's curve at most this often (and at every evaluation)
 START_TIMEOUT = 300.0  # a worker process that has not loaded the model after this long is reported
@@ -75,8 +79,12 @@ def check(cfg: dict, given: dict) -> None:
     n = cfg.get("processes")
     if n is None:
         return
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PROCESSES:
-        raise UserError(f"--processes must be a whole number from 1 to {MAX_PROCESSES}, got {n!r}")
+    top = max_processes()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise UserError(f"--processes must be a whole number from 1 to {top} (this machine's CPU cores), got {n!r}")
+    if n > top:
+        raise UserError(f"--processes {n} is more than this machine's {top} CPU core{'s' if top != 1 else ''}; "
+                        f"use at most {top}")
     if n > 1 and str(cfg.get("device") or "auto").split(":")[0] in ("cuda", "mps"):
         raise UserError("--processes above 1 trains on the CPU only; leave it out (or 1) with --device "
                         f"{cfg.get('device')}")
@@ -93,7 +101,7 @@ def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
 
 def form(box, key) -> dict:
     """Explore's field for this executor's option (``box``: a Streamlit container; ``key(name)``: a widget key)."""
-    n = box.number_input("Processes", 0, MAX_PROCESSES, 0, 1, key=key("processes"),
+    n = box.number_input("Processes", 0, max_processes(), 0, 1, key=key("processes"),
                          help="Trials trained at once, each in a worker process of its own; 0: automatic (2 for "
                               "the classic nets on 28x28 images on a CPU with 2 or more cores, else 1).")
     return {"processes": int(n) or None}
