@@ -287,9 +287,9 @@ class Runner:
         # baseline, so the chart shows a point one trial after Run, not two.
         first = cfg.grid[0] if not cfg.auto else min(max(cfg.dims.start, min_d), max_d)
         seeds = cfg.seed_list
-        if executor.slots > 1:
-            # trials side by side: only the refinement and the search wait for the baseline, so the first trial,
-            # the baselines, the probes and (on a grid) every grid trial are handed out at once, in that order
+        if executor.slots > 1 and getattr(executor, "hands_out_ahead", False):
+            # trials side by side on this machine: only the refinement and the search wait for the baseline, so
+            # the first trial, the baselines, the probes and (on a grid) every grid trial are handed out at once
             if not cfg.fresh_baseline:
                 self._share_baseline(cfg, device, seeds)
             ahead = ([TrialSpec("subspace", first, 0)] + [TrialSpec("baseline", None, s) for s in seeds]

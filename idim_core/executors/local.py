@@ -110,6 +110,7 @@ def form(box, key) -> dict:
 class LocalExecutor:
     name = NAME
     search_slots = 1  # the adaptive search probes one d at a time here: the same d values whatever ``slots`` is
+    hands_out_ahead = True  # with slots: the first trial, baselines, probes and grid go out together (runner)
 
     def __init__(self, prep, cfg, should_stop: Callable[[], bool]):
         self.prep, self.cfg = prep, cfg

@@ -126,10 +126,37 @@ def connect(address: str | None, cpus: int | None = None) -> str:
         except Exception as e:  # ConnectionError, RuntimeError from Ray
             raise UserError(f"cannot start or join Ray ({str(e).splitlines()[0] if str(e) else 'no detail given'})") \
                 from None
+        _errors_to_stderr()
     try:
         return ray.get_runtime_context().gcs_address
     except Exception:  # noqa: BLE001 - only for the record
         return address or "local"
+
+
+_RAY_MESSAGES = {"quiet": False}  # set when the run is over: idim has said what became of every trial
+
+
+def _errors_to_stderr() -> None:
+    """Ray's driver prints the cluster's error messages ("Task ... failed. There are 2 retries remaining")
+    from a thread of its own, on stdout, whenever they arrive, even after `idim run --json` has printed its
+    object there.  stdout carries the JSON alone: they go to stderr while the run trains, and once it is over
+    (``RayExecutor.close``) they are dropped, so that the last line is idim's own (a lost trial is named there)."""
+    try:
+        from ray._private import worker as ray_worker
+
+        orig = ray_worker.print_to_stdstream
+        if getattr(orig, "_idim_stderr", False):
+            return
+
+        def to_stderr(data, *args, **kwargs):
+            if _RAY_MESSAGES["quiet"]:
+                return None
+            return orig({**data, "is_err": True}, *args, **kwargs)
+
+        to_stderr._idim_stderr = True
+        ray_worker.print_to_stdstream = to_stderr
+    except (ImportError, AttributeError):  # another Ray layout: its messages print where it puts them
+        pass
 
 
 # ---------------------------------------------------------------------------
@@ -267,6 +294,7 @@ class RayExecutor:
             if want > have.get(what, 0):
                 raise UserError(f"each trial asks for {want:g} {what}s but the Ray cluster has {have.get(what, 0):g}; "
                                 f"lower --{what.lower()}s-per-trial")
+        _RAY_MESSAGES["quiet"] = False  # this run's messages are shown (on stderr) while it trains
         self._remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=MAX_RETRIES)(_node_trial)
         self._sink = ray.remote(num_cpus=0)(_Sink).remote()
         ray.get(self._sink.stopped.remote())  # the actor is up before any trial asks it
@@ -351,6 +379,11 @@ class RayExecutor:
                     return
                 self._drain()
                 yield spec, res
+
+    def close(self) -> None:
+        """The run is over: Ray's late messages about its trials are not printed (idim has said what became of
+        each); the cluster connection stays for the next run of this process."""
+        _RAY_MESSAGES["quiet"] = True
 
     def cancel(self) -> None:
         import ray
