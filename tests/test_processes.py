@@ -5,13 +5,11 @@ trial (resume reruns it)."""
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import ROOT, run_cli, untimed
+from conftest import run_cli, untimed
+from test_lifecycle import _spawn, _store, _wait
 
 SMALL = ("--model", "mlp", "--task", "digits", "--seeds", "2", "--dims", "30,300", "--refine", "0", "--epochs", "2")
 
@@ -38,26 +36,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(pred, timeout, what):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _spawn(home, *args):
-    env = dict(os.environ, IDIM_HOME=str(home))
-    return subprocess.Popen([sys.executable, "-m", "idim_core.cli", *map(str, args)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _store(home):
-    from idim_core.store import Store
-
-    return Store(home)
+def _with_workers(home, dims: str):
+    """The classic preset's task on two worker processes, training in the background: (owner, its workers)."""
+    p = _spawn(home, "run", "--model", "mlp", "--task", "mnist5k", "--processes", "2", "--seeds", "2",
+               "--dims", dims, "--epochs", "4")
+    return p, _wait(lambda: len(_children(p.pid)) >= 2 and _children(p.pid), 120, "two worker processes")
 
 
 def test_the_default_rule():
@@ -124,10 +107,8 @@ def test_the_search_tries_the_same_d_as_this_process(home):
 
 @pytest.mark.slow
 def test_cancel_stops_the_worker_processes(home):
-    p = _spawn(home, "run", "--model", "mlp", "--task", "mnist5k", "--processes", "2", "--seeds", "2",
-               "--dims", "10,20,30,40,50,60,70,80,90", "--epochs", "4")
+    p, kids = _with_workers(home, "10,20,30,40,50,60,70,80,90")
     try:
-        kids = _wait(lambda: len(_children(p.pid)) >= 2 and _children(p.pid), 120, "two worker processes")
         rid = _wait(lambda: next((t["run_id"] for r in _store(home).list_runs() for t in _store(home).trials(r["id"])
                                   if t["status"] == "done" and t["kind"] == "subspace"), None), 180, "a trial")
         r = run_cli("cancel", rid, home=home)
@@ -144,10 +125,8 @@ def test_cancel_stops_the_worker_processes(home):
 
 @pytest.mark.slow
 def test_an_owner_killed_takes_its_worker_processes_with_it(home):
-    p = _spawn(home, "run", "--model", "mlp", "--task", "mnist5k", "--processes", "2", "--seeds", "2",
-               "--dims", "10,20,30,40,50", "--epochs", "4")
+    p, kids = _with_workers(home, "10,20,30,40,50")
     try:
-        kids = _wait(lambda: len(_children(p.pid)) >= 2 and _children(p.pid), 120, "two worker processes")
         _wait(lambda: any(t["status"] == "running" for r in _store(home).list_runs()
                           for t in _store(home).trials(r["id"])), 120, "a trial training")
         p.send_signal(signal.SIGKILL)

@@ -33,10 +33,11 @@ def step_ratio(cfg: dict) -> float:
     from ..classic import is_classic_model
 
     return CLASSIC_SUBSPACE_STEP_RATIO if is_classic_model(cfg.get("model") or "") else SUBSPACE_STEP_RATIO
-# --processes N (the local executor's worker processes): N one-thread trials side by side.  Measured on the
-# classic preset, 2 processes on 2 cores, same sitting (bench/RESULTS.md): wall 76 s against 110 s in this
-# process (x1.44), each trial 1.31 x slower; more processes are assumed to add the same gain each, up to the
-# cores.  Starting the processes (a fresh Python importing torch, the model rebuilt) costs about 3 s.
+# --processes N (the local executor's worker processes): N one-thread trials side by side.  The classic preset,
+# 2 processes on 2 cores: x1.44 in a first pair of runs (76 s against 110 s in one process, each trial 1.31 x
+# slower), x1.48-1.56 in the three alternated pairs of bench/RESULTS.md; the estimate keeps the lower gain.  More
+# processes are assumed to add the same gain each, up to the cores.  Starting the processes (a fresh Python
+# importing torch, the model rebuilt) costs about 3 s.
 PARALLEL_GAIN = 0.44
 PROCESS_START = 3.0
 
