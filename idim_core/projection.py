@@ -59,14 +59,20 @@ def _hadamard(m: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
 
 
 def _factors(L: int, max_bits: int = 5) -> list[int]:
-    """Split L = 2^k into factors of at most 2^max_bits (H_L = H_a (x) H_b (x) ...)."""
+    """Split L = 2^k into factors for H_L = H_a (x) H_b (x) ..., the smallest first.
+
+    Each factor is one batch of small matrix products over the whole array, and their order sets
+    how well those products run: a factor applied with only a few elements after it (the old order
+    32, 32, 2 for L = 2,048 applied its second 32 with 2 elements after it) is several times slower
+    than the same factor with 32 or more after it, or than the last factor's one plain product.  So
+    the remainder comes first and the factors of 32 last; up to 64 is one product.  Measured per L
+    in bench/RESULTS.md ("The Walsh-Hadamard factors in order").
+    """
     k = L.bit_length() - 1
-    parts = []
-    while k > 0:
-        b = min(max_bits, k)
-        parts.append(1 << b)
-        k -= b
-    return parts
+    if k <= max_bits + 1:
+        return [L] if k else []
+    r = k % max_bits
+    return ([1 << r] if r else []) + [1 << max_bits] * (k // max_bits)
 
 
 def fwht(x: torch.Tensor) -> torch.Tensor:

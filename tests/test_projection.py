@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from idim_core.projection import KINDS, ProjectionError, fwht, make_projection
+from idim_core.projection import KINDS, ProjectionError, _factors, fwht, make_projection
 
 SIZES = [(1, 1), (3, 5), (7, 100), (50, 1000), (300, 1000), (64, 64), (100, 5000), (33, 3001)]
 
@@ -15,12 +15,22 @@ def _hadamard(n):
     return h
 
 
-@pytest.mark.parametrize("L", [1, 2, 8, 64, 128, 2048])
+@pytest.mark.parametrize("L", [1 << k for k in range(14)])  # every factor order up to 3 factors
 def test_fwht_matches_explicit_hadamard(L):
     x = torch.randn(3, L, dtype=torch.float64)
     assert torch.allclose(fwht(x), x @ _hadamard(L), atol=1e-9)
     # unnormalised: applying twice multiplies by L (no hidden 1/sqrt(L) anywhere)
     assert torch.allclose(fwht(fwht(x)), L * x, atol=1e-7 * L)
+
+
+def test_hadamard_factors_put_the_remainder_first():
+    """H_L is applied as products of factors; a factor of 32 with few elements after it runs several times
+    slower than with many, so the small remainder comes first and the 32s last (bench/RESULTS.md)."""
+    assert _factors(1) == [] and _factors(64) == [64] and _factors(2048) == [2, 32, 32]
+    for k in range(1, 21):
+        f = _factors(1 << k)
+        assert math.prod(f) == 1 << k and all(m & (m - 1) == 0 for m in f)
+        assert f == sorted(f) and all(m == 32 for m in f[1:]), f
 
 
 @pytest.mark.parametrize("kind", KINDS)
