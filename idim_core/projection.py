@@ -75,12 +75,13 @@ def _factors(L: int, max_bits: int = 5) -> list[int]:
     return ([1 << r] if r else []) + [1 << max_bits] * (k // max_bits)
 
 
-def fwht(x: torch.Tensor) -> torch.Tensor:
+def fwht(x: torch.Tensor, factors: list[int] | None = None) -> torch.Tensor:
     """Unnormalised Walsh-Hadamard transform (Sylvester order) over the last dim.
 
     Uses the Kronecker factorisation H_L = H_{m1} (x) H_{m2} (x) ...: a few small
     dense matrix products instead of log2(L) butterfly passes.  H is symmetric and
-    H H = L I, so the same function is its own adjoint.
+    H H = L I, so the same function is its own adjoint.  ``factors``: another order or
+    split of L than _factors(L) (bench/hadamard_factors.py times them); any gives H_L.
     """
     L = x.shape[-1]
     if L & (L - 1):
@@ -91,7 +92,9 @@ def fwht(x: torch.Tensor) -> torch.Tensor:
     n = x.numel() // L
     y = x.reshape(n, L)
     before = 1
-    for m in _factors(L):
+    if factors is not None and math.prod(factors) != L:
+        raise ValueError(f"factors {factors} do not multiply to {L}")
+    for m in _factors(L) if factors is None else factors:
         after = L // (before * m)
         h = _hadamard(m, x.dtype, x.device)
         if after == 1:
