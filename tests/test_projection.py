@@ -23,6 +23,29 @@ def test_fwht_matches_explicit_hadamard(L):
     assert torch.allclose(fwht(fwht(x)), L * x, atol=1e-7 * L)
 
 
+def test_fwht_in_any_order_of_factors_is_the_same_transform():
+    x = torch.randn(3, 2048, dtype=torch.float64)
+    for order in ([32, 32, 2], [2, 32, 32], [8, 16, 16], [2048]):
+        assert torch.allclose(fwht(x, order), x @ _hadamard(2048), atol=1e-9)
+    with pytest.raises(ValueError, match="do not multiply"):
+        fwht(x, [32, 32])
+
+
+def test_bench_hadamard_factors_runs():
+    """bench/hadamard_factors.py, the figures behind the factor order, on a small L and D."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for extra in (["--Ls", "64,2048", "--repeats", "2"], ["--Ls", "64", "--repeats", "1", "--search"],
+                  ["--passes", "--D", "5000", "--dims", "100", "--repeats", "2"]):
+        out = subprocess.run([sys.executable, str(root / "bench" / "hadamard_factors.py"), *extra], cwd=root,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert "largest first" in out.stdout and "the code's" in out.stdout
+
+
 def test_hadamard_factors_put_the_remainder_first():
     """H_L is applied as products of factors; a factor of 32 with few elements after it runs several times
     slower than with many, so the small remainder comes first and the 32s last (bench/RESULTS.md)."""
