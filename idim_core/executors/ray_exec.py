@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from typing import Callable
 
@@ -134,27 +135,37 @@ def connect(address: str | None, cpus: int | None = None) -> str:
 
 
 _RAY_MESSAGES = {"quiet": False}  # set when the run is over: idim has said what became of every trial
+_RAY_LOCK = threading.Lock()  # a message being printed is done before close() returns; none starts after it
+
+
+def _quiet_aware(fn):
+    """``fn`` (one of Ray's printers) sending to stderr while a run trains, and nothing once it is over."""
+    def to_stderr(data, *args, **kwargs):
+        with _RAY_LOCK:
+            if _RAY_MESSAGES["quiet"]:
+                return None
+            return fn({**data, "is_err": True}, *args, **kwargs)
+
+    to_stderr._idim_stderr = True
+    return to_stderr
 
 
 def _errors_to_stderr() -> None:
     """Ray's driver prints the cluster's error messages ("Task ... failed. There are 2 retries remaining")
-    from a thread of its own, on stdout, whenever they arrive, even after `idim run --json` has printed its
-    object there.  stdout carries the JSON alone: they go to stderr while the run trains, and once it is over
-    (``RayExecutor.close``) they are dropped, so that the last line is idim's own (a lost trial is named there)."""
+    and its workers' output from threads of its own, on stdout, whenever they arrive, even after `idim run
+    --json` has printed its object there.  stdout carries the JSON alone: they go to stderr while the run
+    trains, and once it is over (``RayExecutor.close``) they are dropped, so that the last line is idim's own
+    (a lost trial is named there).  Both of Ray's paths are covered: its error listener calls the module's
+    printer, its log dispatcher holds the printer it was given at ``ray.init``."""
     try:
         from ray._private import worker as ray_worker
 
-        orig = ray_worker.print_to_stdstream
-        if getattr(orig, "_idim_stderr", False):
-            return
+        if not getattr(ray_worker.print_to_stdstream, "_idim_stderr", False):
+            ray_worker.print_to_stdstream = _quiet_aware(ray_worker.print_to_stdstream)
+        from ray._private.ray_logging import global_worker_stdstream_dispatcher as disp
 
-        def to_stderr(data, *args, **kwargs):
-            if _RAY_MESSAGES["quiet"]:
-                return None
-            return orig({**data, "is_err": True}, *args, **kwargs)
-
-        to_stderr._idim_stderr = True
-        ray_worker.print_to_stdstream = to_stderr
+        with disp._lock:
+            disp.handlers = [(n, h if getattr(h, "_idim_stderr", False) else _quiet_aware(h)) for n, h in disp.handlers]
     except (ImportError, AttributeError):  # another Ray layout: its messages print where it puts them
         pass
 
@@ -294,7 +305,8 @@ class RayExecutor:
             if want > have.get(what, 0):
                 raise UserError(f"each trial asks for {want:g} {what}s but the Ray cluster has {have.get(what, 0):g}; "
                                 f"lower --{what.lower()}s-per-trial")
-        _RAY_MESSAGES["quiet"] = False  # this run's messages are shown (on stderr) while it trains
+        with _RAY_LOCK:
+            _RAY_MESSAGES["quiet"] = False  # this run's messages are shown (on stderr) while it trains
         self._remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=MAX_RETRIES)(_node_trial)
         self._sink = ray.remote(num_cpus=0)(_Sink).remote()
         ray.get(self._sink.stopped.remote())  # the actor is up before any trial asks it
@@ -383,7 +395,8 @@ class RayExecutor:
     def close(self) -> None:
         """The run is over: Ray's late messages about its trials are not printed (idim has said what became of
         each); the cluster connection stays for the next run of this process."""
-        _RAY_MESSAGES["quiet"] = True
+        with _RAY_LOCK:  # a message half printed is finished first; none is printed after
+            _RAY_MESSAGES["quiet"] = True
 
     def cancel(self) -> None:
         import ray
