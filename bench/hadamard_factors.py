@@ -10,7 +10,9 @@ A factor applied with only a few elements after it runs several times slower tha
 more after it, so the code puts the small remainder first and the factors of 32 last (_factors); before
 2026-12-01 it put the 32s first ("largest first": 32, 32, 2 for L = 2,048).  This times both orders on one
 chunk of FastfoodProjection.CHUNK floats (the fused passes transform one chunk at a time), interleaved, medians;
---passes times the whole fused forward and adjoint of a projection of size D with each order.
+--passes times the whole fused forward and adjoint of a projection of size D with each order.  All of it
+times the torch code (where idim_core/native.py's C library is built, training runs that instead:
+bench/native_passes.py compares the two).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from idim_core import projection  # noqa: E402
+from idim_core import native, projection  # noqa: E402
 from idim_core.projection import FastfoodProjection, _factors, fwht  # noqa: E402
 
 D_MINILM_L6 = 22_566_146
@@ -69,6 +71,11 @@ def main() -> None:
     ap.add_argument("--D", type=int, default=D_MINILM_L6)
     ap.add_argument("--dims", default="1000,1732,10000")
     args = ap.parse_args()
+    with native.off():  # the factors are the torch code's: the C library of native.py does butterflies
+        run(args)
+
+
+def run(args) -> None:
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
     print(f"{args.threads} thread(s), medians of {args.repeats}")

@@ -107,6 +107,7 @@ def step_bench(model="minilm-l6", method="said", projection="fastfood", dim=1000
         "pairs": pairs, "device": device, "threads": torch.get_num_threads(),
         "full_step_s": statistics.median(full_t), "subspace_step_s": statistics.median(sub_t),
         "ratio": statistics.median(ratios),
+        "fastfood_native": _native_status(device),
     }
     if memory:
         for kind in ("full", "subspace"):
@@ -141,6 +142,15 @@ def _mem_main(kind, model, method, projection, dim, batch, seq, device, threads)
 
 
 PHASES = ("build", "steps", "validation", "test", "train_accuracy", "quantised", "quantised_train")
+
+
+def _native_status(device: str) -> dict:
+    """Which code ran Fastfood's passes: the C library (CPU, float32) or idim's torch code, and why."""
+    from . import native
+
+    if not device.startswith("cpu"):
+        return {"native": False, "why": f"on {device} idim's torch code runs (the C passes are for the CPU)"}
+    return native.status()
 
 
 def breakdown(trials: list[dict], grid: list[int], prepare_s: float | None, wall: float) -> dict:
@@ -215,6 +225,7 @@ def sweep_bench(home=None, **overrides) -> dict:
            "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
            "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
            "estimate_s": guess["seconds"], "estimate_error": guess["seconds"] / wall - 1, "calibration": calibration,
+           "fastfood_native": _native_status(device),
            "breakdown": breakdown(trial_times, cfg.grid, first_point.get("prepared"), wall)}
     if tmp:
         store.close()

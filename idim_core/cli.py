@@ -413,6 +413,8 @@ def cmd_bench(args) -> int:
             print(f"  full fine-tuning step   {out['full_step_s']:.3f} s (median)")
             print(f"  subspace step           {out['subspace_step_s']:.3f} s (median)")
             print(f"  ratio (median of pairs) {out['ratio']:.2f}")
+            if out["projection"] == "fastfood":
+                print(f"  Fastfood's passes: {out['fastfood_native']['why']}")
             if "full_peak_mib" in out:
                 print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, subspace {out['subspace_peak_mib']:.0f} MiB "
                       f"(ratio {out['subspace_peak_mib'] / out['full_peak_mib']:.2f})")

@@ -31,6 +31,7 @@ from torch import nn
 
 from .names import PROJECTIONS as KINDS
 from .names import projection_too_big
+from . import native
 
 # The dense kind refuses matrices larger than this many bytes (env override).
 DENSE_MAX_BYTES = int(os.environ.get("IDIM_DENSE_MAX_BYTES", str(1 << 30)))
@@ -78,10 +79,12 @@ def _factors(L: int, max_bits: int = 5) -> list[int]:
 def fwht(x: torch.Tensor, factors: list[int] | None = None) -> torch.Tensor:
     """Unnormalised Walsh-Hadamard transform (Sylvester order) over the last dim.
 
-    Uses the Kronecker factorisation H_L = H_{m1} (x) H_{m2} (x) ...: a few small
-    dense matrix products instead of log2(L) butterfly passes.  H is symmetric and
-    H H = L I, so the same function is its own adjoint.  ``factors``: another order or
-    split of L than _factors(L) (bench/hadamard_factors.py times them); any gives H_L.
+    On the CPU in float32, where the C code of idim_core/native.py is built: butterflies
+    in cache-sized rows.  Otherwise (and with ``factors``) the Kronecker factorisation
+    H_L = H_{m1} (x) H_{m2} (x) ...: a few small dense matrix products instead of log2(L)
+    butterfly passes.  H is symmetric and H H = L I, so the same function is its own
+    adjoint.  ``factors``: a split of L for the matrix products (bench/hadamard_factors.py
+    times them); any gives H_L.
     """
     L = x.shape[-1]
     if L & (L - 1):
@@ -90,6 +93,8 @@ def fwht(x: torch.Tensor, factors: list[int] | None = None) -> torch.Tensor:
         return x.clone()
     lead = x.shape[:-1]
     n = x.numel() // L
+    if factors is None and n and native.usable(x):  # the C butterflies (idim_core/native.py)
+        return native.fwht_rows(x.reshape(n, L)).reshape(*lead, L)
     y = x.reshape(n, L)
     before = 1
     if factors is not None and math.prod(factors) != L:
@@ -261,11 +266,17 @@ class FastfoodProjection(Projection):
                 c = e
         return out
 
+    def _native(self, *tensors) -> bool:
+        return all(t.is_contiguous() for t in tensors) and native.usable(self.G, *tensors)
+
     def fused_theta(self, z, theta0, pieces, scales, out=None):
         """theta0 + scales[k] * (P z) over each piece, without a D-sized temporary."""
         L = self.L
         u = self._shared(z)
         theta = torch.empty_like(theta0) if out is None else out
+        if self._native(u, theta0, theta):  # the same passes in C, one call (idim_core/native.py)
+            native.ff_theta(self.G, u, theta0, theta, pieces, scales)
+            return theta
         for a, b, k in pieces:
             b0, b1 = a // L, -(-b // L)
             y = fwht(self.G[b0:b1] * u).reshape(-1)
@@ -275,8 +286,11 @@ class FastfoodProjection(Projection):
     def fused_grad(self, g, z, pieces, scales, want_dots: bool):
         """The adjoint of fused_theta: (P^T (scale * g), [sum over segment k of g * Pz])."""
         L = self.L
-        acc = torch.zeros(L, dtype=g.dtype, device=g.device)
         u = self._shared(z) if want_dots else None
+        if self._native(g, *([u] if want_dots else [])):  # the same passes in C (idim_core/native.py)
+            acc, dots = native.ff_grad(self.G, g, u, pieces, scales, len(scales))
+            return (fwht(acc[self.inv_perm]) * self.B)[: self.d] * self.scale, dots
+        acc = torch.zeros(L, dtype=g.dtype, device=g.device)
         acc_dtype = torch.float32 if g.device.type == "mps" else torch.float64  # MPS has no float64
         dots = torch.zeros(len(scales), dtype=acc_dtype, device=g.device) if want_dots else None
         for a, b, k in pieces:
