@@ -2,7 +2,8 @@
 
    idim_fwht_rows  the unnormalised Walsh-Hadamard transform (Sylvester order) of n rows of length L, in place
    idim_ff_theta   theta[a:b] = theta0[a:b] + s * (H (G_blk * u))[...] for each piece (a, b, s): the forward pass
-   idim_ff_grad    acc += s * sum_blk G_blk * H(g_blk) for each piece, and each piece's dot with u: the adjoint
+   idim_ff_grad    acc += s * sum_blk G_blk * H(g_blk) for each piece, and each piece's dot with u: the adjoint,
+                   reading g from the model's per-parameter gradients (no copy into one flat vector first)
 
    Each block of L floats is transformed in a scratch row that stays in the core's cache, so each pass reads
    G and theta0 (or the gradient) once and writes theta once.  Pieces run in parallel (OpenMP, the thread
@@ -131,12 +132,30 @@ int idim_ff_theta(const float *G, const float *u, const float *theta0, float *th
     return failed ? -1 : 0;
 }
 
+/* t[i - base] = g[i] for i in [lo, hi), where g is cut into nparts parts: part k holds g[start[k] ..
+   start[k + 1]) at ptr[k] (a null pointer: zeros).  start has nparts + 1 entries, the last one the length. */
+static void gather(float *restrict t, int64_t base, int64_t lo, int64_t hi, int64_t nparts, const int64_t *start,
+                   const float *const *ptr) {
+    int64_t a = 0, b = nparts; /* the part holding lo: start[a] <= lo < start[a + 1] */
+    while (b - a > 1) {
+        int64_t m = (a + b) / 2;
+        if (start[m] <= lo) a = m; else b = m;
+    }
+    for (int64_t k = a, pos = lo; pos < hi; k++) {
+        int64_t e = start[k + 1] < hi ? start[k + 1] : hi;
+        if (ptr[k]) memcpy(t + (pos - base), ptr[k] + (pos - start[k]), (size_t)(e - pos) * sizeof(float));
+        else memset(t + (pos - base), 0, (size_t)(e - pos) * sizeof(float));
+        pos = e;
+    }
+}
+
 /* acc (L floats, as the caller left it) += ps[p] * v_p for p in order, v_p = sum over the piece's blocks of
-   G_blk * H(g_blk) (g zero outside the piece); dots[p] = <v_p, u> in double when u is given.  partial holds
-   `group` rows of L: pieces are done `group` at a time. */
-int idim_ff_grad(const float *G, const float *g, const float *u, int64_t L, int64_t npieces, const int64_t *pa,
-                 const int64_t *pb, const float *ps, float *acc, double *dots, float *partial, int64_t group,
-                 int nthreads) {
+   G_blk * H(g_blk) (g zero outside the piece); dots[p] = <v_p, u> in double when u is given.  g comes in
+   nparts parts (gather above: the model's per-parameter gradients, read where autograd left them).  partial
+   holds `group` rows of L: pieces are done `group` at a time. */
+int idim_ff_grad(const float *G, int64_t nparts, const int64_t *start, const float *const *ptr, const float *u,
+                 int64_t L, int64_t npieces, const int64_t *pa, const int64_t *pb, const float *ps, float *acc,
+                 double *dots, float *partial, int64_t group, int nthreads) {
     int failed = 0;
     for (int64_t p0 = 0; p0 < npieces && !failed; p0 += group) {
         int64_t p1 = p0 + group < npieces ? p0 + group : npieces;
@@ -152,12 +171,9 @@ int idim_ff_grad(const float *G, const float *g, const float *u, int64_t L, int6
                 for (int64_t blk = pa[p] / L; blk * L < pb[p]; blk++) {
                     int64_t lo = pa[p] > blk * L ? pa[p] : blk * L;
                     int64_t hi = pb[p] < (blk + 1) * L ? pb[p] : (blk + 1) * L;
-                    if (lo == blk * L && hi == (blk + 1) * L) {
-                        memcpy(t, g + blk * L, (size_t)L * sizeof(float));
-                    } else {
-                        memset(t, 0, (size_t)L * sizeof(float));
-                        memcpy(t + (lo - blk * L), g + lo, (size_t)(hi - lo) * sizeof(float));
-                    }
+                    if (lo > blk * L) memset(t, 0, (size_t)(lo - blk * L) * sizeof(float));
+                    if (hi < (blk + 1) * L) memset(t + (hi - blk * L), 0, (size_t)((blk + 1) * L - hi) * sizeof(float));
+                    gather(t, blk * L, lo, hi, nparts, start, ptr);
                     fwht1(t, L);
                     const float *Gb = G + blk * L;
                     for (int64_t j = 0; j < L; j++) v[j] += Gb[j] * t[j];

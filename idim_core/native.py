@@ -106,7 +106,8 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
     lib.idim_fwht_rows.restype = None
     lib.idim_ff_theta.argtypes = [f32p, f32p, f32p, f32p, i64, i64, i64p, i64p, f32p, ctypes.c_int]
     lib.idim_ff_theta.restype = ctypes.c_int
-    lib.idim_ff_grad.argtypes = [f32p, f32p, f32p, i64, i64, i64p, i64p, f32p, f32p, f32p, f32p, i64, ctypes.c_int]
+    lib.idim_ff_grad.argtypes = [f32p, i64, i64p, ctypes.c_void_p, f32p, i64, i64, i64p, i64p, f32p, f32p, f32p,
+                                 f32p, i64, ctypes.c_int]
     lib.idim_ff_grad.restype = ctypes.c_int
     return lib, f"C passes built with {Path(cc).name} ({out})"
 
@@ -186,16 +187,33 @@ def ff_theta(G: torch.Tensor, u: torch.Tensor, theta0: torch.Tensor, theta: torc
 
 
 def ff_grad(G: torch.Tensor, g: torch.Tensor, u: torch.Tensor | None, pieces, scales, nscales: int):
-    """(sum over pieces of scales[k] * sum_blk G_blk * H g_blk as an L-vector, per-scale dots with u or None)."""
-    L = G.shape[1]
+    """(sum over pieces of scales[k] * sum_blk G_blk * H g_blk as an L-vector, per-scale dots with u or None)
+    for the flat gradient g (D floats)."""
+    return _ff_grad(G, [g], [g.numel()], u, pieces, scales, nscales, G.shape[1])
+
+
+def ff_grad_parts(G: torch.Tensor, parts: list, sizes: list[int], u, pieces, scales, nscales: int):
+    """ff_grad with g given as consecutive parts of the given sizes (contiguous float32 CPU tensors, or None
+    for zeros), read where they are."""
+    return _ff_grad(G, parts, sizes, u, pieces, scales, nscales, G.shape[1])
+
+
+def _ff_grad(G, parts, sizes, u, pieces, scales, nscales, L):
+    for p, n in zip(parts, sizes):
+        if p is not None and (p.numel() != n or not p.is_contiguous() or p.dtype != torch.float32
+                              or p.device.type != "cpu"):
+            raise ValueError("ff_grad needs contiguous float32 CPU parts of the stated sizes")
+    start = torch.zeros(len(parts) + 1, dtype=torch.int64)
+    start[1:] = torch.tensor(sizes, dtype=torch.int64).cumsum(0)
+    ptrs = (ctypes.c_void_p * len(parts))(*[p.data_ptr() if p is not None else None for p in parts])
     a, b, s = _pieces(pieces, scales)
     acc = torch.zeros(L, dtype=torch.float32)
     pdots = torch.zeros(len(pieces), dtype=torch.float64)
     group = max(1, min(len(pieces), PARTIAL_BYTES // (4 * L)))
     partial = torch.empty(group, L, dtype=torch.float32)
     uc = u.contiguous() if u is not None else None
-    rc = library().idim_ff_grad(_ptr(G), _ptr(g), _ptr(uc) if uc is not None else None, L, len(pieces), _ptr(a),
-                                _ptr(b), _ptr(s), _ptr(acc), _ptr(pdots), _ptr(partial), group,
+    rc = library().idim_ff_grad(_ptr(G), len(parts), _ptr(start), ptrs, _ptr(uc) if uc is not None else None, L,
+                                len(pieces), _ptr(a), _ptr(b), _ptr(s), _ptr(acc), _ptr(pdots), _ptr(partial), group,
                                 torch.get_num_threads())
     if rc:
         raise MemoryError("out of memory for Fastfood's scratch rows")

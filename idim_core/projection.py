@@ -289,7 +289,7 @@ class FastfoodProjection(Projection):
         u = self._shared(z) if want_dots else None
         if self._native(g, *([u] if want_dots else [])):  # the same passes in C (idim_core/native.py)
             acc, dots = native.ff_grad(self.G, g, u, pieces, scales, len(scales))
-            return (fwht(acc[self.inv_perm]) * self.B)[: self.d] * self.scale, dots
+            return self._finish(acc), dots
         acc = torch.zeros(L, dtype=g.dtype, device=g.device)
         acc_dtype = torch.float32 if g.device.type == "mps" else torch.float64  # MPS has no float64
         dots = torch.zeros(len(scales), dtype=acc_dtype, device=g.device) if want_dots else None
@@ -305,8 +305,29 @@ class FastfoodProjection(Projection):
             acc.add_(v, alpha=scales[k])
             if want_dots:  # sum_b <g_b, H(G_b * u)> = <sum_b G_b * H g_b, u>
                 dots[k] += torch.dot(v, u).to(acc_dtype)
-        grad_z = (fwht(acc[self.inv_perm]) * self.B)[: self.d] * self.scale
-        return grad_z, dots
+        return self._finish(acc), dots
+
+    def _finish(self, acc):
+        """grad z from acc = sum_b G_b * H g_b: the shared factor's adjoint, B H Pi^T, and the column scale."""
+        return (fwht(acc[self.inv_perm]) * self.B)[: self.d] * self.scale
+
+    def fused_grad_parts(self, parts, sizes, z, pieces, scales, want_dots: bool, buf):
+        """fused_grad of a gradient given as consecutive parts of the given sizes (the model's per-parameter
+        gradients; None: zeros).  The C code reads them where they are; otherwise they are copied into
+        ``buf()`` (D floats, made only then) first."""
+        u = self._shared(z) if want_dots else None
+        given = [p for p in parts if p is not None]
+        if self._native(*given, *([u] if want_dots else [])):
+            acc, dots = native.ff_grad_parts(self.G, parts, sizes, u, pieces, scales, len(scales))
+            return self._finish(acc), dots
+        g, off = buf(), 0
+        for gr, n in zip(parts, sizes):
+            if gr is None:
+                g[off : off + n].zero_()
+            else:
+                g[off : off + n].copy_(gr)
+            off += n
+        return self.fused_grad(g, z, pieces, scales, want_dots)
 
     def apply_adjoint(self, g):
         L, nb = self.L, self.nb

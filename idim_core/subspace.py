@@ -120,9 +120,9 @@ class _FusedParams(torch.autograd.Function):
     """Fastfood only: the model's parameters straight from z, as views of one theta buffer.
 
     Forward writes theta0 + lambda_seg * (P z) chunk by chunk into the trial's theta
-    buffer and returns its per-parameter views; backward gathers the per-parameter
-    gradients into the trial's gradient buffer (one pass, no concatenation into fresh
-    memory) and runs the fused adjoint.
+    buffer and returns its per-parameter views; backward runs the fused adjoint on the
+    per-parameter gradients (the C passes read them in place; the torch code first gathers
+    them into the trial's gradient buffer, one pass, no concatenation into fresh memory).
     """
 
     @staticmethod
@@ -138,16 +138,12 @@ class _FusedParams(torch.autograd.Function):
     @staticmethod
     def backward(ctx, *grads):
         z, lam = ctx.saved_tensors
-        g = ctx.bufs.get("grad", ctx.bufs.theta)
-        off = 0
-        for gr, n in zip(grads, ctx.sizes):
-            if gr is None:
-                g[off : off + n].zero_()
-            else:
-                g[off : off + n].copy_(gr.reshape(-1))
-            off += n
         scales = lam.tolist() if lam is not None else [1.0]
-        grad_z, dots = ctx.proj.fused_grad(g, z, ctx.pieces, scales, want_dots=ctx.said)
+        parts = [None if gr is None else gr.reshape(-1) for gr in grads]
+        # the C passes read the parts where autograd left them; the torch code copies them into the trial's
+        # gradient buffer first (made only then)
+        grad_z, dots = ctx.proj.fused_grad_parts(parts, ctx.sizes, z, ctx.pieces, scales, ctx.said,
+                                                 buf=lambda: ctx.bufs.get("grad", ctx.bufs.theta))
         return grad_z, (dots.to(lam.dtype) if ctx.said else None), None, None, None, None, None
 
 

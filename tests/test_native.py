@@ -190,3 +190,35 @@ def test_bench_native_passes_runs():
                         "--repeats", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("forward") == 2 and "torch" in r.stdout and "apart by" in r.stdout
+
+
+@needs_cc
+def test_the_adjoint_reads_per_parameter_gradients_in_place_with_the_same_result():
+    """Backward hands the model's per-parameter gradients to the C code as they are (no flat copy first):
+    the same bits as the flat gradient, and the torch code's figure up to rounding (its copy made lazily)."""
+    sizes = [5, 1000, 1, 70_000, 33, 2 * FastfoodProjection.CHUNK, 999]
+    D = sum(sizes)
+    p = FastfoodProjection(300, D, seed=5)
+    z = torch.randn(300)
+    parts = [torch.randn(n) for n in sizes]
+    parts[2] = None  # a parameter with no gradient: zeros
+    flat = torch.cat([q if q is not None else torch.zeros(n) for q, n in zip(parts, sizes)])
+    segs = [(0, 1006, 0), (1006, D - 999, 1), (D - 999, D, 2)]
+    pieces, scales = p.pieces(segs), [1.5, 0.25, -1.0]
+    made = []
+
+    def buf():
+        made.append(1)
+        return torch.empty(D)
+
+    gz, dots = p.fused_grad_parts(parts, sizes, z, pieces, scales, True, buf=buf)
+    assert not made  # the C code needed no D-sized copy
+    gz_flat, dots_flat = p.fused_grad(flat, z, pieces, scales, True)
+    assert torch.equal(gz, gz_flat) and torch.equal(dots, dots_flat)
+    with native.off():
+        gt, dt = p.fused_grad_parts(parts, sizes, z, pieces, scales, True, buf=buf)
+    assert made == [1]
+    assert torch.allclose(gz, gt, rtol=1e-5, atol=1e-5 * float(gt.abs().max()))
+    assert torch.allclose(dots, dt, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="stated sizes"):
+        native.ff_grad_parts(p.G, parts, [n + 1 for n in sizes], None, pieces, scales, 3)
