@@ -22,8 +22,10 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where the passes run: the app's estimate asks expected() without it
+    import torch
 
 SOURCE = Path(__file__).with_name("fastfood_native.c")
 _LOCK = threading.Lock()
@@ -129,6 +131,16 @@ def library() -> ctypes.CDLL | None:
     return _STATE["lib"]
 
 
+def expected() -> bool:
+    """Whether the C passes will run on the CPU, without building them or importing torch (for estimates):
+    already loaded, or not switched off and a C compiler is there."""
+    if "lib" in _STATE:
+        return _STATE["lib"] is not None
+    if os.environ.get("IDIM_NATIVE", "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return _compiler() is not None
+
+
 def status() -> dict:
     """{"native": whether the C passes run, "why": one line} (builds the library when not yet tried)."""
     lib = library()
@@ -147,6 +159,8 @@ def off():
 
 def usable(*tensors: torch.Tensor) -> bool:
     """Whether the C code can take these tensors: float32 on the CPU, no autograd through them."""
+    import torch
+
     if _STATE.get("off"):
         return False
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
@@ -162,6 +176,8 @@ def _ptr(t: torch.Tensor) -> int:
 
 def fwht_rows(x: torch.Tensor) -> torch.Tensor:
     """A new (n, L) tensor: the Walsh-Hadamard transform of each row of x (float32, CPU)."""
+    import torch
+
     n, L = x.shape
     y = x.contiguous().clone() if x.is_contiguous() else x.contiguous()
     library().idim_fwht_rows(_ptr(y), n, L, torch.get_num_threads())
@@ -169,6 +185,8 @@ def fwht_rows(x: torch.Tensor) -> torch.Tensor:
 
 
 def _pieces(pieces, scales):
+    import torch
+
     a = torch.tensor([p[0] for p in pieces], dtype=torch.int64)
     b = torch.tensor([p[1] for p in pieces], dtype=torch.int64)
     s = torch.tensor([scales[p[2]] for p in pieces], dtype=torch.float32)
@@ -177,6 +195,8 @@ def _pieces(pieces, scales):
 
 def ff_theta(G: torch.Tensor, u: torch.Tensor, theta0: torch.Tensor, theta: torch.Tensor, pieces, scales) -> None:
     """theta[a:b] = theta0[a:b] + scales[k] * (H (G_blk * u)) over each piece (a, b, k), written into theta."""
+    import torch
+
     L = G.shape[1]
     a, b, s = _pieces(pieces, scales)
     u = u.contiguous()
@@ -199,6 +219,8 @@ def ff_grad_parts(G: torch.Tensor, parts: list, sizes: list[int], u, pieces, sca
 
 
 def _ff_grad(G, parts, sizes, u, pieces, scales, nscales, L):
+    import torch
+
     for p, n in zip(parts, sizes):
         if p is not None and (p.numel() != n or not p.is_contiguous() or p.dtype != torch.float32
                               or p.device.type != "cpu"):

@@ -222,3 +222,25 @@ def test_the_adjoint_reads_per_parameter_gradients_in_place_with_the_same_result
     assert torch.allclose(dots, dt, rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="stated sizes"):
         native.ff_grad_parts(p.G, parts, [n + 1 for n in sizes], None, pieces, scales, 3)
+
+
+def test_the_estimate_counts_the_faster_c_passes_only_where_they_run(monkeypatch):
+    from idim_core.ui import estimates
+
+    classic, lm = {"model": "mlp", "projection": "fastfood"}, {"model": "minilm-l6", "projection": "fastfood"}
+    monkeypatch.setitem(native._STATE, "lib", object())  # the C library loaded
+    assert estimates.step_ratio(classic, "cpu") == estimates.CLASSIC_SUBSPACE_STEP_RATIO_C == 1.4
+    assert estimates.step_ratio(lm, "cpu") == estimates.SUBSPACE_STEP_RATIO_C
+    assert estimates.step_ratio(lm, "cuda") == estimates.SUBSPACE_STEP_RATIO  # a GPU runs the torch code
+    assert estimates.step_ratio({**classic, "projection": "sparse"}, "cpu") == estimates.CLASSIC_SUBSPACE_STEP_RATIO
+    monkeypatch.setitem(native._STATE, "lib", None)  # no compiler, or IDIM_NATIVE=0
+    assert estimates.step_ratio(classic, "cpu") == estimates.CLASSIC_SUBSPACE_STEP_RATIO == 2.0
+    assert estimates.step_ratio(lm, "cpu") == estimates.SUBSPACE_STEP_RATIO
+    monkeypatch.delitem(native._STATE, "lib")  # not loaded yet: guessed from the setting and the compiler
+    monkeypatch.setenv("IDIM_NATIVE", "0")
+    assert native.expected() is False
+    monkeypatch.delenv("IDIM_NATIVE")
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    assert native.expected() is False
+    monkeypatch.delenv("CC")
+    assert native.expected() is HAVE_CC

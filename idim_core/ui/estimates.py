@@ -13,11 +13,16 @@ from .workers import detect_device
 
 
 # A subspace step costs about this much more than a full fine-tuning step (bench/RESULTS.md:
-# 1.09-1.12 for Fastfood on minilm-l6); for the classic nets, whose own steps are tiny, the projection
-# costs about as much again as the step (the classic preset, quiet: 1.9 ms per full step, 3.9 ms
-# per subspace step).  step_ratio(cfg) picks one; the estimate and the time left use it.
+# 1.09-1.12 for Fastfood on minilm-l6 in idim's torch code); for the classic nets, whose own steps are
+# tiny, the projection costs about as much again as the step (the classic preset, quiet: 1.9 ms per full
+# step, 3.9 ms per subspace step; its trials' steps 1.93x the baseline's).  Where Fastfood's passes run in
+# C (the CPU with a C compiler, idim_core/native.py) they cost less than half: minilm-l6 1.02-1.05, the
+# classic preset's trials' steps 1.42x the baseline's.  step_ratio(cfg, device) picks one; the estimate
+# and the time left use it.
 SUBSPACE_STEP_RATIO = 1.1
 CLASSIC_SUBSPACE_STEP_RATIO = 2.0
+SUBSPACE_STEP_RATIO_C = 1.04
+CLASSIC_SUBSPACE_STEP_RATIO_C = 1.4
 
 
 CLASSIC_LOOP = 1.9  # a classic net's full step inside a trial against the step alone (1.9 against 1.0 ms, mnist5k)
@@ -29,10 +34,15 @@ def loop_overhead(cfg: dict) -> float:
     return CLASSIC_LOOP if is_classic_model(cfg.get("model") or "") else 1.0
 
 
-def step_ratio(cfg: dict) -> float:
+def step_ratio(cfg: dict, device: str = "cpu") -> float:
+    from .. import native
     from ..classic import is_classic_model
 
-    return CLASSIC_SUBSPACE_STEP_RATIO if is_classic_model(cfg.get("model") or "") else SUBSPACE_STEP_RATIO
+    c = ((device or "cpu").startswith("cpu") and (cfg.get("projection") or "fastfood") == "fastfood"
+         and native.expected())
+    if is_classic_model(cfg.get("model") or ""):
+        return CLASSIC_SUBSPACE_STEP_RATIO_C if c else CLASSIC_SUBSPACE_STEP_RATIO
+    return SUBSPACE_STEP_RATIO_C if c else SUBSPACE_STEP_RATIO
 # --processes N (the local executor's worker processes): N one-thread trials side by side.  The classic preset,
 # 2 processes on 2 cores: x1.44 in a first pair of runs (76 s against 110 s in one process, each trial 1.31 x
 # slower), x1.48-1.56 in the three alternated pairs of bench/RESULTS.md; the estimate keeps the lower gain.  More
@@ -160,7 +170,7 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
     """A rough wall-time estimate of a whole run: loading + baseline + subspace trials.
 
     Per optimiser step on a 2-core CPU: about 0.13 s per transformer layer + 0.05 s
-    (batch 32 x 64 tokens, scaled linearly), subspace steps about 1.1x that, a tenth
+    (batch 32 x 64 tokens, scaled linearly), subspace steps step_ratio() times that, a tenth
     of it on a GPU.  Nothing else running on the machine is assumed.  ``baseline=False``: the
     run will reuse an earlier run's full fine-tuning (runconfig.shared_baseline).
     """
@@ -176,7 +186,7 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
     # the baseline and the probe, once per seed (both reused from an earlier run when baseline=False)
     fixed = work * per * seeds * (attempts(cfg, "baseline") + (PROBE_COST * attempts(cfg, "probe")
                                                                if wants_probe(cfg) else 0)) if baseline else 0.0
-    train = fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg) if sub else 1.0) * attempts(cfg, "subspace")
+    train = fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg, device) if sub else 1.0) * attempts(cfg, "subspace")
     n = slots_of(cfg, device)
     if n > 1:  # trials side by side in worker processes
         return load_seconds(cfg) + PROCESS_START + train / parallel_speedup(n)
@@ -189,7 +199,7 @@ def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu
 
     sub = kind == "subspace" and axis(cfg["method"]) == "d"
     work = steps + eval_steps_per_trial(cfg, subspace=sub)
-    return work * seconds_per_step(cfg, device) * loop_overhead(cfg) * (step_ratio(cfg) if sub else 1.0)
+    return work * seconds_per_step(cfg, device) * loop_overhead(cfg) * (step_ratio(cfg, device) if sub else 1.0)
 
 
 MEASURED_TRIALS = 12  # the most recent finished trials that calibrate the estimate
@@ -318,7 +328,7 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         return 0.0
     now = now or time.time()
     cfg = run["config"]
-    ratio = step_ratio(cfg)
+    ratio = step_ratio(cfg, run.get("device") or detect_device())
     finished = [t for t in trials if t["status"] in ("done", "diverged") and t.get("seconds") and t.get("steps")]
     sub_done = [t for t in finished if t["kind"] == "subspace"]
     base_done = [t for t in finished if t["kind"] == "baseline"]
