@@ -5,8 +5,8 @@
    idim_ff_grad    acc += s * sum_blk G_blk * H(g_blk) for each piece, and each piece's dot with u: the adjoint,
                    reading g from the model's per-parameter gradients (no copy into one flat vector first)
 
-   Each block of L floats is transformed in a scratch row that stays in the core's cache, so each pass reads
-   G and theta0 (or the gradient) once and writes theta once.  Pieces run in parallel (OpenMP, the thread
+   Blocks of L floats are transformed in a scratch row that stays in the core's cache (whole blocks of up to
+   ROW floats at a time), so each pass reads G and theta0 (or the gradient) once and writes theta once.  Pieces run in parallel (OpenMP, the thread
    pool torch itself uses); the adjoint keeps one partial sum per piece and adds them in piece order, so its
    result does not depend on the number of threads.  Without OpenMP the pragmas are ignored (one thread). */
 #include <stdint.h>
@@ -84,51 +84,71 @@ static void stages(float *restrict x, int64_t L, int64_t h, int64_t hend) {
 }
 
 #define SUB 4096 /* floats: the first stages run on sub-rows of 16 KiB, inside the L1 cache */
+#define ROW 4096 /* floats per scratch row in the passes: whole blocks when L <= ROW, else one block */
 
-static void fwht1(float *restrict x, int64_t L) {
-    if (L < 8) {
-        stages(x, L, 1, L);
-        return;
+/* the transform of each block of L floats in x[0 .. n), n a multiple of L */
+static void fwht_blocks(float *restrict x, int64_t n, int64_t L) {
+    int64_t S = L < SUB ? L : SUB;       /* the stages below S run SUB floats at a time (whole blocks) */
+    for (int64_t c = 0; c < n; c += SUB) {
+        int64_t m = n - c < SUB ? n - c : SUB;
+        if (S >= 8) {
+            radix8(x + c, m);
+            stages(x + c, m, 8, S);
+        } else {
+            stages(x + c, m, 1, S);
+        }
     }
-    int64_t S = L < SUB ? L : SUB;
-    for (int64_t s = 0; s < L; s += S) {
-        radix8(x + s, S);
-        stages(x + s, S, 8, S);
-    }
-    stages(x, L, S, L);
+    if (L > S) stages(x, n, S, L);
 }
 
 void idim_fwht_rows(float *x, int64_t n, int64_t L, int nthreads) {
 #pragma omp parallel for num_threads(nthreads) schedule(static)
-    for (int64_t r = 0; r < n; r++) fwht1(x + r * L, L);
+    for (int64_t r = 0; r < n; r++) fwht_blocks(x + r * L, L, L);
 }
 
 static float *scratch(int64_t L) {
     return (float *)aligned_alloc(64, (size_t)((L * (int64_t)sizeof(float) + 63) / 64 * 64));
 }
 
+/* u repeated to fill a scratch row (L is a power of two) */
+static float *tiled(const float *u, int64_t L, int64_t R) {
+    float *ut = scratch(R);
+    if (ut)
+        for (int64_t i = 0; i < R; i++) ut[i] = u[i & (L - 1)];
+    return ut;
+}
+
+/* The passes walk each piece in rows of R = max(L, ROW) floats, starting at a block boundary: a row holds
+   R / L whole blocks (one when L >= ROW), so small blocks (SAID at small d has L = 2, 4, ...) cost no
+   per-block overhead. */
 int idim_ff_theta(const float *G, const float *u, const float *theta0, float *theta, int64_t L, int64_t npieces,
                   const int64_t *pa, const int64_t *pb, const float *ps, int nthreads) {
+    const int64_t R = L > ROW ? L : ROW;
+    float *ut = tiled(u, L, R);
+    if (!ut) return -1;
     int failed = 0;
 #pragma omp parallel num_threads(nthreads) reduction(| : failed)
     {
-        float *t = scratch(L);
+        float *t = scratch(R);
         if (!t) failed = 1;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t p = 0; p < npieces; p++) {
             if (!t) continue;
             const float s = ps[p];
-            for (int64_t blk = pa[p] / L; blk * L < pb[p]; blk++) {
-                const float *Gb = G + blk * L;
-                for (int64_t j = 0; j < L; j++) t[j] = Gb[j] * u[j];
-                fwht1(t, L);
-                int64_t lo = pa[p] > blk * L ? pa[p] : blk * L, hi = pb[p] < (blk + 1) * L ? pb[p] : (blk + 1) * L;
-                const float *tb = t - blk * L;
+            const int64_t end = (pb[p] + L - 1) / L * L;
+            for (int64_t r0 = pa[p] / L * L; r0 < pb[p]; r0 += R) {
+                const int64_t r1 = r0 + R < end ? r0 + R : end, n = r1 - r0;
+                const float *Gr = G + r0;
+                for (int64_t j = 0; j < n; j++) t[j] = Gr[j] * ut[j];
+                fwht_blocks(t, n, L);
+                const int64_t lo = pa[p] > r0 ? pa[p] : r0, hi = pb[p] < r1 ? pb[p] : r1;
+                const float *tb = t - r0;
                 for (int64_t i = lo; i < hi; i++) theta[i] = theta0[i] + s * tb[i];
             }
         }
         free(t);
     }
+    free(ut);
     return failed ? -1 : 0;
 }
 
@@ -156,28 +176,34 @@ static void gather(float *restrict t, int64_t base, int64_t lo, int64_t hi, int6
 int idim_ff_grad(const float *G, int64_t nparts, const int64_t *start, const float *const *ptr, const float *u,
                  int64_t L, int64_t npieces, const int64_t *pa, const int64_t *pb, const float *ps, float *acc,
                  double *dots, float *partial, int64_t group, int nthreads) {
+    const int64_t R = L > ROW ? L : ROW;
     int failed = 0;
     for (int64_t p0 = 0; p0 < npieces && !failed; p0 += group) {
         int64_t p1 = p0 + group < npieces ? p0 + group : npieces;
 #pragma omp parallel num_threads(nthreads) reduction(| : failed)
         {
-            float *t = scratch(L);
-            if (!t) failed = 1;
+            float *t = scratch(R), *w = scratch(R);
+            if (!t || !w) failed = 1;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t p = p0; p < p1; p++) {
-                if (!t) continue;
-                float *v = partial + (p - p0) * L;
-                memset(v, 0, (size_t)L * sizeof(float));
-                for (int64_t blk = pa[p] / L; blk * L < pb[p]; blk++) {
-                    int64_t lo = pa[p] > blk * L ? pa[p] : blk * L;
-                    int64_t hi = pb[p] < (blk + 1) * L ? pb[p] : (blk + 1) * L;
-                    if (lo > blk * L) memset(t, 0, (size_t)(lo - blk * L) * sizeof(float));
-                    if (hi < (blk + 1) * L) memset(t + (hi - blk * L), 0, (size_t)((blk + 1) * L - hi) * sizeof(float));
-                    gather(t, blk * L, lo, hi, nparts, start, ptr);
-                    fwht1(t, L);
-                    const float *Gb = G + blk * L;
-                    for (int64_t j = 0; j < L; j++) v[j] += Gb[j] * t[j];
+                if (!t || !w) continue;
+                memset(w, 0, (size_t)R * sizeof(float));
+                const int64_t end = (pb[p] + L - 1) / L * L;
+                for (int64_t r0 = pa[p] / L * L; r0 < pb[p]; r0 += R) {
+                    const int64_t r1 = r0 + R < end ? r0 + R : end, n = r1 - r0;
+                    const int64_t lo = pa[p] > r0 ? pa[p] : r0, hi = pb[p] < r1 ? pb[p] : r1;
+                    if (lo > r0) memset(t, 0, (size_t)(lo - r0) * sizeof(float));
+                    if (hi < r1) memset(t + (hi - r0), 0, (size_t)(r1 - hi) * sizeof(float));
+                    gather(t, r0, lo, hi, nparts, start, ptr);
+                    fwht_blocks(t, n, L);
+                    const float *Gr = G + r0;
+                    for (int64_t j = 0; j < n; j++) w[j] += Gr[j] * t[j];
                 }
+                /* the row's blocks summed: v = sum over b of w[b L .. (b + 1) L) */
+                float *v = partial + (p - p0) * L;
+                memcpy(v, w, (size_t)L * sizeof(float));
+                for (int64_t b = L; b < R; b += L)
+                    for (int64_t j = 0; j < L; j++) v[j] += w[b + j];
                 if (u) {
                     double s = 0.0;
                     for (int64_t j = 0; j < L; j++) s += (double)v[j] * (double)u[j];
@@ -185,6 +211,7 @@ int idim_ff_grad(const float *G, int64_t nparts, const int64_t *start, const flo
                 }
             }
             free(t);
+            free(w);
         }
         if (failed) break;
         /* the partial sums in piece order, whatever thread made them: 1,024 columns at a time */

@@ -111,7 +111,8 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
     lib.idim_ff_grad.argtypes = [f32p, i64, i64p, ctypes.c_void_p, f32p, i64, i64, i64p, i64p, f32p, f32p, f32p,
                                  f32p, i64, ctypes.c_int]
     lib.idim_ff_grad.restype = ctypes.c_int
-    return lib, f"C passes built with {Path(cc).name} ({out})"
+    _STATE["path"] = str(out)
+    return lib, f"C passes built with {Path(cc).name}"
 
 
 def library() -> ctypes.CDLL | None:
@@ -142,9 +143,10 @@ def expected() -> bool:
 
 
 def status() -> dict:
-    """{"native": whether the C passes run, "why": one line} (builds the library when not yet tried)."""
+    """{"native": whether the C passes run, "why": one line, "library": the built file or None} (builds the
+    library when not yet tried)."""
     lib = library()
-    return {"native": lib is not None, "why": _STATE["why"]}
+    return {"native": lib is not None, "why": _STATE["why"], "library": _STATE.get("path") if lib else None}
 
 
 @contextlib.contextmanager

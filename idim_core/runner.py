@@ -151,6 +151,13 @@ class Runner:
             self.progress({"type": "pretrain", "message": message, **facts})
 
         prep, lm, task = (prepare_warm if self.warm else prepare)(cfg, device, store.home, pre_log)
+        if cfg.projection == "fastfood" and device.startswith("cpu"):
+            from .methods import axis
+
+            if axis(cfg.method) == "d":  # built here, once, before any worker process needs it
+                from . import native
+
+                store.event(run_id, "info", "Fastfood's passes: " + native.status()["why"])
         pre = task.info.pop("pretrain", None)
         if pre:
             self._summary(pretrain=pre)
