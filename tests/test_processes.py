@@ -36,10 +36,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _with_workers(home, dims: str):
+def _with_workers(home, dims: str, epochs: int = 4):
     """The classic preset's task on two worker processes, training in the background: (owner, its workers)."""
     p = _spawn(home, "run", "--model", "mlp", "--task", "mnist5k", "--processes", "2", "--seeds", "2",
-               "--dims", dims, "--epochs", "4")
+               "--dims", dims, "--epochs", str(epochs))
     return p, _wait(lambda: len(_children(p.pid)) >= 2 and _children(p.pid), 120, "two worker processes")
 
 
@@ -107,7 +107,9 @@ def test_the_search_tries_the_same_d_as_this_process(home):
 
 @pytest.mark.slow
 def test_cancel_stops_the_worker_processes(home):
-    p, kids = _with_workers(home, "10,20,30,40,50,60,70,80,90")
+    # trials of a few seconds each (about one at 4 epochs with Fastfood's C passes): the run must still be
+    # training when the cancel arrives, or it ends "done" first
+    p, kids = _with_workers(home, "10,20,30,40,50,60,70,80,90", epochs=16)
     try:
         rid = _wait(lambda: next((t["run_id"] for r in _store(home).list_runs() for t in _store(home).trials(r["id"])
                                   if t["status"] == "done" and t["kind"] == "subspace"), None), 180, "a trial")
