@@ -21,6 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from idim_core import demo, ui
+from idim_core.ui.estimates import step_ratio
 from idim_core.store import Store
 from idim_core.results import result
 from idim_core.runconfig import DEFAULTS, make_config
@@ -383,7 +384,8 @@ def test_live_running_run_shows_current_trial_progress_and_eta(store):
     # 2 values of d the refinement usually adds), + the linear probe, half a baseline trial per rate its search
     # tries (3, and half a fourth past an end on average)
     left = ui.time_left(store.get_run(rid), store.trials(rid))
-    assert left == pytest.approx((48 + 3 * 64) * 40 / 64 + 64 * 40 / 64 / 1.1 * 0.5 * 3.5)
+    r = step_ratio(store.get_run(rid)["config"], "cpu")  # 1.1, or 1.04 where Fastfood's C passes run
+    assert left == pytest.approx((48 + 3 * 64) * 40 / 64 + 64 * 40 / 64 / r * 0.5 * 3.5)
     # more steps: the progress line follows at once, the curve at most every CHART_SECONDS
     from idim_core.ui import views
 
@@ -624,16 +626,17 @@ def test_estimate_and_grid_helpers():
     # 1 baseline and half a trial's worth of linear probe per seed, the probe searching its rate (3 rates and,
     # one seed in two, a fourth past an end); 3 grid values + 2 the refinement usually adds
     assert ui.planned_trials(cfg) == 5
+    r = step_ratio(cfg, "cpu")  # a subspace step against a full one: 1.1, or 1.04 with Fastfood's C passes
     assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + (1 + 0.5 * 3.5) * work * per
-                                                     + 5 * work_sub * per * 1.1)
+                                                     + 5 * work_sub * per * r)
     fixed_probe = dict(cfg, probe_fixed_rate=True)
     assert ui.estimate_seconds(fixed_probe) == pytest.approx(ui.LOAD_SECONDS + 1.5 * work * per
-                                                             + 5 * work_sub * per * 1.1)
+                                                             + 5 * work_sub * per * r)
     searched = dict(cfg, baseline_lr_search=True, lr_search=True, lr_search_beyond=0)  # 3 rates each, no more
     assert ui.estimate_seconds(searched) == pytest.approx(ui.LOAD_SECONDS + (3 + 0.5 * 3) * work * per
-                                                          + 3 * 5 * work_sub * per * 1.1)
+                                                          + 3 * 5 * work_sub * per * r)
     no_extras = dict(cfg, refine=0, no_probe=True)
-    assert ui.estimate_seconds(no_extras) == pytest.approx(ui.LOAD_SECONDS + work * per + 3 * work_sub * per * 1.1)
+    assert ui.estimate_seconds(no_extras) == pytest.approx(ui.LOAD_SECONDS + work * per + 3 * work_sub * per * r)
     assert ui.estimate_seconds(cfg, "cuda (H100)") < ui.estimate_seconds(cfg, "cpu")
     # trials side by side in worker processes (--processes; the classic preset's default on 2 cores): the
     # trials' time over the measured gain, after the processes start
