@@ -60,6 +60,13 @@ def _compiler() -> str | None:
 
 
 def _build() -> tuple[ctypes.CDLL | None, str]:
+    try:
+        return _build_with_cc()
+    except OSError as e:  # no writable cache directory, a full disk ...: training goes on in torch
+        return None, f"the C passes could not be built ({e.strerror or e}): idim's torch code runs instead"
+
+
+def _build_with_cc() -> tuple[ctypes.CDLL | None, str]:
     cc = _compiler()
     if cc is None:
         return None, "no C compiler (cc) on this machine: idim's torch code runs instead"
@@ -84,7 +91,7 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
             # a private name, then an atomic rename: two processes that build at once do not clash
             fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
             os.close(fd)
-            try:
+            try:  # the compiler's own failures are said below; a directory that fails is _build's
                 r = subprocess.run([cc, *flags, "-shared", "-fPIC", str(SOURCE), "-o", tmp],
                                    capture_output=True, text=True, timeout=300)
             except (OSError, subprocess.SubprocessError) as e:

@@ -251,3 +251,21 @@ def test_the_estimate_counts_the_faster_c_passes_only_where_they_run(monkeypatch
     assert native.expected() is False
     monkeypatch.delenv("CC")
     assert native.expected() is HAVE_CC
+
+
+@needs_cc
+def test_an_unwritable_cache_falls_back_to_a_temporary_directory_or_the_torch_code(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should go")
+    r = _status_in({"IDIM_NATIVE": None, "XDG_CACHE_HOME": str(blocker)}, tmp_path)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["native"] is True and "idim-native-" in st["library"], st  # built in the temporary directory
+    code = ("import json, tempfile; from idim_core import native; tempfile.tempdir = '/proc/no-such-dir'; "
+            "print(json.dumps(native.status()))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(blocker), "HOME": str(blocker)}
+    env.pop("IDIM_NATIVE", None)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["native"] is False and st["why"].startswith("the C passes could not be built"), st
