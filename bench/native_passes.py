@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,17 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from idim_core import native  # noqa: E402
 from idim_core.projection import FastfoodProjection  # noqa: E402
-
-D_MINILM_L6 = 22_566_146
-
-
-def timed(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+from hadamard_factors import D_MINILM_L6, timed  # noqa: E402  (this folder: the torch code's own bench)
 
 
 def main() -> None:
