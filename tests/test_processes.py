@@ -105,6 +105,46 @@ def test_the_search_tries_the_same_d_as_this_process(home):
     assert untimed(a["points"]) == untimed(b["points"]) and a["d90"] == b["d90"]
 
 
+def test_a_cancel_is_seen_while_the_worker_processes_keep_the_queue_busy():
+    """The owner looks at cancel requests on a clock: points arriving more often than its poll (two processes
+    pushing at every step) never hide a cancel.  A real queue, kept busy by a thread."""
+    import multiprocessing as mp
+    import threading
+    import time
+
+    from idim_core.executors import TrialSpec
+    from idim_core.executors.local import POLL, _Pool
+    from idim_core.train import Cancelled
+
+    pool = _Pool.__new__(_Pool)  # the owner's side alone: no processes, a real queue
+    pool.results, pool.tasks, pool.stop = mp.Queue(), mp.Queue(), mp.Event()
+    pool.procs, pool.ready, pool.busy, pool.handed = {}, {1}, {1: ("subspace", 10, 1)}, 0
+    spec = TrialSpec("subspace", 10, 1)
+    seen, done = [], threading.Event()
+
+    def flood():  # for 8 s at most: an owner that waits for a quiet queue fails the test rather than hanging
+        end = time.monotonic() + 8.0
+        while not done.is_set() and time.monotonic() < end:
+            pool.results.put(("points", ("subspace", 10, 1), 1, [{"step": 1, "total": 2}]))
+            time.sleep(POLL / 10)
+
+    t = threading.Thread(target=flood, daemon=True)
+    t.start()
+    asked = []
+    try:
+        time.sleep(0.5)  # the queue is never empty from here on
+        it = pool.run([(spec, lambda: None, seen.append)], lambda: bool(asked))
+        threading.Timer(1.0, lambda: asked.append(time.monotonic())).start()
+        t0 = time.monotonic()
+        sp, res = next(it)
+        waited = time.monotonic() - asked[0]
+    finally:
+        done.set()
+        t.join()
+    assert sp == spec and isinstance(res, Cancelled) and pool.stop.is_set()
+    assert seen and waited < 5 * POLL, (waited, time.monotonic() - t0)
+
+
 @pytest.mark.slow
 def test_cancel_stops_the_worker_processes(home):
     # trials of a few seconds each (about one at 4 epochs with Fastfood's C passes): the run must still be

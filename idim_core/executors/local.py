@@ -338,20 +338,24 @@ class _Pool:
         queue = list(pending)
         by_key = {(sp.kind, sp.d, sp.seed): (sp, on_start, on_point) for sp, on_start, on_point in pending}
         open_keys = set(by_key)
-        started = time.monotonic()
+        started = looked = time.monotonic()
         while open_keys:
+            # cancel requests on a clock, not only when the queue is quiet: two busy processes can keep it from
+            # ever being quiet for a whole POLL (a message in hand was handled first: a finished trial is kept)
+            if time.monotonic() - looked >= POLL:
+                looked = time.monotonic()
+                if should_stop():
+                    self.stop.set()
+                    yield by_key[next(iter(open_keys))][0], Cancelled()
+                    return
             while queue and self.handed + len(self.busy) < len(self.procs):
                 self.tasks.put(queue.pop(0)[0])
                 self.handed += 1
             try:
                 kind, key, pid, payload = self.results.get(timeout=POLL)
-            except Exception:  # queue.Empty: look at cancel requests and at the processes
+            except Exception:  # queue.Empty: look at the processes
                 kind = None
             if kind is None:
-                if should_stop():
-                    self.stop.set()
-                    yield by_key[next(iter(open_keys))][0], Cancelled()
-                    return
                 for pid, p in list(self.procs.items()):
                     if p.is_alive():
                         continue
