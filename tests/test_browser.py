@@ -469,6 +469,8 @@ def test_tab_cost_benchmark_runs_and_reports(tmp_path):
         assert key in res, key
     assert res["ratio"] > 0 and res["ratio_t1"] > 0
     assert res["watcher_log_lines"] == 0
+    # Start is clicked once the form has finished drawing (a user reads it first), not while it still draws
+    assert len(res["form_settle_s"]) == 2 and all(0 < s <= 16 for s in res["form_settle_s"])
     rows = res["tab_timeline"]["rows"]
     assert len(rows) >= 3 and all(len(r) == 4 for r in rows)
     bad = subprocess.run([sys.executable, "bench/tab_cost.py", "--threads", "one"], cwd=ROOT, env=env,
