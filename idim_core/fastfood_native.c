@@ -6,9 +6,10 @@
                    reading g from the model's per-parameter gradients (no copy into one flat vector first)
 
    Blocks of L floats are transformed in a scratch row that stays in the core's cache (whole blocks of up to
-   ROW floats at a time), so each pass reads G and theta0 (or the gradient) once and writes theta once.  Pieces run in parallel (OpenMP, the thread
-   pool torch itself uses); the adjoint keeps one partial sum per piece and adds them in piece order, so its
-   result does not depend on the number of threads.  Without OpenMP the pragmas are ignored (one thread). */
+   ROW floats at a time), so each pass reads G and theta0 (or the gradient) once and writes theta once.
+   Pieces run in parallel (OpenMP, the thread pool torch itself uses); the adjoint keeps one partial sum per
+   piece and adds them in piece order, so its result does not depend on the number of threads.  Without
+   OpenMP the pragmas are ignored (one thread). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
