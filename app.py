@@ -7,7 +7,7 @@ reads results back.
 """
 import streamlit as st
 
-from idim_core.ui import serving, text, workers
+from idim_core.ui import serving, text, views, workers
 from idim_core.errors import UserError
 
 st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon=":material/monitoring:", layout="wide")
@@ -38,4 +38,5 @@ with st.sidebar:
     else:
         st.caption(f"Run store: {text.code(store.path)}")
 
+st.html(views.APP_CSS)  # style alone: no room taken (views.APP_CSS says why)
 nav.run()

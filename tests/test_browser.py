@@ -240,6 +240,10 @@ def test_cancel_a_running_run(server, context):
     wait_until(lambda: store.get_run(run_id)["status"] == "running" and store.trials(run_id), 240,
                "the worker to start training the second run", every=1)
     wait_until(lambda: "running" in status_text(page), 30, "the page to show it running")
+    # the trial's progress bar jumps to each value: a glide would repaint the page at every frame (views.APP_CSS)
+    bar = page.locator('[data-testid="stProgressBarTrack"] > div')
+    wait_until(lambda: bar.count() > 0, 60, "the trial's progress bar")
+    assert bar.first.evaluate("e => getComputedStyle(e).transitionDuration") == "0s"
     page.get_by_role("button", name="Cancel").click()
     wait_until(lambda: "cancelled" in status_text(page), 120, "the run to be marked cancelled", every=1)
     run = store.get_run(run_id)

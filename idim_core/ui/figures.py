@@ -148,7 +148,10 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
         fig.add_trace(go.Scatter(**back, name=f"falls back below the threshold at d = {back['x'][0]:,}",
                                  meta={"role": "non_monotone", "d": back["x"][0]}))
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        # l=72: room for the accuracy labels and title from the start. automargin would widen a margin that is too
+        # narrow, but that is a second layout pass, half of what drawing the chart costs the browser
+        # (bench/RESULTS.md), and Live draws it anew after each finished trial while a run trains.
+        height=height, margin=dict(l=72, r=10, t=40, b=10),
         xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)],
                    dtick=1, tickformat=","),
         yaxis=dict(title=accuracy_word(res), range=[y0, y1 + 0.03], automargin=True),
