@@ -3,7 +3,8 @@
 The page holds no state of its own: a fragment re-reads the store and redraws, so a
 reload, a second tab or a restart of the app shows the same run (the session keeps only
 the last chart and trial curve, each sent again unchanged until 4 s have passed).
-The figure's ``uirevision`` is the run id, so the user's zoom survives the updates.
+A changed figure is a new chart to Streamlit (a new element id), so a zoom lasts until the chart is next
+redrawn: after a finished trial, at most every views.CHART_SECONDS.
 """
 import time
 

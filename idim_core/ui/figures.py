@@ -156,7 +156,7 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
                    dtick=1, tickformat=","),
         yaxis=dict(title=accuracy_word(res), range=[y0, y1 + 0.03], automargin=True),
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
-        uirevision=res["run_id"],  # keep the user's zoom across live updates
+        uirevision=res["run_id"],  # Plotly's own updates keep the zoom (Streamlit remounts a changed figure)
         meta={"run_id": res["run_id"], "d90": res.get("d90"), "d90_interpolated": res.get("d90_interpolated"),
               "d90_status": status},
     )
