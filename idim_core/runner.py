@@ -72,6 +72,7 @@ class Runner:
         self._stop_hb = threading.Event()
         self.done: dict[tuple, dict] = {}  # (kind, d, seed) -> row, for trials finished (or diverged)
         self.lost: dict[tuple, dict] = {}  # trials the executor's infrastructure lost
+        self.executor = None  # made once the model and data are prepared (a failure before that has none to close)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def _heartbeat(self) -> None:

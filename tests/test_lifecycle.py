@@ -186,6 +186,25 @@ def test_full_disk_is_a_clear_message_and_keeps_what_was_stored(home):
     assert untimed(again["points"]) == untimed(kept["points"]) and again["baseline_accuracy"] == kept["baseline_accuracy"]
 
 
+def test_a_run_whose_data_is_gone_before_it_starts_says_so(home, tmp_path):
+    """A queued run whose CSV was deleted before it started fails in preparation with that one line, not as an
+    internal error (the runner had no executor to close yet), and its record says the same."""
+    rows = (ROOT / "assets" / "mr.csv").read_text(encoding="utf-8").splitlines()
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("\n".join(rows[:61] + rows[-60:]) + "\n", encoding="utf-8")
+    q = run_cli("run", "--model", "minilm-l1", "--task", f"csv:{csv}", "--max-train", "16", "--max-eval", "8",
+                "--dims", "10", "--queue", "--json", home=home)
+    assert q.returncode == 0, q.stderr
+    rid = json.loads(q.stdout)["run_id"]
+    csv.unlink()
+    r = run_cli("resume", rid, "--force", home=home)
+    assert r.returncode == 2, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last == f"idim: error: CSV file {csv} does not exist", r.stderr[-2000:]
+    run = _store(home).get_run(rid)
+    assert run["status"] == "failed" and run["error"] == f"CSV file {csv} does not exist"
+
+
 def test_first_point_comes_before_the_baseline(home):
     """The smallest d runs first, so the chart has a point one trial after Run."""
     r = run_cli("run", *SMALL, "--dims", "100,10", "--json", home=home)
