@@ -19,6 +19,42 @@ import time
 from .common import peak_rss_mib, reset_peak_rss
 
 
+STEP_TARGET = 1.05  # a subspace step at most this many full steps (issue 27)
+
+
+def median_interval(values, level: float = 0.9) -> tuple[float, float, float] | None:
+    """(low, high, coverage): the narrowest interval between two order statistics that holds the median of
+    what was measured with at least ``level`` probability, whatever the distribution (a sign test: each value
+    falls on either side of the median with probability 1/2).  None when there are too few values for
+    ``level`` (under 5 for 0.9)."""
+    from math import comb
+
+    xs = sorted(values)
+    n = len(xs)
+    best = None
+    for k in range(1, n // 2 + 1):  # [x_(k), x_(n-k+1)], 1-based
+        coverage = 1 - 2 * sum(comb(n, i) for i in range(k)) / 2 ** n
+        if coverage < level:
+            break
+        best = (xs[k - 1], xs[n - k], coverage)
+    return best
+
+
+def verdict(values, target: float, level: float = 0.9) -> str:
+    """What paired ratios say about ``ratio <= target``, in words: met or not met only when the interval for
+    their median lies wholly on one side of the target; otherwise that it overlaps (not shown either way)."""
+    ci = median_interval(values, level)
+    if ci is None:
+        return f"too few repeats for a {level:.0%} interval (at least 5): not shown either way"
+    lo, hi, cov = ci
+    where = f"{cov:.0%} interval of the median {lo:.2f}–{hi:.2f}"
+    if hi <= target:
+        return f"{where}: target <= {target:g} met"
+    if lo > target:
+        return f"{where}: target <= {target:g} not met"
+    return f"{where} holds {target:g}: not shown either way"
+
+
 def _setup(model: str, batch: int, seq: int, device: str, threads: int | None):
     import torch
 
@@ -106,7 +142,8 @@ def step_bench(model="minilm-l6", method="said", projection="fastfood", dim=1000
         "model": model, "method": method, "projection": projection, "dim": dim, "batch": batch, "seq": seq,
         "pairs": pairs, "device": device, "threads": torch.get_num_threads(),
         "full_step_s": statistics.median(full_t), "subspace_step_s": statistics.median(sub_t),
-        "ratio": statistics.median(ratios),
+        "ratio": statistics.median(ratios), "ratio_interval": list((median_interval(ratios) or [None] * 2)[:2]),
+        "ratio_verdict": verdict(ratios, STEP_TARGET),
         "fastfood_native": _native_status(device),
     }
     if memory:

@@ -412,7 +412,7 @@ def cmd_bench(args) -> int:
                   f"on {out['device']} ({out['threads']} threads), {out['pairs']} interleaved pairs")
             print(f"  full fine-tuning step   {out['full_step_s']:.3f} s (median)")
             print(f"  subspace step           {out['subspace_step_s']:.3f} s (median)")
-            print(f"  ratio (median of pairs) {out['ratio']:.2f}")
+            print(f"  ratio (median of pairs) {out['ratio']:.2f}; {out['ratio_verdict']}")
             if out["projection"] == "fastfood":
                 print(f"  Fastfood's passes: {out['fastfood_native']['why']}")
             if "full_peak_mib" in out:

@@ -40,7 +40,7 @@ run store for one command (see [the store](store.md)).
 | `idim models [--json]` | the models, with parameter counts (and hub models known to work) |
 | `idim tasks [NAME] [--json]` | the tasks with classes, split sizes, chance, majority-class accuracy, average tokens; `idim tasks csv:PATH` checks your file |
 | `idim worker` | the background worker the app starts (one per machine) |
-| `idim bench step …`, `idim bench sweep [--task mnist5k]` | benchmarks: step time and memory, subspace against full; a whole default sweep timed, with where the time went (`breakdown`: preparation, baseline, probe, grid and refinement trials, and training steps, validation, test, training-accuracy and quantised passes; each trial's `timing`; `fastfood_native`: whether Fastfood's passes ran in C, and why; see `bench/RESULTS.md`) |
+| `idim bench step …`, `idim bench sweep [--task mnist5k]` | benchmarks: step time and memory, subspace against full (`ratio`, the median of interleaved pairs, with `ratio_interval`, a distribution-free 90 % interval of that median from 5 pairs on, and `ratio_verdict`: the 1.05 target met or missed only when the interval lies on one side of it); a whole default sweep timed, with where the time went (`breakdown`: preparation, baseline, probe, grid and refinement trials, and training steps, validation, test, training-accuracy and quantised passes; each trial's `timing`; `fastfood_native`: whether Fastfood's passes ran in C, and why; see `bench/RESULTS.md`) |
 
 Bad input (d ≤ 0 or > D, empty or non-numeric dims, seeds ≤ 0, unknown model, task, method or projection,
 a model that cannot be reached offline, a CSV without the named columns …) exits with status 2 and one

@@ -16,6 +16,8 @@ def test_bench_step_prints_the_promised_keys(home):
     for key in ("full_step_s", "subspace_step_s", "ratio", "full_peak_mib", "subspace_peak_mib", "device", "threads"):
         assert key in out, key
     assert out["full_step_s"] > 0 and out["subspace_step_s"] > 0 and out["ratio"] > 0
+    # two pairs bound no median at 90 %: the verdict says so instead of met or missed
+    assert out["ratio_interval"] == [None, None] and out["ratio_verdict"].startswith("too few repeats")
     assert out["full_peak_mib"] > 100 and out["subspace_peak_mib"] > 100  # the model alone is ~50 MB
     r = run_cli("bench", "step", "--model", "minilm-l1", "--projection", "sparse", "--method", "did", "--dim", "50",
                 "--batch", "2", "--seq", "8", "--pairs", "1", "--no-memory", "--json", home=home)
@@ -55,3 +57,25 @@ def test_bench_sweep_reports_times_and_d90(home):
 def test_bench_bad_input(home):
     r = run_cli("bench", "step", "--dim", "0", home=home)
     assert r.returncode == 2 and "--dim" in r.stderr
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.3, 1.0, 1.2, 1.1, 1.4], (1.0, 1.4, 0.9375)),  # five: the smallest and the largest (1 - 2/32)
+    ([9, 1, 8, 2, 7, 3, 6, 4, 5], (2, 8, 1 - 20 / 512)),  # nine: the second from each end (96 %; the third: 82 %)
+    ([1.0, 1.1, 1.2, 1.3], None),  # four: even the extremes hold the median with only 88 %
+    ([], None),
+])
+def test_median_interval_is_the_sign_test_interval(values, expected):
+    from idim_core.bench import median_interval
+
+    got = median_interval(values)
+    assert got == (pytest.approx(expected) if expected else None)
+
+
+def test_verdict_calls_the_target_only_when_the_interval_is_on_one_side():
+    from idim_core.bench import verdict
+
+    assert verdict([1.02, 1.05, 1.08, 1.04, 1.09], 1.1).endswith("target <= 1.1 met")
+    assert verdict([1.12, 1.15, 1.3, 1.2, 1.11], 1.1).endswith("target <= 1.1 not met")
+    assert verdict([1.02, 1.05, 1.18, 1.04, 1.09], 1.1).endswith("holds 1.1: not shown either way")
+    assert verdict([1.0, 1.0], 1.1).startswith("too few repeats")
