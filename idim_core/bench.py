@@ -19,6 +19,37 @@ import time
 from .common import peak_rss_mib, reset_peak_rss
 
 
+QUIET_STEAL = 0.02  # more of the CPUs' time than this taken by the hypervisor: the figures are not a quiet machine's
+
+
+def host_jiffies() -> tuple[int, int, int] | None:
+    """(busy, steal, total) clock ticks of all CPUs since boot (Linux /proc/stat; None elsewhere).  Steal is the
+    time a virtual machine's hypervisor gave its CPUs to other guests: a noisy neighbour that no process list
+    shows, and the commonest reason the same benchmark reads differently twice."""
+    try:
+        v = [int(x) for x in open("/proc/stat", encoding="ascii").readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    if len(v) < 8:
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return user + nice + system + irq + softirq, steal, sum(v)
+
+
+def steal_share(before, after) -> float | None:
+    """The share of CPU time stolen by the hypervisor between two host_jiffies() readings."""
+    if before is None or after is None or after[2] <= before[2]:
+        return None
+    return (after[1] - before[1]) / (after[2] - before[2])
+
+
+def steal_words(share: float | None) -> str:
+    if share is None:
+        return "steal not measured (no /proc/stat)"
+    return f"steal {100 * share:.1f} % of CPU time" + (
+        f": NOT a quiet machine (quiet: under {100 * QUIET_STEAL:.0f} %)" if share >= QUIET_STEAL else ", quiet")
+
+
 STEP_TARGET = 1.05  # a subspace step at most this many full steps (issue 27)
 
 
@@ -126,6 +157,7 @@ def step_bench(model="minilm-l6", method="said", projection="fastfood", dim=1000
         steps["full"]()
         steps["subspace"]()
     full_t, sub_t, ratios = [], [], []
+    host0 = host_jiffies()
     for _ in range(pairs):
         _sync(device)
         t0 = time.perf_counter()
@@ -143,7 +175,7 @@ def step_bench(model="minilm-l6", method="said", projection="fastfood", dim=1000
         "pairs": pairs, "device": device, "threads": torch.get_num_threads(),
         "full_step_s": statistics.median(full_t), "subspace_step_s": statistics.median(sub_t),
         "ratio": statistics.median(ratios), "ratio_interval": list((median_interval(ratios) or [None] * 2)[:2]),
-        "ratio_verdict": verdict(ratios, STEP_TARGET),
+        "ratio_verdict": verdict(ratios, STEP_TARGET), "steal_share": steal_share(host0, host_jiffies()),
         "fastfood_native": _native_status(device),
     }
     if memory:
@@ -255,14 +287,16 @@ def sweep_bench(home=None, **overrides) -> dict:
                 first_point["t"] = time.perf_counter() - t0
 
     run_id = store.create_run(cfg, status="running", owner="bench")
+    host0 = host_jiffies()
     Runner(store, run_id, progress, owner="bench").run()
     wall = time.perf_counter() - t0
+    stolen = steal_share(host0, host_jiffies())
     res = result(store, run_id)
     out = {"wall_s": wall, "first_point_s": first_point.get("t"), "trials": trial_times,
            "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
            "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
            "estimate_s": guess["seconds"], "estimate_error": guess["seconds"] / wall - 1, "calibration": calibration,
-           "fastfood_native": _native_status(device),
+           "fastfood_native": _native_status(device), "steal_share": stolen,
            "breakdown": breakdown(trial_times, cfg.grid, first_point.get("prepared"), wall)}
     if tmp:
         store.close()

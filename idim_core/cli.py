@@ -415,6 +415,7 @@ def cmd_bench(args) -> int:
             print(f"  ratio (median of pairs) {out['ratio']:.2f}; {out['ratio_verdict']}")
             if out["projection"] == "fastfood":
                 print(f"  Fastfood's passes: {out['fastfood_native']['why']}")
+            print(f"  the machine: {bench.steal_words(out['steal_share'])}")
             if "full_peak_mib" in out:
                 print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, subspace {out['subspace_peak_mib']:.0f} MiB "
                       f"(ratio {out['subspace_peak_mib'] / out['full_peak_mib']:.2f})")
@@ -453,6 +454,7 @@ def cmd_bench(args) -> int:
               f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
         print(f"estimate before it: {out['estimate_s']:.0f} s ({out['estimate_error']:+.0%} of the wall time; "
               f"calibration {out['calibration']['seconds_per_step']:.3f} s per full step)")
+        print(f"the machine: {bench.steal_words(out['steal_share'])}")
         for t in out["trials"]:
             print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, accuracy {t['accuracy']}")
         b = out["breakdown"]

@@ -18,6 +18,7 @@ def test_bench_step_prints_the_promised_keys(home):
     assert out["full_step_s"] > 0 and out["subspace_step_s"] > 0 and out["ratio"] > 0
     # two pairs bound no median at 90 %: the verdict says so instead of met or missed
     assert out["ratio_interval"] == [None, None] and out["ratio_verdict"].startswith("too few repeats")
+    assert 0 <= out["steal_share"] < 1  # how much of the CPUs the hypervisor took meanwhile (Linux)
     assert out["full_peak_mib"] > 100 and out["subspace_peak_mib"] > 100  # the model alone is ~50 MB
     r = run_cli("bench", "step", "--model", "minilm-l1", "--projection", "sparse", "--method", "did", "--dim", "50",
                 "--batch", "2", "--seq", "8", "--pairs", "1", "--no-memory", "--json", home=home)
@@ -39,6 +40,7 @@ def test_bench_sweep_reports_times_and_d90(home):
     # the estimate printed before it, after the worker's calibration (kept in the store's directory)
     assert out["estimate_s"] > 0 and out["estimate_error"] == pytest.approx(out["estimate_s"] / out["wall_s"] - 1)
     assert out["calibration"]["seconds_per_step"] > 0 and out["calibration"]["model"] == "mlp"
+    assert 0 <= out["steal_share"] < 1
     # where the time went: by kind of trial and by phase inside trials, adding up to the wall time
     b = out["breakdown"]
     for key in ("prepare_s", "baseline_s", "probe_s", "grid_s", "refinement_s", "steps_s", "validation_s",
@@ -79,3 +81,13 @@ def test_verdict_calls_the_target_only_when_the_interval_is_on_one_side():
     assert verdict([1.12, 1.15, 1.3, 1.2, 1.11], 1.1).endswith("target <= 1.1 not met")
     assert verdict([1.02, 1.05, 1.18, 1.04, 1.09], 1.1).endswith("holds 1.1: not shown either way")
     assert verdict([1.0, 1.0], 1.1).startswith("too few repeats")
+
+
+def test_steal_share_reads_two_readings_of_proc_stat():
+    from idim_core.bench import host_jiffies, steal_share, steal_words
+
+    a = host_jiffies()
+    assert a is not None and a[2] >= a[0] + a[1]  # busy and steal are parts of the total
+    assert steal_share((100, 10, 1000), (150, 30, 1200)) == pytest.approx(0.1)
+    assert steal_share(None, a) is None and steal_share(a, a) is None  # no time between: no share
+    assert steal_words(0.1).endswith("NOT a quiet machine (quiet: under 2 %)") and steal_words(0.001).endswith("quiet")

@@ -475,6 +475,10 @@ def test_tab_cost_benchmark_runs_and_reports(tmp_path):
     # one pair is no interval: the bench says so rather than calling the target met or missed
     assert len(res["paired_ratios"]) == 1 and res["paired_ratio_interval"] == [None, None]
     assert res["verdict"].startswith("too few repeats") and res["verdict_t1"].startswith("too few repeats")
+    # how quiet the machine was, which the issue asks a measurement to say
+    q = res["quiet"]
+    assert 0 <= q["steal_share"] < 1 and q["others_cores"] >= 0 and q["no_tab_spread"] >= 1
+    assert isinstance(q["verdict"], bool) and len(res["steal_share"]) == 5  # the warm-up and 2 x 2 sweeps
     assert res["watcher_log_lines"] == 0
     # Start is clicked once the form has finished drawing (a user reads it first), not while it still draws
     assert len(res["form_settle_s"]) == 2 and all(0 < s <= 16 for s in res["form_settle_s"])
