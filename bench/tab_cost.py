@@ -18,7 +18,8 @@ It prints the median wall time of each (from the store: the run's own seconds), 
 ratio (target <= 1.1), each tab sweep's ratio to the no-tab sweep just before it, and what
 those paired ratios show: the target met or not met only when a 90 % interval of their
 median (a sign test's, from 5 repeats on) lies on one side of 1.1, else "not shown either
-way"; and the server's CPU over --idle seconds with a tab open on a
+way"; how quiet the machine was (the hypervisor's steal, other processes' CPU, the spread of
+the same no-tab sweep); and the server's CPU over --idle seconds with a tab open on a
 finished Live page and on Learn (target < 2 % of one core).
 """
 from __future__ import annotations
@@ -347,7 +348,7 @@ def main() -> None:
                   f"{out[f'no_tab{sfx}_median_s'] / out[f'no_tab{first}_median_s']:.2f}x, tab open "
                   f"{out[f'tab{sfx}_median_s'] / out[f'tab{first}_median_s']:.2f}x")
     q = out["quiet"]
-    print(f"  the machine: steal {100 * q['steal_share']:.1f} % of CPU time, other processes "
+    print(f"  the machine: steal {100 * q['steal_share']:.1f} % of the CPU time wanted, other processes "
           f"{100 * q['others_cores']:.0f} % of a core (medians over the sweeps), the no-tab sweeps' slowest / "
           f"fastest {q['no_tab_spread']:.2f}: " + ("quiet" if q["verdict"] else
           f"NOT quiet (quiet: steal under {100 * bench.QUIET_STEAL:.0f} %, others under "
