@@ -203,6 +203,16 @@ def test_a_run_whose_data_is_gone_before_it_starts_says_so(home, tmp_path):
     assert last == f"idim: error: CSV file {csv} does not exist", r.stderr[-2000:]
     run = _store(home).get_run(rid)
     assert run["status"] == "failed" and run["error"] == f"CSV file {csv} does not exist"
+    # the background worker says the same of a queued run, and goes on serving the queue
+    csv.write_text("\n".join(rows[:61] + rows[-60:]) + "\n", encoding="utf-8")
+    q = run_cli("run", "--model", "minilm-l1", "--task", f"csv:{csv}", "--max-train", "16", "--max-eval", "8",
+                "--dims", "10", "--queue", "--json", home=home)
+    second = json.loads(q.stdout)["run_id"]
+    csv.unlink()
+    w = run_cli("worker", "--once", "--poll", "0.2", home=home)
+    assert w.returncode == 0, w.stderr[-2000:]
+    assert f"run {second} failed: CSV file {csv} does not exist" in w.stderr, w.stderr[-2000:]
+    assert _store(home).get_run(second)["error"] == f"CSV file {csv} does not exist"
 
 
 def test_first_point_comes_before_the_baseline(home):
