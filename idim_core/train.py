@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from .runconfig import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
 from .subspace import FlatParams
+from . import yielding
 
 
 # How a trial trains besides the run's settings (RunConfig: the one place a run's fields and defaults live)
@@ -122,6 +123,7 @@ def evaluate(forward: Callable, data, device, batch_size: int, per_example: bool
     hits = torch.zeros(len(data), dtype=torch.bool)
     for a in range(0, len(order), batch_size):
         idx = order[a : a + batch_size]
+        yielding.tick()
         logits = forward(**data.batch(idx, device))
         hits[idx] = (logits.argmax(-1).cpu() == data.labels[idx])
     acc = int(hits.sum()) / max(1, len(data))
@@ -186,7 +188,23 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     ``cfg.baseline_lr_search`` full fine-tuning does the same with its rate, and so does the linear probe of a
     run (``probe``) unless ``cfg.probe_fixed_rate``.  When the kept rate is the smallest or largest tried, the
     search goes on a factor 3 past it, up to ``cfg.lr_search_beyond`` more rates.
+
+    With torch's automatic thread count the trial trains on one thread while another program needs a core
+    (yielding.py); the seconds it did so are ``timing["one_thread"]`` and ``extra["one_thread_s"]``.
     """
+    yielding.start(not getattr(cfg, "threads", None), prep.device)
+    try:
+        best = _run_trial(prep, cfg, d=d, seed=seed, method=method, projection=projection, on_point=on_point,
+                          should_stop=should_stop, probe=probe)
+    finally:
+        gov = yielding.stop()
+    if gov is not None and gov.drops:  # kept with the trial: its last digits may differ from a fixed count's
+        best.timing["one_thread"] = gov.reduced_s
+        best.extra = {**(best.extra or {}), "one_thread_s": round(gov.reduced_s, 2)}
+    return best
+
+
+def _run_trial(prep: Prepared, cfg, *, d, seed, method, projection, on_point, should_stop, probe) -> TrialResult:
     from .runconfig import searches_rate
 
     searched = searches_rate(cfg, "probe" if probe else "baseline" if d is None else "subspace")
@@ -305,6 +323,7 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
         idx = batches.pop()
         if should_stop and should_stop():
             raise Cancelled()
+        yielding.tick()
         t_step = time.perf_counter()
         batch = prep.train.batch(idx, prep.device)
         logits = model(**batch)

@@ -429,8 +429,9 @@ with right:
         batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K("batch_size", fam),
                                 help="Examples per optimiser step.")
         threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
-                                  help="Threads torch may use for a trial on the CPU; 0: automatic (see docs/reference/app.md "
-                                       "on threads). Results at one thread count repeat exactly.")
+                                  help="Threads torch may use for a trial on the CPU; 0: automatic, one per core, training on one "
+                                       "while another program (the browser drawing Live) needs a core (see "
+                                       "docs/reference/app.md on threads). A fixed count repeats exactly.")
         claims_facts = st.toggle(
             "Measure what the claims use", value=qget("claims_facts", str, "") in ("1", "true", "True"),
             key=K("claims_facts"),

@@ -12,6 +12,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Workers started by tests do not preload the 22M-parameter default model (tests use tiny ones);
 # test_lifecycle checks the preload itself.
 os.environ.setdefault("IDIM_WORKER_WARM", "0")
+# Runs on automatic threads give a core back while another program needs one (idim_core/yielding.py), which can
+# change the last digits; tests that compare runs to the last digit need the fixed numerics that --threads N gives
+# a user.  tests/test_yielding.py turns it on where it tests it.
+os.environ.setdefault("IDIM_YIELD", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -243,6 +243,9 @@ def _serve(cfg, state, data, threads: int, tasks, results, stop, parent: int) ->
     if gone() or os.getppid() != parent:
         return
     torch.set_num_threads(threads)
+    from .. import yielding
+
+    yielding.allowed = False  # trials side by side share the cores out between them already
     pid = os.getpid()
     try:
         from ..train import Cancelled, run_trial

@@ -222,6 +222,9 @@ def _node_trial(cfg, spec, data, data_key: str, sink, threads: int, device: str,
                                                     for i in range(1, int(hooks["points"]) + 1)]))
         os._exit(1)
     torch.set_num_threads(max(1, threads))
+    from .. import yielding
+
+    yielding.allowed = False  # a node's threads are the cluster's to share out, not this machine's load to follow
     if data_key not in _NODE_DATA:
         # tensors read zero-copy from Ray's object store are read-only views, and batching from them
         # was many times slower than from a private copy (digits, 2 cores): one copy per run and worker
