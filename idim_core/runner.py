@@ -267,7 +267,9 @@ class Runner:
         msg = (f"{level_name(cfg.method, sp)} seed {sp.seed}: "
                + (f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status)
                + _rate_words(res, cfg, sp)
-               + f" ({res.seconds:.0f} s)")
+               + f" ({res.seconds:.0f} s"
+               + (f", {res.extra['one_thread_s']:.1f} s of it on one thread while another program needed a core"
+                  if (res.extra or {}).get("one_thread_s") else "") + ")")
         store.event(run_id, "info" if res.status == "done" else "warning", msg)
         self.progress({"type": "trial_end", **row, "timing": dict(getattr(res, "timing", None) or {})})
 

@@ -186,3 +186,33 @@ def test_a_run_at_a_fixed_thread_count_never_yields(monkeypatch):
         assert "one_thread" not in res.timing and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_runs_log_says_how_long_a_trial_gave_a_core_back(tmp_path, monkeypatch):
+    """Through the real runner and store: the trial's stored facts and the run's log carry the seconds."""
+    from idim_core.prep import threads_for
+
+    if threads_for({}) < 2:
+        pytest.skip("torch's automatic count is one thread here: nothing to give back")
+    from idim_core.runconfig import make_config
+    from idim_core.runner import Runner
+    from idim_core.store import Store
+
+    monkeypatch.setattr(yielding, "machine_cores", lambda: 2)
+    monkeypatch.setenv("IDIM_YIELD", "1")
+    monkeypatch.setattr(yielding, "runnable", lambda: 9)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        store = Store(tmp_path / "home")
+        rid = store.create_run(make_config(model="mlp", task="digits", seeds=1, dims=[100], epochs=1),
+                               status="running", owner="test")
+        Runner(store, rid, lambda e: None, owner="test").run()
+        trials = store.trials(rid)
+        assert trials and all((t.get("extra") or {}).get("one_thread_s") is not None for t in trials)
+        assert any("on one thread while another program needed a core" in e["message"]
+                   for e in store.events(rid, 100))
+    finally:
+        torch.set_num_threads(before)
