@@ -135,7 +135,7 @@ def test_a_trial_that_yields_trains_as_one_that_does_not_and_gets_its_threads_ba
         monkeypatch.setattr(torch, "set_num_threads", lambda n: (set_to.append(n), real_set(n)))
         monkeypatch.setattr(yielding, "runnable", lambda: 9)  # the machine stays oversubscribed
         yielded = run_trial(prep, cfg, d=300, seed=0)
-        assert set_to[0] == 1 and set_to[-1] == 2 and real_get() == 2
+        assert set_to[0] == 1 and set_to[-1] == 2 and torch.get_num_threads() == 2
         assert yielded.timing["one_thread"] > 0 and yielded.extra["one_thread_s"] >= 0
         assert [p["loss"] for p in yielded.curve] == [p["loss"] for p in plain.curve]
         assert (yielded.accuracy, yielded.correct) == (plain.accuracy, plain.correct)
@@ -144,75 +144,61 @@ def test_a_trial_that_yields_trains_as_one_that_does_not_and_gets_its_threads_ba
         torch.set_num_threads(before)
 
 
-def real_get():
+@pytest.fixture
+def crowded(monkeypatch):
+    """Yielding on, on a 2-core machine that stays oversubscribed; torch's threads as they were afterwards."""
     import torch
 
-    return torch.get_num_threads()
+    monkeypatch.setattr(yielding, "machine_cores", lambda: 2)
+    monkeypatch.setenv("IDIM_YIELD", "1")
+    monkeypatch.setattr(yielding, "runnable", lambda: 9)
+    before = torch.get_num_threads()
+    yield
+    yielding.stop()
+    torch.set_num_threads(before)
 
 
-def test_a_cancelled_trial_gets_its_threads_back_too(monkeypatch):
+def test_a_cancelled_trial_gets_its_threads_back_too(crowded):
     import torch
 
     from idim_core.train import Cancelled, run_trial
 
-    monkeypatch.setattr(yielding, "machine_cores", lambda: 2)
-    monkeypatch.setenv("IDIM_YIELD", "1")
-    monkeypatch.setattr(yielding, "runnable", lambda: 9)
-    before = torch.get_num_threads()
-    try:
-        prep, cfg = _digits()
-        torch.set_num_threads(2)
-        steps = []
-        with pytest.raises(Cancelled):
-            run_trial(prep, cfg, d=300, seed=0, should_stop=lambda: steps.append(1) or len(steps) > 12)
-        assert torch.get_num_threads() == 2 and yielding._active is None
-    finally:
-        yielding.stop()
-        torch.set_num_threads(before)
+    prep, cfg = _digits()
+    torch.set_num_threads(2)
+    steps = []
+    with pytest.raises(Cancelled):
+        run_trial(prep, cfg, d=300, seed=0, should_stop=lambda: steps.append(1) or len(steps) > 12)
+    assert torch.get_num_threads() == 2 and yielding._active is None
 
 
-def test_a_run_at_a_fixed_thread_count_never_yields(monkeypatch):
+def test_a_run_at_a_fixed_thread_count_never_yields(crowded):
     import torch
 
     from idim_core.train import run_trial
 
-    monkeypatch.setattr(yielding, "machine_cores", lambda: 2)
-    monkeypatch.setenv("IDIM_YIELD", "1")
-    monkeypatch.setattr(yielding, "runnable", lambda: 9)
-    before = torch.get_num_threads()
-    try:
-        prep, cfg = _digits(threads=2)
-        res = run_trial(prep, cfg, d=300, seed=0)
-        assert "one_thread" not in res.timing and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    prep, cfg = _digits(threads=2)
+    res = run_trial(prep, cfg, d=300, seed=0)
+    assert "one_thread" not in res.timing and torch.get_num_threads() == 2
 
 
-def test_the_runs_log_says_how_long_a_trial_gave_a_core_back(tmp_path, monkeypatch):
+def test_the_runs_log_says_how_long_a_trial_gave_a_core_back(tmp_path, crowded):
     """Through the real runner and store: the trial's stored facts and the run's log carry the seconds."""
     from idim_core.prep import threads_for
 
     if threads_for({}) < 2:
         pytest.skip("torch's automatic count is one thread here: nothing to give back")
+    import torch
+
     from idim_core.runconfig import make_config
     from idim_core.runner import Runner
     from idim_core.store import Store
 
-    monkeypatch.setattr(yielding, "machine_cores", lambda: 2)
-    monkeypatch.setenv("IDIM_YIELD", "1")
-    monkeypatch.setattr(yielding, "runnable", lambda: 9)
-    import torch
-
-    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    try:
-        store = Store(tmp_path / "home")
-        rid = store.create_run(make_config(model="mlp", task="digits", seeds=1, dims=[100], epochs=1),
-                               status="running", owner="test")
-        Runner(store, rid, lambda e: None, owner="test").run()
-        trials = store.trials(rid)
-        assert trials and all((t.get("extra") or {}).get("one_thread_s") is not None for t in trials)
-        assert any("on one thread while another program needed a core" in e["message"]
-                   for e in store.events(rid, 100))
-    finally:
-        torch.set_num_threads(before)
+    store = Store(tmp_path / "home")
+    rid = store.create_run(make_config(model="mlp", task="digits", seeds=1, dims=[100], epochs=1),
+                           status="running", owner="test")
+    Runner(store, rid, lambda e: None, owner="test").run()
+    trials = store.trials(rid)
+    assert trials and all((t.get("extra") or {}).get("one_thread_s") is not None for t in trials)
+    assert any("on one thread while another program needed a core" in e["message"]
+               for e in store.events(rid, 100))
