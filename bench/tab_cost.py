@@ -165,6 +165,9 @@ def main() -> None:
                          "drawing, as a user who reads the form does")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        raise SystemExit(f"no Chromium at {CHROMIUM}: install Debian's (apt-get install -y chromium) "
+                         "or point IDIM_CHROMIUM at one")
     SWEEP[:] = ["--model", args.model, "--task", args.task, *FIXED] + (["--dims", args.dims] if args.dims else [])
     try:
         settings = [int(t) or None for t in args.threads.split(",")] if args.threads.strip() else [None]

@@ -172,8 +172,10 @@ def live_view() -> None:
     if warn:
         st.warning(warn)
     # The chart is rebuilt when a trial has finished, at most every views.CHART_SECONDS while the run
-    # goes on; otherwise the last one is sent again, which the browser does not redraw.
-    fig = kept_figure(K("state", "chart", run_id), (status, present), sum(t["status"] != "running" for t in trials),
+    # goes on; otherwise the last one is sent again, which the browser does not redraw.  At once only when
+    # the run ends or the view changes: the worker taking up a queued run changes nothing the chart shows,
+    # and redrawing it then cost a short sweep's tab a third of its CPU (bench/tab_cost.py).
+    fig = kept_figure(K("state", "chart", run_id), (status in FINAL, present), sum(t["status"] != "running" for t in trials),
                       lambda: figures.presenter(figures.run_figure(res, height=560)) if present
                       else figures.run_figure(res, height=460))
     st.plotly_chart(fig, key=K("chart", "run", run_id), config={"displaylogo": False},

@@ -332,6 +332,26 @@ def test_live_chart_waits_while_trials_finish_quickly(store, monkeypatch):
     assert by_role(figures(at)[0])["points"]["x"] == [10, 100, 1000, 3000]  # an ended run is drawn whole at once
 
 
+def test_live_chart_waits_when_the_worker_takes_up_a_queued_run(store, monkeypatch):
+    """queued -> running changes nothing the chart shows: a trial finished by then waits for CHART_SECONDS
+    like any other, and the run's end is drawn at once."""
+    from idim_core.ui import views
+
+    rid = seed_run(store, {10: [0.55], 100: [0.7]}, status="queued")
+    monkeypatch.setattr(views, "CHART_SECONDS", 3600.0)
+    at = app({"run": rid}, "pages/live.py")
+    assert by_role(figures(at)[0])["points"]["x"] == []
+    assert store.claim(rid, "test", "cpu")
+    tid = store.start_trial(rid, "subspace", 10, 0)
+    store.finish_trial(tid, "done", accuracy=0.6, steps=8, total_steps=8, seconds=1.0)
+    at.run()
+    assert any("running" in str(m.value) for m in at.metric)
+    assert by_role(figures(at)[0])["points"]["x"] == []  # not redrawn for the status alone
+    store.end_run(rid, "done")
+    at.run()
+    assert by_role(figures(at)[0])["points"]["x"] == [10]
+
+
 def test_live_d90_not_reached_says_so(store):
     rid = seed_run(store, {10: [0.5], 100: [0.55]}, baseline=0.9)
     at = app({"run": rid}, "pages/live.py")
