@@ -18,9 +18,11 @@ It prints the median wall time of each (from the store: the run's own seconds), 
 ratio (target <= 1.1), each tab sweep's ratio to the no-tab sweep just before it, and what
 those paired ratios show: the target met or not met only when a 90 % interval of their
 median (a sign test's, from 5 repeats on) lies on one side of 1.1, else "not shown either
-way"; how quiet the machine was (the hypervisor's steal, other processes' CPU, the spread of
-the same no-tab sweep); and the server's CPU over --idle seconds with a tab open on a
-finished Live page and on Learn (target < 2 % of one core).
+way"; the browser's and the server's CPU in each sweep, and in the part of it while the run
+trained (from the worker taking it up to its end: the page switch before it and the last
+redraw after it cost the training nothing); how quiet the machine was (the hypervisor's steal,
+other processes' CPU, the spread of the same no-tab sweep); and the server's CPU over --idle
+seconds with a tab open on a finished Live page and on Learn (target < 2 % of one core).
 """
 from __future__ import annotations
 
@@ -69,6 +71,64 @@ def browser_cpu_seconds() -> float:
         except (OSError, ValueError, IndexError):
             pass
     return total
+
+
+class Meter:
+    """The server's and the browser's CPU seconds every ``every`` s while a sweep runs, cheap enough not to
+    disturb what it measures: Chromium's processes are found by a scan of /proc at most once a second and only
+    their stat files read in between; a process that ended keeps the CPU it had used."""
+
+    def __init__(self, server_pid: int, every: float = 0.1):
+        self.server_pid, self.every = server_pid, every
+        self.rows: list[tuple[float, float, float]] = []  # (time.time(), server, browser)
+        self.used: dict[int, float] = {}
+        self.pids: list[int] = []
+        self.scanned = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _browser(self) -> float:
+        if time.monotonic() - self.scanned > 1.0:
+            self.scanned, self.pids = time.monotonic(), []
+            for d in Path("/proc").iterdir():
+                try:
+                    if d.name.isdigit() and b"chromium" in (d / "cmdline").read_bytes():
+                        self.pids.append(int(d.name))
+                except OSError:
+                    pass
+        for pid in self.pids:
+            try:
+                self.used[pid] = cpu_seconds(pid)
+            except (OSError, ValueError, IndexError):
+                pass
+        return sum(self.used.values())
+
+    def _loop(self) -> None:
+        while not self.done.is_set():
+            self.rows.append((time.time(), cpu_seconds(self.server_pid), self._browser()))
+            self.done.wait(self.every)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+    def between(self, t0: float, t1: float) -> tuple[float, float]:
+        """Server and browser CPU seconds between two wall-clock times (interpolated between samples)."""
+        def at(t: float, i: int) -> float:
+            rows = self.rows
+            if not rows:
+                return 0.0
+            if t <= rows[0][0]:
+                return rows[0][i]
+            for a, b in zip(rows, rows[1:]):
+                if a[0] <= t <= b[0]:
+                    return a[i] + (b[i] - a[i]) * (t - a[0]) / max(1e-9, b[0] - a[0])
+            return rows[-1][i]
+        return at(t1, 1) - at(t0, 1), at(t1, 2) - at(t0, 2)
 
 
 def own_cpu_seconds() -> float:
@@ -214,6 +274,7 @@ def main() -> None:
 
                 if args.timeline:
                     threading.Thread(target=sample, daemon=True).start()
+                meter = Meter(server.pid).__enter__()  # in both kinds of sweep: its own small cost alike
                 host0, own0, wall0 = bench.host_jiffies(), own_cpu_seconds(), time.monotonic()
                 if with_tab:  # as a user does: the form is open, Start run, and the app switches to Live
                     if args.warm_tab and threads:
@@ -245,7 +306,14 @@ def main() -> None:
                     rid = json.loads(q.stdout)["run_id"]
                 wait(lambda: store.get_run(rid)["status"] in ("done", "failed", "cancelled"), 900, f"run {rid}")
                 done.set()
+                meter.__exit__()
                 key = ("tab" if with_tab else "no_tab") + (f"_t{threads}" if threads else "")
+                # what the tab took while the run trained (the page switch before the worker took up the run,
+                # and the last redraw after it ended, cost the training nothing)
+                ended = store.get_run(rid)
+                srv, brw = meter.between(ended["started"], ended["finished"])
+                out.setdefault(f"{key}_server_train_cpu_s", []).append(srv)
+                out.setdefault(f"{key}_browser_train_cpu_s", []).append(brw)
                 # how quiet the machine was: the hypervisor's steal, and the CPU of processes not this bench's
                 host1, own1, wall1 = bench.host_jiffies(), own_cpu_seconds(), time.monotonic()
                 ticks = os.sysconf("SC_CLK_TCK")
@@ -342,7 +410,9 @@ def main() -> None:
         for key in ("no_tab", "tab"):
             print(f"  CPU during the {key.replace('_', ' ')} sweeps: server "
                   f"{statistics.median(out[key + sfx + '_server_cpu_s']):.2f} s, browser "
-                  f"{statistics.median(out[key + sfx + '_browser_cpu_s']):.2f} s (medians)")
+                  f"{statistics.median(out[key + sfx + '_browser_cpu_s']):.2f} s (medians); while the run trained: "
+                  f"server {statistics.median(out[key + sfx + '_server_train_cpu_s']):.2f} s, browser "
+                  f"{statistics.median(out[key + sfx + '_browser_train_cpu_s']):.2f} s")
     if len(settings) > 1:
         first = f"_t{settings[0]}" if settings[0] else ""
         for t in settings[1:]:

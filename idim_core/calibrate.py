@@ -10,47 +10,40 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import statistics
 import time
 from pathlib import Path
 
 FILE = "calibration.json"
-STEPS = 3  # at least this many timed steps, after one warm-up step ...
-SECONDS = 1.0  # ... and at least this long in all (a classic net's step takes milliseconds: one is noise)
-MAX_STEPS = 500
+WARMUP = 3  # steps of a first, untimed attempt: a fresh process's first steps are slower (caches, allocator)
+STEPS = 10  # at least this many timed steps ...
+SECONDS = 2.0  # ... and about this long in all (a classic net's step takes milliseconds: ten are noise)
+MAX_STEPS = 2000
 
 
 def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
-    """Median seconds of one full fine-tuning step of the prepared model on real training batches: at least
-    ``steps`` of them and at least ``seconds`` in all, after a warm-up step."""
-    import torch
-    import torch.nn.functional as F
+    """Seconds per optimiser step of full fine-tuning inside the trial loop itself (``train._attempt``: the
+    batches as a trial draws them, the schedule, the loss read back each step), as a trial takes them.
 
-    from . import methods
-    from .train import make_optimizer, train_batches
+    A short attempt warms up first; the timed attempt then takes at least ``steps`` steps and about
+    ``seconds`` in all, from the warm-up's pace.  Each attempt ends with a validation pass, on 8 examples here,
+    which is not counted (the estimate prices evaluation on its own).  Timing steps alone, outside the loop,
+    read 0.56 s a step of minilm-l6 on a machine whose trials took 0.30 s (the first few steps of a process are
+    slow, and only 3 were timed) and 0.9 ms for the MLP whose trials took 1.6 ms (the loop's own cost):
+    estimates 62 % over and 33 % under the measured sweeps (bench/RESULTS.md, 2026-12-02)."""
+    import dataclasses
 
-    built = methods.FULL.build(prep, cfg, None, 0, None)
-    model = built.model.train()
-    opt = make_optimizer(built.param_groups, built.lr)
-    batches = train_batches(prep.train, cfg.batch_size, random.Random(0))
-    times: list[float] = []
-    i = 0
-    while i <= steps or (sum(times) < seconds and i <= MAX_STEPS):
-        idx = batches[i % len(batches)]
-        t = time.perf_counter()
-        batch = prep.train.batch(idx, prep.device)
-        loss = F.cross_entropy(model(**batch), prep.train.labels[idx].to(prep.device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if prep.device.type == "cuda":
-            torch.cuda.synchronize()
-        if i:  # the first step warms caches and kernels up
-            times.append(time.perf_counter() - t)
-        i += 1
-    del model, opt, built
-    return statistics.median(times)
+    from .train import Head, _attempt
+
+    small = dataclasses.replace(prep, val=Head(prep.val, 8))
+
+    def attempt(total: int):
+        res = _attempt(small, cfg, None, 0, "did", "fastfood", 1.0, total, MAX_STEPS + 1, None, None, test=False)
+        if res.status != "done" or not res.steps:
+            raise RuntimeError(f"the calibration's full fine-tuning {res.status}: {res.error}")
+        return res.timing["steps"] / res.steps
+
+    pace = attempt(WARMUP)
+    return attempt(max(steps, min(MAX_STEPS, int(seconds / max(pace, 1e-6)))))
 
 
 def _key(cfg, device: str) -> str:
@@ -60,6 +53,8 @@ def _key(cfg, device: str) -> str:
 def calibrate(home, prep, cfg, device: str) -> dict:
     """Time a few steps and keep the result for the estimates; the entry it kept (with the settings the
     estimate's formula needs to say how this machine compares with it: ui.estimates.calibration_factor)."""
+    import torch
+
     secs = measure(prep, cfg)
     try:
         load = os.getloadavg()[0]
@@ -67,7 +62,7 @@ def calibrate(home, prep, cfg, device: str) -> dict:
         load = None
     entry = {"model": cfg["model"], "task": cfg["task"], "device": device.split(" ")[0], "seconds_per_step": secs,
              "batch_size": int(cfg["batch_size"]), "max_length": int(cfg["max_length"]), "at": time.time(),
-             "load": load, "cores": os.cpu_count()}
+             "load": load, "cores": os.cpu_count(), "threads": torch.get_num_threads()}
     path = Path(home) / FILE
     data = read_all(home)
     data[_key(cfg, device)] = entry
@@ -122,12 +117,19 @@ def calibrate_run(home, cfg, device: str, prep=None) -> dict:
     given (the worker hands in the one it preloaded)."""
     import torch
 
+    from .executors import slots_for
     from .prep import prepare, threads_for
 
-    torch.set_num_threads(threads_for(cfg))
-    if prep is None:
-        prep, _, _ = prepare(cfg, device, home)
-    return calibrate(home, prep, cfg, device)
+    # where trials train side by side in one-thread processes (the classic preset on a CPU), on one thread
+    threads = 1 if slots_for(cfg, device) > 1 else threads_for(cfg)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        if prep is None:
+            prep, _, _ = prepare(cfg, device, home)
+        return calibrate(home, prep, cfg, device)
+    finally:
+        torch.set_num_threads(before)
 
 
 if __name__ == "__main__":

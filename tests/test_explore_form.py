@@ -324,6 +324,50 @@ def test_the_form_uses_the_workers_calibration_before_any_trial(store):
     assert guess["calibration"]["factor"] == pytest.approx(2.0)
 
 
+def test_a_one_thread_calibration_prices_trials_side_by_side(store):
+    """The classic preset trains two one-thread trials side by side: a calibration timed on one thread gives each
+    process that speed (no PARALLEL_GAIN guessed); one timed on two threads keeps the guess."""
+    from idim_core.ui import estimates
+
+    cfg = classic()
+    n = estimates.slots_of(cfg, "cpu")
+    if n < 2:
+        pytest.skip("one core: the classic preset trains one trial at a time here")
+    step = estimates.seconds_per_step(cfg) * estimates.loop_overhead(cfg)
+    load, plain = estimates.load_seconds(cfg), estimates.estimate_seconds(cfg, "cpu")
+    train = (plain - load - estimates.PROCESS_START) * estimates.parallel_speedup(n)  # the trials one after another
+
+    def entry(threads):
+        return {"model": "mlp", "task": "mnist5k", "device": "cpu", "seconds_per_step": 0.5 * step, "batch_size": 64,
+                "max_length": 64, "at": 1.0, "threads": threads}
+
+    (store.home / "calibration.json").write_text(json.dumps({"mlp|cpu": entry(1)}), encoding="utf-8")
+    got = estimates.estimate(store, cfg, "cpu", load=(0.1, 2))
+    assert got["calibration"]["factor"] == pytest.approx(0.5)
+    assert got["seconds"] == pytest.approx(load + estimates.PROCESS_START + 0.5 * train / n)
+    (store.home / "calibration.json").write_text(json.dumps({"mlp|cpu": entry(2)}), encoding="utf-8")
+    got = estimates.estimate(store, cfg, "cpu", load=(0.1, 2))
+    assert got["seconds"] == pytest.approx(load + 0.5 * (plain - load))
+
+
+def test_the_calibration_times_the_trial_loop_on_the_threads_its_trials_use(store):
+    """A real calibration of the classic preset (the MLP on 8x8 digits, so it is quick): the trial loop's own
+    steps, on one thread where its trials train side by side in one-thread processes, and torch's threads back
+    as they were."""
+    import torch
+
+    from idim_core import calibrate
+    from idim_core.ui import estimates
+
+    cfg = classic(task="digits")
+    before = torch.get_num_threads()
+    e = calibrate.calibrate_run(store.home, cfg, "cpu")
+    assert torch.get_num_threads() == before
+    assert e["threads"] == (1 if estimates.slots_of(cfg, "cpu") > 1 else before)
+    assert 1e-5 < e["seconds_per_step"] < 1.0
+    assert calibrate.lookup(store.home, cfg, "cpu")["seconds_per_step"] == e["seconds_per_step"]
+
+
 def test_the_form_says_what_three_seeds_would_cost_for_a_one_seed_run(store):
     at = app()
     cap = " ".join(c.value for c in at.caption)

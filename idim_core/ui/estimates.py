@@ -166,13 +166,17 @@ def load_seconds(cfg: dict) -> float:
     return 1.0 if is_classic_model(cfg["model"]) else LOAD_SECONDS
 
 
-def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> float:
+def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True, factor: float = 1.0,
+                     slot_factor: float | None = None) -> float:
     """A rough wall-time estimate of a whole run: loading + baseline + subspace trials.
 
     Per optimiser step on a 2-core CPU: about 0.13 s per transformer layer + 0.05 s
     (batch 32 x 64 tokens, scaled linearly), subspace steps step_ratio() times that, a tenth
     of it on a GPU.  Nothing else running on the machine is assumed.  ``baseline=False``: the
-    run will reuse an earlier run's full fine-tuning (runconfig.shared_baseline).
+    run will reuse an earlier run's full fine-tuning (runconfig.shared_baseline).  ``factor``: this
+    machine's speed against the formula's (calibrate.py, finished trials).  Where trials train side by side in
+    one-thread processes, ``slot_factor`` is that speed measured on one thread, and each process is taken to
+    keep it; without it the formula's PARALLEL_GAIN applies.
     """
     per = seconds_per_step(cfg, device) * loop_overhead(cfg)
     from ..methods import axis
@@ -188,9 +192,11 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True) -> f
                                                                if wants_probe(cfg) else 0)) if baseline else 0.0
     train = fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg, device) if sub else 1.0) * attempts(cfg, "subspace")
     n = slots_of(cfg, device)
+    if n > 1 and slot_factor:  # one-thread trials side by side, at the one-thread speed measured here
+        return load_seconds(cfg) + PROCESS_START + train * slot_factor / n
     if n > 1:  # trials side by side in worker processes
-        return load_seconds(cfg) + PROCESS_START + train / parallel_speedup(n)
-    return load_seconds(cfg) + train
+        return load_seconds(cfg) + (PROCESS_START + train / parallel_speedup(n)) * factor
+    return load_seconds(cfg) + train * factor
 
 
 def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu") -> float:
@@ -276,7 +282,6 @@ def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=
     Once a trial of the same model has finished on this machine, the formula is scaled by how fast
     those trials really were; until then it is the formula alone (a 2-core CPU, nothing else running).
     """
-    secs = estimate_seconds(cfg, device, baseline=baseline)
     measured = measured_speed(store, cfg, device)
     calibration = None
     if not measured:
@@ -285,9 +290,10 @@ def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=
         calibration = lookup(getattr(store, "home", None), cfg, device)
         if calibration:
             calibration = {**calibration, "factor": calibration_factor(calibration)}
-    factor = (measured or calibration or {}).get("factor")
-    if factor:
-        secs = load_seconds(cfg) + (secs - load_seconds(cfg)) * factor
+    factor = (measured or calibration or {}).get("factor") or 1.0
+    # a calibration made on one thread, for trials that train side by side in one-thread processes
+    slot = calibration["factor"] if calibration and calibration.get("threads") == 1 else None
+    secs = estimate_seconds(cfg, device, baseline=baseline, factor=factor, slot_factor=slot)
     return {"seconds": secs, "measured": measured, "calibration": calibration, "busy": busy_reason(store, load)}
 
 
