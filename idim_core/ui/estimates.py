@@ -300,8 +300,9 @@ def estimate(store, cfg: dict, device: str = "cpu", baseline: bool = True, load=
 def calibration_factor(entry: dict) -> float | None:
     """How this machine's timed steps (calibrate.py) compare with the formula's seconds per step inside a trial.
 
-    The calibration times whole steps on real batches (batching included), as a trial takes them, so it is
-    compared with the formula's step inside a trial (loop_overhead included).  Compared with the step alone,
+    The calibration times steps inside the trial loop itself (calibrate.measure: batching, the schedule, the
+    loss read back), as a trial takes them, so it is compared with the formula's step inside a trial
+    (loop_overhead included).  Compared with the step alone,
     a classic net's estimate counted the loop twice: the classic preset's came out 1.5-2 x the measured wall
     time in all six runs of one sitting (bench/RESULTS.md, 2026-12-01), and 0.78-1.09 x with the loop once."""
     try:
