@@ -94,10 +94,12 @@ def verdict(values, target: float, level: float = 0.9) -> str:
 def _setup(model: str, batch: int, seq: int, device: str, threads: int | None):
     import torch
 
+    from . import heap
     from .models import load_model
 
     if threads:
         torch.set_num_threads(threads)
+    heap.hold()  # the steps keep their freed memory, as a trial's do (train.run_trial)
     lm = load_model(model, num_labels=2, init_seed=0)
     module = lm.module.to(device)
     g = torch.Generator().manual_seed(0)

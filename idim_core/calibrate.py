@@ -34,7 +34,10 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
 
     from .train import Head, _attempt
 
+    from . import heap
+
     small = dataclasses.replace(prep, val=Head(prep.val, 8))
+    heap.hold()  # as run_trial does
 
     def attempt(total: int):
         res = _attempt(small, cfg, None, 0, "did", "fastfood", 1.0, total, MAX_STEPS + 1, None, None, test=False)
@@ -42,8 +45,11 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
             raise RuntimeError(f"the calibration's full fine-tuning {res.status}: {res.error}")
         return res.timing["steps"] / res.steps
 
-    pace = attempt(WARMUP)
-    return attempt(max(steps, min(MAX_STEPS, int(seconds / max(pace, 1e-6)))))
+    try:
+        pace = attempt(WARMUP)
+        return attempt(max(steps, min(MAX_STEPS, int(seconds / max(pace, 1e-6)))))
+    finally:
+        heap.release()
 
 
 def _key(cfg, device: str) -> str:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .runconfig import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
 from .subspace import FlatParams
-from . import yielding
+from . import heap, yielding
 
 
 # How a trial trains besides the run's settings (RunConfig: the one place a run's fields and defaults live)
@@ -192,12 +192,14 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     With torch's automatic thread count the trial trains on one thread while another program needs a core
     (yielding.py); the seconds it did so are ``timing["one_thread"]`` and ``extra["one_thread_s"]``.
     """
+    heap.hold()
     yielding.start(not getattr(cfg, "threads", None), prep.device)
     try:
         best = _run_trial(prep, cfg, d=d, seed=seed, method=method, projection=projection, on_point=on_point,
                           should_stop=should_stop, probe=probe)
     finally:
         gov = yielding.stop()
+        heap.release()
     if gov is not None and gov.drops:  # kept with the trial: its last digits may differ from a fixed count's
         best.timing["one_thread"] = gov.reduced_s
         best.extra = {**(best.extra or {}), "one_thread_s": round(gov.reduced_s, 2)}

@@ -115,8 +115,10 @@ def _digits(threads=None):
 
 
 def test_a_trial_that_yields_trains_as_one_that_does_not_and_gets_its_threads_back(monkeypatch):
-    """On the digits the numbers do not depend on the thread count: a trial that spends most of its steps on one
-    thread gives the same losses, accuracy and predictions to the last digit, and says how long it yielded."""
+    """A trial that spends most of its steps on one thread trains as one that does not, and says how long it
+    yielded.  Where this machine's kernels give the digits the same numbers on one thread as on two (the Intel
+    VM), to the last digit; where they do not (the AMD VM of 2026-12-02: the losses part in the 7th digit),
+    to rounding."""
     import torch
 
     from idim_core.train import run_trial
@@ -129,6 +131,9 @@ def test_a_trial_that_yields_trains_as_one_that_does_not_and_gets_its_threads_ba
         monkeypatch.setenv("IDIM_YIELD", "0")
         plain = run_trial(prep, cfg, d=300, seed=0)
         assert torch.get_num_threads() == 2 and "one_thread" not in plain.timing
+        torch.set_num_threads(1)
+        exact = [p["loss"] for p in run_trial(prep, cfg, d=300, seed=0).curve] == [p["loss"] for p in plain.curve]
+        torch.set_num_threads(2)
         monkeypatch.setenv("IDIM_YIELD", "1")
         set_to = []
         real_set = torch.set_num_threads
@@ -137,8 +142,13 @@ def test_a_trial_that_yields_trains_as_one_that_does_not_and_gets_its_threads_ba
         yielded = run_trial(prep, cfg, d=300, seed=0)
         assert set_to[0] == 1 and set_to[-1] == 2 and torch.get_num_threads() == 2
         assert yielded.timing["one_thread"] > 0 and yielded.extra["one_thread_s"] >= 0
-        assert [p["loss"] for p in yielded.curve] == [p["loss"] for p in plain.curve]
-        assert (yielded.accuracy, yielded.correct) == (plain.accuracy, plain.correct)
+        if exact:
+            assert [p["loss"] for p in yielded.curve] == [p["loss"] for p in plain.curve]
+            assert (yielded.accuracy, yielded.correct) == (plain.accuracy, plain.correct)
+        else:
+            assert len(yielded.curve) == len(plain.curve)
+            assert [p["loss"] for p in yielded.curve] == pytest.approx([p["loss"] for p in plain.curve], rel=1e-4)
+            assert abs(sum(yielded.correct) - sum(plain.correct)) <= 2
     finally:
         yielding.stop()
         torch.set_num_threads(before)
