@@ -51,15 +51,13 @@ def run(mode: str, **env) -> dict:
 
 
 @pytest.mark.skipif(not heap.enabled(), reason="not glibc: the allocator has no such settings")
-def test_held_memory_is_reused_without_page_faults_and_released_at_the_end():
+def test_held_memory_is_released_when_the_trial_ends():
     plain, held = run("plain"), run("hold")
     assert held["held"] and not plain["held"]
-    # 10 x 16 MiB: glibc's default maps and unmaps blocks (4,096 pages each) until its own threshold has grown
-    # past them, and trims the heap after; held, the heap keeps the memory and the same block faults no page in
-    assert plain["faults"] >= 4096
-    assert held["faults"] < 2000
-    # the freed 256 MiB stay in a held process until release() hands them back
-    assert held["rss_before"] - held["rss_after"] > 128
+    # what holding saves a training step (page faults, system CPU, 8-19 % of a minilm-l6 step) is measured by
+    # `idim bench step` with and without IDIM_HEAP=0 (bench/RESULTS.md), not here: here, what it must not cost
+    # an idle worker: the freed 256 MiB stay in a held process until release() hands them back
+    assert held["rss_before"] - held["rss_after"] > 128, held
 
 
 def test_idim_heap_0_turns_it_off():
