@@ -6,8 +6,10 @@ browser drawing Live, a class's other tabs, an editor), the thread on that core 
 others: on 2 cores the training loses about twice the other program's CPU time (bench/RESULTS.md,
 the tab's cost).  While the machine has more runnable threads than cores, a run with torch's automatic
 thread count therefore trains on one thread, and goes back to all of them once nothing else has wanted
-a core for HOLD seconds.  The results do not change: torch's kernels and idim's Fastfood give the same
-numbers on one thread as on several (tests/test_yielding.py checks a trial bit for bit).
+a core for HOLD seconds.  The results change at most in their last digits: the thread count can change the
+order of floating-point sums in torch's kernels (on an AMD VM even the MLP on 8x8 digits parts in the seventh
+digit; on the Intel VM it does not), so ``--threads N`` is the way to repeat a run to the last digit
+(tests/test_yielding.py compares a trial that yields with one that does not).
 
 Only a run whose thread count is automatic yields (``--threads N`` keeps N), only on the CPU, and only
 where /proc/loadavg describes the CPUs this process may use (Linux, not pinned to a subset of the

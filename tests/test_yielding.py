@@ -162,6 +162,7 @@ def crowded(monkeypatch):
     monkeypatch.setattr(yielding, "machine_cores", lambda: 2)
     monkeypatch.setenv("IDIM_YIELD", "1")
     monkeypatch.setattr(yielding, "runnable", lambda: 9)
+    monkeypatch.setattr(yielding, "EVERY", 0.0)  # a look at every step: a digits trial lasts a few tens of ms
     before = torch.get_num_threads()
     yield
     yielding.stop()

@@ -62,6 +62,10 @@ def _test_hooks() -> dict | None:
 
 
 def require_ray():
+    # Ray holds repeated messages back to print them once, counted, and prints what it still holds when the
+    # process exits, past the switch that silences its messages once a run is over (_errors_to_stderr): a lost
+    # trial's "Task ... failed, 1 retries remaining" came after idim's own last line.  Each is printed as it comes.
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
         import ray  # noqa: F401
     except ImportError:
