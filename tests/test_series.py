@@ -106,18 +106,20 @@ def test_series_resumes_after_a_kill(home):
     p = subprocess.Popen([sys.executable, "-m", "idim_core.cli", *_series_args(home)], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
-    before = None
+    before, store = None, None
     while time.time() - t0 < 120 and p.poll() is None:
-        time.sleep(0.2)
-        if not (home / "idim.db").exists():
-            continue
-        store = Store(home)
+        time.sleep(0.05)  # a fast machine trains an amount in about a second: look often, with one connection
+        if store is None:
+            if not (home / "idim.db").exists():
+                continue
+            store = Store(home)
         runs = [r for r in store.list_runs() if r["config"].get("series")]
         if len(runs) >= 2:  # the first amount finished, the second started
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
             before = {r["id"]: (r["status"], [t["id"] for t in store.trials(r["id"])]) for r in runs}
             break
+    if store is not None:
         store.close()
     assert before is not None, "the series ended before it could be killed"
     done_before = {rid for rid, (st, _) in before.items() if st == "done"}
