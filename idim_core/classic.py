@@ -47,6 +47,12 @@ IMAGE_TASKS = {
                 "CC BY-SA 3.0 (as commonly distributed)"),
 }
 CLASSIC_MODELS = ("mlp", "lenet")
+# The CPU threads a classic net trains on when --threads is not given (absent: torch's default, one per
+# core).  The MLP's steps are a few small matrix products, too small to share out: on a 2-core VM one thread
+# trained it as fast as two, on the 8x8 digits and on mnist5k, while two took a second core from the browser
+# and the app (bench/RESULTS.md, "One thread for the MLP").  LeNet's convolutions gain about 12 % from a
+# second thread, so it keeps them.
+AUTO_THREADS = {"mlp": 1}
 
 # Optional: the full Fashion-MNIST from Debian's package dataset-fashion-mnist (or any
 # directory with the four idx files).  The task uses a seeded, class-balanced sample of

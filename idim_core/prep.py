@@ -26,13 +26,18 @@ _TORCH_THREADS: list[int] = []
 
 
 def threads_for(cfg: dict) -> int:
-    """CPU threads for a run: --threads if given, else torch's own default.  Set for every run:
-    the worker runs one after another, and one run's --threads must not stick to the next."""
+    """CPU threads for a run: --threads if given, else the model's own (classic.AUTO_THREADS: the MLP trains
+    on one), else torch's own default.  Set for every run: the worker runs one after another, and one run's
+    --threads must not stick to the next."""
     import torch
+
+    from .classic import AUTO_THREADS
 
     if not _TORCH_THREADS:
         _TORCH_THREADS.append(torch.get_num_threads())
-    return int(cfg["threads"]) if cfg.get("threads") else _TORCH_THREADS[0]
+    if cfg.get("threads"):
+        return int(cfg["threads"])
+    return min(_TORCH_THREADS[0], AUTO_THREADS.get(cfg.get("model"), _TORCH_THREADS[0]))
 
 
 def prepare(cfg: dict, device: str, home=None, log=None):

@@ -27,15 +27,15 @@ def test_bench_step_prints_the_promised_keys(home):
 
 
 def test_bench_sweep_reports_times_and_d90(home):
-    r = run_cli("bench", "sweep", "--task", "digits", "--dims", "10,300", "--json", home=home)
+    # one seed: trials one after another in this process (with more, the digits train on two processes)
+    r = run_cli("bench", "sweep", "--task", "digits", "--dims", "10,300", "--seeds", "1", "--json", home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["wall_s"] > 0 and 0 < out["first_point_s"] <= out["wall_s"]
-    # the default sweep as it is: the first point, a baseline per seed (classic runs: 3 seeds), the rest of
-    # the grid and the refinement's values of d
+    # the sweep as it is: the first point, a baseline per seed, the rest of the grid and the refinement's d
     kinds = [t["kind"] for t in out["trials"]]
-    assert kinds[0] == "subspace" and kinds[1:4] == ["baseline"] * 3 and set(kinds[4:]) == {"subspace"}
-    assert len(kinds) >= 4 + 5
+    assert kinds[0] == "subspace" and kinds[1] == "baseline" and set(kinds[2:]) == {"subspace"}
+    assert len(kinds) >= 3
     assert out["baseline_accuracy"] > 0.5 and "d90" in out and "d90_interpolated" in out
     # the estimate printed before it, after the worker's calibration (kept in the store's directory)
     assert out["estimate_s"] > 0 and out["estimate_error"] == pytest.approx(out["estimate_s"] / out["wall_s"] - 1)

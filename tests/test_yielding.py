@@ -206,10 +206,36 @@ def test_the_runs_log_says_how_long_a_trial_gave_a_core_back(tmp_path, crowded):
 
     torch.set_num_threads(2)
     store = Store(tmp_path / "home")
-    rid = store.create_run(make_config(model="mlp", task="digits", seeds=1, dims=[100], epochs=1),
+    # LeNet: the MLP trains on one thread when the count is automatic (classic.AUTO_THREADS), nothing to give back
+    rid = store.create_run(make_config(model="lenet", task="digits", seeds=1, dims=[100], epochs=1),
                            status="running", owner="test")
     Runner(store, rid, lambda e: None, owner="test").run()
     trials = store.trials(rid)
     assert trials and all((t.get("extra") or {}).get("one_thread_s") is not None for t in trials)
     assert any("on one thread while another program needed a core" in e["message"]
                for e in store.events(rid, 100))
+
+
+def test_the_mlp_trains_on_one_thread_unless_told_otherwise():
+    """classic.AUTO_THREADS: on automatic threads the MLP gets one (its steps are too small to share out);
+    a fixed count, LeNet and the language models keep theirs."""
+    import torch
+
+    from idim_core.prep import prepare, threads_for
+    from idim_core.runconfig import make_config
+
+    before = torch.get_num_threads()
+    try:
+        default = threads_for({})
+        assert threads_for({"model": "mlp"}) == 1
+        assert threads_for({"model": "mlp", "threads": 2}) == 2
+        assert threads_for({"model": "lenet"}) == default
+        assert threads_for({"model": "minilm-l6"}) == default
+        prepare(make_config(model="mlp", task="digits", seeds=1, epochs=1), "cpu")
+        assert torch.get_num_threads() == 1
+        prepare(make_config(model="mlp", task="digits", seeds=1, epochs=1, threads=2), "cpu")
+        assert torch.get_num_threads() == 2
+        prepare(make_config(model="lenet", task="digits", seeds=1, epochs=1), "cpu")
+        assert torch.get_num_threads() == default
+    finally:
+        torch.set_num_threads(before)

@@ -4,8 +4,8 @@ By default in this process, one after another.  With ``--processes N`` (N > 1) t
 in a worker process of its own with its share of the CPU threads: the classic nets' steps are too small for
 two threads to speed one of them up much, and two one-thread trials side by side finish about 1.5x sooner
 on two cores (bench/RESULTS.md).  The default (``processes`` unset) is two processes for the classic nets on
-28 x 28 images on a CPU with two or more cores when the run has trials to train side by side, else this
-process (``processes_for``).
+a CPU with two or more cores when the run has trials to train side by side (on the 8 x 8 digits, with two or
+more seeds), else this process (``processes_for``).
 
 The worker processes are spawned when the run's first trial is submitted and ended with the run.  Each
 rebuilds the run's model from its name and the owner's initial weights (pre-training included) and receives
@@ -30,7 +30,7 @@ ORDER = 0
 SERVED = True  # the app served to a class trains here
 OPTIONS = (
     ("processes", int, None, "trials trained at once, each in a worker process of its own with its share of the "
-                             "CPU threads (default: 2 for the classic nets on 28x28 images on a CPU with 2 or more "
+                             "CPU threads (default: 2 for the classic nets (on 8x8 digits: with 2+ seeds) on a CPU with 2 or more "
                              "cores, else 1: this process)", "Processes"),
 )
 def max_processes() -> int:
@@ -58,8 +58,8 @@ def processes_for(cfg, device: str = "cpu", cores: int | None = None) -> int:
     cores = cores if cores is not None else (os.cpu_count() or 1)
     if str(device).split(":")[0] != "cpu" or cores < 2 or not is_classic_model(_get(cfg, "model")):
         return 1
-    if side_of(_get(cfg, "task")) < 28:  # 8x8 digits: a sweep of seconds, less than starting two processes
-        return 1
+    if side_of(_get(cfg, "task")) < 28 and int(_get(cfg, "seeds") or 1) < 2:
+        return 1  # 8x8 digits, one seed: a sweep of seconds on a fast machine, about what starting two processes costs
     from ..runconfig import is_auto
 
     if is_auto(_get(cfg, "dims")) and int(_get(cfg, "seeds") or 1) < 2:
@@ -103,7 +103,8 @@ def form(box, key) -> dict:
     """Explore's field for this executor's option (``box``: a Streamlit container; ``key(name)``: a widget key)."""
     n = box.number_input("Processes", 0, max_processes(), 0, 1, key=key("processes"),
                          help="Trials trained at once, each in a worker process of its own; 0: automatic (2 for "
-                              "the classic nets on 28x28 images on a CPU with 2 or more cores, else 1).")
+                              "the classic nets (on 8x8 digits: with 2 or more seeds) on a CPU with 2 or more cores, "
+                              "else 1).")
     return {"processes": int(n) or None}
 
 
