@@ -126,8 +126,11 @@ def calibrate_run(home, cfg, device: str, prep=None) -> dict:
     from .executors import slots_for
     from .prep import prepare, threads_for
 
-    # where trials train side by side in one-thread processes (the classic preset on a CPU), on one thread
-    threads = 1 if slots_for(cfg, device) > 1 else threads_for(cfg)
+    # where trials train side by side in one-thread processes (the classic preset on a CPU), on one thread.
+    # threads_for first in any case: its first call keeps torch's default for every later run of this process,
+    # which must not be the one thread set here (a worker calibrating the classic preset would keep it)
+    auto = threads_for(cfg)
+    threads = 1 if slots_for(cfg, device) > 1 else auto
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -194,10 +194,8 @@ def test_a_run_at_a_fixed_thread_count_never_yields(crowded):
 
 def test_the_runs_log_says_how_long_a_trial_gave_a_core_back(tmp_path, crowded):
     """Through the real runner and store: the trial's stored facts and the run's log carry the seconds."""
-    from idim_core.prep import threads_for
-
-    if threads_for({}) < 2:
-        pytest.skip("torch's automatic count is one thread here: nothing to give back")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core here: nothing to give back")
     import torch
 
     from idim_core.runconfig import make_config
@@ -238,4 +236,27 @@ def test_the_mlp_trains_on_one_thread_unless_told_otherwise():
         prepare(make_config(model="lenet", task="digits", seeds=1, epochs=1), "cpu")
         assert torch.get_num_threads() == default
     finally:
+        torch.set_num_threads(before)
+
+
+def test_calibrating_a_run_on_processes_leaves_the_automatic_count_alone(tmp_path):
+    """The worker calibrates the classic preset on one thread (its trials train in one-thread processes);
+    the count that later automatic runs of the process use (prep.threads_for) stays torch's default."""
+    import torch
+
+    from idim_core import prep
+    from idim_core.calibrate import calibrate_run
+    from idim_core.runconfig import make_config
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core here: one thread is the default")
+    before, saved = torch.get_num_threads(), list(prep._TORCH_THREADS)
+    try:
+        torch.set_num_threads(2)
+        prep._TORCH_THREADS.clear()  # as in a fresh worker
+        calibrate_run(tmp_path, make_config(model="mlp", task="digits", epochs=1), "cpu")  # 3 seeds: 2 processes
+        assert prep.threads_for({}) == 2 and prep.threads_for({"model": "minilm-l6"}) == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        prep._TORCH_THREADS[:] = saved
         torch.set_num_threads(before)
