@@ -131,9 +131,9 @@ class _Fields:
     device: str | None = _f(None, "cuda, mps or cpu (default: the best available)")
     executor: str = _f(_executors.DEFAULT, lambda: "where trials train: " + _executors.executor_help(),
                        choices=_executors.NAMES)
-    threads: int | None = _f(None, "CPU threads for torch (default: automatic, one per core (the MLP: one), giving all but "
-                                     "one back while another program needs a core; a fixed N repeats to the last digit)",
-                             type=int)
+    threads: int | None = _f(None, "CPU threads for torch (default: automatic, one per core (the MLP: one), giving "
+                                     "all but one back while another program needs a core; a fixed N repeats to the "
+                                     "last digit)", type=int)
     max_d: int = _f(100_000, "", cli=False)
     text_column: str = _f("text", "CSV tasks: text column")
     text_pair_column: str | None = _f(None, "CSV tasks: optional second text column")

@@ -429,8 +429,8 @@ with right:
         batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K("batch_size", fam),
                                 help="Examples per optimiser step.")
         threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
-                                  help="Threads torch may use for a trial on the CPU; 0: automatic, one per core (one for the MLP, "
-                                       "whose steps are too small to share out), training on one "
+                                  help="Threads torch may use for a trial on the CPU; 0: automatic, one per core "
+                                       "(one for the MLP, whose steps are too small to share out), training on one "
                                        "while another program (the browser drawing Live) needs a core (see "
                                        "docs/reference/app.md on threads). A fixed count repeats exactly.")
         claims_facts = st.toggle(

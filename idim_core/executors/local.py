@@ -30,8 +30,8 @@ ORDER = 0
 SERVED = True  # the app served to a class trains here
 OPTIONS = (
     ("processes", int, None, "trials trained at once, each in a worker process of its own with its share of the "
-                             "CPU threads (default: 2 for the classic nets (on 8x8 digits: with 2+ seeds) on a CPU with 2 or more "
-                             "cores, else 1: this process)", "Processes"),
+                             "CPU threads (default: 2 for the classic nets (on 8x8 digits: with 2+ seeds) on a CPU "
+                             "with 2 or more cores, else 1: this process)", "Processes"),
 )
 def max_processes() -> int:
     """At most one worker process per CPU core: more only share the cores (and each holds its own copy of the
@@ -58,11 +58,12 @@ def processes_for(cfg, device: str = "cpu", cores: int | None = None) -> int:
     cores = cores if cores is not None else (os.cpu_count() or 1)
     if str(device).split(":")[0] != "cpu" or cores < 2 or not is_classic_model(_get(cfg, "model")):
         return 1
-    if side_of(_get(cfg, "task")) < 28 and int(_get(cfg, "seeds") or 1) < 2:
-        return 1  # 8x8 digits, one seed: a sweep of seconds on a fast machine, about what starting two processes costs
+    one_seed = int(_get(cfg, "seeds") or 1) < 2
+    if side_of(_get(cfg, "task")) < 28 and one_seed:
+        return 1  # 8x8 digits, one seed: a sweep of seconds on a fast machine, about what two processes take to start
     from ..runconfig import is_auto
 
-    if is_auto(_get(cfg, "dims")) and int(_get(cfg, "seeds") or 1) < 2:
+    if is_auto(_get(cfg, "dims")) and one_seed:
         return 1  # the search probes one d at a time: with one seed there is one trial to train at a time
     return 2
 
