@@ -43,7 +43,6 @@ import statistics
 FRAC = 0.9
 Z_FLOOR = 2.0  # the baseline must clear the floor by this many binomial standard errors
 DEFAULT_MARGIN = 0.05  # when the test-set size is unknown
-BOOT = 1000
 STATUSES = ("found", "below_grid", "not_reached", "baseline_at_floor", "unknown", "not_applicable")
 FINAL = ("done", "failed", "cancelled")
 
@@ -188,83 +187,277 @@ def val_crossing(points: list[dict], base_vals: list[float], chance=None, majori
     return grid
 
 
-def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float | None, n_test: int | None,
-                 reps: int = BOOT, seed: int = 0, level: float = 0.95,
-                 majority: float | None = None) -> list[float | None] | None:
-    """[low, high] of d90 over resampled seeds and test examples (None for high: "> max d").
+def _trial_kind(t: dict, n: int, paired: bool):
+    """How one trial's accuracy is resampled: ("fixed", value), ("paired", 0/1 vector) or ("binom", accuracy)."""
+    import numpy as np
 
-    Each trial is a dict with ``accuracy`` (None when it diverged), ``status`` and
-    optionally ``correct`` (a '0'/'1' string, one per test example).
+    if t.get("accuracy") is None or t.get("status") == "diverged":
+        return ("fail", None)
+    if paired:
+        return ("paired", np.frombuffer(t["correct"].encode(), dtype=np.uint8).astype(np.float32) - 48.0)
+    if n:
+        return ("binom", min(1.0, max(0.0, float(t["accuracy"]))))
+    return ("fixed", float(t["accuracy"]))
+
+
+class Boot:
+    """One run's bootstrap inputs: its baseline and subspace trials, ready to resample.
+
+    Seeds are resampled with replacement (for the baseline and at every d); test examples are resampled
+    with Poisson(1) weights on each example (the same weights for every trial of the run, and for a second
+    run sharing its test examples: ``shares_examples``) when per-example results were kept, else each trial's
+    count is resampled as a binomial over the test set."""
+
+    def __init__(self, base_trials: list[dict], sub_trials: list[dict], chance: float | None, n_test: int | None,
+                 majority: float | None = None):
+        base_trials = [t for t in base_trials if t.get("accuracy") is not None or t.get("status") == "diverged"]
+        self.ok = bool(base_trials and sub_trials)
+        self.chance, self.majority = chance, majority
+        vecs = [t.get("correct") for t in base_trials + sub_trials if t.get("accuracy") is not None
+                and t.get("status") != "diverged"]
+        n = len(vecs[0]) if vecs and vecs[0] else 0
+        self.paired = n > 0 and all(v and len(v) == n for v in vecs)
+        self.n = n if self.paired else int(n_test or 0)
+        self.base = [_trial_kind(t, self.n, self.paired) for t in base_trials]
+        by_d: dict[int, list] = {}
+        for t in sub_trials:
+            by_d.setdefault(t["d"], []).append(_trial_kind(t, self.n, self.paired))
+        self.ds = sorted(by_d)
+        self.by_d = [by_d[d] for d in self.ds]
+
+    def shares_examples(self, other: "Boot") -> bool:
+        return self.paired and other.paired and self.n == other.n
+
+    def _accs(self, kinds, rng, w, reps):
+        import numpy as np
+
+        fail = self.chance if self.chance is not None else 0.0
+        rows = []
+        for kind, v in kinds:
+            if kind == "fail":
+                rows.append(np.full(reps, fail, dtype=np.float64))
+            elif kind == "paired":
+                rows.append((w @ v) / np.maximum(w.sum(axis=1), 1.0))
+            elif kind == "binom":
+                rows.append(rng.binomial(self.n, v, size=reps) / self.n)
+            else:
+                rows.append(np.full(reps, v, dtype=np.float64))
+        mat = np.stack(rows)  # trials x reps
+        pick = rng.integers(0, mat.shape[0], size=(reps, mat.shape[0]))  # seeds drawn with replacement
+        return np.take_along_axis(mat.T, pick, axis=1).mean(axis=1)
+
+    def values(self, rng, reps: int, w=None):
+        """``reps`` bootstrap replicates of d90: the interpolated crossing, d_min for a replicate already above the
+        threshold at the smallest d (``below`` marks those: their d90 is only bounded above), inf where it never
+        crosses.  ``w``: Poisson weights (reps x n) shared with another run, else drawn here."""
+        import numpy as np
+
+        if self.paired and w is None:
+            w = rng.poisson(1.0, size=(reps, self.n)).astype(np.float32)
+        base = self._accs(self.base, rng, w, reps)
+        means = np.stack([self._accs(k, rng, w, reps) for k in self.by_d], axis=1)  # reps x len(ds)
+        thr = FRAC * base
+        floor = floor_of(self.chance, self.majority)
+        if floor is not None:
+            thr = np.maximum(thr, floor + floor_margin(floor, self.n or None))
+        ok = means >= thr[:, None]
+        hit = ok.any(axis=1)
+        j = ok.argmax(axis=1)
+        ds = np.asarray(self.ds, dtype=np.float64)
+        vals = np.full(reps, np.inf)
+        below = hit & (j == 0)
+        vals[below] = ds[0]
+        f = np.nonzero(hit & (j > 0))[0]
+        if f.size:
+            jj = j[f]
+            a0, a1 = means[f, jj - 1], means[f, jj]
+            t = np.where(a1 > a0, (thr[f] - a0) / np.where(a1 > a0, a1 - a0, 1.0), 1.0)
+            t = np.clip(t, 0.0, 1.0)
+            lo, hi = np.log(ds[jj - 1]), np.log(ds[jj])
+            vals[f] = np.exp(lo + t * (hi - lo))
+        return vals, below
+
+
+BOOT = 20000  # replicates: each end of a shipped record's interval moves by under 5 % across bootstrap seeds
+CHUNK = 2000  # replicates drawn at a time (the paired weights are CHUNK x n_test)
+
+
+def _chunks(reps: int):
+    done = 0
+    while done < reps:
+        k = min(CHUNK, reps - done)
+        yield k
+        done += k
+
+
+def d90_replicates(boot: Boot, reps: int = BOOT, seed: int = 0):
+    """(values, below) of ``reps`` replicates for one run (see ``Boot.values``)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    parts = [boot.values(rng, k) for k in _chunks(reps)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _ends(vals, below, level: float):
+    import numpy as np
+
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    low, high = (float(np.quantile(vals, q, method="inverted_cdf")) for q in (lo_q, hi_q))  # no interpolation with inf
+    if below.mean() >= lo_q:  # the lower quantile sits among replicates only bounded above: unknown
+        low = math.nan
+    return low, high
+
+
+MC_TOL = 0.005  # adaptive: replicates are added until each end's Monte-Carlo standard error is under 0.5 %
+MAX_BOOT = 1_000_000
+BATCHES = 10
+
+
+def bootstrap_ci(base_trials: list[dict], sub_trials: list[dict], chance: float | None, n_test: int | None,
+                 reps: int | None = None, seed: int = 0, level: float = 0.95,
+                 majority: float | None = None) -> list[float | None] | None:
+    """[low, high] of d90 over resampled seeds and test examples, before widening (None for high: "> max d";
+    None for low when the replicates below the smallest d tried reach it: the lower end is then unknown).
+
+    ``reps`` None (every face): at least BOOT replicates, doubled until each finite end's Monte-Carlo
+    standard error (from 10 batches) is under MC_TOL of it (in log d), up to MAX_BOOT, so the ends hold still across
+    bootstrap seeds where the replicates are sparse near them.  Each trial is a dict with ``accuracy`` (None
+    when it diverged), ``status``, ``d`` for subspace trials and optionally ``correct`` (a '0'/'1' string,
+    one per test example).
     """
     import numpy as np
 
-    base_trials = [t for t in base_trials if t.get("accuracy") is not None or t.get("status") == "diverged"]
-    if not base_trials or not sub_trials:
+    boot = Boot(base_trials, sub_trials, chance, n_test, majority)
+    if not boot.ok:
         return None
     rng = np.random.default_rng(seed)
-    fail = chance if chance is not None else 0.0
-    trials = base_trials + sub_trials
-    vecs = [t.get("correct") for t in trials if t.get("accuracy") is not None]
-    n = len(vecs[0]) if vecs and vecs[0] else 0
-    paired = n > 0 and all(v and len(v) == n for v in vecs)
-    if not paired:
-        n = int(n_test or 0)
-    if paired:
-        # the same resampled examples for every trial: weights (reps x n) times correctness (n)
-        w = rng.multinomial(n, np.full(n, 1.0 / n), size=reps).astype(np.float32) / n
-
-    def accs(t) -> "np.ndarray":
-        if t.get("accuracy") is None or t.get("status") == "diverged":
-            return np.full(reps, fail)
-        if paired:
-            return w @ (np.frombuffer(t["correct"].encode(), dtype=np.uint8) - 48).astype(np.float32)
-        if n:
-            return rng.binomial(n, min(1.0, max(0.0, t["accuracy"])), size=reps) / n
-        return np.full(reps, t["accuracy"])
-
-    def seed_mean(mat: "np.ndarray") -> "np.ndarray":
-        k = mat.shape[0]
-        pick = rng.integers(0, k, size=(reps, k))
-        return np.take_along_axis(mat.T, pick, axis=1).mean(axis=1)
-
-    base = seed_mean(np.stack([accs(t) for t in base_trials]))
-    by_d: dict[int, list] = {}
-    for t in sub_trials:
-        by_d.setdefault(t["d"], []).append(accs(t))
-    ds = sorted(by_d)
-    means = np.stack([seed_mean(np.stack(by_d[d])) for d in ds], axis=1)  # reps x len(ds)
-    vals = []
-    for b in range(reps):
-        g, i, s = crossing(list(zip(ds, means[b].tolist())), threshold_of(float(base[b]), chance, majority, n or n_test)[0])
-        vals.append(_value(g, i, s))
-    vals = np.array(vals)
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    low, high = (np.quantile(vals, q, method="inverted_cdf") for q in (lo_q, hi_q))  # no interpolation with inf
+    vals, below = [], []
+    total, target = 0, reps or BOOT
+    while True:
+        for k in _chunks(target - total):
+            v, b = boot.values(rng, k)
+            vals.append(v)
+            below.append(b)
+        total = target
+        allv, allb = np.concatenate(vals), np.concatenate(below)
+        low, high = _ends(allv, allb, level)
+        if reps is not None or total >= MAX_BOOT:
+            break
+        idx = np.arange(total) % BATCHES  # batch means: each batch is an independent bootstrap of total/10
+        parts = [_ends(allv[idx == i], allb[idx == i], level) for i in range(BATCHES)]
+        ok = True
+        for j, end in enumerate((low, high)):
+            if math.isfinite(end) and end > 0:
+                es = np.array([p[j] for p in parts])
+                if not np.all(np.isfinite(es)):
+                    continue
+                if np.std(np.log(es), ddof=1) / math.sqrt(BATCHES) > MC_TOL:
+                    ok = False
+        if ok:
+            break
+        target = min(MAX_BOOT, total * 2)
     return [None if not math.isfinite(low) else float(low), None if not math.isfinite(high) else float(high)]
 
 
+WIDEN_POWER = 0.5  # how far an end moves out: by the square root of its distance to the nearer tried d
+
+
 def widen_to_tried(ci: list[float | None] | None, tried: list[int], tol: float = 1.4) -> list[float | None] | None:
-    """An interval end inside an untried stretch of d wider than ``tol`` moves out to the d tried
-    on either side: linear interpolation in log d there is an assumption, not a measurement."""
+    """An interval end inside an untried stretch of d wider than ``tol`` moves outward by its distance (in log d)
+    to the nearer tried d: linear interpolation in log d there is an assumption, not a measurement.  In the half
+    of the stretch next to the tried d beyond it, the end goes to that d; nearer a tried d on its own side, it
+    moves out by as much as it sits from it.  Unlike snapping to the stretch's end, this is continuous, so an
+    end that moves a little with the bootstrap's seed moves the widened end at most twice as much."""
     if not ci or not tried:
         return ci
     ds = sorted(set(tried))
 
-    def bracket(x):
+    def dist(x):
         a = max((d for d in ds if d <= x), default=None)
         b = min((d for d in ds if d >= x), default=None)
-        return a, b
+        if a is None or b is None or b / a <= tol:
+            return 1.0
+        return min(x / a, b / x)
 
     lo, hi = ci
     if lo is not None:
-        a, b = bracket(lo)
-        if a is not None and b is not None and b / a > tol:
-            lo = float(a)
+        lo = float(lo / dist(lo) ** WIDEN_POWER)
     if hi is not None:
-        a, b = bracket(hi)
-        if a is not None and b is not None and b / a > tol:
-            hi = float(b)
+        hi = float(hi * dist(hi) ** WIDEN_POWER)
     return [lo, hi]
+
+
+def interval(base_trials: list[dict], sub_trials: list[dict], chance, n_test, majority=None, tried=None,
+             estimate_at: float | None = None, seed: int = 0, reps: int | None = None) -> tuple[list | None, bool]:
+    """(the interval every face shows, whether widening moved it): the bootstrap, widened over untried stretches
+    of ``tried``, then stretched to hold the estimate itself."""
+    raw = bootstrap_ci(base_trials, sub_trials, chance, n_test, reps=reps, seed=seed, majority=majority)
+    if raw is None:
+        return None, False
+    ci = widen_to_tried(raw, tried or [])
+    widened = ci != raw
+    if estimate_at is not None:
+        lo, hi = ci
+        if lo is not None and lo > estimate_at:
+            lo = float(estimate_at)
+        if hi is not None and hi < estimate_at:
+            hi = float(estimate_at)
+        ci = [lo, hi]
+    return ci, widened
+
+
+# ---------------------------------------------------------------- comparing two runs: the ratio
+RATIO_SEEDS = range(20)  # a verdict must hold for every one of these bootstrap seeds, else it is "not shown"
+VERDICT_WORDS = ("a lower", "b lower", "not shown")
+
+
+def ratio_interval(a: Boot, b: Boot, reps: int = BOOT, seed: int = 0, level: float = 0.95,
+                   shared: bool = True) -> list[float | None]:
+    """The 95 % interval of d90_a / d90_b from one bootstrap of both runs (the same test examples resampled for
+    both where they share them).  Conservative where a replicate is only bounded: a replicate below a run's
+    smallest d counts anywhere in [0, that d], one that never crosses counts as infinite; the lower end takes
+    the smallest ratio each replicate allows, the upper end the largest (None: unbounded)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    los, his = [], []
+    shared = shared and a.shares_examples(b)
+    for k in _chunks(reps):
+        w = rng.poisson(1.0, size=(k, a.n)).astype(np.float32) if shared else None
+        va, ba = a.values(rng, k, w)
+        vb, bb = b.values(rng, k, w)
+        a_lo, a_hi = np.where(ba, 0.0, va), va
+        b_lo, b_hi = np.where(bb, 0.0, vb), vb
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_lo = a_lo / b_hi  # inf/inf and 0/0 are unknown: the widest value each side allows
+            r_hi = a_hi / b_lo
+        los.append(np.where(np.isnan(r_lo), 0.0, r_lo))
+        his.append(np.where(np.isnan(r_hi), np.inf, r_hi))
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    low = float(np.quantile(np.concatenate(los), lo_q, method="inverted_cdf"))
+    high = float(np.quantile(np.concatenate(his), hi_q, method="inverted_cdf"))
+    return [low if math.isfinite(low) else None, high if math.isfinite(high) else None]
+
+
+def ratio_word(ci: list[float | None]) -> str:
+    if ci[1] is not None and ci[1] < 1.0:
+        return "a lower"
+    if ci[0] is not None and ci[0] > 1.0:
+        return "b lower"
+    return "not shown"
+
+
+def compare_pair(a: Boot, b: Boot, reps: int = BOOT, seed: int = 0, seeds=RATIO_SEEDS, shared: bool = True) -> dict:
+    """{"ratio_ci", "verdict"}: the interval at ``seed`` and the verdict, which must be the same at every bootstrap
+    seed in ``seeds`` (else "not shown").  ``shared``: the runs' test examples are the same ones."""
+    ci = ratio_interval(a, b, reps, seed, shared=shared)
+    words = {ratio_word(ci)}
+    for s in seeds:
+        if s != seed and len(words) == 1 and words != {"not shown"}:
+            words.add(ratio_word(ratio_interval(a, b, reps, s, shared=shared)))
+    word = words.pop() if len(words) == 1 else "not shown"
+    return {"ratio_ci": ci, "verdict": word}
 
 
 OPEN_END = {"d": "> max d", "params": "more than tried"}  # an interval's missing upper end, per axis

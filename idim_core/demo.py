@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .store import Store
-from .results import EXTRA_KEYS
+from .results import EXTRA_KEYS, unpack_correct
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE_JSON = ASSETS / "example_run.json"
@@ -85,9 +85,11 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
     secs = _per_seed(data.get("baseline_seconds"), len(bases))
     trains = _per_seed(data.get("baseline_train_accuracies"), len(bases))
     train_n = data.get("baseline_train_n")
+    corrects = _per_seed(data.get("baseline_correct_z"), len(bases))
     for seed, acc in enumerate(bases):
         tid = store.start_trial(run_id, "baseline", None, seed)
         store.finish_trial(tid, "done", accuracy=acc, seconds=secs[seed], train_accuracy=trains[seed],
+                           correct=unpack_correct(corrects[seed]),
                            extra={"train_accuracy_n": train_n} if trains[seed] is not None and train_n else None)
     for seed, acc in enumerate(data.get("probe_accuracies") or []):  # the linear probe beside the baseline
         tid = store.start_trial(run_id, "probe", None, seed)
@@ -98,7 +100,8 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
         store.finish_trial(tid, p.get("status") or "done", accuracy=p.get("accuracy"), seconds=p.get("seconds"),
                            val_accuracy=p.get("val_accuracy"),
                            trainable=p.get("params"), peak_mb=p.get("peak_mb"), steps=p.get("steps"),
-                           train_accuracy=p.get("train_accuracy"), extra=extra or None)
+                           train_accuracy=p.get("train_accuracy"), extra=extra or None,
+                           correct=unpack_correct(p.get("correct_z")))
     store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "
                                 f"(made with: {cfg['recorded_command']})")
     return run_id

@@ -13,6 +13,41 @@ from . import d90 as d90mod
 from .store import Store
 
 
+def pack_correct(bits: str | None) -> str | None:
+    """A trial's per-example correctness ('0'/'1' per test example) as a short text: the bits packed, zlib,
+    base64, behind the count ("500:eJz..."), so a JSON record keeps what the paired bootstrap needs."""
+    import base64
+    import zlib
+
+    import numpy as np
+
+    if not bits:
+        return None
+    arr = np.frombuffer(bits.encode(), dtype=np.uint8) - 48
+    return f"{len(bits)}:" + base64.b64encode(zlib.compress(np.packbits(arr).tobytes(), 9)).decode()
+
+
+def unpack_correct(text: str | None) -> str | None:
+    """The inverse of ``pack_correct``; None for no text, a one-line error for a damaged one."""
+    import base64
+    import binascii
+    import zlib
+
+    import numpy as np
+
+    if not text:
+        return None
+    try:
+        n, body = text.split(":", 1)
+        bits = np.unpackbits(np.frombuffer(zlib.decompress(base64.b64decode(body, validate=True)), dtype=np.uint8))
+        n = int(n)
+        if n <= 0 or n > bits.size:
+            raise ValueError
+    except (ValueError, binascii.Error, zlib.error):
+        raise ValueError("a trial's per-example results (correct_z) are damaged") from None
+    return (bits[:n] + 48).tobytes().decode()
+
+
 def _n_test(cfg: dict, summ: dict, trials: list[dict]) -> int | None:
     for t in trials:
         if t.get("correct"):
@@ -23,8 +58,9 @@ def _n_test(cfg: dict, summ: dict, trials: list[dict]) -> int | None:
     return int(cfg["max_eval"]) if cfg.get("max_eval") else None
 
 
-def result(store: Store, run_id: str, ci: bool = True) -> dict:
-    """The run's public JSON object (the CLI contract).  ``ci=False`` skips the bootstrap."""
+def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict:
+    """The run's public JSON object (the CLI contract).  ``ci=False`` skips the bootstrap; ``ci_seed`` is the
+    bootstrap's seed (0 on every face; another one checks that the interval holds still)."""
     run = store.get_run(run_id)
     cfg = run["config"]
     summ = run.get("summary") or {}
@@ -43,7 +79,7 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
     stats = trial_stats(pts, chance)
     fail = chance if chance is not None else 0.0
     est = estimates(pts, [t["accuracy"] if t["status"] == "done" else fail for t in bases], chance, majority, n_test,
-                    run["status"], axis, bases if ci else None, subs)
+                    run["status"], axis, bases if ci else None, subs, ci_seed=ci_seed)
     seconds = None
     if run.get("finished") and run.get("started"):
         seconds = (run.get("active_seconds") or 0.0) + run["finished"] - run["started"]
@@ -62,6 +98,9 @@ def result(store: Store, run_id: str, ci: bool = True) -> dict:
         "baseline_diverged": sum(t["status"] == "diverged" for t in bases),
         **probe_facts(probes, chance),
         "baseline_seconds": [t["seconds"] for t in bases if t.get("seconds") is not None],
+        # per seed, the baseline's per-example test results (packed), so a record keeps its paired bootstrap
+        "baseline_correct_z": [pack_correct(t.get("correct")) for t in bases] if any(t.get("correct") for t in bases)
+        else None,
         "baseline_train_accuracies": [t["train_accuracy"] for t in bases if t.get("train_accuracy") is not None],
         # how many training examples the baseline's training accuracy was read on (fewer than n_train: a subset)
         "baseline_train_n": _fewest([(t.get("extra") or {}).get("train_accuracy_n") or n_train for t in bases
@@ -127,6 +166,10 @@ def point(t: dict, axis: str) -> dict:
             out[k] = t[k]
     if t.get("train_accuracy") is not None and t.get("accuracy") is not None:
         out["gap"] = t["train_accuracy"] - t["accuracy"]  # the generalisation gap: train - test
+    if t.get("correct"):
+        out["correct_z"] = pack_correct(t["correct"])
+    elif t.get("correct_z"):  # a point read back from a JSON record
+        out["correct_z"] = t["correct_z"]
     extra = t.get("extra") or {}
     for k in EXTRA_KEYS:
         if extra.get(k) is not None:
@@ -137,7 +180,7 @@ def point(t: dict, axis: str) -> dict:
 
 
 PUBLIC_POINT_KEYS = ("d", "rank", "params", "seed", "accuracy", "val_accuracy", "status", "seconds", "peak_mb",
-                     "steps", "train_accuracy", "gap", *EXTRA_KEYS)
+                     "steps", "train_accuracy", "gap", *EXTRA_KEYS, "correct_z")
 
 
 def public(res: dict) -> dict:
@@ -235,7 +278,7 @@ def _n_train(cfg: dict, summ: dict) -> int | None:
 
 
 def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, status: str, axis: str,
-              base_trials: list[dict] | None, sub_trials: list[dict]) -> dict:
+              base_trials: list[dict] | None, sub_trials: list[dict], ci_seed: int = 0) -> dict:
     """d90 facts (subspace methods) and the 90 % point on the trainable-parameter axis (every method).
 
     ``p90`` is d90's rule applied to the parameter counts: the smallest count whose mean accuracy
@@ -246,9 +289,9 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
     if axis == "d":  # the count is d: one estimate serves both
         est = d90mod.estimate(pts, bases, chance, majority, n_test, status)
         if base_trials is not None and est["d90_status"] in ("found", "below_grid") and base_trials:
-            raw = d90mod.bootstrap_ci(base_trials, sub_trials, chance, n_test, majority=majority)
-            est["d90_ci"] = d90mod.widen_to_tried(raw, [r["d"] for r in est["by_d"]])
-            est["d90_ci_widened"] = est["d90_ci"] != raw
+            est["d90_ci"], est["d90_ci_widened"] = d90mod.interval(
+                base_trials, sub_trials, chance, n_test, majority, [r["d"] for r in est["by_d"]],
+                est["d90_interpolated"] if est["d90_status"] == "found" else None, seed=ci_seed)
         est_p = est
     else:
         by_params = [{**p, "d": p["params"]} for p in pts if p.get("params") is not None]
@@ -256,10 +299,9 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
         # (below the smallest size tried the point is only bounded above: no interval is claimed)
         if base_trials is not None and est_p["d90_status"] == "found" and base_trials:
             params_of = {p["d"]: p["params"] for p in pts}
-            raw = d90mod.bootstrap_ci(base_trials, [{**t, "d": params_of.get(t["d"], t["d"])} for t in sub_trials],
-                                      chance, n_test, majority=majority)
-            est_p["d90_ci"] = d90mod.widen_to_tried(raw, [r["d"] for r in est_p["by_d"]])
-            est_p["d90_ci_widened"] = est_p["d90_ci"] != raw
+            est_p["d90_ci"], est_p["d90_ci_widened"] = d90mod.interval(
+                base_trials, [{**t, "d": params_of.get(t["d"], t["d"])} for t in sub_trials], chance, n_test,
+                majority, [r["d"] for r in est_p["by_d"]], est_p["d90_interpolated"], seed=ci_seed)
         est = dict(est_p, by_d=d90mod.summarize(pts, chance), d90=None, d90_interpolated=None, d90_upper=None,
                    d90_ci=None, d90_ci_widened=False, d90_status="baseline_at_floor" if est_p["d90_status"] == "baseline_at_floor"
                    else "not_applicable")
@@ -268,7 +310,7 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
     return est
 
 
-def recompute(data: dict) -> dict:
+def recompute(data: dict, ci_seed: int = 0) -> dict:
     """A result object read from a file (a recorded run), with its d90 facts derived afresh by d90.py.
 
     Records written before per-seed baselines and d90 statuses existed load the same way:
@@ -281,8 +323,13 @@ def recompute(data: dict) -> dict:
     n_test = data.get("n_test") or (int(cfg["max_eval"]) if cfg.get("max_eval") else None)
     axis = methods_axis(data.get("method") or cfg.get("method") or "did")
     pts = [point({**p, "trainable": p.get("params")}, axis) for p in data.get("points") or []]
+    # per-example results where the record kept them (every trial, or the bootstrap resamples counts)
+    packed = data.get("baseline_correct_z") or [None] * len(bases)
+    base_trials = [{"accuracy": b, "status": "done", "correct": unpack_correct(z)}
+                   for b, z in zip(bases, list(packed) + [None] * (len(bases) - len(packed)))]
+    sub_trials = [{**p, "correct": unpack_correct(p.get("correct_z"))} for p in pts]
     est = estimates(pts, bases, data.get("chance"), data.get("majority"), n_test, data.get("status", "done"), axis,
-                    [{"accuracy": b, "status": "done"} for b in bases], pts)
+                    base_trials, sub_trials, ci_seed=ci_seed)
     out.update({k: est[k] for k in EST_KEYS})
     out["points"], out["axis"], out["n_test"] = pts, axis, n_test
     n_train = data.get("n_train") or _n_train(cfg, {})
@@ -374,4 +421,72 @@ def comparison(results: list[dict]) -> dict:
             "budget": budget(r),
         })
     keys = {(r["model"], r["task"], tuple(sorted(budget(r).items()))) for r in results}
-    return {"rows": rows, "d90_reference": ref["run_id"] if ref else None, "same_budget": len(keys) <= 1}
+    return {"rows": rows, "d90_reference": ref["run_id"] if ref else None, "same_budget": len(keys) <= 1,
+            "pairs": pairs(results)}
+
+
+def point_of(res: dict) -> float | None:
+    """The number a comparison ranks: d90 (the 90 % point in trainable parameters for other methods), or the
+    smallest size tried when it is already reached there (an upper bound); None without one."""
+    if res.get("p90_status") == "found":
+        return res.get("p90_interpolated")
+    if res.get("p90_status") == "below_grid":
+        return res.get("p90_upper")
+    return None
+
+
+def boot_of(res: dict) -> "d90mod.Boot":
+    """A result's bootstrap inputs on its trainable-parameter axis (d itself for DID and SAID)."""
+    packed = list(res.get("baseline_correct_z") or [])
+    bases = res.get("baseline_accuracies") or []
+    packed += [None] * (len(bases) - len(packed))
+    base = [{"accuracy": a, "status": "done", "correct": unpack_correct(z)} for a, z in zip(bases, packed)]
+    subs = []
+    for p in res.get("points") or []:
+        if p.get("status") not in ("done", "diverged"):
+            continue
+        level = p.get("params") if p.get("params") is not None else p["d"]
+        subs.append({"d": level, "status": p["status"], "accuracy": p.get("accuracy") if p["status"] == "done" else None,
+                     "correct": unpack_correct(p.get("correct_z"))})
+    return d90mod.Boot(base, subs, res.get("chance"), res.get("n_test"), res.get("majority"))
+
+
+TEST_SET_KEYS = ("max_eval", "split_seed")
+
+
+def _shares_test_set(a: dict, b: dict) -> bool:
+    """The two runs were tested on the same examples: same task (its data, not its pixel order or labels'
+    shuffle), split and test-set size."""
+    ca, cb = a.get("config") or {}, b.get("config") or {}
+    return (str(a.get("task")).split(":shuffled")[0] == str(b.get("task")).split(":shuffled")[0]
+            and all(ca.get(k) == cb.get(k) for k in TEST_SET_KEYS) and a.get("n_test") == b.get("n_test"))
+
+
+_PAIRS: dict = {}
+
+
+def pair(a: dict, b: dict, seed: int = 0) -> dict:
+    """One entry of ``pairs``: {"a", "b", "ratio", "ratio_ci", "verdict", "paired"}: d90_a / d90_b and its 95 %
+    interval from one bootstrap of both runs (paired over test examples where they share a test set), and the
+    verdict ("a lower", "b lower" or "not shown"), which holds at every bootstrap seed 0-19 or reads "not shown"."""
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps([[r.get("run_id"), r.get("baseline_accuracies"), r.get("baseline_correct_z"),
+                                      [(p.get("d"), p.get("params"), p.get("accuracy"), p.get("status"),
+                                        p.get("correct_z")) for p in r.get("points") or []]] for r in (a, b)]
+                                    + [seed], default=str).encode()).hexdigest()
+    if key not in _PAIRS:  # a few seconds for twenty bootstraps: once per pair of result versions
+        ba, bb = boot_of(a), boot_of(b)
+        shared = _shares_test_set(a, b)
+        out = d90mod.compare_pair(ba, bb, seed=seed, shared=shared)
+        out["paired"] = shared and ba.shares_examples(bb)
+        _PAIRS[key] = out
+    pa, pb = point_of(a), point_of(b)
+    return {"a": a["run_id"], "b": b["run_id"], "ratio": pa / pb if pa and pb else None, **_PAIRS[key]}
+
+
+def pairs(results: list[dict], seed: int = 0) -> list[dict]:
+    """Every pair (in the order given) of runs that both have a d90 (or 90 % point)."""
+    have = [r for r in results if point_of(r) is not None]
+    return [pair(a, b, seed) for i, a in enumerate(have) for b in have[i + 1:]]

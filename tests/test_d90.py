@@ -215,7 +215,8 @@ def test_bootstrap_uses_the_floor_rule_too():
     ci = d90.bootstrap_ci(base, subs, chance=0.5, n_test=1000, majority=0.866, reps=200)
     assert ci[1] is None  # most replicates never reach a floor-set threshold with all-majority points
     # without the floor, 0.9 x 0.93 = 0.837 and every replicate passes at the smallest d
-    assert d90.bootstrap_ci(base, subs, chance=0.5, n_test=1000, reps=200) == [10.0, 10.0]
+    # (the lower end is unknown then: below the smallest d nothing was measured)
+    assert d90.bootstrap_ci(base, subs, chance=0.5, n_test=1000, reps=200) == [None, 10.0]
 
 
 def test_a_curve_that_falls_back_is_flagged():
@@ -262,13 +263,37 @@ def test_refine_bisects_the_bracket_on_the_means_it_is_given():
     assert refine_grid({10: 0.1, 1000: 0.95}, 0.85, means_at, 0) == []
 
 
-def test_interval_ends_inside_an_untried_stretch_move_out_to_the_d_tried():
-    assert d90.widen_to_tried([137.0, 217.0], [10, 100, 1000]) == [100.0, 1000.0]
-    # inside a stretch within 1.4x the interpolation is kept
-    assert d90.widen_to_tried([137.0, 217.0], [10, 100, 130, 160, 200, 400]) == [137.0, 400.0]
+def test_interval_ends_inside_an_untried_stretch_move_out_by_their_distance_to_the_d_tried():
+    import math
+
+    # 137 sits 1.37x above 100 (nearer than 1000): the lower end moves out by sqrt(1.37); 217 sits 2.17x above
+    # 100 and 4.6x below 1000: the upper end moves out by sqrt(2.17)
+    lo, hi = d90.widen_to_tried([137.0, 217.0], [10, 100, 1000])
+    assert math.isclose(lo, 137 / math.sqrt(1.37)) and math.isclose(hi, 217 * math.sqrt(2.17))
+    # inside a stretch within 1.4x the interpolation is kept; an end on a tried d does not move
+    assert d90.widen_to_tried([137.0, 217.0], [10, 100, 130, 160, 200, 400]) == [137.0, 217.0 * math.sqrt(217 / 200)]
     assert d90.widen_to_tried([135.0, 190.0], [100, 130, 160, 200]) == [135.0, 190.0]
     assert d90.widen_to_tried([100.0, None], [10, 100, 1000]) == [100.0, None]  # "> max d" stays open
     assert d90.widen_to_tried(None, [10]) is None
+    # continuous: an end a hair either side of a tried d moves the widened end by about as little
+    a, b = d90.widen_to_tried([99.9, 1000.1], [10, 100, 1000, 10000]), d90.widen_to_tried([100.1, 999.9],
+                                                                                          [10, 100, 1000, 10000])
+    assert abs(a[0] / b[0] - 1) < 0.01 and abs(a[1] / b[1] - 1) < 0.01
+
+
+def test_interval_holds_its_estimate_and_holds_still_across_bootstrap_seeds():
+    """The adaptive bootstrap: ends within 5 % across seeds 0-9 on a sparse, 3-seed run; the estimate inside."""
+    rows = {10: [0.30, 0.35, 0.28], 100: [0.55, 0.62, 0.50], 1000: [0.80, 0.71, 0.76], 10000: [0.86, 0.84, 0.85]}
+    base = [{"accuracy": a, "status": "done"} for a in (0.88, 0.90, 0.87)]
+    subs = [{"d": d, "seed": s, "accuracy": a, "status": "done"} for d, accs in rows.items() for s, a in enumerate(accs)]
+    est = d90.estimate(subs, [b["accuracy"] for b in base], chance=0.5, n_test=500)
+    assert est["d90_status"] == "found"
+    cis = [d90.interval(base, subs, 0.5, 500, None, list(rows), est["d90_interpolated"], seed=s)[0]
+           for s in range(10)]
+    for j in (0, 1):
+        ends = [c[j] for c in cis if c[j] is not None]
+        assert len(ends) == 10 and max(ends) / min(ends) - 1 <= 0.05
+    assert all(c[0] <= est["d90_interpolated"] <= c[1] for c in cis)
 
 
 def _stored_run(home, val_at_1000: float):
