@@ -39,6 +39,17 @@ def _ascii(kind):
 
 
 _INT, _FLOAT = _ascii(int), _ascii(float)
+
+
+def _NONNEG(text: str) -> int:
+    """A whole number from 0 to 2**32 - 1 (a bootstrap seed)."""
+    v = _INT(text)
+    if not 0 <= v < 2 ** 32:
+        raise ValueError(text)
+    return v
+
+
+_NONNEG.__name__ = "seed"
 MIN_POLL = 0.1  # seconds: the shortest wait between two looks at the queue (0 would spin a CPU core)
 
 
@@ -235,7 +246,7 @@ def cmd_show(args) -> int:
 
     store = _store(args)
     store.require_run(args.run_id)
-    res = result(store, args.run_id)
+    res = result(store, args.run_id, ci_seed=args.ci_seed)
     if args.json:
         print(json.dumps(_public(res)))
     else:
@@ -273,6 +284,11 @@ def cmd_compare(args) -> int:
         mem = f"{r['peak_mb']:.0f}" if r["peak_mb"] else "-"
         print(f"{r['run_id']:12}  {r['method']:7}  {r['model'][:18]:18}  {r['task'][:10]:10}  {p90:>16}  {ci_txt:>19}  "
               f"{ratio:>7}  {secs:>7}  {mem:>7}")
+    from .results import pair_sentence
+
+    names = {r["run_id"]: f"{r['run_id']} ({r['model']}, {r['task']})" for r in results}
+    for pr in cmp["pairs"]:
+        print(pair_sentence(pr, names))
     if not cmp["same_budget"]:
         print("note: these runs differ in model, task or budget (epochs, examples, seeds): the comparison is not fair")
     if cmp["d90_reference"]:
@@ -501,6 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("run_id")
         if name in ("show", "resume"):
             s.add_argument("--json", action="store_true")
+        if name == "show":
+            s.add_argument("--ci-seed", type=_NONNEG, default=0,
+                           help="seed of the bootstrap behind d90's 95 %% interval (default 0, what every face shows): "
+                                "another seed checks that the interval holds still")
         if name == "resume":
             s.add_argument("--quiet", action="store_true")
             s.add_argument("--force", action="store_true")

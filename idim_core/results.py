@@ -486,6 +486,31 @@ def pair(a: dict, b: dict, seed: int = 0) -> dict:
     return {"a": a["run_id"], "b": b["run_id"], "ratio": pa / pb if pa and pb else None, **_PAIRS[key]}
 
 
+def pair_words(pr: dict, a: str, b: str) -> str:
+    """What a pair shows, in words: "a's d90 is lower than b's", or "not shown" with why."""
+    if pr["verdict"] == "a lower":
+        return f"{a} needs fewer dimensions than {b}"
+    if pr["verdict"] == "b lower":
+        return f"{b} needs fewer dimensions than {a}"
+    return f"not shown which of {a} and {b} needs fewer"
+
+
+def ratio_text(pr: dict) -> str:
+    """"0.50 (0.31 – 0.80)": the ratio and its 95 % interval ("?" or "more" for an unbounded end)."""
+    lo, hi = pr["ratio_ci"]
+    r = f"{pr['ratio']:.2f}" if pr.get("ratio") else "?"
+    return f"{r} ({'?' if not lo else f'{lo:.2f}'} – {'more' if hi is None else f'{hi:.2f}'})"
+
+
+def pair_sentence(pr: dict, names: dict | None = None) -> str:
+    """One line per pair, the same on the CLI and Compare: the ratio, its interval and the verdict."""
+    names = names or {}
+    a, b = names.get(pr["a"], pr["a"]), names.get(pr["b"], pr["b"])
+    how = "paired over the same test examples" if pr.get("paired") else "each run's examples resampled"
+    return (f"{a} / {b}: d90 ratio {ratio_text(pr)}, one bootstrap of both runs ({how}): "
+            f"{pair_words(pr, a, b)}")
+
+
 def pairs(results: list[dict], seed: int = 0) -> list[dict]:
     """Every pair (in the order given) of runs that both have a d90 (or 90 % point)."""
     have = [r for r in results if point_of(r) is not None]

@@ -6,7 +6,7 @@ from idim_core.ui import figures, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import interval_text, p90_short, short as d90_short
-from idim_core.results import result
+from idim_core.results import pair_sentence, pairs, point_of, result
 
 from pages._first_run import through_app
 from pages._present import chart, presenter_switch
@@ -139,8 +139,19 @@ else:
             "note": ("did not learn the task with this budget: no d90" if r.get("d90_status") == "baseline_at_floor"
                      else "" if r.get("d90_status") in ("found",) else views.d90_text(r)),
         } for r in results], hide_index=True, key=K("table", "d90"))
-        st.caption("Where two runs' intervals overlap, the data do not say which d90 is smaller. The interval "
-                   "resamples seeds and test examples (95 %, bootstrap).")
+        st.caption("The interval resamples seeds and test examples (95 %, bootstrap). Which d90 is smaller is read "
+                   "from the ratio below, not from whether two intervals touch.")
+        with_d90 = [r for r in results if point_of(r) is not None]
+        if len(with_d90) >= 2:
+            st.subheader("Which needs fewer dimensions: the ratio")
+            with st.spinner("Bootstrapping the ratios (a few seconds per pair, once)…"):
+                found_pairs = pairs(with_d90)
+            names = {r["run_id"]: views.run_label({"id": r["run_id"], **r}) for r in with_d90}
+            for pr in found_pairs:
+                st.markdown("- " + text.md(pair_sentence(pr, names)))
+            st.caption("One bootstrap of both runs gives the ratio d90 of the first / d90 of the second and its "
+                       "95 % interval; a run is called lower only when the interval lies wholly on one side of 1 "
+                       "for every bootstrap seed from 0 to 19, otherwise it reads \"not shown\".")
         said_runs = [r for r in results if any(p.get("lam") for p in r["points"])]  # runs with learned scales
         with_bound = [r for r in results if r.get("bound") and any(s.get("train_mean") is not None
                                                                      for s in r.get("stats") or [])]

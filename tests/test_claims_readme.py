@@ -22,14 +22,17 @@ def d90(r: dict) -> str:
 
 
 def ci(r: dict) -> str:
-    lo, hi = r["p90_ci"]
-    return f"{lo:,.0f} – " + ("> max d" if hi is None else f"{hi:,.0f}")
+    from idim_core.d90 import interval_text
+
+    return interval_text(r["p90_ci"])
 
 
-def overlap(a: dict, b: dict) -> bool:
-    (alo, ahi), (blo, bhi) = a["p90_ci"], b["p90_ci"]
-    ahi, bhi = math.inf if ahi is None else ahi, math.inf if bhi is None else bhi
-    return alo <= bhi and blo <= ahi
+def ratio(a: dict, b: dict) -> tuple[str, str]:
+    """(the ratio a / b and its interval as printed, the verdict) from one bootstrap of both runs."""
+    from idim_core.results import pair, ratio_text
+
+    pr = pair(a, b)
+    return ratio_text(pr), pr["verdict"]
 
 
 def at(r: dict, d: int) -> float:
@@ -49,26 +52,31 @@ def has(*parts: str) -> None:
 def test_the_classic_comparisons():
     mlp, lenet = rec("mlp-mnist5k"), rec("lenet-mnist5k")
     lp, mp, sl = rec("lenet-mnist5k-shuffled-pixels"), rec("mlp-mnist5k-shuffled-pixels"), rec("mlp-mnist5k-shuffled-labels")
-    # LeNet lower, intervals overlap
-    assert lenet["p90_interpolated"] < mlp["p90_interpolated"] and overlap(lenet, mlp)
+    # LeNet lower: the ratio's interval below 1 at every bootstrap seed 0-19
+    txt, word = ratio(lenet, mlp)
+    assert word == "a lower"
     has(f"MLP on `mnist5k` needs d90 ≈ {d90(mlp)} (95 % interval {ci(mlp)}), LeNet ≈ {d90(lenet)} ({ci(lenet)})",
-        "LeNet's estimate is lower, as in the paper, but the intervals overlap",
-        f"| LeNet's estimate is lower than the MLP's on `mnist5k` | `lenet-mnist5k`, `mlp-mnist5k` | "
-        f"{d90(lenet)} ({ci(lenet)}) against {d90(mlp)} ({ci(mlp)}) | intervals overlap")
-    # shuffled pixels: LeNet rises, the intervals apart; the MLP (no spatial prior to lose) overlaps
-    assert lp["p90_interpolated"] > lenet["p90_interpolated"] and not overlap(lp, lenet) and overlap(mp, mlp)
+        f"LeNet needs fewer, as in the paper: the ratio LeNet / MLP is {txt}",
+        f"| LeNet needs fewer than the MLP on `mnist5k` | `lenet-mnist5k`, `mlp-mnist5k` | "
+        f"{d90(lenet)} ({ci(lenet)}) against {d90(mlp)} ({ci(mlp)}); ratio {txt} | a lower: shown |")
+    # shuffled pixels: LeNet rises (shown); the MLP (no spatial prior to lose) not shown
+    txt_l, word_l = ratio(lp, lenet)
+    txt_m, word_m = ratio(mp, mlp)
+    assert word_l == "b lower" and word_m == "not shown"
     has(f"LeNet's estimate rises to ≈ {d90(lp)} ({ci(lp)}) against ≈ {d90(lenet)} ({ci(lenet)}) unshuffled, "
-        "**the intervals apart**",
-        f"≈ {d90(mp)} ({ci(mp)}), which overlaps its unshuffled {ci(mlp)}",
-        f"| {d90(lp)} ({ci(lp)}) against {d90(lenet)} ({ci(lenet)}) | intervals apart: shown |",
-        f"| {d90(mp)} ({ci(mp)}) against {d90(mlp)} ({ci(mlp)}) | overlap |")
-    # shuffled labels: several times more, intervals apart; both rates searched on the training images
-    assert sl["p90_ci"][0] > mlp["p90_ci"][1]
+        f"ratio {txt_l}: **shown**",
+        f"≈ {d90(mp)} ({ci(mp)}) against {d90(mlp)} ({ci(mlp)}), ratio {txt_m}: not shown",
+        f"| {d90(lp)} ({ci(lp)}) against {d90(lenet)} ({ci(lenet)}); ratio {txt_l} | b lower: shown |",
+        f"| {d90(mp)} ({ci(mp)}) against {d90(mlp)} ({ci(mlp)}); ratio {txt_m} | not shown |")
+    # shuffled labels: several times more, shown by the ratio; both rates searched on the training images
+    txt_s, word_s = ratio(sl, mlp)
+    assert word_s == "b lower"
     times = round(sl["p90_interpolated"] / mlp["p90_interpolated"])
     assert sl["config"]["lr_search"] and sl["config"]["baseline_lr_search"]
     has(f"d90 ≈ {d90(sl)} ({ci(sl)}) to reach 90 % of that, against ≈ {d90(mlp)} ({ci(mlp)}) with the real labels: "
-        f"about {times}× more, the intervals far apart",
-        f"| shuffled labels need about {times}× more |", f"| {d90(sl)} ({ci(sl)}) against {d90(mlp)} ({ci(mlp)}) | apart |")
+        f"about {times}× more, ratio {txt_s}, shown",
+        f"| shuffled labels need about {times}× more |",
+        f"| {d90(sl)} ({ci(sl)}) against {d90(mlp)} ({ci(mlp)}); ratio {txt_s} | b lower: shown |")
     means = [round(x["mean"], 3) for x in sl["by_d"]]
     # rises with d: any fall is within one s.e. of the 4,000 labels
     falls = [(a, b) for a, b in zip(means, means[1:]) if b < a]
@@ -86,10 +94,11 @@ def test_the_classic_comparisons():
 
 def test_depth_and_pre_training():
     l6, l2, un = rec("minilm-l6-mr"), rec("minilm-l2-mr"), rec("minilm-l6-untrained-mr")
-    assert overlap(l2, l6)
+    txt, word = ratio(l2, l6)
+    assert word == "not shown"
     has(f"d90 ≈ {d90(l2)} (grid {l2['p90']:,}), interval {ci(l2)}",
-        "The interval overlaps the 6-layer model's: these runs do not show which depth needs fewer dimensions",
-        f"| {d90(l2)} ({ci(l2)}) against {d90(l6)} ({ci(l6)}) | overlap |")
+        f"The ratio 2-layer / 6-layer is {txt}: these runs do not show which depth needs fewer dimensions",
+        f"| {d90(l2)} ({ci(l2)}) against {d90(l6)} ({ci(l6)}); ratio {txt} | not shown |")
     # both rulers searched; the 2-layer model's search chose the top of its range for two seeds: said
     assert l6["config"]["baseline_lr_search"] and l2["config"]["baseline_lr_search"] and l2["config"]["lr_full"] == 3e-4
     has(f"full fine-tuning {l2['baseline_accuracy']:.3f} ± {l2['baseline_std']:.3f}, its rate searched around 3e-4",
@@ -125,10 +134,11 @@ def test_the_methods_and_said_groups():
     said, lora, bitfit, head = (rec(n) for n in ("minilm-l6-mr", "minilm-l6-mr-lora", "minilm-l6-mr-bitfit",
                                                    "minilm-l6-mr-head"))
     tensor = rec("minilm-l6-mr-said-tensor")
-    assert overlap(tensor, said)
+    txt, word = ratio(tensor, said)
+    assert word == "not shown"
     has(f"It gave d90 ≈ {d90(tensor)} (grid {tensor['p90']:,}), interval {ci(tensor)}, against the block default's "
-        f"≈ {d90(said)} ({ci(said)}, 3 seeds). The intervals overlap",
-        f"| {d90(tensor)} ({ci(tensor)}) against {d90(said)} ({ci(said)}) | overlap |")
+        f"≈ {d90(said)} ({ci(said)}, 3 seeds). The ratio, {txt}, shows neither lower",
+        f"| {d90(tensor)} ({ci(tensor)}) against {d90(said)} ({ci(said)}); ratio {txt} | not shown |")
     # SAID against LoRA: LoRA passes at its smallest size in both records, so its 90 % point is an upper bound
     # and no ordering is claimed
     last = rec("minilm-l6-mr-lora-last")
