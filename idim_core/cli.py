@@ -501,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       if classic != default else "") + ")" if default not in (None, False) else ""
         if meta["type"] is bool:
             r.add_argument(flag, action="store_true", default=None, help=field_help(f))
+            if default is True:  # on by default: its --no- flag turns it off
+                r.add_argument("--no-" + flag[2:], dest=f.name, action="store_false",
+                               help=f"turn {flag} off")
         else:
             kind = {int: _INT, float: _FLOAT}.get(meta["type"])
             r.add_argument(flag, type=kind, choices=meta["choices"],

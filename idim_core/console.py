@@ -61,7 +61,8 @@ class Progress:
         elif kind == "pretrain":
             self._line(e["message"])
         elif kind == "baseline_shared":
-            self._line(f"full fine-tuning baseline shared with run {e['from']} (same model, task, budget and device)")
+            self._line(f"full fine-tuning baseline shared with run {e['from']} (reused with its rate search, if any: same "
+                       f"model, task, budget and device)")
 
     method = DEFAULTS["method"]
 

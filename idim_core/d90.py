@@ -90,6 +90,36 @@ def at_floor(baseline: float | None, chance: float | None, majority: float | Non
     return baseline < floor + floor_margin(floor, n_test)
 
 
+Z_WEAK = 5.0  # the baseline's gain over the floor, in test-set standard errors, below which the ruler is weak
+
+
+def ruler_of(baseline: float | None, chance: float | None, majority: float | None, n_test: int | None,
+             rule: str | None) -> str:
+    """"weak" when the floor rule sets the threshold, or when full fine-tuning's gain over always guessing is under
+    Z_WEAK standard errors of the test set (at that size a fresh test draw of +-2 s.e. could leave it within 1 s.e.
+    of the floor: "90 % of what was learned" is then mostly noise); "ok" otherwise (also before a baseline)."""
+    if baseline is None:
+        return "ok"
+    if rule == "floor":
+        return "weak"
+    floor = floor_of(chance, majority)
+    if floor is None:
+        return "ok"
+    se = floor_margin(floor, n_test) / Z_FLOOR
+    return "weak" if baseline - floor < Z_WEAK * se else "ok"
+
+
+def ruler_note(res: dict) -> str:
+    """Said beside the d90 on every face when the ruler is weak."""
+    if res.get("ruler") != "weak" or res.get("baseline_accuracy") is None:
+        return ""
+    if res.get("threshold_rule") == "floor":
+        return ("; weak ruler: the threshold is set by the floor, not 0.9 × the baseline, so this is not the "
+                "papers' d90")
+    return (f"; weak ruler: full fine-tuning ({res['baseline_accuracy']:.3f}) is less than {Z_WEAK:.0f} standard "
+            "errors of the test set above always guessing, so read this d90 with care")
+
+
 def threshold_of(baseline: float, chance: float | None, majority: float | None,
                  n_test: int | None) -> tuple[float, str]:
     """(threshold, rule): 0.9 x baseline ("paper"), raised to floor + margin ("floor") when a
@@ -149,14 +179,15 @@ def estimate(points: list[dict], baselines: list[float], chance=None, majority=N
            "d90_status": "unknown", "d90_ci": None, "stopped_at": max((r["d"] for r in rows), default=None),
            "threshold_paper": None, "threshold_rule": None, "non_monotone": False, "non_monotone_at": None,
            "d90_ci_over": "seeds+examples" if max((r["n"] for r in rows), default=1) > 1 else "examples",
-           "d90_ci_widened": False}
+           "d90_ci_widened": False, "ruler": "ok"}
     if not baselines:
         return out
     base = statistics.fmean(baselines)
     out["baseline_accuracy"] = base
     out["baseline_std"] = statistics.pstdev(baselines) if len(baselines) > 1 else 0.0
     thr, rule = threshold_of(base, chance, majority, n_test)
-    out.update(threshold=thr, threshold_paper=FRAC * base, threshold_rule=rule)
+    out.update(threshold=thr, threshold_paper=FRAC * base, threshold_rule=rule,
+               ruler=ruler_of(base, chance, majority, n_test, rule))
     if at_floor(base, chance, majority, n_test):
         out["d90_status"] = "baseline_at_floor"
         return out
@@ -528,7 +559,8 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
         if res.get("d90_val"):
             split = (f"; on validation d = {res['d90_val']:,} reaches it, so the two splits disagree near the "
                      f"threshold (more seeds, or larger d, would settle it)")
-        return f"d90 > max d ({top:,}): no d reached the threshold on the test split{split}" + probe_note(res)
+        return (f"d90 > max d ({top:,}): no d reached the threshold on the test split{split}" + probe_note(res)
+                + ruler_note(res))
     if top is None:
         return "d90: not known yet"
     if res.get("status") in FINAL or res.get("status") == "interrupted":
@@ -555,11 +587,9 @@ def _caveats(res: dict) -> str:
     if res.get("baseline_diverged"):
         n = res["baseline_diverged"]
         out += f"; {n} baseline seed{'s' if n > 1 else ''} diverged (counted at chance)"
-    if res.get("threshold_rule") == "floor":
-        out += "; threshold set by the floor, not 0.9 ×"
     if res.get("non_monotone"):
         out += f"; the curve falls back below the threshold at d = {res['non_monotone_at']:,}"
-    return out + probe_note(res)
+    return out + probe_note(res) + ruler_note(res)
 
 
 def probe_note(res: dict) -> str:

@@ -106,6 +106,7 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
         "baseline_train_n": _fewest([(t.get("extra") or {}).get("train_accuracy_n") or n_train for t in bases
                                      if t.get("train_accuracy") is not None]),
         "threshold": est["threshold"],
+        "baseline_rate_searched": bool(cfg.get("baseline_lr_search")),
         # where the validation mean crosses (the search's own rule); said when the test curve does not cross
         "d90_val": _val_crossing(pts, bases, chance, majority, summ, n_test) if axis == "d" else None,
         "axis": axis,
@@ -131,7 +132,7 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
 EST_KEYS = ("baseline_accuracy", "baseline_accuracies", "baseline_std", "threshold", "by_d", "d90",
             "d90_interpolated", "d90_status", "d90_upper", "d90_ci", "by_params", "p90", "p90_interpolated",
             "p90_status", "p90_upper", "p90_ci", "threshold_paper", "threshold_rule", "non_monotone",
-            "non_monotone_at", "d90_ci_over", "d90_ci_widened")
+            "non_monotone_at", "d90_ci_over", "d90_ci_widened", "ruler")
 
 
 def methods_axis(method: str) -> str:
@@ -332,6 +333,7 @@ def recompute(data: dict, ci_seed: int = 0) -> dict:
                     base_trials, sub_trials, ci_seed=ci_seed)
     out.update({k: est[k] for k in EST_KEYS})
     out["points"], out["axis"], out["n_test"] = pts, axis, n_test
+    out["baseline_rate_searched"] = bool(cfg.get("baseline_lr_search"))
     n_train = data.get("n_train") or _n_train(cfg, {})
     out["n_train"], out["stats"] = n_train, trial_stats(pts, data.get("chance"))
     out["bound"] = bound_of(out["stats"], axis, n_train, cfg, data.get("chance"))

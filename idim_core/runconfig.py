@@ -101,9 +101,11 @@ class _Fields:
                                    "in d", choices=SAID_GROUPS)
     lr_search: bool = _f(False, "subspace trials: train at 1/3, 1 and 3 times z's rate and keep the best on the "
                                 "validation split (three times the time)", type=bool)
-    baseline_lr_search: bool = _f(False, "full fine-tuning: train at 1/3, 1 and 3 times --lr-full and keep the "
-                                         "best on the validation split, per seed (three times the baseline's time): "
-                                         "the baseline sets the threshold, so a weak one lowers d90", type=bool)
+    baseline_lr_search: bool = _f(True, "full fine-tuning: train at 1/3, 1 and 3 times --lr-full and keep the "
+                                        "best on the validation split, per seed (on by default, as every record "
+                                        "does: the baseline sets the threshold, so a weak one lowers d90; a search "
+                                        "already made in the store for the same model, task and budget is reused; "
+                                        "--no-baseline-lr-search keeps --lr-full)", type=bool)
     lr_search_beyond: int = _f(2, "--lr-search and --baseline-lr-search: when the best rate on validation is the "
                                   "smallest or the largest tried, go on a factor 3 past it, up to this many more "
                                   "rates (0: 1/3, 1 and 3 times only), so a seed's choice is not an end of the "

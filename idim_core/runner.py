@@ -192,8 +192,10 @@ class Runner:
                 self.store.copy_trial(self.run_id, probes[s])
                 done[("probe", None, s)] = _row("probe", None, s, probes[s])
         self._summary(baseline_from=run["id"])
-        self.store.event(self.run_id, "info", f"full fine-tuning baseline shared with run {run['id']} (same model, "
-                                              f"task, budget and device; --fresh-baseline trains it anew)")
+        searched = " and its learning-rate search on validation" if cfg.get("baseline_lr_search") else ""
+        self.store.event(self.run_id, "info", f"full fine-tuning baseline{searched} reused from run {run['id']} "
+                                              f"(same model, task, budget and device; --fresh-baseline trains it "
+                                              f"anew)")
         self.progress({"type": "baseline_shared", "from": run["id"]})
 
     # -- trials ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from idim_core import demo
 from idim_core.ui import figures, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
-from idim_core.d90 import interval_text, p90_short, short as d90_short
+from idim_core.d90 import interval_text, p90_short, ruler_note, short as d90_short
 from idim_core.results import pair_sentence, pairs, point_of, result
 
 from pages._first_run import through_app
@@ -137,7 +137,7 @@ else:
             "d90": d90_short(r).replace("—", ""),
             "d90 95 % interval": ci_text(r),
             "note": ("did not learn the task with this budget: no d90" if r.get("d90_status") == "baseline_at_floor"
-                     else "" if r.get("d90_status") in ("found",) else views.d90_text(r)),
+                     else ruler_note(r).lstrip("; ") if r.get("d90_status") in ("found",) else views.d90_text(r)),
         } for r in results], hide_index=True, key=K("table", "d90"))
         st.caption("The interval resamples seeds and test examples (95 %, bootstrap). Which d90 is smaller is read "
                    "from the ratio below, not from whether two intervals touch.")

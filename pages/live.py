@@ -171,6 +171,8 @@ def live_view() -> None:
     warn = views.baseline_warning(res)
     if warn:
         st.warning(warn)
+    elif d90mod.ruler_note(res):
+        st.warning(d90mod.ruler_note(res)[2].upper() + d90mod.ruler_note(res)[3:] + ".")
     # The chart is rebuilt when a trial has finished, at most every views.CHART_SECONDS while the run
     # goes on; otherwise the last one is sent again, which the browser does not redraw.  At once only when
     # the run ends or the view changes: the worker taking up a queued run changes nothing the chart shows,

@@ -269,3 +269,20 @@ def test_the_supervised_pairing_rows_recompute_from_their_series_at_both_rates()
     row = (f"| {cell(real[0])} | ≈ {real[10]['d90_interpolated']:,.0f} ({lo:,.0f} – > max d); after 30 epochs > max d "
            "| higher, intervals apart")
     assert row in readme, row
+
+
+def test_the_lesson_plans_comparison_table_gives_the_ratios_verdicts():
+    """docs/tutorials/class-in-45-minutes.md: each ready-made comparison's row, recomputed from the records."""
+    plan = " ".join((ROOT / "docs" / "tutorials" / "class-in-45-minutes.md").read_text(encoding="utf-8").split())
+    mlp, lenet = rec("mlp-mnist5k"), rec("lenet-mnist5k")
+    cases = [((lenet, mlp), "a lower", f"LeNet needs fewer (d90 ≈ {d90(lenet)} against {d90(mlp)}; ratio "),
+             ((rec("lenet-mnist5k-shuffled-pixels"), lenet), "b lower", "LeNet's d90 rises about 4× (ratio "),
+             ((rec("mlp-mnist5k-shuffled-pixels"), mlp), "not shown", "the fully connected net's does not move (not shown)"),
+             ((rec("mlp-mnist5k-shuffled-labels"), mlp), "b lower", "about 9× more (ratio "),
+             ((rec("minilm-l2-mr"), rec("minilm-l6-mr")), "not shown", "not shown, these runs do not say")]
+    for (a, b), word, words in cases:
+        txt, got = ratio(a, b)
+        assert got == word, (a["run_id"], b["run_id"], got)
+        assert words in plan, words
+        if "(ratio " in words or "; ratio " in words:
+            assert words + txt.replace(" (", ", ").rstrip(")") in plan, (words, txt)
