@@ -91,17 +91,24 @@ def summary(by_d: list[dict], m: int | None, grid: int, bits_list=(32, 8, 4, 2),
         d = int(r["d"])
         if d < 1:
             continue
-        row = {"d": d, "epsilon": {str(b): epsilon(d, m, b, delta, grid, seeds, vectors) for b in bits_list}}
-        guaranteed = {}
         tr = r.get("train_mean")
+        # each guarantee uses the m its training accuracy was read on: a fixed subset (train_n, quantised_train_n)
+        # is an i.i.d. sample too, but Hoeffding then holds with that m, not the whole split's
+        m32 = min(m, int(r["train_n"])) if r.get("train_n") else m
+        mq = min(m, int(r["quantised_train_n"])) if r.get("quantised_train_n") else m
+        row = {"d": d, "epsilon": {str(b): epsilon(d, m32 if b >= 32 else mq, b, delta, grid, seeds, vectors)
+                                   for b in bits_list}}
+        guaranteed = {}
         if tr is not None:
             row["train_accuracy"] = tr
             if r.get("train_n"):  # read on a fixed subset of the training examples, not on all m
                 row["train_n"] = r["train_n"]
-            guaranteed["32"] = test_accuracy_floor(tr, d, m, 32, delta, grid, seeds, vectors)
+            guaranteed["32"] = test_accuracy_floor(tr, d, m32, 32, delta, grid, seeds, vectors)
+        if r.get("quantised_train_n"):
+            row["quantised_train_n"] = mq
         for b, acc in (r.get("quantised_train_mean") or {}).items():
             if int(b) in bits_list and acc is not None:
-                guaranteed[str(b)] = test_accuracy_floor(acc, d, m, int(b), delta, grid, seeds, vectors)
+                guaranteed[str(b)] = test_accuracy_floor(acc, d, mq, int(b), delta, grid, seeds, vectors)
         if r.get("quantised_train_mean"):
             row["quantised_train_accuracy"] = r["quantised_train_mean"]
         if guaranteed:

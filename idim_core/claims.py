@@ -266,10 +266,23 @@ def overfitting(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
             f"({_fmt_ci(g['acc_diff_ci'])}) below {base_word(r)}, averaged over those d.")
     known = [(r, g) for r, g in zip(runs, dirs) if g["ds"] and g["full"] is not None]
     ways = {g["direction"] for _, g in known}
-    phrase = {"rises": "`{m}`'s gap grows with d (a smaller d overfits less)",
-              "falls": "`{m}`'s gap shrinks as d grows (a smaller d overfits more)",
+    phrase = {"rises": "`{m}`'s gap is smaller in the subspace than with every weight training",
+              "falls": "`{m}`'s gap is larger in the subspace than with every weight training",
               "unclear": "`{m}`'s gap shows no direction within its intervals"}
-    parts = [phrase[g["direction"]].format(m=r["model"]) for r, g in known]
+
+    def along_d(g) -> str:
+        """Whether the gap's slope over the subspace's d is shown: only then does it "grow with d"."""
+        ci = g.get("slope_ci")
+        if g.get("slope") is None or not ci:
+            return ""
+        if ci[0] > 0:
+            return f", and it grows with d (slope {_fmt_ci(ci)} per decade)"
+        if ci[1] < 0:
+            return f", and it shrinks as d grows (slope {_fmt_ci(ci)} per decade)"
+        return f"; along d no trend is shown (slope {_fmt_ci(ci)} per decade)"
+
+    parts = [phrase[g["direction"]].format(m=r["model"]) + (along_d(g) if g["direction"] != "unclear" else "")
+             for r, g in known]
     never_higher = all(g["acc_diff_ci"][1] >= 0 for _, g in known)
     acc = (" In none does a smaller d score higher than full fine-tuning or training ("
            + "; ".join(f"`{r['model']}` {g['acc_diff']:.3f} lower, {_fmt_ci(g['acc_diff_ci'])}" for r, g in known)
@@ -505,22 +518,13 @@ def p90_order(a: tuple[str, dict], b: tuple[str, dict]) -> Verdict:
                            f"parameters), so its 90 % point is only known to be at most that; {other}'s is "
                            f"≈ {op:,.0f}. No ranking is claimed.", facts=facts)
     txt = f"{na} ≈ {pa:,.0f} against {nb} ≈ {pb:,.0f} trainable parameters"
-    if not ca or not cb:
-        return Verdict(claim, "not shown", txt + " (no interval for one of them: no ranking is claimed).",
-                       facts=facts)
-    lo = {na: ca[0] or 0, nb: cb[0] or 0}
-    hi = {na: ca[1] if ca[1] is not None else math.inf, nb: cb[1] if cb[1] is not None else math.inf}
-    for first, second, res2 in ((na, nb, rb), (nb, na, ra)):
-        if hi[first] < lo[second]:
-            floor = _smallest_tried(res2)
-            if floor is not None and lo[second] <= floor:
-                return Verdict(claim, "not shown",
-                               txt + f": {first}'s interval ({lo[first]:,.0f} – {hi[first]:,.0f}) ends below "
-                               f"{second}'s ({lo[second]:,.0f} and up), but {second}'s lower end is the smallest "
-                               f"size it tried ({floor:,.0f}), where some resampled seeds already pass: its 90 % "
-                               "point may lie below it, where nothing was measured, so the ordering is built into "
-                               "the sizes tried and none is claimed.", facts=facts)
-            word = "supported" if first == na else "contradicted"
-            return Verdict(claim, word, txt + f": {first} needs fewer (95 % intervals apart).", facts=facts)
-    return Verdict(claim, "not shown", txt + ": the 95 % intervals overlap, so these seeds do not say which "
-                   "needs fewer.", facts=facts)
+    from .results import pair, ratio_text
+
+    pr = pair(ra, rb)  # one bootstrap of both runs: the ratio a / b, its verdict stable over bootstrap seeds 0-19
+    ratio = f"ratio {ratio_text(pr)}"
+    if pr["verdict"] == "not shown":
+        return Verdict(claim, "not shown", txt + f" ({ratio}): the ratio's 95 % interval holds 1, so these seeds do "
+                       "not say which needs fewer.", facts=facts)
+    first = na if pr["verdict"] == "a lower" else nb
+    word = "supported" if first == na else "contradicted"
+    return Verdict(claim, word, txt + f": {first} needs fewer ({ratio}).", facts=facts)

@@ -133,14 +133,17 @@ def threshold_of(baseline: float, chance: float | None, majority: float | None,
     return thr, "paper"
 
 
-def fell_back(rows: list[dict], thr: float, after: int) -> int | None:
+def fell_back(rows: list[dict], thr: float, after: int, n_test: int | None = None) -> int | None:
     """The first d beyond ``after`` whose mean falls below ``thr`` by more than its standard error
-    (the spread over seeds, or a binomial one for a single seed; None when the curve holds)."""
+    (the spread over seeds, or a binomial one of the test set for a single seed; None when the curve holds)."""
     for r in rows:
         if r["d"] <= after:
             continue
         n = max(1, r.get("n") or 1)
-        se = r["std"] / math.sqrt(n) if n > 1 else 0.0
+        if n > 1:
+            se = r["std"] / math.sqrt(n)
+        else:  # one seed: the test set's own sampling (0 when its size is unknown)
+            se = math.sqrt(max(r["mean"] * (1 - r["mean"]), 0.0) / n_test) if n_test else 0.0
         if r["mean"] < thr - max(se, 1e-9):
             return r["d"]
     return None
@@ -197,7 +200,7 @@ def estimate(points: list[dict], baselines: list[float], chance=None, majority=N
     out.update(d90=grid, d90_interpolated=interp, d90_status=status,
                d90_upper=grid if status == "below_grid" else None)
     if grid is not None:
-        back = fell_back(rows, thr, grid)
+        back = fell_back(rows, thr, grid, n_test)
         out.update(non_monotone=back is not None, non_monotone_at=back)
     return out
 

@@ -244,6 +244,7 @@ def trial_stats(pts: list[dict], chance: float | None = None) -> list[dict]:
                     "quantised_train_mean": {b: statistics.fmean(v)
                                              for b, v in sorted(qt.items(), key=lambda x: int(x[0]))},
                     "train_n": _fewest([p.get("train_accuracy_n") for p in ps]),
+                    "quantised_train_n": _fewest([p.get("quantised_train_n") for p in ps if p.get("quantised_train")]),
                     "n": len(ps) + failed, "diverged": failed})
     return out
 
