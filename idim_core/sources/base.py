@@ -73,12 +73,33 @@ def cap(split: Split, n: int | None, seed: int) -> Split:
     return split.subset(sorted(keep)[: n] if len(keep) > n else sorted(keep))
 
 
+def _keys(split: "Split") -> list:
+    pairs = split.text_pair or [None] * len(split)
+    return [(" ".join(str(t).split()).casefold(), None if p is None else " ".join(str(p).split()).casefold())
+            for t, p in zip(split.text, pairs)]
+
+
+def without(split: "Split", earlier: list["Split"]) -> tuple["Split", int]:
+    """``split`` less every example whose text (and pair text; case and spacing ignored) is in an ``earlier`` split,
+    and how many were dropped."""
+    seen = {k for e in earlier for k in _keys(e)}
+    keep = [i for i, k in enumerate(_keys(split)) if k not in seen]
+    return (split, 0) if len(keep) == len(split) else (split.subset(keep), len(split) - len(keep))
+
+
 def finish(spec: TaskSpec, names, train: Split, val: Split, test: Split, seed: int, max_train, max_eval) -> TaskData:
     """The task's data from its three splits, capped by ``max_train`` / ``max_eval``."""
     train = cap(train, max_train, seed)
     val = cap(val, max_eval, seed + 1)
     test = cap(test, max_eval, seed + 2)
+    # an example whose text also appears in an earlier split would be scored on something trained (or chosen)
+    # on: validation loses what training holds, test what either holds (after capping, so a task without such
+    # overlaps keeps exactly the examples it had)
+    val, dropped_val = without(val, [train])
+    test, dropped_test = without(test, [train, val])
     info = {"train": len(train), "val": len(val), "test": len(test)}
+    if dropped_val or dropped_test:
+        info["overlaps_dropped"] = {"val": dropped_val, "test": dropped_test}
     return TaskData(spec.name, len(names), list(names), train, val, test, info)
 
 
