@@ -450,8 +450,8 @@ def ratio_interval(a: Boot, b: Boot, reps: int = BOOT, seed: int = 0, level: flo
                    shared: bool = True) -> list[float | None]:
     """The 95 % interval of d90_a / d90_b from one bootstrap of both runs (the same test examples resampled for
     both where they share them).  Conservative where a replicate is only bounded: a replicate below a run's
-    smallest d counts anywhere in [0, that d], one that never crosses counts as infinite; the lower end takes
-    the smallest ratio each replicate allows, the upper end the largest (None: unbounded)."""
+    smallest d counts anywhere in [0, that d], one that never crosses anywhere above the largest d tried; the lower
+    end takes the smallest ratio each replicate allows, the upper end the largest (None: unbounded)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -461,8 +461,9 @@ def ratio_interval(a: Boot, b: Boot, reps: int = BOOT, seed: int = 0, level: flo
         w = rng.poisson(1.0, size=(k, a.n)).astype(np.float32) if shared else None
         va, ba = a.values(rng, k, w)
         vb, bb = b.values(rng, k, w)
-        a_lo, a_hi = np.where(ba, 0.0, va), va
-        b_lo, b_hi = np.where(bb, 0.0, vb), vb
+        # bounds per replicate: below the smallest d, anywhere in [0, it]; never crossing, above the largest d tried
+        a_lo, a_hi = np.where(ba, 0.0, np.where(np.isinf(va), max(a.ds), va)), va
+        b_lo, b_hi = np.where(bb, 0.0, np.where(np.isinf(vb), max(b.ds), vb)), vb
         with np.errstate(divide="ignore", invalid="ignore"):
             r_lo = a_lo / b_hi  # inf/inf and 0/0 are unknown: the widest value each side allows
             r_hi = a_hi / b_lo

@@ -323,7 +323,7 @@ def print_series(out: dict) -> None:
         src = "(from scratch)" if not e["pretrain_epochs"] else e["pretrain"]
         print(f"{src[:26]:26}  {e['pretrain_epochs']:>6}  {str(e['width'] or ''):>5}  {e['run_id']:12}  {base:>5}  "
               f"{thr:>5}  {d90:>13}  {ci_txt:>17}")
-    for line in verdict(out):
+    for line in verdict(out, store_results(store, out)):
         print(line)
 
 
@@ -337,20 +337,38 @@ def export(store, sid: str, command: str | None = None) -> dict:
 
 
 def _cell(e: dict) -> str:
-    from .d90 import short
+    from .d90 import interval_text, short
 
     ci = e.get("d90_ci")
     txt = short({"d90": e.get("d90"), "d90_interpolated": e.get("d90_interpolated"), "d90_status": e.get("d90_status"),
                  "d90_upper": e.get("d90_upper")})
     if ci and e.get("d90_status") in ("found", "below_grid"):
-        txt += " (95 % interval " + (f"{ci[0]:,.0f}" if ci[0] is not None else "?") + "–" + \
-            (f"{ci[1]:,.0f}" if ci[1] is not None else "more") + ")"
+        txt += f" (95 % interval {interval_text(ci)})"
     return txt
 
 
-def verdict(out: dict) -> list[str]:
-    """What a series shows, worded from its intervals only: per source, from scratch against its largest amount
-    ("intervals apart" or "intervals overlap: not shown"), at each width."""
+def recorded_results(rec: dict) -> dict:
+    """{run_id: result} of a recorded series' runs, their d90 facts re-derived from their points."""
+    from .results import recompute
+
+    return {rid: recompute(r) for rid, r in (rec.get("runs") or {}).items()}
+
+
+def store_results(store, out: dict) -> dict:
+    """{run_id: result} of a series' runs in the store."""
+    from .results import result
+
+    return {e["run_id"]: result(store, e["run_id"]) for e in out["entries"] if e.get("run_id")}
+
+
+def verdict(out: dict, results: dict | None = None) -> list[str]:
+    """What a series shows: per source, from scratch against its largest amount, at each width, from one bootstrap
+    of the ratio d90 after / d90 from scratch (``results``: {run_id: result}, see ``recorded_results`` and
+    ``store_results``): "lower" or "higher" only where its 95 % interval lies on one side of 1 at every bootstrap
+    seed 0-19, else "no change shown"."""
+    from .results import pair, ratio_text
+
+    results = results or {}
     lines = []
     widths = out.get("widths") or [None]
     for w in widths:
@@ -364,18 +382,22 @@ def verdict(out: dict) -> list[str]:
             if not mine:
                 continue
             last = max(mine, key=lambda e: e["pretrain_epochs"])
-            a, b = scratch.get("d90_ci"), last.get("d90_ci")
             head = (f"{src}{at}: d90 {_cell(scratch)} from scratch, {_cell(last)} after "
                     f"{last['pretrain_epochs']} epochs")
-            if scratch.get("d90_status") != "found" or last.get("d90_status") not in ("found", "below_grid") \
-                    or not a or not b or None in (a[0], b[1]):
-                lines.append(head + ": no comparison (a d90 without a two-sided interval)")
-            elif b[1] < a[0]:
-                lines.append(head + ": lower, the intervals apart")
-            elif a[1] is not None and b[0] is not None and b[0] > a[1]:
-                lines.append(head + ": higher, the intervals apart")
+            ra, rb = results.get(last["run_id"]), results.get(scratch["run_id"])
+            if ra is None or rb is None or last.get("d90_status") not in ("found", "below_grid", "not_reached") \
+                    or scratch.get("d90_status") not in ("found", "below_grid"):
+                lines.append(head + ": no comparison (a run without a d90)")
             else:
-                lines.append(head + ": the intervals overlap, so no change is shown")
+                pr = pair(ra, rb)
+                ratio = f"ratio after / from scratch {ratio_text(pr)}"
+                if last.get("d90_status") == "not_reached":  # no point ratio: only how large it is at least
+                    lo = pr["ratio_ci"][0]
+                    ratio = "the pre-trained run never reaches the threshold" + (
+                        f", ratio after / from scratch at least {lo:.2f}" if lo else "")
+                lines.append(head + {"a lower": f": lower ({ratio}): shown",
+                                     "b lower": f": higher ({ratio}): shown"}.get(pr["verdict"],
+                                                                                f": {ratio}: no change shown"))
             found = sorted((e for e in [scratch, *mine] if e.get("d90_status") == "found" and e.get("d90_interpolated")),
                            key=lambda e: e["pretrain_epochs"])
             if len(found) >= 3:  # the point estimates across amounts: a direction, which the intervals may not settle
@@ -384,7 +406,7 @@ def verdict(out: dict) -> list[str]:
                        "rises at every amount" if all(b > a for a, b in zip(vals, vals[1:])) else "no single direction")
                 lines.append(f"{src}{at}, the estimates by epochs of pre-training: "
                              + ", ".join(f"{e['pretrain_epochs']}: ≈ {e['d90_interpolated']:,.0f}" for e in found)
-                             + (f" ({way}: a direction; whether it is a change, the intervals above say)"
+                             + (f" ({way}: a direction; whether it is a change, the ratio above says)"
                                 if way != "no single direction" else " (no single direction)"))
     return lines
 

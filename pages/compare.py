@@ -63,7 +63,8 @@ def show_methods_table(results: list[dict]) -> None:
                "≤ when the 90 % point is only known to be at most the smallest size tried, > when it was never "
                "reached, — when there is nothing to divide. Peak memory is the GPU's allocated "
                "peak, or on a CPU the training process's peak resident memory (model and data included). "
-               "Where two intervals overlap, the data do not say which method needs fewer parameters.")
+               "Which needs fewer is read from the ratio below (one bootstrap of both runs), not from whether two "
+               "intervals touch.")
     if not cmp["same_budget"]:
         st.warning("These runs differ in model, task or budget (epochs, examples, seeds): the comparison is not "
                    "fair; run them with the same settings (they then share one full fine-tuning baseline).")

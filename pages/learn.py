@@ -380,7 +380,8 @@ def pretraining_section(rec: dict) -> None:
     chart(figures.series_figure(out), K("chart", "series", out["series"]), present)
     st.markdown("**What this recorded series shows** "
                 f"({out['model']} on `{out['task']}`, {out['entries'][0].get('seeds') or '?'} seeds, "
-                "95 % intervals):\n\n" + "\n".join(f"- {line}" for line in series_mod.verdict(out)))
+                "each change read from one bootstrap of the ratio of the two d90):\n\n"
+                + "\n".join(f"- {line}" for line in series_mod.verdict(out, series_mod.recorded_results(rec))))
     if rec.get("command"):
         st.code(rec["command"], language="bash")
     other = series_mod.recorded("mlp-digit-ge5-amounts-lr-1e-2")
@@ -388,12 +389,13 @@ def pretraining_section(rec: dict) -> None:
         st.markdown("**The same series, pre-trained at 1e-2** (the classic default, chosen on validation for 10-way "
                     "digits; the series above pre-trains at 1e-3): how the source was trained changes the answer, "
                     "which is why a series names its rate.\n\n"
-                    + "\n".join(f"- {line}" for line in series_mod.verdict(other["series"])))
+                    + "\n".join(f"- {line}" for line in series_mod.verdict(other["series"],
+                                                                             series_mod.recorded_results(other))))
         st.code(other["command"], language="bash")
     st.caption("What it cannot show: these are nets of 200k parameters pre-trained for seconds on a few thousand "
                "digits, not language models pre-trained on a corpus; source and target are halves of one small "
                "image set. Other pairings gave other answers (README, 'Pre-training series'): a class split "
-               "(digits 0-4 -> 5-9) showed no change with overlapping intervals. A language model tried the same "
+               "(digits 0-4 -> 5-9) showed no change (its intervals overlapped; that pairing is not re-recorded). A language model tried the same "
                "way on a CPU (a 2-layer BERT pre-trained 25 minutes on the bundled sentences, against its "
                "never-trained twin on mr) reached 90 % at no d up to 100,000 either way, so it shows nothing "
                "about d90; its subspace was higher at every d (README).")
@@ -414,7 +416,8 @@ if _widths:
     out = _widths["series"]
     st.markdown("**And against width** (the same pairing, from scratch and after 10 epochs, at each hidden width; "
                 "Li et al. found d90 of nets trained from scratch roughly flat in width, Aghajanyan et al. larger "
-                "pretrained models lower):\n\n" + "\n".join(f"- {line}" for line in _series.verdict(out)))
+                "pretrained models lower):\n\n" + "\n".join(f"- {line}" for line in
+                                                         _series.verdict(out, _series.recorded_results(_widths))))
     st.code(_widths["command"], language="bash")
 
 st.header("References")

@@ -90,6 +90,12 @@ def show(sid: str) -> None:
         "run": st.column_config.LinkColumn("run", display_text=r"run=(\w+)"),
         "baseline": st.column_config.NumberColumn("baseline", format="%.3f"),
         "d90": st.column_config.NumberColumn("d90", format="%,.0f")})
+    if out["entries"] and all(e.get("status") in ("done", "failed", "cancelled") for e in out["entries"]):
+        lines = series_mod.verdict(out, series_mod.store_results(store, out))
+        if lines:
+            st.markdown("**What it shows** (each change read from one bootstrap of the ratio of the two d90, "
+                        "\"shown\" only where its 95 % interval lies on one side of 1):\n\n"
+                        + "\n".join(f"- {text.md(line)}" for line in lines))
     c1, c2 = st.columns(2)
     c1.download_button("Series as JSON", json.dumps(out, indent=1), f"series-{sid}.json", "application/json",
                        key=K("download", "json", sid), help="The same object as `idim series ... --json`.")

@@ -37,6 +37,27 @@ def write_back(name: str, path: Path | None = None) -> bool:
     return True
 
 
+SERIES_KEYS = ("baseline", "threshold", "d90", "d90_interpolated", "d90_ci", "d90_status", "d90_upper")
+
+
+def write_back_series(path: Path) -> bool:
+    """A recorded series' entries with their d90 facts re-derived from the runs it keeps; True when it changed."""
+    from idim_core.results import recompute
+
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    runs = {rid: recompute(r) for rid, r in (raw.get("runs") or {}).items()}
+    for e in raw["series"]["entries"]:
+        r = runs.get(e.get("run_id"))
+        if r is None:
+            continue
+        e.update({"baseline": r.get("baseline_accuracy"), **{k: r.get(k) for k in SERIES_KEYS if k != "baseline"}})
+    text = json.dumps(raw) + "\n"
+    if text == path.read_text(encoding="utf-8"):
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
 def full_rate(cfg: dict) -> str:
     """Full fine-tuning's rate: the one given, or "searched" (--baseline-lr-search: per seed, the best on
     validation of 1/3, 1 and 3 times it, and on past an end with --lr-search-beyond; a record from before that
@@ -59,7 +80,10 @@ def main(names: list[str]) -> None:
     if write:
         from idim_core.demo import EXAMPLE_JSON
 
+        from idim_core.series import RECORDED_SERIES
+
         changed = [n for n in names if write_back(n)] + (["example_run"] if write_back("example_run", EXAMPLE_JSON) else [])
+        changed += [p.stem for p in sorted(RECORDED_SERIES.glob("*.json")) if write_back_series(p)]
         print(f"re-derived the facts of {len(changed)} of {len(names)} records", file=sys.stderr)
     print("| record | seeds | full (mean ± std) | full's rate | threshold | d90 status | d90 (interpolated) "
           "| 95 % interval | wall |")

@@ -226,63 +226,64 @@ def test_tiny_language_model_table_recomputes_from_its_runs():
     assert f"{log['steps']:,} steps" in readme and f"{log['loss'][-1]['dev_loss']:.2f}" in readme
 
 
-def test_the_self_supervised_pairing_row_recomputes_from_its_series():
+def _series_pair(name: str, source: str, epochs: int):
+    """(the recorded series' entries by (source, epochs), the ratio text and verdict of epochs against scratch)."""
+    from idim_core import series
+    from idim_core.results import pair, ratio_text
+
+    rec = series.recorded(name)
+    res = series.recorded_results(rec)
+    by = {(e["pretrain"], e["pretrain_epochs"]): e for e in rec["series"]["entries"]}
+    scratch = next(e for e in rec["series"]["entries"] if not e["pretrain_epochs"])
+    pr = pair(res[by[(source, epochs)]["run_id"]], res[scratch["run_id"]])
+    return by, scratch, ratio_text(pr), pr["verdict"]
+
+
+def _cell(e):
+    lo, hi = e["d90_ci"]
+    return f"≈ {e['d90_interpolated']:,.0f} ({lo:,.0f}–{hi:,.0f})" if hi is not None else \
+        f"≈ {e['d90_interpolated']:,.0f} ({lo:,.0f} – > max d)"
+
+
+WORD = {"a lower": "lower", "b lower": "higher", "not shown": "not shown"}
+
+
+def test_the_pairing_rows_recompute_from_their_series_by_the_ratio():
+    """README's rows for the recorded pairings: every figure from the records, every verdict from one bootstrap of the
+    ratio d90 pre-trained / from scratch (the Series page's and Learn's own rule)."""
     from idim_core import series
 
-    out = series.recorded("mlp-digit-ge5-denoise")["series"]
-    by = {e["pretrain_epochs"]: e for e in out["entries"]}
-    cell = lambda e: f"≈ {e['d90_interpolated']:,.0f} ({e['d90_ci'][0]:,.0f}–{e['d90_ci'][1]:,.0f})"  # noqa: E731
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    row = (f"| {cell(by[0])} | {cell(by[10])}; after 30 epochs {cell(by[30])} | lower, intervals overlap: not shown")
+    by, scratch, txt, word = _series_pair("mlp-digit-ge5-amounts", "mnist5k@a", 10)
+    _, _, ctxt, cword = _series_pair("mlp-digit-ge5-amounts", "mnist5k@a:shuffled", 10)
+    assert (word, cword) == ("a lower", "not shown")
+    row = (f"| {_cell(scratch)} | {_cell(by[('mnist5k@a', 10)])}; control {_cell(by[('mnist5k@a:shuffled', 10)])} | "
+           f"lower, ratio {txt}: shown; the control's {ctxt.split(' (')[0]} ({ctxt.split(' (')[1]}: not shown")
     assert row in readme, row
-    lo0 = by[0]["d90_ci"][0]
-    assert all(by[a]["d90_ci"][1] >= lo0 for a in (10, 30))  # overlapping: "not shown" is the right word
-    assert any("no change is shown" in line for line in series.verdict(out))
-
-
-def test_the_supervised_pairing_rows_recompute_from_their_series_at_both_rates():
-    """README's rows for 10-way digits -> digit >= 5, pre-trained at 1e-3 (the recorded series) and at 1e-2, and the
-    denoising source at 1e-2: every figure from the records, every verdict from their intervals."""
-    from idim_core import series
-
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    cell = lambda e: f"≈ {e['d90_interpolated']:,.0f} ({e['d90_ci'][0]:,.0f}–{e['d90_ci'][1]:,.0f})"  # noqa: E731
-
-    def entries(name):
-        out = series.recorded(name)["series"]
-        return ({e["pretrain_epochs"]: e for e in out["entries"] if not e["pretrain"].endswith(":shuffled")},
-                {e["pretrain_epochs"]: e for e in out["entries"] if e["pretrain"].endswith(":shuffled")})
-
-    for name, verdict in (("mlp-digit-ge5-amounts", "lower, intervals overlap: not shown"),
-                          ("mlp-digit-ge5-amounts-lr-1e-2", "lower, intervals apart")):
-        real, ctrl = entries(name)
-        apart = real[10]["d90_ci"][1] < real[0]["d90_ci"][0]
-        assert apart == ("apart" in verdict)
-        row = f"| {cell(real[0])} | {cell(real[10])}; control {cell(ctrl[10])} | {verdict}"
-        assert row in readme, row
-    assert series.recorded("mlp-digit-ge5-amounts")["command"].startswith("idim series --model mlp --lr-full 0.001")
-    assert "--lr-full" not in series.recorded("mlp-digit-ge5-amounts-lr-1e-2")["command"]  # the default, 1e-2
-    real, _ = entries("mlp-digit-ge5-denoise-lr-1e-2")
-    assert real[10]["d90_ci"][0] > real[0]["d90_ci"][1] and real[30]["d90_status"] == "not_reached"
-    lo, hi = real[10]["d90_ci"]
-    assert hi is None
-    row = (f"| {cell(real[0])} | ≈ {real[10]['d90_interpolated']:,.0f} ({lo:,.0f} – > max d); after 30 epochs > max d "
-           "| higher, intervals apart")
+    by, scratch, txt, word = _series_pair("mlp-digit-ge5-amounts-lr-1e-2", "mnist5k@a", 10)
+    assert word == "a lower"
+    row = (f"| {_cell(scratch)} | {_cell(by[('mnist5k@a', 10)])}; control {_cell(by[('mnist5k@a:shuffled', 10)])} | "
+           f"lower, ratio {txt}: shown")
     assert row in readme, row
-
-
-def test_the_lesson_plans_comparison_table_gives_the_ratios_verdicts():
-    """docs/tutorials/class-in-45-minutes.md: each ready-made comparison's row, recomputed from the records."""
-    plan = " ".join((ROOT / "docs" / "tutorials" / "class-in-45-minutes.md").read_text(encoding="utf-8").split())
-    mlp, lenet = rec("mlp-mnist5k"), rec("lenet-mnist5k")
-    cases = [((lenet, mlp), "a lower", f"LeNet needs fewer (d90 ≈ {d90(lenet)} against {d90(mlp)}; ratio "),
-             ((rec("lenet-mnist5k-shuffled-pixels"), lenet), "b lower", "LeNet's d90 rises about 4× (ratio "),
-             ((rec("mlp-mnist5k-shuffled-pixels"), mlp), "not shown", "the fully connected net's does not move (not shown)"),
-             ((rec("mlp-mnist5k-shuffled-labels"), mlp), "b lower", "about 9× more (ratio "),
-             ((rec("minilm-l2-mr"), rec("minilm-l6-mr")), "not shown", "not shown, these runs do not say")]
-    for (a, b), word, words in cases:
-        txt, got = ratio(a, b)
-        assert got == word, (a["run_id"], b["run_id"], got)
-        assert words in plan, words
-        if "(ratio " in words or "; ratio " in words:
-            assert words + txt.replace(" (", ", ").rstrip(")") in plan, (words, txt)
+    by, scratch, txt, word = _series_pair("mlp-digit-ge5-denoise", "mnist5k@a:denoise", 10)
+    _, _, txt30, word30 = _series_pair("mlp-digit-ge5-denoise", "mnist5k@a:denoise", 30)
+    assert (word, word30) == ("a lower", "not shown")
+    row = (f"| {_cell(scratch)} | {_cell(by[('mnist5k@a:denoise', 10)])}; after 30 epochs "
+           f"{_cell(by[('mnist5k@a:denoise', 30)])} | lower, ratio {txt}: shown; after 30 epochs {txt30}: not shown")
+    assert row in readme, row
+    by, scratch, txt, word = _series_pair("mlp-digit-ge5-denoise-lr-1e-2", "mnist5k@a:denoise", 10)
+    assert word == "b lower" and by[("mnist5k@a:denoise", 30)]["d90_status"] == "not_reached"
+    row = (f"| {_cell(scratch)} | {_cell(by[('mnist5k@a:denoise', 10)])}; after 30 epochs > max d | higher, ratio "
+           f"{txt}: shown")
+    assert row in readme, row
+    # the paragraph's ratios after 30 epochs, and the series' own verdict lines agree
+    for name, src, words in (("mlp-digit-ge5-amounts", "mnist5k@a", "after 30 epochs it is {t}, **shown**"),
+                             ("mlp-digit-ge5-amounts", "mnist5k@a:shuffled", "(after 30 epochs {r})"),
+                             ("mlp-digit-ge5-amounts-lr-1e-2", "mnist5k@a", "(after 30 epochs {r}: shown)")):
+        _, _, txt, _ = _series_pair(name, src, 30)
+        r = txt.replace(" (", ", ").rstrip(")")
+        assert words.format(r=r, t=txt) in readme, words.format(r=r, t=txt)
+    rec = series.recorded("mlp-digit-ge5-amounts")
+    lines = series.verdict(rec["series"], series.recorded_results(rec))
+    assert any(line.startswith("mnist5k@a:") and line.endswith(": shown") for line in lines)
+    assert any(line.startswith("mnist5k@a:shuffled:") and "no change shown" in line for line in lines)

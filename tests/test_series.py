@@ -232,28 +232,26 @@ def test_learn_tells_a_recorded_series(home, monkeypatch, tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     words = " ".join(m.value for m in at.markdown)
     assert "Does pre-training shrink d90?" in " ".join(h.value for h in at.header)
-    assert series.verdict(series.summary(store, sid))[0].split(":")[0] in words
+    out = series.summary(store, sid)
+    assert series.verdict(out, series.store_results(store, out))[0].split(":")[0] in words
 
 
-def test_the_verdict_states_the_estimates_direction_across_amounts_but_decides_from_intervals():
+def test_the_verdict_states_the_estimates_direction_across_amounts_but_decides_from_the_ratio():
+    """The direction over amounts is said as a direction; whether the largest amount changes d90 is read from one
+    bootstrap of the ratio of the two runs (the recorded series' own runs), and a run without its result says so."""
     from idim_core import series
 
-    def e(src, n, v, ci):
-        return {"run_id": f"r{src}{n}", "pretrain": src, "pretrain_epochs": n, "width": 200, "d90": round(v),
-                "d90_interpolated": v, "d90_ci": ci, "d90_status": "found"}
-
-    out = {"sources": ["a", "a:shuffled"], "widths": [200],
-           "entries": [e("a", 0, 129, [56, 316]), e("a", 1, 94, [44, 316]), e("a", 3, 57, [33, 100]),
-                       e("a", 30, 35, [21, 100]), e("a:shuffled", 1, 125, [74, 316]),
-                       e("a:shuffled", 3, 151, [56, 316])]}
-    lines = series.verdict(out)
-    assert any("from scratch" in x and "no change is shown" in x for x in lines)  # 56-316 against 21-100
-    trend = next(x for x in lines if x.startswith("a (width 200), the estimates"))
-    assert "falls at every amount" in trend and "0: ≈ 129" in trend and "30: ≈ 35" in trend
-    ctrl = next(x for x in lines if x.startswith("a:shuffled (width 200), the estimates"))
-    assert "no single direction" in ctrl
-    out["entries"][3]["d90_ci"] = [21, 50]  # apart: the intervals decide
-    assert any("lower, the intervals apart" in x for x in series.verdict(out))
+    rec = series.recorded("mlp-digit-ge5-amounts")
+    out, results = rec["series"], series.recorded_results(rec)
+    lines = series.verdict(out, results)
+    trend = next(x for x in lines if x.startswith("mnist5k@a, the estimates"))
+    assert "falls at every amount" in trend and "the ratio above says" in trend
+    assert any(x.startswith("mnist5k@a: ") and ": lower (ratio after / from scratch " in x and x.endswith(": shown")
+               for x in lines)
+    assert any(x.startswith("mnist5k@a:shuffled: ") and x.endswith("no change shown") for x in lines)
+    assert all("intervals apart" not in x and "intervals overlap" not in x for x in lines)
+    # without the runs' results there is nothing to bootstrap: no verdict is made up
+    assert any("no comparison" in x for x in series.verdict(out))
 
 
 def test_learn_tells_the_shipped_series_over_amounts_and_widths(home, monkeypatch):
@@ -273,7 +271,9 @@ def test_learn_tells_the_shipped_series_over_amounts_and_widths(home, monkeypatc
     assert not at.exception, [e.value for e in at.exception]
     words = " ".join(m.value for m in at.markdown)
     other = series.recorded("mlp-digit-ge5-amounts-lr-1e-2")  # the same series pre-trained at 1e-2
-    for line in series.verdict(amounts["series"]) + series.verdict(widths["series"]) + series.verdict(other["series"]):
+    lines = [line for rec in (amounts, widths, other) for line in series.verdict(rec["series"],
+                                                                               series.recorded_results(rec))]
+    for line in lines:
         assert line in words, line
     assert "falls at every amount" in words and "And against width" in words
-    assert "lower, the intervals apart" in words and "pre-trained at 1e-2" in words
+    assert ": shown" in words and "pre-trained at 1e-2" in words
