@@ -1060,3 +1060,21 @@ def test_explore_bitfit_needs_no_levels(store):
     assert errors(at) == []
     (run,) = store.list_runs()
     assert run["config"]["method"] == "bitfit" and run["config"]["dims"] == [0]
+
+
+def test_a_weak_ruler_is_said_on_live_and_compare(store):
+    """A baseline barely above always guessing (0.66 against a majority of 0.55 on 256 test examples: the floor sets
+    the threshold) gives a d90, but Live and Compare say in words that the ruler is weak."""
+    rid = seed_run(store, {10: [0.5], 100: [0.58], 1000: [0.64]}, baseline=0.66, max_eval=256)
+    res = result(store, rid)
+    assert res["ruler"] == "weak" and res["d90_status"] in ("found", "below_grid")
+    at = app({"run": rid}, "pages/live.py")
+    assert any("weak ruler" in w.value.lower() for w in at.warning)
+    assert any("weak ruler" in c.value for c in at.caption)
+    other = seed_run(store, {10: [0.5], 100: [0.75], 1000: [0.8]}, baseline=0.85, max_eval=256)
+    assert result(store, other)["ruler"] == "ok"
+    at = app({"runs": f"{rid},{other}"}, "pages/compare.py")
+    table = at.dataframe[0].value
+    assert "weak ruler" in table[table["run"] == rid].iloc[0]["note"]
+    assert "weak ruler" not in table[table["run"] == other].iloc[0]["note"]
+    assert any("Which needs fewer dimensions" in s.value for s in at.subheader)
