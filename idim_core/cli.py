@@ -51,6 +51,8 @@ def _NONNEG(text: str) -> int:
 
 _NONNEG.__name__ = "seed"
 MIN_POLL = 0.1  # seconds: the shortest wait between two looks at the queue (0 would spin a CPU core)
+MAX_POLL = 3600.0  # seconds: longer, and a queued run would wait hours for a worker that is running
+MAX_LIMIT = 1_000_000  # `idim ls --limit`: SQLite takes 64-bit integers only
 
 
 def _fmt_acc(v) -> str:
@@ -217,8 +219,8 @@ def cmd_ls(args) -> int:
     def short_d90(row):
         return short({**row, "d90_upper": row["d90"]}).replace("—", "-")
 
-    if args.limit is not None and args.limit < 1:
-        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if args.limit is not None and not 1 <= args.limit <= MAX_LIMIT:
+        raise UserError(f"--limit must be a whole number from 1 to {MAX_LIMIT:,}, got {args.limit}")
     store = _store(args)
     runs = store.list_runs(args.limit)
     rows = []
@@ -341,7 +343,15 @@ def cmd_export(args) -> int:
 
 
 def cmd_cancel(args) -> int:
+    from . import series
+
     store = _store(args)
+    if series.SERIES_ID_RE.match(args.run_id):  # a series id (s + 11 hex digits): every run of it
+        states = series.cancel(store, args.run_id)
+        for rid, state in states.items():
+            print(f"run {rid}: {state}")
+        print(f"series {args.run_id}: {len(states)} run(s)")
+        return 0
     state = store.request_cancel(args.run_id)
     print(f"run {args.run_id}: {state}")
     return 0
@@ -399,9 +409,9 @@ def cmd_worker(args) -> int:
 
     from .worker import main as worker_main
 
-    if not math.isfinite(args.poll) or args.poll < MIN_POLL:
-        raise UserError(f"--poll must be at least {MIN_POLL:g} seconds (the wait between two looks at the queue), "
-                        f"got {args.poll:g}")
+    if not math.isfinite(args.poll) or not MIN_POLL <= args.poll <= MAX_POLL:
+        raise UserError(f"--poll must be from {MIN_POLL:g} to {MAX_POLL:g} seconds (the wait between two looks at "
+                        f"the queue), got {args.poll:g}")
     return worker_main(home=args.home, once=args.once, poll=args.poll)
 
 
@@ -416,9 +426,12 @@ def cmd_bench(args) -> int:
         raise UserError(f"--model is {len(args.model):,} characters long; the limit is {MAX_TEXT:,}")
     args.device = check_device_name(args.device)
     check_device(args.device)
+    for flag, v, lo, hi in (("--batch", args.batch, 1, 4096), ("--seq", args.seq, 1, 4096),
+                            ("--pairs", args.pairs, 1, 1000), ("--threads", args.threads, 1, 1024),
+                            ("--seeds", args.seeds, 1, 100), ("--dim", args.dim, 1, 10**9)):
+        if v is not None and not lo <= v <= hi:
+            raise UserError(f"{flag} must be a whole number from {lo:,} to {hi:,}, got {v}")
     if args.what == "step":
-        if args.dim < 1:
-            raise UserError("--dim must be at least 1")
         out = bench.step_bench(args.model or "minilm-l6", args.method, args.projection, args.dim, args.batch, args.seq,
                                args.pairs, device=args.device, threads=args.threads, memory=not args.no_memory)
         if args.json:
@@ -443,7 +456,7 @@ def cmd_bench(args) -> int:
         overrides["model"] = args.model
     if args.task:
         overrides["task"] = args.task
-    if args.seeds:
+    if args.seeds is not None:
         overrides["seeds"] = args.seeds
     if args.claims_facts:
         overrides["claims_facts"] = True
@@ -513,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.set_defaults(func=cmd_run)
 
-    for name, fn, hlp in (("show", cmd_show, "show one run"), ("cancel", cmd_cancel, "ask a run to stop"),
+    for name, fn, hlp in (("show", cmd_show, "show one run"),
+                          ("cancel", cmd_cancel, "ask a run (or every run of a series id) to stop"),
                           ("resume", cmd_resume, "run the missing trials of an interrupted run"),
                           ("export", cmd_export, "write a run's points as CSV or JSON")):
         s = sub.add_parser(name, help=hlp, parents=[home])

@@ -55,6 +55,8 @@ def is_auto(dims) -> bool:
 # split's first: its order is a seeded shuffle) unless a run asks for every fact the claims use (--claims-facts):
 # then on the whole training split, and a subspace trial also quantises z (test split, and this many training
 # examples at 4 and 8 bits for the bound).
+MAX_LEVEL = 10**9  # the largest rank or vector length a link or a flag may ask for (no model here is larger)
+MAX_LR = 100.0  # a learning rate above this diverges on every model here: refused before a run is stored
 TRAIN_ACCURACY_N = 512
 QUANTISED_TRAIN_N = 512
 
@@ -415,6 +417,8 @@ def parse_ranks(text) -> list[int]:
         v = _ascii_number(t, "--ranks", "1,2,4,8")
         if not math.isfinite(v) or v != int(v) or v < 1:
             raise UserError(f"--ranks entry {t!r} is not a positive whole number")
+        if v > MAX_LEVEL:
+            raise UserError(f"--ranks entry {t} is larger than any model here ({MAX_LEVEL:,} at most)")
         if int(v) not in out:
             out.append(int(v))
     return sorted(out)
@@ -479,8 +483,8 @@ def make_config(**overrides) -> RunConfig:
     for key in ("lr_adapter", "lr_head"):
         lr = cfg.get(key)
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
-                               or lr <= 0):
-            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {lr!r}")
+                               or not 0 < lr <= MAX_LR):
+            raise UserError(f"--{key.replace('_', '-')} must be a positive number up to {MAX_LR:g}, got {lr!r}")
     k = cfg.get("lora_layers")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
         raise UserError(f"--lora-layers must be a whole number of layers, at least 1, got {k!r}")
@@ -510,8 +514,8 @@ def make_config(**overrides) -> RunConfig:
         raise UserError(f"--refine must be a whole number from 0 (off) to 20, got {refine!r}")
     for key in ("lr_full", "lr_subspace"):
         v = cfg[key]
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= MAX_LR:
+            raise UserError(f"--{key.replace('_', '-')} must be a positive number up to {MAX_LR:g}, got {v!r}")
     if not (isinstance(cfg["epochs"], (int, float)) and math.isfinite(cfg["epochs"]) and 0 < cfg["epochs"] <= 1000):
         raise UserError(f"--epochs must be a positive number, got {cfg['epochs']!r}")
     for key, lo in (("batch_size", 1), ("max_train", 8), ("max_eval", 8), ("max_length", 8), ("max_steps", 1)):
@@ -546,6 +550,9 @@ def make_config(**overrides) -> RunConfig:
         raise UserError(f"unknown setting {unknown[0]!r}; see `idim run --help`")
     run = RunConfig.from_stored(cfg)
     _methods.check(run)  # the method's own checks (ranks wider than the bundled model's layers, SAID's scales)
+    if axis == "rank" and D and max(run.ranks or [0]) > D:
+        raise UserError(f"--ranks {max(run.ranks):,} is more than the model's D = {D:,} parameters; no method here "
+                        "trains more numbers than the model has")
     if run.auto or axis != "d":
         return run
     check_dims_fit(run.dims, D)
@@ -700,22 +707,40 @@ def preflight(cfg: dict) -> None:
     if spec.source == "classic":
         from .classic import build, require_fashion, side_of
 
-        if cfg["task"] == "fashion-mnist":
+        if cfg["task"] == "fashion-mnist" or str(cfg.get("pretrain") or "").split("@")[0].split(":")[0] == \
+                "fashion-mnist":
             require_fashion()
         check_net = getattr(methods.get(cfg["method"]), "check_model", None)
         if check_net is not None:  # the nets are tiny: build one to check the method's levels fit
             check_net(build(cfg["model"], side_of(cfg["task"]), 10, 0), cfg)
         return  # make_config checked the pairing and D; the other images ship with idim
+    layers = spec.layers
     if spec.source != "bundled":
         n = models.count_params(cfg["model"])
         check_dims_fit(cfg["dims"], n)
+        layers = layers or config_int(spec.name, "num_hidden_layers")
         most = max_positions(spec.name)
         if most and cfg["max_length"] > most:
             raise UserError(f"--max-length {cfg['max_length']:,} is more than {spec.name} reads ({most:,} tokens); "
                             f"give at most {most:,}")
+    k = cfg.get("lora_layers")
+    if k is not None and layers and k > layers:
+        raise UserError(f"--lora-layers {k:,} is more than {spec.name}'s {layers} transformer layers; give at most "
+                        f"{layers} (or leave it out for every layer)")
     if not tasks.fixed(cfg["task"]):
         tasks.load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
                         cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])
+
+
+def config_int(model: str, key: str) -> int | None:
+    """A whole number from a hub or local model's config (such as its layers); None when it does not say."""
+    try:
+        from transformers import AutoConfig
+
+        n = getattr(AutoConfig.from_pretrained(model, trust_remote_code=False), key, None)
+    except Exception:  # noqa: BLE001 - check_model has already said what is wrong with the model
+        return None
+    return n if isinstance(n, int) and n > 0 else None
 
 
 def max_positions(model: str) -> int | None:

@@ -65,6 +65,20 @@ def series_id(base: dict, sources: list[str], amounts: list[int], widths: list) 
     return "s" + hashlib.sha1(blob.encode()).hexdigest()[:11]
 
 
+MAX_RUNS = 40  # runs one series may hold: five amounts, two sources and four widths fit; 0,1,...,1000 does not
+SERIES_ID_RE = __import__("re").compile(r"^s[0-9a-f]{11}$")
+
+
+def cancel(store, sid: str) -> dict[str, str]:
+    """Ask every run of series ``sid`` to stop: {run_id: the status it ends up with}; a one-line error for an
+    unknown series."""
+    runs = runs_of(store, sid)
+    if not runs:
+        raise UserError(f"no series {sid} in this store (see the Series page, or `idim ls`)")
+    return {r["id"]: (store.request_cancel(r["id"]) if r["status"] in ("queued", "running") else r["status"])
+            for r in runs}
+
+
 def runs_of(store, sid: str) -> list[dict]:
     """The runs of series ``sid``, oldest first."""
     return [r for r in reversed(store.list_runs()) if isinstance(r["config"].get("series"), dict)
@@ -116,6 +130,10 @@ def configs(overrides: dict, sources: list[str], amounts: list[int], widths: lis
     if not sources:
         raise UserError("a series needs --pretrain, the source to pre-train on (such as mnist5k:0-4)")
     entries = plan(sources, amounts, widths)
+    if len(entries) > MAX_RUNS:
+        raise UserError(f"this series would queue {len(entries):,} runs ({len(sources)} source(s), {len(amounts)} "
+                        f"amount(s), {len(widths or [None])} width(s)); a series holds at most {MAX_RUNS}: give "
+                        "fewer amounts (such as 0,1,3,10,30)")
     cfgs = [make_config(**{**overrides, **e}) for e in entries]
     sid = series_id(cfgs[0], sources, amounts, widths)
     spec = {"id": sid, "axis": "width" if len(widths) > 1 else "pretrain_epochs", "sources": sources,
@@ -167,10 +185,23 @@ def parse_source_kind(text: str) -> str:
     return parse_source(text).kind
 
 
+def preflight_sources(cfgs: list, preflight) -> None:
+    """``preflight`` once per distinct source (and width) of a series: each one's data must load."""
+    seen = set()
+    for cfg in cfgs:
+        key = (cfg.get("pretrain"), cfg.get("width"))
+        if key not in seen:
+            seen.add(key)
+            preflight(cfg)
+
+
 def queue(store, overrides: dict, sources: list[str], amounts: list[int], widths: list) -> tuple[str, list[str]]:
     """The app's action: the series' missing runs queued for the background worker (which takes them oldest
     first, so in order); stopped ones queued again.  (series id, the run ids queued)."""
+    from .runconfig import preflight
+
     sid, cfgs = configs(overrides, sources, amounts, widths)
+    preflight_sources(cfgs, preflight)  # a source that cannot load is refused before any run is stored
     existing = runs_of(store, sid)
     out = []
     for cfg in cfgs:
@@ -264,7 +295,7 @@ def cmd_series(args) -> int:
     sources = sources_of(args)
     from .runconfig import preflight
 
-    preflight(configs(overrides, sources, amounts, widths)[1][0])  # every entry checked before anything is stored
+    preflight_sources(configs(overrides, sources, amounts, widths)[1], preflight)  # checked before anything is stored
     return _finish(_store(args), overrides, sources, amounts, widths, args, Progress(quiet=args.quiet), _owner())
 
 

@@ -223,7 +223,24 @@ LONG = "x" * 5000
     (["tasks", "{csv:nolabel}", "--label-column", ""], "name is empty"),
     (["tasks", "csv:" + LONG], "limit is 1,024"),
     (["tasks", "mr", "--max-length", "٣"], "invalid int value"),
-    (["ls", "--limit", "-1"], "--limit must be at least 1"),
+    (["ls", "--limit", "-1"], "--limit must be a whole number from 1"),
+    (["ls", "--limit", "100000000000000000000"], "--limit must be a whole number from 1 to 1,000,000"),
+    (["worker", "--poll", "1e308"], "--poll must be from 0.1 to 3600 seconds"),
+    (["bench", "step", "--batch", "0"], "--batch must be a whole number from 1"),
+    (["bench", "step", "--seq", "0"], "--seq must be a whole number from 1"),
+    (["bench", "step", "--threads", "-1"], "--threads must be a whole number from 1"),
+    (["bench", "step", "--pairs", "-1"], "--pairs must be a whole number from 1"),
+    (["bench", "sweep", "--seeds", "0"], "--seeds must be a whole number from 1"),
+    (["run", "--model", "mlp", "--task", "digits", "--lr-full", "1e308"], "--lr-full must be a positive number up to"),
+    (["run", "--model", "minilm-l1", "--task", "mr", "--method", "lora", "--lora-layers", "1000", "--queue"],
+     "more than minilm-l1's 1 transformer layers"),
+    (["run", "--model", "minilm-l1", "--task", "mr", "--method", "unilora", "--ranks", "1000000000000", "--queue"],
+     "larger than any model here"),
+    (["run", "--model", "minilm-l1", "--task", "mr", "--method", "unilora", "--ranks", "30000000", "--queue"],
+     "more than the model's D"),
+    (["series", "--model", "mlp", "--task", "mnist5k:ge5@b", "--pretrain", "mnist5k@a", "--pretrain-epochs",
+      ",".join(map(str, range(1001)))], "a series holds at most"),
+    (["cancel", "s0123456789a"], "no series s0123456789a"),
     (["ls", "--limit", "٣"], "invalid int value"),
     (["bench", "step", "--device", "tpu"], "unknown --device"),
     (["bench", "step", "--model", LONG], "limit is 1,024"),
@@ -236,3 +253,18 @@ def test_bad_input_to_other_commands_is_one_short_line(home, tmp_path, args, msg
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and msg in lines[0], r.stderr[-1500:]
     assert len(lines[0]) < 400 and "Error" not in lines[0]
+    assert not (home / "idim.db").exists() or "queued" not in run_cli("ls", home=home).stdout  # nothing stored
+
+
+def test_cancel_takes_a_series_id_and_stops_every_run_of_it(home):
+    from idim_core import series
+    from idim_core.store import Store
+
+    store = Store(home)
+    sid, rids = series.queue(store, {"model": "mlp", "task": "mnist5k:ge5@b", "dims": "10,100"}, ["mnist5k@a"],
+                             [0, 1, 3], [None])
+    assert len(rids) == 3
+    r = run_cli("cancel", sid, home=home)
+    assert r.returncode == 0, r.stderr
+    assert f"series {sid}: 3 run(s)" in r.stdout
+    assert {store.get_run(rid)["status"] for rid in rids} == {"cancelled"}
