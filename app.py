@@ -11,6 +11,8 @@ from idim_core.ui import serving, text, views, workers
 from idim_core.errors import UserError
 
 st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon=":material/monitoring:", layout="wide")
+if serving.served_mode():  # a class sees one line, never a traceback with the server's paths
+    st.set_option("client.showErrorDetails", "none")
 
 nav = st.navigation([
     st.Page("pages/explore.py", title="Explore", icon=":material/science:", default=True),

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import figures, text, views, workers
+from idim_core.ui import figures, serving, text, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import interval_text, p90_short, ruler_note, short as d90_short
@@ -51,7 +51,7 @@ def show_methods_table(results: list[dict]) -> None:
     st.subheader("Trainable parameters at 90 % of full fine-tuning")
     st.dataframe([{
         "run": r["run_id"], "method": figures.method_label(r), "model": r["model"],
-        "task": r["task"], "parameters at 90 %": p90_short(r) or "", "95 % interval": ci_cell(r),
+        "task": serving.shown(r["task"]), "parameters at 90 %": p90_short(r) or "", "95 % interval": ci_cell(r),
         "× d90": views.ratio_cell(r, ref_d90),
         "best mean accuracy": "" if r["best_accuracy"] is None else f"{r['best_accuracy']:.3f}",
         "seconds per trial": "" if r["seconds_per_trial"] is None else f"{r['seconds_per_trial']:.1f}",
@@ -128,7 +128,8 @@ else:
             return "" if v is None else v
 
         st.dataframe([{
-            "run": r["run_id"], "model": r["model"], "task": r["task"], "method": r["method"].upper(),
+            "run": r["run_id"], "model": serving.shown(r["model"]), "task": serving.shown(r["task"]),
+            "method": r["method"].upper(),
             "levels": views.levels_text(r), "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
             "seeds": r["config"].get("seeds", 1),
             "full training / fine-tuning": blank(r["baseline_accuracy"] and round(r["baseline_accuracy"], 3)),

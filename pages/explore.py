@@ -540,9 +540,13 @@ if st.button("Start run", type="primary", key=K("button", "start")):
             msg = forms.hide_path(msg, path, shown)
         st.error(text.md(form_message(msg)))
     else:
-        run_id = store.create_run(cfg, status="queued")
-        workers.ensure_worker(store.home)
-        st.switch_page("pages/live.py", query_params={"run": run_id})
+        try:
+            run_id = store.create_run(cfg, status="queued")
+        except UserError as e:  # a full or read-only store: one line, the form kept
+            st.error(text.md(e))
+        else:
+            workers.ensure_worker(store.home)
+            st.switch_page("pages/live.py", query_params={"run": run_id})
 
 st.caption("The run is trained by a background worker: you can close this tab, reload it, or open the run in "
            "another tab; nothing is lost. The command line sees the same runs (`idim ls`).")

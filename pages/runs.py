@@ -46,7 +46,7 @@ by_id = {r["run"]: r for r in rows}
 if want and want not in by_id:
     st.error(f"There is no run {text.md_repr(want)} in this store; pick one below.")
 sel = st.selectbox("Run", ids, index=ids.index(want) if want in ids else 0, key=K("select", "run"),
-                   format_func=lambda i: f"{i} · {by_id[i]['model']} · {by_id[i]['task']} · {by_id[i]['method']} · "
+                   format_func=lambda i: f"{i} · {serving.shown(by_id[i]['model'])} · {serving.shown(by_id[i]['task'])} · {by_id[i]['method']} · "
                                          f"{by_id[i]['status']}" + (" · recorded" if by_id[i]["recorded"] else ""))
 run = store.get_run(sel)
 if run is None:
@@ -58,10 +58,14 @@ c = st.columns(4)
 c[0].page_link("pages/live.py", label="Open the live view", query_params={"run": sel}, icon=":material/monitoring:")
 if status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
     if c[1].button("Resume", key=K("button", "resume"), help="Queue it again: finished trials are kept, only missing ones run."):
-        if store.requeue(sel):
-            store.event(sel, "info", "resumed from the app")
-        workers.ensure_worker(store.home)
-        st.switch_page("pages/live.py", query_params={"run": sel})
+        try:
+            if store.requeue(sel):
+                store.event(sel, "info", "resumed from the app")
+        except UserError as e:  # a read-only or full store
+            st.error(text.md(e))
+        else:
+            workers.ensure_worker(store.home)
+            st.switch_page("pages/live.py", query_params={"run": sel})
 if status in ("queued", "running", "interrupted"):
     if c[2].button("Cancel", key=K("button", "cancel"), help="Stop after the current step; finished trials are kept."):
         try:
@@ -90,10 +94,14 @@ else:
                     store.request_cancel(sel)
                 except UserError:
                     pass
-            store.delete_run(sel)
             st.session_state.pop(K("state", "confirm_delete"), None)
-            st.toast(f"Deleted run {text.md(sel)}")
-            st.rerun()
+            try:
+                store.delete_run(sel)
+            except UserError as e:  # a read-only or full store: nothing deleted, one line
+                st.error(text.md(e))
+            else:
+                st.toast(f"Deleted run {text.md(sel)}")
+                st.rerun()
         if n.button("No, keep it", key=K("button", "delete_no")):
             st.session_state.pop(K("state", "confirm_delete"), None)
             st.rerun()

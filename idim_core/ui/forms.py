@@ -79,12 +79,21 @@ def save_upload(home, name: str, data: bytes) -> Path:
         raise UserError(f"{name} is empty")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:40] or "upload"
     folder = Path(home) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}.csv"
-    if not path.exists():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    tmp = path.with_suffix(".part")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            tmp.write_bytes(data)
+            tmp.replace(path)
+    except OSError as e:  # a full disk, a read-only store: one line, and no half-written file left
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        why = e.strerror or type(e).__name__
+        raise UserError(f"{name} could not be saved on the server ({why}); free some space or ask the teacher "
+                        "to check the run store") from None
     return path
 
 

@@ -50,3 +50,41 @@ def served_mode(address: str | None = None, env: dict | None = None) -> bool:
         st = sys.modules.get("streamlit")
         address = st.get_option("server.address") if st is not None else "127.0.0.1"
     return not is_loopback(address)
+
+
+def server_roots() -> list[str]:
+    """Folders on the server whose paths a visitor has no business seeing: the run store (and its uploads), the
+    project, the user's home, the working directory, Python's prefix and the temporary folder; longest first."""
+    import sys as _sys
+    import tempfile
+    from pathlib import Path
+
+    from ..store import default_home
+
+    roots = set()
+    for p in (default_home(), Path(__file__).resolve().parents[2], Path.home(), Path.cwd(), Path(_sys.prefix),
+              Path(tempfile.gettempdir())):
+        try:
+            for q in (str(p), str(Path(p).resolve())):
+                if len(q) > 1:
+                    roots.add(q.rstrip("/\\"))
+        except OSError:
+            continue
+    return sorted(roots, key=len, reverse=True)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every server folder (``server_roots``) replaced by "…", and an upload's stored path
+    (``<store>/uploads/NAME-HASH.csv``) by the name it was uploaded as (``NAME.csv``): what a served page or export
+    may show of a message that names a file."""
+    import re
+
+    for root in server_roots():
+        text = text.replace(root, "…")
+    text = re.sub(r"…[/\\]uploads[/\\]([\w.-]+?)-[0-9a-f]{12}\.csv", r"\1.csv", text)
+    return re.sub(r"…[/\\]uploads[/\\][\w.-]+", "your upload", text)
+
+
+def shown(value):
+    """``value`` as a served page or download may show it: ``scrub``-bed in served mode, as it is otherwise."""
+    return scrub(value) if isinstance(value, str) and served_mode() else value

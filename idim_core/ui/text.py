@@ -22,12 +22,22 @@ import re
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>~$|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")  # a_b stays: no emphasis inside a word
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=www)(\.)")
+# GFM links bare addresses even where their punctuation is escaped: a word joiner (U+2060, invisible) splits
+# "https" from "://", "www" from ".", and "@" from an e-mail address's domain, so no part of them is a link
+_LINKY = re.compile(r"(?i)(?<=[a-z0-9])(?=:/)|(?<=www)(?=\\?\.)|(?<=@)(?=[a-z0-9])")
+WJ = "\u2060"
 _LEADING = re.compile(r"^(\s*)([#+-](?=\s|$)|>|\d{1,9}(?=[.)](?:\s|$)))")  # heading, list, quote
 
 
 def md(value: object) -> str:
-    """``value`` as literal text inside Streamlit markdown."""
-    text = _BREAKS.sub(" ", str(value))
+    """``value`` as literal text inside Streamlit markdown (in served mode, with server folders left out)."""
+    from . import serving
+
+    text = str(value)
+    if serving.served_mode():
+        text = serving.scrub(text)
+    text = _BREAKS.sub(" ", text)
+    text = _LINKY.sub(WJ, text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
     return _LEADING.sub(lambda m: m.group(1) + ("\\" + m.group(2) if not m.group(2)[0].isdigit()
@@ -50,5 +60,8 @@ def code(value: object) -> str:
 
 
 def html_text(value: object) -> str:
-    """``value`` as text inside HTML or a Plotly label (``<a href>``, ``<img>`` and entities shown, not run)."""
-    return html.escape(str(value), quote=True)
+    """``value`` as text inside HTML or a Plotly label (``<a href>``, ``<img>`` and entities shown, not run; in
+    served mode, server folders left out)."""
+    from . import serving
+
+    return html.escape(serving.shown(str(value)), quote=True)

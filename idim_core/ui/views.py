@@ -5,6 +5,7 @@ import json
 import time
 
 from ..common import env_seconds
+from . import serving
 from ..store import Store
 from ..runconfig import DEFAULTS, is_auto
 
@@ -30,7 +31,8 @@ def run_label(run: dict) -> str:
     cfg = run["config"]
     rec = " · recorded" if cfg.get("recorded") else ""
     shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
-    return f"{run['id']} · {cfg['model']} · {cfg['task']}{shuf} · {cfg['method'].upper()} · {run['status']}{rec}"
+    return (f"{run['id']} · {serving.shown(cfg['model'])} · {serving.shown(cfg['task'])}{shuf} · "
+            f"{cfg['method'].upper()} · {run['status']}{rec}")
 
 
 def runs_table(store: Store, limit: int | None = None) -> list[dict]:
@@ -44,8 +46,8 @@ def runs_table(store: Store, limit: int | None = None) -> list[dict]:
         rows.append({
             "run": r["id"],
             "status": res["status"],
-            "model": res["model"],
-            "task": res["task"],
+            "model": serving.shown(res["model"]),
+            "task": serving.shown(res["task"]),
             "method": res["method"].upper(),
             "projection": res["projection"] if res.get("axis", "d") == "d" else "",
             "levels": levels_text(res, projection=False, compact=True),
@@ -97,11 +99,11 @@ def baseline_warning(res: dict) -> str | None:
 def export_csv(res: dict) -> str:
     from ..results import export_csv as _csv  # the same format as `idim export`
 
-    return _csv(res)
+    return serving.shown(_csv(res))  # served: no server folder in a download either
 
 
 def export_json(res: dict) -> str:
-    return json.dumps(res, indent=2) + "\n"
+    return serving.shown(json.dumps(res, indent=2) + "\n")
 
 
 AGHAJANYAN_2021 = [
