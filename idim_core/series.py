@@ -195,19 +195,24 @@ def preflight_sources(cfgs: list, preflight) -> None:
             preflight(cfg)
 
 
-def queue(store, overrides: dict, sources: list[str], amounts: list[int], widths: list) -> tuple[str, list[str]]:
+def queue(store, overrides: dict, sources: list[str], amounts: list[int], widths: list, visitor: str | None = None,
+          check=None) -> tuple[str, list[str]]:
     """The app's action: the series' missing runs queued for the background worker (which takes them oldest
-    first, so in order); stopped ones queued again.  (series id, the run ids queued)."""
+    first, so in order); stopped ones queued again.  (series id, the run ids queued).  ``visitor``: the browser
+    that queued it (served mode); ``check(n)``: called with the number of runs before any is stored (the served
+    app's fair share)."""
     from .runconfig import preflight
 
     sid, cfgs = configs(overrides, sources, amounts, widths)
+    if check is not None:
+        check(len(cfgs))
     preflight_sources(cfgs, preflight)  # a source that cannot load is refused before any run is stored
     existing = runs_of(store, sid)
     out = []
     for cfg in cfgs:
         r = _match(existing, cfg)
         if r is None:
-            out.append(store.create_run(cfg, status="queued"))
+            out.append(store.create_run(cfg, status="queued", visitor=visitor))
         elif r["status"] in ("interrupted", "failed", "cancelled") and store.requeue(r["id"]):
             out.append(r["id"])
     return sid, out

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from .errors import UserError
 
-SCHEMA_VERSION = 4  # 2: runs.active_seconds, trials.correct; 3: trials.peak_mb; 4: trials.train_accuracy, extra
+SCHEMA_VERSION = 5  # 2: runs.active_seconds, trials.correct; 3: trials.peak_mb; 4: trials.train_accuracy, extra;
+# 5: runs.visitor (the browser that started a run in served mode), guesses
 # seconds without a heartbeat before a running run counts as interrupted (tests shorten it)
 STALE_AFTER = float(os.environ.get("IDIM_STALE_AFTER", "20"))
 RUN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -46,7 +47,8 @@ CREATE TABLE IF NOT EXISTS runs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     summary TEXT,
-    active_seconds REAL            -- seconds of earlier segments (a resumed run's wall time skips the gap)
+    active_seconds REAL,           -- seconds of earlier segments (a resumed run's wall time skips the gap)
+    visitor TEXT                   -- served mode: a hash of the browser that started it (NULL: the CLI, the teacher)
 );
 CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,6 +88,14 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS guesses (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    visitor TEXT NOT NULL,         -- one guess per browser and run
+    d REAL NOT NULL,
+    t REAL NOT NULL,
+    PRIMARY KEY (run_id, visitor)
+);
 """
 
 
@@ -326,14 +336,18 @@ class Store:
             self._conn = None
 
     # -- runs ----------------------------------------------------------------
-    def create_run(self, config: dict, status: str = "queued", owner: str | None = None) -> str:
+    def create_run(self, config: dict, status: str = "queued", owner: str | None = None,
+                   visitor: str | None = None) -> str:
+        """A new run; ``visitor``: the browser that started it in served mode (only it, or the teacher, may stop,
+        resume or delete it)."""
         run_id = uuid.uuid4().hex[:12]
         now = time.time()
         with self._tx() as c:
             c.execute(
-                "INSERT INTO runs(id, created, updated, status, config, owner, heartbeat, started) VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs(id, created, updated, status, config, owner, heartbeat, started, visitor) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
                 (run_id, now, now, status, json.dumps(dict(config)), owner,
-                 now if status == "running" else None, now if status == "running" else None),
+                 now if status == "running" else None, now if status == "running" else None, visitor),
             )
             c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)",
                       (run_id, now, "info", f"run created ({status})"))
@@ -497,6 +511,25 @@ class Store:
     def cancel_requested(self, run_id: str) -> bool:
         rows = self._q("SELECT cancel_requested FROM runs WHERE id=?", (run_id,))
         return bool(rows and rows[0][0])
+
+    def waiting(self, visitor: str | None = None) -> int:
+        """Runs queued or running (of one visitor, when given): what the served app's fair shares count."""
+        sql = "SELECT count(*) FROM runs WHERE status IN ('queued','running')"
+        rows = self._q(sql + (" AND visitor=?" if visitor else ""), (visitor,) if visitor else ())
+        return int(rows[0][0])
+
+    # -- guesses: where the class thinks a run's curve will cross ---------------------------------------
+    def add_guess(self, run_id: str, visitor: str, d: float) -> bool:
+        """One guess of d90 per browser and run; False (nothing changed) when this browser has guessed already."""
+        self.require_run(run_id)
+        with self._tx() as c:
+            cur = c.execute("INSERT OR IGNORE INTO guesses(run_id, visitor, d, t) VALUES (?,?,?,?)",
+                            (run_id, visitor, float(d), time.time()))
+            return cur.rowcount == 1
+
+    def guesses(self, run_id: str) -> list[dict]:
+        return [{"d": r["d"], "t": r["t"], "visitor": r["visitor"]}
+                for r in self._q("SELECT d, t, visitor FROM guesses WHERE run_id=? ORDER BY t", (run_id,))]
 
     def delete_run(self, run_id: str) -> None:
         with self._tx() as c:

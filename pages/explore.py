@@ -9,7 +9,7 @@ import re
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import estimates, figures, forms, serving, text, workers
+from idim_core.ui import estimates, figures, forms, serving, text, visitors, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
@@ -532,6 +532,7 @@ if st.button("Start run", type="primary", key=K("button", "start")):
         if SERVED and not forms.served_allows(model, task, store.home):
             raise UserError("in served mode only the bundled models and tasks, and uploaded CSV files, can be used")
         cfg = make_config(**overrides)
+        visitors.check_share(store, secs if draft is not None else None)  # served: fair shares of one worker
         with st.spinner("Checking the model and the task ..."):
             forms.preflight_isolated(cfg)
     except UserError as e:
@@ -541,7 +542,7 @@ if st.button("Start run", type="primary", key=K("button", "start")):
         st.error(text.md(form_message(msg)))
     else:
         try:
-            run_id = store.create_run(cfg, status="queued")
+            run_id = store.create_run(cfg, status="queued", visitor=visitors.owner_for_new_run())
         except UserError as e:  # a full or read-only store: one line, the form kept
             st.error(text.md(e))
         else:

@@ -15,7 +15,7 @@ from idim_core.classic import is_classic_model
 
 from idim_core import d90 as d90mod
 
-from idim_core.ui import estimates, figures, text, views, workers
+from idim_core.ui import estimates, figures, text, views, visitors, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import short as d90_short
@@ -141,7 +141,9 @@ def live_view() -> None:
                        "in log d between the two grid points around the threshold; the interval resamples seeds and "
                        "test examples.")
     with top[3]:
-        if status in ("queued", "running", "interrupted"):
+        if status in ("queued", "running", "interrupted") and not visitors.may_change(run):
+            st.caption(text.md(visitors.READ_ONLY))
+        elif status in ("queued", "running", "interrupted"):
             if run.get("cancel_requested"):
                 st.button("Cancelling …", disabled=True, key=K("button", "cancelling"))
             elif st.button("Cancel", key=K("button", "cancel"), help="Stop after the current step; finished trials are kept."):

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import figures, serving, text, views, workers
+from idim_core.ui import figures, serving, text, views, visitors, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.store import FINAL
@@ -56,7 +56,10 @@ status = run["status"]
 
 c = st.columns(4)
 c[0].page_link("pages/live.py", label="Open the live view", query_params={"run": sel}, icon=":material/monitoring:")
-if status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
+mine = visitors.may_change(run)  # served mode: only the browser that started it, or the teacher
+if not mine:
+    st.caption(text.md(visitors.READ_ONLY))
+if mine and status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
     if c[1].button("Resume", key=K("button", "resume"), help="Queue it again: finished trials are kept, only missing ones run."):
         try:
             if store.requeue(sel):
@@ -66,7 +69,7 @@ if status in ("interrupted", "failed", "cancelled") and not run["config"].get("r
         else:
             workers.ensure_worker(store.home)
             st.switch_page("pages/live.py", query_params={"run": sel})
-if status in ("queued", "running", "interrupted"):
+if mine and status in ("queued", "running", "interrupted"):
     if c[2].button("Cancel", key=K("button", "cancel"), help="Stop after the current step; finished trials are kept."):
         try:
             state = store.request_cancel(sel)
@@ -77,7 +80,9 @@ if status in ("queued", "running", "interrupted"):
 
 pending = st.session_state.get(K("state", "confirm_delete"))
 training = status == "running"  # the worker is writing to it: cancel first, delete once it stopped
-if pending != sel or training:
+if not mine:
+    pass
+elif pending != sel or training:
     if c[3].button("Delete …", key=K("button", "delete"), disabled=training,
                    help="Cancel the run first; it can be deleted once it has stopped." if training
                    else "Remove the run and all its trials from the store."):

@@ -7,7 +7,7 @@ from idim_core import series as series_mod
 from idim_core.classic import CLASSIC_MODELS
 from idim_core.d90 import interval_text
 from idim_core.errors import UserError
-from idim_core.ui import figures, text, workers
+from idim_core.ui import figures, text, visitors, workers
 from idim_core.ui.keys import keys_for
 
 from pages._first_run import through_app
@@ -46,7 +46,9 @@ with st.expander("Start a series", expanded=not series_mod.list_series(store)):
                 srcs.append(source.strip() + ":shuffled")
             sid, rids = series_mod.queue(store, {"model": model, "task": task.strip(), "dims": "auto",
                                                  "seeds": int(seeds)}, srcs,
-                                         series_mod.parse_amounts(amounts), [None])
+                                         series_mod.parse_amounts(amounts), [None],
+                                         visitor=visitors.owner_for_new_run(),
+                                         check=lambda n: visitors.check_series(store, n))
             st.query_params["series"] = sid
             st.success(f"series {sid}: {len(rids)} run(s) queued for the background worker")
         except UserError as e:

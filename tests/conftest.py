@@ -43,3 +43,17 @@ TIMING = ("seconds", "peak_mb")  # measured per trial: not determined by the see
 def untimed(points: list[dict]) -> list[dict]:
     """A run's points without what the machine measured (time, memory): what the seeds decide."""
     return [{k: v for k, v in p.items() if k not in TIMING} for p in points]
+
+
+@pytest.fixture(autouse=True)
+def _streamlit_error_details():
+    """The served app turns Streamlit's error details off for its process (app.py); a test that ran it in served
+    mode gives the next test the option as it found it."""
+    import sys as _sys
+
+    st = _sys.modules.get("streamlit")
+    before = st.get_option("client.showErrorDetails") if st is not None else None
+    yield
+    st = _sys.modules.get("streamlit")
+    if st is not None and before is not None and st.get_option("client.showErrorDetails") != before:
+        st.set_option("client.showErrorDetails", before)

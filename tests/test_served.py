@@ -261,3 +261,101 @@ def test_app_charts_show_a_runs_html_words_as_text(store):
         words = [t.name or "" for t in fig.data] + [a.text or "" for a in fig.layout.annotations or ()]
         assert not [w for w in words if "<a " in w], words
     assert any("&lt;a href=" in (t.name or "") for t in figs[1].data)
+
+
+# ---------------------------------------------------------------------------------------------- issue 46
+def test_in_served_mode_another_browsers_run_is_read_only(store, monkeypatch):
+    """A run another browser started: no Cancel, Resume or Delete on Runs or Live, one sentence saying why; the
+    run this browser starts keeps its buttons after a rerun."""
+    monkeypatch.setenv("IDIM_SERVED", "1")
+    theirs = seed_run(store, {10: [0.5]}, status="queued")
+    store._q("UPDATE runs SET visitor='another-browser0' WHERE id=?", (theirs,))
+    for page, buttons in (("pages/runs.py", ("runs:button:cancel", "runs:button:delete")),
+                          ("pages/live.py", ("live:button:cancel",))):
+        at = app({"run": theirs}, page)
+        keys = {b.key for b in at.button}
+        assert not keys & set(buttons), (page, keys)
+        assert any("started from another browser" in c.value for c in at.caption), page
+    # the teacher (not served) may act on it
+    monkeypatch.delenv("IDIM_SERVED")
+    at = app({"run": theirs}, "pages/runs.py")
+    assert "runs:button:cancel" in {b.key for b in at.button}
+
+
+def test_the_visitor_identity_comes_from_the_browsers_xsrf_cookie():
+    from idim_core.ui import visitors
+
+    mask, token = "0f" * 16, "a5" * 16
+    masked = bytes(a ^ b for a, b in zip(bytes.fromhex(mask), bytes.fromhex(token))).hex()
+    assert visitors._token(f"2|{mask}|{masked}|1700000000") == token  # the token, whatever the mask
+    other = "33" * 16
+    masked2 = bytes(a ^ b for a, b in zip(bytes.fromhex(other), bytes.fromhex(token))).hex()
+    assert visitors._token(f"2|{other}|{masked2}|1700000001") == token
+    assert visitors._token(None) is None and visitors._token("plain") == "plain"
+
+
+def test_served_fair_shares_refuse_in_one_line_before_anything_is_stored(store, monkeypatch):
+    from idim_core.errors import UserError
+    from idim_core.ui import visitors
+
+    monkeypatch.setenv("IDIM_SERVED", "1")
+    monkeypatch.setattr(visitors, "visitor_id", lambda: "me-browser-00000")
+    for _ in range(visitors.MAX_PER_VISITOR):
+        rid = seed_run(store, {10: [0.5]}, status="queued")
+        store._q("UPDATE runs SET visitor='me-browser-00000' WHERE id=?", (rid,))
+    with pytest.raises(UserError, match="each browser may have 3 at a time"):
+        visitors.check_share(store, 60.0)
+    monkeypatch.setattr(visitors, "visitor_id", lambda: "someone-else-000")
+    visitors.check_share(store, 60.0)  # another browser still has its share
+    with pytest.raises(UserError, match="may take at most 30 min"):
+        visitors.check_share(store, 3_298_378.6 * 3600)
+    with pytest.raises(UserError, match="a series may queue at most 12"):
+        visitors.check_series(store, 2001)
+    monkeypatch.setattr(visitors, "MAX_QUEUE", 3)
+    with pytest.raises(UserError, match="queue is full"):
+        visitors.check_share(store, 60.0)
+
+
+@pytest.mark.parametrize("query", [
+    {"run": "Session expired: sign in again at https://evil.example/login"},
+    {"run": "www.evil.example"},
+    {"run": "write to name@evil.example"},
+])
+def test_text_from_a_link_never_becomes_a_link_in_served_mode(store, monkeypatch, query):
+    monkeypatch.setenv("IDIM_SERVED", "1")
+    at = app(query, "pages/live.py")
+    body = " ".join(markdown_bodies(at))
+    assert "evil" in body  # the text is shown ...
+    for linky in ("https://evil", "www.evil", "@evil"):
+        assert linky not in body, body  # ... but never as a bare address GFM would link
+
+
+def test_served_pages_show_no_server_path(store, monkeypatch):
+    monkeypatch.setenv("IDIM_SERVED", "1")
+    at = app({"run": "000000000000"}, "pages/live.py")
+    body = shown(at)
+    assert "000000000000" in body and str(store.home) not in body and "idim.db" in body
+    assert str(store.path) not in body
+
+
+def test_served_mode_hides_error_details(store, monkeypatch):
+    import streamlit as st
+
+    before = st.get_option("client.showErrorDetails")
+    monkeypatch.setenv("IDIM_SERVED", "1")
+    try:
+        app(None, None)
+        assert st.get_option("client.showErrorDetails") == "none"
+    finally:  # the option lives in this process: give the other tests theirs back
+        st.set_option("client.showErrorDetails", before)
+
+
+def test_an_upload_that_cannot_be_saved_is_one_line(tmp_path):
+    from idim_core.errors import UserError
+    from idim_core.ui import forms
+
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "uploads").write_text("not a folder")  # the uploads folder cannot be made: an OSError inside
+    with pytest.raises(UserError, match="could not be saved on the server"):
+        forms.save_upload(home, "mine.csv", b"text,label\na,0\n")
