@@ -207,6 +207,9 @@ def cmd_resume(args) -> int:
         raise UserError(f"run {args.run_id} is {run['status']}; nothing to resume (use --force to run its missing trials anyway)")
     if run["status"] == "running":
         raise UserError(f"run {args.run_id} is running in another process ({run.get('owner')}); cancel it first")
+    from .runconfig import check_data_unchanged
+
+    check_data_unchanged(run)  # a CSV task whose file changed: refused before anything is changed
     if run["status"] != "queued":
         store.reopen(args.run_id, force=args.force)
     return _execute(store, args.run_id, args)

@@ -756,3 +756,37 @@ def max_positions(model: str) -> int | None:
         return None
     # RoBERTa-type models keep two positions for the padding offset
     return n - 2 if getattr(c, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else n
+
+
+def data_fingerprint(cfg: dict) -> str | None:
+    """A task read from a file the user can change (``csv:PATH``): the SHA-256 of the file's bytes; None for
+    every other task (bundled data, image tasks, the hub's fixed revisions), or when the file cannot be read."""
+    import hashlib
+    from pathlib import Path
+
+    task = str(cfg.get("task") or "")
+    if not task.startswith("csv:"):
+        return None
+    h = hashlib.sha256()
+    try:
+        with open(Path(task[4:]).expanduser(), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def check_data_unchanged(run: dict) -> str | None:
+    """Before a run's missing trials train: the fingerprint its first start stored must still match its file (a
+    one-line UserError when the file changed or is gone); the fingerprint to store when it has none yet."""
+    cfg, summ = run["config"], run.get("summary") or {}
+    now = data_fingerprint(cfg)
+    old = summ.get("data_fingerprint")
+    task = str(cfg.get("task") or "")
+    if old and now != old:
+        why = "is gone" if now is None else "changed"
+        raise UserError(f"the CSV file of run {run['id']} {why} since its first trials trained ({task[4:]}); "
+                        "its finished trials were trained on the old file, so it cannot be resumed: start a new run "
+                        "on the file as it is now")
+    return None if old else now

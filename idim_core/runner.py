@@ -20,8 +20,8 @@ from .d90 import describe
 from .errors import UserError
 from .executors import TrialLost, TrialSpec
 from .results import result
-from .runconfig import (RunConfig, check_dims_fit, probe_key, searches_rate, shareable, shared_baseline,
-                        wants_probe)
+from .runconfig import (RunConfig, check_data_unchanged, check_dims_fit, probe_key, searches_rate, shareable,
+                        shared_baseline, wants_probe)
 from .search import adaptive_search, mean_of, parallel_search, refine_grid, val_of
 from .store import UNREADABLE, Store, owner_id, unreadable_error
 
@@ -100,11 +100,19 @@ class Runner:
             raise UserError(unreadable_error(run_id))
         cfg = RunConfig.from_stored(run["config"])
         device = pick_device(cfg.device)
+        try:
+            fingerprint = check_data_unchanged(run)  # a CSV changed since the first trials: refused, run untouched
+        except UserError as e:
+            if run["status"] == "queued":  # the worker's: the queued run cannot train, say so on it
+                store.end_run(run_id, "failed", str(e))
+            raise
         if run["status"] != "running" or run["owner"] != self.owner:
             if not store.claim(run_id, self.owner, device):
                 raise UserError(f"run {run_id} is {run['status']} and cannot be started here")
         else:
             store.update_run(run_id, device=device)
+        if fingerprint:
+            self._summary(data_fingerprint=fingerprint)
         hb = threading.Thread(target=self._heartbeat, daemon=True)
         hb.start()
         try:

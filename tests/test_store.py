@@ -234,3 +234,30 @@ def test_diverged_trials_count_the_same_everywhere(tmp_path):
     assert by_d[10]["mean"] == pytest.approx(0.3) == stats[10]["mean"] and stats[10]["diverged"] == 1
     assert stats[10]["n"] == by_d[10]["n"] == 2
     assert "1 baseline seed diverged (counted at chance)" in d90.describe(res)
+
+
+def test_a_run_is_tied_to_its_csv_and_resume_refuses_a_changed_file(home, tmp_path):
+    """The first start stores the file's fingerprint; after the file changed `idim resume` exits 2 with one line
+    and changes nothing (status, trials, summary)."""
+    from conftest import run_cli
+    from idim_core.runconfig import data_fingerprint, make_config
+
+    data = tmp_path / "mine.csv"
+    data.write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(60)))
+    store = Store(home)
+    cfg = make_config(model="minilm-l1", task=f"csv:{data}", dims=[10], max_train=32, max_eval=16)
+    rid = store.create_run(cfg, status="running", owner="gone:1")
+    old = data_fingerprint(cfg)
+    store.update_run(rid, summary={"data_fingerprint": old})
+    store.update_run(rid, heartbeat=0)  # its process went away: interrupted
+    assert store.get_run(rid)["status"] == "interrupted"
+    data.write_text(data.read_text().replace(",a\n", ",b\n") + "new row,c\n")  # labels flipped, a class added
+    r = run_cli("resume", rid, home=home)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "changed since its first trials trained" in r.stderr
+    run = store.get_run(rid)
+    assert run["status"] == "interrupted" and store.trials(rid) == []
+    assert run["summary"] == {"data_fingerprint": old} != {"data_fingerprint": data_fingerprint(cfg)}
+    data.unlink()
+    r = run_cli("resume", rid, home=home)
+    assert r.returncode == 2 and "is gone since" in r.stderr
