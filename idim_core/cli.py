@@ -138,8 +138,13 @@ def _execute(store, run_id: str, args) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             Runner(store, run_id, prog, owner=_owner()).run()
     except KeyboardInterrupt:
+        from .store import LostRun
+
+        try:  # the event first: once interrupted, the run is no longer this process's to write
+            store.event(run_id, "warning", "interrupted from the terminal; `idim resume` continues it")
+        except LostRun:
+            pass
         store.mark_interrupted(run_id)
-        store.event(run_id, "warning", "interrupted from the terminal; `idim resume` continues it")
         print(f"idim: interrupted; finished trials are kept. Resume with: idim resume {run_id}", file=sys.stderr)
         return 130
     res = result(store, run_id)

@@ -23,7 +23,7 @@ from .results import result
 from .runconfig import (RunConfig, check_data_unchanged, check_dims_fit, probe_key, searches_rate, shareable,
                         shared_baseline, wants_probe)
 from .search import adaptive_search, mean_of, parallel_search, refine_grid, val_of
-from .store import UNREADABLE, Store, owner_id, unreadable_error
+from .store import UNREADABLE, LostRun, Store, owner_id, unreadable_error
 
 
 def level_name(method: str, sp) -> str:
@@ -78,13 +78,14 @@ class Runner:
     def _heartbeat(self) -> None:
         try:
             hb = Store(self.store.home)  # its own connection
+            hb.fence(self.run_id, self.owner)  # beats only while this process owns the run
         except UserError:
             return  # the main thread reports store problems
         try:
             while not self._stop_hb.wait(3.0):
                 try:
                     hb.heartbeat(self.run_id)
-                except UserError:
+                except (UserError, LostRun):
                     pass  # a full or busy disk: the training thread meets it too and says so
         finally:
             hb.close()
@@ -111,12 +112,15 @@ class Runner:
                 raise UserError(f"run {run_id} is {run['status']} and cannot be started here")
         else:
             store.update_run(run_id, device=device)
+        store.fence(run_id, self.owner)  # from here on this process writes the run only while it owns it
         if fingerprint:
             self._summary(data_fingerprint=fingerprint)
         hb = threading.Thread(target=self._heartbeat, daemon=True)
         hb.start()
         try:
             return self._run(cfg, device)
+        except LostRun as e:  # another process resumed the run while this one was stopped: write nothing more
+            raise UserError(f"{e}; this process stopped without writing to it") from None
         except Cancelled:
             store.end_run(run_id, "cancelled")
             store.event(run_id, "info", "cancelled; finished trials kept")

@@ -130,6 +130,11 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+class LostRun(Exception):
+    """This process no longer owns the run it was writing: another process resumed it (``Store.fence``).  Not a
+    UserError: the process stops without writing anything more to the run, no error event included."""
+
+
 class Store:
     """The run store.  ``readonly``: open for reading only (``idim ls``, ``show``, ``export``); by default a
     store whose file or directory this process cannot write is opened that way by itself."""
@@ -335,6 +340,28 @@ class Store:
             self._conn.close()
             self._conn = None
 
+    # -- the writer's fence -----------------------------------------------------
+    def fence(self, run_id: str, owner: str) -> None:
+        """From now on this Store writes ``run_id``'s trials, events, summary and end only while ``owner`` owns it
+        and it is not waiting to be taken (queued, interrupted): a claim by another process moves the owner, so a
+        process that was paused and woke up after ``idim resume`` gave the run to someone else raises LostRun
+        instead of writing."""
+        self._fences = {**getattr(self, "_fences", {}), run_id: owner}
+
+    def _owned(self, c, run_id: str | None) -> None:
+        owner = getattr(self, "_fences", {}).get(run_id) if run_id else None
+        if owner is None:
+            return
+        row = c.execute("SELECT status, owner FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row["owner"] != owner or row["status"] in ("queued", "interrupted"):
+            raise LostRun(f"run {run_id} is no longer this process's ({owner}): another process took it over")
+
+    def _run_of_trial(self, c, trial_id: int) -> str | None:
+        if not getattr(self, "_fences", None):
+            return None
+        row = c.execute("SELECT run_id FROM trials WHERE id=?", (trial_id,)).fetchone()
+        return row["run_id"] if row else None
+
     # -- runs ----------------------------------------------------------------
     def create_run(self, config: dict, status: str = "queued", owner: str | None = None,
                    visitor: str | None = None) -> str:
@@ -406,11 +433,14 @@ class Store:
         fields["updated"] = time.time()
         cols = ", ".join(f"{k}=?" for k in fields)
         with self._tx() as c:
+            self._owned(c, run_id)
             c.execute(f"UPDATE runs SET {cols} WHERE id=?", (*fields.values(), run_id))
 
     def heartbeat(self, run_id: str) -> None:
-        with self._tx() as c:
-            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
+        owner = getattr(self, "_fences", {}).get(run_id)
+        with self._tx() as c:  # a fenced process beats only while it owns the run (a woken one revives nothing)
+            c.execute("UPDATE runs SET heartbeat=? WHERE id=?" + (" AND owner=? AND status='running'" if owner else ""),
+                      (time.time(), run_id, *((owner,) if owner else ())))
 
     def claim(self, run_id: str, owner: str, device: str) -> bool:
         """Take a queued or interrupted run for this owner (atomic)."""
@@ -488,9 +518,13 @@ class Store:
             return cur.rowcount == 1
 
     def end_run(self, run_id: str, status: str, error: str | None = None) -> bool:
-        """The owner ends a running run: done, failed or cancelled (finished trials are kept)."""
+        """The owner ends a running run: done, failed or cancelled (finished trials are kept).  A fenced process
+        that lost the run raises LostRun and changes nothing."""
         if status not in FINAL:
             raise ValueError(f"end_run takes one of {FINAL}, not {status!r}")
+        if getattr(self, "_fences", {}).get(run_id):
+            with self._tx() as c:
+                self._owned(c, run_id)
         return self._guarded(run_id, "status=?, finished=?, error=?", (status, time.time(), error), ("running",))
 
     def mark_interrupted(self, run_id: str) -> bool:
@@ -539,6 +573,7 @@ class Store:
     def start_trial(self, run_id: str, kind: str, d: int | None, seed: int) -> int:
         now = time.time()
         with self._tx() as c:
+            self._owned(c, run_id)
             c.execute("DELETE FROM trials WHERE run_id=? AND kind=? AND IFNULL(d,-1)=IFNULL(?,-1) AND seed=? AND status NOT IN ('done','diverged')",
                       (run_id, kind, d, seed))
             cur = c.execute("INSERT INTO trials(run_id, kind, d, seed, status, started) VALUES (?,?,?,?,?,?)",
@@ -552,6 +587,7 @@ class Store:
         if correct is not None and not isinstance(correct, str):
             correct = "".join("1" if c else "0" for c in correct)
         with self._tx() as c:
+            self._owned(c, self._run_of_trial(c, trial_id))
             c.execute(
                 "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, trainable=?, "
                 "finished=?, error=?, correct=?, peak_mb=?, train_accuracy=?, extra=? WHERE id=?",
@@ -564,6 +600,7 @@ class Store:
         cols = ("kind", "d", "seed", "status", "accuracy", "val_accuracy", "steps", "total_steps", "seconds",
                 "trainable", "started", "finished", "error", "correct", "peak_mb", "train_accuracy")
         with self._tx() as c:
+            self._owned(c, run_id)
             c.execute("INSERT INTO trials(run_id, kind, d, seed, status, accuracy, val_accuracy, steps, total_steps, "
                       "seconds, trainable, started, finished, error, correct, peak_mb, train_accuracy, extra) "
                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -577,6 +614,7 @@ class Store:
             return
         now = time.time()
         with self._tx() as c:
+            self._owned(c, self._run_of_trial(c, trial_id))
             c.executemany("INSERT INTO points(trial_id, step, loss, accuracy, t) SELECT ?,?,?,?,? WHERE NOT EXISTS "
                           "(SELECT 1 FROM points WHERE trial_id=? AND step=?)",
                           [(trial_id, p["step"], p.get("loss"), p.get("accuracy"), now, trial_id, p["step"])
@@ -602,6 +640,7 @@ class Store:
     # -- events ----------------------------------------------------------------
     def event(self, run_id: str, level: str, message: str) -> None:
         with self._tx() as c:
+            self._owned(c, run_id)
             c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, time.time(), level, message))
 
     def events(self, run_id: str, limit: int = 200) -> list[dict]:

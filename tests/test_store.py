@@ -261,3 +261,36 @@ def test_a_run_is_tied_to_its_csv_and_resume_refuses_a_changed_file(home, tmp_pa
     data.unlink()
     r = run_cli("resume", rid, home=home)
     assert r.returncode == 2 and "is gone since" in r.stderr
+
+
+def test_a_process_that_lost_its_run_writes_nothing_more(home):
+    """The stop/continue race: process A trains a run, is paused, the run reads interrupted, `idim resume` (B)
+    takes it over; A wakes and tries to write a trial, points, an event, its summary and the run's end: every write
+    raises LostRun and the store is as B left it (no error event, the run not ended by A)."""
+    from idim_core.store import LostRun
+
+    a, b = Store(home), Store(home)
+    rid = a.create_run({"model": "m", "task": "t", "method": "did", "projection": "dense"}, status="running",
+                       owner="host:111")
+    a.fence(rid, "host:111")
+    tid = a.start_trial(rid, "subspace", 10, 0)  # A, the owner, writes
+    a.add_points(tid, [{"step": 1, "loss": 0.5, "accuracy": None}])
+    a.update_run(rid, heartbeat=0)  # A stopped beating: the run reads interrupted
+    assert b.reopen(rid) and b.claim(rid, "host:222", "cpu")  # `idim resume` in process B
+    b.fence(rid, "host:222")
+    t2 = b.start_trial(rid, "subspace", 100, 0)
+    events = len(b.events(rid))
+    for write in (lambda: a.finish_trial(tid, "done", accuracy=0.9), lambda: a.add_points(tid, [{"step": 2}]),
+                  lambda: a.start_trial(rid, "subspace", 1000, 0), lambda: a.event(rid, "error", "boom"),
+                  lambda: a.update_run(rid, summary={"x": 1}), lambda: a.end_run(rid, "failed", "FOREIGN KEY")):
+        with pytest.raises(LostRun):
+            write()
+    beat = b.get_run(rid)["heartbeat"]
+    a.heartbeat(rid)  # A's heartbeat thread: a no-op, it revives nothing
+    assert b.get_run(rid)["heartbeat"] == beat
+    run = b.get_run(rid)
+    assert run["status"] == "running" and run["owner"] == "host:222" and run["error"] is None
+    assert len(b.events(rid)) == events and not (run["summary"] or {}).get("x")
+    b.finish_trial(t2, "done", accuracy=0.8)
+    assert b.end_run(rid, "done") and b.get_run(rid)["status"] == "done"
+    assert {t["status"] for t in b.trials(rid) if t["d"] == 10} != {"done"}  # A's trial never finished
