@@ -546,6 +546,13 @@ class Store:
         rows = self._q("SELECT cancel_requested FROM runs WHERE id=?", (run_id,))
         return bool(rows and rows[0][0])
 
+    def ahead_of(self, run_id: str) -> int:
+        """Runs queued or running that were created before ``run_id``: one indexed count, however many runs the
+        store holds (Live asks every few seconds while a run waits)."""
+        rows = self._q("SELECT count(*) FROM runs WHERE status IN ('queued','running') AND created < "
+                       "(SELECT created FROM runs WHERE id=?)", (run_id,))
+        return int(rows[0][0])
+
     def waiting(self, visitor: str | None = None) -> int:
         """Runs queued or running (of one visitor, when given): what the served app's fair shares count."""
         sql = "SELECT count(*) FROM runs WHERE status IN ('queued','running')"

@@ -248,9 +248,10 @@ with left:
                 st.session_state[EK("state", "csv_confirmed")] = path
             else:
                 task_problem, path = "confirm the CSV file the link names (Read this file) or upload one", ""
+        in_use = forms.uploads_in_use(store) if up is not None else set()
         try:
             if up is not None:
-                path = str(forms.save_upload(store.home, up.name, up.getvalue()))
+                path = str(forms.save_upload(store.home, up.name, up.getvalue(), in_use))
             task = f"csv:{path}" if path else ""
             if path:
                 header, preview = forms.csv_preview(path, shown=shown)
@@ -268,6 +269,8 @@ with left:
         except UserError as e:
             task_problem = forms.hide_path(str(e), path, shown) if path else str(e)
             st.error(text.md(task_problem))
+            if up is not None and path:
+                forms.discard_upload(path, in_use)  # a refused upload is not kept
             task = ""
 
     # -- what the task is like: classes, sizes, chance and majority-class level, length ----

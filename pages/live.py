@@ -154,11 +154,11 @@ def live_view() -> None:
                 st.rerun(scope="fragment")
 
     if status == "queued":
-        ahead = [r for r in store.list_runs() if r["status"] in ("queued", "running") and r["created"] < run["created"]]
+        ahead = store.ahead_of(run_id)  # a count in SQL: cheap with thousands of runs in the store
         worker = workers.ensure_worker(store.home)  # a worker that died is replaced
         msg = "Waiting for the background worker"
         if ahead:
-            msg += f" ({len(ahead)} run{'s' if len(ahead) > 1 else ''} ahead in the queue)"
+            msg += f" ({ahead} run{'s' if ahead > 1 else ''} ahead in the queue)"
         if worker == "disabled":
             msg += ". No worker is running: start one with `idim worker`"
         st.info(msg + ".")

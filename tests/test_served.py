@@ -359,3 +359,27 @@ def test_an_upload_that_cannot_be_saved_is_one_line(tmp_path):
     (home / "uploads").write_text("not a folder")  # the uploads folder cannot be made: an OSError inside
     with pytest.raises(UserError, match="could not be saved on the server"):
         forms.save_upload(home, "mine.csv", b"text,label\na,0\n")
+
+
+def test_uploads_keep_to_their_quota_and_never_remove_what_a_run_reads(tmp_path):
+    import os
+    import time
+
+    from idim_core.errors import UserError
+    from idim_core.ui import forms
+
+    home = tmp_path / "h"
+    rows = b"text,label\n" + b"".join(b"row %d,%d\n" % (i, i % 2) for i in range(200))
+    old = forms.save_upload(home, "old.csv", rows + b"a,0\n")
+    used = forms.save_upload(home, "used.csv", rows + b"b,1\n")
+    for i, p in enumerate((old, used)):
+        os.utime(p, (time.time() - 100 + i, time.time() - 100 + i))
+    quota = old.stat().st_size + used.stat().st_size + 10
+    forms.make_room(home, len(rows) + 4, {used.name}, quota=quota)  # the oldest unused one goes
+    assert not old.exists() and used.exists()
+    with pytest.raises(UserError, match="uploads are full"):
+        forms.make_room(home, quota, {used.name}, quota=quota)  # what a run reads is never removed
+    forms.discard_upload(used, {used.name})
+    assert used.exists()
+    forms.discard_upload(used, set())  # a refused upload no run reads is not kept
+    assert not used.exists()

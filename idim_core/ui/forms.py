@@ -67,8 +67,56 @@ def served_allows(model: str, task: str, home) -> bool:
         return False
 
 
-def save_upload(home, name: str, data: bytes) -> Path:
-    """Write an uploaded CSV under <store>/uploads/ (content-addressed; the same file is kept once)."""
+UPLOADS_QUOTA = 200 * 2**20  # bytes the uploads folder may hold; the oldest uploads no run uses go first
+
+
+def uploads_in_use(store) -> set[str]:
+    """The upload files some run of the store reads (its task is csv:<store>/uploads/...)."""
+    folder = str((Path(store.home) / "uploads").resolve())
+    used = set()
+    for r in store.list_runs():
+        task = str(r["config"].get("task") or "")
+        if task.startswith("csv:") and str(Path(task[4:]).resolve()).startswith(folder):
+            used.add(Path(task[4:]).name)
+    return used
+
+
+def make_room(home, need: int, in_use: set[str], quota: int = UPLOADS_QUOTA) -> None:
+    """Remove the oldest uploads no run uses until ``need`` more bytes fit under ``quota``; a one-line refusal
+    when even that is not enough (the uploads runs read are never removed)."""
+    folder = Path(home) / "uploads"
+    files = sorted((p for p in folder.glob("*.csv") if p.is_file()), key=lambda p: p.stat().st_mtime) \
+        if folder.is_dir() else []
+    total = sum(p.stat().st_size for p in files)
+    for p in files:
+        if total + need <= quota:
+            break
+        if p.name in in_use:
+            continue
+        size = p.stat().st_size
+        try:
+            p.unlink()
+            total -= size
+        except OSError:
+            pass
+    if total + need > quota:
+        raise UserError(f"the server's uploads are full ({total / 2**20:.0f} of {quota / 2**20:.0f} MiB, all used by "
+                        "runs); ask the teacher to delete old runs")
+
+
+def discard_upload(path, in_use: set[str]) -> None:
+    """Remove an upload that was refused (and that no run reads): refused files are not kept."""
+    p = Path(path)
+    if p.parent.name == "uploads" and p.name not in in_use:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def save_upload(home, name: str, data: bytes, in_use: set[str] | None = None) -> Path:
+    """Write an uploaded CSV under <store>/uploads/ (content-addressed; the same file is kept once), within the
+    uploads' quota (``make_room``; ``in_use``: the uploads runs read, never removed)."""
     import hashlib
 
     from ..tasks import CSV_MAX_BYTES
@@ -84,8 +132,11 @@ def save_upload(home, name: str, data: bytes) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not path.exists():
+            make_room(home, len(data), in_use or set())
             tmp.write_bytes(data)
             tmp.replace(path)
+        else:
+            path.touch()  # used again: the newest, the last to go
     except OSError as e:  # a full disk, a read-only store: one line, and no half-written file left
         try:
             tmp.unlink(missing_ok=True)
