@@ -39,6 +39,15 @@ SERVED = serving.served_mode()  # shared on a network: nothing a visitor sends m
 K = EK = keys_for("explore")  # every widget key of this page: explore:purpose[:part] (idim_core/ui/keys.py)
 
 
+def _ascii(kind):
+    from idim_core.cli import _ascii as ascii_type  # the CLI's own reader: one rule for links and flags
+
+    return ascii_type(kind)
+
+
+_ASCII_INT, _ASCII_FLOAT = _ascii(int), _ascii(float)
+
+
 def qget(key, cast=str, default=None, lo=None, hi=None):
     """A prefilled value from the URL, or the default when it is absent, unreadable or out of range.
 
@@ -48,7 +57,10 @@ def qget(key, cast=str, default=None, lo=None, hi=None):
     if key not in qp:
         return default
     try:
-        v = cast(qp[key])
+        if cast in (int, float):  # ASCII digits only, as the CLI reads them (int() also takes "٣" and "1_0")
+            v = {int: _ASCII_INT, float: _ASCII_FLOAT}[cast](str(qp[key]))
+        else:
+            v = cast(qp[key])
     except (TypeError, ValueError):
         url_notes.append(f"{key}={text.md_repr(qp[key])} is not a number")
         return default

@@ -199,6 +199,7 @@ def test_explore_default_grid_is_the_cli_default(store):
     ({"epochs": "-5"}, "explore:epochs:lm", 2.0), ({"seeds": "999"}, "explore:seeds", 1), ({"lr_full": "5"}, "explore:lr_full:lm", DEFAULTS["lr_full"]),
     ({"batch_size": "0"}, "explore:batch_size:lm", 32), ({"max_train": "3"}, "explore:max_train", 1024),
     ({"epochs": "nan"}, "explore:epochs:lm", 2.0), ({"seeds": "two"}, "explore:seeds", 1), ({"threads": "-2"}, "explore:threads", 0),
+    ({"seeds": "٣"}, "explore:seeds", 1), ({"seeds": "1_0"}, "explore:seeds", 1),  # as the CLI: ASCII digits only
 ])
 def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
     at = app(query)

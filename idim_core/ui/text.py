@@ -64,4 +64,6 @@ def html_text(value: object) -> str:
     served mode, server folders left out)."""
     from . import serving
 
-    return html.escape(serving.shown(str(value)), quote=True)
+    # quotes stay as they are: Plotly shows "&quot;" literally, and with < and > escaped no tag (so no attribute
+    # a quote could end) is left for it to read
+    return html.escape(serving.shown(str(value)), quote=False)
