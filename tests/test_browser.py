@@ -66,17 +66,18 @@ def wait_until(pred, timeout: float, what: str, every: float = 0.5):
         time.sleep(every)
 
 
-def start_server(home: Path, port: int):
+def start_server(home: Path, port: int, address: str = "127.0.0.1", env_extra: dict | None = None):
     """`streamlit run app.py` on a store, waited until healthy. Returns (process, url, log file)."""
     env = dict(os.environ, IDIM_HOME=str(home), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env.pop("IDIM_NO_AUTOSTART_WORKER", None)  # the real worker, started by the app
+    env.update(env_extra or {})
     log = open(home / "streamlit.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+         "--server.address", address, "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{address}:{port}"
 
     def healthy():
         if proc.poll() is not None:
@@ -562,3 +563,50 @@ def test_presenter_view_is_large_and_the_chart_above_the_fold(server, browser):
         assert live_p["annotation"] >= 20, live_p
     finally:
         ctx.close()
+
+
+def outward_address() -> str | None:
+    """This machine's address on its network (not loopback): what a student's browser connects to."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.123", 9))  # no packet is sent: this only picks the interface a route would use
+            ip = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if ip.startswith("127.") else ip
+
+
+def test_served_a_second_browser_cannot_cancel_or_delete_the_first_browsers_run(tmp_path, browser):
+    """Served to a class: two browsers (two cookie jars) reach the app by the machine's network address. The run
+    the first starts shows Cancel and Delete there, and only a read-only note in the second."""
+    ip = outward_address()
+    if ip is None:
+        pytest.skip("no network interface besides loopback: a class cannot reach this machine")
+    home = tmp_path / "served"
+    home.mkdir()
+    proc, url, log = start_server(home, free_port(), address=ip,
+                                  env_extra={"IDIM_SERVED": "1", "IDIM_NO_AUTOSTART_WORKER": "1"})
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        a = first.new_page()
+        run_id = launch(a, url, {"model": "mlp", "task": "digits", "seeds": "1"})  # queued: no worker here
+        a.goto(f"{url}/runs?run={run_id}")
+        wait_app(a)
+        expect(a.get_by_role("button", name="Cancel")).to_be_visible()
+        a.reload()  # the ownership survives a refresh (the browser's cookie, not the session)
+        wait_app(a)
+        expect(a.get_by_role("button", name="Cancel")).to_be_visible()
+        b = second.new_page()
+        for path in (f"/runs?run={run_id}", f"/live?run={run_id}"):
+            b.goto(url + path)
+            wait_app(b)
+            expect(b.get_by_text("started from another browser").first).to_be_visible()
+            assert b.get_by_role("button", name="Cancel").count() == 0
+            assert b.get_by_role("button", name=re.compile("Delete")).count() == 0
+        from idim_core.store import Store
+
+        assert Store(home).get_run(run_id)["status"] == "queued"
+    finally:
+        first.close()
+        second.close()
+        stop_server(proc, log)

@@ -19,8 +19,9 @@ SESSION_KEY = "visitors:state:id"
 
 
 def _token(cookie: str | None) -> str | None:
-    """The secret inside Tornado's XSRF cookie ("2|mask|masked|time": the token is mask XOR masked), or the cookie
-    itself in another format; None without one."""
+    """The secret inside Tornado's XSRF cookie ("2|mask|masked|time": the token is masked XOR the 4-byte mask,
+    repeated; the mask changes with every response, the token does not), or the cookie itself in another
+    format; None without one."""
     if not isinstance(cookie, str) or not cookie:
         return None
     parts = cookie.split("|")
@@ -29,7 +30,7 @@ def _token(cookie: str | None) -> str | None:
             mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
         except ValueError:
             return cookie
-        return bytes(a ^ b for a, b in zip(mask, masked)).hex() if len(mask) == len(masked) else cookie
+        return bytes(m ^ mask[i % len(mask)] for i, m in enumerate(masked)).hex() if mask else cookie
     return cookie
 
 
