@@ -384,3 +384,28 @@ def test_uploads_keep_to_their_quota_and_never_remove_what_a_run_reads(tmp_path)
     assert used.exists()
     forms.discard_upload(used, set())  # a refused upload no run reads is not kept
     assert not used.exists()
+
+
+def test_a_served_page_on_a_read_only_store_says_one_line_and_keeps_the_form(store, monkeypatch):
+    """Start, Resume and Delete on a store this process cannot write: one line each, no traceback, no path."""
+    from idim_core.store import Store
+    from idim_core.ui import workers
+
+    monkeypatch.setenv("IDIM_SERVED", "1")
+    rid = seed_run(store, {10: [0.5]}, status="failed")
+    ro = Store(store.home, readonly=True)
+    monkeypatch.setattr(workers, "get_store", lambda: ro)
+    monkeypatch.setattr("idim_core.ui.visitors.is_teacher", lambda: True)  # the teacher, so the buttons show
+    at = app({"model": "mlp", "task": "digits", "seeds": "1"})
+    at.button(key="explore:button:start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errs = [e.value for e in at.error]
+    assert len(errs) == 1 and "read-only" in errs[0] and str(store.home) not in errs[0], errs
+    at = app({"run": rid}, "pages/runs.py")
+    at.button(key="runs:button:resume").click().run()
+    assert not at.exception and any("read-only" in e.value for e in at.error)
+    at = app({"run": rid}, "pages/runs.py")
+    at.button(key="runs:button:delete").click().run()
+    at.button(key="runs:button:delete_yes").click().run()
+    assert not at.exception and any("read-only" in e.value for e in at.error)
+    assert store.get_run(rid) is not None  # nothing was deleted
