@@ -69,15 +69,18 @@ LOAD_SECONDS = 10.0
 
 
 def _train_size(cfg: dict) -> int:
+    """Training examples a trial reads: --max-train, never more than the task's training split (mr holds about
+    8,500: max_train=200000 trains on those, not on 200,000)."""
     from ..tasks import resolve
 
-    if cfg.get("max_train"):
-        return int(cfg["max_train"])
     try:
         size = resolve(cfg["task"]).size
     except UserError:
         size = None
-    return int(0.8 * size) if size else 1024
+    split = int(0.8 * size) if size else None
+    if cfg.get("max_train"):
+        return min(int(cfg["max_train"]), split) if split else int(cfg["max_train"])
+    return split or 1024
 
 
 def steps_per_trial(cfg: dict) -> int:
