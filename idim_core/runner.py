@@ -23,7 +23,7 @@ from .results import result
 from .runconfig import (RunConfig, check_data_unchanged, check_dims_fit, probe_key, searches_rate, shareable,
                         shared_baseline, wants_probe)
 from .search import adaptive_search, mean_of, parallel_search, refine_grid, val_of
-from .store import UNREADABLE, LostRun, Store, owner_id, unreadable_error
+from .store import UNREADABLE, LostRun, Store, TakenOver, owner_id, unreadable_error
 
 
 def level_name(method: str, sp) -> str:
@@ -93,7 +93,6 @@ class Runner:
     def run(self) -> dict:
         """Run (or resume) to the end. Returns the run's summary object."""
         from .prep import pick_device
-        from .train import Cancelled
 
         store, run_id = self.store, self.run_id
         run = store.require_run(run_id)
@@ -118,9 +117,19 @@ class Runner:
         hb = threading.Thread(target=self._heartbeat, daemon=True)
         hb.start()
         try:
+            return self._guarded(cfg, device)
+        except LostRun as e:  # another process resumed the run while this one was stopped: nothing more written
+            raise TakenOver(f"{e}; this process stopped without writing to it") from None
+
+    def _guarded(self, cfg: RunConfig, device: str) -> dict:
+        """``_run``, ending the run as it ends: done, cancelled or failed (with its reason)."""
+        from .train import Cancelled
+
+        store, run_id = self.store, self.run_id
+        try:
             return self._run(cfg, device)
-        except LostRun as e:  # another process resumed the run while this one was stopped: write nothing more
-            raise UserError(f"{e}; this process stopped without writing to it") from None
+        except LostRun:
+            raise
         except Cancelled:
             store.end_run(run_id, "cancelled")
             store.event(run_id, "info", "cancelled; finished trials kept")

@@ -135,6 +135,10 @@ class LostRun(Exception):
     UserError: the process stops without writing anything more to the run, no error event included."""
 
 
+class TakenOver(UserError):
+    """What a process that met LostRun says (one line): it stopped; the run goes on elsewhere, untouched."""
+
+
 class Store:
     """The run store.  ``readonly``: open for reading only (``idim ls``, ``show``, ``export``); by default a
     store whose file or directory this process cannot write is opened that way by itself."""

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from .errors import UserError
-from .store import UNREADABLE, Store, default_home, owner_id, unreadable_error
+from .store import UNREADABLE, Store, TakenOver, default_home, owner_id, unreadable_error
 
 LOCK_NAME = "worker.lock"
 
@@ -170,6 +170,10 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
             if msg is None:
                 try:
                     Runner(store, run_id, owner=owner, warm=True).run()
+                except TakenOver as e:  # resumed elsewhere while this worker was stopped: not this worker's now
+                    log(f"idim worker: {e}", key=f"lost:{run_id}")
+                    skip.add(run_id)
+                    continue
                 except UserError as e:
                     msg = str(e)
                 except Exception as e:  # the run is marked failed; the worker keeps serving

@@ -606,6 +606,15 @@ def test_served_a_second_browser_cannot_cancel_or_delete_the_first_browsers_run(
         from idim_core.store import Store
 
         assert Store(home).get_run(run_id)["status"] == "queued"
+        # text from a link is never a link, and no page shows the store's path
+        for q in ("Session+expired%3A+sign+in+again+at+https%3A%2F%2Fevil.example%2Flogin",
+                  "see+www.evil.example+or+write+to+name%40evil.example", "000000000000"):
+            b.goto(f"{url}/live?run={q}")
+            wait_app(b)
+            assert b.locator('a[href*="evil"]').count() == 0, q
+            body = b.inner_text("body")
+            assert str(home) not in body and "Traceback" not in body, q
+        assert "evil.example" in body or "000000000000" in body
     finally:
         first.close()
         second.close()

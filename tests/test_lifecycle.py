@@ -294,3 +294,50 @@ def test_an_idle_worker_exits_and_one_whose_store_is_deleted_too(home, tmp_path)
     finally:
         if w.poll() is None:
             w.kill()
+
+
+@pytest.mark.slow
+def test_a_paused_process_that_wakes_after_a_resume_leaves_the_run_alone(home, monkeypatch):
+    """The stop/continue race, with real processes: `idim run` is stopped (SIGSTOP) after its first trial, the
+    run reads interrupted, `idim resume` finishes it in another process, then the first wakes (SIGCONT). The run
+    ends done, with every trial once and no error event; the woken process exits saying it stopped."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from idim_core import store as store_mod
+    from idim_core.store import Store
+
+    monkeypatch.setattr(store_mod, "STALE_AFTER", 2.0)  # this process reads the run as the others do
+    env = dict(os.environ, IDIM_HOME=str(home), IDIM_STALE_AFTER="2", IDIM_YIELD="0")
+    args = [sys.executable, "-m", "idim_core.cli", "run", "--model", "mlp", "--task", "digits", "--seeds", "1",
+            "--dims", "10,30,100,300,1000,3000", "--refine", "0", "--threads", "1", "--no-baseline-lr-search"]
+    first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = Store(home)
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            runs = store.list_runs()
+            if runs and any(t["status"] == "done" and t["kind"] == "subspace" for t in store.trials(runs[0]["id"])):
+                break
+            time.sleep(0.05)
+        rid = store.list_runs()[0]["id"]
+        os.kill(first.pid, signal.SIGSTOP)
+        time.sleep(3)  # no heartbeat for longer than IDIM_STALE_AFTER: the run reads interrupted
+        assert store.get_run(rid)["status"] == "interrupted"
+        second = subprocess.run([sys.executable, "-m", "idim_core.cli", "resume", rid, "--quiet"], env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert second.returncode == 0, second.stderr
+        assert store.get_run(rid)["status"] == "done"
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=120)
+    run = store.get_run(rid)
+    assert run["status"] == "done" and not run.get("error")
+    assert not [e for e in store.events(rid) if e["level"] == "error"]
+    keys = [(t["kind"], t["d"], t["seed"]) for t in store.trials(rid)]
+    assert len(keys) == len(set(keys)) and all(t["status"] == "done" for t in store.trials(rid))
+    if first.returncode != 0:  # woken mid-trial: it says why in one line, and wrote nothing
+        assert "no longer this process's" in err, err[-3000:]
