@@ -267,6 +267,9 @@ with left:
             task = f"csv:{path}" if path else ""
             if path:
                 header, preview = forms.csv_preview(path, shown=shown)
+                doubt = forms.header_doubt(header)
+                if doubt:
+                    st.warning(text.md(doubt) + ".")
                 g_text, g_pair, g_label = forms.guess_columns(header)
                 k1, k2, k3 = st.columns(3)
                 text_column = k1.selectbox("Text column", header, index=header.index(g_text), key=K("csv_text"))

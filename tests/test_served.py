@@ -409,3 +409,11 @@ def test_a_served_page_on_a_read_only_store_says_one_line_and_keeps_the_form(sto
     at.button(key="runs:button:delete_yes").click().run()
     assert not at.exception and any("read-only" in e.value for e in at.error)
     assert store.get_run(rid) is not None  # nothing was deleted
+
+
+def test_a_csv_whose_first_row_looks_like_an_example_is_said():
+    from idim_core.ui import forms
+
+    assert forms.header_doubt(["text", "label"]) is None and forms.header_doubt(["sentence", "label", "id"]) is None
+    assert "looks like a value" in forms.header_doubt(["I loved this film from start to end", "1"])
+    assert "'1'" in forms.header_doubt(["great", "1"])

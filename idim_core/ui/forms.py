@@ -295,3 +295,16 @@ def prefill_from_config(cfg: dict) -> dict[str, str]:
             v = "1"
         out[k] = str(v)
     return out
+
+
+def header_doubt(header: list[str]) -> str | None:
+    """Why the first row may be an example rather than a header (a column named by a number, or by a sentence);
+    None when it reads as column names."""
+    import re as _re
+
+    odd = [h for h in header if _re.fullmatch(r"\s*[-+]?\d+(\.\d+)?\s*", h or "") or len(h or "") > 60
+           or len((h or "").split()) > 6]
+    if not odd:
+        return None
+    return (f"The first row is read as the column names, but {odd[0][:40]!r} looks like a value, not a name: if the "
+            "file has no header row, add one (such as text,label) so its first example is not lost")
