@@ -126,6 +126,8 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
         "finished": run.get("finished"),
         "seconds": seconds,
         "error": run.get("error"),
+        # the class's guesses of d90 ("Where will it cross?" on Live): the numbers, not who guessed
+        "guesses": [{"d": g["d"], "t": g["t"]} for g in store.guesses(run_id)],
     }
 
 

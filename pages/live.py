@@ -15,7 +15,7 @@ from idim_core.classic import is_classic_model
 
 from idim_core import d90 as d90mod
 
-from idim_core.ui import estimates, figures, text, views, visitors, workers
+from idim_core.ui import estimates, figures, replay, text, views, visitors, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.d90 import short as d90_short
@@ -87,6 +87,12 @@ if not present:
     notes()
 
 final_at_start = run["status"] in FINAL
+# Replay (?replay=1, or replay=SECONDS): a finished run's points in the order they were recorded, compressed into
+# seconds, the ruler first; it never waits on the CPU (idim_core/ui/replay.py)
+replay_s = replay.seconds_of(st.query_params.get("replay")) if run["status"] == "done" else None
+replaying = replay_s is not None
+if replaying:
+    started = st.session_state.setdefault(K("state", "replay", run_id, replay_s), time.monotonic())
 
 
 def show_generalisation(res: dict) -> None:
@@ -115,7 +121,45 @@ def kept_figure(name: str, fixed: tuple, done: int, build):
     return last["fig"]
 
 
-@st.fragment(run_every=None if final_at_start else views.REFRESH_SECONDS)
+def guess_box(res: dict, open_now: bool) -> None:
+    """"Where will it cross?": one guess of d90 per browser and run, stored with the run (Store.add_guess)."""
+    mine = visitors.visitor_id()
+    have = store.guesses(run_id)
+    if any(g["visitor"] == mine for g in have):
+        st.caption(f"Your guess is in ({len(have)} guess{'es' if len(have) != 1 else ''} so far).")
+        return
+    if not open_now:
+        return
+    c1, c2 = st.columns([3, 1])
+    d = c1.number_input("Your guess: where will it cross the threshold (d)?", min_value=1, max_value=10**9,
+                        value=None, step=100, key=K("number", "guess", run_id),
+                        help="One guess per browser. It is drawn on the chart with the class's other guesses and "
+                             "compared with the measured d90 when the run ends.")
+    if c2.button("Submit guess", key=K("button", "guess", run_id), disabled=d is None):
+        try:
+            store.add_guess(run_id, mine, float(d))
+        except UserError as e:
+            st.error(text.md(e))
+        else:
+            st.rerun()
+
+
+def guesses_line(res: dict, guesses: list[dict], hidden: bool) -> str | None:
+    """The class's guesses beside the measured d90, once it is shown."""
+    import statistics
+
+    if not guesses:
+        return None
+    ds = [g["d"] for g in guesses]
+    line = f"The class guessed {len(ds)} time{'s' if len(ds) != 1 else ''}: median d = {statistics.median(ds):,.0f}"
+    if res.get("d90_status") == "found" and not hidden:
+        d90v = res["d90_interpolated"]
+        near = sum(1 for d in ds if 0.5 <= d / d90v <= 2)
+        line += f"; measured d90 ≈ {d90v:,.0f} ({near} of {len(ds)} within a factor of 2)"
+    return line + "."
+
+
+@st.fragment(run_every=0.5 if replaying else None if final_at_start else views.REFRESH_SECONDS)
 def live_view() -> None:
     run = store.get_run(run_id)
     if run is None:
@@ -125,6 +169,20 @@ def live_view() -> None:
     res = result(store, run_id, ci=run["status"] in FINAL)
     trials = store.trials(run_id)
     status = run["status"]
+    hidden = bool(st.session_state.get(K("toggle", "hide_d90")))
+    if replaying:
+        ordered = replay.order(res["points"], trials)
+        n = replay.shown_at(time.monotonic() - started, len(ordered), replay_s)
+        if n < len(ordered):
+            res = replay.partial(res, ordered, n)
+            st.info(f"**Replay** of a finished run: {n} of {len(ordered)} trials so far "
+                    f"({replay_s:.0f} s in all; the ruler, full {views.baseline_word(res)} and its threshold, first).")
+        else:
+            st.query_params.pop("replay", None)  # the last frame is the run itself: back to the still page
+            st.rerun()
+    if hidden and res.get("d90_status") in ("found", "below_grid", "not_reached"):
+        res = dict(res, d90=None, d90_interpolated=None, d90_upper=None, d90_ci=None, d90_status="unknown",
+                   p90_status="unknown")
 
     top = st.columns([1.3, 1.3, 2, 1])
     top[0].metric("Status", status)
@@ -136,7 +194,7 @@ def live_view() -> None:
         top[1].metric("Executor", where["metric"], help=where["help"])
     else:
         top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
-    top[2].metric("d90" if res.get("axis", "d") == "d" else "90 % point", d90_short(res),
+    top[2].metric("d90" if res.get("axis", "d") == "d" else "90 % point", "hidden" if hidden else d90_short(res),
                   help=f"Smallest d whose mean accuracy reaches 0.9 × {views.baseline_word(res)} accuracy, interpolated "
                        "in log d between the two grid points around the threshold; the interval resamples seeds and "
                        "test examples.")
@@ -179,14 +237,28 @@ def live_view() -> None:
     # goes on; otherwise the last one is sent again, which the browser does not redraw.  At once only when
     # the run ends or the view changes: the worker taking up a queued run changes nothing the chart shows,
     # and redrawing it then cost a short sweep's tab a third of its CPU (bench/tab_cost.py).
-    fig = kept_figure(K("state", "chart", run_id), (status in FINAL, present), sum(t["status"] != "running" for t in trials),
-                      lambda: figures.presenter(figures.run_figure(res, height=560)) if present
-                      else figures.run_figure(res, height=460))
+    guesses = store.guesses(run_id)
+
+    def build():
+        fig = figures.run_figure(res, height=560 if present else 460)
+        if guesses:
+            y0 = (fig.layout.yaxis.range or [0.0])[0]
+            figures.add_guesses(fig, [g["d"] for g in guesses], y0 + 0.01)
+        return figures.presenter(fig) if present else fig
+
+    fig = kept_figure(K("state", "chart", run_id), (status in FINAL, present, hidden, len(guesses),
+                                                    len(res["points"])),
+                      sum(t["status"] != "running" for t in trials), build)
     st.plotly_chart(fig, key=K("chart", "run", run_id), config={"displaylogo": False},
                     theme=None if present else "streamlit")  # Streamlit's theme would reset the large fonts
     word = views.baseline_word(res)
-    st.caption(views.d90_text(res) + ". " + (f"{word[0].upper() + word[1:]} (the baseline) trains all "
-               f"{res['D']:,} parameters." if res.get("D") else ""))
+    st.caption((("d90 hidden until the teacher reveals it" if hidden else views.d90_text(res)) + ". ")
+               + (f"{word[0].upper() + word[1:]} (the baseline) trains all {res['D']:,} parameters."
+                  if res.get("D") else ""))
+    line = guesses_line(res, guesses, hidden)
+    if line:
+        st.markdown(text.md(line))
+    guess_box(res, open_now=status in ("queued", "running") or replaying)
     if d90mod.threshold_note(res):
         st.caption(d90mod.threshold_note(res)[0].upper() + d90mod.threshold_note(res)[1:] + ".")
 
@@ -259,6 +331,18 @@ def live_view() -> None:
 
 
 live_view()
+c1, c2 = st.columns(2)
+if run["status"] == "done" and not replaying:
+    if c1.button("Replay this run (30 s)", key=K("button", "replay"), icon=":material/replay:",
+                 help="Its points in the order they were recorded, compressed into 30 seconds: a demo that never "
+                      "waits on the machine. Guesses stay open while it plays."):
+        st.session_state.pop(K("state", "replay", run_id, replay.DEFAULT_SECONDS), None)
+        st.query_params["replay"] = str(int(replay.DEFAULT_SECONDS))
+        st.rerun()
+if visitors.is_teacher():
+    c2.toggle("Hide d90 until I reveal it", key=K("toggle", "hide_d90"),
+              help="For a class guessing where the curve will cross: the chart and the numbers leave d90 out "
+                   "until this is switched off.")
 if present:
     notes()
 st.page_link("pages/runs.py", label="All runs: resume, delete, download", icon=":material/table_rows:")

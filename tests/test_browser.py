@@ -619,3 +619,43 @@ def test_served_a_second_browser_cannot_cancel_or_delete_the_first_browsers_run(
         first.close()
         second.close()
         stop_server(proc, log)
+
+
+def test_replay_draws_the_run_in_seconds_and_a_guess_reaches_another_tab(server, browser):
+    """/live?run=RECORDED&replay=20: fewer than all points after 2 s, all within 25 s; a guess typed in one tab
+    is in `idim show --json` and on a second tab's chart."""
+    from idim_core import demo
+    from idim_core.store import Store
+
+    store = Store(server["home"])
+    rid = demo.import_recorded(store, demo.EXAMPLE_JSON)
+    total = len({p["d"] for p in json.loads(demo.EXAMPLE_JSON.read_text())["points"]})
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server['url']}/live?run={rid}&replay=20")
+        wait_app(page)
+        t0 = time.monotonic()
+        early = wait_until(lambda: chart_points(page) if chart_points(page) >= 0 else None, 10, "the replay's chart")
+        if time.monotonic() - t0 < 2:
+            time.sleep(2 - (time.monotonic() - t0))
+        assert 0 <= chart_points(page) < total, (early, chart_points(page), total)
+        box = page.get_by_role("spinbutton", name=re.compile("guess", re.I))
+        box.fill("1500")
+        box.press("Enter")
+        page.get_by_role("button", name="Submit guess").click()
+        wait_until(lambda: store.guesses(rid), 20, "the guess in the store")
+        wait_until(lambda: chart_points(page) == total, 25, "every point of the replay")
+        from conftest import run_cli
+
+        shown = json.loads(run_cli("show", rid, "--json", home=server["home"]).stdout)
+        assert [g["d"] for g in shown["guesses"]] == [1500.0]
+        other = ctx.new_page()
+        other.goto(f"{server['url']}/live?run={rid}")
+        wait_app(other)
+        rug = wait_until(lambda: other.evaluate("""() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))
+            for (const t of (gd.data || [])) if (t.meta && t.meta.role === 'guesses') return t.x; return null; }"""),
+                         20, "the guesses on the second tab's chart")
+        assert rug == [1500]
+    finally:
+        ctx.close()

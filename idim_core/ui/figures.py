@@ -45,6 +45,25 @@ def _falls_back(res: dict, rows: list[dict]) -> dict | None:
                 marker=dict(symbol="triangle-down", size=16, color=C_THR))
 
 
+def add_guesses(fig, guesses: list[float], y: float | None = None):
+    """The class's guesses of d90 on a run's chart: a rug of ticks along the bottom (one per guess) and their
+    median, named in the legend."""
+    import statistics
+
+    import plotly.graph_objects as go
+
+    if not guesses:
+        return fig
+    med = statistics.median(guesses)
+    y = 0.02 if y is None else y
+    fig.add_trace(go.Scatter(
+        x=list(guesses), y=[y] * len(guesses), mode="markers", yaxis="y",
+        name=f"the class's guesses ({len(guesses)}; median {med:,.0f})",
+        marker=dict(symbol="line-ns-open", size=22, color="#9467bd", line=dict(width=3)), meta={"role": "guesses"},
+        hovertemplate="a guess: d = %{x:,.0f}<extra></extra>"))
+    return fig
+
+
 def run_figure(res: dict, height: int = 460, font_size: int | None = None):
     """The live chart: accuracy against d (log), with baseline, threshold, chance and d90 (with its interval)."""
     import plotly.graph_objects as go
