@@ -120,3 +120,17 @@ def test_a_barely_learned_baseline_is_a_weak_ruler_on_every_face(home):
     rid = store.list_runs()[0]["id"]
     res = result(store, rid)
     assert res["ruler"] == "weak" and "weak ruler" in d90.describe(res)
+
+
+@pytest.mark.slow
+def test_a_coarse_digits_sweep_holds_its_own_estimate_and_the_dense_records(home):
+    """`idim run --model mlp --task digits --dims 10,100,1000 --seeds 3`: its interval (widened over the coarse
+    grid) holds its own estimate and the dense record's (`mlp-digits`)."""
+    out = run_cli("run", "--model", "mlp", "--task", "digits", "--dims", "10,100,1000", "--seeds", "3", "--json",
+                  home=home)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    lo, hi = res["d90_ci"]
+    dense = recorded_result("mlp-digits")["d90_interpolated"]
+    assert res["d90_status"] == "found" and lo <= res["d90_interpolated"] <= hi
+    assert lo <= dense <= hi, (res["d90_ci"], dense)
