@@ -388,7 +388,10 @@ with right:
         a1, a2 = st.columns(2)
         lr_full = a1.number_input("Learning rate, full training" if classic_model else "Learning rate, full fine-tuning", 1e-7, 1.0,
                                   qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K("lr_full", fam),
-                                  help="Adam learning rate of the baseline (all D parameters).")
+                                  help="Adam learning rate of the baseline (all D parameters), the centre of its "
+                                       "search: each seed trains at 1/3, 1 and 3 times it and keeps the best on "
+                                       "validation (a search already in the store for the same model, task and "
+                                       "budget is reused), so the ruler is tuned as the records' are.")
         lr_sub, lr_scaling, lr_adapter, lora_targets = FAM["lr_subspace"], FAM["lr_scaling"], None, None
         lr_head = lora_layers = None
         if axis == "d":
