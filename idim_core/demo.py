@@ -160,3 +160,13 @@ def import_comparison(store: Store, key: str) -> list[str]:
     if key not in COMPARISONS:
         raise UserError(f"unknown comparison {key!r}; use one of {', '.join(COMPARISONS)}")
     return [import_recorded(store, RECORDED_DIR / f"{n}.json") for n in COMPARISONS[key][1]]
+
+
+def default_record_sentence() -> str:
+    """The recorded default sweep's d90, interval and probe, as Learn states them: read from the record, never
+    typed (tests/test_records.py checks every other face against the same record)."""
+    from .d90 import interval_text
+
+    r = recorded_result("minilm-l6-trec6")
+    return (f"d90 ≈ {r['d90_interpolated']:,.0f} (95 % interval {interval_text(r['d90_ci'])}), the probe at "
+            f"{r['probe_accuracy']:.3f} against the threshold {r['threshold']:.3f}.")

@@ -5,7 +5,6 @@ from idim_core import claims, demo
 from idim_core.ui import figures, views
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
-from idim_core.d90 import interval_text
 
 from pages._first_run import through_app
 from pages._present import chart, presenter_switch
@@ -17,12 +16,6 @@ K = keys_for("learn")
 QUICK = {"model": "minilm-l2", "task": "mr", "dims": "10,100,1000,10000", "epochs": "2", "max_train": "512"}
 
 
-
-def default_record_sentence() -> str:
-    """The recorded default sweep's d90, interval and probe, read from the record (never typed)."""
-    r = demo.recorded_result("minilm-l6-trec6")
-    return (f"d90 ≈ {r['d90_interpolated']:,.0f} (95 % interval {interval_text(r['d90_ci'])}), the probe at "
-            f"{r['probe_accuracy']:.3f} against the threshold {r['threshold']:.3f}.")
 
 def try_it(label: str, **params) -> None:
     st.page_link("pages/explore.py", label=f"Try it: {label}", icon=":material/science:",
@@ -112,7 +105,7 @@ st.markdown("**Against what the frozen features already give.** A language-model
             "took 335 s on a quiet 2-core CPU (1 seed, before the probe searched its rate): d90 ≈ 1,439 (grid 1,732), "
             "the probe at 0.754 against full "
             "fine-tuning's 0.926 (`idim bench sweep --task trec6`). With 3 seeds (the recorded example, its probe "
-            "at 3e-3) " + default_record_sentence())
+            "at 3e-3) " + demo.default_record_sentence())
 try_it("d90 where the frozen features already reach the bar (mr)", model="minilm-l6", task="mr", method="said")
 
 st.header("3. DID and SAID")

@@ -111,3 +111,35 @@ def test_an_imported_record_keeps_its_baselines_time_and_training_accuracy(name,
     assert res["baseline_train_accuracies"] == pytest.approx(raw["baseline_train_accuracies"])
     assert res["baseline_seconds"] == pytest.approx(raw["baseline_seconds"])
     assert res["baseline_train_n"] == (raw.get("baseline_train_n") or raw["n_train"])
+
+
+def test_every_face_gives_the_default_records_one_interval(home):
+    """The default task's record (the app's recorded example): README, Learn, docs/results.md, first-sweep.md and
+    example_run.md state the interval the record gives after import, and first-sweep.md prints `idim show`'s
+    own table for it."""
+    import io
+
+    from idim_core.cli import print_table
+    from idim_core.d90 import interval_text
+    from idim_core.demo import EXAMPLE_JSON
+
+    store = Store()
+    res = result(store, import_recorded(store, EXAMPLE_JSON))
+    assert json.loads(EXAMPLE_JSON.read_text())["points"] == json.loads(
+        (RECORDED_DIR / "minilm-l6-trec6.json").read_text())["points"]  # the example is the default record
+    ci = interval_text(res["d90_ci"])
+    d90 = f"{res['d90_interpolated']:,.0f}"
+    squash = lambda t: " ".join(t.split())  # noqa: E731
+    for page in ("README.md", "docs/results.md", "docs/tutorials/first-sweep.md", "assets/example_run.md"):
+        text = squash((ROOT / page).read_text(encoding="utf-8"))
+        assert d90 in text and ci in text, (page, d90, ci)
+    from idim_core.demo import default_record_sentence  # Learn's own sentence, read from the record
+
+    assert f"d90 ≈ {d90} (95 % interval {ci})" in default_record_sentence()
+    out = io.StringIO()
+    print_table(res, out=out)
+    shown = [line.rstrip() for line in out.getvalue().splitlines()[1:]]  # the run id differs per store
+    sweep = [line[4:].rstrip() for line in (ROOT / "docs" / "tutorials" / "first-sweep.md").read_text(
+        encoding="utf-8").splitlines() if line.startswith("    ")]
+    missing = [line for line in shown if line.strip() and line not in sweep]
+    assert not missing, f"first-sweep.md's table is not `idim show`'s: {missing}"
