@@ -62,7 +62,7 @@ TAIL = """\
 | `--json` | | | | print the result as one JSON object (the keys: [JSON keys](json.md)) |
 | `--quiet` | | | | no progress output |
 
-`idim run` with no options is the default sweep: `minilm-l6` on `mr`, SAID with the Fastfood projection,
+`idim run` with no options is the default sweep: `minilm-l6` on `trec6`, SAID with the Fastfood projection,
 d = 10, 100, 300, 1,000, 3,000, 10,000, one seed (why these: [defaults](../explanation/defaults.md)).
 """
 
@@ -98,6 +98,8 @@ def render() -> str:
         classic_cell = "" if classic == default else ("all" if classic is None else _shown(classic))
         rows.append(f"| `{flag}` | {value} | {_cell(_shown(default))} | {_cell(classic_cell)} | "
                     f"{_cell(field_help(f))} |")
+        if meta["type"] is bool and default is True:  # on by default: its --no- flag turns it off
+            rows.append(f"| `--no-{flag[2:]}` | switch | | | turn `{flag}` off |")
     return HEAD + "\n".join(rows) + "\n" + TAIL
 
 

@@ -633,7 +633,7 @@ def test_image_task_facts_without_torch_match_the_loaded_task():
 # helpers
 # ---------------------------------------------------------------------------
 def test_estimate_and_grid_helpers():
-    cfg = make_config(**TINY, dims=[20, 200, 2000])
+    cfg = make_config(**TINY, dims=[20, 200, 2000], baseline_lr_search=False)  # the baseline at one rate
     steps = ui.steps_per_trial(cfg)
     assert steps == math.ceil(48 / 32)
     per = ui.seconds_per_step(cfg)
@@ -650,6 +650,9 @@ def test_estimate_and_grid_helpers():
     r = step_ratio(cfg, "cpu")  # a subspace step against a full one: 1.1, or 1.04 with Fastfood's C passes
     assert ui.estimate_seconds(cfg) == pytest.approx(ui.LOAD_SECONDS + (1 + 0.5 * 3.5) * work * per
                                                      + 5 * work_sub * per * r)
+    # by default the baseline searches its rate as the probe does (3 rates and, one seed in two, a fourth)
+    assert ui.estimate_seconds(make_config(**TINY, dims=[20, 200, 2000])) == pytest.approx(
+        ui.LOAD_SECONDS + (3.5 + 0.5 * 3.5) * work * per + 5 * work_sub * per * r)
     fixed_probe = dict(cfg, probe_fixed_rate=True)
     assert ui.estimate_seconds(fixed_probe) == pytest.approx(ui.LOAD_SECONDS + 1.5 * work * per
                                                              + 5 * work_sub * per * r)

@@ -72,6 +72,7 @@ def test_lr_search_beyond_is_checked_and_is_part_of_the_searched_baselines_key(h
     a = make_config(model="mlp", task="digits", baseline_lr_search=True)
     b = make_config(model="mlp", task="digits", baseline_lr_search=True, lr_search_beyond=0)
     assert baseline_key(a) != baseline_key(b)  # a baseline searched past its ends is not one that stopped there
-    c = make_config(model="mlp", task="digits")
-    d = make_config(model="mlp", task="digits", lr_search_beyond=0)
+    c = make_config(model="mlp", task="digits", baseline_lr_search=False)
+    d = make_config(model="mlp", task="digits", baseline_lr_search=False, lr_search_beyond=0)
     assert baseline_key(c) == baseline_key(d)  # without the search the option changes nothing
+    assert baseline_key(make_config(model="mlp", task="digits")) == baseline_key(a)  # the default searches

@@ -190,7 +190,7 @@ def test_a_retried_trial_never_stores_its_curve_twice(tmp_path):
     env = dict(os.environ, IDIM_HOME=str(home))
     proc = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "run", "--executor", "ray", "--model", "mlp",
                              "--task", "mnist5k", "--dims", "10", "--seeds", "1", "--epochs", "12", "--threads", "1",
-                             "--json",
+                             "--no-baseline-lr-search", "--json",
                              "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = False
     try:

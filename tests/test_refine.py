@@ -55,7 +55,7 @@ def test_baseline_lr_search_picks_the_baselines_rate_on_validation_and_is_not_sh
     assert any(m.startswith("baseline seed 0:") and "chosen on validation" in m for m in events), events
     # a baseline searched over rates is a different ruler: never shared with one trained at one rate
     a = make_config(model="mlp", task="digits", baseline_lr_search=True)
-    b = make_config(model="mlp", task="digits")
+    b = make_config(model="mlp", task="digits", baseline_lr_search=False)
     assert baseline_key(a) != baseline_key(b)
 
 
@@ -67,7 +67,7 @@ def test_auto_search_tries_a_rung_above_the_validation_crossing(home):
     in the log."""
     # --lr-full 0.001: the rate of the Series run this reproduces (the classic default then)
     p = run_cli("run", "--model", "mlp", "--task", "mnist5k:ge5@b", "--dims", "auto", "--seeds", "1", "--json",
-                "--lr-full", "0.001", "--quiet", home=home)
+                "--lr-full", "0.001", "--no-baseline-lr-search", "--quiet", home=home)
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
     events = [e["message"] for e in Store().events(res["run_id"]) if e["message"].startswith("search: d = ")]

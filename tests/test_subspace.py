@@ -294,6 +294,6 @@ def test_lr_search_keeps_the_attempt_best_on_validation():
     assert seen2[-1]["total"] == res2.steps == seen2[-1]["step"]
     assert res2.val_accuracy >= res.val_accuracy  # it keeps the best of more attempts
     assert res.correct is not None and sum(res.correct) / len(res.correct) == pytest.approx(res.accuracy)
-    # the baseline never searches
-    full = run_trial(prep, base.but(lr_search=True), d=None, seed=0)
+    # --lr-search (z's rate) does not make the baseline search: that is --baseline-lr-search alone
+    full = run_trial(prep, base.but(lr_search=True, baseline_lr_search=False), d=None, seed=0)
     assert full.steps == 20
