@@ -246,9 +246,10 @@ def live_view() -> None:
             figures.add_guesses(fig, [g["d"] for g in guesses], y0 + 0.01)
         return figures.presenter(fig) if present else fig
 
-    fig = kept_figure(K("state", "chart", run_id), (status in FINAL, present, hidden, len(guesses),
-                                                    len(res["points"])),
-                      sum(t["status"] != "running" for t in trials), build)
+    # redrawn when the view changes (presenter, hidden d90, a new guess, a replay's next frame); a finished trial
+    # waits for views.chart_due
+    fixed = (status in FINAL, present, hidden, len(guesses)) + ((len(res["points"]),) if replaying else ())
+    fig = kept_figure(K("state", "chart", run_id), fixed, sum(t["status"] != "running" for t in trials), build)
     st.plotly_chart(fig, key=K("chart", "run", run_id), config={"displaylogo": False},
                     theme=None if present else "streamlit")  # Streamlit's theme would reset the large fonts
     word = views.baseline_word(res)
