@@ -853,8 +853,8 @@ def test_uploads_are_kept_once_in_the_store(store, tmp_path):
 def test_explore_shows_task_facts(store):
     from idim_core.tasks import load_task
 
-    t = load_task("sms-spam", 0, 1024, 256)
-    majority = t.majority()  # on its test split (texts also in training or validation left out)
+    t = load_task("sms-spam")
+    majority = t.majority()  # on its whole test split (texts also in training or validation left out)
     at = app({"task": "sms-spam"})
     facts = " ".join(c.value for c in at.caption)
     assert f"majority class {majority:.2f}" in facts and "Imbalanced" in facts, facts
