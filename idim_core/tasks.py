@@ -121,6 +121,8 @@ def _text_stats(name, max_length, split_seed, text_column, text_pair_column, lab
               for k in range(t.num_labels)]
     return dict(num_labels=t.num_labels, chance=t.chance(), majority=t.majority(),
                 splits={"train": len(t.train), "val": len(t.val), "test": len(t.test)},
+                # examples left out of validation and test because their text is in an earlier split
+                overlaps_dropped=sum((t.info.get("overlaps_dropped") or {}).values()),
                 avg_tokens=sum(lens) / len(lens), truncated=sum(n > max_length for n in lens) / len(lens),
                 max_length=max_length, classes=dict(zip(t.label_names, counts)))
 
