@@ -221,14 +221,16 @@ def val_crossing(points: list[dict], base_vals: list[float], chance=None, majori
     return grid
 
 
-def _trial_kind(t: dict, n: int, paired: bool):
-    """How one trial's accuracy is resampled: ("fixed", value), ("paired", 0/1 vector) or ("binom", accuracy)."""
+def _trial_kind(t: dict, n: int, paired: bool, columns: list | None = None):
+    """How one trial's accuracy is resampled: ("fixed", value), ("paired", its column in the run's matrix of
+    per-example results, appended to ``columns``) or ("binom", accuracy)."""
     import numpy as np
 
     if t.get("accuracy") is None or t.get("status") == "diverged":
         return ("fail", None)
     if paired:
-        return ("paired", np.frombuffer(t["correct"].encode(), dtype=np.uint8).astype(np.float32) - 48.0)
+        columns.append(np.frombuffer(t["correct"].encode(), dtype=np.uint8) - 48)
+        return ("paired", len(columns) - 1)
     if n:
         return ("binom", min(1.0, max(0.0, float(t["accuracy"]))))
     return ("fixed", float(t["accuracy"]))
@@ -244,6 +246,8 @@ class Boot:
 
     def __init__(self, base_trials: list[dict], sub_trials: list[dict], chance: float | None, n_test: int | None,
                  majority: float | None = None):
+        import numpy as np
+
         base_trials = [t for t in base_trials if t.get("accuracy") is not None or t.get("status") == "diverged"]
         self.ok = bool(base_trials and sub_trials)
         self.chance, self.majority = chance, majority
@@ -252,17 +256,23 @@ class Boot:
         n = len(vecs[0]) if vecs and vecs[0] else 0
         self.paired = n > 0 and all(v and len(v) == n for v in vecs)
         self.n = n if self.paired else int(n_test or 0)
-        self.base = [_trial_kind(t, self.n, self.paired) for t in base_trials]
+        columns: list = []
+        self.base = [_trial_kind(t, self.n, self.paired, columns) for t in base_trials]
         by_d: dict[int, list] = {}
         for t in sub_trials:
-            by_d.setdefault(t["d"], []).append(_trial_kind(t, self.n, self.paired))
+            by_d.setdefault(t["d"], []).append(_trial_kind(t, self.n, self.paired, columns))
         self.ds = sorted(by_d)
         self.by_d = [by_d[d] for d in self.ds]
+        # examples x trials; the examples that every trial got right or wrong alike form one pattern, and the
+        # Poisson(1) weights of k examples sum to one Poisson(k): resampling patterns is the same bootstrap
+        self.matrix = np.stack(columns, axis=1) if self.paired and columns else None
+        if self.matrix is not None:
+            self.patterns, self.counts = np.unique(self.matrix, axis=0, return_counts=True)
 
     def shares_examples(self, other: "Boot") -> bool:
         return self.paired and other.paired and self.n == other.n
 
-    def _accs(self, kinds, rng, w, reps):
+    def _accs(self, kinds, rng, w, reps, pat=None, total=None):
         import numpy as np
 
         fail = self.chance if self.chance is not None else 0.0
@@ -271,7 +281,7 @@ class Boot:
             if kind == "fail":
                 rows.append(np.full(reps, fail, dtype=np.float64))
             elif kind == "paired":
-                rows.append((w @ v) / np.maximum(w.sum(axis=1), 1.0))
+                rows.append((w @ pat[:, v]) / total)
             elif kind == "binom":
                 rows.append(rng.binomial(self.n, v, size=reps) / self.n)
             else:
@@ -280,16 +290,22 @@ class Boot:
         pick = rng.integers(0, mat.shape[0], size=(reps, mat.shape[0]))  # seeds drawn with replacement
         return np.take_along_axis(mat.T, pick, axis=1).mean(axis=1)
 
-    def values(self, rng, reps: int, w=None):
+    def values(self, rng, reps: int, w=None, pat=None):
         """``reps`` bootstrap replicates of d90: the interpolated crossing, d_min for a replicate already above the
         threshold at the smallest d (``below`` marks those: their d90 is only bounded above), inf where it never
-        crosses.  ``w``: Poisson weights (reps x n) shared with another run, else drawn here."""
+        crosses.  ``w``, ``pat``: weights (reps x patterns) and this run's columns of the patterns, shared with
+        another run (``joint_patterns``); else drawn here over this run's own patterns."""
         import numpy as np
 
-        if self.paired and w is None:
-            w = rng.poisson(1.0, size=(reps, self.n)).astype(np.float32)
-        base = self._accs(self.base, rng, w, reps)
-        means = np.stack([self._accs(k, rng, w, reps) for k in self.by_d], axis=1)  # reps x len(ds)
+        total = None
+        if self.paired:
+            if w is None:
+                pat = self.patterns
+                w = rng.poisson(self.counts, size=(reps, len(self.counts))).astype(np.float32)
+            pat = pat.astype(np.float32)
+            total = np.maximum(w.sum(axis=1), 1.0)
+        base = self._accs(self.base, rng, w, reps, pat, total)
+        means = np.stack([self._accs(k, rng, w, reps, pat, total) for k in self.by_d], axis=1)  # reps x len(ds)
         thr = FRAC * base
         floor = floor_of(self.chance, self.majority)
         if floor is not None:
@@ -443,6 +459,7 @@ def interval(base_trials: list[dict], sub_trials: list[dict], chance, n_test, ma
 
 # ---------------------------------------------------------------- comparing two runs: the ratio
 RATIO_SEEDS = range(20)  # a verdict must hold for every one of these bootstrap seeds, else it is "not shown"
+CHECK_BOOT = 5000  # replicates at each of the other seeds
 VERDICT_WORDS = ("a lower", "b lower", "not shown")
 
 
@@ -457,10 +474,14 @@ def ratio_interval(a: Boot, b: Boot, reps: int = BOOT, seed: int = 0, level: flo
     rng = np.random.default_rng(seed)
     los, his = [], []
     shared = shared and a.shares_examples(b)
+    if shared:  # one set of weights for both runs: the patterns of their trials side by side
+        joint, counts = np.unique(np.hstack([a.matrix, b.matrix]), axis=0, return_counts=True)
+        ka = a.matrix.shape[1]
+        pa, pb = joint[:, :ka], joint[:, ka:]
     for k in _chunks(reps):
-        w = rng.poisson(1.0, size=(k, a.n)).astype(np.float32) if shared else None
-        va, ba = a.values(rng, k, w)
-        vb, bb = b.values(rng, k, w)
+        w = rng.poisson(counts, size=(k, len(counts))).astype(np.float32) if shared else None
+        va, ba = a.values(rng, k, w, pa if shared else None)
+        vb, bb = b.values(rng, k, w, pb if shared else None)
         # bounds per replicate: below the smallest d, anywhere in [0, it]; never crossing, above the largest d tried
         a_lo, a_hi = np.where(ba, 0.0, np.where(np.isinf(va), max(a.ds), va)), va
         b_lo, b_hi = np.where(bb, 0.0, np.where(np.isinf(vb), max(b.ds), vb)), vb
@@ -488,9 +509,9 @@ def compare_pair(a: Boot, b: Boot, reps: int = BOOT, seed: int = 0, seeds=RATIO_
     seed in ``seeds`` (else "not shown").  ``shared``: the runs' test examples are the same ones."""
     ci = ratio_interval(a, b, reps, seed, shared=shared)
     words = {ratio_word(ci)}
-    for s in seeds:
+    for s in seeds:  # the other seeds check the verdict only: fewer replicates (more noise: never fewer "not shown")
         if s != seed and len(words) == 1 and words != {"not shown"}:
-            words.add(ratio_word(ratio_interval(a, b, reps, s, shared=shared)))
+            words.add(ratio_word(ratio_interval(a, b, min(reps, CHECK_BOOT), s, shared=shared)))
     word = words.pop() if len(words) == 1 else "not shown"
     return {"ratio_ci": ci, "verdict": word}
 
