@@ -56,7 +56,8 @@ def is_auto(dims) -> bool:
 # then on the whole training split, and a subspace trial also quantises z (test split, and this many training
 # examples at 4 and 8 bits for the bound).
 MAX_LEVEL = 10**9  # the largest rank or vector length a link or a flag may ask for (no model here is larger)
-MAX_LR = 100.0  # a learning rate above this diverges on every model here: refused before a run is stored
+MAX_LR = 1e30  # a larger rate overflows float32 in the first step (1e308 is a typo); below it a run starts and a
+# diverging trial is marked as such (tests force one with 1e30)
 TRAIN_ACCURACY_N = 512
 QUANTISED_TRAIN_N = 512
 

@@ -144,7 +144,10 @@ else:
         st.caption("The interval resamples seeds and test examples (95 %, bootstrap). Which d90 is smaller is read "
                    "from the ratio below, not from whether two intervals touch.")
         with_d90 = [r for r in results if point_of(r) is not None]
-        if len(with_d90) >= 2:
+        n_pairs = len(with_d90) * (len(with_d90) - 1) // 2
+        if n_pairs and st.toggle(f"Which needs fewer dimensions: the ratio of each pair ({n_pairs} pair"
+                                 f"{'s' if n_pairs != 1 else ''}, a few seconds each the first time)",
+                                 value=n_pairs == 1, key=K("toggle", "ratios", n_pairs)):
             st.subheader("Which needs fewer dimensions: the ratio")
             with st.spinner("Bootstrapping the ratios (a few seconds per pair, once)…"):
                 found_pairs = pairs(with_d90)

@@ -9,7 +9,7 @@ import re
 import streamlit as st
 
 from idim_core import demo
-from idim_core.ui import estimates, figures, forms, serving, text, visitors, workers
+from idim_core.ui import estimates, figures, forms, serving, text, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
@@ -21,6 +21,7 @@ from idim_core.classic import is_classic_model
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, shared_baseline
 from idim_core.tasks import fixed as tasks_fixed, list_tasks
 
+from pages import _visitors as visitors
 from pages._first_run import through_app
 
 through_app()

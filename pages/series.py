@@ -7,9 +7,10 @@ from idim_core import series as series_mod
 from idim_core.classic import CLASSIC_MODELS
 from idim_core.d90 import interval_text
 from idim_core.errors import UserError
-from idim_core.ui import figures, text, visitors, workers
+from idim_core.ui import figures, text, workers
 from idim_core.ui.keys import keys_for
 
+from pages import _visitors as visitors
 from pages._first_run import through_app
 
 through_app()

@@ -633,19 +633,22 @@ def test_replay_draws_the_run_in_seconds_and_a_guess_reaches_another_tab(server,
     ctx = browser.new_context(viewport={"width": 1280, "height": 720})
     try:
         page = ctx.new_page()
-        page.goto(f"{server['url']}/live?run={rid}&replay=20")
-        wait_app(page)
         t0 = time.monotonic()
-        early = wait_until(lambda: chart_points(page) if chart_points(page) >= 0 else None, 10, "the replay's chart")
-        if time.monotonic() - t0 < 2:
-            time.sleep(2 - (time.monotonic() - t0))
-        assert 0 <= chart_points(page) < total, (early, chart_points(page), total)
-        box = page.get_by_role("spinbutton", name=re.compile("guess", re.I))
+        page.goto(f"{server['url']}/live?run={rid}&replay=20")
+        wait_until(lambda: chart_points(page) >= 0, 30, "the replay's chart")
+        loaded = time.monotonic() - t0
+        if loaded < 2:
+            time.sleep(2 - loaded)
+        if loaded < 15:  # (a machine so busy that the page took most of the replay to load has nothing to show)
+            assert 0 <= chart_points(page) < total, (loaded, chart_points(page), total)
+        wait_until(lambda: chart_points(page) == total, 25, "every point of the replay")
+        guessing = ctx.new_page()  # a slower replay, so the class has time to guess
+        guessing.goto(f"{server['url']}/live?run={rid}&replay=60")
+        box = guessing.get_by_role("spinbutton", name=re.compile("guess", re.I))
         box.fill("1500")
         box.press("Enter")
-        page.get_by_role("button", name="Submit guess").click()
+        guessing.get_by_role("button", name="Submit guess").click()
         wait_until(lambda: store.guesses(rid), 20, "the guess in the store")
-        wait_until(lambda: chart_points(page) == total, 25, "every point of the replay")
         from conftest import run_cli
 
         shown = json.loads(run_cli("show", rid, "--json", home=server["home"]).stdout)

@@ -192,7 +192,9 @@ def test_new_methods_levels_and_defaults():
     with pytest.raises(UserError, match="more spectral coefficients than layer"):
         make_config(method="fourierft", ranks=str(384 * 384 + 1))
     with pytest.raises(UserError, match="longer than the"):
-        preflight(make_config(model="mlp", task="digits", method="unilora", ranks="1000000"))
+        preflight(make_config(model="mlp", task="digits", method="unilora", ranks="50000"))
+    with pytest.raises(UserError, match="more than the model's D"):  # beyond D: refused before the method's check
+        make_config(model="mlp", task="digits", method="unilora", ranks="1000000")
 
 
 def test_cli_refuses_bad_levels_of_the_new_methods_and_stores_nothing(home):

@@ -283,7 +283,7 @@ def test_in_served_mode_another_browsers_run_is_read_only(store, monkeypatch):
 
 
 def test_the_visitor_identity_comes_from_the_browsers_xsrf_cookie():
-    from idim_core.ui import visitors
+    from pages import _visitors as visitors
 
     token = bytes(range(16))
 
@@ -297,7 +297,7 @@ def test_the_visitor_identity_comes_from_the_browsers_xsrf_cookie():
 
 def test_served_fair_shares_refuse_in_one_line_before_anything_is_stored(store, monkeypatch):
     from idim_core.errors import UserError
-    from idim_core.ui import visitors
+    from pages import _visitors as visitors
 
     monkeypatch.setenv("IDIM_SERVED", "1")
     monkeypatch.setattr(visitors, "visitor_id", lambda: "me-browser-00000")
@@ -395,7 +395,7 @@ def test_a_served_page_on_a_read_only_store_says_one_line_and_keeps_the_form(sto
     rid = seed_run(store, {10: [0.5]}, status="failed")
     ro = Store(store.home, readonly=True)
     monkeypatch.setattr(workers, "get_store", lambda: ro)
-    monkeypatch.setattr("idim_core.ui.visitors.is_teacher", lambda: True)  # the teacher, so the buttons show
+    monkeypatch.setattr("pages._visitors.is_teacher", lambda: True)  # the teacher, so the buttons show
     at = app({"model": "mlp", "task": "digits", "seeds": "1"})
     at.button(key="explore:button:start").click().run()
     assert not at.exception, [e.value for e in at.exception]

@@ -52,7 +52,7 @@ def visitor_id() -> str:
 
 def is_teacher() -> bool:
     """The app is not served, or this browser runs on the server itself (a loopback address)."""
-    from . import serving
+    from idim_core.ui import serving
 
     if not serving.served_mode():
         return True
@@ -80,7 +80,7 @@ def may_change(run: dict) -> bool:
 
 def owner_for_new_run() -> str | None:
     """What ``Store.create_run(visitor=...)`` records for a run started here: this browser in served mode."""
-    from . import serving
+    from idim_core.ui import serving
 
     return visitor_id() if serving.served_mode() else None
 
@@ -99,8 +99,8 @@ MAX_RUN_SECONDS = 30 * 60
 def check_share(store, estimate_s: float | None, runs: int = 1) -> None:
     """In served mode, refuse (one line) a start that would exceed this visitor's share, the queue, or the largest
     run; the teacher and the local app are not limited."""
-    from ..errors import UserError
-    from ..ui.estimates import fmt_seconds
+    from idim_core.errors import UserError
+    from idim_core.ui.estimates import fmt_seconds
 
     if is_teacher():
         return
@@ -121,7 +121,7 @@ MAX_SERIES_RUNS = 12  # served mode: a visitor's series may queue this many runs
 
 def check_series(store, runs: int) -> None:
     """In served mode, a series is a visitor's whole share: nothing else waiting, at most MAX_SERIES_RUNS runs."""
-    from ..errors import UserError
+    from idim_core.errors import UserError
 
     if is_teacher():
         return
