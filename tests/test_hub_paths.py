@@ -25,6 +25,17 @@ configs:
 """
 
 
+@pytest.fixture(autouse=True)
+def _own_datasets_cache(tmp_path, monkeypatch):
+    """A fresh `datasets` cache per test: a cache kept from an earlier run of these tests may hold an older copy of
+    the local GLUE files (it is keyed by their path), here and in the CLI subprocesses."""
+    cache = tmp_path / "datasets-cache"
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+
+
 @pytest.fixture(scope="module")
 def glue_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("glue")
@@ -35,7 +46,7 @@ def glue_dir(tmp_path_factory):
         for split, n in (("train", 80), ("validation", 24)):
             rows = []
             for i in range(n):
-                a = f"the film was {words[i % 8]} and {words[(i * 3) % 8]}"
+                a = f"{split} film {i} was {words[i % 8]} and {words[(i * 3) % 8]}"  # no repeats across splits
                 if cfg == "mrpc":
                     rows.append({"sentence1": a, "sentence2": f"it was {words[i % 8]}", "label": i % 2, "idx": i})
                 else:

@@ -133,7 +133,7 @@ def test_csv_too_small_to_split_is_refused_before_a_run_exists(home, tmp_path):
 
 
 def test_labels_are_text_not_numbers(home, tmp_path):
-    rows = [(f"text {i}", y) for i in range(12) for y in ("²", "--5", "٣", "1")]
+    rows = [(f"text {i} {k}", y) for i in range(12) for k, y in enumerate(("²", "--5", "٣", "1"))]
     task = _csv(tmp_path / "odd.csv", rows)
     r = run_cli("tasks", task, "--json", home=home, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -141,6 +141,13 @@ def test_labels_are_text_not_numbers(home, tmp_path):
     assert t["num_labels"] == 4 and set(t["classes"]) == {"1", "--5", "²", "٣"}
     r = run_cli("run", "--model", "minilm-l1", "--task", task, "--dims", "10,100", "--queue", home=home, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_csv_whose_rows_all_repeat_is_refused_in_one_line(home, tmp_path):
+    task = _csv(tmp_path / "same.csv", [("the same words", f"c{i % 2}") for i in range(40)])
+    r = run_cli("run", "--model", "minilm-l1", "--task", task, "--dims", "10,100", "--queue", home=home, timeout=120)
+    _refused(r, "also appears in an earlier split", home)
+    assert str(tmp_path) not in r.stderr  # the file by its name
 
 
 def test_a_relative_csv_path_is_stored_absolute(home, tmp_path):
@@ -164,9 +171,9 @@ def test_export_to_a_missing_folder_and_worker_poll_are_one_line(home, tmp_path)
     for args, msg in ((["export", rid, "-o", "/nonexistent/x.csv"], "does not exist"),
                       (["export", rid, "-o", str(tmp_path)], "it is a folder"),
                       (["export", rid, "-o", "/" + "z" * 5000], "limit is 1,024"),
-                      (["worker", "--poll", "-1", "--once"], "--poll must be at least"),
-                      (["worker", "--poll", "0", "--once"], "--poll must be at least"),
-                      (["worker", "--poll", "nan", "--once"], "--poll must be at least"),
+                      (["worker", "--poll", "-1", "--once"], "--poll must be from"),
+                      (["worker", "--poll", "0", "--once"], "--poll must be from"),
+                      (["worker", "--poll", "nan", "--once"], "--poll must be from"),
                       (["worker", "--poll", "١", "--once"], "invalid float value")):
         r = run_cli(*args, home=home, timeout=60)
         lines = r.stderr.strip().splitlines()

@@ -318,6 +318,11 @@ class _Pool:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pool or lock inherited by fork
+        # the resource tracker (started with the first queue, from this environment) would print a Python warning
+        # about a semaphore a terminated process left behind into the worker's log; it is cleanup noise, not news
+        quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+        if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+            os.environ["PYTHONWARNINGS"] = ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), quiet) if w)
         self.n, self.ctx = n, ctx
         self.tasks, self.results, self.stop = ctx.Queue(), ctx.Queue(), ctx.Event()
         state = {k: v.detach().to("cpu").clone() for k, v in prep.module.state_dict().items()}

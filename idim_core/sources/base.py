@@ -97,6 +97,11 @@ def finish(spec: TaskSpec, names, train: Split, val: Split, test: Split, seed: i
     # overlaps keeps exactly the examples it had)
     val, dropped_val = without(val, [train])
     test, dropped_test = without(test, [train, val])
+    for name, part, dropped in (("validation", val, dropped_val), ("test", test, dropped_test)):
+        if dropped and not len(part):
+            shown = Path(spec.file).name if spec.file else spec.name  # a file by its name, never a server path
+            raise UserError(f"{shown}: every {name} example ({dropped}) also appears in an earlier split, so "
+                            f"nothing is left to score on; the task's splits repeat each other")
     info = {"train": len(train), "val": len(val), "test": len(test)}
     if dropped_val or dropped_test:
         info["overlaps_dropped"] = {"val": dropped_val, "test": dropped_test}
