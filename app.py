@@ -21,6 +21,7 @@ nav = st.navigation([
     st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
     st.Page("pages/series.py", title="Series", icon=":material/stacked_line_chart:", url_path="series"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
+    st.Page("pages/lesson.py", title="Lesson", icon=":material/co_present:", url_path="lesson"),
 ])
 
 try:

@@ -222,7 +222,7 @@ def cmd_resume(args) -> int:
 
 def cmd_ls(args) -> int:
     from .d90 import short
-    from .results import result
+    from .results import methods_axis, result
 
     def short_d90(row):
         return short({**row, "d90_upper": row["d90"]}).replace("—", "-")
@@ -243,9 +243,14 @@ def cmd_ls(args) -> int:
     if not rows:
         print(f"no runs yet in {store.path}; start one with `idim run`")
         return 0
-    print(f"{'run':12}  {'status':11}  {'model':20}  {'task':10}  {'method':6}  {'proj':8}  {'trials':>6}  {'base':>5}  {'d90':>13}  created")
+    # the task column as wide as the longest task (mnist5k:ge5@b, not mnist5k:ge); an adapter has no projection
+    tw = max(4, min(40, max(len(r["task"]) for r in rows)))
+    print(f"{'run':12}  {'status':11}  {'model':20}  {'task':{tw}}  {'method':9}  {'proj':8}  {'trials':>6}  "
+          f"{'base':>5}  {'d90':>13}  created")
     for r in rows:
-        print(f"{r['run_id']:12}  {r['status']:11}  {r['model'][:20]:20}  {r['task'][:10]:10}  {r['method']:6}  {r['projection']:8}  "
+        task = r["task"] if len(r["task"]) <= tw else r["task"][:tw - 1] + "…"
+        proj = r["projection"] if methods_axis(r["method"]) == "d" else "-"
+        print(f"{r['run_id']:12}  {r['status']:11}  {r['model'][:20]:20}  {task:{tw}}  {r['method']:9}  {proj:8}  "
               f"{r['trials']:>6}  {_fmt_acc(r['baseline_accuracy']):>5}  {short_d90(r):>13}  "
               f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(r['created']))}")
     return 0

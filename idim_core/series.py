@@ -397,11 +397,11 @@ def store_results(store, out: dict) -> dict:
     return {e["run_id"]: result(store, e["run_id"]) for e in out["entries"] if e.get("run_id")}
 
 
-def verdict(out: dict, results: dict | None = None) -> list[str]:
+def verdict(out: dict, results: dict | None = None, name=str) -> list[str]:
     """What a series shows: per source, from scratch against its largest amount, at each width, from one bootstrap
     of the ratio d90 after / d90 from scratch (``results``: {run_id: result}, see ``recorded_results`` and
     ``store_results``): "lower" or "higher" only where its 95 % interval lies on one side of 1 at every bootstrap
-    seed 0-19, else "no change shown"."""
+    seed 0-19, else "no change shown".  ``name`` words a source (the app passes plain task names)."""
     from .results import pair, ratio_text
 
     results = results or {}
@@ -418,7 +418,7 @@ def verdict(out: dict, results: dict | None = None) -> list[str]:
             if not mine:
                 continue
             last = max(mine, key=lambda e: e["pretrain_epochs"])
-            head = (f"{src}{at}: d90 {_cell(scratch)} from scratch, {_cell(last)} after "
+            head = (f"{name(src)}{at}: d90 {_cell(scratch)} from scratch, {_cell(last)} after "
                     f"{last['pretrain_epochs']} epochs")
             ra, rb = results.get(last["run_id"]), results.get(scratch["run_id"])
             if ra is None or rb is None or last.get("d90_status") not in ("found", "below_grid", "not_reached") \
@@ -440,7 +440,7 @@ def verdict(out: dict, results: dict | None = None) -> list[str]:
                 vals = [e["d90_interpolated"] for e in found]
                 way = ("falls at every amount" if all(b < a for a, b in zip(vals, vals[1:])) else
                        "rises at every amount" if all(b > a for a, b in zip(vals, vals[1:])) else "no single direction")
-                lines.append(f"{src}{at}, the estimates by epochs of pre-training: "
+                lines.append(f"{name(src)}{at}, the estimates by epochs of pre-training: "
                              + ", ".join(f"{e['pretrain_epochs']}: ≈ {e['d90_interpolated']:,.0f}" for e in found)
                              + (f" ({way}: a direction; whether it is a change, the ratio above says)"
                                 if way != "no single direction" else " (no single direction)"))

@@ -15,7 +15,8 @@ def presenter_switch(key: str, label: str = "Presenter view (large type, for a p
         else:
             st.query_params["present"] = "1"
         st.rerun()
-    if present:
+    if present:  # large type, and the sidebar out of the way of the chart
+        st.set_page_config(initial_sidebar_state="collapsed")
         st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
     return present
 

@@ -33,8 +33,20 @@ def show_comparison(key: str) -> None:
     # new runs (dropping its state on the server alone leaves the old selection in the page, and the
     # next click would send it back).
     st.session_state[K("state", "gen")] = st.session_state.get(K("state", "gen"), 0) + 1
-    st.query_params.from_dict({"runs": ",".join(ids)})
+    st.session_state[K("state", "scroll")] = True  # the next run goes to the answer: the chart
+    keep = {"present": "1"} if present else {}
+    st.query_params.from_dict({"runs": ",".join(ids), **keep})
     st.rerun()
+
+
+def scroll_to_chart() -> None:
+    """Bring the comparison's chart to the top of the screen once it is drawn (after a ready-made comparison)."""
+    st.html("""<script>
+    (() => { let n = 0; const t = setInterval(() => {
+        const g = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
+        if (g || ++n > 50) { clearInterval(t); if (g) g.scrollIntoView({block: 'start'}); }
+    }, 100); })();
+    </script>""", unsafe_allow_javascript=True)
 
 
 def show_methods_table(results: list[dict]) -> None:
@@ -98,6 +110,8 @@ else:
                             key=K("select", "runs", gen),
                             help="Pick any runs from the store; unfinished ones show what they have so far.")
     if chosen:
+        if st.session_state.pop(K("state", "scroll"), False):
+            scroll_to_chart()
         results = [result(store, rid) for rid in chosen]
         any_adapter = any(r.get("axis", "d") != "d" for r in results)
         c1, c2 = st.columns(2)
@@ -129,6 +143,7 @@ else:
 
         st.dataframe([{
             "run": r["run_id"], "model": serving.shown(r["model"]), "task": serving.shown(r["task"]),
+            "d90": d90_short(r).replace("—", ""), "d90 95 % interval": ci_text(r),  # first: on screen at 1280 px
             "method": r["method"].upper(),
             "levels": views.levels_text(r), "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
             "seeds": r["config"].get("seeds", 1),
@@ -136,8 +151,6 @@ else:
             "threshold": blank(r["threshold"] and round(r["threshold"], 3)),
             "chance": blank(r.get("chance") and round(r["chance"], 3)),
             "majority class": blank(r.get("majority") and round(r["majority"], 3)),
-            "d90": d90_short(r).replace("—", ""),
-            "d90 95 % interval": ci_text(r),
             "note": ("did not learn the task with this budget: no d90" if r.get("d90_status") == "baseline_at_floor"
                      else ruler_note(r).lstrip("; ") if r.get("d90_status") in ("found",) else views.d90_text(r)),
         } for r in results], hide_index=True, key=K("table", "d90"))

@@ -10,6 +10,7 @@ import streamlit as st
 
 from idim_core import demo
 from idim_core.ui import estimates, figures, forms, serving, text, workers
+from idim_core.ui.text import plain_task
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
@@ -140,6 +141,9 @@ def use_classic_preset() -> None:
         st.session_state[k] = v
     st.query_params.from_dict({"model": C["model"], "task": C["task"], "method": C["method"],
                                "dims": ",".join(map(str, C["dims"]))})
+    st.toast(f"Classic preset in the form below: {C['model']} on {plain_task(C['task'])}, {C['method'].upper()}, "
+             f"{len(C['dims'])} values of d, {C['seeds']} seeds. Check the estimate, then press Start run.",
+             icon=":material/check_circle:")
 
 
 st.subheader("New run")
@@ -233,6 +237,7 @@ with left:
     elif want_task not in tasks:
         want_task = tasks[0]
     tchoice = st.selectbox("Task", tasks, index=tasks.index(want_task), key=K("task"),
+                           format_func=lambda t: t if t == OTHER_TASK or plain_task(t) == t else f"{t}: {plain_task(t)}",
                            help="What the model learns to classify. trec6 (what a question asks for, the default: a linear probe on "
                                 "the frozen features stays well below 90 % there) and mr (movie-review polarity) are "
                                 "bundled; glue/* tasks need a download once.")
@@ -316,7 +321,8 @@ with left:
     want_method = qget("method", str, FAM["method"])
     METHODS = tuple(method_registry.REGISTRY)  # every registered method, each labelled by its own module
     method = st.radio("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
-                      format_func=method_registry.label, key=K("method", fam), horizontal=False,
+                      format_func=lambda m: method_registry.label(m, classic=bool(classic_model)),
+                      key=K("method", fam), horizontal=False,
                       help="DID trains z through one random projection of all parameters. SAID also learns one "
                            "scale per layer; those scales count in d. "
                            + method_registry.words([method_registry.short(n) for n in METHODS

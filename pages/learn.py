@@ -17,6 +17,27 @@ QUICK = {"model": "minilm-l2", "task": "mr", "dims": "10,100,1000,10000", "epoch
 
 
 
+SECTIONS = {
+    1: 'Training in a random subspace',
+    2: 'What d90 means',
+    3: 'DID and SAID',
+    4: 'Why a random subspace?',
+    5: 'The Fastfood trick',
+    6: 'What the papers found',
+    7: 'The classic experiment, in seconds',
+    8: 'Beyond the papers: LoRA, BitFit and head-only',
+    9: 'A popular account, claim by claim',
+    10: 'A common mistake',
+    11: 'Does pre-training shrink d90?',
+    12: 'References',
+}
+
+
+def header(n: int) -> None:
+    """Section ``n``, with an anchor (#sN) the table of contents links to."""
+    st.header(f"{n}. {SECTIONS[n]}" if n <= 10 else SECTIONS[n], anchor=f"s{n}")
+
+
 def try_it(label: str, **params) -> None:
     st.page_link("pages/explore.py", label=f"Try it: {label}", icon=":material/science:",
                  query_params={**QUICK, **{k: str(v) for k, v in params.items()}})
@@ -55,7 +76,10 @@ st.markdown(
     "low intrinsic dimension.** Only a tiny number of *directions* in parameter space need to be searched. "
     "This page explains how that is measured; each idea links to a run you can launch and watch.")
 
-st.header("1. Training in a random subspace")
+with st.expander("Contents", expanded=True):
+    st.markdown("\n".join(f"{n}. [{t}](#s{n})" for n, t in SECTIONS.items()))
+
+header(1)
 st.markdown("Normal fine-tuning moves all **D** parameters θ from their pretrained values θ₀. "
             "Subspace training instead trains only a vector **z** of **d** numbers (d ≪ D), mapped into "
             "parameter space by a fixed random matrix **P** with D rows and d columns:")
@@ -66,8 +90,9 @@ st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the 
             "searches only the plane.")
 chart(figures.idea_figure(), K("chart", "idea"), present)
 st.markdown(
-    "- **D** is the model's parameter count (22,566,146, about 22.6 million, for the bundled MiniLM with its "
-    "6 layers). **d** is the number of values we are allowed to train.\n"
+    "- **D** is the model's parameter count, the classifier head included: about 22.6 million for the bundled "
+    "MiniLM with its 6 layers (22,565,376 in the encoder; 22,566,146 with a head for 2 classes, 22,567,686 for "
+    "6, as on trec6). **d** is the number of values we are allowed to train.\n"
     "- z starts at 0, so training starts exactly from the pretrained model; P never changes, "
     "only z is learned, by ordinary gradient descent: the gradient with respect to z is Pᵀ times the usual gradient.\n"
     "- Every column of P has length 1, so the kinds of projection are comparable. That does **not** make one "
@@ -77,7 +102,7 @@ st.markdown(
     "scales z's rate as lr·√(1000/d) by default (`--lr-scaling sqrt`), which keeps that step the same at every d.")
 try_it("subspace training with DID at d = 10 … 10,000", method="did")
 
-st.header("2. What d90 means")
+header(2)
 st.markdown("Train at several d and compare with full fine-tuning (all D parameters, same model, task, data and "
             "split). **d90** is the smallest d whose mean accuracy (over seeds) reaches 90 % of the full "
             "fine-tuning accuracy:")
@@ -108,7 +133,7 @@ st.markdown("**Against what the frozen features already give.** A language-model
             "at 3e-3) " + demo.default_record_sentence())
 try_it("d90 where the frozen features already reach the bar (mr)", model="minilm-l6", task="mr", method="said")
 
-st.header("3. DID and SAID")
+header(3)
 st.markdown("**DID** (direct intrinsic dimension) uses one global P over all parameters, as above. "
             "**SAID** (structure-aware intrinsic dimension) also learns one scale λ per layer (each transformer "
             "block, plus the embeddings and the classifier head):")
@@ -125,7 +150,7 @@ with c1:
 with c2:
     try_it("DID (same settings)", method="did")
 
-st.header("4. Why a random subspace?")
+header(4)
 st.markdown(
     "A random subspace is chosen **without looking at the task**, so it gives an honest upper bound: if even a "
     "random d-dimensional slice of parameter space contains a good solution, the problem needs at most about d "
@@ -134,7 +159,7 @@ st.markdown(
     "d90 measures D − s, the number of directions that really matter. Different seeds draw different random "
     "subspaces; the error bars show how much the answer depends on the draw.")
 
-st.header("5. The Fastfood trick")
+header(5)
 st.markdown("Storing P densely needs D × d numbers: for D = 22.6 million and d = 10,000 that is 227 billion "
             "floats (about 900 GB). The **Fastfood** transform (Le, Sarlós & Smola 2013) builds a random-looking "
             "matrix from cheap pieces instead:")
@@ -150,7 +175,7 @@ st.markdown(
     "and *dense* (a plain Gaussian matrix, only when D·d is small).")
 try_it("the sparse projection instead of Fastfood", projection="sparse")
 
-st.header("6. What the papers found")
+header(6)
 st.markdown(
     "- **d90 falls as pre-training goes on**: the same architecture with random weights needs a far larger d "
     "than the pretrained one. Pre-training makes the fine-tuning problem simpler.\n"
@@ -186,7 +211,7 @@ def memorisation_ratio() -> str:
         return "here several times more"
 
 
-st.header("7. The classic experiment, in seconds")
+header(7)
 st.markdown(
     "Li et al. (2018) introduced the intrinsic dimension on small networks trained **from scratch** (there is no "
     "pre-training here): a fully connected net 784-200-200-10 on MNIST needed d90 ≈ 750 of its 199,210 "
@@ -205,7 +230,7 @@ show_recorded("classic", "This copy of MNIST has 5,000 digits instead of 60,000 
 show_recorded("shuffled-pixels")
 show_recorded("memorisation")
 
-st.header("8. Beyond the papers: LoRA, BitFit and head-only")
+header(8)
 st.markdown(
     "Storing a fully fine-tuned copy of every parameter for every task is expensive, so practice moved to "
     "**parameter-efficient** methods that train a small set of numbers and keep θ₀ frozen:\n\n"
@@ -261,7 +286,7 @@ if "methods" in demo.available_comparisons():
                              "numbers in the attention weights, BitFit in the biases.")
     methods_verdicts()
 
-st.header("9. A popular account, claim by claim")
+header(9)
 st.markdown(
     "A widely shared article on this topic (in Chinese, 2024; its title, in pinyin, “Cóng xīn de jiǎodù kàndài dà "
     "móxíng wēitiáo (Intrinsic dimension)”: “Fine-tuning large models seen from a new angle (intrinsic dimension)”) "
@@ -287,7 +312,8 @@ def show_verdict(v, name: str) -> None:
             row["command"] = f["command"]
         rows.append(row)
     if rows:
-        st.dataframe(rows, hide_index=True, key=K("table", "claim", name))
+        with st.expander("The numbers behind this verdict"):
+            st.dataframe(rows, hide_index=True, key=K("table", "claim", name))
     st.caption(f"Rests on: {v.rests_on}.")
 
 
@@ -327,8 +353,9 @@ def claims_section() -> None:
                 "below, which counts d numbers instead of D), not that choosing a smaller d improves results.")
     rows = views.bound_rows(lm)
     if rows:
-        st.dataframe(rows, hide_index=True, key=K("table", "claim", "bound"))
-        st.markdown(views.BOUND_NOTE)
+        with st.expander("The generalisation bound, per d"):
+            st.dataframe(rows, hide_index=True, key=K("table", "claim", "bound"))
+            st.markdown(views.BOUND_NOTE)
 
     st.subheader("“A lower dimension makes training more stable”")
     stab = {f"{r['model']} · {r['task']}": [(row["d"], row["sd"]) for row in claims.excess_spread(r)] for r in runs}
@@ -348,7 +375,7 @@ else:
     st.caption("(The recorded runs for this section are not shipped in this copy: record them with "
                "`bash scripts/record_comparisons.sh claims`.)")
 
-st.header("10. A common mistake")
+header(10)
 st.warning(
     "Fine-tuning does **not** remove parameters or “reduce the model's dimension from 110M to 50M”: every one of "
     "the D parameters is still there and is still used. Nor is the intrinsic dimension the model's `hidden_size` "
@@ -363,7 +390,7 @@ def pretraining_section(rec: dict) -> None:
     from idim_core import series as series_mod
 
     out = rec["series"]
-    st.header("Does pre-training shrink d90?")
+    header(11)
     st.markdown("Aghajanyan et al. (2021) found that the longer a language model is pre-trained, and the larger it "
                 "is, the smaller the intrinsic dimension of the tasks fine-tuned after it; and that a lower d90 goes "
                 "with better generalisation. The classic nets can be pre-trained in seconds, so the same question "
@@ -413,7 +440,7 @@ if _widths:
                                                          _series.verdict(out, _series.recorded_results(_widths))))
     st.code(_widths["command"], language="bash")
 
-st.header("References")
+header(12)
 st.markdown(f"- {views.REF_LI}. https://arxiv.org/abs/1804.08838\n"
             f"- {views.REF_AGHAJANYAN}. https://arxiv.org/abs/2012.13255\n"
             "- Le, Sarlós, Smola (2013). Fastfood: Approximating Kernel Expansions in Loglinear Time. ICML 2013.")

@@ -23,6 +23,7 @@ from idim_core.store import FINAL, check_run_id
 from idim_core.results import result
 
 from pages import _visitors as visitors
+from pages._guess import guess_box, guesses_line
 from pages._first_run import through_app
 from pages._present import chart, presenter_switch
 
@@ -122,42 +123,20 @@ def kept_figure(name: str, fixed: tuple, done: int, build):
     return last["fig"]
 
 
-def guess_box(res: dict, open_now: bool) -> None:
-    """"Where will it cross?": one guess of d90 per browser and run, stored with the run (Store.add_guess)."""
-    mine = visitors.visitor_id()
-    have = store.guesses(run_id)
-    if any(g["visitor"] == mine for g in have):
-        st.caption(f"Your guess is in ({len(have)} guess{'es' if len(have) != 1 else ''} so far).")
+def resume_button(run: dict) -> None:
+    """Resume, for the browser that may change the run: queued again, finished trials kept."""
+    if run["config"].get("recorded") or not visitors.may_change(run):
         return
-    if not open_now:
-        return
-    c1, c2 = st.columns([3, 1])
-    d = c1.number_input("Your guess: where will it cross the threshold (d)?", min_value=1, max_value=10**9,
-                        value=None, step=100, key=K("number", "guess", run_id),
-                        help="One guess per browser. It is drawn on the chart with the class's other guesses and "
-                             "compared with the measured d90 when the run ends.")
-    if c2.button("Submit guess", key=K("button", "guess", run_id), disabled=d is None):
+    if st.button("Resume", key=K("button", "resume"), icon=":material/play_arrow:",
+                 help="Queue it again: finished trials are kept, only the missing ones run."):
         try:
-            store.add_guess(run_id, mine, float(d))
-        except UserError as e:
+            if store.requeue(run_id):
+                store.event(run_id, "info", "resumed from the app")
+        except UserError as e:  # a read-only or full store
             st.error(text.md(e))
         else:
+            workers.ensure_worker(store.home)
             st.rerun()
-
-
-def guesses_line(res: dict, guesses: list[dict], hidden: bool) -> str | None:
-    """The class's guesses beside the measured d90, once it is shown."""
-    import statistics
-
-    if not guesses:
-        return None
-    ds = [g["d"] for g in guesses]
-    line = f"The class guessed {len(ds)} time{'s' if len(ds) != 1 else ''}: median d = {statistics.median(ds):,.0f}"
-    if res.get("d90_status") == "found" and not hidden:
-        d90v = res["d90_interpolated"]
-        near = sum(1 for d in ds if 0.5 <= d / d90v <= 2)
-        line += f"; measured d90 ≈ {d90v:,.0f} ({near} of {len(ds)} within a factor of 2)"
-    return line + "."
 
 
 @st.fragment(run_every=0.5 if replaying else None if final_at_start else views.REFRESH_SECONDS)
@@ -195,7 +174,10 @@ def live_view() -> None:
         top[1].metric("Executor", where["metric"], help=where["help"])
     else:
         top[1].metric("Device", run.get("device") or workers.detect_device() + " (expected)")
-    top[2].metric("d90" if res.get("axis", "d") == "d" else "90 % point", "hidden" if hidden else d90_short(res),
+    head = "d90" if res.get("axis", "d") == "d" else "90 % point"
+    if present and not hidden and res.get("d90_ci") and res.get("d90_status") in ("found", "below_grid"):
+        head += f" · 95 %: {d90mod.interval_text(res['d90_ci'])}"  # the headline whole on a projector
+    top[2].metric(head, "hidden" if hidden else d90_short(res),
                   help=f"Smallest d whose mean accuracy reaches 0.9 × {views.baseline_word(res)} accuracy, interpolated "
                        "in log d between the two grid points around the threshold; the interval resamples seeds and "
                        "test examples.")
@@ -222,12 +204,15 @@ def live_view() -> None:
             msg += ". No worker is running: start one with `idim worker`"
         st.info(msg + ".")
     elif status == "interrupted":
-        st.warning("This run stopped without finishing (its process went away). Resume it from the Runs page: "
-                   "finished trials are kept.")
+        st.warning("This run stopped without finishing (its process went away). Resume it: finished trials are "
+                   "kept.")
+        resume_button(run)
     elif status == "failed":
         st.error(f"The run failed: {text.md(run.get('error') or 'unknown error')}")
+        resume_button(run)
     elif status == "cancelled":
-        st.warning("Cancelled. The finished trials are kept; resume it from the Runs page to run the missing ones.")
+        st.warning("Cancelled. The finished trials are kept; resume it to run the missing ones.")
+        resume_button(run)
 
     warn = views.baseline_warning(res)
     if warn:
@@ -260,7 +245,7 @@ def live_view() -> None:
     line = guesses_line(res, guesses, hidden)
     if line:
         st.markdown(text.md(line))
-    guess_box(res, open_now=status in ("queued", "running") or replaying)
+    guess_box(store, run_id, K, open_now=status in ("queued", "running") or replaying)
     if d90mod.threshold_note(res):
         st.caption(d90mod.threshold_note(res)[0].upper() + d90mod.threshold_note(res)[1:] + ".")
 

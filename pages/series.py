@@ -9,23 +9,33 @@ from idim_core.d90 import interval_text
 from idim_core.errors import UserError
 from idim_core.ui import figures, text, workers
 from idim_core.ui.keys import keys_for
+from idim_core.ui.text import plain_task
 
 from pages import _visitors as visitors
 from pages._first_run import through_app
+from pages._present import chart, presenter_switch
 
 through_app()
 K = keys_for("series")
 
 store = workers.get_store()
-st.title("Pre-training series")
-st.caption("Aghajanyan et al. (2021): pre-training lowers the intrinsic dimension of the tasks that follow. "
+present = st.query_params.get("present", "") in ("1", "true", "yes")
+if not present:  # the presenter view opens on the chart
+    st.title("Pre-training series")
+present = presenter_switch(K("toggle", "present"))
+if not present:
+    st.caption("Aghajanyan et al. (2021): pre-training lowers the intrinsic dimension of the tasks that follow. "
            "Each point is an ordinary run (its own full-training baseline from its own starting state); the "
            "shuffled-label control has the same images and amount of training, nothing transferable.")
 
 PRESET = {"model": "mlp", "task": "mnist5k:ge5@b", "source": "mnist5k@a", "amounts": "0,3,10", "seeds": 1,
           "dims": "auto"}
 
-with st.expander("Start a series", expanded=not series_mod.list_series(store)):
+RECORDED = "recorded:"  # a recorded series (assets/recorded/series/), shown without importing its runs
+recorded_names = sorted(p.stem for p in series_mod.RECORDED_SERIES.glob("*.json")) \
+    if series_mod.RECORDED_SERIES.is_dir() else []
+
+with st.expander("Start a series", expanded=not series_mod.list_series(store) and not present):
     with st.form(K("form", "start")):
         c1, c2 = st.columns(2)
         model = c1.selectbox("model", list(CLASSIC_MODELS), key=K("select", "model"))
@@ -39,6 +49,7 @@ with st.expander("Start a series", expanded=not series_mod.list_series(store)):
         seeds = c2.number_input("seeds", 1, 10, PRESET["seeds"], key=K("number", "seeds"),
                                 help="each seed adds a baseline and a subspace trial at every d: 3 seeds take "
                                      "about three times as long")
+        st.caption(f"Target: {text.md(plain_task(task))}. Source: {text.md(plain_task(source))}.")
         go = st.form_submit_button("Queue the series")
     if go:
         try:
@@ -56,16 +67,33 @@ with st.expander("Start a series", expanded=not series_mod.list_series(store)):
             st.error(text.md(e))
 
 found = series_mod.list_series(store)
-if not found:
+if not found and not recorded_names:
     st.info("No series yet. Queue one above, or from a terminal: `idim series --model mlp --task mnist5k:5-9 "
             "--pretrain mnist5k:0-4 --pretrain-epochs 0,10 --dims auto --seeds 3`.")
     st.stop()
-labels = {s["id"]: f"{s['id']}: {s['overrides'].get('model')} on {s['overrides'].get('task')}, "
-                   f"{' / '.join(s['sources'])}, epochs {','.join(map(str, s['amounts']))}" for s in found}
+labels = {s["id"]: f"{s['id']}: {s['overrides'].get('model')} on {plain_task(s['overrides'].get('task'))}, "
+                   f"from {' / '.join(plain_task(x) for x in s['sources'])}, epochs "
+                   f"{','.join(map(str, s['amounts']))}" for s in found}
+labels.update({RECORDED + n: f"recorded: {n}" for n in recorded_names})
 want = st.query_params.get("series", "")
 ids = list(labels)
 sid = st.selectbox("series", ids, index=ids.index(want) if want in ids else 0, format_func=labels.get,
                    key=K("select", "series"))
+
+
+def recorded_view(name: str) -> None:
+    """A recorded series: its chart and verdict from the file (assets/recorded/series/), and the command."""
+    rec = series_mod.recorded(name)
+    if rec is None:
+        st.error(f"no recorded series named {text.md_repr(name)}")
+        return
+    out = rec["series"]
+    chart(figures.series_figure(out), K("chart", "recorded", name), present)
+    lines = series_mod.verdict(out, series_mod.recorded_results(rec), name=plain_task)
+    st.markdown("**What it shows** (recorded; each change read from one bootstrap of the ratio of the two d90):\n\n"
+                + "\n".join(f"- {text.md(line)}" for line in lines))
+    if rec.get("command"):
+        st.code(rec["command"], language="bash")
 
 
 @st.fragment(run_every=3)
@@ -75,16 +103,15 @@ def show(sid: str) -> None:
     except UserError as e:
         st.error(text.md(e))
         return
-    fig = figures.series_figure(out)
-    st.plotly_chart(fig, key=K("chart", "series", sid), width="stretch")
+    chart(figures.series_figure(out), K("chart", "series", sid), present)
     if any(e.get("d90_status") == "found" for e in out["entries"]):
         st.caption("The second panel: the target's accuracy (full training, test) against d90, one point per amount. "
                    "Aghajanyan et al. found lower d90 going with better accuracy after fine-tuning.")
-        st.plotly_chart(figures.series_accuracy_figure(out), key=K("chart", "accuracy", sid), width="stretch")
+        chart(figures.series_accuracy_figure(out), K("chart", "accuracy", sid), present)
     rows = []
     for e in out["entries"]:
         ci = e.get("d90_ci")
-        rows.append({"source": "from scratch" if not e["pretrain_epochs"] else e["pretrain"],
+        rows.append({"source": "from scratch" if not e["pretrain_epochs"] else plain_task(e["pretrain"]),
                      "epochs": e["pretrain_epochs"], "width": e.get("width"), "status": e["status"],
                      "baseline": e.get("baseline"), "d90": e.get("d90_interpolated"),
                      "95 % interval": interval_text(ci),
@@ -94,7 +121,7 @@ def show(sid: str) -> None:
         "baseline": st.column_config.NumberColumn("baseline", format="%.3f"),
         "d90": st.column_config.NumberColumn("d90", format="%,.0f")})
     if out["entries"] and all(e.get("status") in ("done", "failed", "cancelled") for e in out["entries"]):
-        lines = series_mod.verdict(out, series_mod.store_results(store, out))
+        lines = series_mod.verdict(out, series_mod.store_results(store, out), name=plain_task)
         if lines:
             st.markdown("**What it shows** (each change read from one bootstrap of the ratio of the two d90, "
                         "\"shown\" only where its 95 % interval lies on one side of 1):\n\n"
@@ -106,4 +133,7 @@ def show(sid: str) -> None:
                        key=K("download", "csv", sid))
 
 
-show(sid)
+if sid.startswith(RECORDED):
+    recorded_view(sid[len(RECORDED):])
+else:
+    show(sid)

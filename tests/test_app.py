@@ -495,7 +495,8 @@ def test_runs_table_and_actions(store):
     b = seed_run(store, {10: [0.5]}, status="cancelled", method="did")
     at = app({}, "pages/runs.py")
     df = at.dataframe[0].value
-    assert list(df.columns[:6]) == ["run", "status", "model", "task", "method", "projection"]
+    # d90 early, so it is on screen at 1280 px; a series run's pre-training beside it
+    assert list(df.columns[:7]) == ["run", "status", "model", "task", "d90", "pre-training", "method"]
     assert set(df["run"]) == {a, b}
     row = df[df["run"] == a].iloc[0]
     assert row["status"] == "done" and row["d90"].startswith("≈ ") and row["baseline"] == pytest.approx(0.8)

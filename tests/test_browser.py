@@ -527,11 +527,20 @@ def measure(page, url: str, collapse: bool = True) -> dict:
     return page.evaluate(MEASURE)
 
 
+def plot_facts(page) -> dict:
+    """The main chart's plot area, legend, sideways scroll and sidebar, as scripts/screenshots.py reads them."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from screenshots import MEASURE as PLOT_MEASURE
+
+    return page.evaluate(PLOT_MEASURE)
+
+
 def test_presenter_view_is_large_and_the_chart_above_the_fold(server, browser):
-    """Live, Compare and Learn at 1280×720 (a common projector), sidebar collapsed: in the presenter view
+    """Live, Compare, Series and Learn at 1280×720 (a common projector), sidebar collapsed: in the presenter view
     the chart's tick labels, legend and axis titles are at least 20 px and larger than in the normal view
-    (Streamlit's chart theme must not put its 12 px back), Live's headline numbers are larger, its lines
-    thicker, and the chart starts above the fold."""
+    (Streamlit's chart theme must not put its 12 px back), the main plot area (the axes) at least 430 px tall with
+    a legend that does not scroll, Live's headline numbers larger, its lines thicker, and the chart starting
+    above the fold."""
     from idim_core import demo
     from idim_core.store import Store
 
@@ -544,23 +553,56 @@ def test_presenter_view_is_large_and_the_chart_above_the_fold(server, browser):
     try:
         page = ctx.new_page()
         for name, path in (("live", f"live?run={rid}"), ("compare", "compare?comparison=classic"),
-                           ("learn", "learn")):
+                           ("series", "series"), ("learn", "learn")):
             for view in ("normal", "presenter"):
                 sep = "&" if "?" in path else "?"
                 url = f"{server['url']}/{path}" + (f"{sep}present=1" if view == "presenter" else "")
                 seen[name, view] = m = measure(page, url)
                 assert page.locator('[data-testid="stException"]').count() == 0, (name, view)
+                if view == "presenter":
+                    m.update(plot_facts(page))
                 print(name, view, m)
             normal, big = seen[name, "normal"], seen[name, "presenter"]
             for what in ("tick", "ytick", "legend", "xtitle"):
                 assert big[what] is not None and big[what] >= 20, (name, what, big)
                 assert big[what] > normal[what], (name, what, normal[what], big[what])
+            assert big["plot_h"] >= 430 and not big["legend_scrolls"] and not big["side_scroll"], (name, big)
             if name != "learn":  # Learn is an article: its first chart comes after the text
                 assert big["chart_top"] < 720 - 200, (name, "the chart starts below the fold", big["chart_top"])
         live_n, live_p = seen["live", "normal"], seen["live", "presenter"]
         assert live_p["metric"] > live_n["metric"], (live_n["metric"], live_p["metric"])
         assert live_p["line"] >= 4 > live_n["line"], (live_n["line"], live_p["line"])
         assert live_p["annotation"] >= 20, live_p
+    finally:
+        ctx.close()
+
+
+def test_the_lesson_deck_walked_with_the_arrow_keys(server, browser):
+    """/lesson?step=1 to the last step with the right arrow key, at 1280×720 as it opens (no sidebar to close by
+    hand): each step one chart whose plot area is at least 430 px tall, no legend scrolling, no sideways scroll,
+    no exception; the left arrow goes back."""
+    from idim_core.ui import lesson
+
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    ctx.set_default_timeout(120_000)  # a comparison's ratio is bootstrapped the first time its step is drawn
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server['url']}/lesson?step=1")
+        for i in range(1, len(lesson.STEPS) + 1):
+            page.wait_for_url(re.compile(rf".*/lesson\?(.*&)?step={i}(&.*)?$"), timeout=60_000)
+            wait_app(page, timeout=180_000)
+            page.wait_for_selector('[data-testid="stMain"] .js-plotly-plot', timeout=60_000)
+            page.wait_for_timeout(500)
+            m = plot_facts(page)
+            assert not m["exception"] and m["chart"], (i, m)
+            assert m["plot_h"] >= 430 and not m["legend_scrolls"] and not m["side_scroll"], (i, m)
+            assert not m["sidebar_open"], (i, "the sidebar is open")
+            assert page.get_by_text(f"{i} of {len(lesson.STEPS)}").count() >= 1
+            if i < len(lesson.STEPS):
+                page.mouse.click(8, 400)  # the page has the keyboard (a click in the empty left margin)
+                page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_url(re.compile(rf".*step={len(lesson.STEPS) - 1}(&.*)?$"), timeout=60_000)
     finally:
         ctx.close()
 

@@ -92,9 +92,12 @@ def names_on(ax: str) -> tuple[str, ...]:
     return tuple(n for n, m in REGISTRY.items() if m.AXIS == ax)
 
 
-def label(name: str) -> str:
+def label(name: str, classic: bool = False) -> str:
+    """The method's one-line label; for a classic net (no attention) what it adapts is every linear layer but the
+    head, and the label says so instead of "query and value"."""
     m = REGISTRY.get(name)
-    return m.LABEL if m else str(name)
+    text = m.LABEL if m else str(name)
+    return text.replace("on query and value", "on every linear layer but the head") if classic else text
 
 
 def short(name: str) -> str:

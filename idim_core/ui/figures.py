@@ -6,6 +6,7 @@ import math
 from ..runconfig import is_auto
 from ..d90 import interval_text
 from .text import html_text as _h  # a run's words in Plotly text: <a href> shown, not a live link
+from .text import plain_task
 from .views import accuracy_word, baseline_word, d90_text, levels_text
 
 
@@ -588,26 +589,209 @@ def claim_figure(results: list[dict], key: str, title: str, baseline_key: str | 
     return fig
 
 
+def p90_bars_figure(results: list[dict], height: int = 460):
+    """Each method's trainable parameters at its 90 % point, as horizontal bars on a log axis with the 95 %
+    interval: "≤" where it was reached at the smallest size tried, "not reached" drawn at the largest tried."""
+    import plotly.graph_objects as go
+
+    from ..d90 import p90_short
+
+    fig = go.Figure()
+    rows = []
+    for r in results:
+        status = r.get("p90_status")
+        v = r.get("p90_interpolated") if status == "found" else r.get("p90_upper") if status == "below_grid" else \
+            max((p.get("params") or 0 for p in r.get("points") or []), default=0) if status == "not_reached" else None
+        if v:
+            rows.append((method_label(r), v, status, r.get("p90_ci"), p90_short(r) or ""))
+    rows.sort(key=lambda x: x[1], reverse=True)
+    for name, v, status, ci, cell in rows:
+        err = None
+        if status == "found" and ci and None not in ci:
+            err = dict(type="data", symmetric=False, array=[ci[1] - v], arrayminus=[v - ci[0]], visible=True,
+                       color="#333")
+        colour = C_POINTS if status == "found" else C_CHANCE
+        fig.add_trace(go.Bar(y=[_h(name)], x=[v], orientation="h", marker_color=colour, error_x=err,
+                             text=[cell], textposition="outside", showlegend=False, name=_h(name),
+                             meta={"role": "p90", "status": status}))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), bargap=0.35,
+                      xaxis=dict(type="log", title="trainable parameters at 90 % of full fine-tuning (log scale)"),
+                      yaxis=dict(automargin=True), meta={"role": "p90_bars"})
+    return fig
+
+
+def sizes_figure(res: dict, height: int = 460):
+    """How many numbers: the model's D parameters, the largest d the sweep tried, and d90 with its interval, as
+    bars on a log scale (a lesson's "d is not the model's size")."""
+    import plotly.graph_objects as go
+
+    bars = [("all parameters (D)", res.get("D"), C_BASE)]
+    tried = [p["d"] for p in res.get("points") or [] if p.get("d")]
+    if tried:
+        bars.append(("largest d tried", max(tried), C_POINTS))
+    if res.get("d90_status") == "found":
+        bars.append(("d90", res["d90_interpolated"], C_D90))
+    bars = [b for b in bars if b[1]]
+    fig = go.Figure()
+    for name, v, colour in bars:
+        err = None
+        if name == "d90" and res.get("d90_ci") and None not in res["d90_ci"]:
+            lo, hi = res["d90_ci"]
+            err = dict(type="data", symmetric=False, array=[hi - v], arrayminus=[v - lo], visible=True,
+                       color="#333")
+        fig.add_trace(go.Bar(x=[name], y=[v], marker_color=colour, name=name, error_y=err, text=[f"{v:,.0f}"],
+                             textposition="outside", showlegend=False, meta={"role": "size"}))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(type="log", title="how many "
+                      "numbers (log scale)", automargin=True), bargap=0.45, meta={"role": "sizes"})
+    return fig
+
+
 PRESENT_FONT = 22  # px: ticks, legend, annotations and marker texts in the presenter view (titles +2)
+PRESENT_PLOT = 470  # px: the plot area's height in the presenter view (the axes alone: 65 % of a 720 px projector)
+_SHORT = {"points": "mean of the seeds (± std)", "seeds": "one seed", "d90_ci": "d90's 95 % interval",
+          "baseline_band": "full training ± std", "diverged": "diverged", "guesses": "the class's guesses"}
+_KEY_NAMES = {"legend_threshold": "dashed: each run's threshold", "legend_d90": "dotted: each run's d90"}
+_LINE_ROLES = {"baseline": None, "threshold": "threshold", "probe": "linear probe", "chance": "chance",
+               "majority": "majority class"}
 
 
-def presenter(fig, size: int = PRESENT_FONT):
+def _legend_rows(fig, size: int, width: int = 1100) -> int:
+    """About how many rows a horizontal legend of ``fig`` takes at ``size`` px in a ``width`` px chart."""
+    shown = [t for t in fig.data if t.showlegend is not False and t.name]
+    if not shown:
+        return 0
+    rows, used = 1, 0
+    for t in shown:
+        w = 46 + int(0.56 * size * len(str(t.name)))
+        if used and used + w > width:
+            rows, used = rows + 1, 0
+        used += w
+    return rows
+
+
+def _label_lines(fig, size: int, plot: int = PRESENT_PLOT) -> None:
+    """The run chart's horizontal lines (full training, threshold, probe, chance ...) named where they are drawn,
+    at the left end above the line, instead of in a legend a projector cannot fit; labels that would touch are
+    moved apart."""
+    yr = fig.layout.yaxis.range
+    if not yr:
+        return
+    per_px = (yr[1] - yr[0]) / plot
+    labels = []
+    for t in fig.data:
+        meta = t.meta if isinstance(t.meta, dict) else {}
+        role = meta.get("role")
+        if role not in _LINE_ROLES or meta.get("value") is None:
+            continue
+        word = _LINE_ROLES[role] or str(t.name).split(" (")[0]
+        if role == "threshold" and meta.get("rule") == "floor":
+            word = "threshold (set by the floor)"
+        labels.append([meta["value"], f"{word} {meta['value']:.3f}", t.line.color])
+        t.showlegend = False
+    labels.sort()
+    last = None
+    for lab in labels:  # bottom to top: a label closer than a line of type to the one below goes up
+        y = lab[0]
+        if last is not None and (y - last) / per_px < size + 6:
+            y = last + (size + 6) * per_px
+        lab.append(y)
+        last = y
+    for value, words, colour, y in labels:
+        fig.add_annotation(x=0.005, xref="paper", y=y, text=_h(words), showarrow=False, xanchor="left",
+                           yanchor="bottom", font=dict(size=size, color=colour), bgcolor="rgba(255,255,255,0.75)")
+
+
+def _short_names(fig) -> None:
+    """Legend names without what every entry shares ("mnist5k", "DID") and without run ids where the names differ
+    without them: what fits a projector's legend."""
+    import re
+
+    shown = [t for t in fig.data if t.showlegend is not False and t.name and " · " in str(t.name)]
+    if len(shown) < 2:
+        return
+    parts = [[p.strip() for p in re.sub(r" \([0-9a-f]{6}\)$", "", str(t.name)).split(" · ")] for t in shown]
+    common = set(parts[0]).intersection(*map(set, parts[1:]))
+    short = [" · ".join(p for p in ps if p not in common) or " · ".join(ps) for ps in parts]
+    if len(set(short)) < len(short):  # two runs alike but for their id: keep the ids
+        ids = [re.search(r"\(([0-9a-f]{6})\)$", str(t.name)) for t in shown]
+        short = [f"{n} ({m.group(1)})" if m else n for n, m in zip(short, ids)]
+    for t, n in zip(shown, short):
+        t.name = n
+
+
+def _emptiest_corner(fig, left: bool = True) -> tuple[float, float, str, str]:
+    """The corner of the plot with the fewest data points (a box of 45 % × 45 %): where a legend inside the plot
+    hides nothing; as (x, y, xanchor, yanchor) in paper coordinates."""
+    def scaled(vals, ax):
+        log = ax.type == "log"
+        out = [math.log10(v) if log else v for v in vals if isinstance(v, (int, float)) and (v > 0 or not log)]
+        return out
+
+    xs_all, ys_all, pts = [], [], []
+    for t in fig.data:
+        if t.type != "scatter" or t.x is None or t.y is None or len(t.x) < 1:
+            continue
+        if len(t.x) == 2 and len(set(t.y)) == 1:  # a horizontal rule: a legend may cover part of it
+            continue
+        for x, y in zip(t.x, t.y):
+            if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+                pts.append((x, y))
+    xa, ya = fig.layout.xaxis, fig.layout.yaxis
+    sx = scaled([p[0] for p in pts], xa)
+    sy = scaled([p[1] for p in pts], ya)
+    if not sx or not sy or len(sx) != len(sy):
+        return 0.995, 0.02, "right", "bottom"
+    x0, x1 = (xa.range[0], xa.range[1]) if xa.range else (min(sx), max(sx))
+    y0, y1 = (ya.range[0], ya.range[1]) if ya.range else (min(sy), max(sy))
+    if ya.range and ya.type == "log":
+        y0, y1 = ya.range
+    fx = [(v - x0) / ((x1 - x0) or 1) for v in sx]
+    fy = [(v - y0) / ((y1 - y0) or 1) for v in sy]
+    corners = [(0.995, 0.02, "right", "bottom", lambda a, b: a > 0.55 and b < 0.45),
+               (0.005, 0.98, "left", "top", lambda a, b: a < 0.45 and b > 0.55),
+               (0.995, 0.98, "right", "top", lambda a, b: a > 0.55 and b > 0.55),
+               (0.005, 0.02, "left", "bottom", lambda a, b: a < 0.45 and b < 0.45)]
+    corners = [c for c in corners if left or c[2] == "right"]
+    best = min(corners, key=lambda c: sum(1 for a, b in zip(fx, fy) if c[4](a, b)))
+    return best[:4]
+
+
+def _log_ticks(fig) -> None:
+    """Tick labels on a log axis that never overlap at projector size: one per decade when the data span more
+    than one, else 2 and 5 of each decade (Plotly's default writes every digit: 800 / 900 / 1,000 on top of
+    each other)."""
+    for ax, key in ((fig.layout.xaxis, "x"), (fig.layout.yaxis, "y")):
+        if ax.type != "log":
+            continue
+        vals = [v for t in fig.data for v in (getattr(t, key) or ()) if isinstance(v, (int, float)) and v > 0]
+        if ax.range:
+            span = ax.range[1] - ax.range[0]
+        elif vals:
+            span = math.log10(max(vals)) - math.log10(min(vals))
+        else:
+            continue
+        ax.update(dtick=1 if span >= 1.5 else "D2", tickformat="~s")
+
+
+def presenter(fig, size: int = PRESENT_FONT, plot: int = PRESENT_PLOT):
     """A copy of ``fig`` for a projector: every text at least ``size`` px (set explicitly, so no theme
-    decides), lines at least 4 px wide, markers at least 12 px, a white background.  Meant to be drawn
-    with ``st.plotly_chart(..., theme=None)``: Streamlit's chart theme would put its own fonts back."""
+    decides), lines at least 4 px wide, markers at least 12 px, a white background, a plot area of
+    PRESENT_PLOT px and a legend that never scrolls: the run chart names its horizontal lines on the lines and
+    keeps the rest of its legend inside the plot, bottom right (where a rising curve never is); other charts
+    grow by their legend's rows.  Meant to be drawn with ``st.plotly_chart(..., theme=None)``: Streamlit's
+    chart theme would put its own fonts back."""
     import plotly.graph_objects as go
 
     fig = go.Figure(fig)
     font = dict(size=size)
     fig.update_layout(template="plotly_white", font=dict(size=size, color="#222"), legend=dict(font=font),
-                      hoverlabel=dict(font=font), height=max(fig.layout.height or 0, 460))  # room for the type
-    if fig.layout.title and fig.layout.title.text:
+                      hoverlabel=dict(font=font))
+    titled = bool(fig.layout.title and fig.layout.title.text)
+    if titled:
         fig.update_layout(title_font_size=size + 2)
     fig.update_xaxes(tickfont=font, title_font=dict(size=size + 2), automargin=True)
-    fig.update_xaxes(tickformat="~s", selector=dict(type="log"))  # 10k, 1M: long labels at 22 px would overlap
-    if fig.layout.legend.orientation == "h":  # below the axis title, whatever the legend's height
-        fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom"))
     fig.update_yaxes(tickfont=font, title_font=dict(size=size + 2), automargin=True)
+    _log_ticks(fig)
     if any(t.type in ("scatter3d", "surface") for t in fig.data):
         # the idea in 3-D: its coordinates mean nothing, so no tick numbers (at 22 px they crowd the cube);
         # the legend above the scene, not over it
@@ -615,6 +799,44 @@ def presenter(fig, size: int = PRESENT_FONT):
             fig.update_scenes({ax: dict(showticklabels=False, title_font=dict(size=size + 2))})
         fig.update_layout(height=max(fig.layout.height or 0, 680), scene_domain=dict(y=[0, 0.72]),
                           legend=dict(x=0, y=1, yanchor="top", orientation="v"))
+    elif any(t.type == "heatmap" for t in fig.data):
+        fig.update_layout(height=max(fig.layout.height or 0, PRESENT_PLOT + 120))
+    else:
+        top = max(fig.layout.margin.t or 0, 40 + (size + 14 if titled else 0))
+        bottom = 2 * size + 44  # tick labels and the axis title under the plot
+        meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+        texts = sum(len(t.x or ()) for t in fig.data if t.type == "scatter" and "text" in (t.mode or ""))
+        if texts > 4:  # many point labels smear into each other at this size: the legend and hover name them
+            for t in fig.data:
+                if t.type == "scatter" and "text" in (t.mode or ""):
+                    t.mode = t.mode.replace("+text", "").replace("text+", "")
+        if "d90_status" in meta:  # the run chart: its horizontal lines named on the lines
+            _label_lines(fig, size, plot)
+            for t in fig.data:  # the legend's names short enough for a corner of the plot
+                role = (t.meta or {}).get("role") if isinstance(t.meta, dict) else None
+                if role == "baseline_band":
+                    t.name = str(t.name).split(":")[0] + " ± std"
+                elif role in _SHORT:
+                    t.name = _SHORT[role]
+        else:
+            _short_names(fig)
+            for t in fig.data:
+                role = (t.meta or {}).get("role") if isinstance(t.meta, dict) else None
+                if role in _KEY_NAMES:
+                    t.name = _KEY_NAMES[role]
+        entries = [t for t in fig.data if t.showlegend is not False and t.name]
+        legend_h = 0
+        if len(entries) * (size + 10) <= 0.6 * plot:  # the legend inside the plot, in its emptiest corner
+            x, y, xa, ya = _emptiest_corner(fig, left="d90_status" not in meta)  # the run chart's left: labels
+            fig.update_layout(legend=dict(orientation="v", x=x, xanchor=xa, y=y, yanchor=ya, yref="paper",
+                                          bgcolor="rgba(255,255,255,0.85)"))
+        else:  # too many entries: below the axis title, the figure grown by its rows
+            rows = _legend_rows(fig, size)
+            legend_h = rows * (size + 12) + (12 if rows else 0)
+            fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0,
+                                          yanchor="bottom", maxheight=1))
+        fig.update_layout(height=plot + top + bottom + legend_h,
+                          margin=dict(t=top, b=bottom + legend_h))
     for a in fig.layout.annotations or ():
         a.font.size = max(a.font.size or 0, size)
     for t in fig.data:
@@ -641,6 +863,15 @@ def presenter(fig, size: int = PRESENT_FONT):
         if s.line is not None:
             s.line.width = max(s.line.width or 0, 3)
     return fig
+
+
+C_SCRATCH = "#222222"  # "from scratch" in a series' accuracy panel
+
+
+def _source_colour(series: dict, source: str) -> str:
+    """One colour per pre-training source, the same in both of a series' panels (its controls are grey)."""
+    real = [s for s in (series.get("sources") or []) if not str(s).endswith(":shuffled")]
+    return PALETTE[(real.index(source) if source in real else len(real)) % len(PALETTE)]
 
 
 def series_figure(series: dict, height: int = 460, font_size: int | None = None):
@@ -673,10 +904,12 @@ def series_figure(series: dict, height: int = 460, font_size: int | None = None)
         scratch = [e for e in entries if not e["pretrain_epochs"]]
         groups = {(s, None): scratch + [e for e in entries if e["pretrain"] == s and e["pretrain_epochs"]]
                   for s in srcs}
-        names = {k: k[0] + (" (control: labels shuffled)" if k[0].endswith(":shuffled") else "") for k in groups}
+        names = {k: plain_task(k[0]) for k in groups}
+    if by_width:
+        names = {k: ("from scratch" if not k[1] else f"{k[1]} epochs of {plain_task(k[0])}") for k in groups}
     for i, (k, rows) in enumerate(groups.items()):
         control = str(k[0]).endswith(":shuffled")
-        colour = C_CHANCE if control else PALETTE[i % len(PALETTE)]
+        colour = C_CHANCE if control else _source_colour(series, k[0]) if not by_width else PALETTE[i % len(PALETTE)]
         rows = sorted(rows, key=xof)
         ok = [e for e in rows if e.get("d90_status") == "found"]
         ys = [e["d90_interpolated"] for e in ok]
@@ -735,11 +968,12 @@ def series_accuracy_figure(series: dict, height: int = 380, font_size: int | Non
         groups.setdefault(key, []).append(e)
     for i, (name, rows) in enumerate(groups.items()):
         control = str(name).endswith(":shuffled")
-        colour = C_CHANCE if control else PALETTE[i % len(PALETTE)]
+        colour = (C_CHANCE if control else C_SCRATCH if name == "from scratch" else
+                  PALETTE[i % len(PALETTE)] if by_width else _source_colour(series, name))
         rows = sorted(rows, key=lambda e: e["d90_interpolated"])
         fig.add_trace(go.Scatter(
             x=[e["d90_interpolated"] for e in rows], y=[e["baseline"] for e in rows], mode="markers+text",
-            name=_h(name), text=[f"{e['pretrain_epochs']} ep" for e in rows], textposition="top center",
+            name=_h(plain_task(name) if name != "from scratch" and not by_width else name), text=[f"{e['pretrain_epochs']} ep" for e in rows], textposition="top center",
             marker=dict(color=colour, size=12, symbol="square" if control else "circle"),
             customdata=[[e["run_id"], e["pretrain_epochs"]] for e in rows],
             meta={"role": "control" if control else "series", "source": name},

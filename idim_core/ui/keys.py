@@ -8,7 +8,7 @@ Parts may be any values (a run id, a method); they are joined with ``:``, which 
 """
 from __future__ import annotations
 
-PAGES = ("app", "explore", "live", "compare", "runs", "learn", "series")
+PAGES = ("app", "explore", "live", "compare", "runs", "learn", "series", "lesson")
 
 
 def key(page: str, purpose: str, *parts: object) -> str:

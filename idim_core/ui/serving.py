@@ -88,3 +88,47 @@ def scrub(text: str) -> str:
 def shown(value):
     """``value`` as a served page or download may show it: ``scrub``-bed in served mode, as it is otherwise."""
     return scrub(value) if isinstance(value, str) and served_mode() else value
+
+
+def outward_host() -> str | None:
+    """This machine's address on its network (the interface a default route leaves by), or None: what a student's
+    browser connects to when the teacher's own page says 127.0.0.1.  No packet is sent."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # a documentation address: connect() on UDP only picks the route
+            host = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if is_loopback(host) or host == "0.0.0.0" else host
+
+
+def class_address(page_url: str | None, path: str = "") -> str | None:
+    """The address students should open: the page's own scheme, host and port (the host swapped for this
+    machine's network address when the teacher's browser uses a loopback one), then ``path``; None when there is
+    no address to give."""
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(page_url or "")
+        host, port = u.hostname, u.port
+    except ValueError:
+        return None
+    if not host or u.scheme not in ("http", "https"):
+        return None
+    if is_loopback(host):
+        host = outward_host()
+        if host is None:
+            return None
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    return f"{u.scheme}://{netloc}/{path.lstrip('/')}"
+
+
+def qr_svg(address: str) -> str | None:
+    """A QR code of ``address`` as inline SVG (segno), or None when segno is missing."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    return segno.make(address, error="m").svg_inline(scale=5, dark="#111", light="#fff")

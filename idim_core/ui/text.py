@@ -67,3 +67,54 @@ def html_text(value: object) -> str:
     # quotes stay as they are: Plotly shows "&quot;" literally, and with < and > escaped no tag (so no attribute
     # a quote could end) is left for it to read
     return html.escape(serving.shown(str(value)), quote=False)
+
+
+_PLAIN = {"trec6": "TREC questions: what a question asks for (6 kinds)", "trec50": "TREC questions (50 kinds)",
+          "mr": "movie reviews: positive or negative", "mnist5k": "5,000 MNIST digits", "digits": "8×8 digits",
+          "fashion-mnist": "Fashion-MNIST clothes"}
+_DERIVED = {"ge5": "digit ≥ 5 or below", "parity": "odd or even digit"}
+_HALF = {"a": "one half of the images", "b": "the other half of the images"}
+
+
+def plain_task(name: str) -> str:
+    """A task as a person reads it ("digit ≥ 5, the other half of the images"); the id stays in addresses and the
+    CLI.  An id this does not know is shown as it is (a CSV by its file name)."""
+    import re
+
+    name = str(name or "")
+    if name.startswith("csv:"):
+        return name.rsplit("/", 1)[-1]
+    base, _, tail = name.partition(":")
+    half = None
+    if "@" in base:
+        base, half = base.split("@", 1)
+    kind = None
+    for part in tail.split(":") if tail else []:
+        if "@" in part:
+            part, half = part.split("@", 1)
+        if part in ("shuffled", "denoise"):
+            kind = part
+        elif part in _DERIVED:
+            base_word = _DERIVED[part]
+            base = base + "\x00" + base_word
+        elif re.fullmatch(r"[0-9]-[0-9]|[0-9]", part):
+            base = base + "\x00" + f"digits {part} only"
+    head, _, derived = base.partition("\x00")
+    words = derived or _PLAIN.get(head)
+    if words is None:
+        try:
+            from ..tasks import resolve
+
+            desc = resolve(head).description or head
+            words = re.split(r" \(|: |; |, ", desc, maxsplit=1)[0]
+        except Exception:  # noqa: BLE001 - an id that is no task: shown as it is
+            return name
+    elif derived and head not in ("mnist5k", "digits"):
+        words = f"{_PLAIN.get(head, head)}: {derived}"
+    if half in _HALF:
+        words += f", {_HALF[half]}"
+    if kind == "shuffled":
+        words += ", labels shuffled (the control)"
+    elif kind == "denoise":
+        words += ", denoising (no labels)"
+    return words

@@ -6,6 +6,7 @@ import time
 
 from ..common import env_seconds
 from . import serving
+from .text import plain_task
 from ..store import Store
 from ..runconfig import DEFAULTS, is_auto
 
@@ -31,7 +32,9 @@ def run_label(run: dict) -> str:
     cfg = run["config"]
     rec = " · recorded" if cfg.get("recorded") else ""
     shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
-    return (f"{run['id']} · {serving.shown(cfg['model'])} · {serving.shown(cfg['task'])}{shuf} · "
+    pre = (f" · after {cfg['pretrain_epochs']} epochs on {plain_task(cfg.get('pretrain'))}"
+           if cfg.get("pretrain") and cfg.get("pretrain_epochs") else "")
+    return (f"{run['id']} · {serving.shown(cfg['model'])} · {plain_task(serving.shown(cfg['task']))}{shuf}{pre} · "
             f"{cfg['method'].upper()} · {run['status']}{rec}")
 
 
@@ -43,17 +46,21 @@ def runs_table(store: Store, limit: int | None = None) -> list[dict]:
     rows = []
     for r in store.list_runs(limit):
         res = result(store, r["id"], ci=False)
+        cfg = res["config"]
         rows.append({
             "run": r["id"],
             "status": res["status"],
             "model": serving.shown(res["model"]),
-            "task": serving.shown(res["task"]),
+            "task": plain_task(serving.shown(res["task"])),
+            "d90": d90mod.short(res).replace("—", ""),  # early: on screen at 1280 px
+            "pre-training": (f"{cfg['pretrain_epochs']} epochs on {plain_task(cfg.get('pretrain'))}"
+                             if cfg.get("pretrain") and cfg.get("pretrain_epochs") else
+                             "from scratch (series)" if cfg.get("series") else ""),
             "method": res["method"].upper(),
             "projection": res["projection"] if res.get("axis", "d") == "d" else "",
             "levels": levels_text(res, projection=False, compact=True),
             "trials": len(res["points"]),
             "baseline": res["baseline_accuracy"],
-            "d90": d90mod.short(res).replace("—", ""),
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(res["created"])),
             "recorded": "recorded" if res["config"].get("recorded") else "",
         })
