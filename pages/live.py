@@ -214,6 +214,38 @@ def live_view() -> None:
         st.warning("Cancelled. The finished trials are kept; resume it to run the missing ones.")
         resume_button(run)
 
+    # what is training, its progress and the time left: above the chart, on the first screen at 1280×720
+    running = [t for t in trials if t["status"] == "running"] if status == "running" else []
+    current = running[-1] if running else None  # several when trials train side by side (--processes, Ray)
+    if current is not None:
+        def what(t):
+            return (f"{views.baseline_word(res)} baseline (all parameters), seed {t['seed']}"
+                    if t["kind"] == "baseline" else
+                    f"linear probe (the head alone on the frozen features), seed {t['seed']}"
+                    if t["kind"] == "probe" else f"d = {t['d']:,}, seed {t['seed']}")
+
+        left = estimates.time_left(run, trials)
+        if len(running) > 1:
+            st.markdown(f"**Training now, {len(running)} side by side:** " + "; ".join(what(t) for t in running))
+        else:
+            st.markdown(f"**Training now:** {what(current)}")
+        for i, t in enumerate(running):
+            steps, total = t.get("steps") or 0, t.get("total_steps")
+            tail = f" · about {estimates.fmt_seconds(left)} left for the whole run" if i == len(running) - 1 else ""
+            if not steps or not total:
+                st.progress(0.0, text="preparing the trial (building the projection, first batch) …" + tail)
+            else:
+                st.progress(min(1.0, steps / total), text=f"step {steps} of {total}" + tail)
+    elif status == "running" and (summ.get("pretraining") or {}).get("epoch") and "pretrain" not in summ:
+        pre = summ["pretraining"]  # a classic net pre-training on its source before the run's first trial
+        st.markdown(f"**Pre-training** on {text.md(pre.get('source') or 'the source')} (made once, then cached "
+                    "for every run that needs it)")
+        st.progress(min(1.0, pre["epoch"] / max(1, pre["epochs"])),
+                    text=f"epoch {pre['epoch']} of {pre['epochs']}"
+                         + (f" · loss {pre['loss']:.4f}" if pre.get("loss") is not None else ""))
+    elif status == "running":
+        st.markdown("**Loading the model and the data …**")
+
     warn = views.baseline_warning(res)
     if warn:
         st.warning(warn)
@@ -249,27 +281,7 @@ def live_view() -> None:
     if d90mod.threshold_note(res):
         st.caption(d90mod.threshold_note(res)[0].upper() + d90mod.threshold_note(res)[1:] + ".")
 
-    running = [t for t in trials if t["status"] == "running"] if status == "running" else []
-    current = running[-1] if running else None  # several when trials train side by side (--processes, Ray)
     if current is not None:
-        def what(t):
-            return (f"{views.baseline_word(res)} baseline (all parameters), seed {t['seed']}"
-                    if t["kind"] == "baseline" else
-                    f"linear probe (the head alone on the frozen features), seed {t['seed']}"
-                    if t["kind"] == "probe" else f"d = {t['d']:,}, seed {t['seed']}")
-
-        left = estimates.time_left(run, trials)
-        if len(running) > 1:
-            st.markdown(f"**Training now, {len(running)} side by side:** " + "; ".join(what(t) for t in running))
-        else:
-            st.markdown(f"**Training now:** {what(current)}")
-        for i, t in enumerate(running):
-            steps, total = t.get("steps") or 0, t.get("total_steps")
-            tail = f" · about {estimates.fmt_seconds(left)} left for the whole run" if i == len(running) - 1 else ""
-            if not steps or not total:
-                st.progress(0.0, text="preparing the trial (building the projection, first batch) …" + tail)
-            else:
-                st.progress(min(1.0, steps / total), text=f"step {steps} of {total}" + tail)
         # A trial's curve is worth drawing when the trial lasts a while; for trials of a few seconds
         # (the classic nets) redrawing it every refresh would only cost the browser CPU that training needs.
         quick = [t["seconds"] for t in trials if t.get("seconds")]
@@ -279,16 +291,6 @@ def live_view() -> None:
                 fig = kept_figure(K("state", "curve", run_id), (current["id"], present), len(pts),
                                   lambda: figures.trial_curve_figure(pts))
                 chart(fig, K("chart", "curve", run_id), present)
-    elif status == "running" and (summ.get("pretraining") or {}).get("epoch") and "pretrain" not in summ:
-        pre = summ["pretraining"]  # a classic net pre-training on its source before the run's first trial
-        st.markdown(f"**Pre-training** on {text.md(pre.get('source') or 'the source')} (made once, then cached "
-                    "for every run that needs it)")
-        st.progress(min(1.0, pre["epoch"] / max(1, pre["epochs"])),
-                    text=f"epoch {pre['epoch']} of {pre['epochs']}"
-                         + (f" · loss {pre['loss']:.4f}" if pre.get("loss") is not None else ""))
-    elif status == "running":
-        st.markdown("**Loading the model and the data …**")
-
     # A toggle, not an expander: a collapsed expander still draws its table in the browser at every
     # refresh, which costs the CPU that training needs (bench/tab_cost.py).
     if st.toggle("Results table and log", key=K("toggle", "table")):

@@ -245,6 +245,16 @@ def test_cancel_a_running_run(server, context):
     bar = page.locator('[data-testid="stProgressBarTrack"] > div')
     wait_until(lambda: bar.count() > 0, 60, "the trial's progress bar")
     assert bar.first.evaluate("e => getComputedStyle(e).transitionDuration") == "0s"
+    # at a projector's 1280×720, what is training, its progress and the time left are on the first screen
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
+    now = page.get_by_text("Training now").first
+    assert now.bounding_box()["y"] + now.bounding_box()["height"] <= 720, now.bounding_box()
+    box = page.locator('[data-testid="stProgress"]').first.bounding_box()
+    assert box["y"] + box["height"] <= 720 and "left for the whole run" in page.locator(
+        '[data-testid="stProgress"]').first.inner_text(), box
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("button", name="Cancel").click()
     wait_until(lambda: "cancelled" in status_text(page), 120, "the run to be marked cancelled", every=1)
     run = store.get_run(run_id)
