@@ -248,8 +248,33 @@ def breakdown(trials: list[dict], grid: list[int], prepare_s: float | None, wall
             "other_s": wall - in_trials - (prepare_s or 0.0)}
 
 
-def sweep_bench(home=None, **overrides) -> dict:
-    """The documented default quick sweep, end to end through a store."""
+def busy_processes(n: int) -> list:
+    """``n`` processes that each keep one core busy (the load of `idim bench sweep --load N`); stop them with
+    ``stop_busy``."""
+    import subprocess
+    import sys
+
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(0, int(n)))]
+
+
+def stop_busy(procs: list) -> None:
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
+def sweep_bench(home=None, load: int = 0, **overrides) -> dict:
+    """The documented default quick sweep, end to end through a store; with ``load`` busy processes beside it for
+    its whole duration (the calibration included), as a busy laptop would have."""
+    busy = busy_processes(load)
+    try:
+        return _sweep_bench(home, load, **overrides)
+    finally:
+        stop_busy(busy)
+
+
+def _sweep_bench(home, load: int, **overrides) -> dict:
     import tempfile
 
     from .store import Store
@@ -280,9 +305,22 @@ def sweep_bench(home=None, **overrides) -> dict:
         raise RuntimeError(f"the calibration failed: {done.stderr.strip().splitlines()[-1:]}")
     calibration = json.loads(done.stdout.strip().splitlines()[-1])
     guess = estimate(store, cfg, device)
+    from .ui.estimates import estimate_range, time_left
+
     t0 = time.perf_counter()
     first_point = {}
     trial_times = []
+    shown = []  # the run's whole length as Live would show it (elapsed + time left) during its first 60 s
+    run_box = {}
+
+    def look() -> None:
+        now = time.perf_counter() - t0
+        if now > 60 or "id" not in run_box or (shown and now - shown[-1][0] < 2.0):
+            return
+        run = store.get_run(run_box["id"])
+        left = time_left(run, store.trials(run_box["id"])) if run else None
+        if left is not None:
+            shown.append((now, now + left))
 
     def progress(e):
         if e["type"] == "trial_start" and "prepared" not in first_point:
@@ -292,14 +330,30 @@ def sweep_bench(home=None, **overrides) -> dict:
                                 "accuracy": e["accuracy"], "timing": e.get("timing") or {}})
             if e["kind"] == "subspace" and "t" not in first_point:
                 first_point["t"] = time.perf_counter() - t0
+            if e["kind"] == "baseline" and "ruler" not in first_point:
+                first_point["ruler"] = time.perf_counter() - t0
+            first_point.setdefault("first_kind", e["kind"])
+        if e["type"] == "baseline_shared" and "ruler" not in first_point:
+            first_point["ruler"] = time.perf_counter() - t0
+            first_point.setdefault("first_kind", "baseline")
+        look()
 
     run_id = store.create_run(cfg, status="running", owner="bench")
+    run_box["id"] = run_id
     host0 = host_jiffies()
     Runner(store, run_id, progress, owner="bench").run()
     wall = time.perf_counter() - t0
     stolen = steal_share(host0, host_jiffies())
     res = result(store, run_id)
-    out = {"wall_s": wall, "first_point_s": first_point.get("t"), "trials": trial_times,
+    # ruler_s: when the full-training line and the threshold could be drawn (the baseline's first trial ended, or
+    # it was reused); first_trial: the kind of the trial that ended first (the baseline, since the ruler is first)
+    # estimate_swings: the largest ratio between two consecutive lengths Live showed in the first 60 s
+    swings = max((max(a, b) / min(a, b) for (_, a), (_, b) in zip(shown, shown[1:]) if min(a, b) > 0),
+                 default=1.0)
+    out = {"wall_s": wall, "first_point_s": first_point.get("t"), "ruler_s": first_point.get("ruler"),
+           "load": load, "estimate_range_s": list(estimate_range(guess)), "estimate_swings": swings,
+           "estimates_shown": [[round(t, 1), round(v, 1)] for t, v in shown],
+           "first_trial": first_point.get("first_kind"), "trials": trial_times,
            "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
            "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
            "estimate_s": guess["seconds"], "estimate_error": guess["seconds"] / wall - 1, "calibration": calibration,

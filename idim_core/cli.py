@@ -119,9 +119,12 @@ def print_table(res: dict, out=sys.stdout) -> None:
 # commands
 # ---------------------------------------------------------------------------
 def _config_from_args(args) -> dict:
-    from .runconfig import cli_fields, make_config
+    """The run's configuration: the flags given, over the preset's settings (--preset), over the defaults."""
+    from .runconfig import cli_fields, make_config, preset
 
-    return make_config(**{f.name: getattr(args, f.name) for f in cli_fields()})
+    given = {f.name: getattr(args, f.name) for f in cli_fields()}
+    base = preset(getattr(args, "preset", None))
+    return make_config(**{**base, **{k: v for k, v in given.items() if v is not None or k not in base}})
 
 
 def _execute(store, run_id: str, args) -> int:
@@ -441,7 +444,8 @@ def cmd_bench(args) -> int:
     check_device(args.device)
     for flag, v, lo, hi in (("--batch", args.batch, 1, 4096), ("--seq", args.seq, 1, 4096),
                             ("--pairs", args.pairs, 1, 1000), ("--threads", args.threads, 1, 1024),
-                            ("--seeds", args.seeds, 1, 100), ("--dim", args.dim, 1, 10**9)):
+                            ("--seeds", args.seeds, 1, 100), ("--dim", args.dim, 1, 10**9),
+                            ("--load", args.load, 0, 64)):
         if v is not None and not lo <= v <= hi:
             raise UserError(f"{flag} must be a whole number from {lo:,} to {hi:,}, got {v}")
     if args.what == "step":
@@ -462,7 +466,9 @@ def cmd_bench(args) -> int:
                 print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, subspace {out['subspace_peak_mib']:.0f} MiB "
                       f"(ratio {out['subspace_peak_mib'] / out['full_peak_mib']:.2f})")
         return 0
-    overrides = {}
+    from .runconfig import preset
+
+    overrides = preset(args.preset)
     if args.dims:
         overrides["dims"] = args.dims
     if args.model:
@@ -476,8 +482,8 @@ def cmd_bench(args) -> int:
     if args.executor != executors.DEFAULT:  # both executors in one command, the default first, the same sweep
         a, b = executors.DEFAULT, args.executor
         with contextlib.redirect_stdout(sys.stderr):
-            first = bench.sweep_bench(**overrides)
-            other = bench.sweep_bench(**overrides, executor=b)
+            first = bench.sweep_bench(load=args.load, **overrides)
+            other = bench.sweep_bench(load=args.load, **overrides, executor=b)
         pts = lambda o: [(t["d"], t["seed"], t["accuracy"]) for t in sorted(  # noqa: E731
             o["trials"], key=lambda t: (t["kind"], t["d"] or 0, t["seed"]))]
         out = {f"{a}_wall_s": first["wall_s"], f"{b}_wall_s": other["wall_s"], "ratio": other["wall_s"] / first["wall_s"],
@@ -488,14 +494,18 @@ def cmd_bench(args) -> int:
             print(f"sweep on {first['config']['task']}: {a} {first['wall_s']:.1f} s, {b} {other['wall_s']:.1f} s "
                   f"(ratio {b} / {a} {out['ratio']:.2f}); same accuracies: {out['same_accuracies']}")
         return 0
-    out = bench.sweep_bench(**overrides)
+    out = bench.sweep_bench(load=args.load, **overrides)
     if args.json:
         print(json.dumps(out))
     else:
         print(f"default sweep: {out['wall_s']:.0f} s wall, first point after {out['first_point_s'] or float('nan'):.0f} s, "
               f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
-        print(f"estimate before it: {out['estimate_s']:.0f} s ({out['estimate_error']:+.0%} of the wall time; "
-              f"calibration {out['calibration']['seconds_per_step']:.3f} s per full step)")
+        lo, hi = out["estimate_range_s"]
+        print(f"estimate before it: {out['estimate_s']:.0f} s, shown as {lo:.0f} - {hi:.0f} s "
+              f"({out['estimate_error']:+.0%} of the wall time; calibration "
+              f"{out['calibration']['seconds_per_step']:.3f} s per full step); the length Live showed swung at most "
+              f"{out['estimate_swings']:.2f}x in the first minute" + (f"; {out['load']} busy processes beside it"
+                                                                       if out["load"] else ""))
         print(f"the machine: {bench.steal_words(out['steal_share'])}")
         for t in out["trials"]:
             print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, accuracy {t['accuracy']}")
@@ -506,7 +516,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, cli_fields, field_help
+    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, PRESETS, cli_fields, field_help
 
     home = _Parser(add_help=False)
     home.add_argument("--home", default=argparse.SUPPRESS,
@@ -534,6 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
             kind = {int: _INT, float: _FLOAT}.get(meta["type"])
             r.add_argument(flag, type=kind, choices=meta["choices"],
                            help=field_help(f) + note)
+    r.add_argument("--preset", choices=tuple(PRESETS),
+                   help="start from a named setting; flags given override it. quick-lm: a language-model sweep "
+                        "for a demo's first minutes (minilm-l6 on trec6, 256 questions, d = 1,000 and 30,000 and one "
+                        "value between, one seed)")
     r.add_argument("--queue", action="store_true", help="only queue the run for a background worker")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object")
     r.add_argument("--quiet", action="store_true", help="no progress output")
@@ -606,6 +620,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"sweep: another executor than {executors.DEFAULT} runs the sweep on {executors.DEFAULT} and "
                         "on it, one after the other, and prints both wall times")
     b.add_argument("--seeds", type=_INT, help="sweep: seeds per d")
+    b.add_argument("--preset", choices=tuple(PRESETS), help="sweep: a named setting (as `idim run --preset`)")
+    b.add_argument("--load", type=_INT, default=0,
+                   help="sweep: N busy processes beside it for its whole duration (started and stopped by the "
+                        "bench), as on a busy laptop; reports estimate_range_s and estimate_swings")
     b.add_argument("--claims-facts", action="store_true",
                    help="sweep: with every fact the claims use (training accuracy on all training examples, z "
                         "quantised), as recorded runs measure them")

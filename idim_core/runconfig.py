@@ -255,6 +255,26 @@ CLASSIC_DEFAULTS = dict(
 )
 
 
+# Named starting points for a run (`idim run --preset NAME`, `idim bench sweep --preset NAME`, Explore's buttons):
+# the settings a flag does not give.  quick-lm: a language-model sweep for the first minutes of a demo, chosen so
+# that on a quiet 2-core CPU the whole sweep (baseline with its rate search, probe and all) ends within about two
+# minutes with its d90 found and its probe below the threshold (bench/RESULTS.md, "A two-minute language-model
+# preset"; recorded with 3 seeds in assets/recorded/minilm-l6-trec6-quick.json).
+PRESETS: dict[str, dict] = {
+    "quick-lm": dict(model="minilm-l6", task="trec6", method="said", projection="fastfood", dims=[1000, 30000],
+                     refine=1, seeds=1, max_train=256, epochs=3.0, max_length=32),
+}
+
+
+def preset(name: str | None) -> dict:
+    """The settings of preset ``name`` ({} for none); one line naming the presets for an unknown one."""
+    if not name:
+        return {}
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
+
+
 def check_dims_fit(dims, D: int | None) -> None:
     """No d may exceed the model's D (the one place this rule is written)."""
     if D and not is_auto(dims):

@@ -1,8 +1,9 @@
 """The runner: executes one stored run, writing every trial to the store as it finishes.
 
-A run trains the smallest d first (a point on the chart one trial after Run), then the full
-fine-tuning baseline (one trial per seed; shared with an earlier run of the same model, task and
-budget), the linear probe of language-model DID/SAID runs, then the levels: a grid followed by its
+A run trains its ruler first: the full fine-tuning baseline (one trial per seed; shared with an earlier run of
+the same model, task and budget, its rate search included), so the full-training line and the threshold are on
+the chart before the first point; then the smallest d, the linear probe of language-model DID/SAID runs, then
+the levels: a grid followed by its
 refinement, or the automatic d90 search.  Where to look next is decided by ``search.py`` (pure, on
 validation means); how trials train is the executor's business (``executors``: this process, a Ray
 cluster); preparing the model and data is ``prep.py``'s.  Finished trials are never redone, so a run
@@ -316,27 +317,26 @@ class Runner:
         max_d = min(int(cfg.max_d or D), D)
         check_dims_fit(cfg.dims, D)
         min_d = _min_d(cfg, prep)
-        # The first point: the smallest grid d (or the search's first rung) runs before the
-        # baseline, so the chart shows a point one trial after Run, not two.
+        # The ruler first: the baseline (reused from the store when an earlier run made it), so the full-training
+        # line and the threshold are on the chart before the first point; then the smallest grid d (or the
+        # search's first rung), so a point follows one trial later.
         first = cfg.grid[0] if not cfg.auto else min(max(cfg.dims.start, min_d), max_d)
         seeds = cfg.seed_list
+        if not cfg.fresh_baseline:
+            self._share_baseline(cfg, device, seeds)
         if executor.slots > 1 and getattr(executor, "hands_out_ahead", False):
             # trials side by side on this machine: only the refinement and the search wait for the baseline, so
-            # the first trial, the baselines, the probes and (on a grid) every grid trial are handed out at once
-            if not cfg.fresh_baseline:
-                self._share_baseline(cfg, device, seeds)
-            ahead = ([TrialSpec("subspace", first, 0)] + [TrialSpec("baseline", None, s) for s in seeds]
+            # the baselines (handed out first), the first trial, the probes and (on a grid) every grid trial go
+            # out at once
+            ahead = ([TrialSpec("baseline", None, s) for s in seeds] + [TrialSpec("subspace", first, 0)]
                      + ([TrialSpec("probe", None, s) for s in seeds] if wants_probe(cfg) else [])
                      + ([] if cfg.auto else [TrialSpec("subspace", d, s) for d in cfg.grid for s in seeds]))
             self._trials(list(dict.fromkeys(ahead)))  # the first trial is also the grid's first
-        else:
-            self._trials([TrialSpec("subspace", first, 0)])
-            if not cfg.fresh_baseline:
-                self._share_baseline(cfg, device, seeds)
         bases = self._trials([TrialSpec("baseline", None, s) for s in seeds])  # the baseline has seeds too
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:
             raise UserError(f"full fine-tuning diverged ({bases[0].get('error') or 'non-finite loss'}); lower --lr-full")
+        self._trials([TrialSpec("subspace", first, 0)])  # the first point, one trial after the ruler
         if wants_probe(cfg):
             # the reference a pretrained model's frozen features already reach: a linear probe (head only)
             self._trials([TrialSpec("probe", None, s) for s in seeds])

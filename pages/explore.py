@@ -19,7 +19,7 @@ from idim_core.methods import axis as method_axis, get as method_get, has_own_he
 from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
 from idim_core import executors
 from idim_core.classic import is_classic_model
-from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, shared_baseline
+from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, preset, shared_baseline
 from idim_core.tasks import fixed as tasks_fixed, list_tasks
 
 from pages import _visitors as visitors
@@ -109,20 +109,7 @@ def say_intro(classic: bool) -> None:
             "(θ = θ₀ + P z: only the d numbers in z are trained) for several d, and find **d90**, the smallest d "
             "that reaches 90 % of the accuracy of full fine-tuning. New to the idea? Read **Learn** first.")
 
-# -- the recorded example: a complete chart before any training finishes --------------------
-recorded = [r for r in store.list_runs() if r["config"].get("recorded")]
-if not recorded and workers.EXAMPLE_RUN.is_file():
-    with st.container(border=True):
-        st.markdown("**See it before training anything:** load a complete run that was recorded earlier with "
-                    "this project's own command line. It is labelled *recorded* wherever it appears.")
-        if st.button("Load the recorded example", key=K("button", "load_example")):
-            try:
-                rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
-            except UserError as e:
-                st.error(str(e))
-            else:
-                st.switch_page("pages/live.py", query_params={"run": rid})
-
+# -- three ways in, one row: the recorded example, the classic preset, a pre-training series ----------
 def use_classic_preset() -> None:
     """The classic experiment's values, written into the form's own widgets.
 
@@ -146,25 +133,52 @@ def use_classic_preset() -> None:
              icon=":material/check_circle:")
 
 
+recorded = [r for r in store.list_runs() if r["config"].get("recorded")]
+show_example = not recorded and workers.EXAMPLE_RUN.is_file()
+# two rows of two boxes: (the recorded example and) the quick demo, then the classic preset and the series
+row1 = st.columns(2, border=True) if show_example else [st.container(border=True)]
+ways = [*row1, *st.columns(2, border=True)]
+if show_example:
+    with ways[0]:
+        st.markdown("**See it first:** a complete run recorded with this project's command line (labelled "
+                    "*recorded* wherever it appears).")
+        if st.button("Load the recorded example", key=K("button", "load_example")):
+            try:
+                rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
+            except UserError as e:
+                st.error(str(e))
+            else:
+                st.switch_page("pages/live.py", query_params={"run": rid})
+with ways[-3]:
+    quick = make_config(**preset("quick-lm"))
+    st.markdown("**Quick language-model demo:** MiniLM on TREC questions, three values of d, one seed: the ruler, "
+                "the probe and d90 in a few minutes.")
+    st.caption(f"About {estimates.fmt_range(*estimates.estimate_range(estimates.estimate(store, quick, device)))} "
+               "here.")
+    if st.button("Start the quick demo", key=K("button", "quick_lm"), type="primary"):
+        try:
+            visitors.check_share(store, estimates.estimate(store, quick, device)["seconds"])
+            rid = store.create_run(quick, status="queued", visitor=visitors.owner_for_new_run())
+        except UserError as e:
+            st.error(text.md(e))
+        else:
+            workers.ensure_worker(store.home)
+            st.switch_page("pages/live.py", query_params={"run": rid})
+with ways[-2]:
+    st.markdown("**Classic (Li et al. 2018):** a small net trained from scratch on 5,000 MNIST digits; the paper "
+                "found d90 ≈ 750 (LeNet: 290).")
+    st.caption(f"About {estimates.classic_span(store, device)} here (3 seeds).",
+               help=estimates.classic_length(store, device))
+    st.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
+with ways[-1]:
+    st.markdown("**Pre-training shrinks d90?** (Aghajanyan et al. 2021): the MLP pre-trained for 0, 3 and 10 "
+                "epochs, a shuffled-label control beside it, on the Series page.")
+    st.page_link("pages/series.py", label="Open the series preset", icon=":material/stacked_line_chart:")
+
 st.subheader("New run")
 if SERVED:
     st.caption(serving.NOTE)
 url_box = st.empty()  # one line when a link's values were out of range (filled below)
-with st.container(border=True):
-    c_text, c_btn = st.columns([3, 1])
-    c_text.markdown("**Classic (Li et al. 2018)**: the original experiment, a small network trained from scratch "
-                    "on 5,000 handwritten MNIST digits. A whole sweep takes about a minute on an idle laptop CPU "
-                    "(longer on a busy machine: the estimate below says how long here); "
-                    "the paper found d90 ≈ 750 for this fully connected net (LeNet: 290).")
-    c_btn.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
-with st.container(border=True):  # a series of runs has its own page (pages/series.py)
-    c_text, c_btn = st.columns([3, 1])
-    c_text.markdown("**Pre-training shrinks d90** (Aghajanyan et al. 2021): the MLP pre-trained on 10-way digits "
-                    "for 0, 3 and 10 epochs, then d90 measured on *digit ≥ 5* with other images, each amount "
-                    "against its own baseline, a shuffled-label control beside it. One seed took under a minute "
-                    "on a 2-core machine with this tab open (47 s: bench/series_preset.py); three seeds about three "
-                    "times as long.")
-    c_btn.page_link("pages/series.py", label="Preset: pre-training shrinks d90", icon=":material/stacked_line_chart:")
 left, right = st.columns(2)
 
 # -- what to train -----------------------------------------------------------------------
@@ -320,9 +334,9 @@ with left:
                                         "connected net does not care, LeNet loses its convolutional advantage.")
     want_method = qget("method", str, FAM["method"])
     METHODS = tuple(method_registry.REGISTRY)  # every registered method, each labelled by its own module
-    method = st.radio("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
-                      format_func=lambda m: method_registry.label(m, classic=bool(classic_model)),
-                      key=K("method", fam), horizontal=False,
+    method = st.selectbox("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
+                          format_func=lambda m: method_registry.label(m, classic=bool(classic_model)),
+                          key=K("method", fam),
                       help="DID trains z through one random projection of all parameters. SAID also learns one "
                            "scale per layer; those scales count in d. "
                            + method_registry.words([method_registry.short(n) for n in METHODS
@@ -502,6 +516,7 @@ overrides = dict(model=model, task=task, method=method, projection=projection, d
                  **executor_options)
 
 # -- how long will it take ----------------------------------------------------------------
+after_start = []  # what is drawn below Start (the plan of d values, the seeds' note): Start stays near the form
 try:
     draft = make_config(**overrides)
 except UserError:
@@ -520,7 +535,8 @@ if draft is not None:
                  if shared is None else
                  f"the {base_word} of run {shared[0]['id']} (same model, task, budget and device: reused, not "
                  f"trained again)")
-    st.info(f"**Rough estimate: about {estimates.fmt_seconds(secs)}** on `{device}` — {base_part} + "
+    span = estimates.fmt_range(*estimates.estimate_range(guess))
+    st.info(f"**Rough estimate: {span}** (about {estimates.fmt_seconds(secs)}) on `{device}` — {base_part} + "
             f"{'about ' if draft['dims'] == 'auto' else ''}{n} {'subspace' if axis == 'd' else method} "
             f"trial{'s' if n != 1 else ''}, "
             f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; "
@@ -529,8 +545,9 @@ if draft is not None:
             + "Once the run starts, the live view replaces this with the measured speed.")
     if int(draft["seeds"]) == 1 and axis == "d":
         three = estimates.estimate(store, dict(draft, seeds=3), device, baseline=shared is None)["seconds"]
-        st.caption(f"1 seed: the d90 interval then resamples test examples only and leaves out the random "
-                   f"subspace's own spread. 3 seeds would take about {estimates.fmt_seconds(three)}.")
+        after_start.append(lambda three=three: st.caption(
+            f"1 seed: the d90 interval then resamples test examples only and leaves out the random subspace's own "
+            f"spread. 3 seeds would take about {estimates.fmt_seconds(three)}."))
     try:
         from idim_core.models import resolve as resolve_model
         from idim_core.common import num_params
@@ -540,7 +557,8 @@ if draft is not None:
     except (UserError, KeyError):
         D = None
     if axis == "d":
-        st.plotly_chart(figures.plan_figure(draft, D), key=K("chart", "plan"), config={"displayModeBar": False})
+        after_start.append(lambda D=D: st.plotly_chart(figures.plan_figure(draft, D), key=K("chart", "plan"),
+                                                       config={"displayModeBar": False}))
     elif axis == "rank":
         st.caption(f"{method_registry.level_word(draft['method']).capitalize()} "
                    f"{method_registry.level_name(draft['method'])} = {', '.join(map(str, draft['ranks']))}: each "
@@ -577,5 +595,7 @@ if st.button("Start run", type="primary", key=K("button", "start")):
             workers.ensure_worker(store.home)
             st.switch_page("pages/live.py", query_params={"run": run_id})
 
+for draw in after_start:
+    draw()
 st.caption("The run is trained by a background worker: you can close this tab, reload it, or open the run in "
            "another tab; nothing is lost. The command line sees the same runs (`idim ls`).")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from idim_core import claims, demo
-from idim_core.ui import figures, views
+from idim_core.ui import estimates, figures, views, workers
 from idim_core.ui.keys import keys_for
 from idim_core.errors import UserError
 
@@ -24,7 +24,7 @@ SECTIONS = {
     4: 'Why a random subspace?',
     5: 'The Fastfood trick',
     6: 'What the papers found',
-    7: 'The classic experiment, in seconds',
+    7: 'The classic experiment, live in class',
     8: 'Beyond the papers: LoRA, BitFit and head-only',
     9: 'A popular account, claim by claim',
     10: 'A common mistake',
@@ -216,7 +216,8 @@ st.markdown(
     "Li et al. (2018) introduced the intrinsic dimension on small networks trained **from scratch** (there is no "
     "pre-training here): a fully connected net 784-200-200-10 on MNIST needed d90 ≈ 750 of its 199,210 "
     "parameters, LeNet about 290 of 44,426. idim ships 5,000 real MNIST digits and the 8×8 digits of "
-    "scikit-learn; a whole sweep takes well under a minute on a laptop CPU, so a class can watch it fill in.\n\n"
+    "scikit-learn, and a whole sweep is short enough for a class to watch it fill in. "
+    + estimates.classic_length(workers.get_store(), workers.detect_device()) + "\n\n"
     "- **Shuffled pixels**: one fixed permutation of pixel positions. The fully connected net cannot tell the "
     "difference; LeNet loses what its convolutions assume (nearby pixels belong together), and its d90 rises.\n"
     "- **Shuffled labels**: random labels can only be memorised, nothing generalises; accuracy is measured on "

@@ -85,6 +85,11 @@ learning the features do not already hold." \
 if [[ $RECORDED == minilm-l6-trec6 ]]; then  # the app's recorded example is this file, byte for byte
   cp "$OUT/minilm-l6-trec6.json" assets/example_run.json
 fi
+# the quick language-model preset (Explore's "Quick language-model demo", `idim run --preset quick-lm`), 3 seeds
+group="lm quick"
+record minilm-l6-trec6-quick "The quick language-model preset: the bundled model on trec6 with 256 training questions,
+3 epochs, questions cut at 32 tokens, d = 1,000 and 30,000 and one value between; one seed when a demo runs it,
+3 seeds here. Its probe stays below the threshold." --preset quick-lm --seeds 3
 group="lm claims"  # Learn's "claim by claim" section draws this record too (it keeps every claims fact)
 record minilm-l6-mr "The bundled pretrained model on mr (movie-review polarity), default settings, 3 seeds: the task
 of the claims, the methods comparison and the ruler table; a linear probe already reaches the threshold here." \

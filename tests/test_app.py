@@ -165,7 +165,7 @@ def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
          "epochs": "1", "max_length": "32", "method": "did", "projection": "sparse"}
     at = app(q)
     assert at.selectbox(key="explore:model").value == "minilm-l1"
-    assert at.radio(key="explore:method:lm").value == "did"
+    assert at.selectbox(key="explore:method:lm").value == "did"
     submit(at)
     assert errors(at) == []
     runs = store.list_runs()
@@ -183,7 +183,7 @@ def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
 def test_explore_prefill_from_learn_links(store):
     at = app({"model": "minilm-l6-untrained", "method": "did", "dims": "auto"})
     assert at.selectbox(key="explore:model").value == "minilm-l6-untrained"
-    assert at.radio(key="explore:method:lm").value == "did"
+    assert at.selectbox(key="explore:method:lm").value == "did"
     assert at.radio(key="explore:dims_mode:lm").value == "automatic d90 search"
 
 
@@ -777,7 +777,7 @@ def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
     assert at.selectbox(key="explore:model").value == "mlp"
     assert at.selectbox(key="explore:task").value == "mnist5k"
     assert "mr" not in at.selectbox(key="explore:task").options  # images only for the classic nets
-    assert at.radio(key="explore:method:classic").value == "did"
+    assert at.selectbox(key="explore:method:classic").value == "did"
     assert any("from scratch" in c.value for c in at.caption)
     info = " ".join(i.value for i in at.info)
     m = re.search(r"about (?:(\d+) min )?(\d+) s\b", info)
@@ -936,7 +936,7 @@ def seed_adapter_run(store: Store, method: str, levels: dict[int, tuple[int, lis
 
 def test_explore_lora_asks_for_ranks_and_refuses_bad_ones(store):
     at = app({"method": "lora"})
-    assert at.radio(key="explore:method:lm").value == "lora"
+    assert at.selectbox(key="explore:method:lm").value == "lora"
     assert at.text_input(key="explore:ranks:lora").value == "1,2,4,8,16"
     assert not [r for r in at.radio if r.key == "explore:dims_mode:lm"]  # no d for LoRA
     at.text_input(key="explore:ranks:lora").set_value("0,4").run()
@@ -1087,3 +1087,17 @@ def test_a_weak_ruler_is_said_on_live_and_compare(store):
     assert "weak ruler" in table[table["run"] == rid].iloc[0]["note"]
     assert "weak ruler" not in table[table["run"] == other].iloc[0]["note"]
     assert any("Which needs fewer dimensions" in s.value for s in at.subheader)
+
+
+def test_the_quick_language_model_demo_queues_the_preset_in_one_click(store):
+    from idim_core.runconfig import PRESETS
+
+    at = app()
+    assert any("Quick language-model demo" in m.value for m in at.markdown)
+    at.button(key="explore:button:quick_lm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (run,) = store.list_runs()
+    cfg, want = run["config"], PRESETS["quick-lm"]
+    assert run["status"] == "queued"
+    assert all(cfg[k] == v for k, v in want.items()), {k: (cfg[k], v) for k, v in want.items()}
+    assert cfg["baseline_lr_search"] is True  # the ruler tuned, as every run's

@@ -1,5 +1,6 @@
 """The benchmarks print their figures (never asserted as speed here): check they run and say what they promise."""
 import json
+import subprocess
 
 from conftest import run_cli
 
@@ -28,13 +29,22 @@ def test_bench_step_prints_the_promised_keys(home):
 
 def test_bench_sweep_reports_times_and_d90(home):
     # one seed: trials one after another in this process (with more, the digits train on two processes)
-    r = run_cli("bench", "sweep", "--task", "digits", "--dims", "10,300", "--seeds", "1", "--json", home=home)
+    # with one busy process beside it (started and stopped by the bench itself)
+    r = run_cli("bench", "sweep", "--task", "digits", "--dims", "10,300", "--seeds", "1", "--load", "1", "--json",
+                home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["wall_s"] > 0 and 0 < out["first_point_s"] <= out["wall_s"]
-    # the sweep as it is: the first point, a baseline per seed, the rest of the grid and the refinement's d
+    assert out["load"] == 1
+    lo, hi = out["estimate_range_s"]
+    assert 0 < lo < out["estimate_s"] < hi and out["estimate_swings"] >= 1.0
+    left = subprocess.run(["pgrep", "-f", "while True: pass"], capture_output=True, text=True).stdout.split()
+    assert not left, f"busy processes left behind: {left}"
+    bad = run_cli("bench", "sweep", "--load", "-1", home=home, timeout=60)
+    assert bad.returncode == 2 and "--load must be a whole number from 0 to 64" in bad.stderr
+    assert out["wall_s"] > 0 and 0 < out["ruler_s"] < out["first_point_s"] <= out["wall_s"]
+    # the sweep as it is: the ruler (a baseline per seed) first, then the grid and the refinement's d
     kinds = [t["kind"] for t in out["trials"]]
-    assert kinds[0] == "subspace" and kinds[1] == "baseline" and set(kinds[2:]) == {"subspace"}
+    assert out["first_trial"] == "baseline" and kinds[0] == "baseline" and set(kinds[1:]) == {"subspace"}
     assert len(kinds) >= 3
     assert out["baseline_accuracy"] > 0.5 and "d90" in out and "d90_interpolated" in out
     # the estimate printed before it, after the worker's calibration (kept in the store's directory)

@@ -268,3 +268,16 @@ def test_cancel_takes_a_series_id_and_stops_every_run_of_it(home):
     assert r.returncode == 0, r.stderr
     assert f"series {sid}: 3 run(s)" in r.stdout
     assert {store.get_run(rid)["status"] for rid in rids} == {"cancelled"}
+
+
+def test_a_preset_sets_what_the_flags_leave(home):
+    from idim_core.runconfig import PRESETS
+
+    r = run_cli("run", "--preset", "quick-lm", "--seeds", "2", "--queue", "--json", home=home, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rid = json.loads(r.stdout)["run_id"]
+    cfg = json.loads(run_cli("show", rid, "--json", home=home).stdout)["config"]
+    assert cfg["seeds"] == 2  # the flag wins
+    assert all(cfg[k] == v for k, v in PRESETS["quick-lm"].items() if k != "seeds")
+    bad = run_cli("run", "--preset", "slow-lm", "--queue", home=home, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr and "quick-lm" in bad.stderr

@@ -72,11 +72,11 @@ def test_back_from_the_classic_preset_to_a_language_model_resets_task_and_method
     ok(at)
     assert at.selectbox(key=K("model")).value == "mlp"
     assert task_box(at).value == CLASSIC_DEFAULTS["task"]
-    assert at.radio(key=K("method", "classic")).value == "did"
+    assert at.selectbox(key=K("method", "classic")).value == "did"
     at.selectbox(key=K("model")).set_value("minilm-l6").run()
     ok(at)
     assert task_box(at).value == DEFAULTS["task"] == "trec6"
-    assert at.radio(key=K("method", "lm")).value == DEFAULTS["method"] == "said"
+    assert at.selectbox(key=K("method", "lm")).value == DEFAULTS["method"] == "said"
     assert errors(at) == [] and warnings(at) == []
     assert not [t for t in at.text_input if t.key == K("task_csv")]  # no CSV path asked for
     assert dict(at.query_params) == {}  # the preset's link no longer describes the form
@@ -87,7 +87,7 @@ def test_back_from_the_classic_preset_to_a_language_model_resets_task_and_method
     assert (at.selectbox(key=K("model")).value, task_box(at).value) == ("mlp", "mnist5k")
     at.selectbox(key=K("model")).set_value("minilm-l2").run()
     ok(at)
-    assert (task_box(at).value, at.radio(key=K("method", "lm")).value) == ("trec6", "said")
+    assert (task_box(at).value, at.selectbox(key=K("method", "lm")).value) == ("trec6", "said")
     at.button(key=K("button", "start")).click().run()
     ok(at)
     cfg = store.list_runs()[0]["config"]
@@ -100,7 +100,7 @@ def test_the_preset_after_changes_sets_every_classic_value(store):
     at.button(key=K("button", "classic_preset")).click().run()
     ok(at)
     assert (at.selectbox(key=K("model")).value, task_box(at).value) == ("mlp", "mnist5k")
-    assert at.radio(key=K("method", "classic")).value == "did"
+    assert at.selectbox(key=K("method", "classic")).value == "did"
     assert at.number_input(key=K("epochs", "classic")).value == CLASSIC_DEFAULTS["epochs"]
     assert at.number_input(key=K("batch_size", "classic")).value == CLASSIC_DEFAULTS["batch_size"]
     assert at.toggle(key=K("shuffle_labels")).value is False
@@ -119,7 +119,7 @@ def test_a_link_with_the_other_familys_task_gets_one_line_and_the_default_task(s
     assert at.selectbox(key=K("model")).value == model
     assert task_box(at).value == task
     fam = "classic" if model in ("mlp", "lenet") else "lm"
-    assert at.radio(key=K("method", fam)).value == method
+    assert at.selectbox(key=K("method", fam)).value == method
     assert errors(at) == []
     lines = warnings(at)
     assert len(lines) == 1 and "\n" not in lines[0], lines
@@ -147,7 +147,7 @@ def test_back_from_live_shows_the_submitted_form(store):
     assert back.title[0].value.startswith("Intrinsic dimension")
     assert back.selectbox(key=K("model")).value == "minilm-l1"
     assert task_box(back).value == "sms-spam"
-    assert back.radio(key=K("method", "lm")).value == "did"
+    assert back.selectbox(key=K("method", "lm")).value == "did"
     assert back.selectbox(key=K("projection")).value == "sparse"
     assert back.radio(key=K("dims_mode", "lm")).value == "custom list"
     assert back.text_input(key=K("dims_custom", "lm")).value == "20,200"
@@ -172,7 +172,7 @@ def test_back_to_a_classic_run_and_a_lora_run(store):
     assert at.radio(key=K("dims_mode", "classic")).value == "default grid"
     lora = store.create_run(make_config(model="minilm-l2", task="mr", method="lora", ranks="2,8"), status="queued")
     at = app({"run": lora})
-    assert at.radio(key=K("method", "lm")).value == "lora"
+    assert at.selectbox(key=K("method", "lm")).value == "lora"
     assert at.text_input(key=K("ranks", "lora")).value == "2,8"
     assert errors(at) == []
 
@@ -372,3 +372,18 @@ def test_the_form_says_what_three_seeds_would_cost_for_a_one_seed_run(store):
     at = app()
     cap = " ".join(c.value for c in at.caption)
     assert "1 seed: the d90 interval then resamples test examples only" in cap and "3 seeds would take about" in cap
+
+
+def test_an_estimate_is_shown_as_a_range_as_wide_as_its_basis(home, monkeypatch):
+    monkeypatch.setenv("IDIM_NO_AUTOSTART_WORKER", "1")
+    from idim_core.ui import estimates
+
+    formula = estimates.estimate_range({"seconds": 300})
+    measured = estimates.estimate_range({"seconds": 300, "measured": {"trials": 3}})
+    busy = estimates.estimate_range({"seconds": 300, "busy": "load 5"})
+    assert formula[0] < measured[0] < 300 < measured[1] < formula[1] < busy[1]
+    assert estimates.fmt_range(40, 70) == "40 – 70 s" and estimates.fmt_range(360, 540) == "6 – 9 min"
+    assert estimates.fmt_range(4000, 9000) == "1.1 – 2.5 h"
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60).run()
+    text = " ".join(i.value for i in at.info)
+    assert re.search(r"Rough estimate: \d+ – \d+ (s|min|h)\*\*", text), text

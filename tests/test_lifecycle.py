@@ -215,14 +215,15 @@ def test_a_run_whose_data_is_gone_before_it_starts_says_so(home, tmp_path):
     assert _store(home).get_run(second)["error"] == f"CSV file {csv} does not exist"
 
 
-def test_first_point_comes_before_the_baseline(home):
-    """The smallest d runs first, so the chart has a point one trial after Run."""
+def test_the_ruler_comes_first_then_the_first_point(home):
+    """The baseline trains first (the full-training line and the threshold on the chart before any point), then
+    the smallest d, so a point follows one trial later."""
     r = run_cli("run", *SMALL, "--dims", "100,10", "--json", home=home)
     assert r.returncode == 0, r.stderr
     trials = _store(home).trials(json.loads(r.stdout)["run_id"])
-    # then the baseline and the linear probe (a language model), then the rest of the grid
+    # then the linear probe (a language model), then the rest of the grid
     assert [(t["kind"], t["d"]) for t in sorted(trials, key=lambda t: t["id"])][:4] == [
-        ("subspace", 10), ("baseline", None), ("probe", None), ("subspace", 100)]
+        ("baseline", None), ("subspace", 10), ("probe", None), ("subspace", 100)]
 
 
 def test_worker_preloads_the_default_model_and_reuses_it(home):

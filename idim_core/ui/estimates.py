@@ -377,6 +377,30 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
     return left / n if n > 1 else left  # trials side by side (each measured at its own, slower, pace)
 
 
+# How far an estimate may be off, by where its speed comes from: (low, high) factors on the point estimate.
+# A measured speed (this machine's finished trials) is nearest; a worker's calibration next; the 2-core
+# formula alone is the widest.  A busy machine widens the high end.
+SPREAD = {"measured": (0.8, 1.25), "calibration": (0.7, 1.5), "formula": (0.6, 2.0)}
+BUSY_HIGH = 1.5
+
+
+def estimate_range(guess: dict) -> tuple[float, float]:
+    """The range an estimate (``estimate``'s dict) is shown as: a number that may be off is never shown alone."""
+    basis = "measured" if guess.get("measured") else "calibration" if guess.get("calibration") else "formula"
+    lo, hi = SPREAD[basis]
+    secs = guess["seconds"]
+    return secs * lo, secs * hi * (BUSY_HIGH if guess.get("busy") else 1.0)
+
+
+def fmt_range(lo: float, hi: float) -> str:
+    """"40 – 70 s", "6 – 9 min", "1.2 – 2.0 h": both ends in the larger end's unit."""
+    if hi < 60:
+        return f"{lo:.0f} – {hi:.0f} s"
+    if hi < 3600:
+        return f"{max(1, round(lo / 60))} – {max(1, round(hi / 60))} min"
+    return f"{lo / 3600:.1f} – {hi / 3600:.1f} h"
+
+
 def fmt_seconds(s: float | None) -> str:
     if s is None:
         return "unknown"
@@ -404,3 +428,24 @@ def log_grid(lo: int, hi: int, per_decade: int = 1) -> list[int]:
         if v not in out:
             out.append(v)
     return sorted(set(out))
+
+
+def classic_span(store, device: str = "cpu") -> str:
+    """The classic preset's estimate as a range ("1 - 3 min"), as classic_length states it."""
+    from ..runconfig import CLASSIC_DEFAULTS, make_config
+
+    cfg = make_config(model=CLASSIC_DEFAULTS["model"], task=CLASSIC_DEFAULTS["task"])
+    return fmt_range(*estimate_range(estimate(store, cfg, device)))
+
+
+def classic_length(store, device: str = "cpu") -> str:
+    """How long the classic preset (Explore's one click) takes here, in one sentence: the estimate's range, from
+    this machine's speed as far as it is known.  Explore and Learn say it; the docs point to it."""
+    from ..runconfig import CLASSIC_DEFAULTS, make_config
+
+    cfg = make_config(model=CLASSIC_DEFAULTS["model"], task=CLASSIC_DEFAULTS["task"])
+    guess = estimate(store, cfg, device)
+    n = int(cfg["seeds"])
+    return (f"The classic preset ({cfg['model']} on 5,000 MNIST digits, {n} seed{'s' if n != 1 else ''}) takes "
+            f"{fmt_range(*estimate_range(guess))} here, {basis_text(guess, cfg['model'])[0].lower()}"
+            f"{basis_text(guess, cfg['model'])[1:]}")
