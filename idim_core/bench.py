@@ -318,7 +318,7 @@ def _sweep_bench(home, load: int, **overrides) -> dict:
         if now > 60 or "id" not in run_box or (shown and now - shown[-1][0] < 2.0):
             return
         run = store.get_run(run_box["id"])
-        left = time_left(run, store.trials(run_box["id"])) if run else None
+        left = time_left(run, store.trials(run_box["id"]), home=store.home) if run else None
         if left is not None:
             shown.append((now, now + left))
 

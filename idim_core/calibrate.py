@@ -17,6 +17,7 @@ FILE = "calibration.json"
 WARMUP = 3  # steps of a first, untimed attempt: a fresh process's first steps are slower (caches, allocator)
 STEPS = 10  # at least this many timed steps ...
 SECONDS = 2.0  # ... and about this long in all (a classic net's step takes milliseconds: ten are noise)
+BURSTS = 3  # timed attempts; the median is kept, so a moment of load elsewhere does not become the estimate
 MAX_STEPS = 2000
 
 
@@ -45,10 +46,20 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
             raise RuntimeError(f"the calibration's full fine-tuning {res.status}: {res.error}")
         return res.timing["steps"] / res.steps
 
+    from . import yielding
+
+    # the same thread policy as a trial: a run on automatic threads gives a core back while another program
+    # wants one (yielding.py); timed without it, two busy programs on 2 cores made a step read 3.9 s against the
+    # 2.3x slower sweep they really caused (bench/RESULTS.md, "Estimates under load")
+    fixed = cfg.get("threads") if isinstance(cfg, dict) else getattr(cfg, "threads", None)
+    yielding.start(not fixed, prep.device)
     try:
         pace = attempt(WARMUP)
-        return attempt(max(steps, min(MAX_STEPS, int(seconds / max(pace, 1e-6)))))
+        n = max(steps, min(MAX_STEPS, int(seconds / max(pace, 1e-6))))
+        times = sorted(attempt(n) for _ in range(BURSTS))
+        return times[len(times) // 2]
     finally:
+        yielding.stop()
         heap.release()
 
 

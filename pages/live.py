@@ -224,7 +224,7 @@ def live_view() -> None:
                     f"linear probe (the head alone on the frozen features), seed {t['seed']}"
                     if t["kind"] == "probe" else f"d = {t['d']:,}, seed {t['seed']}")
 
-        left = estimates.time_left(run, trials)
+        left = estimates.time_left(run, trials, home=store.home)
         if len(running) > 1:
             st.markdown(f"**Training now, {len(running)} side by side:** " + "; ".join(what(t) for t in running))
         else:

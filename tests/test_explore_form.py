@@ -383,7 +383,8 @@ def test_an_estimate_is_shown_as_a_range_as_wide_as_its_basis(home, monkeypatch)
     busy = estimates.estimate_range({"seconds": 300, "busy": "load 5"})
     assert formula[0] < measured[0] < 300 < measured[1] < formula[1] < busy[1]
     assert estimates.fmt_range(40, 70) == "40 – 70 s" and estimates.fmt_range(360, 540) == "6 – 9 min"
+    assert estimates.fmt_range(170, 190) == "about 3 min"
     assert estimates.fmt_range(4000, 9000) == "1.1 – 2.5 h"
     at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60).run()
     text = " ".join(i.value for i in at.info)
-    assert re.search(r"Rough estimate: \d+ – \d+ (s|min|h)\*\*", text), text
+    assert re.search(r"Rough estimate: (\d+ – \d+ (s|min)|[\d.]+ – [\d.]+ h|about \d+ min)\*\*", text), text

@@ -332,8 +332,13 @@ def basis_text(guess: dict, model: str) -> str:
             "and the first trial that finishes here refines it).")
 
 
-def time_left(run: dict, trials: list[dict], now: float | None = None) -> float | None:
-    """Seconds left for the whole run, from the speed measured so far (None if unknown)."""
+FIRST_STEPS = 10  # steps of a running trial before its own pace is trusted (its first ones carry the setup)
+
+
+def time_left(run: dict, trials: list[dict], now: float | None = None, home=None) -> float | None:
+    """Seconds left for the whole run, from the speed measured so far (None if unknown); before anything is
+    measured, from the formula scaled by this machine's calibration (``home``: the store's directory), as
+    Explore's estimate is, so the first number Live shows is the one Explore showed."""
     if run["status"] in FINAL:
         return 0.0
     now = now or time.time()
@@ -348,10 +353,17 @@ def time_left(run: dict, trials: list[dict], now: float | None = None) -> float 
         rate = sum(t["seconds"] for t in sub_done) / sum(t["steps"] for t in sub_done)
     elif base_done:
         rate = ratio * base_done[0]["seconds"] / base_done[0]["steps"]
-    elif current and (current.get("steps") or 0) >= 5 and current.get("started"):  # a few steps: setup amortised
+    elif current and (current.get("steps") or 0) >= FIRST_STEPS and current.get("started"):  # setup amortised
         rate = (now - current["started"]) / current["steps"] * (ratio if current["kind"] == "baseline" else 1.0)
     else:
-        rate = seconds_per_step(cfg, run.get("device") or detect_device()) * loop_overhead(cfg) * ratio
+        device = run.get("device") or detect_device()
+        rate = seconds_per_step(cfg, device) * loop_overhead(cfg) * ratio
+        if home is not None:
+            from ..calibrate import lookup
+
+            cal = lookup(home, cfg, device)
+            factor = calibration_factor(cal) if cal else None
+            rate *= factor or 1.0
     steps = (current or {}).get("total_steps") or next((t["total_steps"] for t in finished if t.get("total_steps")), None) \
         or steps_per_trial(cfg)
     n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
@@ -393,11 +405,12 @@ def estimate_range(guess: dict) -> tuple[float, float]:
 
 
 def fmt_range(lo: float, hi: float) -> str:
-    """"40 – 70 s", "6 – 9 min", "1.2 – 2.0 h": both ends in the larger end's unit."""
-    if hi < 60:
+    """"40 – 70 s", "6 – 9 min", "1.2 – 2.0 h": both ends in the larger end's unit (seconds up to two minutes)."""
+    if hi < 120:  # under two minutes: seconds, which say more than "1 - 2 min"
         return f"{lo:.0f} – {hi:.0f} s"
     if hi < 3600:
-        return f"{max(1, round(lo / 60))} – {max(1, round(hi / 60))} min"
+        a, b = max(1, round(lo / 60)), max(1, round(hi / 60))
+        return f"{a} – {b} min" if a < b else f"about {b} min"
     return f"{lo / 3600:.1f} – {hi / 3600:.1f} h"
 
 
