@@ -218,7 +218,7 @@ def test_explore_estimate_says_when_the_baseline_is_reused(store):
     at = app({"model": "minilm-l2", "task": "mr"})
     info = " ".join(i.value for i in at.info)
     assert f"full fine-tuning of run {rid}" in info and "reused" in info
-    secs = lambda text: re.search(r"about ([^*]+)\*\*", text).group(1)  # noqa: E731
+    secs = lambda text: re.search(r"Rough estimate: [^*]+\*\* \(about ([^)]+)\)", text).group(1)  # noqa: E731
     assert secs(info) != secs(alone)
     at = app({"model": "minilm-l2", "task": "mr", "seeds": "2"})  # seed 1's baseline does not exist yet
     assert "2 full fine-tuning trials and 2 linear probes +" in " ".join(i.value for i in at.info)
