@@ -101,8 +101,8 @@ def test_a_new_method_file_shows_everywhere_without_other_edits(fake_method, cap
     at.query_params.update({"method": "widgetft"})
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    radio = next(r for r in at.radio if "widgetft" in r.options or fake_method.LABEL in r.options)
-    assert fake_method.LABEL in radio.options and radio.value == "widgetft"
+    box = next(r for r in at.selectbox if "widgetft" in r.options or fake_method.LABEL in r.options)
+    assert fake_method.LABEL in box.options and box.value == "widgetft"
     box = next(t for t in at.text_input if t.label.startswith("Levels"))
     assert box.label == "Levels: widget (w)" and box.value == "3,5"
 
