@@ -205,11 +205,11 @@ def test_no_sentence_the_records_contradict(word):
 
 
 def test_tiny_language_model_table_recomputes_from_its_runs():
-    """README's tiny-BERT table (pre-training series, the language-model attempt) and bench/tiny_mlm's table:
+    """The tiny-BERT table (pre-training series, the language-model attempt) and bench/tiny_mlm's table:
     every figure from the two runs' JSON, and the verdict "not shown" only while neither has a d90."""
     import json
 
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = README  # docs/results.md, where the README's measurements now live
     bench = " ".join((ROOT / "bench" / "tiny_mlm" / "README.md").read_text(encoding="utf-8").split())
     for name, label in (("scratch", "from scratch"), ("pretrained", "pre-trained 25 min")):
         r = json.loads((ROOT / "bench" / "tiny_mlm" / f"{name}.json").read_text())
@@ -249,11 +249,11 @@ WORD = {"a lower": "lower", "b lower": "higher", "not shown": "not shown"}
 
 
 def test_the_pairing_rows_recompute_from_their_series_by_the_ratio():
-    """README's rows for the recorded pairings: every figure from the records, every verdict from one bootstrap of the
+    """The rows for the recorded pairings (docs/results.md): every figure from the records, every verdict from one bootstrap of the
     ratio d90 pre-trained / from scratch (the Series page's and Learn's own rule)."""
     from idim_core import series
 
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = README  # docs/results.md
     by, scratch, txt, word = _series_pair("mlp-digit-ge5-amounts", "mnist5k@a", 10)
     _, _, ctxt, cword = _series_pair("mlp-digit-ge5-amounts", "mnist5k@a:shuffled", 10)
     assert (word, cword) == ("a lower", "not shown")

@@ -25,12 +25,31 @@ def run_flags() -> list[str]:
     return flags
 
 
-def test_the_docs_build_strictly(tmp_path):
+def _build(root: Path, site: Path) -> subprocess.CompletedProcess:
+    # no -q: mkdocs counts its warnings through the log, and -q drops them before they are counted
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
-                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+                          cwd=root, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_the_docs_build_strictly(tmp_path):
+    out = _build(ROOT, tmp_path / "site")
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "WARNING" not in out.stderr, out.stderr
     assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
+
+
+def test_a_broken_link_fails_the_docs_build(tmp_path):
+    """The check above can fail: a copy of the docs with one link broken does not build."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    page = copy / "docs" / "index.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n[gone](no-such-page.md)\n", encoding="utf-8")
+    out = _build(copy, tmp_path / "site")
+    assert out.returncode != 0 and "no-such-page.md" in out.stderr, out.stderr
 
 
 def test_the_cli_reference_is_the_generated_one():
