@@ -152,7 +152,7 @@ if show_example:
 with ways[-3]:
     quick = make_config(**preset("quick-lm"))
     st.markdown("**Quick language-model demo:** MiniLM on TREC questions, three values of d, one seed: the ruler, "
-                "the probe and d90 in a few minutes.")
+                "the probe and d90 in one short run.")
     st.caption(f"About {estimates.fmt_range(*estimates.estimate_range(estimates.estimate(store, quick, device)))} "
                "here.")
     if st.button("Start the quick demo", key=K("button", "quick_lm"), type="primary"):

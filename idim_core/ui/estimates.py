@@ -364,8 +364,9 @@ def time_left(run: dict, trials: list[dict], now: float | None = None, home=None
             cal = lookup(home, cfg, device)
             factor = calibration_factor(cal) if cal else None
             rate *= factor or 1.0
-    steps = (current or {}).get("total_steps") or next((t["total_steps"] for t in finished if t.get("total_steps")), None) \
-        or steps_per_trial(cfg)
+    # one attempt's steps, for the trials still to come: a running or finished trial's total counts every rate
+    # its search tried, and the attempts are counted apart below
+    steps = steps_per_trial(cfg)
     n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
     planned = planned_trials(cfg)
     if is_auto(cfg["dims"]):
