@@ -7,8 +7,8 @@ reads results back.
 """
 import streamlit as st
 
-from idim_core.ui import serving, text, views, workers
 from idim_core.errors import UserError
+from idim_core.ui import serving, text, views, workers
 
 st.set_page_config(page_title="idim: intrinsic dimension explorer", page_icon=":material/monitoring:", layout="wide")
 if serving.served_mode():  # a class sees one line, never a traceback with the server's paths

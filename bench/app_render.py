@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def seed(n_runs: int) -> str:
-    from idim_core.store import Store
     from idim_core.results import result
     from idim_core.runconfig import make_config
+    from idim_core.store import Store
 
     store = Store()
     rng = random.Random(0)

@@ -20,9 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from hadamard_factors import D_MINILM_L6, timed  # noqa: E402  (this folder: the torch code's own bench)
+
 from idim_core import native  # noqa: E402
 from idim_core.projection import FastfoodProjection  # noqa: E402
-from hadamard_factors import D_MINILM_L6, timed  # noqa: E402  (this folder: the torch code's own bench)
 
 
 def main() -> None:

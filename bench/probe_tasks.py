@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from idim_core.d90 import threshold_of  # noqa: E402
-from idim_core.runconfig import make_config  # noqa: E402
 from idim_core.prep import prepare  # noqa: E402
+from idim_core.runconfig import make_config  # noqa: E402
 from idim_core.train import run_trial  # noqa: E402
 
 TEXT_TASKS = "mr,trec6,trec50,fine-foods,sms-spam,r8"

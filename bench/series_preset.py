@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tab_cost import (browser_cpu_seconds, cpu_seconds, free_port, launch_chromium,  # noqa: E402
-                      server_healthy, wait)
+from tab_cost import browser_cpu_seconds, cpu_seconds, free_port, launch_chromium, server_healthy, wait  # noqa: E402
 
 
 def one_series(with_tab: bool, timeout: float) -> dict:

@@ -33,9 +33,8 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
     estimates 62 % over and 33 % under the measured sweeps (bench/RESULTS.md, 2026-12-02)."""
     import dataclasses
 
-    from .train import Head, _attempt
-
     from . import heap
+    from .train import Head, _attempt
 
     small = dataclasses.replace(prep, val=Head(prep.val, 8))
     heap.hold()  # as run_trial does

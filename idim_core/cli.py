@@ -165,9 +165,7 @@ def _public(res: dict) -> dict:
 
 
 def cmd_run(args) -> int:
-    from .runconfig import preflight
-
-    from .runconfig import budget_warnings
+    from .runconfig import budget_warnings, preflight
 
     cfg = _config_from_args(args)
     preflight(cfg)
@@ -205,7 +203,8 @@ def _estimate_line(store, cfg) -> str | None:
 
 
 def cmd_resume(args) -> int:
-    from .series import SERIES_RE, resume as resume_series
+    from .series import SERIES_RE
+    from .series import resume as resume_series
 
     if isinstance(args.run_id, str) and SERIES_RE.fullmatch(args.run_id):  # a series (`idim series`): its runs
         return resume_series(args)
@@ -435,7 +434,6 @@ def cmd_bench(args) -> int:
     import contextlib
 
     from . import bench
-
     from .runconfig import MAX_TEXT, check_device, check_device_name
 
     if args.model and len(args.model) > MAX_TEXT:

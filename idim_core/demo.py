@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 from .errors import UserError
-from .store import Store
 from .results import EXTRA_KEYS, unpack_correct
+from .store import Store
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE_JSON = ASSETS / "example_run.json"

@@ -29,9 +29,9 @@ import os
 import torch
 from torch import nn
 
+from . import native
 from .names import PROJECTIONS as KINDS
 from .names import projection_too_big
-from . import native
 
 # The dense kind refuses matrices larger than this many bytes (env override).
 DENSE_MAX_BYTES = int(os.environ.get("IDIM_DENSE_MAX_BYTES", str(1 << 30)))

@@ -15,14 +15,15 @@ import os
 from . import sources
 from .common import bundled_path, stratified_indices  # noqa: F401
 from .errors import UserError
-from .sources.base import (  # noqa: F401  (the catalogue's types and helpers, importable from here as before)
-    ASSETS, MAX_NAME, Split, TaskData, TaskSpec, cap as _cap, catalogue_size, finish as _finish,
-)
-from .sources.csvread import (  # noqa: F401
-    CSV_MAX_BYTES, CSV_MAX_ROWS, DELIM_NAMES as _DELIM_NAMES, DELIMITERS, INT_LABEL as _INT_LABEL, csv_rows,
-    decode_csv, encode_labels as _encode_labels, label_order as _label_order, read_csv as _read_csv,
-    sniff_delimiter,
-)
+from .sources.base import ASSETS, MAX_NAME, Split, TaskData, TaskSpec, catalogue_size  # noqa: F401  (re-exported, as before)
+from .sources.base import cap as _cap  # noqa: F401
+from .sources.base import finish as _finish  # noqa: F401
+from .sources.csvread import CSV_MAX_BYTES, CSV_MAX_ROWS, DELIMITERS, csv_rows, decode_csv, sniff_delimiter  # noqa: F401
+from .sources.csvread import DELIM_NAMES as _DELIM_NAMES  # noqa: F401
+from .sources.csvread import INT_LABEL as _INT_LABEL  # noqa: F401
+from .sources.csvread import encode_labels as _encode_labels  # noqa: F401
+from .sources.csvread import label_order as _label_order  # noqa: F401
+from .sources.csvread import read_csv as _read_csv  # noqa: F401
 
 # Where GLUE is read from: the hub dataset, or a local copy in the hub's layout (the hub source reads it here
 # when a task loads, so a caller or a test may set it).

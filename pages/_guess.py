@@ -6,7 +6,6 @@ import streamlit as st
 
 from idim_core.errors import UserError
 from idim_core.ui import serving, text
-
 from pages import _visitors as visitors
 
 LABEL = "Your guess: where will it cross the threshold (d)?"

@@ -2,12 +2,12 @@
 import streamlit as st
 
 from idim_core import demo
+from idim_core.d90 import interval_text, p90_short, ruler_note
+from idim_core.d90 import short as d90_short
+from idim_core.errors import UserError
+from idim_core.results import pair_sentence, pairs, point_of, result
 from idim_core.ui import figures, serving, text, views, workers
 from idim_core.ui.keys import keys_for
-from idim_core.errors import UserError
-from idim_core.d90 import interval_text, p90_short, ruler_note, short as d90_short
-from idim_core.results import pair_sentence, pairs, point_of, result
-
 from pages._first_run import through_app
 from pages._present import chart, presenter_switch
 

@@ -8,20 +8,21 @@ import re
 
 import streamlit as st
 
-from idim_core import demo
-from idim_core.ui import estimates, figures, forms, serving, text, workers
-from idim_core.ui.text import plain_task
-from idim_core.ui.keys import keys_for
-from idim_core.errors import UserError
-from idim_core.models import CATALOGUE, HUB_SUGGESTED
+from idim_core import demo, executors
 from idim_core import methods as method_registry
-from idim_core.methods import axis as method_axis, get as method_get, has_own_head_rate, head_only_lr
-from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
-from idim_core import executors
 from idim_core.classic import is_classic_model
+from idim_core.errors import UserError
+from idim_core.methods import axis as method_axis
+from idim_core.methods import get as method_get
+from idim_core.methods import has_own_head_rate, head_only_lr
+from idim_core.models import CATALOGUE, HUB_SUGGESTED
+from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
 from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, preset, shared_baseline
-from idim_core.tasks import fixed as tasks_fixed, list_tasks
-
+from idim_core.tasks import fixed as tasks_fixed
+from idim_core.tasks import list_tasks
+from idim_core.ui import estimates, figures, forms, serving, text, workers
+from idim_core.ui.keys import keys_for
+from idim_core.ui.text import plain_task
 from pages import _visitors as visitors
 from pages._first_run import through_app
 
@@ -549,9 +550,9 @@ if draft is not None:
             f"1 seed: the d90 interval then resamples test examples only and leaves out the random subspace's own "
             f"spread. 3 seeds would take about {estimates.fmt_seconds(three)}."))
     try:
-        from idim_core.models import resolve as resolve_model
-        from idim_core.common import num_params
         from idim_core.classic import side_of
+        from idim_core.common import num_params
+        from idim_core.models import resolve as resolve_model
 
         D = num_params(draft["model"], side_of(draft["task"])) if classic_model else resolve_model(draft["model"]).params
     except (UserError, KeyError):

@@ -11,7 +11,6 @@ from idim_core.errors import UserError
 from idim_core.ui import figures, lesson, text, workers
 from idim_core.ui.keys import keys_for
 from idim_core.ui.views import PRESENTER_CSS
-
 from pages._first_run import through_app
 from pages._guess import class_link, guess_box
 

@@ -10,21 +10,18 @@ import time
 
 import streamlit as st
 
+from idim_core import d90 as d90mod
 from idim_core import executors
 from idim_core.classic import is_classic_model
-
-from idim_core import d90 as d90mod
-
+from idim_core.d90 import short as d90_short
+from idim_core.errors import UserError
+from idim_core.results import result
+from idim_core.store import FINAL, check_run_id
 from idim_core.ui import estimates, figures, replay, text, views, workers
 from idim_core.ui.keys import keys_for
-from idim_core.errors import UserError
-from idim_core.d90 import short as d90_short
-from idim_core.store import FINAL, check_run_id
-from idim_core.results import result
-
 from pages import _visitors as visitors
-from pages._guess import guess_box, guesses_line
 from pages._first_run import through_app
+from pages._guess import guess_box, guesses_line
 from pages._present import chart, presenter_switch
 
 through_app()

@@ -2,12 +2,11 @@
 import streamlit as st
 
 from idim_core import demo
+from idim_core.errors import UserError
+from idim_core.results import result
+from idim_core.store import FINAL
 from idim_core.ui import figures, serving, text, views, workers
 from idim_core.ui.keys import keys_for
-from idim_core.errors import UserError
-from idim_core.store import FINAL
-from idim_core.results import result
-
 from pages import _visitors as visitors
 from pages._first_run import through_app
 

@@ -79,7 +79,6 @@ def main(names: list[str]) -> None:
     names = [n for n in names if n != "--write"] or sorted(p.stem for p in RECORDED_DIR.glob("*.json"))
     if write:
         from idim_core.demo import EXAMPLE_JSON
-
         from idim_core.series import RECORDED_SERIES
 
         changed = [n for n in names if write_back(n)] + (["example_run"] if write_back("example_run", EXAMPLE_JSON) else [])

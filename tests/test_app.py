@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from idim_core import demo, ui
-from idim_core.ui.estimates import step_ratio
-from idim_core.store import Store
 from idim_core.results import result
 from idim_core.runconfig import DEFAULTS, make_config
+from idim_core.store import Store
+from idim_core.ui.estimates import step_ratio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(ROOT, "app.py")

@@ -2,9 +2,8 @@
 import json
 import subprocess
 
-from conftest import run_cli
-
 import pytest
+from conftest import run_cli
 
 pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
 

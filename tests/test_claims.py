@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
-
 from conftest import run_cli
+
 from idim_core import bound
 
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import run_cli
+
 from idim_core import classic
 from idim_core.errors import UserError
 from idim_core.runconfig import CLASSIC_DEFAULTS, make_config

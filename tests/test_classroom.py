@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-from idim_core import demo
-from idim_core.ui import replay
+from conftest import run_cli
 from test_app import app, seed_run, store  # noqa: F401  (the store fixture)
 
-from conftest import run_cli
+from idim_core import demo
+from idim_core.ui import replay
 
 
 def test_replay_reads_its_length_from_the_address_and_paces_the_points():

@@ -3,8 +3,7 @@ import io
 import json
 
 import pytest
-
-from conftest import run_cli
+from conftest import cli_in_process, run_cli
 
 SMALL = ["--model", "minilm-l1", "--task", "mr", "--max-train", "48", "--max-eval", "32", "--epochs", "1",
          "--max-length", "32", "--threads", "2"]
@@ -74,20 +73,26 @@ def _materialise(arg: str, tmp_path) -> str:
 def test_bad_run_input_exits_2_with_one_line(home, tmp_path, extra, msg):
     args = ["run", "--model", "minilm-l1", "--dims", "10,100"]
     # later options win in argparse
-    r = run_cli(*args, *[_materialise(a, tmp_path) for a in extra], home=home, timeout=120)
+    r = cli_in_process(*args, *[_materialise(a, tmp_path) for a in extra], home=home)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     assert "Traceback" not in r.stderr
     assert msg.lower() in lines[0].lower()
     assert r.stdout == ""
-    assert json.loads(run_cli("ls", "--json", home=home).stdout) == []  # nothing stored
+    assert json.loads(cli_in_process("ls", "--json", home=home).stdout) == []  # nothing stored
+
+
+def test_a_refusal_through_the_real_entry_point(home):
+    """The cases above run in this process; one goes through `python -m idim_core.cli` for the exit status."""
+    r = run_cli("run", "--dims", "0", home=home, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "at least 1" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("cmd", [["show", "nothex"], ["show", "0123456789ab"], ["export", "../../etc/passwd"],
                                  ["cancel", "0123456789ab"], ["resume", "zz"], ["frobnicate"], []])
 def test_bad_run_ids_and_commands(home, cmd):
-    r = run_cli(*cmd, home=home, timeout=60)
+    r = cli_in_process(*cmd, home=home)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
 
 

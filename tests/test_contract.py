@@ -1,9 +1,8 @@
 """The exact CLI contract other tools depend on, on the full bundled model."""
 import json
 
-from conftest import run_cli
-
 import pytest
+from conftest import run_cli
 
 pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
 

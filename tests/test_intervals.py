@@ -3,13 +3,12 @@ a weak ruler said, and records that keep per-example results."""
 import json
 
 import pytest
+from conftest import run_cli
 
 from idim_core import d90
 from idim_core.demo import RECORDED_DIR, import_recorded, recorded_result
 from idim_core.results import pack_correct, pair, result, unpack_correct
 from idim_core.store import Store
-
-from conftest import run_cli
 
 
 def test_per_example_results_pack_and_unpack_exactly_and_a_damaged_one_is_one_error():

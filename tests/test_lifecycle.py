@@ -6,10 +6,9 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import ROOT, run_cli, untimed
 from test_cli import SMALL
-
-import pytest
 
 pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
 

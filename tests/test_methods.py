@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
-
 from conftest import run_cli
+
 from idim_core import methods
 from idim_core.errors import UserError
-from idim_core.runconfig import make_config, preflight
 from idim_core.prep import prepare
+from idim_core.runconfig import make_config, preflight
 from idim_core.train import run_trial
 
 

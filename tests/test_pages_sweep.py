@@ -16,9 +16,9 @@ import os
 import re
 
 import pytest
+from conftest import run_cli
 from streamlit.testing.v1 import AppTest
 
-from conftest import run_cli
 from idim_core import demo, ui
 from idim_core.store import Store
 

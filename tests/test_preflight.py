@@ -3,8 +3,8 @@ and budgets too small to learn are warned about (not refused)."""
 import json
 
 import pytest
+from conftest import cli_in_process, run_cli
 
-from conftest import run_cli
 from idim_core.runconfig import budget_warnings, make_config
 
 
@@ -91,7 +91,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("args,msg", REFUSED, ids=[" ".join(a)[-60:] for a, _ in REFUSED])
 def test_bad_input_is_refused_before_a_run_exists(home, args, msg):
-    r = run_cli("run", *args, "--queue", home=home, timeout=120)
+    r = cli_in_process("run", *args, "--queue", home=home)
     _refused(r, msg, home)
 
 
@@ -101,7 +101,7 @@ def _refused(r, msg, home):
     for word in ("Traceback", "Error:", "Exception", "errno", "Errno"):
         assert word not in lines[0], lines[0]
     assert r.stdout == ""
-    assert json.loads(run_cli("ls", "--json", home=home).stdout) == []  # nothing stored
+    assert json.loads(cli_in_process("ls", "--json", home=home).stdout) == []  # nothing stored
 
 
 def test_devices_this_machine_lacks_are_refused_before_a_run_exists(home):

@@ -3,8 +3,8 @@ features, once per seed, shares it like the baseline, and every face states it (
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from idim_core.store import Store
 
 pytestmark = pytest.mark.slow

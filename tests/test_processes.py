@@ -7,7 +7,6 @@ import os
 import signal
 
 import pytest
-
 from conftest import run_cli, untimed
 from test_lifecycle import _spawn, _store, _wait
 

@@ -4,8 +4,8 @@ says every rate tried and whether the kept one is still an end (real trials of t
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from idim_core.store import Store
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, run_cli
+
 from idim_core.errors import UserError
 from idim_core.store import Store
 

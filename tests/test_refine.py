@@ -4,8 +4,8 @@ import json
 import statistics
 
 import pytest
-
 from conftest import run_cli
+
 from idim_core.demo import recorded_result
 from idim_core.store import Store
 

@@ -10,9 +10,9 @@ import textwrap
 
 import pytest
 import torch
+from conftest import run_cli
 from streamlit.testing.v1 import AppTest
 
-from conftest import run_cli
 from idim_core import methods, ui
 from idim_core.errors import UserError
 from idim_core.runconfig import make_config, preflight

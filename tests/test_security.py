@@ -1,9 +1,9 @@
 """Static guarantees the code keeps: local binding, no remote code, no pickle, validated ids."""
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [p for p in list((ROOT / "idim_core").glob("*.py")) + list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]]

@@ -11,12 +11,12 @@ import re
 import uuid
 
 import pytest
+from test_app import app, seed_run, store  # noqa: F401  (the store fixture)
 
 from idim_core.results import export_csv, result
 from idim_core.ui import figures, serving, text
 from idim_core.ui.keys import keys_for
 from idim_core.ui.serving import served_mode
-from test_app import app, seed_run, store  # noqa: F401  (the store fixture)
 
 INJECT = "x [Session expired](https://example.invalid/login) ![](https://example.invalid/p.png)"
 E = keys_for("explore")  # the Explore page's widget keys

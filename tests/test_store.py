@@ -5,8 +5,8 @@ import pytest
 
 from idim_core import d90
 from idim_core.errors import UserError
-from idim_core.store import SCHEMA_VERSION, STALE_AFTER, Store, check_run_id
 from idim_core.results import result
+from idim_core.store import SCHEMA_VERSION, STALE_AFTER, Store, check_run_id
 
 
 def test_round_trip(tmp_path):
@@ -240,6 +240,7 @@ def test_a_run_is_tied_to_its_csv_and_resume_refuses_a_changed_file(home, tmp_pa
     """The first start stores the file's fingerprint; after the file changed `idim resume` exits 2 with one line
     and changes nothing (status, trials, summary)."""
     from conftest import run_cli
+
     from idim_core.runconfig import data_fingerprint, make_config
 
     data = tmp_path / "mine.csv"

@@ -215,7 +215,6 @@ def test_the_default_rate_keeps_the_step_the_same_at_every_d(tiny):
 
 
 def test_trial_uses_the_scaled_rate_and_lambda_keeps_the_reference():
-    from idim_core.runconfig import make_config
     from idim_core.prep import prepare
     from idim_core.runconfig import make_config
     from idim_core.train import run_trial
@@ -271,8 +270,8 @@ def test_bad_configs_are_refused_before_a_run_exists(over, msg):
 
 
 def test_lr_search_keeps_the_attempt_best_on_validation():
-    from idim_core.runconfig import make_config
     from idim_core.prep import prepare
+    from idim_core.runconfig import make_config
     from idim_core.train import LR_SEARCH, run_trial
 
     cfg = make_config(model="mlp", task="digits", dims=[100])

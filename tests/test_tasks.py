@@ -2,8 +2,8 @@
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from idim_core import tasks
 from idim_core.errors import UserError
 

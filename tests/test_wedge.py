@@ -16,8 +16,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, run_cli
+
 from idim_core.runconfig import make_config
 from idim_core.store import SCHEMA_VERSION, Store
 

@@ -202,12 +202,11 @@ _NODE_DATA: dict[str, tuple] = {}
 
 def _node_trial(cfg, spec, data, data_key: str, sink, threads: int, device: str, kill_flag: dict | None):
     import copy
+    import uuid
 
     import torch
 
     from ..train import Cancelled, Prepared, run_trial
-
-    import uuid
 
     attempt = uuid.uuid4().hex  # Ray may run this task again (its worker died): the owner tells attempts apart
     key = (spec.kind, spec.d, spec.seed)

@@ -12,7 +12,7 @@ LR = 3e-3  # Adam's rate unless --lr-adapter is given (chosen on validation, 3 s
 def build(prep, cfg, d, seed, projection):
     import copy
 
-    from .adapters import adapter_lr, built_from, head_names, head_apart
+    from .adapters import adapter_lr, built_from, head_apart, head_names
 
     model = copy.deepcopy(prep.module)
     names = {n for n, _ in model.named_parameters() if n.endswith(".bias") or n == "bias"} | set(head_names(model))

@@ -52,7 +52,7 @@ def check_model(module, cfg) -> None:
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, head_apart, peft_model, require_peft, targets_of
+    from .adapters import adapter_lr, built_from, head_apart, peft_model, require_peft
 
     require_peft(NAME)
     from peft import FourierFTConfig

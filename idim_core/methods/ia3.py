@@ -20,9 +20,9 @@ LR = 1e-1  # Adam's rate unless --lr-adapter is given (see above)
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, peft_model, head_apart
-
     from peft import IA3Config
+
+    from .adapters import adapter_lr, built_from, head_apart, peft_model
 
     model, _ = peft_model(prep, cfg, lambda layers: IA3Config(target_modules=layers, feedforward_modules=[]), NAME)
     return head_apart(built_from(model, None, adapter_lr(cfg, LR)), model, prep, cfg)

@@ -16,7 +16,7 @@ LR = 1e-2  # Adam's rate unless --lr-adapter is given (chosen on validation, 3 s
 
 
 def build(prep, cfg, d, seed, projection):
-    from .adapters import adapter_lr, built_from, check_rank, peft_model, require_peft, targets_of, head_apart
+    from .adapters import adapter_lr, built_from, check_rank, head_apart, peft_model, require_peft, targets_of
 
     require_peft(NAME)
     from peft import LoraConfig

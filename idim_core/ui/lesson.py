@@ -15,7 +15,6 @@ from ..d90 import interval_text
 from ..results import pair, pair_words, ratio_text
 from .text import plain_task
 
-
 PLOT = 440  # px: the plot area in the deck, so Back / Next, the title and the whole chart fit a 720 px screen
 
 

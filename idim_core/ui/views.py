@@ -5,11 +5,10 @@ import json
 import time
 
 from ..common import env_seconds
+from ..runconfig import DEFAULTS, is_auto
+from ..store import Store
 from . import serving
 from .text import plain_task
-from ..store import Store
-from ..runconfig import DEFAULTS, is_auto
-
 
 REFRESH_SECONDS = env_seconds("IDIM_REFRESH_S", 2.0, low=0.5)  # how often Live polls the store
 # While trials finish faster than this, Live's chart is redrawn at most this often (the status and the

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ..store import Store, default_home
 
-
 NO_AUTOSTART_ENV = "IDIM_NO_AUTOSTART_WORKER"
 
 
