@@ -77,18 +77,29 @@ def _prepare_classic(cfg: dict, device: str, home=None, log=None):
     module = classic.build(cfg["model"], task.side, task.num_labels, cfg["init_seed"], cfg.get("width"))
     from . import pretrain
 
-    if pretrain.active(cfg):  # theta0: the pre-trained body (made once, cached) and this new, seeded head
+    seed_modules = None
+    if pretrain.active(cfg):  # theta0 per seed: its own pre-trained body (made once, cached) and the new head
         from .store import default_home
 
-        state, facts = pretrain.pretrained_state(cfg, device, home or default_home(), log)
-        pretrain.apply(module, state)
-        task.info["pretrain"] = facts
+        seed_modules, facts = {}, []
+        for s in cfg.seed_list:
+            state, f = pretrain.pretrained_state(cfg, device, home or default_home(), log, seed=s)
+            m = classic.build(cfg["model"], task.side, task.num_labels, cfg["init_seed"], cfg.get("width"))
+            pretrain.apply(m, state)
+            seed_modules[s] = m.to(device)
+            facts.append(dict(f, run_seed=s))
+        module = seed_modules[cfg.seed_list[0]]
+        task.info["pretrain"] = {**facts[0], "per_seed": facts, "runs": [f["file"] for f in facts],
+                                 "dead_fraction": [pretrain.dead_fraction(seed_modules[s], task.train.x)
+                                                   for s in cfg.seed_list]}
+    task.info["dead_fraction"] = (sum(task.info["pretrain"]["dead_fraction"]) / len(cfg.seed_list)
+                                  if seed_modules else pretrain.dead_fraction(module, task.train.x))
     module = module.to(device)
     dev = torch.device(device)
     if dev.type != "cpu":  # small data: keep it on the device once
         for part in {id(p): p for p in (task.train, task.val, task.test)}.values():
             part.x = part.x.to(dev)
-    prep = Prepared(module, None, task.train, task.val, task.test, 0, dev, task.num_labels)
+    prep = Prepared(module, None, task.train, task.val, task.test, 0, dev, task.num_labels, seed_modules)
     return prep, LoadedModel(module, None, resolve(cfg["model"]), task.num_labels), task
 
 

@@ -243,8 +243,8 @@ config object: the form and the CLI make it, the store keeps ``dict(cfg)``, the 
 
 DEFAULTS = RunConfig().to_dict()
 # The classic experiment (Li et al. 2018): a small net trained from scratch on digits.
-# Chosen by experiment on this project's 2-core CPU (see bench/RESULTS.md): a whole sweep
-# on mnist5k in well under a minute.
+# Chosen by experiment on this project's 2-core CPU (docs/explanation/defaults.md); how long it takes on a
+# machine is said by estimates.classic_length, from that machine's calibration.
 CLASSIC_DEFAULTS = dict(
     DEFAULTS, model="mlp", task="mnist5k", method="did", projection="fastfood",
     dims=[10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000], epochs=10.0, batch_size=64,
@@ -290,12 +290,15 @@ BASELINE_KEYS = ("model", "task", "epochs", "max_steps", "batch_size", "lr_full"
 
 
 def wants_probe(cfg: dict) -> bool:
-    """Language-model DID/SAID runs train a linear probe per seed beside the baseline (--no-probe skips it)."""
+    """Language-model DID/SAID runs, and classic-net ones of a series, train a linear probe per seed beside the
+    baseline (--no-probe skips it)."""
     from . import methods
     from .classic import is_classic_model
 
-    return (methods.axis(cfg["method"]) == "d" and not is_classic_model(cfg["model"])
-            and not cfg.get("no_probe"))
+    if methods.axis(cfg["method"]) != "d" or cfg.get("no_probe"):
+        return False
+    # the classic nets: inside a series, where the probe is the readout control of each amount of pre-training
+    return not is_classic_model(cfg["model"]) or bool(cfg.get("series"))
 
 
 REFINE_GUESS = 2  # values of d the refinement usually adds to a grid (it stops once the bracket is within 1.4x)
@@ -319,7 +322,8 @@ def planned_levels(cfg: dict, auto_guess: int) -> int:
 def baseline_key(cfg: dict) -> tuple:
     key = tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
     # the starting state: a pre-trained one, or another width (runs from scratch at 200 keep their old key)
-    pre = (cfg.get("pretrain"), int(cfg.get("pretrain_epochs") or 0)) if cfg.get("pretrain_epochs") else ()
+    # (pre-trained per seed, each source at its own searched rate, since issue 49: "v3")
+    pre = (cfg.get("pretrain"), int(cfg.get("pretrain_epochs") or 0), "v3") if cfg.get("pretrain_epochs") else ()
     # --claims-facts: the baseline's training accuracy on every training example, not on the fixed subset
     claims = ("claims-facts",) if cfg.get("claims_facts") else ()
     # --baseline-lr-search goes on past an end of its range (runs from before that option searched 1/3, 1, 3 only)

@@ -184,6 +184,9 @@ class Runner:
         pre = task.info.pop("pretrain", None)
         if pre:
             self._summary(pretrain=pre)
+        dead = task.info.pop("dead_fraction", None)
+        if dead is not None:  # classic nets: first-layer units of theta0 never active on the training images
+            self._summary(dead_fraction=dead)
         D = sum(p.numel() for p in prep.module.parameters())
         self._summary(D=D, layers=lm.spec.layers, num_labels=task.num_labels, chance=task.chance(),
                       majority=task.majority(), splits=task.info)

@@ -134,7 +134,8 @@ def configs(overrides: dict, sources: list[str], amounts: list[int], widths: lis
         raise UserError(f"this series would queue {len(entries):,} runs ({len(sources)} source(s), {len(amounts)} "
                         f"amount(s), {len(widths or [None])} width(s)); a series holds at most {MAX_RUNS}: give "
                         "fewer amounts (such as 0,1,3,10,30)")
-    cfgs = [make_config(**{**overrides, **e}) for e in entries]
+    # z's rate is searched in every run of a series, as the baseline's is (and as each source's is)
+    cfgs = [make_config(**{**overrides, "lr_search": True, **e}) for e in entries]
     sid = series_id(cfgs[0], sources, amounts, widths)
     spec = {"id": sid, "axis": "width" if len(widths) > 1 else "pretrain_epochs", "sources": sources,
             "amounts": amounts, "widths": widths, "overrides": overrides}
@@ -218,14 +219,39 @@ def queue(store, overrides: dict, sources: list[str], amounts: list[int], widths
     return sid, out
 
 
+def _mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def pretrain_facts(pre: dict | None, kind: str | None) -> dict:
+    """An entry's facts about its sources' training, from its run's summary (``pretrain``, one per seed)."""
+    per = (pre or {}).get("per_seed") or ([pre] if pre else [])
+    if not per:
+        return {"pretrain_runs": None, "source_lr": None, "source_accuracy": None, "source_train_accuracy": None,
+                "source_val_loss": None}
+    lrs = [p.get("lr") for p in per]
+    out = {"pretrain_runs": [p.get("file") for p in per],
+           "source_lr": lrs[0] if len(set(lrs)) == 1 else lrs,
+           "source_accuracy": None if kind == "denoise" else _mean([p.get("source_accuracy") for p in per]),
+           "source_train_accuracy": _mean([p.get("source_train_accuracy") for p in per]),
+           "source_val_loss": _mean([p.get("source_val_loss") for p in per]) if kind == "denoise" else None}
+    if kind == "shuffled":  # the control fits its labels at every seed, or there is no control
+        out["control"] = "fits its labels" if all(p.get("fits") for p in per) else "no control"
+    return out
+
+
 def summary(store, sid: str) -> dict:
-    """Per entry of the series: its run, baseline, threshold, d90 with interval and status."""
+    """Per entry of the series: its run, baseline, threshold, d90 with interval and status, the readout control
+    (the linear probe on the frozen start) and the sources' facts."""
+    from .pretrain import parse_source, target_from_source_labels
     from .results import result
 
     runs = runs_of(store, sid)
     if not runs:
         raise UserError(f"no series {sid} in {store.path}")
     spec = runs[0]["config"]["series"]
+    task = runs[0]["config"]["task"]
     out = []
     for e in plan(spec["sources"], spec["amounts"], spec["widths"]):
         r = _match(runs, e) or _match(runs, {**e, "pretrain": spec["sources"][0]})
@@ -235,16 +261,22 @@ def summary(store, sid: str) -> dict:
             out.append({**row, "run_id": None, "status": "not started"})
             continue
         res = result(store, r["id"])
-        pre = (res.get("summary") or {}).get("pretrain") if isinstance(res.get("summary"), dict) else None
-        pre = pre or (store.get_run(r["id"])["summary"] or {}).get("pretrain")
+        summ = store.get_run(r["id"])["summary"] or {}
+        pre = summ.get("pretrain") if e["pretrain_epochs"] else None
+        kind = parse_source(e["pretrain"]).kind if e["pretrain_epochs"] else None
+        probe, thr = res.get("probe_accuracy"), res.get("threshold")
         out.append({**row, "run_id": r["id"], "status": res["status"], "baseline": res.get("baseline_accuracy"),
-                    "threshold": res.get("threshold"), "d90": res.get("d90"),
+                    "threshold": thr, "d90": res.get("d90"),
                     "d90_interpolated": res.get("d90_interpolated"), "d90_ci": res.get("d90_ci"),
                     "d90_status": res.get("d90_status"), "d90_upper": res.get("d90_upper"),
-                    "seeds": runs[0]["config"].get("seeds"),
-                    "source_train_accuracy": (pre or {}).get("source_train_accuracy")})
-    return {"series": sid, "model": runs[0]["config"]["model"], "task": runs[0]["config"]["task"],
+                    "seeds": runs[0]["config"].get("seeds"), "probe_accuracy": probe,
+                    # the readout alone clears the threshold: d90 counts directions beyond the readout
+                    "probe_clears": None if probe is None or thr is None else bool(probe >= thr),
+                    "dead_fraction": summ.get("dead_fraction"), **pretrain_facts(pre, kind)})
+    return {"series": sid, "model": runs[0]["config"]["model"], "task": task,
             "axis": spec["axis"], "sources": spec["sources"], "amounts": spec["amounts"], "widths": spec["widths"],
+            "target_from_source_labels": any(target_from_source_labels(s, task) for s in spec["sources"]),
+            "pairings": {s: target_from_source_labels(s, task) for s in spec["sources"]},
             "entries": out}
 
 
@@ -434,6 +466,14 @@ def verdict(out: dict, results: dict | None = None, name=str) -> list[str]:
                 lines.append(head + {"a lower": f": lower ({ratio}): shown",
                                      "b lower": f": higher ({ratio}): shown"}.get(pr["verdict"],
                                                                                 f": {ratio}: no change shown"))
+            if last.get("control") == "no control":
+                lines.append(f"{name(src)}{at}: no control (its shuffled labels were never fitted: source training "
+                             f"accuracy {last.get('source_train_accuracy') or 0:.2f} after {last['pretrain_epochs']} "
+                             "epochs at the rate that fits them best)")
+            if last.get("probe_clears"):
+                lines.append(f"{name(src)}{at}: the linear probe on the frozen pre-trained start already clears the "
+                             f"threshold ({last['probe_accuracy']:.3f} against {last['threshold']:.3f}) after "
+                             f"{last['pretrain_epochs']} epochs: its d90 counts directions beyond the readout")
             found = sorted((e for e in [scratch, *mine] if e.get("d90_status") == "found" and e.get("d90_interpolated")),
                            key=lambda e: e["pretrain_epochs"])
             if len(found) >= 3:  # the point estimates across amounts: a direction, which the intervals may not settle

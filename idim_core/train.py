@@ -175,6 +175,18 @@ class Prepared:
     pad_id: int
     device: torch.device
     num_labels: int
+    seed_modules: dict | None = None  # pre-trained runs: seed -> its own theta0 (its own pre-training)
+
+    def for_seed(self, seed: int) -> "Prepared":
+        """The Prepared a trial of ``seed`` trains from: this one, or (pre-trained) a view on that seed's theta0."""
+        if not self.seed_modules or seed not in self.seed_modules:
+            return self
+        views = self.__dict__.setdefault("_views", {})
+        if seed not in views:
+            module = self.seed_modules[seed]
+            views[seed] = self if module is self.module else Prepared(
+                module, None, self.train, self.val, self.test, self.pad_id, self.device, self.num_labels)
+        return views[seed]
 
 
 def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "did",
@@ -192,6 +204,7 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     With torch's automatic thread count the trial trains on one thread while another program needs a core
     (yielding.py); the seconds it did so are ``timing["one_thread"]`` and ``extra["one_thread_s"]``.
     """
+    prep = prep.for_seed(seed)
     heap.hold()
     yielding.start(not getattr(cfg, "threads", None), prep.device)
     try:

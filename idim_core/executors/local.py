@@ -202,7 +202,7 @@ def _rebuild(cfg, state: dict, data: tuple):
     from ..classic import build, is_classic_model, side_of
     from ..train import Prepared
 
-    train, val, test, pad_id, num_labels = data
+    train, val, test, pad_id, num_labels, seed_states = data
     if is_classic_model(cfg.model):
         module = build(cfg.model, side_of(cfg.task), num_labels, cfg.init_seed or 0, cfg.width)
     else:
@@ -210,7 +210,14 @@ def _rebuild(cfg, state: dict, data: tuple):
 
         module = load_model(cfg.model, num_labels, cfg.init_seed or 0).module
     module.load_state_dict(state)
-    return Prepared(module, None, train, val, test, pad_id, torch.device("cpu"), num_labels)
+    seed_modules = None
+    if seed_states:  # pre-trained: each seed's own theta0
+        seed_modules = {}
+        for s, st in seed_states.items():
+            m = build(cfg.model, side_of(cfg.task), num_labels, cfg.init_seed or 0, cfg.width)
+            m.load_state_dict(st)
+            seed_modules[s] = m
+    return Prepared(module, None, train, val, test, pad_id, torch.device("cpu"), num_labels, seed_modules)
 
 
 def _die_with(parent: int) -> Callable[[], bool]:
@@ -326,7 +333,9 @@ class _Pool:
         self.n, self.ctx = n, ctx
         self.tasks, self.results, self.stop = ctx.Queue(), ctx.Queue(), ctx.Event()
         state = {k: v.detach().to("cpu").clone() for k, v in prep.module.state_dict().items()}
-        data = (prep.train, prep.val, prep.test, prep.pad_id, prep.num_labels)
+        seed_states = {s: {k: v.detach().to("cpu").clone() for k, v in m.state_dict().items()}
+                       for s, m in (prep.seed_modules or {}).items()}
+        data = (prep.train, prep.val, prep.test, prep.pad_id, prep.num_labels, seed_states)
         self._args = (cfg, state, data, threads, self.tasks, self.results, self.stop, os.getpid())
         self.procs = {}
         for _ in range(n):
