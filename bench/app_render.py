@@ -34,7 +34,7 @@ def seed(n_runs: int) -> str:
     store = Store()
     rng = random.Random(0)
     first = None
-    for i in range(n_runs):
+    for _ in range(n_runs):
         cfg = make_config(model=rng.choice(["minilm-l6", "minilm-l2", "minilm-l6-untrained"]), task="mr",
                           method=rng.choice(["said", "did"]), dims=[10, 100, 300, 1000, 3000, 10000], seeds=2)
         rid = store.create_run(cfg, status="running", owner="bench")

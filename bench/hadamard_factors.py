@@ -17,6 +17,7 @@ bench/native_passes.py compares the two).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import statistics
 import sys
@@ -94,8 +95,8 @@ def run(args) -> None:
                     try:
                         p.fused_theta(z, theta0, pieces, scales, out=out)
                         times[name] += [a + b for a, b in zip(
-                            timed(lambda: p.fused_theta(z, theta0, pieces, scales, out=out), 3),
-                            timed(lambda: p.fused_grad(grad, z, pieces, scales, want_dots=True), 3))]
+                            timed(functools.partial(p.fused_theta, z, theta0, pieces, scales, out=out), 3),
+                            timed(functools.partial(p.fused_grad, grad, z, pieces, scales, want_dots=True), 3))]
                     finally:
                         projection._factors = code
             old, new = (statistics.median(v) * 1e3 for v in times.values())
@@ -113,7 +114,7 @@ def run(args) -> None:
             fwht(x, c)
         for _ in range(args.repeats):  # interleaved
             for c in cands:
-                times[tuple(c)] += timed(lambda: fwht(x, c), 1)
+                times[tuple(c)] += timed(functools.partial(fwht, x, c), 1)
         med = {c: statistics.median(v) * 1e3 for c, v in times.items()}
         old, new = med[tuple(largest_first(L))], med[tuple(_factors(L))]
         line = (f"L = {L:6,}: largest first {largest_first(L)} {old:6.3f} ms, the code's {_factors(L)} "

@@ -228,7 +228,7 @@ def trial_stats(pts: list[dict], chance: float | None = None) -> list[dict]:
         ps = [p for p in pts if p["d"] == d and p.get("status") == "done"]
         failed = sum(p.get("status") == "diverged" for p in pts if p["d"] == d)
 
-        def mean(key):
+        def mean(key, ps=ps, failed=failed):  # bound now: called in this iteration only
             vals = [p[key] for p in ps if p.get(key) is not None]
             if key == "accuracy" and failed:  # a diverged trial counts at chance here too, as in d90
                 vals += [chance if chance is not None else 0.0] * failed

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import test_app
 from conftest import run_cli
-from test_app import app, seed_run, store  # noqa: F401  (the store fixture)
+from test_app import app, seed_run
 
 from idim_core import demo
 from idim_core.ui import replay
+
+store = test_app.store  # the Store fixture, shared: pytest finds it here by this name
 
 
 def test_replay_reads_its_length_from_the_address_and_paces_the_points():

@@ -231,7 +231,7 @@ def finished_run(store: Store, cfg: dict, seconds: float, steps: int, device: st
     store.update_run(rid, device=device)
     tid = store.start_trial(rid, "baseline", None, 0)
     store.finish_trial(tid, "done", accuracy=0.9, steps=steps, total_steps=steps, seconds=seconds)
-    for i, d in enumerate(cfg["dims"][:n]):
+    for d in cfg["dims"][:n]:
         tid = store.start_trial(rid, "subspace", d, 0)
         sub = estimates.predicted_trial_seconds(cfg, "subspace", steps, device)
         base = estimates.predicted_trial_seconds(cfg, "baseline", steps, device)

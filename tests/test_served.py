@@ -11,12 +11,15 @@ import re
 import uuid
 
 import pytest
-from test_app import app, seed_run, store  # noqa: F401  (the store fixture)
+import test_app
+from test_app import app, seed_run
 
 from idim_core.results import export_csv, result
 from idim_core.ui import figures, serving, text
 from idim_core.ui.keys import keys_for
 from idim_core.ui.serving import served_mode
+
+store = test_app.store  # the Store fixture, shared: pytest finds it here by this name
 
 INJECT = "x [Session expired](https://example.invalid/login) ![](https://example.invalid/p.png)"
 E = keys_for("explore")  # the Explore page's widget keys

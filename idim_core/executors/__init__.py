@@ -15,6 +15,8 @@ first by ``ORDER`` is the default.  Adding one is one new module here (docs/cont
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 
 from ..errors import UserError
@@ -51,9 +53,6 @@ class TrialLost(Exception):
 #   made), preflight(cfg) (before the run is stored: can it reach what it needs?), form(box, key) (Explore's
 #   fields for its options: a dict), executor_class().  The class has name, slots, submit, wait, cancel,
 #   describe() (a line for the run's log and Live, or None) and lost_reason (for TrialLost).
-import importlib
-import pkgutil
-
 _MODULES = {}
 for _info in pkgutil.iter_modules(__path__):
     _mod = importlib.import_module(f"{__name__}.{_info.name}")
