@@ -43,7 +43,8 @@ with st.expander("Start a series", expanded=not series_mod.list_series(store) an
                              help="mnist5k:5-9 (a class split), mnist5k:ge5@b (digit ≥ 5 on the second half of the "
                                   "training images), digits:5-9 ...")
         source = c2.text_input("pre-training source", PRESET["source"], key=K("text", "source"),
-                               help="an image task (mnist5k:0-4, mnist5k@a), TASK:denoise (self-supervised)")
+                               help="an image task (mnist5k:0-4, mnist5k@a), TASK:denoise or TASK:rotation "
+                                    "(self-supervised: which of 4 turns was applied)")
         control = c2.checkbox("add the shuffled-label control", True, key=K("check", "control"))
         amounts = c1.text_input("epochs of pre-training", PRESET["amounts"], key=K("text", "amounts"))
         seeds = c2.number_input("seeds", 1, 10, PRESET["seeds"], key=K("number", "seeds"),
@@ -81,6 +82,50 @@ sid = st.selectbox("series", ids, index=ids.index(want) if want in ids else 0, f
                    key=K("select", "series"))
 
 
+def pairing_words(out: dict) -> str | None:
+    """What the pairing can show: whether the target's labels are a function of the source's labels."""
+    pairs = out.get("pairings")
+    if not pairs:
+        return None
+    real = {s: v for s, v in pairs.items() if not s.endswith(":shuffled")}
+    if any(real.values()):
+        return ("Pairing: the target's labels are a function of the source's labels (target_from_source_labels), so "
+                "a readout of the pre-trained features can already solve it: the probe below says whether it does.")
+    return ("Pairing: the target's labels are not a function of the source's labels "
+            "(target_from_source_labels false): a lower d90 here is not a readout of labels the source taught.")
+
+
+def readout(out: dict, key: str) -> None:
+    """The readout control (the linear probe on the frozen start beside each run's threshold) and the pairing."""
+    words = pairing_words(out)
+    if words:
+        st.caption(words)
+    fig = figures.series_probe_figure(out)
+    if fig is not None:
+        st.caption("The readout control: a linear probe (the new output layer alone) on each run's frozen start. "
+                   "Where it clears the threshold, d90 counts directions beyond the readout.")
+        chart(fig, key, present)
+
+
+NUMBERS = {k: st.column_config.NumberColumn(k, format="%.3f") for k in ("probe", "dead units", "source accuracy")}
+
+
+def table(out: dict) -> list[dict]:
+    rows = []
+    for e in out["entries"]:
+        ci = e.get("d90_ci")
+        rows.append({"source": "from scratch" if not e["pretrain_epochs"] else plain_task(e["pretrain"]),
+                     "epochs": e["pretrain_epochs"], "width": e.get("width"), "status": e["status"],
+                     "baseline": e.get("baseline"), "d90": e.get("d90_interpolated"),
+                     "95 % interval": interval_text(ci), "d90 status": e.get("d90_status"),
+                     "probe": e.get("probe_accuracy"),
+                     "probe clears": {True: "yes", False: "no"}.get(e.get("probe_clears"), "–"),
+                     "dead units": e.get("dead_fraction"), "source accuracy": e.get("source_accuracy"),
+                     "source rate": str(e.get("source_lr") or "–"), "control": e.get("control") or "",
+                     "run": f"/live?run={e['run_id']}" if e.get("run_id") else ""})
+    return rows
+
+
 def recorded_view(name: str) -> None:
     """A recorded series: its chart and verdict from the file (assets/recorded/series/), and the command."""
     rec = series_mod.recorded(name)
@@ -89,9 +134,12 @@ def recorded_view(name: str) -> None:
         return
     out = rec["series"]
     chart(figures.series_figure(out), K("chart", "recorded", name), present)
+    readout(out, K("chart", "probe", name))
     lines = series_mod.verdict(out, series_mod.recorded_results(rec), name=plain_task)
     st.markdown("**What it shows** (recorded; each change read from one bootstrap of the ratio of the two d90):\n\n"
                 + "\n".join(f"- {text.md(line)}" for line in lines))
+    st.dataframe(table(out), hide_index=True, key=K("table", "recorded", name), width="stretch",
+                 column_config={"run": None, **NUMBERS})
     if rec.get("command"):
         st.code(rec["command"], language="bash")
 
@@ -108,18 +156,12 @@ def show(sid: str) -> None:
         st.caption("The second panel: the target's accuracy (full training, test) against d90, one point per amount. "
                    "Aghajanyan et al. found lower d90 going with better accuracy after fine-tuning.")
         chart(figures.series_accuracy_figure(out), K("chart", "accuracy", sid), present)
-    rows = []
-    for e in out["entries"]:
-        ci = e.get("d90_ci")
-        rows.append({"source": "from scratch" if not e["pretrain_epochs"] else plain_task(e["pretrain"]),
-                     "epochs": e["pretrain_epochs"], "width": e.get("width"), "status": e["status"],
-                     "baseline": e.get("baseline"), "d90": e.get("d90_interpolated"),
-                     "95 % interval": interval_text(ci),
-                     "d90 status": e.get("d90_status"), "run": f"/live?run={e['run_id']}" if e.get("run_id") else ""})
+    readout(out, K("chart", "probe", sid))
+    rows = table(out)
     st.dataframe(rows, hide_index=True, key=K("table", "series", sid), width="stretch", column_config={
         "run": st.column_config.LinkColumn("run", display_text=r"run=(\w+)"),
         "baseline": st.column_config.NumberColumn("baseline", format="%.3f"),
-        "d90": st.column_config.NumberColumn("d90", format="%,.0f")})
+        "d90": st.column_config.NumberColumn("d90", format="%,.0f"), **NUMBERS})
     if out["entries"] and all(e.get("status") in ("done", "failed", "cancelled") for e in out["entries"]):
         lines = series_mod.verdict(out, series_mod.store_results(store, out), name=plain_task)
         if lines:

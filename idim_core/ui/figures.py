@@ -991,6 +991,39 @@ def series_accuracy_figure(series: dict, height: int = 380, font_size: int | Non
     return fig
 
 
+def series_probe_figure(series: dict, height: int = 340, font_size: int | None = None):
+    """The readout control of a series: per entry, the linear probe on the frozen start (test accuracy, mean over
+    seeds) beside that run's threshold.  Where the probe alone clears the threshold, d90 counts directions beyond
+    the readout, not the task.  None when no entry has a probe (series recorded before the probe)."""
+    import plotly.graph_objects as go
+
+    entries = [e for e in series["entries"] if e.get("run_id") and e.get("probe_accuracy") is not None]
+    if not entries:
+        return None
+    names = [("from scratch" if not e["pretrain_epochs"] else f"{e['pretrain_epochs']} ep of {plain_task(e['pretrain'])}")
+             + (f", width {e['width']}" if series.get("axis") == "width" else "") for e in entries]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=[e["probe_accuracy"] for e in entries], name="linear probe on the frozen start",
+                         marker_color=[C_CHANCE if str(e["pretrain"]).endswith(":shuffled") and e["pretrain_epochs"]
+                                       else _source_colour(series, e["pretrain"]) if e["pretrain_epochs"] else
+                                       C_SCRATCH for e in entries],
+                         customdata=[[e["run_id"], "clears" if e.get("probe_clears") else "below"] for e in entries],
+                         meta={"role": "probe"},
+                         hovertemplate="probe %{y:.3f} (%{customdata[1]} the threshold)<br>run %{customdata[0]}"
+                                       "<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=[e.get("threshold") for e in entries], mode="markers",
+                             name="threshold (0.9 × full training)", meta={"role": "threshold"},
+                             marker=dict(symbol="line-ew-open", size=40, color="#d62728", line=dict(width=3))))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10), barmode="group",
+        yaxis=dict(title="test accuracy", tickformat=".2f", range=[0, 1]),
+        legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+        uirevision=series["series"] + ":probe", meta={"series": series["series"], "panel": "probe"})
+    if font_size:
+        fig.update_layout(font=dict(size=font_size))
+    return fig
+
+
 def series_overlay(many: list[dict], height: int = 480, font_size: int | None = None):
     """Several series on one chart (Compare): each series' d90 lines, named by its id, target and sources.
     Series on different axes (pre-training amount, width) are not mixed: the first one's axis is kept."""
