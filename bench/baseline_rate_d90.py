@@ -50,14 +50,16 @@ def main() -> None:
     print(f"{cfg['model']} on {cfg['task']}, default budget, {args.seeds} seeds; the subspace points of "
           f"assets/recorded/{args.record}.json (recorded with full fine-tuning at {raw['config']['lr_full']:g})")
     print()
-    print("| full fine-tuning's rate | validation (mean) | test (mean) | threshold | d90 (interpolated) | 95 % interval |")
+    print("| full fine-tuning's rate | validation (mean) | test (mean) | threshold | d90 (interpolated) "
+          "| 95 % interval |")
     print("|---|---|---|---|---|---|")
     for name, rs in rows:
         res = recompute({**raw, "baseline_accuracies": [r.accuracy for r in rs], "baseline_accuracy": None})
         d90 = "not reached" if res.get("d90_status") == "not_reached" else \
             f"{res['d90']:,} ({res['d90_interpolated']:,.0f})" if res.get("d90") else res.get("d90_status")
         print(f"| {name} | {statistics.fmean(r.val_accuracy for r in rs):.3f} | "
-              f"{statistics.fmean(r.accuracy for r in rs):.3f} | {res['threshold']:.3f} ({res.get('threshold_rule')}) | "
+              f"{statistics.fmean(r.accuracy for r in rs):.3f} | "
+              f"{res['threshold']:.3f} ({res.get('threshold_rule')}) | "
               f"{d90} | {interval_text(res.get('d90_ci'), empty='–')} |", flush=True)
 
 

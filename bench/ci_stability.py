@@ -53,7 +53,8 @@ def main() -> int:
     else:
         for r in rows:
             ci = r["ci_seed0"]
-            txt = ("?" if ci[0] is None else f"{ci[0]:,.0f}") + " – " + ("> max d" if ci[1] is None else f"{ci[1]:,.0f}")
+            txt = (("?" if ci[0] is None else f"{ci[0]:,.0f}") + " – "
+                   + ("> max d" if ci[1] is None else f"{ci[1]:,.0f}"))
             print(f"{r['record']:34} {txt:>18}  low moves {r['low_move']:6.1%}  high moves {r['high_move']:6.1%}  "
                   f"{'inside' if r['inside'] else 'OUTSIDE'}  {r['seconds']:.2f} s  {'ok' if r['ok'] else 'FAIL'}")
     return 1 if bad else 0

@@ -301,8 +301,8 @@ def main() -> None:
                     page.goto("about:blank")
                     s0, b0 = cpu_seconds(server.pid), browser_cpu_seconds()
                     more = ["--threads", str(threads)] if threads else []
-                    q = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SWEEP, *more, "--queue", "--json"],
-                                       cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                    q = subprocess.run([sys.executable, "-m", "idim_core.cli", "run", *SWEEP, *more, "--queue",
+                                        "--json"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
                     rid = json.loads(q.stdout)["run_id"]
                 wait(lambda: store.get_run(rid)["status"] in ("done", "failed", "cancelled"), 900, f"run {rid}")
                 done.set()
@@ -391,18 +391,22 @@ def main() -> None:
                     statistics.median(out["others_cores"]), "no_tab_spread": spread}
     out["quiet"]["verdict"] = (out["quiet"]["steal_share"] < bench.QUIET_STEAL and out["quiet"]["others_cores"]
                                < QUIET["others_cores"] and (len(plain) < 2 or spread < QUIET["no_tab_spread"]))
-    out["watcher_log_lines"] = sum("Inotify" in line for line in (home / "streamlit.log").read_text(errors="replace").splitlines())
+    out["watcher_log_lines"] = sum("Inotify" in line
+                                   for line in (home / "streamlit.log").read_text(errors="replace").splitlines())
     if args.json:
         print(json.dumps(out))
         return
     print(f"file watcher: {args.watcher}")
-    print(f"sweep ({args.model} on {args.task}{', d = ' + args.dims if args.dims else ''}), {args.repeats} each, alternated:")
+    print(f"sweep ({args.model} on {args.task}{', d = ' + args.dims if args.dims else ''}), "
+          f"{args.repeats} each, alternated:")
     for t in settings:
         sfx = f"_t{t}" if t else ""
         if len(settings) > 1:
             print(f" CPU threads: {t or 'automatic'}")
-        print(f"  no tab:           median {out[f'no_tab{sfx}_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out[f'no_tab{sfx}_s'])})")
-        print(f"  tab open on Live: median {out[f'tab{sfx}_median_s']:.1f} s  ({', '.join(f'{s:.1f}' for s in out[f'tab{sfx}_s'])})")
+        print(f"  no tab:           median {out[f'no_tab{sfx}_median_s']:.1f} s  "
+              f"({', '.join(f'{s:.1f}' for s in out[f'no_tab{sfx}_s'])})")
+        print(f"  tab open on Live: median {out[f'tab{sfx}_median_s']:.1f} s  "
+              f"({', '.join(f'{s:.1f}' for s in out[f'tab{sfx}_s'])})")
         print(f"  ratio tab / no tab: {out[f'ratio{sfx}']:.2f}  (target <= {TARGET:g}); median of the "
               f"{args.repeats} paired ratios: {out[f'paired_ratio{sfx}']:.2f}  "
               f"({', '.join(f'{r:.2f}' for r in out[f'paired_ratios{sfx}'])})")
@@ -431,8 +435,9 @@ def main() -> None:
               "its estimate; Start was clicked then (--quick-start: at once)")
     else:
         print("  Start was clicked as soon as the form showed its estimate (--quick-start)")
-    print(f"server CPU, idle, one tab on a finished Live page: {100 * out['idle_cpu_live_finished']:.1f} % of a core; "
-          f"on Learn: {100 * out['idle_cpu_learn']:.1f} %; no tab: {100 * out['idle_cpu_no_tab']:.1f} %  (target < 2 %)")
+    print("server CPU, idle, one tab on a finished Live page: "
+          f"{100 * out['idle_cpu_live_finished']:.1f} % of a core; on Learn: {100 * out['idle_cpu_learn']:.1f} %; "
+          f"no tab: {100 * out['idle_cpu_no_tab']:.1f} %  (target < 2 %)")
     print(f"'Inotify' lines in the server log: {out['watcher_log_lines']}")
     for key in [k[:-len("_timeline")] for k in out if k.endswith("_timeline")]:
         tl = out.get(f"{key}_timeline")

@@ -404,7 +404,8 @@ def stability(runs: list[dict], reps: int = BOOT, seed: int = 0) -> Verdict:
                      + (f" For comparison, {base_word(r)}: {_sd_txt(base)} (raw std {base['std']:.3f}, "
                         f"{base['n']} seeds)." if base else ""))
     if signs and all(s == -1 for s in signs):
-        word, on, summary = "supported", None, "The smallest learned d varies least over seeds, beyond the test set's sampling."
+        word, on, summary = ("supported", None,
+                             "The smallest learned d varies least over seeds, beyond the test set's sampling.")
     elif signs and all(s == 1 for s in signs):
         word, on, summary = "contradicted", None, "The smallest learned d varies most over seeds."
     elif 1 in signs and -1 in signs:

@@ -96,11 +96,12 @@ def print_table(res: dict, out=sys.stdout) -> None:
     params = {p["d"]: p.get("params") for p in res["points"]}
     from .methods import level_name, level_word
 
-    head = {"d": "d", "single": "method"}.get(axis) or (level_word(res["method"]) if len(level_word(res["method"])) <= 10
-                                                        else level_name(res["method"]))
+    head = {"d": "d", "single": "method"}.get(axis) or (
+        level_word(res["method"]) if len(level_word(res["method"])) <= 10 else level_name(res["method"]))
     w(f"{head:>10}  {'params':>10}  {'accuracy':>8}  {'std':>6}  {'seeds':>5}  reached")
     for r in res["by_d"]:
-        reached = "" if r["mean"] is None or res["threshold"] is None else ("yes" if r["mean"] >= res["threshold"] else "no")
+        reached = ("" if r["mean"] is None or res["threshold"] is None
+                   else ("yes" if r["mean"] >= res["threshold"] else "no"))
         extra = f"  ({r['diverged']} diverged)" if r["diverged"] else ""
         level = res["method"] if axis == "single" else f"{r['d']:,}"
         w(f"{level:>10}  {_fmt_d(params.get(r['d'])):>10}  {_fmt_acc(r['mean']):>8}  "
@@ -174,7 +175,8 @@ def cmd_run(args) -> int:
     store = _store(args)
     if args.queue:
         run_id = store.create_run(cfg, status="queued")
-        print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else f"queued run {run_id}; a worker (`idim worker`) will train it")
+        print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json
+              else f"queued run {run_id}; a worker (`idim worker`) will train it")
         return 0
     line = None if args.quiet else _estimate_line(store, cfg)
     if line:
@@ -211,7 +213,8 @@ def cmd_resume(args) -> int:
     store = _store(args)
     run = store.require_run(args.run_id)
     if run["status"] in ("done", "cancelled") and not args.force:
-        raise UserError(f"run {args.run_id} is {run['status']}; nothing to resume (use --force to run its missing trials anyway)")
+        raise UserError(f"run {args.run_id} is {run['status']}; nothing to resume "
+                        "(use --force to run its missing trials anyway)")
     if run["status"] == "running":
         raise UserError(f"run {args.run_id} is running in another process ({run.get('owner')}); cancel it first")
     from .runconfig import check_data_unchanged
@@ -236,8 +239,8 @@ def cmd_ls(args) -> int:
     rows = []
     for r in runs:
         res = result(store, r["id"], ci=False)
-        rows.append({k: res[k] for k in ("run_id", "status", "model", "task", "method", "projection", "baseline_accuracy", "d90",
-                                          "d90_interpolated", "d90_status", "created")}
+        rows.append({k: res[k] for k in ("run_id", "status", "model", "task", "method", "projection",
+                                          "baseline_accuracy", "d90", "d90_interpolated", "d90_status", "created")}
                     | {"trials": len(res["points"])})
     if args.json:
         print(json.dumps(rows))
@@ -412,7 +415,8 @@ def cmd_tasks(args) -> int:
         tok = f"{t['avg_tokens']:.0f}" if t.get("avg_tokens") else ("image" if t["source"] == "image" else "-")
         maj = f"{t['majority']:.2f}" if t.get("majority") is not None else "-"
         chance = f"{t['chance']:.2f}" if t.get("chance") else "-"
-        print(f"{t['name']:12} {t['num_labels'] or '?':>7} {sizes:>16} {chance:>6} {maj:>6} {tok:>6}  {t['description']}")
+        print(f"{t['name']:12} {t['num_labels'] or '?':>7} {sizes:>16} {chance:>6} {maj:>6} {tok:>6}  "
+              f"{t['description']}")
     if not args.name:
         print("\nAlso: csv:PATH with columns text[,text_pair],label (see --text-column etc.); "
               "`idim tasks csv:PATH` shows its statistics.")
@@ -452,8 +456,9 @@ def cmd_bench(args) -> int:
         if args.json:
             print(json.dumps(out))
         else:
-            print(f"{out['model']} {out['method']} {out['projection']} d={out['dim']:,} batch {out['batch']}x{out['seq']} "
-                  f"on {out['device']} ({out['threads']} threads), {out['pairs']} interleaved pairs")
+            print(f"{out['model']} {out['method']} {out['projection']} d={out['dim']:,} "
+                  f"batch {out['batch']}x{out['seq']} on {out['device']} ({out['threads']} threads), "
+                  f"{out['pairs']} interleaved pairs")
             print(f"  full fine-tuning step   {out['full_step_s']:.3f} s (median)")
             print(f"  subspace step           {out['subspace_step_s']:.3f} s (median)")
             print(f"  ratio (median of pairs) {out['ratio']:.2f}; {out['ratio_verdict']}")
@@ -461,7 +466,8 @@ def cmd_bench(args) -> int:
                 print(f"  Fastfood's passes: {out['fastfood_native']['why']}")
             print(f"  the machine: {bench.steal_words(out['steal_share'])}")
             if "full_peak_mib" in out:
-                print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, subspace {out['subspace_peak_mib']:.0f} MiB "
+                print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, "
+                      f"subspace {out['subspace_peak_mib']:.0f} MiB "
                       f"(ratio {out['subspace_peak_mib'] / out['full_peak_mib']:.2f})")
         return 0
     from .runconfig import preset
@@ -484,8 +490,9 @@ def cmd_bench(args) -> int:
             other = bench.sweep_bench(load=args.load, **overrides, executor=b)
         pts = lambda o: [(t["d"], t["seed"], t["accuracy"]) for t in sorted(  # noqa: E731
             o["trials"], key=lambda t: (t["kind"], t["d"] or 0, t["seed"]))]
-        out = {f"{a}_wall_s": first["wall_s"], f"{b}_wall_s": other["wall_s"], "ratio": other["wall_s"] / first["wall_s"],
-               "same_accuracies": pts(first) == pts(other), a: first, b: other}
+        out = {f"{a}_wall_s": first["wall_s"], f"{b}_wall_s": other["wall_s"],
+               "ratio": other["wall_s"] / first["wall_s"], "same_accuracies": pts(first) == pts(other),
+               a: first, b: other}
         if args.json:
             print(json.dumps(out))
         else:
@@ -496,7 +503,8 @@ def cmd_bench(args) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"default sweep: {out['wall_s']:.0f} s wall, first point after {out['first_point_s'] or float('nan'):.0f} s, "
+        print(f"default sweep: {out['wall_s']:.0f} s wall, "
+              f"first point after {out['first_point_s'] or float('nan'):.0f} s, "
               f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
         lo, hi = out["estimate_range_s"]
         print(f"estimate before it: {out['estimate_s']:.0f} s, shown as {lo:.0f} - {hi:.0f} s "
@@ -506,7 +514,8 @@ def cmd_bench(args) -> int:
                                                                        if out["load"] else ""))
         print(f"the machine: {bench.steal_words(out['steal_share'])}")
         for t in out["trials"]:
-            print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, accuracy {t['accuracy']}")
+            print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, "
+                  f"accuracy {t['accuracy']}")
         b = out["breakdown"]
         print("where the time went (s): " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f}" for k, v in b.items()
                                                      if k.endswith("_s") and v is not None))
@@ -523,7 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
     sub.required = True
 
-    r = sub.add_parser("run", parents=[home], help="run a sweep: full fine-tuning baseline, then subspace trials over d")
+    r = sub.add_parser("run", parents=[home],
+                       help="run a sweep: full fine-tuning baseline, then subspace trials over d")
     for f in cli_fields():  # one flag per RunConfig field: its help and default come from there
         flag = "--" + f.name.replace("_", "-")
         meta = f.metadata

@@ -55,14 +55,15 @@ class Progress:
             if bar is not None:
                 bar.close()
             acc = e.get("accuracy")
-            self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"]) + f" ({e['seconds']:.0f} s)")
+            self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"])
+                       + f" ({e['seconds']:.0f} s)")
         elif kind == "cancelled":
             self._line("cancelled; finished trials are kept")
         elif kind == "pretrain":
             self._line(e["message"])
         elif kind == "baseline_shared":
-            self._line(f"full fine-tuning baseline shared with run {e['from']} (reused with its rate search, if any: same "
-                       f"model, task, budget and device)")
+            self._line(f"full fine-tuning baseline shared with run {e['from']} (reused with its rate search, if any: "
+                       "same model, task, budget and device)")
 
     method = DEFAULTS["method"]
 

@@ -59,7 +59,8 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"the recorded example {path} is missing; reinstall idim or record one with `idim run --json`") from None
+        raise UserError(f"the recorded example {path} is missing; "
+                        "reinstall idim or record one with `idim run --json`") from None
     except (OSError, ValueError) as e:
         raise UserError(f"the recorded example {path} cannot be read ({e})") from None
     for key in ("run_id", "config", "points", "baseline_accuracy"):
@@ -79,7 +80,8 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
                               "recorded": True,
                               "splits": {k: v for k, v in (("test", data.get("n_test")), ("train", data.get("n_train")))
                                          if v}})
-    bases = data.get("baseline_accuracies") or ([data["baseline_accuracy"]] if data["baseline_accuracy"] is not None else [])
+    bases = data.get("baseline_accuracies") or (
+        [data["baseline_accuracy"]] if data["baseline_accuracy"] is not None else [])
     # per seed, what the record kept of each baseline trial: its time and its training accuracy (read on
     # baseline_train_n examples), so the claims' gap and speed read an imported record as they read the file
     secs = _per_seed(data.get("baseline_seconds"), len(bases))
@@ -117,8 +119,10 @@ COMPARISONS: dict[str, tuple[str, list[str]]] = {
     "depth": ("Depth: the first 2 pretrained layers against all 6 (mr)", ["minilm-l2-mr", "minilm-l6-mr"]),
     "classic": ("Classic: fully connected net against LeNet on 5,000 MNIST digits (Li et al. 2018)",
                 ["mlp-mnist5k", "lenet-mnist5k"]),
-    "shuffled-pixels": ("Shuffled pixels: LeNet and the fully connected net, each with and without a fixed pixel shuffle",
-                        ["lenet-mnist5k", "lenet-mnist5k-shuffled-pixels", "mlp-mnist5k", "mlp-mnist5k-shuffled-pixels"]),
+    "shuffled-pixels": ("Shuffled pixels: LeNet and the fully connected net, "
+                        "each with and without a fixed pixel shuffle",
+                        ["lenet-mnist5k", "lenet-mnist5k-shuffled-pixels",
+                         "mlp-mnist5k", "mlp-mnist5k-shuffled-pixels"]),
     "memorisation": ("Memorisation: real labels against shuffled labels (fully connected net)",
                      ["mlp-mnist5k", "mlp-mnist5k-shuffled-labels"]),
     "claims": ("A popular account, claim by claim: the runs behind Learn's section 9",

@@ -307,8 +307,8 @@ def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, sta
                 base_trials, [{**t, "d": params_of.get(t["d"], t["d"])} for t in sub_trials], chance, n_test,
                 majority, [r["d"] for r in est_p["by_d"]], est_p["d90_interpolated"], seed=ci_seed)
         est = dict(est_p, by_d=d90mod.summarize(pts, chance), d90=None, d90_interpolated=None, d90_upper=None,
-                   d90_ci=None, d90_ci_widened=False, d90_status="baseline_at_floor" if est_p["d90_status"] == "baseline_at_floor"
-                   else "not_applicable")
+                   d90_ci=None, d90_ci_widened=False,
+                   d90_status="baseline_at_floor" if est_p["d90_status"] == "baseline_at_floor" else "not_applicable")
     est.update(by_params=est_p["by_d"], p90=est_p["d90"], p90_interpolated=est_p["d90_interpolated"],
                p90_status=est_p["d90_status"], p90_upper=est_p["d90_upper"], p90_ci=est_p["d90_ci"])
     return est
@@ -379,8 +379,8 @@ def export_csv(res: dict) -> str:
         extra = ["" if p.get(k) is None else p[k] for k in ("params", "rank", "seconds", "peak_mb", "steps",
                                                                "train_accuracy", "gap")]
         extra.append(" ".join(f"{v:g}" for v in p["lam"]) if p.get("lam") else "")
-        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"], csv_cell(p.get("status", "done")),
-                    *extra, *facts])
+        w.writerow([p["d"], p["seed"], "" if p["accuracy"] is None else p["accuracy"],
+                    csv_cell(p.get("status", "done")), *extra, *facts])
     return buf.getvalue()
 
 
@@ -413,7 +413,8 @@ def comparison(results: list[dict]) -> dict:
             r.get("p90_upper") if r.get("p90_status") == "below_grid" else None
         rows.append({
             "run_id": r["run_id"], "method": r["method"], "model": r["model"], "task": r["task"],
-            "lora_layers": (r.get("config") or {}).get("lora_layers"), "axis": r.get("axis", "d"), "status": r["status"], "D": r.get("D"),
+            "lora_layers": (r.get("config") or {}).get("lora_layers"), "axis": r.get("axis", "d"),
+            "status": r["status"], "D": r.get("D"),
             "baseline_accuracy": r.get("baseline_accuracy"), "threshold": r.get("threshold"),
             "levels": sorted({p["d"] for p in pts}),
             "params": sorted({p["params"] for p in pts if p.get("params") is not None}),
@@ -451,7 +452,8 @@ def boot_of(res: dict) -> "d90mod.Boot":
         if p.get("status") not in ("done", "diverged"):
             continue
         level = p.get("params") if p.get("params") is not None else p["d"]
-        subs.append({"d": level, "status": p["status"], "accuracy": p.get("accuracy") if p["status"] == "done" else None,
+        subs.append({"d": level, "status": p["status"],
+                     "accuracy": p.get("accuracy") if p["status"] == "done" else None,
                      "correct": unpack_correct(p.get("correct_z"))})
     return d90mod.Boot(base, subs, res.get("chance"), res.get("n_test"), res.get("majority"))
 

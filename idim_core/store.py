@@ -225,12 +225,14 @@ class Store:
     def _explain(self, e: Exception) -> UserError:
         msg = str(e)
         if "not a database" in msg or "malformed" in msg:
-            return UserError(f"the run store {self.path} is damaged ({msg}); move it aside (nothing was changed) or set IDIM_HOME to another directory")
+            return UserError(f"the run store {self.path} is damaged ({msg}); "
+                             "move it aside (nothing was changed) or set IDIM_HOME to another directory")
         if self.readonly and ("readonly" in msg or "read-only" in msg or "unable to open" in msg):
             return UserError(f"the run store {self.path} is read-only here: `idim ls`, `show` and `export` read it, "
                              "but this needs to write; fix its permissions or set IDIM_HOME to a writable directory")
         if "readonly" in msg or "unable to open" in msg:
-            return UserError(f"the run store {self.path} cannot be written ({msg}); fix its permissions or set IDIM_HOME to a writable directory")
+            return UserError(f"the run store {self.path} cannot be written ({msg}); "
+                             "fix its permissions or set IDIM_HOME to a writable directory")
         if "disk is full" in msg or "disk I/O error" in msg:
             return UserError(f"the run store {self.path} could not be written ({msg}: the disk is full or failing); "
                              "free some space and run `idim resume` (finished results are kept)")
@@ -427,7 +429,8 @@ class Store:
     def update_run(self, run_id: str, **fields) -> None:
         # status is not here: it changes only through the guarded methods below (claim, end_run,
         # mark_interrupted, requeue, reopen, request_cancel), each one transaction with a guard
-        allowed = {"device", "started", "finished", "heartbeat", "owner", "error", "summary", "cancel_requested", "config"}
+        allowed = {"device", "started", "finished", "heartbeat", "owner", "error", "summary", "cancel_requested",
+                   "config"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown run fields {bad}")
@@ -502,10 +505,12 @@ class Store:
                 raise UserError(f"run {run_id} is already {status}; nothing to cancel")
             if status in ("queued", "interrupted"):
                 c.execute("UPDATE runs SET status='cancelled', finished=?, updated=? WHERE id=?", (now, now, run_id))
-                c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, now, "info", "cancelled"))
+                c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)",
+                          (run_id, now, "info", "cancelled"))
                 return "cancelled"
             c.execute("UPDATE runs SET cancel_requested=1, updated=? WHERE id=?", (now, run_id))
-            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, now, "info", "cancel requested"))
+            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)",
+                      (run_id, now, "info", "cancel requested"))
         return "cancelling"
 
     def _guarded(self, run_id: str, sql: str, args: tuple, allowed: tuple[str, ...], stale_ok: bool = False) -> bool:
@@ -591,8 +596,8 @@ class Store:
         now = time.time()
         with self._tx() as c:
             self._owned(c, run_id)
-            c.execute("DELETE FROM trials WHERE run_id=? AND kind=? AND IFNULL(d,-1)=IFNULL(?,-1) AND seed=? AND status NOT IN ('done','diverged')",
-                      (run_id, kind, d, seed))
+            c.execute("DELETE FROM trials WHERE run_id=? AND kind=? AND IFNULL(d,-1)=IFNULL(?,-1) AND seed=? "
+                      "AND status NOT IN ('done','diverged')", (run_id, kind, d, seed))
             cur = c.execute("INSERT INTO trials(run_id, kind, d, seed, status, started) VALUES (?,?,?,?,?,?)",
                             (run_id, kind, d, seed, "running", now))
             return cur.lastrowid
@@ -606,8 +611,8 @@ class Store:
         with self._tx() as c:
             self._owned(c, self._run_of_trial(c, trial_id))
             c.execute(
-                "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, trainable=?, "
-                "finished=?, error=?, correct=?, peak_mb=?, train_accuracy=?, extra=? WHERE id=?",
+                "UPDATE trials SET status=?, accuracy=?, val_accuracy=?, steps=?, total_steps=?, seconds=?, "
+                "trainable=?, finished=?, error=?, correct=?, peak_mb=?, train_accuracy=?, extra=? WHERE id=?",
                 (status, accuracy, val_accuracy, steps, total_steps, seconds, trainable, time.time(), error, correct,
                  peak_mb, train_accuracy, None if extra is None else json.dumps(extra), trial_id),
             )
@@ -652,13 +657,16 @@ class Store:
         return out
 
     def points(self, trial_id: int) -> list[dict]:
-        return [dict(r) for r in self._q("SELECT step, loss, accuracy, t FROM points WHERE trial_id=? ORDER BY step", (trial_id,))]
+        return [dict(r) for r in self._q("SELECT step, loss, accuracy, t FROM points WHERE trial_id=? ORDER BY step",
+                                         (trial_id,))]
 
     # -- events ----------------------------------------------------------------
     def event(self, run_id: str, level: str, message: str) -> None:
         with self._tx() as c:
             self._owned(c, run_id)
-            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)", (run_id, time.time(), level, message))
+            c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)",
+                      (run_id, time.time(), level, message))
 
     def events(self, run_id: str, limit: int = 200) -> list[dict]:
-        return [dict(r) for r in self._q("SELECT t, level, message FROM events WHERE run_id=? ORDER BY id DESC LIMIT ?", (run_id, limit))][::-1]
+        return [dict(r) for r in self._q("SELECT t, level, message FROM events WHERE run_id=? ORDER BY id DESC LIMIT ?",
+                                         (run_id, limit))][::-1]

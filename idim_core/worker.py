@@ -126,7 +126,8 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
             except OSError as e:
                 where = f"no copy could be made ({e.strerror or e})"
             raise UserError(f"the run store {store.path} failed SQLite's integrity check ({problem}); the worker "
-                            f"will not write to it, {where}: move the store aside (or restore a backup) and start again")
+                            f"will not write to it, {where}: "
+                            "move the store aside (or restore a backup) and start again")
         identity = store.identity()
         log(f"idim worker {os.getpid()}: watching {store.path}")
         if not once and os.environ.get("IDIM_WORKER_WARM", "1") != "0" and _next(store) is None:
@@ -227,7 +228,8 @@ def _warm_default(home) -> None:
         t = time.perf_counter()
         cfg, device = make_config(), pick_device()
         prep, _, _ = prepare_warm(cfg, device)
-        print(f"idim worker: default model and task ready ({time.perf_counter() - t:.1f} s)", file=sys.stderr, flush=True)
+        print(f"idim worker: default model and task ready ({time.perf_counter() - t:.1f} s)",
+              file=sys.stderr, flush=True)
         if os.environ.get("IDIM_WORKER_CALIBRATE", "1") != "0":
             from .calibrate import calibrate_run
 

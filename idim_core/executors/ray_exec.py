@@ -58,7 +58,8 @@ def _test_hooks() -> dict | None:
     once, d, pts = (os.environ.get(k) for k in (KILL_ONCE_ENV, KILL_D_ENV, KILL_POINTS_ENV))
     if not (once or d):
         return None
-    return {"once": once, "d": int(d) if d and d.isdigit() else None, "points": int(pts) if pts and pts.isdigit() else 0}
+    return {"once": once, "d": int(d) if d and d.isdigit() else None,
+            "points": int(pts) if pts and pts.isdigit() else 0}
 
 
 def require_ray():

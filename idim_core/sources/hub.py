@@ -70,7 +70,8 @@ def load(spec: TaskSpec, split_seed=0, max_train=None, max_eval=None, text_colum
     test = split(ds[eval_split])  # GLUE test labels are hidden: evaluate on validation, as the papers do
     n_val = min(1000, max(1, len(full_train) // 10))
     va, tr = stratified_indices(full_train.labels, (n_val / len(full_train), 1 - n_val / len(full_train)), seed)
-    names = ds["train"].features["label"].names if hasattr(ds["train"].features["label"], "names") else [str(i) for i in range(k)]
+    names = (ds["train"].features["label"].names if hasattr(ds["train"].features["label"], "names")
+             else [str(i) for i in range(k)])
     return finish(spec, names, full_train.subset(tr), full_train.subset(va), test, seed, max_train, max_eval)
 
 

@@ -268,9 +268,8 @@ def task_facts(task: str, text_column=None, text_pair_column=None, label_column=
 
 # The run settings the Explore form can take from a link or from a stored run, by URL name.
 PREFILL_KEYS = ("model", "task", "method", "projection", "dims", "ranks", "seeds", "epochs", "max_train", "lr_full",
-                "lr_subspace", "lr_scaling", "said_groups", "lr_adapter", "lora_targets", "lora_layers", "lr_head", "max_length",
-                "max_eval",
-                "batch_size", "threads", "shuffle_labels", "shuffle_pixels", "claims_facts")
+                "lr_subspace", "lr_scaling", "said_groups", "lr_adapter", "lora_targets", "lora_layers", "lr_head",
+                "max_length", "max_eval", "batch_size", "threads", "shuffle_labels", "shuffle_pixels", "claims_facts")
 
 
 def prefill_from_config(cfg: dict) -> dict[str, str]:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import html
 import re
 
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>~$|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")  # a_b stays: no emphasis inside a word
+# a_b stays: no emphasis inside a word
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>~$|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=www)(\.)")
 # GFM links bare addresses even where their punctuation is escaped: a word joiner (U+2060, invisible) splits

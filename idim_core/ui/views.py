@@ -99,7 +99,8 @@ def baseline_warning(res: dict) -> str | None:
     floor = floor_of(res.get("chance"), res.get("majority"))
     word = baseline_word(res)
     return (f"{word[0].upper() + word[1:]} reached only {b:.3f}, not clearly above the {floor:.3f} of always "
-            f"guessing: the model did not learn this task with this budget, so there is no d90. To try: {FLOOR_ADVICE}.")
+            "guessing: the model did not learn this task with this budget, so there is no d90. "
+            f"To try: {FLOOR_ADVICE}.")
 
 
 def export_csv(res: dict) -> str:
@@ -142,7 +143,8 @@ def reference_frames():
     """(Aghajanyan et al. Table 1, Li et al. figures) as pandas DataFrames."""
     import pandas as pd
 
-    a = pd.DataFrame(AGHAJANYAN_2021, columns=["model", "SAID d90 · MRPC", "SAID d90 · QQP", "DID d90 · MRPC", "DID d90 · QQP"])
+    a = pd.DataFrame(AGHAJANYAN_2021,
+                     columns=["model", "SAID d90 · MRPC", "SAID d90 · QQP", "DID d90 · MRPC", "DID d90 · QQP"])
     li = pd.DataFrame(LI_2018, columns=["network and data", "D (parameters)", "d90"])
     return a, li
 
