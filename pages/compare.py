@@ -118,8 +118,10 @@ else:
         by_params = c1.toggle("x axis: trainable parameters (every method on one axis)", value=any_adapter,
                               key=K("toggle", "by_params", int(any_adapter)),
                               help="LoRA, VeRA, BitFit and head-only have no d: on this axis every method is placed "
-                                   "by the numbers it trains, counted from the model. Off: the subspace runs against d.")
-        normalise = c2.toggle("Normalise: accuracy ÷ full fine-tuning accuracy", key=K("toggle", "normalise"), disabled=by_params,
+                                   "by the numbers it trains, counted from the model. "
+                                   "Off: the subspace runs against d.")
+        normalise = c2.toggle("Normalise: accuracy ÷ full fine-tuning accuracy", key=K("toggle", "normalise"),
+                              disabled=by_params,
                               help="Puts runs with different baselines on one scale; the threshold is then 0.9 for "
                                    "all (the d axis only).")
         if by_params:
@@ -145,7 +147,8 @@ else:
             "run": r["run_id"], "model": serving.shown(r["model"]), "task": serving.shown(r["task"]),
             "d90": d90_short(r).replace("—", ""), "d90 95 % interval": ci_text(r),  # first: on screen at 1280 px
             "method": r["method"].upper(),
-            "levels": views.levels_text(r), "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
+            "levels": views.levels_text(r),
+            "status": r["status"] + (" (recorded)" if r["config"].get("recorded") else ""),
             "seeds": r["config"].get("seeds", 1),
             "full training / fine-tuning": blank(r["baseline_accuracy"] and round(r["baseline_accuracy"], 3)),
             "threshold": blank(r["threshold"] and round(r["threshold"], 3)),
@@ -173,7 +176,8 @@ else:
         said_runs = [r for r in results if any(p.get("lam") for p in r["points"])]  # runs with learned scales
         with_bound = [r for r in results if r.get("bound") and any(s.get("train_mean") is not None
                                                                      for s in r.get("stats") or [])]
-        if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales", key=K("toggle", "claims")):
+        if (said_runs or with_bound) and st.toggle("Generalisation gap, bound and SAID's scales",
+                                                   key=K("toggle", "claims")):
             for r in with_bound:
                 st.markdown(f"**{text.md(views.run_label({'id': r['run_id'], **r}))}**")
                 st.dataframe(views.bound_rows(r), hide_index=True, key=K("table", "bound", r["run_id"]))

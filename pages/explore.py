@@ -172,8 +172,10 @@ with ways[-2]:
                help=estimates.classic_length(store, device))
     st.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
 with ways[-1]:
-    st.markdown("**Pre-training shrinks d90?** (Aghajanyan et al. 2021): the MLP pre-trained for 0, 3 and 10 "
-                "epochs, a shuffled-label control beside it, on the Series page.")
+    st.markdown("**Does pre-training shrink d90?** (Aghajanyan et al. 2021): the MLP pre-trained on digits 0–4 "
+                "for 0 and 10 epochs, then measured on digits 5–9 (labels the source never taught), with a "
+                "shuffled-label control and a linear probe on the frozen start beside it, on the Series page. What "
+                "the recorded pairings show, each from the ratio of two d90: Learn.")
     st.page_link("pages/series.py", label="Open the series preset", icon=":material/stacked_line_chart:")
 
 st.subheader("New run")
@@ -208,7 +210,8 @@ with left:
     if choice == OTHER_MODEL:
         model = st.text_input("Model id or directory", value=other_model_default, key=K("model_other"),
                               placeholder="prajjwal1/bert-tiny or /path/to/model",
-                              help="Any Hugging Face sequence-classification model (downloaded once) or a local directory.")
+                              help="Any Hugging Face sequence-classification model (downloaded once) "
+                                   "or a local directory.")
 
     classic_model = is_classic_model(model)
     say_intro(classic_model)
@@ -252,10 +255,11 @@ with left:
     elif want_task not in tasks:
         want_task = tasks[0]
     tchoice = st.selectbox("Task", tasks, index=tasks.index(want_task), key=K("task"),
-                           format_func=lambda t: t if t == OTHER_TASK or plain_task(t) == t else f"{t}: {plain_task(t)}",
-                           help="What the model learns to classify. trec6 (what a question asks for, the default: a linear probe on "
-                                "the frozen features stays well below 90 % there) and mr (movie-review polarity) are "
-                                "bundled; glue/* tasks need a download once.")
+                           format_func=lambda t: (t if t == OTHER_TASK or plain_task(t) == t
+                                                  else f"{t}: {plain_task(t)}"),
+                           help="What the model learns to classify. trec6 (what a question asks for, the default: "
+                                "a linear probe on the frozen features stays well below 90 % there) "
+                                "and mr (movie-review polarity) are bundled; glue/* tasks need a download once.")
     task = tchoice
     text_column = text_pair_column = label_column = None
     task_problem = None  # why there is no task to start (said again by Start)
@@ -297,7 +301,8 @@ with left:
                 pair_opts = ["(none)"] + header
                 pair = k2.selectbox("Second text (pairs)", pair_opts, key=K("csv_pair"),
                                     index=pair_opts.index(g_pair) if g_pair else 0,
-                                    help="For sentence-pair tasks (e.g. premise and hypothesis); leave (none) otherwise.")
+                                    help="For sentence-pair tasks (e.g. premise and hypothesis); "
+                                         "leave (none) otherwise.")
                 text_pair_column = None if pair == "(none)" else pair
                 label_column = k3.selectbox("Label column", header, index=header.index(g_label), key=K("csv_label"))
                 st.caption("First rows of the file:")
@@ -327,10 +332,12 @@ with left:
         st.caption("Trained **from scratch**: there is no pre-training in this experiment. The baseline is this "
                    "network's own accuracy with all its parameters trained.")
         s1, s2 = st.columns(2)
-        shuffle_labels = s1.toggle("Shuffled labels", value=qget("shuffle_labels", str, "") in ("1", "true"), key=K("shuffle_labels"),
+        shuffle_labels = s1.toggle("Shuffled labels", value=qget("shuffle_labels", str, "") in ("1", "true"),
+                                   key=K("shuffle_labels"),
                                    help="Random training labels: nothing generalises, the net can only memorise. "
                                         "Accuracy is then measured on the training images. d90 rises enormously.")
-        shuffle_pixels = s2.toggle("Shuffled pixels", value=qget("shuffle_pixels", str, "") in ("1", "true"), key=K("shuffle_pixels"),
+        shuffle_pixels = s2.toggle("Shuffled pixels", value=qget("shuffle_pixels", str, "") in ("1", "true"),
+                                   key=K("shuffle_pixels"),
                                    help="One fixed permutation of pixel positions for every image: the fully "
                                         "connected net does not care, LeNet loses its convolutional advantage.")
     want_method = qget("method", str, FAM["method"])
@@ -351,7 +358,8 @@ with left:
     if axis == "d":
         projection = st.selectbox("Projection", PROJECTIONS, key=K("projection"),
                                   index=PROJECTIONS.index(want_proj) if want_proj in PROJECTIONS else 0,
-                                  help="How z (d numbers) is mapped to the D parameters. " + " ".join(PROJ_HELP.values()))
+                                  help="How z (d numbers) is mapped to the D parameters. "
+                                       + " ".join(PROJ_HELP.values()))
 
 # -- which d, how many seeds, what budget --------------------------------------------------
 with right:
@@ -381,35 +389,42 @@ with right:
             dims = list(FAM["dims"])
             st.caption("d = " + ", ".join(f"{d:,}" for d in dims) + " (the default, as `idim run` uses)")
         elif mode == DIM_MODES[1]:
-            lo, hi = st.select_slider("Range of d", options=estimates.GRID_STOPS, value=(10, 10_000), key=K("grid_range"),
+            lo, hi = st.select_slider("Range of d", options=estimates.GRID_STOPS, value=(10, 10_000),
+                                      key=K("grid_range"),
                                       format_func=lambda v: f"{v:,}", help="Smallest and largest d of the grid.")
             per = st.radio("Points per decade", (1, 2, 3), index=0, horizontal=True, key=K("grid_per"),
                            help="1: 10, 100, 1000 ... 2: 10, 30, 100 ... 3: 10, 20, 50, 100 ...")
             dims = estimates.log_grid(lo, hi, per)
             st.caption("d = " + ", ".join(f"{d:,}" for d in dims))
         elif mode == DIM_MODES[2]:
-            dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims, key=K("dims_custom", fam),
+            dims = st.text_input("d values", value=want_dims if mode_index == 2 else default_dims,
+                                 key=K("dims_custom", fam),
                                  help="Comma-separated whole numbers, for example 10,100,1000,10000.")
         else:
             dims = "auto"
             st.caption("Starts at d = 10, multiplies by 10 until the threshold is reached, then bisects in log d "
-                       "until the bracket is within a factor 1.4 (the true crossing then lies within −29 % / +40 % of the "
-                       "reported d).")
+                       "until the bracket is within a factor 1.4 (the true crossing then lies within −29 % / +40 % "
+                       "of the reported d).")
     seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"], 1, 20), key=K("seeds"),
-                            help="Independent random projections (and data orders) per d; error bars show their spread.")
+                            help="Independent random projections (and data orders) per d; "
+                                 "error bars show their spread.")
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"], 0.25, 100.0)), 0.25,
-                             key=K("epochs", fam), help="Passes over the training examples, for the baseline and every trial.")
+                             key=K("epochs", fam),
+                             help="Passes over the training examples, for the baseline and every trial.")
     max_train = None
     if not classic_model:
-        max_train = c2.number_input("Training examples", 8, 200_000, qget("max_train", int, DEFAULTS["max_train"], 8, 200_000), 64,
+        max_train = c2.number_input("Training examples", 8, 200_000,
+                                    qget("max_train", int, DEFAULTS["max_train"], 8, 200_000), 64,
                                     key=K("max_train"), help="How many training examples to use (a stratified sample).")
     else:
         c2.caption("Classic tasks use all their training images (80 % of the set).")
     with st.expander("Advanced"):
         a1, a2 = st.columns(2)
-        lr_full = a1.number_input("Learning rate, full training" if classic_model else "Learning rate, full fine-tuning", 1e-7, 1.0,
-                                  qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e", key=K("lr_full", fam),
+        lr_full = a1.number_input("Learning rate, full training" if classic_model
+                                  else "Learning rate, full fine-tuning",
+                                  1e-7, 1.0, qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e",
+                                  key=K("lr_full", fam),
                                   help="Adam learning rate of the baseline (all D parameters), the centre of its "
                                        "search: each seed trains at 1/3, 1 and 3 times it and keeps the best on "
                                        "validation (a search already in the store for the same model, task and "
@@ -420,9 +435,9 @@ with right:
             lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
                                      qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
                                      key=K("lr_subspace", fam),
-                                     help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves by "
-                                          "about this much per step, so the step in parameter space grows like √d; by "
-                                          "default the rate at d is this × √(1000 / d), the same step at every d.")
+                                     help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves "
+                                          "by about this much per step, so the step in parameter space grows like √d; "
+                                          "by default the rate at d is this × √(1000 / d), the same step at every d.")
             want_scaling = qget("lr_scaling", str, FAM["lr_scaling"])
             lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True, key=K("lr_scaling", fam),
                                   index=LR_SCALINGS.index(want_scaling) if want_scaling in LR_SCALINGS else 0,
@@ -465,11 +480,14 @@ with right:
                                         "code). Both count in d.")
         max_length = max_eval = None
         if not classic_model:
-            max_length = a1.number_input("Max tokens per example", 8, 512, qget("max_length", int, DEFAULTS["max_length"], 8, 512),
+            max_length = a1.number_input("Max tokens per example", 8, 512,
+                                         qget("max_length", int, DEFAULTS["max_length"], 8, 512),
                                          key=K("max_length"), help="Longer texts are cut; shorter ones are padded.")
-            max_eval = a2.number_input("Validation / test examples", 8, 100_000, qget("max_eval", int, DEFAULTS["max_eval"], 8, 100_000),
+            max_eval = a2.number_input("Validation / test examples", 8, 100_000,
+                                       qget("max_eval", int, DEFAULTS["max_eval"], 8, 100_000),
                                        key=K("max_eval"), help="Examples in each of the validation and test splits.")
-        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024), key=K("batch_size", fam),
+        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024),
+                                key=K("batch_size", fam),
                                 help="Examples per optimiser step.")
         threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
                                   help="Threads torch may use for a trial on the CPU; 0: automatic, one per core "
@@ -554,7 +572,8 @@ if draft is not None:
         from idim_core.common import num_params
         from idim_core.models import resolve as resolve_model
 
-        D = num_params(draft["model"], side_of(draft["task"])) if classic_model else resolve_model(draft["model"]).params
+        D = (num_params(draft["model"], side_of(draft["task"])) if classic_model
+             else resolve_model(draft["model"]).params)
     except (UserError, KeyError):
         D = None
     if axis == "d":

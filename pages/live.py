@@ -41,7 +41,8 @@ def recent_runs(limit: int = 10) -> None:
         return
     st.markdown("**Recent runs**")
     for r in runs:
-        st.page_link("pages/live.py", label=text.md(views.run_label(r)), query_params={"run": r["id"]}, icon=":material/monitoring:")
+        st.page_link("pages/live.py", label=text.md(views.run_label(r)), query_params={"run": r["id"]},
+                     icon=":material/monitoring:")
 
 
 if not (present and run_id):  # in the presenter view the run's own line heads the page
@@ -175,16 +176,17 @@ def live_view() -> None:
     if present and not hidden and res.get("d90_ci") and res.get("d90_status") in ("found", "below_grid"):
         head += f" · 95 %: {d90mod.interval_text(res['d90_ci'])}"  # the headline whole on a projector
     top[2].metric(head, "hidden" if hidden else d90_short(res),
-                  help=f"Smallest d whose mean accuracy reaches 0.9 × {views.baseline_word(res)} accuracy, interpolated "
-                       "in log d between the two grid points around the threshold; the interval resamples seeds and "
-                       "test examples.")
+                  help=f"Smallest d whose mean accuracy reaches 0.9 × {views.baseline_word(res)} accuracy, "
+                       "interpolated in log d between the two grid points around the threshold; "
+                       "the interval resamples seeds and test examples.")
     with top[3]:
         if status in ("queued", "running", "interrupted") and not visitors.may_change(run):
             st.caption(text.md(visitors.READ_ONLY))
         elif status in ("queued", "running", "interrupted"):
             if run.get("cancel_requested"):
                 st.button("Cancelling …", disabled=True, key=K("button", "cancelling"))
-            elif st.button("Cancel", key=K("button", "cancel"), help="Stop after the current step; finished trials are kept."):
+            elif st.button("Cancel", key=K("button", "cancel"),
+                           help="Stop after the current step; finished trials are kept."):
                 try:
                     store.request_cancel(run_id)
                 except UserError as e:

@@ -46,7 +46,8 @@ by_id = {r["run"]: r for r in rows}
 if want and want not in by_id:
     st.error(f"There is no run {text.md_repr(want)} in this store; pick one below.")
 sel = st.selectbox("Run", ids, index=ids.index(want) if want in ids else 0, key=K("select", "run"),
-                   format_func=lambda i: f"{i} · {serving.shown(by_id[i]['model'])} · {serving.shown(by_id[i]['task'])} · {by_id[i]['method']} · "
+                   format_func=lambda i: f"{i} · {serving.shown(by_id[i]['model'])} · "
+                                         f"{serving.shown(by_id[i]['task'])} · {by_id[i]['method']} · "
                                          f"{by_id[i]['status']}" + (" · recorded" if by_id[i]["recorded"] else ""))
 run = store.get_run(sel)
 if run is None:
@@ -60,7 +61,8 @@ mine = visitors.may_change(run)  # served mode: only the browser that started it
 if not mine:
     st.caption(text.md(visitors.READ_ONLY))
 if mine and status in ("interrupted", "failed", "cancelled") and not run["config"].get("recorded"):
-    if c[1].button("Resume", key=K("button", "resume"), help="Queue it again: finished trials are kept, only missing ones run."):
+    if c[1].button("Resume", key=K("button", "resume"),
+                   help="Queue it again: finished trials are kept, only missing ones run."):
         try:
             if store.requeue(sel):
                 store.event(sel, "info", "resumed from the app")
@@ -114,15 +116,18 @@ else:
 res = result(store, sel)
 st.markdown(f"**{views.d90_text(res)}**" + (f" · error: {text.md(res['error'])}" if res.get("error") else ""))
 d = st.columns(3)
-d[0].download_button("Download CSV", data=lambda rid=sel: views.export_csv(result(workers.get_store(), rid)), file_name=f"idim-{sel}.csv",
+d[0].download_button("Download CSV", data=lambda rid=sel: views.export_csv(result(workers.get_store(), rid)),
+                     file_name=f"idim-{sel}.csv",
                      mime="text/csv", key=K("download", "csv"), on_click="ignore",
                      help="One row per trial: d, seed, accuracy, then the run's baseline, threshold and d90 "
                           "(the same as `idim export`).")
-d[1].download_button("Download JSON", data=lambda rid=sel: views.export_json(result(workers.get_store(), rid)), file_name=f"idim-{sel}.json",
+d[1].download_button("Download JSON", data=lambda rid=sel: views.export_json(result(workers.get_store(), rid)),
+                     file_name=f"idim-{sel}.json",
                      mime="application/json", key=K("download", "json"), on_click="ignore",
                      help="The whole result object (the same as `idim show --json`).")
-d[2].download_button("Download chart (HTML)", data=lambda rid=sel: figures.figure_html(figures.run_figure(result(workers.get_store(), rid)),
-                                                                              result(workers.get_store(), rid)),
+d[2].download_button("Download chart (HTML)",
+                     data=lambda rid=sel: figures.figure_html(figures.run_figure(result(workers.get_store(), rid)),
+                                                              result(workers.get_store(), rid)),
                      file_name=f"idim-{sel}.html", mime="text/html", key=K("download", "html"), on_click="ignore",
                      help="A self-contained interactive chart: opens offline in any browser.")
 if status not in FINAL:

@@ -34,13 +34,26 @@ run store for one command (see [the store](store.md)).
 | `idim export RUN_ID --format csv\\|json [-o FILE]` | CSV has the header `d,seed,accuracy` |
 | `idim cancel RUN_ID` | stop a run; finished trials are kept |
 | `idim resume RUN_ID` | run only the missing trials of an interrupted run |
-| `idim compare RUN_ID RUN_ID … [--json]` | runs side by side on the trainable-parameter axis: 90 % point, interval, ratio to d90, seconds per trial, peak memory, and whether the budgets match |
-| `idim series …` | d90 against the amount of pre-training (or the mlp's width): one run per amount, each with its own baseline (`idim series --help`) |
+| `idim compare RUN_ID RUN_ID … [--json]` | runs side by side on the trainable-parameter axis: 90 % point, interval, \
+ratio to d90, seconds per trial, peak memory, and whether the budgets match |
+| `idim series …` | d90 against the amount of pre-training (or the mlp's width): one run per amount, each with its own \
+baseline (`idim series --help`) |
 | `idim methods [--json]` | the training methods, their axis and default learning rate |
 | `idim models [--json]` | the models, with parameter counts (and hub models known to work) |
-| `idim tasks [NAME] [--json]` | the tasks with classes, split sizes, chance, majority-class accuracy, average tokens; `idim tasks csv:PATH` checks your file |
+| `idim tasks [NAME] [--json]` | the tasks with classes, split sizes, chance, majority-class accuracy, average tokens; \
+`idim tasks csv:PATH` checks your file |
 | `idim worker` | the background worker the app starts (one per machine) |
-| `idim bench step …`, `idim bench sweep [--task mnist5k] [--preset quick-lm] [--load N]` | benchmarks: step time and memory, subspace against full (`ratio`, the median of interleaved pairs, with `ratio_interval`, a distribution-free 90 % interval of that median from 5 pairs on, and `ratio_verdict`: the 1.05 target met or missed only when the interval lies on one side of it; `steal_share`: the share of the CPU time wanted that a virtual machine's hypervisor took meanwhile, a noisy neighbour no process list shows, printed as not quiet from 5 %); a whole default sweep timed (`first_trial`: the kind that ended first, the baseline since the ruler comes first; `ruler_s`: when the full-training line and the threshold could be drawn; `first_point_s`: the first subspace point; `estimate_range_s`: the range shown before Start; `estimate_swings`: the largest ratio between two consecutive lengths Live showed in the first 60 s; `--load N` runs N busy processes beside it throughout), with where the time went (`breakdown`: preparation, baseline, probe, grid and refinement trials, and training steps, validation, test, training-accuracy and quantised passes; each trial's `timing`; `fastfood_native`: whether Fastfood's passes ran in C, and why; see `bench/RESULTS.md`) |
+| `idim bench step …`, `idim bench sweep [--task mnist5k] [--preset quick-lm] [--load N]` | benchmarks: step time and \
+memory, subspace against full (`ratio`, the median of interleaved pairs, with `ratio_interval`, a distribution-free 90 \
+% interval of that median from 5 pairs on, and `ratio_verdict`: the 1.05 target met or missed only when the interval \
+lies on one side of it; `steal_share`: the share of the CPU time wanted that a virtual machine's hypervisor took \
+meanwhile, a noisy neighbour no process list shows, printed as not quiet from 5 %); a whole default sweep timed \
+(`first_trial`: the kind that ended first, the baseline since the ruler comes first; `ruler_s`: when the full-training \
+line and the threshold could be drawn; `first_point_s`: the first subspace point; `estimate_range_s`: the range shown \
+before Start; `estimate_swings`: the largest ratio between two consecutive lengths Live showed in the first 60 s; \
+`--load N` runs N busy processes beside it throughout), with where the time went (`breakdown`: preparation, baseline, \
+probe, grid and refinement trials, and training steps, validation, test, training-accuracy and quantised passes; each \
+trial's `timing`; `fastfood_native`: whether Fastfood's passes ran in C, and why; see `bench/RESULTS.md`) |
 
 Bad input (d ≤ 0 or > D, empty or non-numeric dims, seeds ≤ 0, unknown model, task, method or projection,
 a model that cannot be reached offline, a CSV without the named columns …) exits with status 2 and one
@@ -58,7 +71,9 @@ then covers the random subspace's own spread).
 """
 
 TAIL = """\
-| `--preset` | quick-lm | | | start from a named setting; flags given override it. `quick-lm`: a language-model sweep for a demo's first minutes (`minilm-l6` on `trec6`, 256 training questions, 3 epochs, 32 tokens, d = 1,000 and 30,000 and one value between, one seed; Explore's *Quick language-model demo*) |
+| `--preset` | quick-lm | | | start from a named setting; flags given override it. `quick-lm`: a language-model sweep \
+for a demo's first minutes (`minilm-l6` on `trec6`, 256 training questions, 3 epochs, 32 tokens, d = 1,000 and 30,000 \
+and one value between, one seed; Explore's *Quick language-model demo*) |
 | `--queue` | | | | only queue the run for a background worker |
 | `--json` | | | | print the result as one JSON object (the keys: [JSON keys](json.md)) |
 | `--quiet` | | | | no progress output |

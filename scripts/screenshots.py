@@ -38,7 +38,11 @@ MEASURE = """() => {
         const drag = gd.querySelector('.cartesianlayer .nsewdrag, .draglayer .nsewdrag');
         const scene = gd.querySelector('[id^="scene"]');
         const el = drag || scene;
-        if (el) { const r = el.getBoundingClientRect(); out.plot_h = Math.round(r.height); out.plot_top = Math.round(r.top); }
+        if (el) {
+            const r = el.getBoundingClientRect();
+            out.plot_h = Math.round(r.height);
+            out.plot_top = Math.round(r.top);
+        }
         out.figure_h = Math.round(gd.getBoundingClientRect().height);
         const leg = gd.querySelector('.legend');
         if (leg) {

@@ -81,7 +81,8 @@ def main(names: list[str]) -> None:
         from idim_core.demo import EXAMPLE_JSON
         from idim_core.series import RECORDED_SERIES
 
-        changed = [n for n in names if write_back(n)] + (["example_run"] if write_back("example_run", EXAMPLE_JSON) else [])
+        changed = [n for n in names if write_back(n)] + (
+            ["example_run"] if write_back("example_run", EXAMPLE_JSON) else [])
         changed += [p.stem for p in sorted(RECORDED_SERIES.glob("*.json")) if write_back_series(p)]
         print(f"re-derived the facts of {len(changed)} of {len(names)} records", file=sys.stderr)
     print("| record | seeds | full (mean ± std) | full's rate | threshold | d90 status | d90 (interpolated) "
