@@ -354,7 +354,7 @@ def _finish(store, overrides, sources, amounts, widths, args, prog, owner) -> in
     if args.json:
         print(json.dumps(out))
     else:
-        print_series(out)
+        print_series(out, store)
     return 0 if all(e["status"] == "done" for e in out["entries"]) else 1
 
 
@@ -371,12 +371,12 @@ def resume(args) -> int:
                    Progress(quiet=getattr(args, "quiet", False)), _owner())
 
 
-def print_series(out: dict) -> None:
+def print_series(out: dict, store=None) -> None:
     from .d90 import short
 
     print(f"series {out['series']}: {out['model']} on {out['task']}")
     print(f"{'source':26}  {'epochs':>6}  {'width':>5}  {'run':12}  {'base':>5}  {'thr':>5}  {'d90':>13}  "
-          f"{'95 % interval':>17}")
+          f"{'95 % interval':>17}  {'probe':>5}")
     for e in out["entries"]:
         if e.get("run_id") is None:
             print(f"{e['pretrain'][:26]:26}  {e['pretrain_epochs']:>6}  {str(e['width'] or ''):>5}  not started")
@@ -390,8 +390,9 @@ def print_series(out: dict) -> None:
                      "d90_upper": e.get("d90_upper")}).replace("—", "-")
         src = "(from scratch)" if not e["pretrain_epochs"] else e["pretrain"]
         print(f"{src[:26]:26}  {e['pretrain_epochs']:>6}  {str(e['width'] or ''):>5}  {e['run_id']:12}  {base:>5}  "
-              f"{thr:>5}  {d90:>13}  {ci_txt:>17}")
-    for line in verdict(out, store_results(store, out)):
+              f"{thr:>5}  {d90:>13}  {ci_txt:>17}  "
+              + ("-" if e.get("probe_accuracy") is None else f"{e['probe_accuracy']:.3f}").rjust(5))
+    for line in verdict(out, store_results(store, out) if store is not None else None):
         print(line)
 
 
@@ -474,6 +475,10 @@ def verdict(out: dict, results: dict | None = None, name=str) -> list[str]:
                 lines.append(f"{name(src)}{at}: the linear probe on the frozen pre-trained start already clears the "
                              f"threshold ({last['probe_accuracy']:.3f} against {last['threshold']:.3f}) after "
                              f"{last['pretrain_epochs']} epochs: its d90 counts directions beyond the readout")
+            elif last.get("probe_clears") is False:
+                lines.append(f"{name(src)}{at}: the linear probe on the frozen pre-trained start stays below the "
+                             f"threshold ({last['probe_accuracy']:.3f} against {last['threshold']:.3f}) after "
+                             f"{last['pretrain_epochs']} epochs")
             found = sorted((e for e in [scratch, *mine] if e.get("d90_status") == "found" and e.get("d90_interpolated")),
                            key=lambda e: e["pretrain_epochs"])
             if len(found) >= 3:  # the point estimates across amounts: a direction, which the intervals may not settle
@@ -485,6 +490,31 @@ def verdict(out: dict, results: dict | None = None, name=str) -> list[str]:
                              + (f" ({way}: a direction; whether it is a change, the ratio above says)"
                                 if way != "no single direction" else " (no single direction)"))
     return lines
+
+
+# The recorded pairings of issue 49 (per-seed pre-training, each source at its own rate, z's rate searched, the
+# readout control), in the order Learn, the lesson and docs/results.md tell them.
+PAIRINGS = ("pretrain-digits-to-ge5", "pretrain-rotation-to-digits", "pretrain-0-4-to-5-9")
+
+
+def pairing_sentence(out: dict, name=str) -> str:
+    """What a series' pairing can show: its sources, its target, and whether the target's labels are a function
+    of a source's labels (then a readout of the pre-trained features may be all that lowers d90)."""
+    from .pretrain import parse_source, target_from_source_labels
+
+    real = [s for s in out["sources"] if parse_source(s).kind != "shuffled"]
+    ctl = [s for s in out["sources"] if parse_source(s).kind == "shuffled"]
+    src = " and ".join(name(s) for s in real)
+    tfs = any(target_from_source_labels(s, out["task"]) for s in real)
+    return (f"{src} -> {name(out['task'])}" + (f" (control: {', '.join(name(s) for s in ctl)})" if ctl else "")
+            + (": the target's labels are a function of the source's labels, so a readout of what the source "
+               "taught may be enough (the probe says whether it is)" if tfs else
+               ": the target's labels are not a function of the source's labels"))
+
+
+def findings(rec: dict, name=str) -> list[str]:
+    """A recorded series' pairing sentence and its verdict lines (each change from the bootstrap of the ratio)."""
+    return [pairing_sentence(rec["series"], name)] + verdict(rec["series"], recorded_results(rec), name)
 
 
 RECORDED_SERIES = __import__("pathlib").Path(__file__).resolve().parent.parent / "assets" / "recorded" / "series"

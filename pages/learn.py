@@ -386,60 +386,60 @@ st.warning(
 
 
 
-def pretraining_section(rec: dict) -> None:
-    """Pre-training and d90, told from a recorded series (assets/recorded/series/), worded from its intervals."""
+def pretraining_section(rec: dict | None, widths: dict | None) -> None:
+    """Pre-training and d90, told from the recorded pairings (assets/recorded/series/), each verdict from the
+    bootstrap of the ratio of two d90; the earlier recordings below them."""
     from idim_core import series as series_mod
+    from idim_core.ui.text import plain_task
 
-    out = rec["series"]
     header(11)
     st.markdown("Aghajanyan et al. (2021) found that the longer a language model is pre-trained, and the larger it "
                 "is, the smaller the intrinsic dimension of the tasks fine-tuned after it; and that a lower d90 goes "
                 "with better generalisation. The classic nets can be pre-trained in seconds, so the same question "
                 "can be asked here: pre-train on a *source*, put a new output layer on for the *target*, measure "
-                "d90 against full training from that same state, for several amounts of pre-training. A source "
-                "with its labels shuffled (the same images and training, nothing transferable) is the control.")
-    chart(figures.series_figure(out), K("chart", "series", out["series"]), present)
-    st.markdown("**What this recorded series shows** "
-                f"({out['model']} on `{out['task']}`, {out['entries'][0].get('seeds') or '?'} seeds, "
-                "each change read from one bootstrap of the ratio of the two d90):\n\n"
-                + "\n".join(f"- {line}" for line in series_mod.verdict(out, series_mod.recorded_results(rec))))
-    if rec.get("command"):
-        st.code(rec["command"], language="bash")
-    other = series_mod.recorded("mlp-digit-ge5-amounts-lr-1e-2")
-    if other and rec.get("series", {}).get("series") != other["series"]["series"]:
-        st.markdown("**The same series, pre-trained at 1e-2** (the classic default, chosen on validation for 10-way "
-                    "digits; the series above pre-trains at 1e-3): how the source was trained changes the answer, "
-                    "which is why a series names its rate.\n\n"
-                    + "\n".join(f"- {line}" for line in series_mod.verdict(other["series"],
-                                                                             series_mod.recorded_results(other))))
-        st.code(other["command"], language="bash")
+                "d90 against full training from that same state. Each seed pre-trains its own net; each source "
+                "trains at the rate best for its own objective; z's rate is searched as full training's is. Two "
+                "controls: a source with its labels shuffled (the same images, nothing transferable), and a "
+                "linear probe on the frozen start (the readout): where the probe alone clears the threshold, d90 "
+                "counts directions beyond the readout, and a pairing whose target labels are a function of the "
+                "source's labels cannot tell the two apart.")
+    shown = False
+    for nm in series_mod.PAIRINGS:
+        r = series_mod.recorded(nm)
+        if r is None:
+            continue
+        shown = True
+        out = r["series"]
+        lines = series_mod.findings(r, name=plain_task)
+        st.markdown(f"**{lines[0]}** ({out['model']}, {out['entries'][0].get('seeds') or '?'} seeds):\n\n"
+                    + "\n".join(f"- {line}" for line in lines[1:]))
+        chart(figures.series_figure(out), K("chart", "series", out["series"]), present)
+        st.code(r["command"], language="bash")
+    if not shown:
+        st.info("The recorded pairings are missing from this copy (assets/recorded/series/).")
     st.caption("What it cannot show: these are nets of 200k parameters pre-trained for seconds on a few thousand "
-               "digits, not language models pre-trained on a corpus; source and target are halves of one small "
-               "image set. Other pairings gave other answers (README, 'Pre-training series'): a class split "
-               "(digits 0-4 -> 5-9) showed no change (its intervals overlapped; that pairing is not re-recorded). A language model tried the same "
-               "way on a CPU (a 2-layer BERT pre-trained 25 minutes on the bundled sentences, against its "
-               "never-trained twin on mr) reached 90 % at no d up to 100,000 either way, so it shows nothing "
-               "about d90; its subspace was higher at every d (README).")
+               "digits, not language models pre-trained on a corpus. A language model tried the same way on a CPU "
+               "(a 2-layer BERT pre-trained 25 minutes on the bundled sentences, against its never-trained twin on "
+               "mr) reached 90 % at no d up to 100,000 either way, so it shows nothing about d90 (docs/results.md).")
+    with st.expander("Earlier recordings (one pre-training shared by all seeds, the source at a fixed rate, z's "
+                     "rate fixed, no readout control; the target a function of the source's labels)"):
+        for r in (rec, series_mod.recorded("mlp-digit-ge5-amounts-lr-1e-2"), widths):
+            if r is None:
+                continue
+            st.markdown("\n".join(f"- {line}" for line in series_mod.verdict(r["series"],
+                                                                          series_mod.recorded_results(r))))
+            st.code(r["command"], language="bash")
     st.page_link("pages/series.py", label="Run a series yourself", icon=":material/stacked_line_chart:")
 
 
 try:
     from idim_core import series as _series
 
-    # the series over several amounts first (a trend), else the first recorded one
-    _rec = _series.recorded("mlp-digit-ge5-amounts") or _series.recorded()
+    _rec = _series.recorded("mlp-digit-ge5-amounts")
     _widths = _series.recorded("mlp-digit-ge5-widths")
 except (OSError, ValueError):
     _rec = _widths = None
-if _rec:
-    pretraining_section(_rec)
-if _widths:
-    out = _widths["series"]
-    st.markdown("**And against width** (the same pairing, from scratch and after 10 epochs, at each hidden width; "
-                "Li et al. found d90 of nets trained from scratch roughly flat in width, Aghajanyan et al. larger "
-                "pretrained models lower):\n\n" + "\n".join(f"- {line}" for line in
-                                                         _series.verdict(out, _series.recorded_results(_widths))))
-    st.code(_widths["command"], language="bash")
+pretraining_section(_rec, _widths)
 
 header(12)
 st.markdown(f"- {views.REF_LI}. https://arxiv.org/abs/1804.08838\n"

@@ -28,7 +28,8 @@ if not present:
            "Each point is an ordinary run (its own full-training baseline from its own starting state); the "
            "shuffled-label control has the same images and amount of training, nothing transferable.")
 
-PRESET = {"model": "mlp", "task": "mnist5k:ge5@b", "source": "mnist5k@a", "amounts": "0,3,10", "seeds": 1,
+# digits 0-4 -> 5-9: the target's labels are not a function of the source's (a recorded pairing)
+PRESET = {"model": "mlp", "task": "mnist5k:5-9@b", "source": "mnist5k:0-4@a", "amounts": "0,10", "seeds": 1,
           "dims": "auto"}
 
 RECORDED = "recorded:"  # a recorded series (assets/recorded/series/), shown without importing its runs

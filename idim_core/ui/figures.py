@@ -1000,7 +1000,8 @@ def series_probe_figure(series: dict, height: int = 340, font_size: int | None =
     entries = [e for e in series["entries"] if e.get("run_id") and e.get("probe_accuracy") is not None]
     if not entries:
         return None
-    names = [("from scratch" if not e["pretrain_epochs"] else f"{e['pretrain_epochs']} ep of {plain_task(e['pretrain'])}")
+    names = [("from scratch" if not e["pretrain_epochs"] else
+              f"{e['pretrain_epochs']} ep of {plain_task(e['pretrain'])}")
              + (f", width {e['width']}" if series.get("axis") == "width" else "") for e in entries]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=names, y=[e["probe_accuracy"] for e in entries], name="linear probe on the frozen start",
