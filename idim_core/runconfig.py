@@ -149,7 +149,8 @@ class _Fields:
                               type=bool)
     pretrain: str | None = _f(None, "classic nets: pre-train on this source first, then a new output layer for "
                                     "--task: an image task (mnist5k:0-4, mnist5k@a), TASK:shuffled (the control: "
-                                    "labels permuted) or TASK:denoise (self-supervised); see idim_core/pretrain.py")
+                                    "labels permuted), TASK:denoise or TASK:rotation (self-supervised); each seed "
+                                    "pre-trains its own net; see idim_core/pretrain.py")
     pretrain_epochs: int = _f(0, "classic nets: epochs of pre-training on --pretrain (0: from scratch); the state "
                                  "is made once and cached under the store's directory", type=int)
     width: int | None = _f(None, "mlp: the hidden layers' width (default 200, Li et al.'s)", type=int)

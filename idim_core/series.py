@@ -298,7 +298,8 @@ def add_parser(sub, home, ascii_types) -> None:
             s.add_argument(flag, type=ascii_types.get(f.metadata["type"]), choices=f.metadata["choices"],
                            help=f.metadata["help"])
     s.add_argument("--pretrain", action="append", help="the source (repeat for several): mnist5k:0-4, "
-                                                       "mnist5k:0-4:shuffled, mnist5k:denoise, mnist5k@a ...")
+                                                       "mnist5k:0-4:shuffled, mnist5k:denoise, mnist5k@a:rotation, "
+                                                       "mnist5k@a ...")
     s.add_argument("--control", action="store_true", help="add the shuffled-label twin of each supervised source")
     s.add_argument("--pretrain-epochs", default="0,10", help="comma-separated amounts of pre-training in epochs "
                                                              "(0: from scratch; default 0,10)")
