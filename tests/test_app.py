@@ -172,7 +172,8 @@ def test_explore_valid_submit_queues_exactly_one_run_and_opens_it(store):
     run = runs[0]
     assert run["status"] == "queued"
     cfg = run["config"]
-    assert (cfg["model"], cfg["method"], cfg["projection"], cfg["dims"]) == ("minilm-l1", "did", "sparse", [20, 200, 2000])
+    assert (cfg["model"], cfg["method"], cfg["projection"], cfg["dims"]) == ("minilm-l1", "did", "sparse",
+                                                                            [20, 200, 2000])
     assert (cfg["max_train"], cfg["max_eval"], cfg["epochs"], cfg["max_length"]) == (48, 32, 1.0, 32)
     # switched to the live page of that run
     assert at.query_params.get("run") == run["id"]
@@ -195,9 +196,11 @@ def test_explore_default_grid_is_the_cli_default(store):
 
 
 @pytest.mark.parametrize("query,key,expected", [
-    ({"epochs": "-5"}, "explore:epochs:lm", 2.0), ({"seeds": "999"}, "explore:seeds", 1), ({"lr_full": "5"}, "explore:lr_full:lm", DEFAULTS["lr_full"]),
+    ({"epochs": "-5"}, "explore:epochs:lm", 2.0), ({"seeds": "999"}, "explore:seeds", 1),
+    ({"lr_full": "5"}, "explore:lr_full:lm", DEFAULTS["lr_full"]),
     ({"batch_size": "0"}, "explore:batch_size:lm", 32), ({"max_train": "3"}, "explore:max_train", 1024),
-    ({"epochs": "nan"}, "explore:epochs:lm", 2.0), ({"seeds": "two"}, "explore:seeds", 1), ({"threads": "-2"}, "explore:threads", 0),
+    ({"epochs": "nan"}, "explore:epochs:lm", 2.0), ({"seeds": "two"}, "explore:seeds", 1),
+    ({"threads": "-2"}, "explore:threads", 0),
     ({"seeds": "٣"}, "explore:seeds", 1), ({"seeds": "1_0"}, "explore:seeds", 1),  # as the CLI: ASCII digits only
 ])
 def test_explore_out_of_range_link_keeps_the_form(store, query, key, expected):
@@ -503,7 +506,8 @@ def test_runs_table_and_actions(store):
     assert df[df["run"] == b].iloc[0]["status"] == "cancelled"
     # downloads are there for the selected run
     keys = {d.key for d in at.get("download_button")} if at.get("download_button") else set()
-    assert {"runs:download:csv", "runs:download:json", "runs:download:html"} <= keys or len(at.get("download_button")) == 3
+    assert ({"runs:download:csv", "runs:download:json", "runs:download:html"} <= keys
+            or len(at.get("download_button")) == 3)
     # resume the cancelled run: queued again, finished trials kept
     at.selectbox(key="runs:select:run").set_value(b).run()
     at.button(key="runs:button:resume").click().run()
@@ -536,7 +540,8 @@ def test_exports_match_cli(store):
     assert out.returncode == 0 and out.stdout == csv_text
     assert json.loads(ui.export_json(res))["d90"] == res["d90"]
     html = ui.figure_html(ui.run_figure(res))
-    assert html.lstrip().lower().startswith("<!doctype html>") and "plotly" in html and len(html) > 1_000_000  # plotly.js embedded
+    # plotly.js embedded
+    assert html.lstrip().lower().startswith("<!doctype html>") and "plotly" in html and len(html) > 1_000_000
     assert not re.findall(r"<script[^>]*\bsrc=", html)  # nothing loaded from the network
 
 
@@ -787,7 +792,8 @@ def test_classic_preset_fills_the_form_and_queues_a_classic_run(store):
     runs = store.list_runs()
     assert len(runs) == 1
     cfg = runs[0]["config"]
-    assert (cfg["model"], cfg["task"], cfg["method"], cfg["dims"]) == ("mlp", "mnist5k", "did", CLASSIC_DEFAULTS["dims"])
+    assert (cfg["model"], cfg["task"], cfg["method"], cfg["dims"]) == ("mlp", "mnist5k", "did",
+                                                                        CLASSIC_DEFAULTS["dims"])
     assert cfg["shuffle_pixels"] is True and cfg["shuffle_labels"] is False
     assert cfg["lr_subspace"] == CLASSIC_DEFAULTS["lr_subspace"] and cfg["max_train"] is None
 
@@ -1011,9 +1017,10 @@ def test_live_shows_the_gap_the_bound_the_bits_and_said_scales(store):
     for d, acc, tr in ((100, 0.66, 0.70), (1000, 0.74, 0.83)):
         tid = store.start_trial(rid, "subspace", d, 0)
         store.finish_trial(tid, "done", accuracy=acc, seconds=12.0, steps=64, trainable=d, train_accuracy=tr,
-                           extra={"lam": [1.0, 1.2, 0.8, 1.1], "lam_names": ["embeddings", "layer.0", "layer.1", "head"],
-                                  "lam_history": [[32, [1.0, 1.1, 0.9, 1.0]]], "quantised": {"2": 0.5, "4": acc - 0.01,
-                                                                                             "8": acc}})
+                           extra={"lam": [1.0, 1.2, 0.8, 1.1],
+                                  "lam_names": ["embeddings", "layer.0", "layer.1", "head"],
+                                  "lam_history": [[32, [1.0, 1.1, 0.9, 1.0]]],
+                                  "quantised": {"2": 0.5, "4": acc - 0.01, "8": acc}})
     store.end_run(rid, "done")
     at = app({"run": rid}, page="pages/live.py")
     at.toggle(key="live:toggle:claims").set_value(True).run()

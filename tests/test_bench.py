@@ -58,7 +58,8 @@ def test_bench_sweep_reports_times_and_d90(home):
     trials = sum(t["seconds"] for t in out["trials"])
     assert b["baseline_s"] + b["probe_s"] + b["grid_s"] + b["refinement_s"] == pytest.approx(trials)
     assert b["prepare_s"] + trials + b["other_s"] == pytest.approx(out["wall_s"])
-    assert b["refinement_trials"] == sum(1 for t in out["trials"] if t["kind"] == "subspace" and t["d"] not in (10, 300))
+    assert b["refinement_trials"] == sum(1 for t in out["trials"]
+                                         if t["kind"] == "subspace" and t["d"] not in (10, 300))
     # by default nothing is quantised (--claims-facts quantises: tests/test_facts.py)
     assert 0 < b["steps_s"] < trials and b["quantised_s"] == 0 and b["quantised_train_s"] == 0
     for t in out["trials"]:  # each trial's phases fit inside its seconds

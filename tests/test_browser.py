@@ -423,7 +423,8 @@ def test_compare_ready_made_replaces_the_selection_for_good(server, context):
     wait_until(lambda: compare_chart_runs(page) >= first, 30, "the pre-training runs on the chart")
     page.get_by_role("button", name=demo.COMPARISONS["classic"][0]).click()
     wait_app(page)
-    classic = {r["id"] for r in store.list_runs() if r["config"].get("recorded") and r["config"]["model"] in ("mlp", "lenet")
+    classic = {r["id"] for r in store.list_runs()
+               if r["config"].get("recorded") and r["config"]["model"] in ("mlp", "lenet")
                and not r["config"].get("shuffle_labels") and not r["config"].get("shuffle_pixels")}
     wait_until(lambda: compare_chart_runs(page) == classic, 30, "the classic runs on the chart")
     box = page.locator('[data-testid="stMultiSelect"]').first
@@ -708,7 +709,8 @@ def test_replay_draws_the_run_in_seconds_and_a_guess_reaches_another_tab(server,
         other = ctx.new_page()
         other.goto(f"{server['url']}/live?run={rid}")
         wait_app(other)
-        rug = wait_until(lambda: other.evaluate("""() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))
+        rug = wait_until(lambda: other.evaluate("""() => {
+            for (const gd of document.querySelectorAll('.js-plotly-plot'))
             for (const t of (gd.data || [])) if (t.meta && t.meta.role === 'guesses') return t.x; return null; }"""),
                          20, "the guesses on the second tab's chart")
         assert rug == [1500]

@@ -53,8 +53,8 @@ def test_a_guarantee_at_or_below_chance_reads_vacuous():
 
 
 def test_said_trials_store_train_accuracy_gap_lambdas_and_quantised_z(home):
-    p = run_cli("run", "--model", "mlp", "--task", "digits", "--method", "said", "--dims", "50,500", "--seeds", "2", "--claims-facts",
-                "--json", "--quiet", home=home)
+    p = run_cli("run", "--model", "mlp", "--task", "digits", "--method", "said", "--dims", "50,500", "--seeds", "2",
+                "--claims-facts", "--json", "--quiet", home=home)
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
     for pt in res["points"]:

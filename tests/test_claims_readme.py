@@ -51,7 +51,8 @@ def has(*parts: str) -> None:
 
 def test_the_classic_comparisons():
     mlp, lenet = rec("mlp-mnist5k"), rec("lenet-mnist5k")
-    lp, mp, sl = rec("lenet-mnist5k-shuffled-pixels"), rec("mlp-mnist5k-shuffled-pixels"), rec("mlp-mnist5k-shuffled-labels")
+    lp, mp, sl = (rec("lenet-mnist5k-shuffled-pixels"), rec("mlp-mnist5k-shuffled-pixels"),
+                  rec("mlp-mnist5k-shuffled-labels"))
     # LeNet lower: the ratio's interval below 1 at every bootstrap seed 0-19
     txt, word = ratio(lenet, mlp)
     assert word == "a lower"
@@ -214,10 +215,12 @@ def test_tiny_language_model_table_recomputes_from_its_runs():
     for name, label in (("scratch", "from scratch"), ("pretrained", "pre-trained 25 min")):
         r = json.loads((ROOT / "bench" / "tiny_mlm" / f"{name}.json").read_text())
         assert r["d90_status"] == "not_reached" and max(b["mean"] for b in r["by_d"]) < r["threshold"]
-        cells = [f"{r['baseline_accuracy']:.3f}", f"{r['probe_accuracy']:.3f}"] + [f"{b['mean']:.3f}" for b in r["by_d"]]
+        cells = ([f"{r['baseline_accuracy']:.3f}", f"{r['probe_accuracy']:.3f}"]
+                 + [f"{b['mean']:.3f}" for b in r["by_d"]])
         row = f"| {label} | " + " | ".join(cells) + " | > 100,000 |"
         assert row in readme, row
-        full = f"{r['baseline_accuracy']:.3f} ± {r['baseline_std']:.3f} | {r['threshold']:.3f} | {r['probe_accuracy']:.3f}"
+        full = (f"{r['baseline_accuracy']:.3f} ± {r['baseline_std']:.3f} | {r['threshold']:.3f} | "
+                f"{r['probe_accuracy']:.3f}")
         assert full in bench, full
         for b in r["by_d"]:
             assert f"{b['mean']:.3f} ± {b['std']:.3f}" in bench
@@ -249,8 +252,8 @@ WORD = {"a lower": "lower", "b lower": "higher", "not shown": "not shown"}
 
 
 def test_the_pairing_rows_recompute_from_their_series_by_the_ratio():
-    """The rows for the recorded pairings (docs/results.md): every figure from the records, every verdict from one bootstrap of the
-    ratio d90 pre-trained / from scratch (the Series page's and Learn's own rule)."""
+    """The rows for the recorded pairings (docs/results.md): every figure from the records, every verdict from one
+    bootstrap of the ratio d90 pre-trained / from scratch (the Series page's and Learn's own rule)."""
     from idim_core import series
 
     readme = README  # docs/results.md

@@ -178,7 +178,8 @@ def test_light_modules_do_not_import_torch():
     import sys
 
     code = ("import sys, idim_core.store, idim_core.runner, idim_core.models, idim_core.tasks, idim_core.worker;"
-            "import idim_core.runconfig, idim_core.results, idim_core.d90, idim_core.demo, idim_core.common, idim_core.search;"
+            "import idim_core.runconfig, idim_core.results, idim_core.d90, idim_core.demo, idim_core.common, "
+            "idim_core.search;"
             "import idim_core.methods, idim_core.executors, idim_core.names;"
             "from idim_core.ui import estimates, figures, forms, views, workers;"
             "from idim_core.runconfig import make_config, preflight; preflight(make_config());"
@@ -236,7 +237,8 @@ LONG = "x" * 5000
     (["bench", "step", "--threads", "-1"], "--threads must be a whole number from 1"),
     (["bench", "step", "--pairs", "-1"], "--pairs must be a whole number from 1"),
     (["bench", "sweep", "--seeds", "0"], "--seeds must be a whole number from 1"),
-    (["run", "--model", "mlp", "--task", "digits", "--lr-full", "1e308"], "--lr-full must be a positive number up to 1e+30"),
+    (["run", "--model", "mlp", "--task", "digits", "--lr-full", "1e308"],
+     "--lr-full must be a positive number up to 1e+30"),
     (["run", "--model", "minilm-l1", "--task", "mr", "--method", "lora", "--lora-layers", "1000", "--queue"],
      "more than minilm-l1's 1 transformer layers"),
     (["run", "--model", "minilm-l1", "--task", "mr", "--method", "unilora", "--ranks", "1000000000000", "--queue"],

@@ -285,7 +285,8 @@ def test_interval_holds_its_estimate_and_holds_still_across_bootstrap_seeds():
     """The adaptive bootstrap: ends within 5 % across seeds 0-9 on a sparse, 3-seed run; the estimate inside."""
     rows = {10: [0.30, 0.35, 0.28], 100: [0.55, 0.62, 0.50], 1000: [0.80, 0.71, 0.76], 10000: [0.86, 0.84, 0.85]}
     base = [{"accuracy": a, "status": "done"} for a in (0.88, 0.90, 0.87)]
-    subs = [{"d": d, "seed": s, "accuracy": a, "status": "done"} for d, accs in rows.items() for s, a in enumerate(accs)]
+    subs = [{"d": d, "seed": s, "accuracy": a, "status": "done"}
+            for d, accs in rows.items() for s, a in enumerate(accs)]
     est = d90.estimate(subs, [b["accuracy"] for b in base], chance=0.5, n_test=500)
     assert est["d90_status"] == "found"
     cis = [d90.interval(base, subs, 0.5, 500, None, list(rows), est["d90_interpolated"], seed=s)[0]

@@ -88,7 +88,9 @@ def test_cli_run_on_local_model_and_glue_pairs(home, glue_dir, tiny_model_dir):
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["status"] == "done" and len(res["points"]) == 2
-    assert res["D"] == sum([30522 * 32 + 128 * 32 + 2 * 32 + 2 * 32]) + 2 * (4 * (32 * 32 + 32) + 4 * 32 + 32 * 64 + 64 + 64 * 32 + 32) + (32 * 32 + 32) + (32 * 2 + 2)
+    assert res["D"] == (sum([30522 * 32 + 128 * 32 + 2 * 32 + 2 * 32])
+                        + 2 * (4 * (32 * 32 + 32) + 4 * 32 + 32 * 64 + 64 + 64 * 32 + 32)
+                        + (32 * 32 + 32) + (32 * 2 + 2))
 
 
 def test_local_dir_that_is_not_a_model(home, tmp_path):
@@ -105,7 +107,8 @@ def test_csv_task_with_pairs_and_string_labels(home, tmp_path, tiny_model_dir):
                 "--label-column", "y", "--dims", "20", "--max-train", "40", "--epochs", "1", "--json", home=home)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["points"][0]["d"] == 20
-    bad = run_cli("run", "--model", tiny_model_dir, "--task", f"csv:{p}", "--label-column", "nope", "--dims", "20", home=home)
+    bad = run_cli("run", "--model", tiny_model_dir, "--task", f"csv:{p}", "--label-column", "nope", "--dims", "20",
+                  home=home)
     assert bad.returncode == 2 and "'nope'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 

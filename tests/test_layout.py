@@ -161,5 +161,5 @@ def test_the_d90_search_is_pure():
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
-            assert not node.__dict__.get("level") and not any(n.split(".")[0] in ("torch", "idim_core") for n in names), \
-                ast.unparse(node)
+            assert not node.__dict__.get("level") and not any(n.split(".")[0] in ("torch", "idim_core")
+                                                              for n in names), ast.unparse(node)

@@ -182,7 +182,8 @@ def test_full_disk_is_a_clear_message_and_keeps_what_was_stored(home):
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("idim: error:") and "disk is full" in last and "Traceback" not in r.stderr
     again = json.loads(run_cli("show", kept["run_id"], "--json", home=home).stdout)
-    assert untimed(again["points"]) == untimed(kept["points"]) and again["baseline_accuracy"] == kept["baseline_accuracy"]
+    assert (untimed(again["points"]) == untimed(kept["points"])
+            and again["baseline_accuracy"] == kept["baseline_accuracy"])
 
 
 def test_a_run_whose_data_is_gone_before_it_starts_says_so(home, tmp_path):
@@ -255,7 +256,8 @@ def test_worker_preloads_the_default_model_and_reuses_it(home):
     entry = lookup(home, runconfig.make_config(), "cpu")
     assert entry["model"] == "minilm-l6" and entry["seconds_per_step"] > 0
     factor = estimates.calibration_factor(entry)
-    assert factor == pytest.approx(entry["seconds_per_step"] / estimates.seconds_per_step(runconfig.make_config(), "cpu"))
+    assert factor == pytest.approx(entry["seconds_per_step"]
+                                   / estimates.seconds_per_step(runconfig.make_config(), "cpu"))
     store = Store(home)
     cfg = runconfig.make_config()
     guess = estimates.estimate(store, cfg, "cpu")

@@ -1,5 +1,6 @@
-"""The parameter-efficient methods (lora, vera, bitfit, head; the peft ones added later in test_registry.py): exact trainable counts, theta0
-untouched outside what trains, the shared baseline, p90 on the parameter axis, and bad input."""
+"""The parameter-efficient methods (lora, vera, bitfit, head; the peft ones added later in test_registry.py): exact
+trainable counts, theta0 untouched outside what trains, the shared baseline, p90 on the parameter axis, and bad
+input."""
 import json
 
 import pytest
@@ -47,7 +48,8 @@ def test_vera_and_bitfit_and_head_counts_come_from_the_module(lm_prep):
     biases = sum(p.numel() for n, p in lm_prep.module.named_parameters() if n.endswith(".bias"))
     assert bitfit.trainable == _requires_grad(bitfit.model) == biases + 384 * 2  # the head's bias is a bias
     assert head.lr == methods.get("head").LR
-    assert methods.get("bitfit").build(lm_prep, make_config(method="bitfit", lr_adapter=0.5), 0, 0, "fastfood").lr == 0.5
+    assert methods.get("bitfit").build(lm_prep, make_config(method="bitfit", lr_adapter=0.5), 0, 0,
+                                       "fastfood").lr == 0.5
 
 
 def test_lora_on_a_classic_net_adapts_every_linear_layer_but_the_head(mlp_prep):

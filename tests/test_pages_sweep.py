@@ -125,7 +125,8 @@ def check_view(at: AppTest, present: bool) -> None:
         for a in lay.get("annotations", []):
             assert a["font"]["size"] >= 20, a
         for tr in spec["data"]:
-            if tr["type"] == "scatter" and "lines" in tr.get("mode", "lines") and tr.get("x") and tr["x"][0] is not None:
+            if (tr["type"] == "scatter" and "lines" in tr.get("mode", "lines") and tr.get("x")
+                    and tr["x"][0] is not None):
                 assert tr.get("line", {}).get("width", 0) >= 4, tr.get("name")
             if tr["type"] == "scatter" and "markers" in tr.get("mode", ""):
                 assert tr["marker"]["size"] >= 12, tr.get("name")

@@ -48,7 +48,8 @@ def test_ray_agrees_with_local_and_only_the_owner_writes_the_store(tmp_path):
 def test_a_killed_ray_worker_is_retried_and_the_sweep_finishes(tmp_path):
     flag = tmp_path / "killed-once"
     r = run_cli("run", "--executor", "ray", "--model", "mlp", "--task", "digits", "--dims", "10,100", "--seeds", "1",
-                "--refine", "0", "--json", "--quiet", home=tmp_path / "h", timeout=300, env_extra={"IDIM_RAY_TEST_KILL_ONCE": str(flag)})
+                "--refine", "0", "--json", "--quiet", home=tmp_path / "h", timeout=300,
+                env_extra={"IDIM_RAY_TEST_KILL_ONCE": str(flag)})
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout)
     assert flag.exists()  # a worker process really died (os._exit) in its first trial

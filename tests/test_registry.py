@@ -216,7 +216,8 @@ def test_the_head_rate_is_in_the_json_and_lora_layers_is_refused_where_there_are
     assert res["lr_head"] == methods.get("head").LR == 3e-3 and res["config"]["lora_layers"] == 1
     bad = run_cli("run", "--model", "mlp", "--task", "digits", "--method", "lora", "--ranks", "1", "--lora-layers", "1",
                   "--quiet", home=home)
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "numbered transformer layers" in bad.stderr
+    assert (bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+            and "numbered transformer layers" in bad.stderr)
     said = run_cli("run", "--model", "minilm-l1", "--lr-head", "1e-3", "--quiet", home=home)
     assert said.returncode == 2 and "--lr-head is for" in said.stderr
     assert [r["run_id"] for r in json.loads(run_cli("ls", "--json", home=home).stdout)] == [res["run_id"]]

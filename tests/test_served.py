@@ -139,7 +139,8 @@ def test_served_mode_upload_works_and_names_files_by_their_upload_name(store, mo
     monkeypatch.setenv(serving.SERVED_ENV, "1")
     at = app({"model": "minilm-l1", "task": "csv:", "dims": "10,100"})
     assert not any("names a file" in w.value for w in at.warning)  # a bare task=csv: opens the upload box
-    at.file_uploader(key=E("task_upload")).set_value(("my reviews.csv", csv_bytes(review_rows(), ";"), "text/csv")).run()
+    at.file_uploader(key=E("task_upload")).set_value(
+        ("my reviews.csv", csv_bytes(review_rows(), ";"), "text/csv")).run()
     assert not at.exception
     assert at.selectbox(key=E("csv_text")).value == "review" and at.selectbox(key=E("csv_label")).value == "label"
     at.button(key=E("button", "start")).click().run()

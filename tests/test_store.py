@@ -15,7 +15,8 @@ def test_round_trip(tmp_path):
     rid = s.create_run(cfg)
     assert check_run_id(rid) == rid
     t = s.start_trial(rid, "baseline", None, 0)
-    s.add_points(t, [{"step": 1, "loss": 0.7, "accuracy": None, "total": 4}, {"step": 2, "loss": 0.6, "accuracy": 0.55}])
+    s.add_points(t, [{"step": 1, "loss": 0.7, "accuracy": None, "total": 4},
+                     {"step": 2, "loss": 0.6, "accuracy": 0.55}])
     s.finish_trial(t, "done", accuracy=0.8, steps=2, seconds=1.5)
     t2 = s.start_trial(rid, "subspace", 10, 0)
     s.finish_trial(t2, "done", accuracy=0.75)
@@ -108,9 +109,12 @@ def test_older_store_is_migrated_keeping_its_runs(tmp_path):
                            status TEXT NOT NULL, config TEXT NOT NULL, device TEXT);
         CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, kind TEXT NOT NULL,
                              d INTEGER, seed INTEGER NOT NULL, status TEXT NOT NULL, accuracy REAL);
-        INSERT INTO runs VALUES ('0123456789ab', 1.0, 1.0, 'done', '{"model": "minilm-l6", "task": "mr", "method": "did", "projection": "fastfood"}', 'cpu');
-        INSERT INTO trials(run_id, kind, d, seed, status, accuracy) VALUES ('0123456789ab', 'baseline', NULL, 0, 'done', 0.8);
-        INSERT INTO trials(run_id, kind, d, seed, status, accuracy) VALUES ('0123456789ab', 'subspace', 100, 0, 'done', 0.75);
+        INSERT INTO runs VALUES ('0123456789ab', 1.0, 1.0, 'done',
+            '{"model": "minilm-l6", "task": "mr", "method": "did", "projection": "fastfood"}', 'cpu');
+        INSERT INTO trials(run_id, kind, d, seed, status, accuracy)
+            VALUES ('0123456789ab', 'baseline', NULL, 0, 'done', 0.8);
+        INSERT INTO trials(run_id, kind, d, seed, status, accuracy)
+            VALUES ('0123456789ab', 'subspace', 100, 0, 'done', 0.75);
     """)
     c.close()
     s = Store(tmp_path)
@@ -185,7 +189,8 @@ def test_a_config_that_does_not_parse_reads_as_a_failed_run(tmp_path):
     s = Store(tmp_path)
     good = s.create_run({"model": "m", "task": "t", "method": "did", "projection": "fastfood"})
     with s._tx() as c:
-        c.execute("INSERT INTO runs(id, created, updated, status, config) VALUES ('aaaaaaaaaaaa', 1, 1, 'queued', 'nope')")
+        c.execute("INSERT INTO runs(id, created, updated, status, config) "
+                  "VALUES ('aaaaaaaaaaaa', 1, 1, 'queued', 'nope')")
     runs = {r["id"]: r for r in s.list_runs()}
     assert runs[good]["status"] == "queued"
     bad = runs["aaaaaaaaaaaa"]

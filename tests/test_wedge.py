@@ -35,7 +35,8 @@ def _worker(home, *args, timeout=240, env_extra=None, **kw):
 def _bad_json_run(store: Store, run_id: str = "0123456789ab") -> str:
     now = time.time()
     with store._tx() as c:
-        c.execute("INSERT INTO runs(id, created, updated, status, config) VALUES (?,?,?,'queued','{\"model\": \"mlp\",')",
+        c.execute("INSERT INTO runs(id, created, updated, status, config) "
+                  "VALUES (?,?,?,'queued','{\"model\": \"mlp\",')",
                   (run_id, now - 10, now - 10))
     return run_id
 
