@@ -403,19 +403,17 @@ def pretraining_section(rec: dict | None, widths: dict | None) -> None:
                 "linear probe on the frozen start (the readout): where the probe alone clears the threshold, d90 "
                 "counts directions beyond the readout, and a pairing whose target labels are a function of the "
                 "source's labels cannot tell the two apart.")
-    shown = False
-    for nm in series_mod.PAIRINGS:
-        r = series_mod.recorded(nm)
-        if r is None:
-            continue
-        shown = True
+    recs = [r for r in map(series_mod.recorded, series_mod.PAIRINGS) if r is not None]
+    if not recs and series_mod.recorded() is not None:  # another copy's records: the first one
+        recs = [series_mod.recorded()]
+    for r in recs:
         out = r["series"]
         lines = series_mod.findings(r, name=plain_task)
         st.markdown(f"**{lines[0]}** ({out['model']}, {out['entries'][0].get('seeds') or '?'} seeds):\n\n"
                     + "\n".join(f"- {line}" for line in lines[1:]))
         chart(figures.series_figure(out), K("chart", "series", out["series"]), present)
         st.code(r["command"], language="bash")
-    if not shown:
+    if not recs:
         st.info("The recorded pairings are missing from this copy (assets/recorded/series/).")
     st.caption("What it cannot show: these are nets of 200k parameters pre-trained for seconds on a few thousand "
                "digits, not language models pre-trained on a corpus. A language model tried the same way on a CPU "
