@@ -1,4 +1,6 @@
+import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +39,33 @@ def run_cli(*args, home=None, timeout=600, env_extra=None):
                           text=True, timeout=timeout, env=env, cwd=ROOT)
 
 
+def cli_in_process(*args, home=None):
+    """The `idim` entry point called in this process (no interpreter to start): for the many refusal and parsing
+    cases of the fast tier.  Returns what ``run_cli`` does: returncode, stdout and stderr."""
+    import contextlib
+    import io
+
+    from idim_core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = os.environ.get("IDIM_HOME")
+    if home is not None:
+        os.environ["IDIM_HOME"] = str(home)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as e:  # argparse's own refusals
+                code = e.code if isinstance(e.code, int) else 2
+    finally:
+        if home is not None:
+            if old is None:
+                os.environ.pop("IDIM_HOME", None)
+            else:
+                os.environ["IDIM_HOME"] = old
+    return subprocess.CompletedProcess(["idim", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
 TIMING = ("seconds", "peak_mb")  # measured per trial: not determined by the seed
 
 
@@ -57,3 +86,33 @@ def _streamlit_error_details():
     st = _sys.modules.get("streamlit")
     if st is not None and before is not None and st.get_option("client.showErrorDetails") != before:
         st.set_option("client.showErrorDetails", before)
+
+
+# Test tiers (`bash scripts/test.sh -m unit` runs the fast one).  A test may say its tier with a marker; one that
+# does not is placed by what it starts: a browser, an app render, another process or real training, else unit.
+TIERS = ("unit", "integration", "app", "browser")
+_STARTS_APP = re.compile(r"\bAppTest\b|\bapp\(|render_page\(")
+_STARTS_PROCESS = re.compile(r"\brun_cli\(|\bsubprocess\b|\bPopen\(|\bRunner\(|\bworker\b|\brun_trial\(|\bsweep\(|"
+                             r"\bserve\(|\bchromium\b")
+
+
+def _tier_of(item) -> str:
+    if item.fspath.basename == "test_browser.py":
+        return "browser"
+    if item.get_closest_marker("slow"):
+        return "integration"
+    try:
+        src = inspect.getsource(item.function)
+    except (OSError, TypeError):
+        return "integration"
+    if "app" in getattr(item, "fixturenames", ()) or _STARTS_APP.search(src):
+        return "app"
+    if _STARTS_PROCESS.search(src):
+        return "integration"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not any(item.get_closest_marker(t) for t in TIERS):
+            item.add_marker(getattr(pytest.mark, _tier_of(item)))
