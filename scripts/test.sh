@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-# The test extra (pytest, Playwright, Ray, MkDocs for tests/test_docs.py): the app does not need it, so
+# The test extra (pytest, Playwright, Ray, MkDocs for tests/test_docs.py, ruff for .ci/run): the app does not need it, so
 # setup.sh leaves it out.
-if ! python -c "import pytest, playwright, ray, mkdocs, material" 2>/dev/null; then
-  echo "[test] the test extra: pytest, Playwright, Ray, MkDocs (about a minute on a fresh machine)"
+if ! python -c "import pytest, playwright, ray, mkdocs, material, ruff" 2>/dev/null; then
+  echo "[test] the test extra: pytest, Playwright, Ray, MkDocs, ruff (about a minute on a fresh machine)"
   python -m pip install -q -e ".[test]"
 fi
 # Chromium for the browser tests (tests/test_browser.py): Debian's package, installed
