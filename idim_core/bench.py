@@ -18,7 +18,6 @@ import time
 
 from .common import peak_rss_mib, reset_peak_rss
 
-
 # more than this share of the CPU time the machine wanted taken by the hypervisor: not a quiet machine's figures
 # (they move by about that share, and the targets judged on them are 5-10 % apart)
 QUIET_STEAL = 0.05
@@ -114,7 +113,6 @@ def _setup(model: str, batch: int, seq: int, device: str, threads: int | None):
 def _make_steppers(module, inputs, labels, method, projection, dim, kinds=("full", "subspace")):
     import copy
 
-    import torch
     import torch.nn.functional as F
 
     from .subspace import FlatParams, SubspaceModel
@@ -187,7 +185,8 @@ def step_bench(model="minilm-l6", method="said", projection="fastfood", dim=1000
     }
     if memory:
         for kind in ("full", "subspace"):
-            out[f"{kind}_peak_mib"] = _peak_in_subprocess(kind, model, method, projection, dim, batch, seq, device, threads)
+            out[f"{kind}_peak_mib"] = _peak_in_subprocess(kind, model, method, projection, dim, batch, seq, device,
+                                                          threads)
     return out
 
 
@@ -196,7 +195,8 @@ def _peak_in_subprocess(kind, model, method, projection, dim, batch, seq, device
             str(batch), str(seq), device, str(threads or 0)]
     r = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ))
     if r.returncode != 0:
-        raise RuntimeError(f"memory probe failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode
+        raise RuntimeError(f"memory probe failed: {last}")
     return json.loads(r.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
@@ -277,10 +277,10 @@ def sweep_bench(home=None, load: int = 0, **overrides) -> dict:
 def _sweep_bench(home, load: int, **overrides) -> dict:
     import tempfile
 
-    from .store import Store
     from .results import result
     from .runconfig import make_config
     from .runner import Runner
+    from .store import Store
 
     tmp = None
     if home is None:

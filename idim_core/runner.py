@@ -12,7 +12,6 @@ can be resumed.
 from __future__ import annotations
 
 import math
-
 import statistics
 import threading
 from typing import Callable
@@ -21,8 +20,16 @@ from .d90 import describe
 from .errors import UserError
 from .executors import TrialLost, TrialSpec
 from .results import result
-from .runconfig import (RunConfig, check_data_unchanged, check_dims_fit, probe_key, searches_rate, shareable,
-                        shared_baseline, wants_probe)
+from .runconfig import (
+    RunConfig,
+    check_data_unchanged,
+    check_dims_fit,
+    probe_key,
+    searches_rate,
+    shareable,
+    shared_baseline,
+    wants_probe,
+)
 from .search import adaptive_search, mean_of, parallel_search, refine_grid, val_of
 from .store import UNREADABLE, LostRun, Store, TakenOver, owner_id, unreadable_error
 
@@ -338,7 +345,8 @@ class Runner:
         bases = self._trials([TrialSpec("baseline", None, s) for s in seeds])  # the baseline has seeds too
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:
-            raise UserError(f"full fine-tuning diverged ({bases[0].get('error') or 'non-finite loss'}); lower --lr-full")
+            why = bases[0].get("error") or "non-finite loss"
+            raise UserError(f"full fine-tuning diverged ({why}); lower --lr-full")
         self._trials([TrialSpec("subspace", first, 0)])  # the first point, one trial after the ruler
         if wants_probe(cfg):
             # the reference a pretrained model's frozen features already reach: a linear probe (head only)

@@ -7,10 +7,9 @@ import time
 
 from .. import executors
 from ..errors import UserError
-from ..store import FINAL
 from ..runconfig import RunConfig, is_auto
+from ..store import FINAL
 from .workers import detect_device
-
 
 # A subspace step costs about this much more than a full fine-tuning step (bench/RESULTS.md:
 # 1.09-1.12 for Fastfood on minilm-l6 in idim's torch code); for the classic nets, whose own steps are
@@ -193,7 +192,8 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True, fact
     # the baseline and the probe, once per seed (both reused from an earlier run when baseline=False)
     fixed = work * per * seeds * (attempts(cfg, "baseline") + (PROBE_COST * attempts(cfg, "probe")
                                                                if wants_probe(cfg) else 0)) if baseline else 0.0
-    train = fixed + planned_trials(cfg) * work_sub * per * (step_ratio(cfg, device) if sub else 1.0) * attempts(cfg, "subspace")
+    train = fixed + (planned_trials(cfg) * work_sub * per * (step_ratio(cfg, device) if sub else 1.0)
+                     * attempts(cfg, "subspace"))
     n = slots_of(cfg, device)
     if n > 1 and slot_factor:  # one-thread trials side by side, at the one-thread speed measured here
         return load_seconds(cfg) + PROCESS_START + train * slot_factor / n
@@ -230,12 +230,14 @@ def measured_speed(store, cfg: dict, device: str = "cpu") -> dict | None:
     seen = set()
     for run in store.list_runs(limit=MEASURED_RUNS):
         rc = run["config"]
-        if (rc.get("recorded") or rc.get("model") != cfg.get("model") or (rc.get("executor") or executors.DEFAULT) != executors.DEFAULT
+        if (rc.get("recorded") or rc.get("model") != cfg.get("model")
+                or (rc.get("executor") or executors.DEFAULT) != executors.DEFAULT
                 or (run.get("device") or "").split(" ")[0] != dev):
             continue
         bucket = same_task if rc.get("task") == cfg.get("task") else same_model
         for t in store.trials(run["id"]):
-            if t["status"] != "done" or not t.get("seconds") or not t.get("steps") or t["kind"] not in ("baseline", "subspace"):
+            if (t["status"] != "done" or not t.get("seconds") or not t.get("steps")
+                    or t["kind"] not in ("baseline", "subspace")):
                 continue
             # a trial beside others in worker processes took longer, by n / parallel_speedup(n)
             n = int((run.get("summary") or {}).get("slots") or 1)
