@@ -2,6 +2,7 @@
 NAME.md (its command, wall time, table and findings, every verdict from the bootstrap of the ratio of two d90).
 
     IDIM_HOME=/path/to/store python scripts/export_series.py NAME SERIES_ID "idim series ..." WALL_S "TITLE"
+    python scripts/export_series.py --docs   # the recorded pairings' block in docs/results.md and how-to/series.md
 """
 from __future__ import annotations
 
@@ -57,7 +58,40 @@ def markdown(rec: dict, wall_s: int, title: str) -> str:
         *[f"- {x}" for x in lines], ""])
 
 
+START, END = "<!-- recorded pairings: scripts/export_series.py --docs -->", "<!-- end of the recorded pairings -->"
+DOCS = [ROOT / "docs" / "results.md", ROOT / "docs" / "how-to" / "series.md"]
+
+
+def docs_block() -> str:
+    """Each recorded pairing (series.PAIRINGS): its record, command and findings, word for word."""
+    from idim_core import series
+
+    parts = [START, ""]
+    for name in series.PAIRINGS:
+        rec = series.recorded(name)
+        if rec is None:
+            continue
+        parts += [f"`assets/recorded/series/{name}.md`:", "", f"    {rec['command']}", "",
+                  *[f"- {x}" for x in series.findings(rec)], ""]
+    return "\n".join(parts + [END])
+
+
+def write_docs() -> None:
+    block = docs_block()
+    for p in DOCS:
+        text = p.read_text(encoding="utf-8")
+        if START not in text:
+            raise SystemExit(f"{p}: no {START} line to fill")
+        head, rest = text.split(START, 1)
+        tail = rest.split(END, 1)[1] if END in rest else rest
+        p.write_text(head + block + tail, encoding="utf-8")
+        print(f"filled {p}")
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--docs"]:
+        write_docs()
+        return 0
     from idim_core import series
     from idim_core.store import Store, default_home
 
