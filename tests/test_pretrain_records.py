@@ -94,3 +94,23 @@ def test_learn_states_each_pairing_and_its_verdicts(home, monkeypatch):
     for rec in _records().values():
         for line in series.findings(rec, name=plain_task):
             assert line in words, line
+
+
+def test_the_series_page_draws_a_recorded_pairing_with_its_readout(home, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from idim_core.ui.text import plain_task
+
+    monkeypatch.setenv("IDIM_NO_AUTOSTART_WORKER", "1")
+    name = series.PAIRINGS[0]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("pages/series.py")
+    at.query_params["series"] = "recorded:" + name
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    words = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    rec = series.recorded(name)
+    for line in series.verdict(rec["series"], series.recorded_results(rec), name=plain_task):
+        assert line in words, line
+    assert "readout control" in words and "target_from_source_labels" in words
