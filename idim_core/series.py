@@ -447,6 +447,10 @@ def verdict(out: dict, results: dict | None = None, name=str) -> list[str]:
         if scratch is None:
             continue
         at = f" (width {w})" if w else ""
+        if scratch.get("probe_clears") is not None:  # the readout of the random start, the reference of every source
+            lines.append(f"from scratch{at}: the linear probe on the random start "
+                         + ("already clears" if scratch["probe_clears"] else "stays below")
+                         + f" the threshold ({scratch['probe_accuracy']:.3f} against {scratch['threshold']:.3f})")
         for src in out["sources"]:
             mine = [e for e in rows if e["pretrain"] == src and e["pretrain_epochs"]]
             if not mine:

@@ -71,8 +71,10 @@ def test_the_lesson_and_its_plan_tell_the_recorded_pairings():
     said = lesson.takeaway(step)
     for name in series.PAIRINGS:
         rec = series.recorded(name)
-        first = series.verdict(rec["series"], series.recorded_results(rec), name=plain_task)[0]
-        assert first in said, first
+        lines = series.verdict(rec["series"], series.recorded_results(rec), name=plain_task)
+        told = lesson.lesson_lines(lines)
+        assert len(told) == 2 and all(x in said for x in told), told
+        assert told[0].startswith(plain_task(rec["series"]["sources"][0]))
     plan = (ROOT / "docs" / "tutorials" / "class-in-45-minutes.md").read_text(encoding="utf-8")
     assert said in plan
     out = subprocess.run([sys.executable, "scripts/gen_lesson_plan.py", "--check"], cwd=ROOT, capture_output=True,

@@ -134,6 +134,13 @@ def _d90(res: dict) -> str:
     return d90_text(res)
 
 
+def lesson_lines(lines: list[str]) -> list[str]:
+    """Of a recorded pairing's verdict lines: its first source's ratio verdict and the probe on its start."""
+    ratio = [x for x in lines if "ratio after / from scratch" in x or "no comparison" in x]
+    probe = [x for x in lines if "frozen pre-trained start" in x]
+    return ratio[:1] + probe[:1]
+
+
 def takeaway(step: Step) -> str:
     """The step's one sentence of result, worded from the records now."""
     k = step.key
@@ -193,7 +200,7 @@ def takeaway(step: Step) -> str:
             rec = series_mod.recorded(nm)
             if rec:
                 lines = series_mod.verdict(rec["series"], series_mod.recorded_results(rec), name=plain_task)
-                parts += [x for x in lines if "probe" in x or "from scratch" in x and "estimates" not in x][:2]
+                parts += lesson_lines(lines)
         return "; ".join(parts) + "." if parts else "No recorded series in this copy."
     if k == "claims":
         from ..claims import all_verdicts
