@@ -24,16 +24,19 @@ if not present:  # the presenter view opens on the chart
     st.title("Pre-training series")
 present = presenter_switch(K("toggle", "present"))
 if not present:
-    st.caption("Aghajanyan et al. (2021): pre-training lowers the intrinsic dimension of the tasks that follow. "
-           "Each point is an ordinary run (its own full-training baseline from its own starting state); the "
-           "shuffled-label control has the same images and amount of training, nothing transferable.")
+    st.caption("Aghajanyan et al. (2021) found that pre-training lowers the intrinsic dimension of the tasks that "
+               "follow. Each point is an ordinary run (its own full-training baseline from its own starting state; "
+               "each seed its own pre-training). Two controls: the shuffled-label source (the same images and "
+               "training, nothing transferable; it counts only where it fits its labels) and a linear probe on "
+               "each run's frozen start (the readout). What a series shows is read from the ratio of two d90.")
 
 # digits 0-4 -> 5-9: the target's labels are not a function of the source's (a recorded pairing)
 PRESET = {"model": "mlp", "task": "mnist5k:5-9@b", "source": "mnist5k:0-4@a", "amounts": "0,10", "seeds": 1,
           "dims": "auto"}
 
 RECORDED = "recorded:"  # a recorded series (assets/recorded/series/), shown without importing its runs
-recorded_names = sorted(p.stem for p in series_mod.RECORDED_SERIES.glob("*.json")) \
+recorded_names = sorted((p.stem for p in series_mod.RECORDED_SERIES.glob("*.json")),  # the pairings first
+                        key=lambda n: (n not in series_mod.PAIRINGS, n)) \
     if series_mod.RECORDED_SERIES.is_dir() else []
 
 with st.expander("Start a series", expanded=not series_mod.list_series(store) and not present):
