@@ -499,7 +499,7 @@ def verdict(out: dict, results: dict | None = None, name=str) -> list[str]:
 
 # The recorded pairings of issue 49 (per-seed pre-training, each source at its own rate, z's rate searched, the
 # readout control), in the order Learn, the lesson and docs/results.md tell them.
-PAIRINGS = ("pretrain-digits-to-ge5", "pretrain-rotation-to-digits", "pretrain-0-4-to-5-9")
+PAIRINGS = ("pretrain-digits-to-ge5", "pretrain-rotation-to-digits", "pretrain-0-4-to-5-9", "pretrain-0-4-to-5-9-30")
 
 
 def pairing_sentence(out: dict, name=str) -> str:

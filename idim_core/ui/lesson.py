@@ -237,7 +237,7 @@ def figure(step: Step, height: int = 560):
     if kind == "series":
         from .. import series as series_mod
 
-        rec = series_mod.recorded(series_mod.PAIRINGS[-1]) or series_mod.recorded()  # digits 0-4 -> 5-9
+        rec = series_mod.recorded("pretrain-0-4-to-5-9") or series_mod.recorded()  # digits 0-4 -> 5-9
         return figures.series_figure(rec["series"], height=height) if rec else None
     if kind == "claims":
         runs = results_of(step)
