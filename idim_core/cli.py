@@ -435,41 +435,11 @@ def cmd_worker(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    import contextlib
-
     from . import bench
-    from .runconfig import MAX_TEXT, check_device, check_device_name
 
-    if args.model and len(args.model) > MAX_TEXT:
-        raise UserError(f"--model is {len(args.model):,} characters long; the limit is {MAX_TEXT:,}")
-    args.device = check_device_name(args.device)
-    check_device(args.device)
-    for flag, v, lo, hi in (("--batch", args.batch, 1, 4096), ("--seq", args.seq, 1, 4096),
-                            ("--pairs", args.pairs, 1, 1000), ("--threads", args.threads, 1, 1024),
-                            ("--seeds", args.seeds, 1, 100), ("--dim", args.dim, 1, 10**9),
-                            ("--load", args.load, 0, 64)):
-        if v is not None and not lo <= v <= hi:
-            raise UserError(f"{flag} must be a whole number from {lo:,} to {hi:,}, got {v}")
+    _check_bench_args(args)
     if args.what == "step":
-        out = bench.step_bench(args.model or "minilm-l6", args.method, args.projection, args.dim, args.batch, args.seq,
-                               args.pairs, device=args.device, threads=args.threads, memory=not args.no_memory)
-        if args.json:
-            print(json.dumps(out))
-        else:
-            print(f"{out['model']} {out['method']} {out['projection']} d={out['dim']:,} "
-                  f"batch {out['batch']}x{out['seq']} on {out['device']} ({out['threads']} threads), "
-                  f"{out['pairs']} interleaved pairs")
-            print(f"  full fine-tuning step   {out['full_step_s']:.3f} s (median)")
-            print(f"  subspace step           {out['subspace_step_s']:.3f} s (median)")
-            print(f"  ratio (median of pairs) {out['ratio']:.2f}; {out['ratio_verdict']}")
-            if out["projection"] == "fastfood":
-                print(f"  Fastfood's passes: {out['fastfood_native']['why']}")
-            print(f"  the machine: {bench.steal_words(out['steal_share'])}")
-            if "full_peak_mib" in out:
-                print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, "
-                      f"subspace {out['subspace_peak_mib']:.0f} MiB "
-                      f"(ratio {out['subspace_peak_mib'] / out['full_peak_mib']:.2f})")
-        return 0
+        return _bench_step(args, bench)
     from .runconfig import preset
 
     overrides = preset(args.preset)
@@ -484,53 +454,117 @@ def cmd_bench(args) -> int:
     if args.claims_facts:
         overrides["claims_facts"] = True
     if args.executor != executors.DEFAULT:  # both executors in one command, the default first, the same sweep
-        a, b = executors.DEFAULT, args.executor
-        with contextlib.redirect_stdout(sys.stderr):
-            first = bench.sweep_bench(load=args.load, **overrides)
-            other = bench.sweep_bench(load=args.load, **overrides, executor=b)
-        pts = lambda o: [(t["d"], t["seed"], t["accuracy"]) for t in sorted(  # noqa: E731
-            o["trials"], key=lambda t: (t["kind"], t["d"] or 0, t["seed"]))]
-        out = {f"{a}_wall_s": first["wall_s"], f"{b}_wall_s": other["wall_s"],
-               "ratio": other["wall_s"] / first["wall_s"], "same_accuracies": pts(first) == pts(other),
-               a: first, b: other}
-        if args.json:
-            print(json.dumps(out))
-        else:
-            print(f"sweep on {first['config']['task']}: {a} {first['wall_s']:.1f} s, {b} {other['wall_s']:.1f} s "
-                  f"(ratio {b} / {a} {out['ratio']:.2f}); same accuracies: {out['same_accuracies']}")
-        return 0
+        return _bench_two_executors(args, bench, overrides)
     out = bench.sweep_bench(load=args.load, **overrides)
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"default sweep: {out['wall_s']:.0f} s wall, "
-              f"first point after {out['first_point_s'] or float('nan'):.0f} s, "
-              f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
-        lo, hi = out["estimate_range_s"]
-        print(f"estimate before it: {out['estimate_s']:.0f} s, shown as {lo:.0f} - {hi:.0f} s "
-              f"({out['estimate_error']:+.0%} of the wall time; calibration "
-              f"{out['calibration']['seconds_per_step']:.3f} s per full step); the length Live showed swung at most "
-              f"{out['estimate_swings']:.2f}x in the first minute" + (f"; {out['load']} busy processes beside it"
-                                                                       if out["load"] else ""))
-        print(f"the machine: {bench.steal_words(out['steal_share'])}")
-        for t in out["trials"]:
-            print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, "
-                  f"accuracy {t['accuracy']}")
-        b = out["breakdown"]
-        print("where the time went (s): " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f}" for k, v in b.items()
-                                                     if k.endswith("_s") and v is not None))
+        _print_sweep_bench(out, bench)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, PRESETS, cli_fields, field_help
+def _check_bench_args(args) -> None:
+    """`idim bench`'s values in range, its device known (args.device normalised in place)."""
+    from .runconfig import MAX_TEXT, check_device, check_device_name
 
+    if args.model and len(args.model) > MAX_TEXT:
+        raise UserError(f"--model is {len(args.model):,} characters long; the limit is {MAX_TEXT:,}")
+    args.device = check_device_name(args.device)
+    check_device(args.device)
+    for flag, v, lo, hi in (("--batch", args.batch, 1, 4096), ("--seq", args.seq, 1, 4096),
+                            ("--pairs", args.pairs, 1, 1000), ("--threads", args.threads, 1, 1024),
+                            ("--seeds", args.seeds, 1, 100), ("--dim", args.dim, 1, 10**9),
+                            ("--load", args.load, 0, 64)):
+        if v is not None and not lo <= v <= hi:
+            raise UserError(f"{flag} must be a whole number from {lo:,} to {hi:,}, got {v}")
+
+
+def _bench_step(args, bench) -> int:
+    """`idim bench step`: full vs subspace step time (and memory)."""
+    out = bench.step_bench(args.model or "minilm-l6", args.method, args.projection, args.dim, args.batch, args.seq,
+                           args.pairs, device=args.device, threads=args.threads, memory=not args.no_memory)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{out['model']} {out['method']} {out['projection']} d={out['dim']:,} "
+          f"batch {out['batch']}x{out['seq']} on {out['device']} ({out['threads']} threads), "
+          f"{out['pairs']} interleaved pairs")
+    print(f"  full fine-tuning step   {out['full_step_s']:.3f} s (median)")
+    print(f"  subspace step           {out['subspace_step_s']:.3f} s (median)")
+    print(f"  ratio (median of pairs) {out['ratio']:.2f}; {out['ratio_verdict']}")
+    if out["projection"] == "fastfood":
+        print(f"  Fastfood's passes: {out['fastfood_native']['why']}")
+    print(f"  the machine: {bench.steal_words(out['steal_share'])}")
+    if "full_peak_mib" in out:
+        print(f"  peak memory: full {out['full_peak_mib']:.0f} MiB, "
+              f"subspace {out['subspace_peak_mib']:.0f} MiB "
+              f"(ratio {out['subspace_peak_mib'] / out['full_peak_mib']:.2f})")
+    return 0
+
+
+def _bench_two_executors(args, bench, overrides: dict) -> int:
+    """`idim bench sweep --executor X`: the same sweep on the default executor, then on X; both wall times."""
+    import contextlib
+
+    a, b = executors.DEFAULT, args.executor
+    with contextlib.redirect_stdout(sys.stderr):
+        first = bench.sweep_bench(load=args.load, **overrides)
+        other = bench.sweep_bench(load=args.load, **overrides, executor=b)
+    pts = lambda o: [(t["d"], t["seed"], t["accuracy"]) for t in sorted(  # noqa: E731
+        o["trials"], key=lambda t: (t["kind"], t["d"] or 0, t["seed"]))]
+    out = {f"{a}_wall_s": first["wall_s"], f"{b}_wall_s": other["wall_s"],
+           "ratio": other["wall_s"] / first["wall_s"], "same_accuracies": pts(first) == pts(other),
+           a: first, b: other}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"sweep on {first['config']['task']}: {a} {first['wall_s']:.1f} s, {b} {other['wall_s']:.1f} s "
+              f"(ratio {b} / {a} {out['ratio']:.2f}); same accuracies: {out['same_accuracies']}")
+    return 0
+
+
+def _print_sweep_bench(out: dict, bench) -> None:
+    """`idim bench sweep`'s result in words."""
+    print(f"default sweep: {out['wall_s']:.0f} s wall, "
+          f"first point after {out['first_point_s'] or float('nan'):.0f} s, "
+          f"baseline {out['baseline_accuracy']:.3f}, d90 {out['d90']}")
+    lo, hi = out["estimate_range_s"]
+    print(f"estimate before it: {out['estimate_s']:.0f} s, shown as {lo:.0f} - {hi:.0f} s "
+          f"({out['estimate_error']:+.0%} of the wall time; calibration "
+          f"{out['calibration']['seconds_per_step']:.3f} s per full step); the length Live showed swung at most "
+          f"{out['estimate_swings']:.2f}x in the first minute" + (f"; {out['load']} busy processes beside it"
+                                                                   if out["load"] else ""))
+    print(f"the machine: {bench.steal_words(out['steal_share'])}")
+    for t in out["trials"]:
+        print(f"  {t['kind']:9} d={t['d'] or '-':>6} seed {t['seed']}: {t['seconds']:.1f} s, "
+              f"accuracy {t['accuracy']}")
+    b = out["breakdown"]
+    print("where the time went (s): " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f}" for k, v in b.items()
+                                                 if k.endswith("_s") and v is not None))
+
+
+def build_parser() -> argparse.ArgumentParser:
     home = _Parser(add_help=False)
     home.add_argument("--home", default=argparse.SUPPRESS,
                       help="run store directory (default: $IDIM_HOME or a per-user data directory)")
     p = _Parser(prog="idim", description="Measure the intrinsic dimension of fine-tuning.", parents=[home])
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
     sub.required = True
+    # the commands in the order `idim --help` lists them
+    _add_run_parser(sub, home)
+    _add_run_id_parsers(sub, home)
+
+    from .series import add_parser as add_series
+
+    add_series(sub, home, {int: _INT, float: _FLOAT})
+    _add_list_parsers(sub, home)
+    _add_bench_parser(sub, home)
+    return p
+
+
+def _add_run_parser(sub, home) -> None:
+    """`idim run`: one flag per RunConfig field, then the command's own."""
+    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, PRESETS, cli_fields, field_help
 
     r = sub.add_parser("run", parents=[home],
                        help="run a sweep: full fine-tuning baseline, then subspace trials over d")
@@ -561,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.set_defaults(func=cmd_run)
 
+
+def _add_run_id_parsers(sub, home) -> None:
+    """The commands on one run: show, cancel, resume, export."""
     for name, fn, hlp in (("show", cmd_show, "show one run"),
                           ("cancel", cmd_cancel, "ask a run (or every run of a series id) to stop"),
                           ("resume", cmd_resume, "run the missing trials of an interrupted run"),
@@ -581,9 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("-o", "--output", help="file to write (default stdout)")
         s.set_defaults(func=fn)
 
-    from .series import add_parser as add_series
 
-    add_series(sub, home, {int: _INT, float: _FLOAT})
+def _add_list_parsers(sub, home) -> None:
+    """compare, methods, ls, models, tasks and worker."""
     s = sub.add_parser("compare", help="runs side by side on the trainable-parameter axis", parents=[home])
     s.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     s.add_argument("--json", action="store_true")
@@ -600,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=f"list the {name} catalogue", parents=[home])
         s.add_argument("--json", action="store_true")
         s.set_defaults(func=fn)
+    # `s` is now the tasks parser: its own arguments
     s.add_argument("name", nargs="?", help="one task (csv:PATH too): its statistics")
     s.add_argument("--max-length", type=_INT, default=64, help="tokens per example, for the truncated share")
     s.add_argument("--text-column", default="text")
@@ -609,6 +647,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--once", action="store_true", help="exit when the queue is empty")
     s.add_argument("--poll", type=_FLOAT, default=1.0, help=f"seconds between queue checks (at least {MIN_POLL:g})")
     s.set_defaults(func=cmd_worker)
+
+
+def _add_bench_parser(sub, home) -> None:
+    """`idim bench step|sweep`."""
+    from .runconfig import DEFAULTS, PRESETS
 
     b = sub.add_parser("bench", parents=[home], help="benchmarks: step (full vs subspace step time, memory), sweep")
     b.add_argument("what", choices=("step", "sweep"))
@@ -637,7 +680,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "quantised), as recorded runs measure them")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
