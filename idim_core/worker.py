@@ -104,8 +104,6 @@ class _Log:
 
 def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
     """Serve the store's queue.  ``once``: train what is queued now, then return (always returns)."""
-    from .runner import Runner
-
     if not poll > 0 or poll != poll:
         raise UserError(f"--poll must be a positive number of seconds, not {poll:g}")
     store = Store(home)
@@ -119,80 +117,98 @@ def main(home: str | None = None, once: bool = False, poll: float = 1.0) -> int:
     log = _Log(store.home)
     owner = owner_name()
     try:
-        problem = store.quick_check()
-        if problem:
-            try:
-                where = f"a copy was kept at {store.backup_copy()}"
-            except OSError as e:
-                where = f"no copy could be made ({e.strerror or e})"
-            raise UserError(f"the run store {store.path} failed SQLite's integrity check ({problem}); the worker "
-                            f"will not write to it, {where}: "
-                            "move the store aside (or restore a backup) and start again")
+        _refuse_damaged(store)
         identity = store.identity()
         log(f"idim worker {os.getpid()}: watching {store.path}")
         if not once and os.environ.get("IDIM_WORKER_WARM", "1") != "0" and _next(store) is None:
             _warm_default(store.home)
-        from .common import env_seconds
-
-        idle_limit = env_seconds("IDIM_WORKER_IDLE_S", 1800.0)
-        last_busy = time.monotonic()
-        skip: set[str] = set()  # runs this worker could neither start nor mark failed (a full disk)
-        tried: set[str] = set()  # --once: each run at most once
-        pause = poll
-        while True:
-            if not store.home.is_dir():  # the store was deleted: nothing left to serve
-                log(f"idim worker: {store.home} is gone; exiting")
-                return 0
-            if store.identity() != identity:  # deleted (and maybe made anew): a new worker serves the new one
-                log(f"idim worker: {store.path} was deleted or replaced; exiting (a new worker serves the new store)")
-                return 0
-            try:
-                run_id = _next(store, skip | tried)
-            except UserError as e:  # a locked, full or failing store: say so (once a minute), wait, try again
-                log(f"idim worker: cannot read the queue: {e}")
-                if once:
-                    return 2
-                time.sleep(pause)
-                pause = min(pause * 2, 30.0)
-                continue
-            pause = poll
-            if run_id is None:
-                if once:
-                    return 0
-                if time.monotonic() - last_busy > idle_limit:  # the app starts a new one on demand
-                    log(f"idim worker: idle for {idle_limit:.0f} s; exiting")
-                    return 0
-                time.sleep(poll)
-                continue
-            if once:
-                tried.add(run_id)
-            last_busy = time.monotonic()
-            msg = _start_problem(store, run_id)
-            if msg is None:
-                try:
-                    Runner(store, run_id, owner=owner, warm=True).run()
-                except TakenOver as e:  # resumed elsewhere while this worker was stopped: not this worker's now
-                    log(f"idim worker: {e}", key=f"lost:{run_id}")
-                    skip.add(run_id)
-                    continue
-                except UserError as e:
-                    msg = str(e)
-                except Exception as e:  # the run is marked failed; the worker keeps serving
-                    from .errors import unexpected
-
-                    msg = unexpected(e)
-            if msg is not None:
-                log(f"idim worker: run {run_id} failed: {msg}", key=f"failed:{run_id}")
-                if not _give_up(store, run_id, msg, owner):
-                    skip.add(run_id)
-                    log(f"idim worker: run {run_id} could not be marked failed; skipped until the worker restarts",
-                        key=f"skip:{run_id}")
-                    time.sleep(poll)
-            last_busy = time.monotonic()
+        return _serve(store, log, owner, identity, once, poll)
     except KeyboardInterrupt:
         return 0
     finally:
         lock.close()
+
+
+def _refuse_damaged(store: Store) -> None:
+    """A UserError when the store fails SQLite's integrity check (a copy kept where one can be made)."""
+    problem = store.quick_check()
+    if problem:
+        try:
+            where = f"a copy was kept at {store.backup_copy()}"
+        except OSError as e:
+            where = f"no copy could be made ({e.strerror or e})"
+        raise UserError(f"the run store {store.path} failed SQLite's integrity check ({problem}); the worker "
+                        f"will not write to it, {where}: "
+                        "move the store aside (or restore a backup) and start again")
+
+
+def _serve(store: Store, log: _Log, owner: str, identity, once: bool, poll: float) -> int:
+    """The queue loop: the next run, trained, until the store goes, idles out or (``once``) empties."""
+    from .common import env_seconds
+
+    idle_limit = env_seconds("IDIM_WORKER_IDLE_S", 1800.0)
+    last_busy = time.monotonic()
+    skip: set[str] = set()  # runs this worker could neither start nor mark failed (a full disk)
+    tried: set[str] = set()  # --once: each run at most once
+    pause = poll
+    while True:
+        if not store.home.is_dir():  # the store was deleted: nothing left to serve
+            log(f"idim worker: {store.home} is gone; exiting")
+            return 0
+        if store.identity() != identity:  # deleted (and maybe made anew): a new worker serves the new one
+            log(f"idim worker: {store.path} was deleted or replaced; exiting (a new worker serves the new store)")
+            return 0
+        try:
+            run_id = _next(store, skip | tried)
+        except UserError as e:  # a locked, full or failing store: say so (once a minute), wait, try again
+            log(f"idim worker: cannot read the queue: {e}")
+            if once:
+                return 2
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
+            continue
+        pause = poll
+        if run_id is None:
+            if once:
+                return 0
+            if time.monotonic() - last_busy > idle_limit:  # the app starts a new one on demand
+                log(f"idim worker: idle for {idle_limit:.0f} s; exiting")
+                return 0
+            time.sleep(poll)
+            continue
+        if once:
+            tried.add(run_id)
+        last_busy = time.monotonic()
+        if _train(store, run_id, log, owner, skip, poll):
+            last_busy = time.monotonic()
+
+
+def _train(store: Store, run_id: str, log: _Log, owner: str, skip: set[str], poll: float) -> bool:
+    """Train one queued run, or mark it failed; False when another process took it over (added to ``skip``)."""
+    from .runner import Runner
+
+    msg = _start_problem(store, run_id)
+    if msg is None:
+        try:
+            Runner(store, run_id, owner=owner, warm=True).run()
+        except TakenOver as e:  # resumed elsewhere while this worker was stopped: not this worker's now
+            log(f"idim worker: {e}", key=f"lost:{run_id}")
+            skip.add(run_id)
+            return False
+        except UserError as e:
+            msg = str(e)
+        except Exception as e:  # the run is marked failed; the worker keeps serving
+            from .errors import unexpected
+
+            msg = unexpected(e)
+    if msg is not None:
+        log(f"idim worker: run {run_id} failed: {msg}", key=f"failed:{run_id}")
+        if not _give_up(store, run_id, msg, owner):
+            skip.add(run_id)
+            log(f"idim worker: run {run_id} could not be marked failed; skipped until the worker restarts",
+                key=f"skip:{run_id}")
+            time.sleep(poll)
+    return True
 
 
 def _start_problem(store: Store, run_id: str) -> str | None:
