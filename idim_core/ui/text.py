@@ -93,7 +93,7 @@ def plain_task(name: str) -> str:
     for part in tail.split(":") if tail else []:
         if "@" in part:
             part, half = part.split("@", 1)
-        if part in ("shuffled", "denoise"):
+        if part in ("shuffled", "denoise", "rotation"):
             kind = part
         elif part in _DERIVED:
             base_word = _DERIVED[part]
@@ -118,4 +118,6 @@ def plain_task(name: str) -> str:
         words += ", labels shuffled (the control)"
     elif kind == "denoise":
         words += ", denoising (no labels)"
+    elif kind == "rotation":
+        words += ", which of 4 rotations (no labels)"
     return words
