@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import math
 
-from ..runconfig import is_auto
 from ..d90 import interval_text
+from ..runconfig import is_auto
 from .text import html_text as _h  # a run's words in Plotly text: <a href> shown, not a live link
 from .text import plain_task
 from .views import accuracy_word, baseline_word, d90_text, levels_text
-
 
 # colours used consistently across figures
 C_POINTS = "#1f77b4"
@@ -76,8 +75,51 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
         return fig
     fig = go.Figure()
     lo, hi = _x_range(res)
-    word = baseline_word(res)
     rows = [r for r in res["by_d"] if r["mean"] is not None]
+    _add_run_points(fig, res, rows)
+    b = res.get("baseline_accuracy")
+    if b is not None:
+        _add_baseline_lines(fig, res, lo, hi)
+    for key, label, colour in (("chance", "chance", C_CHANCE), ("majority", "majority class", C_MAJ)):
+        v = res.get(key)
+        if v is None or (key == "majority" and res.get("chance") is not None and abs(v - res["chance"]) < 0.005):
+            continue
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[v, v], mode="lines", name=f"{label} ({v:.3f})",
+                                 line=dict(color=colour, width=1.5, dash="dot"), meta={"role": key, "value": v},
+                                 hoverinfo="name"))
+    ys = [r["mean"] for r in rows] + [v for v in (b, res.get("chance"), res.get("majority"),
+                                                  res.get("probe_accuracy")) if v is not None]
+    y0 = max(0.0, min(ys + [0.5]) - 0.05)
+    y1 = min(1.02, max(ys + [0.6]) + 0.05)
+    if not rows and b is None:  # before the first point: the whole accuracy scale, nothing to zoom on
+        y0, y1 = 0.0, 0.97
+    _add_d90(fig, res, rows, (lo, hi), (y0, y1), font_size)
+    back = _falls_back(res, rows)
+    if back:
+        fig.add_trace(go.Scatter(**back, name=f"falls back below the threshold at d = {back['x'][0]:,}",
+                                 meta={"role": "non_monotone", "d": back["x"][0]}))
+    fig.update_layout(
+        # l=72: room for the accuracy labels and title from the start. automargin would widen a margin that is too
+        # narrow, but that is a second layout pass, half of what drawing the chart costs the browser
+        # (bench/RESULTS.md), and Live draws it anew after each finished trial while a run trains.
+        height=height, margin=dict(l=72, r=10, t=40, b=10),
+        xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)],
+                   dtick=1, tickformat=","),
+        yaxis=dict(title=accuracy_word(res), range=[y0, y1 + 0.03], automargin=True),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
+        uirevision=res["run_id"],  # Plotly's own updates keep the zoom (Streamlit remounts a changed figure)
+        meta={"run_id": res["run_id"], "d90": res.get("d90"), "d90_interpolated": res.get("d90_interpolated"),
+              "d90_status": res.get("d90_status")},
+    )
+    if font_size:
+        fig.update_layout(font=dict(size=font_size))
+    return fig
+
+
+def _add_run_points(fig, res: dict, rows: list[dict]) -> None:
+    """The run chart's points: single seeds (when there are several), the means per d, the diverged trials."""
+    import plotly.graph_objects as go
+
     seeds = [p for p in res["points"] if p["status"] == "done" and p["accuracy"] is not None]
     if len(seeds) > len(rows):
         fig.add_trace(go.Scatter(
@@ -100,49 +142,52 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
             name="diverged (counted as chance in the mean)",
             marker=dict(symbol="x", size=12, color=C_THR, line=dict(width=2)), meta={"role": "diverged"},
             hovertemplate="d=%{x:,}: training diverged<extra></extra>"))
-    b = res.get("baseline_accuracy")
-    if b is not None:
-        bs = res.get("baseline_accuracies") or [b]
-        spread = res.get("baseline_std") or 0.0
-        if len(bs) > 1:  # the baseline's spread over seeds, as a band
-            fig.add_trace(go.Scatter(x=[lo, hi, hi, lo], y=[b - spread, b - spread, b + spread, b + spread],
-                                     fill="toself", mode="none", fillcolor="rgba(44,160,44,0.15)",
-                                     name=f"{word}: ± std over {len(bs)} seeds", meta={"role": "baseline_band"},
-                                     hoverinfo="name"))
-        name = f"{word} ({b:.3f}" + (f", mean of {len(bs)} seeds)" if len(bs) > 1 else ")")
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[b, b], mode="lines", name=name,
-                                 line=dict(color=C_BASE, width=2), meta={"role": "baseline", "value": b},
+
+
+def _add_baseline_lines(fig, res: dict, lo: float, hi: float) -> None:
+    """The run chart's full-training line (with its spread over seeds), the threshold and the linear probe."""
+    import plotly.graph_objects as go
+
+    word = baseline_word(res)
+    b = res["baseline_accuracy"]
+    bs = res.get("baseline_accuracies") or [b]
+    spread = res.get("baseline_std") or 0.0
+    if len(bs) > 1:  # the baseline's spread over seeds, as a band
+        fig.add_trace(go.Scatter(x=[lo, hi, hi, lo], y=[b - spread, b - spread, b + spread, b + spread],
+                                 fill="toself", mode="none", fillcolor="rgba(44,160,44,0.15)",
+                                 name=f"{word}: ± std over {len(bs)} seeds", meta={"role": "baseline_band"},
                                  hoverinfo="name"))
-        thr = res["threshold"]
-        floor_rule = res.get("threshold_rule") == "floor"
-        thr_name = (f"threshold ({thr:.3f}): set by the floor, always guessing + 2 s.e. (0.9 × {word} would be "
-                    f"{res.get('threshold_paper') or 0:.3f})" if floor_rule else f"threshold: 0.9 × {word} ({thr:.3f})")
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=thr_name,
-                                 line=dict(color=C_THR, width=2, dash="dash"),
-                                 meta={"role": "threshold", "value": thr, "rule": res.get("threshold_rule")},
-                                 hoverinfo="name"))
-        probe = res.get("probe_accuracy")
-        if probe is not None:  # what the frozen features already reach: the head alone
-            params = f", {res['probe_params']:,} numbers" if res.get("probe_params") else ""
-            fig.add_trace(go.Scatter(x=[lo, hi], y=[probe, probe], mode="lines",
-                                     name=f"linear probe: head only, frozen features ({probe:.3f}{params})",
-                                     line=dict(color=C_PROBE, width=2, dash="dashdot"),
-                                     meta={"role": "probe", "value": probe}, hoverinfo="name"))
-    for key, label, colour in (("chance", "chance", C_CHANCE), ("majority", "majority class", C_MAJ)):
-        v = res.get(key)
-        if v is None or (key == "majority" and res.get("chance") is not None and abs(v - res["chance"]) < 0.005):
-            continue
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[v, v], mode="lines", name=f"{label} ({v:.3f})",
-                                 line=dict(color=colour, width=1.5, dash="dot"), meta={"role": key, "value": v},
-                                 hoverinfo="name"))
-    ys = [r["mean"] for r in rows] + [v for v in (b, res.get("chance"), res.get("majority"),
-                                                  res.get("probe_accuracy")) if v is not None]
-    y0 = max(0.0, min(ys + [0.5]) - 0.05)
-    y1 = min(1.02, max(ys + [0.6]) + 0.05)
-    if not rows and b is None:  # before the first point: the whole accuracy scale, nothing to zoom on
-        y0, y1 = 0.0, 0.97
+    name = f"{word} ({b:.3f}" + (f", mean of {len(bs)} seeds)" if len(bs) > 1 else ")")
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[b, b], mode="lines", name=name,
+                             line=dict(color=C_BASE, width=2), meta={"role": "baseline", "value": b},
+                             hoverinfo="name"))
+    thr = res["threshold"]
+    floor_rule = res.get("threshold_rule") == "floor"
+    thr_name = (f"threshold ({thr:.3f}): set by the floor, always guessing + 2 s.e. (0.9 × {word} would be "
+                f"{res.get('threshold_paper') or 0:.3f})" if floor_rule else f"threshold: 0.9 × {word} ({thr:.3f})")
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=thr_name,
+                             line=dict(color=C_THR, width=2, dash="dash"),
+                             meta={"role": "threshold", "value": thr, "rule": res.get("threshold_rule")},
+                             hoverinfo="name"))
+    probe = res.get("probe_accuracy")
+    if probe is not None:  # what the frozen features already reach: the head alone
+        params = f", {res['probe_params']:,} numbers" if res.get("probe_params") else ""
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[probe, probe], mode="lines",
+                                 name=f"linear probe: head only, frozen features ({probe:.3f}{params})",
+                                 line=dict(color=C_PROBE, width=2, dash="dashdot"),
+                                 meta={"role": "probe", "value": probe}, hoverinfo="name"))
+
+
+def _add_d90(fig, res: dict, rows: list[dict], x_range: tuple[float, float], y_range: tuple[float, float],
+             font_size: int | None) -> None:
+    """The run chart's d90: its line and 95 % interval when there is one, else (with points) the verdict's words."""
+    import plotly.graph_objects as go
+
+    lo, hi = x_range
+    y0, y1 = y_range
     status = res.get("d90_status")
-    marker_x = res.get("d90_interpolated") if status == "found" else res.get("d90_upper") if status == "below_grid" else None
+    marker_x = (res.get("d90_interpolated") if status == "found"
+                else res.get("d90_upper") if status == "below_grid" else None)
     if marker_x:
         label = f"d90 ≈ {marker_x:,.0f}" if status == "found" else f"d90 ≤ {marker_x:,}"
         fig.add_trace(go.Scatter(x=[marker_x, marker_x], y=[y0, y1], mode="lines", name=label,
@@ -156,33 +201,14 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
             fig.add_trace(go.Scatter(
                 x=[c_lo, c_hi], y=[res["threshold"]] * 2, mode="lines+markers",
                 name="d90: 95 % interval (" + interval_text(ci) + ")",
-                line=dict(color=C_D90, width=6), marker=dict(symbol="line-ns", size=14, line=dict(width=3, color=C_D90)),
+                line=dict(color=C_D90, width=6),
+                marker=dict(symbol="line-ns", size=14, line=dict(width=3, color=C_D90)),
                 opacity=0.55, meta={"role": "d90_ci", "low": ci[0], "high": ci[1]}, hoverinfo="name"))
         fig.add_annotation(x=math.log10(marker_x), y=y1, text=label, showarrow=False, yanchor="bottom",
                            font=dict(color=C_D90, size=(font_size or 14)))
-    elif b is not None and rows:
+    elif res.get("baseline_accuracy") is not None and rows:
         fig.add_annotation(x=1, xref="paper", y=y1, text=d90_text(res).split(":")[0].split(" (")[0], showarrow=False,
                            xanchor="right", yanchor="bottom", font=dict(color=C_D90, size=(font_size or 14)))
-    back = _falls_back(res, rows)
-    if back:
-        fig.add_trace(go.Scatter(**back, name=f"falls back below the threshold at d = {back['x'][0]:,}",
-                                 meta={"role": "non_monotone", "d": back["x"][0]}))
-    fig.update_layout(
-        # l=72: room for the accuracy labels and title from the start. automargin would widen a margin that is too
-        # narrow, but that is a second layout pass, half of what drawing the chart costs the browser
-        # (bench/RESULTS.md), and Live draws it anew after each finished trial while a run trains.
-        height=height, margin=dict(l=72, r=10, t=40, b=10),
-        xaxis=dict(type="log", title="d: trained dimensions (log scale)", range=[math.log10(lo), math.log10(hi)],
-                   dtick=1, tickformat=","),
-        yaxis=dict(title=accuracy_word(res), range=[y0, y1 + 0.03], automargin=True),
-        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
-        uirevision=res["run_id"],  # Plotly's own updates keep the zoom (Streamlit remounts a changed figure)
-        meta={"run_id": res["run_id"], "d90": res.get("d90"), "d90_interpolated": res.get("d90_interpolated"),
-              "d90_status": status},
-    )
-    if font_size:
-        fig.update_layout(font=dict(size=font_size))
-    return fig
 
 
 def trial_curve_figure(points: list[dict], title: str = "", height: int = 260):
@@ -235,7 +261,8 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
                                            f"0.9 × full ({res['run_id'][:6]})"),
                                      showlegend=res.get("threshold_rule") == "floor",
                                      line=dict(color=colour, dash="dash", width=1),
-                                     meta={"role": "threshold", "run_id": res["run_id"], "rule": res.get("threshold_rule")}))
+                                     meta={"role": "threshold", "run_id": res["run_id"],
+                                           "rule": res.get("threshold_rule")}))
         if res.get("probe_accuracy") is not None:
             fig.add_trace(go.Scatter(x=[lo, hi], y=[res["probe_accuracy"] / scale] * 2, mode="lines",
                                      legendgroup=res["run_id"], name=f"linear probe ({res['run_id'][:6]}, "
@@ -422,54 +449,9 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
     shared = len(thresholds) == 1
     fulls: dict[tuple, dict] = {}
     for i, res in enumerate(results):
-        colour = PALETTE[i % len(PALETTE)]
-        axis = res.get("axis", "d")
-        rows = [r for r in (res.get("by_params") or []) if r["mean"] is not None]
-        if not rows and axis == "d":
-            rows = [r for r in res["by_d"] if r["mean"] is not None]
-        name = f"{method_label(res)} · {_h(res['model'])} ({res['run_id'][:6]})"
-        ranks = {p["params"]: p.get("rank") for p in res["points"] if p.get("params")}
-        from ..methods import level_name
-
-        text = [f"{level_name(res['method'])} = {ranks.get(r['d'])}" if axis == "rank" else "" for r in rows]
-        if axis == "single":
-            text = [method_name(res["method"]) for _ in rows]
-        fig.add_trace(go.Scatter(
-            x=[r["d"] for r in rows], y=[r["mean"] for r in rows],
-            mode="markers+text" if axis == "single" else "lines+markers+text" if axis == "rank" else "lines+markers",
-            text=text, textposition="top center", name=name, legendgroup=res["run_id"],
-            marker=dict(color=colour, size=12 if axis == "single" else 9,
-                        symbol="square" if axis == "single" else "circle"),
-            line=dict(color=colour, dash="solid" if axis == "d" else "dot"),
-            error_y=dict(type="data", array=[r["std"] or 0 for r in rows], visible=True),
-            meta={"role": "points", "run_id": res["run_id"], "method": res["method"]},
-            hovertemplate="%{x:,} trainable parameters<br>mean accuracy %{y:.3f}<extra>" + res["method"] + "</extra>"))
+        _add_params_run(fig, res, PALETTE[i % len(PALETTE)], (lo, hi), shared)
         if res.get("D") and res.get("baseline_accuracy") is not None:
             fulls.setdefault((res["D"], round(res["baseline_accuracy"], 6)), res)
-        if not shared and res.get("threshold") is not None:
-            fig.add_trace(go.Scatter(x=[lo, hi], y=[res["threshold"]] * 2, mode="lines", legendgroup=res["run_id"],
-                                     showlegend=False, line=dict(color=colour, dash="dash", width=1),
-                                     meta={"role": "threshold", "run_id": res["run_id"]}))
-        st = res.get("p90_status")
-        px = res.get("p90_interpolated") if st == "found" else res.get("p90_upper") if st == "below_grid" else None
-        if px and res.get("threshold") is not None:
-            ci = res.get("p90_ci") or [None, None]
-            plus = (ci[1] - px) if ci[1] is not None else hi - px
-            minus = (px - ci[0]) if ci[0] is not None else 0
-            label = ("≈ " if st == "found" else "≤ ") + f"{px:,.0f}"
-            fig.add_trace(go.Scatter(
-                x=[px], y=[res["threshold"]], mode="markers", legendgroup=res["run_id"],
-                name=f"90 % point {label} ({method_label(res)})",
-                marker=dict(symbol="star", size=15, color=colour, line=dict(width=1, color="#333")),
-                error_x=dict(type="data", symmetric=False, array=[max(plus, 0)], arrayminus=[max(minus, 0)],
-                             visible=bool(res.get("p90_ci")), color=colour, thickness=3),
-                meta={"role": "p90", "run_id": res["run_id"], "value": px, "status": st},
-                hovertemplate="90 % point " + label + " trainable parameters<extra>" + res["method"] + "</extra>"))
-        back = _falls_back(res, rows)
-        if back:
-            fig.add_trace(go.Scatter(**back, legendgroup=res["run_id"],
-                                     name=f"falls back below the threshold at {back['x'][0]:,} ({method_label(res)})",
-                                     meta={"role": "non_monotone", "run_id": res["run_id"], "d": back["x"][0]}))
     for (D, b), res in fulls.items():
         fig.add_trace(go.Scatter(x=[D], y=[b], mode="markers+text", text=[f"full: D = {D:,}"],
                                  # left of the marker: D is the axis' largest value, a centred label was cut
@@ -477,7 +459,8 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
                                  marker=dict(symbol="diamond", size=14, color=C_BASE),
                                  error_y=dict(type="data", array=[res.get("baseline_std") or 0], visible=True),
                                  meta={"role": "full", "value": b, "D": D},
-                                 hovertemplate="full fine-tuning: %{x:,} parameters<br>accuracy %{y:.3f}<extra></extra>"))
+                                 hovertemplate="full fine-tuning: %{x:,} parameters<br>accuracy %{y:.3f}"
+                                               "<extra></extra>"))
     if shared:
         thr = next(iter(thresholds))
         fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=f"threshold: 0.9 × full ({thr:.3f})",
@@ -496,6 +479,59 @@ def params_figure(results: list[dict], height: int = 500, font_size: int | None 
     if font_size:
         fig.update_layout(font=dict(size=font_size))
     return fig
+
+
+def _add_params_run(fig, res: dict, colour: str, x_range: tuple[float, float], shared: bool) -> None:
+    """One run on the parameters axis: its points, its own threshold (when runs differ), its 90 % point and where
+    it falls back below the threshold."""
+    import plotly.graph_objects as go
+
+    from ..methods import level_name
+
+    lo, hi = x_range
+    axis = res.get("axis", "d")
+    rows = [r for r in (res.get("by_params") or []) if r["mean"] is not None]
+    if not rows and axis == "d":
+        rows = [r for r in res["by_d"] if r["mean"] is not None]
+    name = f"{method_label(res)} · {_h(res['model'])} ({res['run_id'][:6]})"
+    ranks = {p["params"]: p.get("rank") for p in res["points"] if p.get("params")}
+    text = [f"{level_name(res['method'])} = {ranks.get(r['d'])}" if axis == "rank" else "" for r in rows]
+    if axis == "single":
+        text = [method_name(res["method"]) for _ in rows]
+    fig.add_trace(go.Scatter(
+        x=[r["d"] for r in rows], y=[r["mean"] for r in rows],
+        mode="markers+text" if axis == "single" else "lines+markers+text" if axis == "rank" else "lines+markers",
+        text=text, textposition="top center", name=name, legendgroup=res["run_id"],
+        marker=dict(color=colour, size=12 if axis == "single" else 9,
+                    symbol="square" if axis == "single" else "circle"),
+        line=dict(color=colour, dash="solid" if axis == "d" else "dot"),
+        error_y=dict(type="data", array=[r["std"] or 0 for r in rows], visible=True),
+        meta={"role": "points", "run_id": res["run_id"], "method": res["method"]},
+        hovertemplate="%{x:,} trainable parameters<br>mean accuracy %{y:.3f}<extra>" + res["method"] + "</extra>"))
+    if not shared and res.get("threshold") is not None:
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[res["threshold"]] * 2, mode="lines", legendgroup=res["run_id"],
+                                 showlegend=False, line=dict(color=colour, dash="dash", width=1),
+                                 meta={"role": "threshold", "run_id": res["run_id"]}))
+    st = res.get("p90_status")
+    px = res.get("p90_interpolated") if st == "found" else res.get("p90_upper") if st == "below_grid" else None
+    if px and res.get("threshold") is not None:
+        ci = res.get("p90_ci") or [None, None]
+        plus = (ci[1] - px) if ci[1] is not None else hi - px
+        minus = (px - ci[0]) if ci[0] is not None else 0
+        label = ("≈ " if st == "found" else "≤ ") + f"{px:,.0f}"
+        fig.add_trace(go.Scatter(
+            x=[px], y=[res["threshold"]], mode="markers", legendgroup=res["run_id"],
+            name=f"90 % point {label} ({method_label(res)})",
+            marker=dict(symbol="star", size=15, color=colour, line=dict(width=1, color="#333")),
+            error_x=dict(type="data", symmetric=False, array=[max(plus, 0)], arrayminus=[max(minus, 0)],
+                         visible=bool(res.get("p90_ci")), color=colour, thickness=3),
+            meta={"role": "p90", "run_id": res["run_id"], "value": px, "status": st},
+            hovertemplate="90 % point " + label + " trainable parameters<extra>" + res["method"] + "</extra>"))
+    back = _falls_back(res, rows)
+    if back:
+        fig.add_trace(go.Scatter(**back, legendgroup=res["run_id"],
+                                 name=f"falls back below the threshold at {back['x'][0]:,} ({method_label(res)})",
+                                 meta={"role": "non_monotone", "run_id": res["run_id"], "d": back["x"][0]}))
 
 
 def lambda_heatmap(res: dict, height: int = 360):
@@ -696,7 +732,7 @@ def _label_lines(fig, size: int, plot: int = PRESENT_PLOT) -> None:
             y = last + (size + 6) * per_px
         lab.append(y)
         last = y
-    for value, words, colour, y in labels:
+    for _value, words, colour, y in labels:
         fig.add_annotation(x=0.005, xref="paper", y=y, text=_h(words), showarrow=False, xanchor="left",
                            yanchor="bottom", font=dict(size=size, color=colour), bgcolor="rgba(255,255,255,0.75)")
 
@@ -727,7 +763,7 @@ def _emptiest_corner(fig, left: bool = True) -> tuple[float, float, str, str]:
         out = [math.log10(v) if log else v for v in vals if isinstance(v, (int, float)) and (v > 0 or not log)]
         return out
 
-    xs_all, ys_all, pts = [], [], []
+    pts = []
     for t in fig.data:
         if t.type != "scatter" or t.x is None or t.y is None or len(t.x) < 1:
             continue
@@ -802,41 +838,53 @@ def presenter(fig, size: int = PRESENT_FONT, plot: int = PRESENT_PLOT):
     elif any(t.type == "heatmap" for t in fig.data):
         fig.update_layout(height=max(fig.layout.height or 0, PRESENT_PLOT + 120))
     else:
-        top = max(fig.layout.margin.t or 0, 40 + (size + 14 if titled else 0))
-        bottom = 2 * size + 44  # tick labels and the axis title under the plot
-        meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
-        texts = sum(len(t.x or ()) for t in fig.data if t.type == "scatter" and "text" in (t.mode or ""))
-        if texts > 4:  # many point labels smear into each other at this size: the legend and hover name them
-            for t in fig.data:
-                if t.type == "scatter" and "text" in (t.mode or ""):
-                    t.mode = t.mode.replace("+text", "").replace("text+", "")
-        if "d90_status" in meta:  # the run chart: its horizontal lines named on the lines
-            _label_lines(fig, size, plot)
-            for t in fig.data:  # the legend's names short enough for a corner of the plot
-                role = (t.meta or {}).get("role") if isinstance(t.meta, dict) else None
-                if role == "baseline_band":
-                    t.name = str(t.name).split(":")[0] + " ± std"
-                elif role in _SHORT:
-                    t.name = _SHORT[role]
-        else:
-            _short_names(fig)
-            for t in fig.data:
-                role = (t.meta or {}).get("role") if isinstance(t.meta, dict) else None
-                if role in _KEY_NAMES:
-                    t.name = _KEY_NAMES[role]
-        entries = [t for t in fig.data if t.showlegend is not False and t.name]
-        legend_h = 0
-        if len(entries) * (size + 10) <= 0.6 * plot:  # the legend inside the plot, in its emptiest corner
-            x, y, xa, ya = _emptiest_corner(fig, left="d90_status" not in meta)  # the run chart's left: labels
-            fig.update_layout(legend=dict(orientation="v", x=x, xanchor=xa, y=y, yanchor=ya, yref="paper",
-                                          bgcolor="rgba(255,255,255,0.85)"))
-        else:  # too many entries: below the axis title, the figure grown by its rows
-            rows = _legend_rows(fig, size)
-            legend_h = rows * (size + 12) + (12 if rows else 0)
-            fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0,
-                                          yanchor="bottom", maxheight=1))
-        fig.update_layout(height=plot + top + bottom + legend_h,
-                          margin=dict(t=top, b=bottom + legend_h))
+        _present_flat(fig, size, plot, titled)
+    _present_marks(fig, size)
+    return fig
+
+
+def _present_flat(fig, size: int, plot: int, titled: bool) -> None:
+    """presenter() for a 2-D chart: point labels, legend names and the legend's place, the figure's height."""
+    top = max(fig.layout.margin.t or 0, 40 + (size + 14 if titled else 0))
+    bottom = 2 * size + 44  # tick labels and the axis title under the plot
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    texts = sum(len(t.x or ()) for t in fig.data if t.type == "scatter" and "text" in (t.mode or ""))
+    if texts > 4:  # many point labels smear into each other at this size: the legend and hover name them
+        for t in fig.data:
+            if t.type == "scatter" and "text" in (t.mode or ""):
+                t.mode = t.mode.replace("+text", "").replace("text+", "")
+    if "d90_status" in meta:  # the run chart: its horizontal lines named on the lines
+        _label_lines(fig, size, plot)
+        for t in fig.data:  # the legend's names short enough for a corner of the plot
+            role = (t.meta or {}).get("role") if isinstance(t.meta, dict) else None
+            if role == "baseline_band":
+                t.name = str(t.name).split(":")[0] + " ± std"
+            elif role in _SHORT:
+                t.name = _SHORT[role]
+    else:
+        _short_names(fig)
+        for t in fig.data:
+            role = (t.meta or {}).get("role") if isinstance(t.meta, dict) else None
+            if role in _KEY_NAMES:
+                t.name = _KEY_NAMES[role]
+    entries = [t for t in fig.data if t.showlegend is not False and t.name]
+    legend_h = 0
+    if len(entries) * (size + 10) <= 0.6 * plot:  # the legend inside the plot, in its emptiest corner
+        x, y, xa, ya = _emptiest_corner(fig, left="d90_status" not in meta)  # the run chart's left: labels
+        fig.update_layout(legend=dict(orientation="v", x=x, xanchor=xa, y=y, yanchor=ya, yref="paper",
+                                      bgcolor="rgba(255,255,255,0.85)"))
+    else:  # too many entries: below the axis title, the figure grown by its rows
+        rows = _legend_rows(fig, size)
+        legend_h = rows * (size + 12) + (12 if rows else 0)
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0,
+                                      yanchor="bottom", maxheight=1))
+    fig.update_layout(height=plot + top + bottom + legend_h,
+                      margin=dict(t=top, b=bottom + legend_h))
+
+
+def _present_marks(fig, size: int) -> None:
+    """presenter()'s floors: annotations and point labels at ``size`` px, lines, markers, error bars and shapes
+    thick enough for a projector."""
     for a in fig.layout.annotations or ():
         a.font.size = max(a.font.size or 0, size)
     for t in fig.data:
@@ -862,7 +910,6 @@ def presenter(fig, size: int = PRESENT_FONT, plot: int = PRESENT_PLOT):
     for s in fig.layout.shapes or ():
         if s.line is not None:
             s.line.width = max(s.line.width or 0, 3)
-    return fig
 
 
 C_SCRATCH = "#222222"  # "from scratch" in a series' accuracy panel
@@ -973,7 +1020,8 @@ def series_accuracy_figure(series: dict, height: int = 380, font_size: int | Non
         rows = sorted(rows, key=lambda e: e["d90_interpolated"])
         fig.add_trace(go.Scatter(
             x=[e["d90_interpolated"] for e in rows], y=[e["baseline"] for e in rows], mode="markers+text",
-            name=_h(plain_task(name) if name != "from scratch" and not by_width else name), text=[f"{e['pretrain_epochs']} ep" for e in rows], textposition="top center",
+            name=_h(plain_task(name) if name != "from scratch" and not by_width else name),
+            text=[f"{e['pretrain_epochs']} ep" for e in rows], textposition="top center",
             marker=dict(color=colour, size=12, symbol="square" if control else "circle"),
             customdata=[[e["run_id"], e["pretrain_epochs"]] for e in rows],
             meta={"role": "control" if control else "series", "source": name},
