@@ -4,6 +4,7 @@ Query parameters prefill the form (the Learn page links here that way), for exam
 ``/?model=minilm-l6-untrained&method=did&dims=auto``.  Nothing trains in this
 process: the button writes a queued run to the store and the worker picks it up.
 """
+import dataclasses
 import re
 
 import streamlit as st
@@ -87,18 +88,7 @@ def form_message(msg: str) -> str:
     return re.sub(r"--([a-z]+)-?([a-z]*)", lambda m: (m.group(1) + (" " + m.group(2) if m.group(2) else "")), msg)
 
 
-store = workers.get_store()
-device = workers.detect_device()
-if "run" in qp:  # ?run=ID (the browser's back button from Live lands here): the form shows what that run was given
-    given = store.get_run(qp["run"]) if re.fullmatch(r"[0-9a-f]{12}", qp["run"]) else None
-    qp = {**(forms.prefill_from_config(given["config"]) if given else {}),
-          **{k: v for k, v in qp.items() if k != "run"}}
-
-st.title("Intrinsic dimension of fine-tuning")
-intro = st.empty()  # filled once the model is known: a language model is fine-tuned, a classic net trained
-
-
-def say_intro(classic: bool) -> None:
+def say_intro(intro, classic: bool) -> None:
     if classic:
         intro.markdown(
             "Train a small network **from scratch inside a random d-dimensional subspace** of its D parameters "
@@ -110,7 +100,7 @@ def say_intro(classic: bool) -> None:
             "(θ = θ₀ + P z: only the d numbers in z are trained) for several d, and find **d90**, the smallest d "
             "that reaches 90 % of the accuracy of full fine-tuning. New to the idea? Read **Learn** first.")
 
-# -- three ways in, one row: the recorded example, the classic preset, a pre-training series ----------
+
 def use_classic_preset() -> None:
     """The classic experiment's values, written into the form's own widgets.
 
@@ -134,58 +124,105 @@ def use_classic_preset() -> None:
              icon=":material/check_circle:")
 
 
-recorded = [r for r in store.list_runs() if r["config"].get("recorded")]
-show_example = not recorded and workers.EXAMPLE_RUN.is_file()
-# two rows of two boxes: (the recorded example and) the quick demo, then the classic preset and the series
-row1 = st.columns(2, border=True) if show_example else [st.container(border=True)]
-ways = [*row1, *st.columns(2, border=True)]
-if show_example:
-    with ways[0]:
-        st.markdown("**See it first:** a complete run recorded with this project's command line (labelled "
-                    "*recorded* wherever it appears).")
-        if st.button("Load the recorded example", key=K("button", "load_example")):
-            try:
-                rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
-            except UserError as e:
-                st.error(str(e))
-            else:
-                st.switch_page("pages/live.py", query_params={"run": rid})
-with ways[-3]:
-    quick = make_config(**preset("quick-lm"))
-    st.markdown("**Quick language-model demo:** MiniLM on TREC questions, three values of d, one seed: the ruler, "
-                "the probe and d90 in one short run.")
-    st.caption(f"About {estimates.fmt_range(*estimates.estimate_range(estimates.estimate(store, quick, device)))} "
-               "here.")
-    if st.button("Start the quick demo", key=K("button", "quick_lm"), type="primary"):
-        try:
-            visitors.check_share(store, estimates.estimate(store, quick, device)["seconds"])
-            rid = store.create_run(quick, status="queued", visitor=visitors.owner_for_new_run())
-        except UserError as e:
-            st.error(text.md(e))
-        else:
-            workers.ensure_worker(store.home)
-            st.switch_page("pages/live.py", query_params={"run": rid})
-with ways[-2]:
-    st.markdown("**Classic (Li et al. 2018):** a small net trained from scratch on 5,000 MNIST digits; the paper "
-                "found d90 ≈ 750 (LeNet: 290).")
-    st.caption(f"About {estimates.classic_span(store, device)} here (3 seeds).",
-               help=estimates.classic_length(store, device))
-    st.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
-with ways[-1]:
-    st.markdown("**Does pre-training shrink d90?** (Aghajanyan et al. 2021): the MLP pre-trained on digits 0–4 "
-                "for 0 and 10 epochs, then measured on digits 5–9 (labels the source never taught), with a "
-                "shuffled-label control and a linear probe on the frozen start beside it, on the Series page. What "
-                "the recorded pairings show, each from the ratio of two d90: Learn.")
-    st.page_link("pages/series.py", label="Open the series preset", icon=":material/stacked_line_chart:")
+def set_qp(values: dict) -> None:
+    """What prefills the form from here on (``qp`` changed in place: qget reads it)."""
+    qp.clear()
+    qp.update(values)
 
-st.subheader("New run")
-if SERVED:
-    st.caption(serving.NOTE)
-url_box = st.empty()  # one line when a link's values were out of range (filled below)
-left, right = st.columns(2)
+
+@dataclasses.dataclass
+class Form:
+    """The form's values, filled section by section: each section reads what the ones above it chose."""
+    model: str = ""
+    classic_model: bool = False
+    task: str = ""
+    tchoice: str = ""
+    text_column: str | None = None
+    text_pair_column: str | None = None
+    label_column: str | None = None
+    task_problem: str | None = None  # why there is no task to start (said again by Start)
+    path: str = ""  # the CSV file's path, and the name it is shown by (its upload's)
+    shown: str = ""
+    FAM: dict = dataclasses.field(default_factory=dict)  # this family's defaults
+    fam: str = "lm"
+    shuffle_labels: bool | None = None
+    shuffle_pixels: bool | None = None
+    method: str = ""
+    axis: str = "d"
+    projection: str | None = None
+    ranks: str | None = None
+    dims: object = None
+    seeds: int = 1
+    epochs: float = 1.0
+    max_train: int | None = None
+    lr_full: float = 0.0
+    lr_sub: float = 0.0
+    lr_scaling: str | None = None
+    lr_adapter: float | None = None
+    lora_targets: str | None = None
+    lr_head: float | None = None
+    lora_layers: int | None = None
+    said_groups: str | None = None
+    max_length: int | None = None
+    max_eval: int | None = None
+    batch: int = 1
+    threads: int = 0
+    claims_facts: bool = False
+    executor: str = ""
+    executor_options: dict = dataclasses.field(default_factory=dict)
+
+
+# -- three ways in, one row: the recorded example, the classic preset, a pre-training series ----------
+def three_ways(store, device: str) -> None:
+    """The boxes above the form: the recorded example, the quick demo, the classic preset, the series."""
+    recorded = [r for r in store.list_runs() if r["config"].get("recorded")]
+    show_example = not recorded and workers.EXAMPLE_RUN.is_file()
+    # two rows of two boxes: (the recorded example and) the quick demo, then the classic preset and the series
+    row1 = st.columns(2, border=True) if show_example else [st.container(border=True)]
+    ways = [*row1, *st.columns(2, border=True)]
+    if show_example:
+        with ways[0]:
+            st.markdown("**See it first:** a complete run recorded with this project's command line (labelled "
+                        "*recorded* wherever it appears).")
+            if st.button("Load the recorded example", key=K("button", "load_example")):
+                try:
+                    rid = demo.import_recorded(store, workers.EXAMPLE_RUN)
+                except UserError as e:
+                    st.error(str(e))
+                else:
+                    st.switch_page("pages/live.py", query_params={"run": rid})
+    with ways[-3]:
+        quick = make_config(**preset("quick-lm"))
+        st.markdown("**Quick language-model demo:** MiniLM on TREC questions, three values of d, one seed: the "
+                    "ruler, the probe and d90 in one short run.")
+        st.caption(f"About {estimates.fmt_range(*estimates.estimate_range(estimates.estimate(store, quick, device)))} "
+                   "here.")
+        if st.button("Start the quick demo", key=K("button", "quick_lm"), type="primary"):
+            try:
+                visitors.check_share(store, estimates.estimate(store, quick, device)["seconds"])
+                rid = store.create_run(quick, status="queued", visitor=visitors.owner_for_new_run())
+            except UserError as e:
+                st.error(text.md(e))
+            else:
+                workers.ensure_worker(store.home)
+                st.switch_page("pages/live.py", query_params={"run": rid})
+    with ways[-2]:
+        st.markdown("**Classic (Li et al. 2018):** a small net trained from scratch on 5,000 MNIST digits; the paper "
+                    "found d90 ≈ 750 (LeNet: 290).")
+        st.caption(f"About {estimates.classic_span(store, device)} here (3 seeds).",
+                   help=estimates.classic_length(store, device))
+        st.button("Use the classic preset", key=K("button", "classic_preset"), on_click=use_classic_preset)
+    with ways[-1]:
+        st.markdown("**Does pre-training shrink d90?** (Aghajanyan et al. 2021): the MLP pre-trained on digits 0–4 "
+                    "for 0 and 10 epochs, then measured on digits 5–9 (labels the source never taught), with a "
+                    "shuffled-label control and a linear probe on the frozen start beside it, on the Series page. "
+                    "What the recorded pairings show, each from the ratio of two d90: Learn.")
+        st.page_link("pages/series.py", label="Open the series preset", icon=":material/stacked_line_chart:")
+
 
 # -- what to train -----------------------------------------------------------------------
-with left:
+def choose_model(f: Form, intro) -> None:
+    """The model (a link's own when it names one), and the intro in its family's words."""
     models = list(CATALOGUE) + ([] if SERVED else list(HUB_SUGGESTED))
     want = qget("model", str, DEFAULTS["model"])
     other_model_default = ""
@@ -214,17 +251,19 @@ with left:
                                    "or a local directory.")
 
     classic_model = is_classic_model(model)
-    say_intro(classic_model)
+    say_intro(intro, classic_model)
     if classic_model != is_classic_model(qp.get("model", DEFAULTS["model"])):
         # The model was switched between the classic nets and the language models: the link's (or the
         # preset's) task, method and budget belong to the other family, so this family's defaults apply,
         # and the address no longer claims values the form does not show.
-        qp = {k: v for k, v in qp.items() if k == "threads"}
+        set_qp({k: v for k, v in qp.items() if k == "threads"})
         if st.query_params:
             st.query_params.clear()
-    # served: only what ships with idim (no task that downloads), and your own CSV by upload
-    tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model
-             and (not SERVED or tasks_fixed(t["name"]))]
+    f.model, f.classic_model = model, classic_model
+
+
+def wanted_task(model: str, classic_model: bool, tasks: list[str]) -> tuple[str, str]:
+    """The task the link asks for, made one the form can show; and a CSV path it names ("" when none)."""
     want_task = qget("task", str, CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"])
     url_csv = ""  # a CSV path named by the link: read only once the user confirms it (never when served)
     family_default = CLASSIC_DEFAULTS["task"] if classic_model else DEFAULTS["task"]
@@ -250,6 +289,16 @@ with left:
         else:
             url_notes.append(f"task={text.md_repr(want_task)} is not one of the tasks here")
             want_task = DEFAULTS["task"] if DEFAULTS["task"] in tasks else tasks[0]
+    return want_task, url_csv
+
+
+def choose_task(f: Form, store) -> None:
+    """The task (or your own CSV), and its facts in one caption."""
+    model, classic_model = f.model, f.classic_model
+    # served: only what ships with idim (no task that downloads), and your own CSV by upload
+    tasks = [t["name"] for t in list_tasks() if (t["source"] == "image") == classic_model
+             and (not SERVED or tasks_fixed(t["name"]))]
+    want_task, url_csv = wanted_task(model, classic_model, tasks)
     if not classic_model:
         tasks.append(OTHER_TASK)
     elif want_task not in tasks:
@@ -260,98 +309,111 @@ with left:
                            help="What the model learns to classify. trec6 (what a question asks for, the default: "
                                 "a linear probe on the frozen features stays well below 90 % there) "
                                 "and mr (movie-review polarity) are bundled; glue/* tasks need a download once.")
-    task = tchoice
-    text_column = text_pair_column = label_column = None
-    task_problem = None  # why there is no task to start (said again by Start)
+    f.task = f.tchoice = tchoice
     if tchoice == OTHER_TASK:
-        for line in csv_note:
-            st.warning(line)
-        up = st.file_uploader("Upload a CSV file", type=["csv"], key=K("task_upload"),
-                              help="UTF-8, a header row, one example per row, at least two classes; up to 50 MiB. "
-                                   "It is kept in the run store so the background worker can read it.")
-        path = shown = ""
-        if not SERVED:
-            path = st.text_input("… or the path of a CSV file on this machine", value=url_csv,
-                                 key=K("task_csv"), help="A CSV with a text column and a label column (one row per "
-                                                         "example).").strip()
-            shown = path
-        task_problem = "upload your CSV file" if SERVED else "upload your CSV file or give its path"
-        if up is not None:
-            path, shown = "", up.name
-        elif path and url_csv and path == url_csv and st.session_state.get(EK("state", "csv_confirmed")) != path:
-            # a link, not the user, named this file: read it only once the user says so
-            st.info(f"This link names a file on this machine: {text.code(path)}. idim reads it only when you confirm.")
-            if st.button("Read this file", key=EK("button", "csv_confirm")):
-                st.session_state[EK("state", "csv_confirmed")] = path
-            else:
-                task_problem, path = "confirm the CSV file the link names (Read this file) or upload one", ""
-        in_use = forms.uploads_in_use(store) if up is not None else set()
-        try:
-            if up is not None:
-                path = str(forms.save_upload(store.home, up.name, up.getvalue(), in_use))
-            task = f"csv:{path}" if path else ""
-            if path:
-                header, preview = forms.csv_preview(path, shown=shown)
-                doubt = forms.header_doubt(header)
-                if doubt:
-                    st.warning(text.md(doubt) + ".")
-                g_text, g_pair, g_label = forms.guess_columns(header)
-                k1, k2, k3 = st.columns(3)
-                text_column = k1.selectbox("Text column", header, index=header.index(g_text), key=K("csv_text"))
-                pair_opts = ["(none)"] + header
-                pair = k2.selectbox("Second text (pairs)", pair_opts, key=K("csv_pair"),
-                                    index=pair_opts.index(g_pair) if g_pair else 0,
-                                    help="For sentence-pair tasks (e.g. premise and hypothesis); "
-                                         "leave (none) otherwise.")
-                text_pair_column = None if pair == "(none)" else pair
-                label_column = k3.selectbox("Label column", header, index=header.index(g_label), key=K("csv_label"))
-                st.caption("First rows of the file:")
-                st.dataframe(preview, hide_index=True, width="stretch")
-        except UserError as e:
-            task_problem = forms.hide_path(str(e), path, shown) if path else str(e)
-            st.error(text.md(task_problem))
-            if up is not None and path:
-                forms.discard_upload(path, in_use)  # a refused upload is not kept
-            task = ""
+        csv_task(f, store, url_csv)
 
     # -- what the task is like: classes, sizes, chance and majority-class level, length ----
+    task, path, shown = f.task, f.path, f.shown
     if task:
         try:
-            stats = forms.task_facts(task, text_column, text_pair_column, label_column)
+            stats = forms.task_facts(task, f.text_column, f.text_pair_column, f.label_column)
         except UserError as e:
-            task_problem = forms.hide_path(str(e), path, shown) if tchoice == OTHER_TASK else str(e)
-            st.error(text.md(task_problem))
-            task = ""
+            f.task_problem = forms.hide_path(str(e), path, shown) if tchoice == OTHER_TASK else str(e)
+            st.error(text.md(f.task_problem))
+            f.task = ""
         else:
             st.caption(text.md(forms.hide_path(stats, path, shown) if tchoice == OTHER_TASK else stats))
 
+
+def csv_task(f: Form, store, url_csv: str) -> None:
+    """Your own CSV: uploaded, or (not served) a path; its columns chosen, its first rows shown."""
+    for line in csv_note:
+        st.warning(line)
+    up = st.file_uploader("Upload a CSV file", type=["csv"], key=K("task_upload"),
+                          help="UTF-8, a header row, one example per row, at least two classes; up to 50 MiB. "
+                               "It is kept in the run store so the background worker can read it.")
+    path = shown = ""
+    if not SERVED:
+        path = st.text_input("… or the path of a CSV file on this machine", value=url_csv,
+                             key=K("task_csv"), help="A CSV with a text column and a label column (one row per "
+                                                     "example).").strip()
+        shown = path
+    task_problem = "upload your CSV file" if SERVED else "upload your CSV file or give its path"
+    if up is not None:
+        path, shown = "", up.name
+    elif path and url_csv and path == url_csv and st.session_state.get(EK("state", "csv_confirmed")) != path:
+        # a link, not the user, named this file: read it only once the user says so
+        st.info(f"This link names a file on this machine: {text.code(path)}. idim reads it only when you confirm.")
+        if st.button("Read this file", key=EK("button", "csv_confirm")):
+            st.session_state[EK("state", "csv_confirmed")] = path
+        else:
+            task_problem, path = "confirm the CSV file the link names (Read this file) or upload one", ""
+    in_use = forms.uploads_in_use(store) if up is not None else set()
+    try:
+        if up is not None:
+            path = str(forms.save_upload(store.home, up.name, up.getvalue(), in_use))
+        f.task = f"csv:{path}" if path else ""
+        if path:
+            csv_columns(f, path, shown)
+    except UserError as e:
+        task_problem = forms.hide_path(str(e), path, shown) if path else str(e)
+        st.error(text.md(task_problem))
+        if up is not None and path:
+            forms.discard_upload(path, in_use)  # a refused upload is not kept
+        f.task = ""
+    f.path, f.shown, f.task_problem = path, shown, task_problem
+
+
+def csv_columns(f: Form, path: str, shown: str) -> None:
+    """The CSV file's text, second text and label columns, and its first rows."""
+    header, preview = forms.csv_preview(path, shown=shown)
+    doubt = forms.header_doubt(header)
+    if doubt:
+        st.warning(text.md(doubt) + ".")
+    g_text, g_pair, g_label = forms.guess_columns(header)
+    k1, k2, k3 = st.columns(3)
+    f.text_column = k1.selectbox("Text column", header, index=header.index(g_text), key=K("csv_text"))
+    pair_opts = ["(none)"] + header
+    pair = k2.selectbox("Second text (pairs)", pair_opts, key=K("csv_pair"),
+                        index=pair_opts.index(g_pair) if g_pair else 0,
+                        help="For sentence-pair tasks (e.g. premise and hypothesis); "
+                             "leave (none) otherwise.")
+    f.text_pair_column = None if pair == "(none)" else pair
+    f.label_column = k3.selectbox("Label column", header, index=header.index(g_label), key=K("csv_label"))
+    st.caption("First rows of the file:")
+    st.dataframe(preview, hide_index=True, width="stretch")
+
+
+def choose_method(f: Form) -> None:
+    """The classic nets' controls, the method and (for a subspace) the projection."""
+    classic_model = f.classic_model
     FAM = CLASSIC_DEFAULTS if classic_model else DEFAULTS
     fam = "classic" if classic_model else "lm"  # widget keys per family: each keeps its own defaults
-    shuffle_labels = shuffle_pixels = None
     if classic_model:
         st.caption("Trained **from scratch**: there is no pre-training in this experiment. The baseline is this "
                    "network's own accuracy with all its parameters trained.")
         s1, s2 = st.columns(2)
-        shuffle_labels = s1.toggle("Shuffled labels", value=qget("shuffle_labels", str, "") in ("1", "true"),
-                                   key=K("shuffle_labels"),
-                                   help="Random training labels: nothing generalises, the net can only memorise. "
-                                        "Accuracy is then measured on the training images. d90 rises enormously.")
-        shuffle_pixels = s2.toggle("Shuffled pixels", value=qget("shuffle_pixels", str, "") in ("1", "true"),
-                                   key=K("shuffle_pixels"),
-                                   help="One fixed permutation of pixel positions for every image: the fully "
-                                        "connected net does not care, LeNet loses its convolutional advantage.")
+        f.shuffle_labels = s1.toggle("Shuffled labels", value=qget("shuffle_labels", str, "") in ("1", "true"),
+                                     key=K("shuffle_labels"),
+                                     help="Random training labels: nothing generalises, the net can only memorise. "
+                                          "Accuracy is then measured on the training images. d90 rises enormously.")
+        f.shuffle_pixels = s2.toggle("Shuffled pixels", value=qget("shuffle_pixels", str, "") in ("1", "true"),
+                                     key=K("shuffle_pixels"),
+                                     help="One fixed permutation of pixel positions for every image: the fully "
+                                          "connected net does not care, LeNet loses its convolutional advantage.")
     want_method = qget("method", str, FAM["method"])
     METHODS = tuple(method_registry.REGISTRY)  # every registered method, each labelled by its own module
     method = st.selectbox("Method", METHODS, index=METHODS.index(want_method) if want_method in METHODS else 0,
                           format_func=lambda m: method_registry.label(m, classic=bool(classic_model)),
                           key=K("method", fam),
-                      help="DID trains z through one random projection of all parameters. SAID also learns one "
-                           "scale per layer; those scales count in d. "
-                           + method_registry.words([method_registry.short(n) for n in METHODS
-                                                    if method_axis(n) != "d"])
-                           + " are the parameter-efficient methods people use instead: compare them with the "
-                           "subspace on one axis of trainable parameters (same model, task and budget: they share "
-                           "the baseline).")
+                          help="DID trains z through one random projection of all parameters. SAID also learns one "
+                               "scale per layer; those scales count in d. "
+                               + method_registry.words([method_registry.short(n) for n in METHODS
+                                                        if method_axis(n) != "d"])
+                               + " are the parameter-efficient methods people use instead: compare them with the "
+                               "subspace on one axis of trainable parameters (same model, task and budget: they "
+                               "share the baseline).")
     axis = method_axis(method)
     want_proj = qget("projection", str, FAM["projection"])
     projection = FAM["projection"]
@@ -360,22 +422,23 @@ with left:
                                   index=PROJECTIONS.index(want_proj) if want_proj in PROJECTIONS else 0,
                                   help="How z (d numbers) is mapped to the D parameters. "
                                        + " ".join(PROJ_HELP.values()))
+    f.FAM, f.fam, f.method, f.axis, f.projection = FAM, fam, method, axis, projection
+
 
 # -- which d, how many seeds, what budget --------------------------------------------------
-with right:
-    ranks = None
+def choose_levels(f: Form) -> None:
+    """Which d (or ranks) to try."""
+    axis, method, FAM, fam = f.axis, f.method, f.FAM, f.fam
     if axis == "rank":
         default_ranks = ",".join(map(str, method_registry.default_levels(method)))
         word = method_registry.level_word(method)
-        ranks = st.text_input(f"Levels: {word} ({method_registry.level_name(method)})",
-                              value=qget("ranks", str, default_ranks), key=K("ranks", method),
-                              help=f"Comma-separated whole numbers, one trial per {word} and seed (`--ranks` on the "
-                                   "command line); the method checks that they fit the model's layers.")
-        dims = None
+        f.ranks = st.text_input(f"Levels: {word} ({method_registry.level_name(method)})",
+                                value=qget("ranks", str, default_ranks), key=K("ranks", method),
+                                help=f"Comma-separated whole numbers, one trial per {word} and seed (`--ranks` on "
+                                     "the command line); the method checks that they fit the model's layers.")
     elif axis == "single":
         st.caption(f"**{method}** has no size to vary: one point (per seed), placed on the chart by the number of "
                    "parameters it trains, counted from the model.")
-        dims = None
     if axis == "d":
         want_dims = qget("dims", str, None)
         default_dims = ",".join(map(str, FAM["dims"]))
@@ -405,145 +468,164 @@ with right:
             st.caption("Starts at d = 10, multiplies by 10 until the threshold is reached, then bisects in log d "
                        "until the bracket is within a factor 1.4 (the true crossing then lies within −29 % / +40 % "
                        "of the reported d).")
-    seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"], 1, 20), key=K("seeds"),
-                            help="Independent random projections (and data orders) per d; "
-                                 "error bars show their spread.")
+        f.dims = dims
+
+
+def choose_budget(f: Form) -> None:
+    """Seeds, epochs and training examples."""
+    classic_model, FAM, fam = f.classic_model, f.FAM, f.fam
+    f.seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"], 1, 20), key=K("seeds"),
+                              help="Independent random projections (and data orders) per d; "
+                                   "error bars show their spread.")
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"], 0.25, 100.0)), 0.25,
-                             key=K("epochs", fam),
-                             help="Passes over the training examples, for the baseline and every trial.")
-    max_train = None
+    f.epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"], 0.25, 100.0)), 0.25,
+                               key=K("epochs", fam),
+                               help="Passes over the training examples, for the baseline and every trial.")
     if not classic_model:
-        max_train = c2.number_input("Training examples", 8, 200_000,
-                                    qget("max_train", int, DEFAULTS["max_train"], 8, 200_000), 64,
-                                    key=K("max_train"), help="How many training examples to use (a stratified sample).")
+        f.max_train = c2.number_input("Training examples", 8, 200_000,
+                                      qget("max_train", int, DEFAULTS["max_train"], 8, 200_000), 64,
+                                      key=K("max_train"),
+                                      help="How many training examples to use (a stratified sample).")
     else:
         c2.caption("Classic tasks use all their training images (80 % of the set).")
+
+
+def advanced(f: Form) -> None:
+    """The Advanced expander, in two columns."""
     with st.expander("Advanced"):
         a1, a2 = st.columns(2)
-        lr_full = a1.number_input("Learning rate, full training" if classic_model
-                                  else "Learning rate, full fine-tuning",
-                                  1e-7, 1.0, qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e",
-                                  key=K("lr_full", fam),
-                                  help="Adam learning rate of the baseline (all D parameters), the centre of its "
-                                       "search: each seed trains at 1/3, 1 and 3 times it and keeps the best on "
-                                       "validation (a search already in the store for the same model, task and "
-                                       "budget is reused), so the ruler is tuned as the records' are.")
-        lr_sub, lr_scaling, lr_adapter, lora_targets = FAM["lr_subspace"], FAM["lr_scaling"], None, None
-        lr_head = lora_layers = None
-        if axis == "d":
-            lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
-                                     qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
-                                     key=K("lr_subspace", fam),
-                                     help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves "
-                                          "by about this much per step, so the step in parameter space grows like √d; "
-                                          "by default the rate at d is this × √(1000 / d), the same step at every d.")
-            want_scaling = qget("lr_scaling", str, FAM["lr_scaling"])
-            lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True, key=K("lr_scaling", fam),
-                                  index=LR_SCALINGS.index(want_scaling) if want_scaling in LR_SCALINGS else 0,
-                                  format_func={"sqrt": "follows d (× √(1000/d))", "none": "the same at every d"}.get,
-                                  help="The default keeps the step in parameter space the same at every d; one rate "
-                                       "for all d makes large d collapse.")
-        else:
-            m_lr = method_get(method).LR
-            lr_adapter = a2.number_input(f"Learning rate, {method}", 1e-6, 1.0,
-                                         qget("lr_adapter", float, m_lr, 1e-6, 1.0), format="%.0e",
-                                         key=K("lr_adapter", method),
-                                         help=f"Adam learning rate of what {method} trains (its default, {m_lr:g}, "
-                                              "was chosen on the validation split: bench/tune_defaults.py --kind "
-                                              "adapters).")
-            if has_own_head_rate(method):
-                lr_head = a1.number_input("Learning rate, classifier head", 1e-6, 1.0,
-                                          qget("lr_head", float, head_only_lr(), 1e-6, 1.0), format="%.0e",
-                                          key=K("lr_head"),
-                                          help="Every adapter method trains the classifier head too, at head-only's "
-                                               f"own rate ({head_only_lr():g}, chosen on validation for the "
-                                               "head alone) unless you change it here.")
-            if axis == "rank":
-                lora_layers = a2.number_input("Only the last K layers (0: all)", 0, 96,
-                                              qget("lora_layers", int, 0, 0, 96), key=K("lora_layers"),
-                                              help="Adapt only the last K transformer layers: sizes below rank 1 "
-                                                   "on every layer.")
-                lora_targets = a1.radio("Adapted layers", LORA_TARGETS, horizontal=True, key=K("lora_targets"),
-                                        format_func={"query-value": "query and value",
-                                                     "all-linear": "every linear layer"}.get,
-                                        help="peft's default for BERT-type models adapts the attention's query and "
-                                             "value projections; or every linear layer but the head.")
-        said_groups = None
-        if "said_groups" in method_get(method).__dict__.get("FIELDS", ()):
-            want_groups = qget("said_groups", str, FAM["said_groups"])
-            said_groups = a2.radio("SAID scales", SAID_GROUPS, horizontal=True, key=K("said_groups", fam),
-                                   index=SAID_GROUPS.index(want_groups) if want_groups in SAID_GROUPS else 0,
-                                   format_func={"block": "one per layer block", "tensor": "one per tensor"}.get,
-                                   help="block: one λ per transformer block, the embeddings and the head (the "
-                                        "paper's text); tensor: one λ per parameter tensor (the authors' released "
-                                        "code). Both count in d.")
-        max_length = max_eval = None
-        if not classic_model:
-            max_length = a1.number_input("Max tokens per example", 8, 512,
-                                         qget("max_length", int, DEFAULTS["max_length"], 8, 512),
-                                         key=K("max_length"), help="Longer texts are cut; shorter ones are padded.")
-            max_eval = a2.number_input("Validation / test examples", 8, 100_000,
-                                       qget("max_eval", int, DEFAULTS["max_eval"], 8, 100_000),
-                                       key=K("max_eval"), help="Examples in each of the validation and test splits.")
-        batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024),
-                                key=K("batch_size", fam),
-                                help="Examples per optimiser step.")
-        threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
-                                  help="Threads torch may use for a trial on the CPU; 0: automatic, one per core "
-                                       "(one for the MLP, whose steps are too small to share out), training on one "
-                                       "while another program (the browser drawing Live) needs a core (see "
-                                       "docs/reference/app.md on threads). A fixed count repeats exactly.")
-        claims_facts = st.toggle(
-            "Measure what the claims use", value=qget("claims_facts", str, "") in ("1", "true", "True"),
-            key=K("claims_facts"),
-            help="Each trial also reads training accuracy on every training example (by default on a fixed 512, "
-                 "enough for the gap with its standard error) and, in the subspace, accuracy with z quantised to "
-                 "2, 4 and 8 bits: what Learn's claims and the bound at 4 bits use. About 10 s more per "
-                 "language-model trial.")
-        # where trials train; the widgets' state is kept for the session, so the choice is remembered
-        # served: trials train here (a visitor does not name a cluster address for the server to connect to)
-        # served: trials train here (a visitor does not name a cluster address for the server to connect to)
-        offered = [n for n, m in executors.REGISTRY.items() if m.SERVED or not SERVED]
-        executor = offered[0] if len(offered) == 1 else st.radio(
-            "Where trials train", offered, horizontal=True, key=K("executor"),
-            format_func=lambda n: executors.REGISTRY[n].LABEL,
-            help=" ".join(f"{executors.REGISTRY[n].LABEL[:1].upper() + executors.REGISTRY[n].LABEL[1:]}: "
-                          f"{executors.REGISTRY[n].HELP}." for n in offered))
-        form = getattr(executors.REGISTRY[executor], "form", None)
-        executor_options = form(st, K) if form else {}
+        advanced_rates(f, a1, a2)
+        advanced_rest(f, a1, a2)
 
-if url_notes or family_notes:  # one line
-    url_box.warning(" ".join((["This link's " + "; ".join(url_notes) + ": the form uses the default value instead."]
-                              if url_notes else []) + family_notes))
+
+def advanced_rates(f: Form, a1, a2) -> None:
+    """The learning rates (the baseline's; z's or the adapter's and the head's) and LoRA's layers."""
+    classic_model, method, axis, FAM, fam = f.classic_model, f.method, f.axis, f.FAM, f.fam
+    f.lr_full = a1.number_input("Learning rate, full training" if classic_model
+                                else "Learning rate, full fine-tuning",
+                                1e-7, 1.0, qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e",
+                                key=K("lr_full", fam),
+                                help="Adam learning rate of the baseline (all D parameters), the centre of its "
+                                     "search: each seed trains at 1/3, 1 and 3 times it and keeps the best on "
+                                     "validation (a search already in the store for the same model, task and "
+                                     "budget is reused), so the ruler is tuned as the records' are.")
+    f.lr_sub, f.lr_scaling = FAM["lr_subspace"], FAM["lr_scaling"]
+    if axis == "d":
+        f.lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
+                                   qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
+                                   key=K("lr_subspace", fam),
+                                   help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves "
+                                        "by about this much per step, so the step in parameter space grows like √d; "
+                                        "by default the rate at d is this × √(1000 / d), the same step at every d.")
+        want_scaling = qget("lr_scaling", str, FAM["lr_scaling"])
+        f.lr_scaling = a1.radio("Learning rate of z across d", LR_SCALINGS, horizontal=True,
+                                key=K("lr_scaling", fam),
+                                index=LR_SCALINGS.index(want_scaling) if want_scaling in LR_SCALINGS else 0,
+                                format_func={"sqrt": "follows d (× √(1000/d))", "none": "the same at every d"}.get,
+                                help="The default keeps the step in parameter space the same at every d; one rate "
+                                     "for all d makes large d collapse.")
+    else:
+        m_lr = method_get(method).LR
+        f.lr_adapter = a2.number_input(f"Learning rate, {method}", 1e-6, 1.0,
+                                       qget("lr_adapter", float, m_lr, 1e-6, 1.0), format="%.0e",
+                                       key=K("lr_adapter", method),
+                                       help=f"Adam learning rate of what {method} trains (its default, {m_lr:g}, "
+                                            "was chosen on the validation split: bench/tune_defaults.py --kind "
+                                            "adapters).")
+        if has_own_head_rate(method):
+            f.lr_head = a1.number_input("Learning rate, classifier head", 1e-6, 1.0,
+                                        qget("lr_head", float, head_only_lr(), 1e-6, 1.0), format="%.0e",
+                                        key=K("lr_head"),
+                                        help="Every adapter method trains the classifier head too, at head-only's "
+                                             f"own rate ({head_only_lr():g}, chosen on validation for the "
+                                             "head alone) unless you change it here.")
+        if axis == "rank":
+            f.lora_layers = a2.number_input("Only the last K layers (0: all)", 0, 96,
+                                            qget("lora_layers", int, 0, 0, 96), key=K("lora_layers"),
+                                            help="Adapt only the last K transformer layers: sizes below rank 1 "
+                                                 "on every layer.")
+            f.lora_targets = a1.radio("Adapted layers", LORA_TARGETS, horizontal=True, key=K("lora_targets"),
+                                      format_func={"query-value": "query and value",
+                                                   "all-linear": "every linear layer"}.get,
+                                      help="peft's default for BERT-type models adapts the attention's query and "
+                                           "value projections; or every linear layer but the head.")
+
+
+def advanced_rest(f: Form, a1, a2) -> None:
+    """SAID's scales, tokens and evaluation examples, batch, threads, the claims' facts, where trials train."""
+    classic_model, method, FAM, fam = f.classic_model, f.method, f.FAM, f.fam
+    if "said_groups" in method_get(method).__dict__.get("FIELDS", ()):
+        want_groups = qget("said_groups", str, FAM["said_groups"])
+        f.said_groups = a2.radio("SAID scales", SAID_GROUPS, horizontal=True, key=K("said_groups", fam),
+                                 index=SAID_GROUPS.index(want_groups) if want_groups in SAID_GROUPS else 0,
+                                 format_func={"block": "one per layer block", "tensor": "one per tensor"}.get,
+                                 help="block: one λ per transformer block, the embeddings and the head (the "
+                                      "paper's text); tensor: one λ per parameter tensor (the authors' released "
+                                      "code). Both count in d.")
+    if not classic_model:
+        f.max_length = a1.number_input("Max tokens per example", 8, 512,
+                                       qget("max_length", int, DEFAULTS["max_length"], 8, 512),
+                                       key=K("max_length"), help="Longer texts are cut; shorter ones are padded.")
+        f.max_eval = a2.number_input("Validation / test examples", 8, 100_000,
+                                     qget("max_eval", int, DEFAULTS["max_eval"], 8, 100_000),
+                                     key=K("max_eval"), help="Examples in each of the validation and test splits.")
+    f.batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024),
+                              key=K("batch_size", fam),
+                              help="Examples per optimiser step.")
+    f.threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
+                                help="Threads torch may use for a trial on the CPU; 0: automatic, one per core "
+                                     "(one for the MLP, whose steps are too small to share out), training on one "
+                                     "while another program (the browser drawing Live) needs a core (see "
+                                     "docs/reference/app.md on threads). A fixed count repeats exactly.")
+    f.claims_facts = st.toggle(
+        "Measure what the claims use", value=qget("claims_facts", str, "") in ("1", "true", "True"),
+        key=K("claims_facts"),
+        help="Each trial also reads training accuracy on every training example (by default on a fixed 512, "
+             "enough for the gap with its standard error) and, in the subspace, accuracy with z quantised to "
+             "2, 4 and 8 bits: what Learn's claims and the bound at 4 bits use. About 10 s more per "
+             "language-model trial.")
+    # where trials train; the widgets' state is kept for the session, so the choice is remembered
+    # served: trials train here (a visitor does not name a cluster address for the server to connect to)
+    offered = [n for n, m in executors.REGISTRY.items() if m.SERVED or not SERVED]
+    f.executor = offered[0] if len(offered) == 1 else st.radio(
+        "Where trials train", offered, horizontal=True, key=K("executor"),
+        format_func=lambda n: executors.REGISTRY[n].LABEL,
+        help=" ".join(f"{executors.REGISTRY[n].LABEL[:1].upper() + executors.REGISTRY[n].LABEL[1:]}: "
+                      f"{executors.REGISTRY[n].HELP}." for n in offered))
+    form = getattr(executors.REGISTRY[f.executor], "form", None)
+    f.executor_options = form(st, K) if form else {}
 
 
 def _int(v):
     return None if v is None else int(v)
 
 
-overrides = dict(model=model, task=task, method=method, projection=projection, dims=dims, seeds=int(seeds),
-                 epochs=float(epochs), max_train=_int(max_train), lr_full=float(lr_full), lr_subspace=float(lr_sub),
-                 max_length=_int(max_length), max_eval=_int(max_eval), batch_size=int(batch),
-                 shuffle_labels=shuffle_labels or None, shuffle_pixels=shuffle_pixels or None,
-                 text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
-                 lr_scaling=lr_scaling, said_groups=said_groups, ranks=ranks,
-                 lr_adapter=None if lr_adapter is None else float(lr_adapter), lora_targets=lora_targets,
-                 lr_head=None if lr_head is None or float(lr_head) == head_only_lr() else float(lr_head),
-                 lora_layers=int(lora_layers) or None if lora_layers is not None else None,
-                 executor=executor, threads=int(threads) or None, claims_facts=claims_facts or None,
-                 **executor_options)
+def overrides_of(f: Form) -> dict:
+    """The form's values as make_config's arguments."""
+    lr_head, lora_layers = f.lr_head, f.lora_layers
+    return dict(model=f.model, task=f.task, method=f.method, projection=f.projection, dims=f.dims,
+                seeds=int(f.seeds), epochs=float(f.epochs), max_train=_int(f.max_train), lr_full=float(f.lr_full),
+                lr_subspace=float(f.lr_sub), max_length=_int(f.max_length), max_eval=_int(f.max_eval),
+                batch_size=int(f.batch), shuffle_labels=f.shuffle_labels or None,
+                shuffle_pixels=f.shuffle_pixels or None, text_column=f.text_column,
+                text_pair_column=f.text_pair_column, label_column=f.label_column, lr_scaling=f.lr_scaling,
+                said_groups=f.said_groups, ranks=f.ranks,
+                lr_adapter=None if f.lr_adapter is None else float(f.lr_adapter), lora_targets=f.lora_targets,
+                lr_head=None if lr_head is None or float(lr_head) == head_only_lr() else float(lr_head),
+                lora_layers=int(lora_layers) or None if lora_layers is not None else None,
+                executor=f.executor, threads=int(f.threads) or None, claims_facts=f.claims_facts or None,
+                **f.executor_options)
+
 
 # -- how long will it take ----------------------------------------------------------------
-after_start = []  # what is drawn below Start (the plan of d values, the seeds' note): Start stays near the form
-try:
-    draft = make_config(**overrides)
-except UserError:
-    draft = None
-if draft is not None:
+def estimate_box(store, device: str, f: Form, draft) -> tuple[float, list]:
+    """The rough estimate above Start; its seconds, and what is drawn below Start (the plan of d values, the
+    seeds' note): Start stays near the form."""
+    classic_model, axis, method = f.classic_model, f.axis, f.method
+    after_start = []
     shared = shared_baseline(store, draft, device.split(" ")[0], range(int(draft["seeds"])))
     guess = estimates.estimate(store, draft, device, baseline=shared is None)
-    secs, measured = guess["seconds"], guess["measured"]
+    secs = guess["seconds"]
     n = estimates.planned_trials(draft)
     base_word = "full training" if classic_model else "full fine-tuning"
     from idim_core.runconfig import wants_probe
@@ -584,21 +666,21 @@ if draft is not None:
                    f"{method_registry.level_name(draft['method'])} = {', '.join(map(str, draft['ranks']))}: each "
                    "trial's trainable parameters are counted "
                    "from the model when it is built, and the chart places it on that axis.")
+    return secs, after_start
 
-# -- a budget too small to learn: said before Start (it warns, it does not refuse) --------------
-for warning in (budget_warnings(draft) if draft is not None else []):
-    st.warning(form_message(warning[0].upper() + warning[1:]) + ".")
 
-if st.button("Start run", type="primary", key=K("button", "start")):
+def start_run(store, f: Form, overrides: dict, secs: float | None) -> None:
+    """Start: the run checked, queued, and Live opened on it; or one line on what is wrong."""
+    model, task, tchoice, path, shown = f.model, f.task, f.tchoice, f.path, f.shown
     try:
         if not model:
             raise UserError("give a model id or directory")
         if not task:
-            raise UserError(task_problem or "choose a task")
+            raise UserError(f.task_problem or "choose a task")
         if SERVED and not forms.served_allows(model, task, store.home):
             raise UserError("in served mode only the bundled models and tasks, and uploaded CSV files, can be used")
         cfg = make_config(**overrides)
-        visitors.check_share(store, secs if draft is not None else None)  # served: fair shares of one worker
+        visitors.check_share(store, secs)  # served: fair shares of one worker
         with st.spinner("Checking the model and the task ..."):
             forms.preflight_isolated(cfg)
     except UserError as e:
@@ -615,7 +697,59 @@ if st.button("Start run", type="primary", key=K("button", "start")):
             workers.ensure_worker(store.home)
             st.switch_page("pages/live.py", query_params={"run": run_id})
 
-for draw in after_start:
-    draw()
-st.caption("The run is trained by a background worker: you can close this tab, reload it, or open the run in "
-           "another tab; nothing is lost. The command line sees the same runs (`idim ls`).")
+
+def main() -> None:
+    """The page, top to bottom."""
+    store = workers.get_store()
+    device = workers.detect_device()
+    if "run" in qp:  # ?run=ID (the browser's back button from Live lands here): the form shows what that run was given
+        given = store.get_run(qp["run"]) if re.fullmatch(r"[0-9a-f]{12}", qp["run"]) else None
+        set_qp({**(forms.prefill_from_config(given["config"]) if given else {}),
+                **{k: v for k, v in qp.items() if k != "run"}})
+
+    st.title("Intrinsic dimension of fine-tuning")
+    intro = st.empty()  # filled once the model is known: a language model is fine-tuned, a classic net trained
+    three_ways(store, device)
+
+    st.subheader("New run")
+    if SERVED:
+        st.caption(serving.NOTE)
+    url_box = st.empty()  # one line when a link's values were out of range (filled below)
+    left, right = st.columns(2)
+    f = Form()
+    with left:
+        choose_model(f, intro)
+        choose_task(f, store)
+        choose_method(f)
+    with right:
+        choose_levels(f)
+        choose_budget(f)
+        advanced(f)
+
+    if url_notes or family_notes:  # one line
+        url_box.warning(" ".join((["This link's " + "; ".join(url_notes) + ": the form uses the default value "
+                                   "instead."] if url_notes else []) + family_notes))
+    overrides = overrides_of(f)
+    after_start = []  # what is drawn below Start (the plan of d values, the seeds' note): Start stays near the form
+    try:
+        draft = make_config(**overrides)
+    except UserError:
+        draft = None
+    secs = None
+    if draft is not None:
+        secs, after_start = estimate_box(store, device, f, draft)
+
+    # -- a budget too small to learn: said before Start (it warns, it does not refuse) --------------
+    for warning in (budget_warnings(draft) if draft is not None else []):
+        st.warning(form_message(warning[0].upper() + warning[1:]) + ".")
+
+    if st.button("Start run", type="primary", key=K("button", "start")):
+        start_run(store, f, overrides, secs)
+
+    for draw in after_start:
+        draw()
+    st.caption("The run is trained by a background worker: you can close this tab, reload it, or open the run in "
+               "another tab; nothing is lost. The command line sees the same runs (`idim ls`).")
+
+
+main()
