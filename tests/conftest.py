@@ -96,9 +96,22 @@ _STARTS_PROCESS = re.compile(r"\brun_cli\(|\bsubprocess\b|\bPopen\(|\bRunner\(|\
                              r"\bserve\(|\bchromium\b")
 
 
+# Whole files whose every test renders pages, starts processes or bootstraps the shipped records (seconds each).
+MODULE_TIER = {
+    "test_browser": "browser",
+    **dict.fromkeys(("test_app", "test_explore_form", "test_served", "test_classroom", "test_pages_sweep",
+                     "test_lesson"), "app"),
+    **dict.fromkeys(("test_lifecycle", "test_processes", "test_ray", "test_wedge", "test_bench", "test_refine",
+                     "test_rate_search", "test_probe", "test_contract", "test_hub_paths", "test_heap", "test_claims",
+                     "test_claims_readme", "test_verdicts", "test_intervals", "test_records", "test_pretrain_records",
+                     "test_facts", "test_docs"), "integration"),
+}
+
+
 def _tier_of(item) -> str:
-    if item.fspath.basename == "test_browser.py":
-        return "browser"
+    module = item.fspath.purebasename
+    if module in MODULE_TIER:
+        return MODULE_TIER[module]
     if item.get_closest_marker("slow"):
         return "integration"
     try:
