@@ -137,31 +137,23 @@ def resume_button(run: dict) -> None:
             st.rerun()
 
 
-@st.fragment(run_every=0.5 if replaying else None if final_at_start else views.REFRESH_SECONDS)
-def live_view() -> None:
-    run = store.get_run(run_id)
-    if run is None:
-        st.warning(f"Run {run_id} was deleted.")
-        return
-    # the interval's bootstrap only once the run has ended: a live refresh stays cheap
-    res = result(store, run_id, ci=run["status"] in FINAL)
-    trials = store.trials(run_id)
-    status = run["status"]
-    hidden = bool(st.session_state.get(K("toggle", "hide_d90")))
-    if replaying:
-        ordered = replay.order(res["points"], trials)
-        n = replay.shown_at(time.monotonic() - started, len(ordered), replay_s)
-        if n < len(ordered):
-            res = replay.partial(res, ordered, n)
-            st.info(f"**Replay** of a finished run: {n} of {len(ordered)} trials so far "
-                    f"({replay_s:.0f} s in all; the ruler, full {views.baseline_word(res)} and its threshold, first).")
-        else:
-            st.query_params.pop("replay", None)  # the last frame is the run itself: back to the still page
-            st.rerun()
-    if hidden and res.get("d90_status") in ("found", "below_grid", "not_reached"):
-        res = dict(res, d90=None, d90_interpolated=None, d90_upper=None, d90_ci=None, d90_status="unknown",
-                   p90_status="unknown")
+def replayed(res: dict, trials: list[dict]) -> dict:
+    """The replay's frame now: the first trials in recorded order; at its end, back to the still page."""
+    ordered = replay.order(res["points"], trials)
+    n = replay.shown_at(time.monotonic() - started, len(ordered), replay_s)
+    if n < len(ordered):
+        res = replay.partial(res, ordered, n)
+        st.info(f"**Replay** of a finished run: {n} of {len(ordered)} trials so far "
+                f"({replay_s:.0f} s in all; the ruler, full {views.baseline_word(res)} and its threshold, first).")
+    else:
+        st.query_params.pop("replay", None)  # the last frame is the run itself: back to the still page
+        st.rerun()
+    return res
 
+
+def status_row(run: dict, res: dict, hidden: bool) -> None:
+    """Status, device or executor, d90 and Cancel, in a row of four."""
+    status = run["status"]
     top = st.columns([1.3, 1.3, 2, 1])
     top[0].metric("Status", status)
     summ = run.get("summary") or {}
@@ -193,6 +185,10 @@ def live_view() -> None:
                     st.error(text.md(e))
                 st.rerun(scope="fragment")
 
+
+def status_message(run: dict) -> None:
+    """A queued, interrupted, failed or cancelled run's state in words (and Resume where it helps)."""
+    status = run["status"]
     if status == "queued":
         ahead = store.ahead_of(run_id)  # a count in SQL: cheap with thousands of runs in the store
         worker = workers.ensure_worker(store.home)  # a worker that died is replaced
@@ -213,21 +209,28 @@ def live_view() -> None:
         st.warning("Cancelled. The finished trials are kept; resume it to run the missing ones.")
         resume_button(run)
 
-    # what is training, its progress and the time left: above the chart, on the first screen at 1280×720
+
+def trial_words(t: dict, res: dict) -> str:
+    """What a trial trains, in words."""
+    return (f"{views.baseline_word(res)} baseline (all parameters), seed {t['seed']}"
+            if t["kind"] == "baseline" else
+            f"linear probe (the head alone on the frozen features), seed {t['seed']}"
+            if t["kind"] == "probe" else f"d = {t['d']:,}, seed {t['seed']}")
+
+
+def training_now(run: dict, res: dict, trials: list[dict]) -> dict | None:
+    """What is training, its progress and the time left; the trial training now (the last of several), if any."""
+    status = run["status"]
+    summ = run.get("summary") or {}
     running = [t for t in trials if t["status"] == "running"] if status == "running" else []
     current = running[-1] if running else None  # several when trials train side by side (--processes, Ray)
     if current is not None:
-        def what(t):
-            return (f"{views.baseline_word(res)} baseline (all parameters), seed {t['seed']}"
-                    if t["kind"] == "baseline" else
-                    f"linear probe (the head alone on the frozen features), seed {t['seed']}"
-                    if t["kind"] == "probe" else f"d = {t['d']:,}, seed {t['seed']}")
-
         left = estimates.time_left(run, trials, home=store.home)
         if len(running) > 1:
-            st.markdown(f"**Training now, {len(running)} side by side:** " + "; ".join(what(t) for t in running))
+            st.markdown(f"**Training now, {len(running)} side by side:** "
+                        + "; ".join(trial_words(t, res) for t in running))
         else:
-            st.markdown(f"**Training now:** {what(current)}")
+            st.markdown(f"**Training now:** {trial_words(current, res)}")
         for i, t in enumerate(running):
             steps, total = t.get("steps") or 0, t.get("total_steps")
             tail = f" · about {estimates.fmt_seconds(left)} left for the whole run" if i == len(running) - 1 else ""
@@ -244,29 +247,30 @@ def live_view() -> None:
                          + (f" · loss {pre['loss']:.4f}" if pre.get("loss") is not None else ""))
     elif status == "running":
         st.markdown("**Loading the model and the data …**")
+    return current
 
-    warn = views.baseline_warning(res)
-    if warn:
-        st.warning(warn)
-    elif d90mod.ruler_note(res):
-        st.warning(d90mod.ruler_note(res)[2].upper() + d90mod.ruler_note(res)[3:] + ".")
+
+def build_run_chart(res: dict, guesses: list[dict]):
+    """The run chart, with the class's guesses, for the presenter view when it is on."""
+    fig = figures.run_figure(res, height=560 if present else 460)
+    if guesses:
+        y0 = (fig.layout.yaxis.range or [0.0])[0]
+        figures.add_guesses(fig, [g["d"] for g in guesses], y0 + 0.01)
+    return figures.presenter(fig) if present else fig
+
+
+def run_chart(res: dict, trials: list[dict], status: str, hidden: bool) -> None:
+    """The chart with its caption, the guesses and the threshold's note."""
     # The chart is rebuilt when a trial has finished, at most every views.CHART_SECONDS while the run
     # goes on; otherwise the last one is sent again, which the browser does not redraw.  At once only when
     # the run ends or the view changes: the worker taking up a queued run changes nothing the chart shows,
     # and redrawing it then cost a short sweep's tab a third of its CPU (bench/tab_cost.py).
     guesses = store.guesses(run_id)
-
-    def build():
-        fig = figures.run_figure(res, height=560 if present else 460)
-        if guesses:
-            y0 = (fig.layout.yaxis.range or [0.0])[0]
-            figures.add_guesses(fig, [g["d"] for g in guesses], y0 + 0.01)
-        return figures.presenter(fig) if present else fig
-
     # redrawn when the view changes (presenter, hidden d90, a new guess, a replay's next frame); a finished trial
     # waits for views.chart_due
     fixed = (status in FINAL, present, hidden, len(guesses)) + ((len(res["points"]),) if replaying else ())
-    fig = kept_figure(K("state", "chart", run_id), fixed, sum(t["status"] != "running" for t in trials), build)
+    fig = kept_figure(K("state", "chart", run_id), fixed, sum(t["status"] != "running" for t in trials),
+                      lambda: build_run_chart(res, guesses))
     st.plotly_chart(fig, key=K("chart", "run", run_id), config={"displaylogo": False},
                     theme=None if present else "streamlit")  # Streamlit's theme would reset the large fonts
     word = views.baseline_word(res)
@@ -280,34 +284,74 @@ def live_view() -> None:
     if d90mod.threshold_note(res):
         st.caption(d90mod.threshold_note(res)[0].upper() + d90mod.threshold_note(res)[1:] + ".")
 
+
+def trial_curve(current: dict, trials: list[dict]) -> None:
+    """The training trial's curve, for trials long enough to be worth it."""
+    # A trial's curve is worth drawing when the trial lasts a while; for trials of a few seconds
+    # (the classic nets) redrawing it every refresh would only cost the browser CPU that training needs.
+    quick = [t["seconds"] for t in trials if t.get("seconds")]
+    if not quick or max(quick) > 15:
+        pts = store.points(current["id"])
+        if pts:  # new points arrive at every step: redrawn at most every views.CHART_SECONDS too
+            fig = kept_figure(K("state", "curve", run_id), (current["id"], present), len(pts),
+                              lambda: figures.trial_curve_figure(pts))
+            chart(fig, K("chart", "curve", run_id), present)
+
+
+def results_table(res: dict) -> None:
+    """The mean accuracy per level, then the run's last 30 events."""
+    if res["by_d"]:
+        axis = res.get("axis", "d")  # an adapter run's level is a rank or its one point, never a d
+        params = {p["d"]: p.get("params") for p in res["points"] if p.get("params")}
+        from idim_core.methods import level_word  # the level's own word: rank, spectral coefficient ...
+
+        level = level_word(res["method"]) if axis == "rank" else "d"
+        st.dataframe([{**({level: r["d"]} if axis != "single" else {}),
+                       **({} if axis == "d" else {"trainable parameters": params.get(r["d"])}),
+                       "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
+                       "diverged": r["diverged"],
+                       "reaches 0.9 × full": None if r["mean"] is None or res["threshold"] is None
+                       else r["mean"] >= res["threshold"]} for r in res["by_d"]], hide_index=True,
+                     key=K("table", "results"))
+    for e in store.events(run_id, 30):
+        st.text(f"{time.strftime('%H:%M:%S', time.localtime(e['t']))}  {e['level']:7}  {e['message']}")
+
+
+@st.fragment(run_every=0.5 if replaying else None if final_at_start else views.REFRESH_SECONDS)
+def live_view() -> None:
+    run = store.get_run(run_id)
+    if run is None:
+        st.warning(f"Run {run_id} was deleted.")
+        return
+    # the interval's bootstrap only once the run has ended: a live refresh stays cheap
+    res = result(store, run_id, ci=run["status"] in FINAL)
+    trials = store.trials(run_id)
+    status = run["status"]
+    hidden = bool(st.session_state.get(K("toggle", "hide_d90")))
+    if replaying:
+        res = replayed(res, trials)
+    if hidden and res.get("d90_status") in ("found", "below_grid", "not_reached"):
+        res = dict(res, d90=None, d90_interpolated=None, d90_upper=None, d90_ci=None, d90_status="unknown",
+                   p90_status="unknown")
+
+    status_row(run, res, hidden)
+    status_message(run)
+    # what is training, its progress and the time left: above the chart, on the first screen at 1280×720
+    current = training_now(run, res, trials)
+
+    warn = views.baseline_warning(res)
+    if warn:
+        st.warning(warn)
+    elif d90mod.ruler_note(res):
+        st.warning(d90mod.ruler_note(res)[2].upper() + d90mod.ruler_note(res)[3:] + ".")
+    run_chart(res, trials, status, hidden)
+
     if current is not None:
-        # A trial's curve is worth drawing when the trial lasts a while; for trials of a few seconds
-        # (the classic nets) redrawing it every refresh would only cost the browser CPU that training needs.
-        quick = [t["seconds"] for t in trials if t.get("seconds")]
-        if not quick or max(quick) > 15:
-            pts = store.points(current["id"])
-            if pts:  # new points arrive at every step: redrawn at most every views.CHART_SECONDS too
-                fig = kept_figure(K("state", "curve", run_id), (current["id"], present), len(pts),
-                                  lambda: figures.trial_curve_figure(pts))
-                chart(fig, K("chart", "curve", run_id), present)
+        trial_curve(current, trials)
     # A toggle, not an expander: a collapsed expander still draws its table in the browser at every
     # refresh, which costs the CPU that training needs (bench/tab_cost.py).
     if st.toggle("Results table and log", key=K("toggle", "table")):
-        if res["by_d"]:
-            axis = res.get("axis", "d")  # an adapter run's level is a rank or its one point, never a d
-            params = {p["d"]: p.get("params") for p in res["points"] if p.get("params")}
-            from idim_core.methods import level_word  # the level's own word: rank, spectral coefficient ...
-
-            level = level_word(res["method"]) if axis == "rank" else "d"
-            st.dataframe([{**({level: r["d"]} if axis != "single" else {}),
-                           **({} if axis == "d" else {"trainable parameters": params.get(r["d"])}),
-                           "mean accuracy": r["mean"], "std": r["std"], "seeds": r["n"],
-                           "diverged": r["diverged"],
-                           "reaches 0.9 × full": None if r["mean"] is None or res["threshold"] is None
-                           else r["mean"] >= res["threshold"]} for r in res["by_d"]], hide_index=True,
-                         key=K("table", "results"))
-        for e in store.events(run_id, 30):
-            st.text(f"{time.strftime('%H:%M:%S', time.localtime(e['t']))}  {e['level']:7}  {e['message']}")
+        results_table(res)
 
     # What the claims on Learn need, for a finished DID/SAID run: the gap, the bound, the bits, the scales.
     if status in FINAL and res.get("axis", "d") == "d" and st.toggle(
