@@ -291,43 +291,66 @@ def _sweep_bench(home, load: int, **overrides) -> dict:
     # the estimate the CLI and Explore would print, after the worker's calibration (a few timed steps, not
     # part of the sweep's wall time): how close it comes is part of what this benchmark reports.  It runs in
     # a process of its own, so the timed sweep loads its model and data as cold as a user's first run.
-    import json
-    import subprocess
-    import sys
-
     from .prep import pick_device
     from .ui.estimates import estimate
 
     device = pick_device(cfg.get("device"))
+    calibration = _calibrate(store, cfg)
+    guess = estimate(store, cfg, device)
+    watch = _SweepWatch(store, time.perf_counter())
+    run_id = store.create_run(cfg, status="running", owner="bench")
+    watch.run_id = run_id
+    host0 = host_jiffies()
+    Runner(store, run_id, watch.progress, owner="bench").run()
+    wall = time.perf_counter() - watch.t0
+    stolen = steal_share(host0, host_jiffies())
+    res = result(store, run_id)
+    out = _sweep_out(watch, res, cfg, guess, calibration, device, load, wall, stolen)
+    if tmp:
+        store.close()
+        tmp.cleanup()
+    return out
+
+
+def _calibrate(store, cfg) -> dict:
+    """The worker's calibration for ``cfg``, in a process of its own; its last line of output, parsed."""
     done = subprocess.run([sys.executable, "-m", "idim_core.calibrate", str(store.home), json.dumps(dict(cfg))],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the calibration failed: {done.stderr.strip().splitlines()[-1:]}")
-    calibration = json.loads(done.stdout.strip().splitlines()[-1])
-    guess = estimate(store, cfg, device)
-    from .ui.estimates import estimate_range, time_left
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-    t0 = time.perf_counter()
-    first_point = {}
-    trial_times = []
-    shown = []  # the run's whole length as Live would show it (elapsed + time left) during its first 60 s
-    run_box = {}
 
-    def look() -> None:
-        now = time.perf_counter() - t0
-        if now > 60 or "id" not in run_box or (shown and now - shown[-1][0] < 2.0):
+class _SweepWatch:
+    """The sweep's progress events, timed from ``t0``: when its first points came, each trial, and the lengths
+    Live would have shown."""
+
+    def __init__(self, store, t0: float):
+        self.store = store
+        self.t0 = t0
+        self.run_id = None
+        self.first_point = {}
+        self.trial_times = []
+        self.shown = []  # the run's whole length as Live would show it (elapsed + time left) during its first 60 s
+
+    def look(self) -> None:
+        from .ui.estimates import time_left
+
+        now = time.perf_counter() - self.t0
+        if now > 60 or self.run_id is None or (self.shown and now - self.shown[-1][0] < 2.0):
             return
-        run = store.get_run(run_box["id"])
-        left = time_left(run, store.trials(run_box["id"]), home=store.home) if run else None
+        run = self.store.get_run(self.run_id)
+        left = time_left(run, self.store.trials(self.run_id), home=self.store.home) if run else None
         if left is not None:
-            shown.append((now, now + left))
+            self.shown.append((now, now + left))
 
-    def progress(e):
+    def progress(self, e) -> None:
+        first_point, t0 = self.first_point, self.t0
         if e["type"] == "trial_start" and "prepared" not in first_point:
             first_point["prepared"] = time.perf_counter() - t0
         if e["type"] == "trial_end":
-            trial_times.append({"kind": e["kind"], "d": e["d"], "seed": e["seed"], "seconds": e["seconds"],
-                                "accuracy": e["accuracy"], "timing": e.get("timing") or {}})
+            self.trial_times.append({"kind": e["kind"], "d": e["d"], "seed": e["seed"], "seconds": e["seconds"],
+                                     "accuracy": e["accuracy"], "timing": e.get("timing") or {}})
             if e["kind"] == "subspace" and "t" not in first_point:
                 first_point["t"] = time.perf_counter() - t0
             if e["kind"] == "baseline" and "ruler" not in first_point:
@@ -336,33 +359,29 @@ def _sweep_bench(home, load: int, **overrides) -> dict:
         if e["type"] == "baseline_shared" and "ruler" not in first_point:
             first_point["ruler"] = time.perf_counter() - t0
             first_point.setdefault("first_kind", "baseline")
-        look()
+        self.look()
 
-    run_id = store.create_run(cfg, status="running", owner="bench")
-    run_box["id"] = run_id
-    host0 = host_jiffies()
-    Runner(store, run_id, progress, owner="bench").run()
-    wall = time.perf_counter() - t0
-    stolen = steal_share(host0, host_jiffies())
-    res = result(store, run_id)
+
+def _sweep_out(watch: _SweepWatch, res: dict, cfg, guess: dict, calibration: dict, device, load: int,
+               wall: float, stolen) -> dict:
+    """The sweep benchmark's report."""
+    from .ui.estimates import estimate_range
+
+    first_point, shown, trial_times = watch.first_point, watch.shown, watch.trial_times
     # ruler_s: when the full-training line and the threshold could be drawn (the baseline's first trial ended, or
     # it was reused); first_trial: the kind of the trial that ended first (the baseline, since the ruler is first)
     # estimate_swings: the largest ratio between two consecutive lengths Live showed in the first 60 s
     swings = max((max(a, b) / min(a, b) for (_, a), (_, b) in zip(shown, shown[1:]) if min(a, b) > 0),
                  default=1.0)
-    out = {"wall_s": wall, "first_point_s": first_point.get("t"), "ruler_s": first_point.get("ruler"),
-           "load": load, "estimate_range_s": list(estimate_range(guess)), "estimate_swings": swings,
-           "estimates_shown": [[round(t, 1), round(v, 1)] for t, v in shown],
-           "first_trial": first_point.get("first_kind"), "trials": trial_times,
-           "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
-           "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
-           "estimate_s": guess["seconds"], "estimate_error": guess["seconds"] / wall - 1, "calibration": calibration,
-           "fastfood_native": _native_status(device), "steal_share": stolen,
-           "breakdown": breakdown(trial_times, cfg.grid, first_point.get("prepared"), wall)}
-    if tmp:
-        store.close()
-        tmp.cleanup()
-    return out
+    return {"wall_s": wall, "first_point_s": first_point.get("t"), "ruler_s": first_point.get("ruler"),
+            "load": load, "estimate_range_s": list(estimate_range(guess)), "estimate_swings": swings,
+            "estimates_shown": [[round(t, 1), round(v, 1)] for t, v in shown],
+            "first_trial": first_point.get("first_kind"), "trials": trial_times,
+            "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
+            "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
+            "estimate_s": guess["seconds"], "estimate_error": guess["seconds"] / wall - 1, "calibration": calibration,
+            "fastfood_native": _native_status(device), "steal_share": stolen,
+            "breakdown": breakdown(trial_times, cfg.grid, first_point.get("prepared"), wall)}
 
 
 if __name__ == "__main__":
