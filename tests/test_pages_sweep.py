@@ -334,8 +334,11 @@ def test_series_page_and_the_overlay_on_compare(sweep_home, view):
     assert figs and figs[0]["layout"]["meta"]["series"] == sid
     roles = {(tr.get("meta") or {}).get("role") for tr in figs[0]["data"]}
     assert "control" in roles or any(e["d90_status"] != "found" for e in out["entries"]), roles
+    panels = [f["layout"]["meta"].get("panel") for f in figs[1:]]
     if any(e["d90_status"] == "found" for e in out["entries"]):
-        assert len(figs) == 2 and figs[1]["layout"]["meta"]["panel"] == "accuracy"
+        assert panels[0] == "accuracy"
+    # the readout control: each run's probe on its frozen start beside its threshold
+    assert panels[-1] == "probe" and all(e.get("probe_accuracy") is not None for e in out["entries"])
     assert [b.label for b in at.get("download_button")] == ["Series as JSON", "Series as CSV"]
     at = render("pages/compare.py", {}, present, at)
     assert sid in at.multiselect(key="compare:select:series").value
