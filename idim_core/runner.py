@@ -156,9 +156,8 @@ class Runner:
             raise
         finally:
             self._stop_hb.set()
-            close = getattr(self.executor, "close", None)  # worker processes, where the executor has them
-            if close:
-                close()
+            if self.executor is not None:  # worker processes, a cluster: where the executor has them
+                self.executor.close()
             self.executor = None  # the prepared model and data go with the run, not with this object
 
     def _summary(self, **facts) -> None:
@@ -321,7 +320,7 @@ class Runner:
         self.executor = executor = executors.get(cfg.executor)(prep, cfg, self._stop)
         where = executor.describe()
         if where:  # trials train elsewhere: the run's record says where
-            self._summary(executor=executor.name, cluster=getattr(executor, "address", None), slots=executor.slots)
+            self._summary(executor=executor.name, cluster=executor.address, slots=executor.slots)
             store.event(run_id, "info", where)
 
         max_d = min(int(cfg.max_d or D), D)
@@ -334,7 +333,7 @@ class Runner:
         seeds = cfg.seed_list
         if not cfg.fresh_baseline:
             self._share_baseline(cfg, device, seeds)
-        if executor.slots > 1 and getattr(executor, "hands_out_ahead", False):
+        if executor.slots > 1 and executor.hands_out_ahead:
             # trials side by side on this machine: only the refinement and the search wait for the baseline, so
             # the baselines (handed out first), the first trial, the probes and (on a grid) every grid trial go
             # out at once
@@ -385,7 +384,7 @@ class Runner:
             store.event(run_id, "warning", "full fine-tuning did not learn the task (not clearly above always "
                                            "guessing): no d90 to search for")
         elif auto:
-            slots = getattr(executor, "search_slots", executor.slots)  # local processes: one d at a time
+            slots = executor.search_slots or executor.slots  # local processes: one d at a time
             if slots > 1:
                 k = max(2, slots // len(seeds))
                 found, rounds, n = parallel_search(means_at, thr, max_d, min_d=min_d, k=k, start=auto.start,
@@ -427,7 +426,7 @@ def lost_message(gone: list, method: str, run_id: str, executor=None) -> str:
     """One sentence for trials the executor's infrastructure lost after its retries."""
     names = ", ".join(f"{level_name(method, sp)} seed {sp.seed}" for sp in gone)
     what = f"trial {names} was" if len(gone) == 1 else f"{len(gone)} trials ({names}) were"
-    why = getattr(executor, "lost_reason", None) or "its infrastructure lost it"
+    why = (executor.lost_reason if executor is not None else None) or "its infrastructure lost it"
     return (f"{what} lost ({why}), so no d90 is given; "
             f"`idim resume {run_id}` reruns {'it' if len(gone) == 1 else 'them'} (finished trials are kept)")
 

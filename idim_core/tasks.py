@@ -84,8 +84,8 @@ def train_size(name: str, max_train: int | None = None, text_column: str = "text
     Light: catalogue sizes for shipped tasks; a CSV file is read once (cached by its path and mtime).
     Raises UserError like ``resolve`` and ``load_task``."""
     spec = resolve(name)
-    fn = getattr(sources.get(spec.source), "train_size", None)
-    n, classes = (fn(spec, text_column, text_pair_column, label_column) if callable(fn)
+    fn = sources.get(spec.source).train_size
+    n, classes = (fn(spec, text_column, text_pair_column, label_column) if fn is not None
                   else catalogue_size(spec))
     if max_train:
         n = int(max_train) if n is None else min(n, int(max_train))
@@ -139,16 +139,14 @@ def task_stats(name: str, max_length: int = 64, split_seed: int = 0, text_column
     """
     spec = resolve(name)
     src = sources.get(spec.source)
-    stamp = getattr(src, "stamp", None)
     key = (spec.name, max_length, split_seed, text_column, text_pair_column, label_column,
-           stamp(spec) if callable(stamp) else None)
+           src.stamp(spec) if src.stamp is not None else None)
     if key in _STATS:
         return _STATS[key]
     out = {"name": spec.name, "source": spec.source, "num_labels": spec.num_labels, "pair": spec.pair,
            "chance": 1 / spec.num_labels if spec.num_labels else None}
-    fn = getattr(src, "stats", None)
-    if callable(fn):
-        out.update(fn(spec, max_length, split_seed, text_column, text_pair_column, label_column))
+    if src.stats is not None:
+        out.update(src.stats(spec, max_length, split_seed, text_column, text_pair_column, label_column))
     else:
         out.update(_text_stats(name, max_length, split_seed, text_column, text_pair_column, label_column))
     if spec.note:

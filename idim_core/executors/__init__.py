@@ -15,11 +15,10 @@ first by ``ORDER`` is the default.  Adding one is one new module here (docs/cont
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..plugins import Registry, fill_executor_class
 
 
 @dataclass(frozen=True)
@@ -53,27 +52,43 @@ class TrialLost(Exception):
 #   made), preflight(cfg) (before the run is stored: can it reach what it needs?), form(box, key) (Explore's
 #   fields for its options: a dict), executor_class().  The class has name, slots, submit, wait, cancel,
 #   describe() (a line for the run's log and Live, or None) and lost_reason (for TrialLost).
-_MODULES = {}
-for _info in pkgutil.iter_modules(__path__):
-    _mod = importlib.import_module(f"{__name__}.{_info.name}")
-    if hasattr(_mod, "NAME"):
-        _MODULES[_mod.NAME] = _mod
-REGISTRY = dict(sorted(_MODULES.items(), key=lambda kv: (kv[1].ORDER, kv[0])))
-NAMES = tuple(REGISTRY)
-EXECUTORS = NAMES
-DEFAULT = NAMES[0]
+# (``idim_core.plugins.ExecutorModule`` and ``Executor`` are these contracts as Protocols.)
+DEFAULTS = {"SERVED": False, "OPTIONS": (), "check": None, "preflight": None, "form": None, "live_facts": None,
+            "slots_for": None}
+NAMES: tuple = ()
+EXECUTORS: tuple = ()
+DEFAULT: str = ""
+
+
+def _names(registry: dict) -> None:
+    global NAMES, EXECUTORS, DEFAULT
+    NAMES = EXECUTORS = tuple(registry)
+    DEFAULT = NAMES[0] if NAMES else ""
+
+
+_REG = Registry("executor", ("NAME", "LABEL", "HELP", "ORDER", "executor_class"), DEFAULTS, on_change=_names,
+                unknown=lambda name, reg: f"unknown --executor {name!r}; choose {' or '.join(reg)}")
+REGISTRY: dict = _REG.modules
+_REG.discover(__path__, __name__, lambda mod: hasattr(mod, "NAME"))
+
+
+def register(module):
+    """Add an executor module to the registry (checks that it says what the registry needs)."""
+    return _REG.register(module)
+
+
+def unregister(name: str) -> None:
+    """Take an executor out of the registry (tests that register a made-up one)."""
+    _REG.unregister(name)
 
 
 def module(name: str):
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise UserError(f"unknown --executor {name!r}; choose {' or '.join(NAMES)}") from None
+    return _REG.get(name)
 
 
 def get(name: str):
-    """The executor class registered as ``name``."""
-    return module(name).executor_class()
+    """The executor class registered as ``name`` (its optional attributes defaulted: ``plugins.Executor``)."""
+    return fill_executor_class(module(name).executor_class())
 
 
 def executor_help() -> str:
@@ -84,7 +99,7 @@ def options() -> list[tuple]:
     """Every executor's own run settings, as (name, type, default, metadata) for RunConfig."""
     out = []
     for n, m in REGISTRY.items():
-        for name, typ, default, help_text, label in getattr(m, "OPTIONS", ()):
+        for name, typ, default, help_text, label in m.OPTIONS:
             out.append((name, f"{typ.__name__} | None", default,
                         {"help": f"--executor {n}: {help_text}", "type": None if typ is str else typ,
                          "executor": n, "label": label}))
@@ -97,30 +112,27 @@ def check(cfg: dict, given: dict) -> None:
     for n, other in REGISTRY.items():
         if n == cfg["executor"]:
             continue
-        for name, *_ in getattr(other, "OPTIONS", ()):
+        for name, *_ in other.OPTIONS:
             if given.get(name) is not None:
                 raise UserError(f"--{name.replace('_', '-')} is for --executor {n}")
-    fn = getattr(m, "check", None)
-    if fn:
-        fn(cfg, given)
+    if m.check is not None:
+        m.check(cfg, given)
 
 
 def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
     """What Live shows about where a run's trials train ({metric, help, caption}, or a caption alone); None: nothing."""
     m = REGISTRY.get(stored_cfg.get("executor") or DEFAULT)
-    fn = getattr(m, "live_facts", None)
-    return fn(stored_cfg, summary) if fn else None
+    return m.live_facts(stored_cfg, summary) if m is not None and m.live_facts is not None else None
 
 
 def slots_for(cfg, device: str = "cpu") -> int:
     """How many trials of ``cfg`` its executor trains at once, where the executor knows before the run (its module's
     optional ``slots_for``; the estimate uses it); 1 otherwise."""
     m = REGISTRY.get((cfg.get("executor") if isinstance(cfg, dict) else getattr(cfg, "executor", None)) or DEFAULT)
-    fn = getattr(m, "slots_for", None)
-    return int(fn(cfg, device)) if fn else 1
+    return int(m.slots_for(cfg, device)) if m is not None and m.slots_for is not None else 1
 
 
 def preflight(cfg) -> None:
-    fn = getattr(module(cfg["executor"]), "preflight", None)
-    if fn:
-        fn(cfg)
+    m = module(cfg["executor"])
+    if m.preflight is not None:
+        m.preflight(cfg)

@@ -27,64 +27,65 @@ imports it inside ``build``.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 from ..errors import UserError
+from ..plugins import Registry
 from .base import Built  # noqa: F401  (what build() returns)
 
 AXES = ("d", "rank", "single")
-REGISTRY: dict = {}
 DEFAULT_RANKS: dict = {}  # name -> default levels of the rank-axis methods (kept in step by register)
+# the optional attributes a method module may leave out, and what it gets instead (see plugins.MethodModule)
+DEFAULTS = {"AXIS": "d", "ORDER": 100, "REQUIRES": (), "LR": None, "DEFAULT_LEVELS": None, "LEVEL_NAME": "r",
+            "LEVEL_WORD": "rank", "HEAD_ONLY": False, "FIELDS": (), "LISTED": True, "check": None,
+            "check_model": None}
+
+
+def _validate(module) -> None:
+    ax = module.AXIS
+    if ax not in AXES:
+        raise TypeError(f"method {module.NAME}: AXIS must be one of {AXES}, not {ax!r}")
+    if ax == "rank" and not module.DEFAULT_LEVELS:
+        raise TypeError(f"method {module.NAME}: a rank-axis method needs DEFAULT_LEVELS")
+
+
+def _ranks(registry: dict) -> None:
+    DEFAULT_RANKS.clear()
+    DEFAULT_RANKS.update((m.NAME, list(m.DEFAULT_LEVELS)) for m in registry.values() if m.AXIS == "rank")
+
+
+_REG = Registry("method", ("NAME", "LABEL", "build", "min_d"), DEFAULTS, derived={"SHORT": lambda m: m.NAME},
+                validate=_validate, on_change=_ranks,
+                unknown=lambda name, reg: f"unknown method {name!r}; choose one of {', '.join(reg)}")
+REGISTRY: dict = _REG.modules
 
 
 def register(module):
     """Add a method module to the registry (checks that it says what the registry needs)."""
-    for attr in ("NAME", "LABEL", "build", "min_d"):
-        if not hasattr(module, attr):
-            raise TypeError(f"method module {module.__name__} has no {attr}")
-    ax = getattr(module, "AXIS", "d")
-    if ax not in AXES:
-        raise TypeError(f"method {module.NAME}: AXIS must be one of {AXES}, not {ax!r}")
-    if ax == "rank" and not getattr(module, "DEFAULT_LEVELS", None):
-        raise TypeError(f"method {module.NAME}: a rank-axis method needs DEFAULT_LEVELS")
-    module.AXIS = ax
-    REGISTRY[module.NAME] = module
-    order = sorted(REGISTRY.values(), key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
-    REGISTRY.clear()
-    REGISTRY.update((m.NAME, m) for m in order)
-    DEFAULT_RANKS.clear()
-    DEFAULT_RANKS.update((m.NAME, list(m.DEFAULT_LEVELS)) for m in order if m.AXIS == "rank")
-    return module
+    return _REG.register(module)
 
 
 def unregister(name: str) -> None:
     """Take a method out of the registry (tests that register a fake one)."""
-    REGISTRY.pop(name, None)
-    DEFAULT_RANKS.pop(name, None)
+    _REG.unregister(name)
 
 
 def _discover() -> None:
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        mod = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(mod, "NAME") and hasattr(mod, "build") and getattr(mod, "LISTED", True):
-            register(mod)
+    _REG.discover(__path__, __name__, lambda mod: hasattr(mod, "NAME") and hasattr(mod, "build")
+                  and getattr(mod, "LISTED", True))
 
 
 _discover()
-FULL = importlib.import_module(f"{__name__}.full")
+FULL = _REG.fill(importlib.import_module(f"{__name__}.full"))
 
 
 def get(name: str):
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise UserError(f"unknown method {name!r}; choose one of {', '.join(REGISTRY)}") from None
+    return _REG.get(name)
 
 
 def axis(name: str) -> str:
     """d, rank or single (see above); unknown names count as d."""
     m = REGISTRY.get(name)
-    return getattr(m, "AXIS", "d") if m else "d"
+    return m.AXIS if m else "d"
 
 
 def names_on(ax: str) -> tuple[str, ...]:
@@ -103,19 +104,19 @@ def label(name: str, classic: bool = False) -> str:
 def short(name: str) -> str:
     """The method's name in a chart's legend."""
     m = REGISTRY.get(name)
-    return getattr(m, "SHORT", None) or (name.upper() if m is None else m.NAME)
+    return (m.SHORT or m.NAME) if m is not None else name.upper()
 
 
 def level_name(name: str) -> str:
     """The symbol of a level: d on the d axis, the method's own on the rank axis ("r" unless it says)."""
     ax = axis(name)
-    return "d" if ax == "d" else getattr(REGISTRY.get(name), "LEVEL_NAME", "r")
+    return "d" if ax == "d" else REGISTRY[name].LEVEL_NAME
 
 
 def level_word(name: str) -> str:
     """The level's word: "d", "rank" (or the method's own, e.g. "spectral coefficients"), "" for one point."""
     ax = axis(name)
-    return "d" if ax == "d" else "" if ax == "single" else getattr(REGISTRY.get(name), "LEVEL_WORD", "rank")
+    return "d" if ax == "d" else "" if ax == "single" else REGISTRY[name].LEVEL_WORD
 
 
 def default_levels(name: str) -> list[int] | None:
@@ -123,24 +124,26 @@ def default_levels(name: str) -> list[int] | None:
 
 
 def default_lr(name: str) -> float | None:
-    return getattr(REGISTRY.get(name), "LR", None)
+    m = REGISTRY.get(name)
+    return m.LR if m else None
 
 
 def has_own_head_rate(name: str) -> bool:
     """An adapter method whose classifier head trains beside what the method adds, at --lr-head (the subspace
     methods move the head with z; a method that trains only the head says HEAD_ONLY = True)."""
     m = REGISTRY.get(name)
-    return m is not None and getattr(m, "AXIS", "d") != "d" and not getattr(m, "HEAD_ONLY", False)
+    return m is not None and m.AXIS != "d" and not m.HEAD_ONLY
 
 
 def head_only_lr() -> float:
     """The default head rate of every adapter method: that of the method that trains the head alone."""
-    return next(m.LR for m in REGISTRY.values() if getattr(m, "HEAD_ONLY", False))
+    return next(m.LR for m in REGISTRY.values() if m.HEAD_ONLY)
 
 
 def require(name: str) -> None:
     """The libraries the method needs import, else one line saying how to install them."""
-    for lib in getattr(REGISTRY.get(name), "REQUIRES", ()):
+    m = REGISTRY.get(name)
+    for lib in m.REQUIRES if m else ():
         try:
             importlib.import_module(lib)
         except ImportError:
@@ -150,9 +153,9 @@ def require(name: str) -> None:
 
 def check(cfg: dict) -> None:
     """The method's own checks of a made configuration (UserError when one fails)."""
-    fn = getattr(REGISTRY.get(cfg.get("method")), "check", None)
-    if fn is not None:
-        fn(cfg)
+    m = REGISTRY.get(cfg.get("method"))
+    if m is not None and m.check is not None:
+        m.check(cfg)
 
 
 def words(names) -> str:
