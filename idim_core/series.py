@@ -145,8 +145,8 @@ def configs(overrides: dict, sources: list[str], amounts: list[int], widths: lis
 def run(store, overrides: dict, sources: list[str], amounts: list[int], widths: list, progress=None,
         owner: str | None = None, log=None) -> dict:
     """Run (or resume) a series to the end; its summary."""
-    from .store import owner_id
     from .runner import Runner
+    from .store import owner_id
 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     owner = owner or owner_id()
@@ -484,7 +484,8 @@ def verdict(out: dict, results: dict | None = None, name=str) -> list[str]:
                 lines.append(f"{name(src)}{at}: the linear probe on the frozen pre-trained start stays below the "
                              f"threshold ({last['probe_accuracy']:.3f} against {last['threshold']:.3f}) after "
                              f"{last['pretrain_epochs']} epochs")
-            found = sorted((e for e in [scratch, *mine] if e.get("d90_status") == "found" and e.get("d90_interpolated")),
+            found = sorted((e for e in [scratch, *mine]
+                            if e.get("d90_status") == "found" and e.get("d90_interpolated")),
                            key=lambda e: e["pretrain_epochs"])
             if len(found) >= 3:  # the point estimates across amounts: a direction, which the intervals may not settle
                 vals = [e["d90_interpolated"] for e in found]

@@ -2,10 +2,9 @@
 import streamlit as st
 
 from idim_core import claims, demo
+from idim_core.errors import UserError
 from idim_core.ui import estimates, figures, views, workers
 from idim_core.ui.keys import keys_for
-from idim_core.errors import UserError
-
 from pages._first_run import through_app
 from pages._present import chart, presenter_switch
 
@@ -83,11 +82,12 @@ header(1)
 st.markdown("Normal fine-tuning moves all **D** parameters θ from their pretrained values θ₀. "
             "Subspace training instead trains only a vector **z** of **d** numbers (d ≪ D), mapped into "
             "parameter space by a fixed random matrix **P** with D rows and d columns:")
-st.latex(r"\theta \;=\; \theta_0 + P\,z, \qquad z \in \mathbb{R}^d,\; P \in \mathbb{R}^{D\times d},\; z_{\text{start}} = 0")
-st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the pretrained weights θ₀, a random "
-            "plane through them (d = 2: every point of it is θ₀ + P z for some z), and a line of good solutions. "
-            "The plane meets the line; a random line through θ₀ (d = 1) almost surely would not. Subspace training "
-            "searches only the plane.")
+st.latex(r"\theta \;=\; \theta_0 + P\,z, \qquad z \in \mathbb{R}^d,\; P \in \mathbb{R}^{D\times d},\; "
+         r"z_{\text{start}} = 0")
+st.markdown("**The picture, in three dimensions** (D = 3, drag to turn it): the pretrained weights θ₀, "
+            "a random plane through them (d = 2: every point of it is θ₀ + P z for some z), and a line of good "
+            "solutions. The plane meets the line; a random line through θ₀ (d = 1) almost surely would not. "
+            "Subspace training searches only the plane.")
 chart(figures.idea_figure(), K("chart", "idea"), present)
 st.markdown(
     "- **D** is the model's parameter count, the classifier head included: about 22.6 million for the bundled "

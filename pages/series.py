@@ -10,7 +10,6 @@ from idim_core.errors import UserError
 from idim_core.ui import figures, text, workers
 from idim_core.ui.keys import keys_for
 from idim_core.ui.text import plain_task
-
 from pages import _visitors as visitors
 from pages._first_run import through_app
 from pages._present import chart, presenter_switch

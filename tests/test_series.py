@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, run_cli
 
 FAST = ["--model", "mlp", "--task", "digits:5-9", "--dims", "10,100", "--seeds", "1", "--epochs", "1",
