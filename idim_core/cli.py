@@ -319,9 +319,9 @@ def cmd_compare(args) -> int:
 def cmd_methods(args) -> int:
     from . import methods
 
-    rows = [{"name": n, "axis": m.AXIS, "label": m.LABEL, "lr": getattr(m, "LR", None),
+    rows = [{"name": n, "axis": m.AXIS, "label": m.LABEL, "lr": m.LR,
              "level": methods.level_word(n) or None, "default_ranks": methods.DEFAULT_RANKS.get(n),
-             "requires": list(getattr(m, "REQUIRES", ()))}
+             "requires": list(m.REQUIRES)}
             for n, m in methods.REGISTRY.items()]
     if args.json:
         print(json.dumps(rows))
@@ -418,8 +418,11 @@ def cmd_tasks(args) -> int:
         print(f"{t['name']:12} {t['num_labels'] or '?':>7} {sizes:>16} {chance:>6} {maj:>6} {tok:>6}  "
               f"{t['description']}")
     if not args.name:
-        print("\nAlso: csv:PATH with columns text[,text_pair],label (see --text-column etc.); "
-              "`idim tasks csv:PATH` shows its statistics.")
+        from .sources import file_sources
+
+        hints = [src.HINT or f"{src.PREFIX}PATH" for src in file_sources()]  # csv:PATH, parquet:PATH ...
+        print(f"\nAlso: {' or '.join(hints)} with columns text[,text_pair],label (see --text-column etc.); "
+              f"`idim tasks {hints[0]}` shows its statistics." if hints else "")
     return 0
 
 

@@ -9,7 +9,7 @@ import re
 
 import streamlit as st
 
-from idim_core import demo, executors
+from idim_core import demo, executors, sources
 from idim_core import methods as method_registry
 from idim_core.classic import is_classic_model
 from idim_core.errors import UserError
@@ -279,12 +279,14 @@ def wanted_task(model: str, classic_model: bool, tasks: list[str]) -> tuple[str,
     if classic_model and want_task not in tasks:
         want_task = CLASSIC_DEFAULTS["task"]
     if want_task not in tasks:
-        if want_task.startswith("csv:"):
-            if SERVED and want_task.removeprefix("csv:").strip():  # (a bare task=csv: just opens the upload box)
-                csv_note.append("This link names a file on the server (task=csv:…), which a link cannot do here: "
-                                "upload the CSV file instead.")
+        src = sources.file_source(want_task)  # a file-backed task: csv:PATH, parquet:PATH ...
+        if src is not None:
+            linked = sources.file_path(want_task)
+            if SERVED and linked.strip():  # (a bare task=csv: just opens the upload box)
+                csv_note.append(f"This link names a file on the server (task={src.PREFIX}…), which a link cannot do "
+                                f"here: upload the {src.KIND} file instead.")
             else:
-                url_csv = want_task.removeprefix("csv:")
+                url_csv = linked
             want_task = OTHER_TASK
         else:
             url_notes.append(f"task={text.md_repr(want_task)} is not one of the tasks here")
@@ -330,9 +332,10 @@ def csv_task(f: Form, store, url_csv: str) -> None:
     """Your own CSV: uploaded, or (not served) a path; its columns chosen, its first rows shown."""
     for line in csv_note:
         st.warning(line)
-    up = st.file_uploader("Upload a CSV file", type=["csv"], key=K("task_upload"),
-                          help="UTF-8, a header row, one example per row, at least two classes; up to 50 MiB. "
-                               "It is kept in the run store so the background worker can read it.")
+    kinds = " or ".join(src.KIND for src in sources.file_sources())
+    up = st.file_uploader(f"Upload a {kinds} file", type=sources.upload_types(), key=K("task_upload"),
+                          help="A header row (UTF-8 for a CSV), one example per row, at least two classes; up to "
+                               "50 MiB. It is kept in the run store so the background worker can read it.")
     path = shown = ""
     if not SERVED:
         path = st.text_input("… or the path of a CSV file on this machine", value=url_csv,
@@ -353,7 +356,7 @@ def csv_task(f: Form, store, url_csv: str) -> None:
     try:
         if up is not None:
             path = str(forms.save_upload(store.home, up.name, up.getvalue(), in_use))
-        f.task = f"csv:{path}" if path else ""
+        f.task = sources.file_task(path) if path else ""
         if path:
             csv_columns(f, path, shown)
     except UserError as e:
@@ -367,7 +370,7 @@ def csv_task(f: Form, store, url_csv: str) -> None:
 
 def csv_columns(f: Form, path: str, shown: str) -> None:
     """The CSV file's text, second text and label columns, and its first rows."""
-    header, preview = forms.csv_preview(path, shown=shown)
+    header, preview = forms.file_preview(path, shown=shown)
     doubt = forms.header_doubt(header)
     if doubt:
         st.warning(text.md(doubt) + ".")
@@ -592,8 +595,8 @@ def advanced_rest(f: Form, a1, a2) -> None:
         format_func=lambda n: executors.REGISTRY[n].LABEL,
         help=" ".join(f"{executors.REGISTRY[n].LABEL[:1].upper() + executors.REGISTRY[n].LABEL[1:]}: "
                       f"{executors.REGISTRY[n].HELP}." for n in offered))
-    form = getattr(executors.REGISTRY[f.executor], "form", None)
-    f.executor_options = form(st, K) if form else {}
+    form = executors.REGISTRY[f.executor].form
+    f.executor_options = form(st, K) if form is not None else {}
 
 
 def _int(v):

@@ -108,6 +108,33 @@ def finish(spec: TaskSpec, names, train: Split, val: Split, test: Split, seed: i
     return TaskData(spec.name, len(names), list(names), train, val, test, info)
 
 
+def file_spec(name: str, prefix: str, kind: str, source: str, example: str) -> TaskSpec | None:
+    """The spec of a file-backed task ``prefix`` + path (``csv:reviews.csv``): the path stored absolute (a worker
+    started elsewhere finds the same file); None for a name without the prefix; a one-line UserError for an empty
+    path or one that is not a file.  ``kind`` names the file in messages ("CSV"), ``example`` is a file name."""
+    if not name.startswith(prefix):
+        return None
+    typed = name[len(prefix):].strip()
+    if not typed:
+        raise UserError(f"{prefix} needs the path of a {kind} file, as in {prefix}{example}")
+    if "\x00" in typed:
+        raise UserError(f"the {kind} path contains a NUL character")
+    path = Path(typed).expanduser()
+    try:
+        path = path.resolve()
+        found = path.is_file()
+    except (OSError, RuntimeError):
+        found = False
+    if not found:
+        try:
+            there = path.exists()
+        except (OSError, ValueError):
+            there = False
+        raise UserError(f"{kind} file {typed} " + ("is not a file (a folder or a device?)" if there
+                                                   else "does not exist"))
+    return TaskSpec(f"{prefix}{path}", f"your {kind} file {path.name}", source, file=str(path))
+
+
 def split_rows(spec: TaskSpec, whole: Split, names, split_seed: int, max_train, max_eval) -> TaskData:
     """Labelled rows split 80 / 10 / 10 (stratified, seeded by ``split_seed``); refused in one line when too few."""
     shown = Path(spec.file).name if spec.file else spec.name

@@ -3,40 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
-from .base import Split, TaskSpec, split_rows
+from .base import Split, TaskSpec, file_spec, split_rows
 from .csvread import encode_labels, read_csv
 
 NAME = "csv"
 LABEL = "your own CSV file, csv:PATH (labels are text; split 80 / 10 / 10)"
 ORDER = 90
 HINT = "csv:PATH"  # named in the message for an unknown task
+PREFIX = "csv:"  # file-backed: a task is csv: + the path of a file the user can change or upload
+EXTENSIONS = (".csv",)  # what the app's uploader accepts for it
+KIND = "CSV"  # how messages name its files
 
 _SIZES: dict[tuple, tuple] = {}
 
 
 def resolve(name: str) -> TaskSpec | None:
-    if not name.startswith("csv:"):
-        return None
-    typed = name[4:].strip()
-    if not typed:
-        raise UserError("csv: needs the path of a CSV file, as in csv:reviews.csv")
-    if "\x00" in typed:
-        raise UserError("the CSV path contains a NUL character")
-    path = Path(typed).expanduser()
-    try:
-        path = path.resolve()  # stored absolute: a worker started elsewhere finds the same file
-        found = path.is_file()
-    except (OSError, RuntimeError):
-        found = False
-    if not found:
-        try:
-            there = path.exists()
-        except (OSError, ValueError):
-            there = False
-        raise UserError(f"CSV file {typed} " + ("is not a file (a folder or a device?)" if there
-                                                else "does not exist"))
-    return TaskSpec(f"csv:{path}", f"your CSV file {path.name}", "csv", file=str(path))
+    return file_spec(name, PREFIX, KIND, NAME, "reviews.csv")
 
 
 def load(spec: TaskSpec, split_seed=0, max_train=None, max_eval=None, text_column="text", text_pair_column=None,

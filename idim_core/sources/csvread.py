@@ -1,7 +1,8 @@
 """Reading a CSV file of labelled text (the bundled tasks and ``csv:PATH``): UTF-8, comma, semicolon or tab,
 the csv module on the whole text; every refusal one line naming the file by its base name.
 
-A helper, not a source (it has no ``NAME``): ``bundled.py`` and ``csvfile.py`` read with it."""
+A helper, not a source (it has no ``NAME``): ``bundled.py`` and ``csvfile.py`` read with it (``parquetfile.py``
+its column checks and row rules)."""
 from __future__ import annotations
 
 import csv
@@ -82,34 +83,29 @@ def csv_rows(text: str, shown: str, want: tuple = ()):
     return header, delim, rows()
 
 
-def read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str, shown: str | None = None):
-    """(texts, second texts or None, raw label strings) of the rows that have both a text and a label."""
-    shown = shown or path.name
+def check_names(text_col: str, label_col: str, shown: str) -> None:
+    """The text and label columns are named (any file of labelled rows: CSV, Parquet ...)."""
     for what, col in (("text", text_col), ("label", label_col)):
         if not col or not str(col).strip():
             raise UserError(f"the {what} column's name is empty; give the name of a column of {shown}")
-    size = path.stat().st_size
-    if size > CSV_MAX_BYTES:
-        raise UserError(f"{shown} is {size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
-    if size == 0:
-        raise UserError(f"{shown} is empty")
-    text = decode_csv(path.read_bytes(), shown)
-    cols, delim, reader = csv_rows(text, shown, (text_col, pair_col, label_col))
-    if len(cols) < 2:
-        others = " or ".join(DELIM_NAMES[d] for d in DELIMITERS if d != delim)
-        raise UserError(f"{shown} needs a text column and a label column; found one column {cols[0]!r}: are its "
-                        f"columns separated by something other than {DELIM_NAMES[delim]} ({others} are read too)?")
+
+
+def check_columns(cols: list[str], text_col: str, pair_col: str | None, label_col: str, shown: str) -> None:
+    """The label column is not a text column, and the file has every column named."""
     if label_col in (text_col, pair_col):
         raise UserError(f"the label column {label_col!r} is the same column as a text column; choose another")
     missing = [c for c in (text_col, pair_col, label_col) if c and c not in cols]
     if missing:
         raise UserError(f"{shown} has no column {', '.join(map(repr, missing))}; its columns are "
                         f"{', '.join(map(repr, cols))}")
-    ti, li = cols.index(text_col), cols.index(label_col)
-    pi = cols.index(pair_col) if pair_col else None
-    a, b, y = [], [] if pair_col else None, []
+
+
+def labelled_rows(rows, ti: int, pi: int | None, li: int, shown: str, text_col: str, label_col: str):
+    """(texts, second texts or None, raw label strings) of the rows (sequences of cells, stripped text) that have
+    both a text and a label; at most ``CSV_MAX_ROWS`` rows."""
+    a, b, y = [], [] if pi is not None else None, []
     cell = lambda row, i: row[i].strip() if i < len(row) else ""  # noqa: E731  (a short row: empty cells)
-    for i, row in enumerate(reader):
+    for i, row in enumerate(rows):
         if i >= CSV_MAX_ROWS:
             raise UserError(f"{shown} has more than {CSV_MAX_ROWS:,} rows; use a sample of it")
         t, lab = cell(row, ti), cell(row, li)
@@ -122,6 +118,26 @@ def read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str, sh
     if not y:
         raise UserError(f"{shown} has no rows with both {text_col!r} and {label_col!r}")
     return a, b, y
+
+
+def read_csv(path: Path, text_col: str, pair_col: str | None, label_col: str, shown: str | None = None):
+    """(texts, second texts or None, raw label strings) of the rows that have both a text and a label."""
+    shown = shown or path.name
+    check_names(text_col, label_col, shown)
+    size = path.stat().st_size
+    if size > CSV_MAX_BYTES:
+        raise UserError(f"{shown} is {size / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
+    if size == 0:
+        raise UserError(f"{shown} is empty")
+    text = decode_csv(path.read_bytes(), shown)
+    cols, delim, reader = csv_rows(text, shown, (text_col, pair_col, label_col))
+    if len(cols) < 2:
+        others = " or ".join(DELIM_NAMES[d] for d in DELIMITERS if d != delim)
+        raise UserError(f"{shown} needs a text column and a label column; found one column {cols[0]!r}: are its "
+                        f"columns separated by something other than {DELIM_NAMES[delim]} ({others} are read too)?")
+    check_columns(cols, text_col, pair_col, label_col, shown)
+    pi = cols.index(pair_col) if pair_col else None
+    return labelled_rows(reader, cols.index(text_col), pi, cols.index(label_col), shown, text_col, label_col)
 
 
 def label_order(s: str):

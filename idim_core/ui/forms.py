@@ -50,15 +50,17 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
 
 
 def served_allows(model: str, task: str, home) -> bool:
-    """In served mode: a bundled or classic model, a bundled or image task, or a CSV file under <store>/uploads/."""
-    from .. import models, tasks
+    """In served mode: a bundled or classic model, a bundled or image task, or a file-backed task (a CSV file ...)
+    under <store>/uploads/."""
+    from .. import models, sources, tasks
 
     if not (model in models.CATALOGUE or models._BUNDLED_RE.match(model or "")):  # no path, no hub id is looked at
         return False
-    if task.startswith("csv:"):
+    path = sources.file_path(task)
+    if path is not None:
         folder = (Path(home) / "uploads").resolve()
         try:
-            return Path(task[4:]).resolve().parent == folder
+            return Path(path).resolve().parent == folder
         except OSError:
             return False
     try:
@@ -71,22 +73,26 @@ UPLOADS_QUOTA = 200 * 2**20  # bytes the uploads folder may hold; the oldest upl
 
 
 def uploads_in_use(store) -> set[str]:
-    """The upload files some run of the store reads (its task is csv:<store>/uploads/...)."""
+    """The upload files some run of the store reads (its task is a file-backed one, csv:<store>/uploads/...)."""
+    from .. import sources
+
     folder = str((Path(store.home) / "uploads").resolve())
     used = set()
     for r in store.list_runs():
-        task = str(r["config"].get("task") or "")
-        if task.startswith("csv:") and str(Path(task[4:]).resolve()).startswith(folder):
-            used.add(Path(task[4:]).name)
+        path = sources.file_path(r["config"].get("task"))
+        if path is not None and str(Path(path).resolve()).startswith(folder):
+            used.add(Path(path).name)
     return used
 
 
 def make_room(home, need: int, in_use: set[str], quota: int = UPLOADS_QUOTA) -> None:
     """Remove the oldest uploads no run uses until ``need`` more bytes fit under ``quota``; a one-line refusal
     when even that is not enough (the uploads runs read are never removed)."""
+    from .. import sources
+
     folder = Path(home) / "uploads"
-    files = sorted((p for p in folder.glob("*.csv") if p.is_file()), key=lambda p: p.stat().st_mtime) \
-        if folder.is_dir() else []
+    files = sorted((p for p in folder.iterdir() if p.is_file() and sources.for_file(p.name) is not None),
+                   key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
     total = sum(p.stat().st_size for p in files)
     for p in files:
         if total + need <= quota:
@@ -115,19 +121,23 @@ def discard_upload(path, in_use: set[str]) -> None:
 
 
 def save_upload(home, name: str, data: bytes, in_use: set[str] | None = None) -> Path:
-    """Write an uploaded CSV under <store>/uploads/ (content-addressed; the same file is kept once), within the
-    uploads' quota (``make_room``; ``in_use``: the uploads runs read, never removed)."""
+    """Write an uploaded file (a CSV, or any file-backed source's type: its extension is kept) under
+    <store>/uploads/ (content-addressed; the same file is kept once), within the uploads' quota (``make_room``;
+    ``in_use``: the uploads runs read, never removed)."""
     import hashlib
 
+    from .. import sources
     from ..tasks import CSV_MAX_BYTES
 
+    src = sources.for_file(name)
+    suffix = Path(name).suffix.lower() if src is not None else ".csv"
     if len(data) > CSV_MAX_BYTES:
         raise UserError(f"{name} is {len(data) / 2**20:.0f} MiB; the limit is {CSV_MAX_BYTES / 2**20:.0f} MiB")
     if not data.strip():
         raise UserError(f"{name} is empty")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:40] or "upload"
     folder = Path(home) / "uploads"
-    path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}.csv"
+    path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
     tmp = path.with_suffix(".part")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,6 +156,17 @@ def save_upload(home, name: str, data: bytes, in_use: set[str] | None = None) ->
         raise UserError(f"{name} could not be saved on the server ({why}); free some space or ask the teacher "
                         "to check the run store") from None
     return path
+
+
+def file_preview(path, rows: int = 5, shown: str | None = None):
+    """(columns, first rows as a DataFrame) of a file-backed task's file: its source's ``preview`` (by the file's
+    extension), a CSV's (``csv_preview``) for a source without one."""
+    from .. import sources
+
+    src = sources.for_file(path)
+    if src is not None and src.preview is not None:
+        return src.preview(path, rows, shown)
+    return csv_preview(path, rows, shown)
 
 
 def csv_preview(path, rows: int = 5, shown: str | None = None):

@@ -75,13 +75,13 @@ def server_roots() -> list[str]:
 
 def scrub(text: str) -> str:
     """``text`` with every server folder (``server_roots``) replaced by "…", and an upload's stored path
-    (``<store>/uploads/NAME-HASH.csv``) by the name it was uploaded as (``NAME.csv``): what a served page or export
-    may show of a message that names a file."""
+    (``<store>/uploads/NAME-HASH.csv``, any file-backed source's extension) by the name it was uploaded as
+    (``NAME.csv``): what a served page or export may show of a message that names a file."""
     import re
 
     for root in server_roots():
         text = text.replace(root, "…")
-    text = re.sub(r"…[/\\]uploads[/\\]([\w.-]+?)-[0-9a-f]{12}\.csv", r"\1.csv", text)
+    text = re.sub(r"…[/\\]uploads[/\\]([\w.-]+?)-[0-9a-f]{12}(\.[A-Za-z0-9]+)", r"\1\2", text)
     return re.sub(r"…[/\\]uploads[/\\][\w.-]+", "your upload", text)
 
 

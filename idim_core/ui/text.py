@@ -79,11 +79,13 @@ _HALF = {"a": "one half of the images", "b": "the other half of the images"}
 
 def plain_task(name: str) -> str:
     """A task as a person reads it ("digit ≥ 5, the other half of the images"); the id stays in addresses and the
-    CLI.  An id this does not know is shown as it is (a CSV by its file name)."""
+    CLI.  An id this does not know is shown as it is (a CSV, any file-backed task, by its file name)."""
     import re
 
+    from .. import sources
+
     name = str(name or "")
-    if name.startswith("csv:"):
+    if sources.file_source(name) is not None:
         return name.rsplit("/", 1)[-1]
     base, _, tail = name.partition(":")
     half = None
