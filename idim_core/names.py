@@ -41,3 +41,9 @@ def projection_too_big(kind: str, d: int, D: int, limit: int | None = None) -> s
     return (f"a {kind} projection at d={d:,} on D={D:,} parameters needs {need / 2**30:.1f} GiB "
             f"(limit {limit / 2**30:.1f} GiB, IDIM_DENSE_MAX_BYTES); use --projection fastfood or a smaller d")
 
+
+# Training accuracy (for the generalisation gap) is read on a fixed subset of this many training examples; a run
+# that asks for every fact the claims use (--claims-facts) quantises z at 4 and 8 bits on this many (runconfig's
+# comment says more).  Here, not in runconfig: train.py reads them without importing runconfig (no import circle).
+TRAIN_ACCURACY_N = 512
+QUANTISED_TRAIN_N = 512

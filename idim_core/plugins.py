@@ -149,6 +149,7 @@ class Registry:
         self.unknown = unknown or (lambda name, reg: f"unknown {what} {name!r}; choose one of {', '.join(reg)}")
         self.on_change = on_change
         self.modules: dict = {}  # NAME -> module, in ORDER (the packages export this dict as REGISTRY)
+        _REGISTRIES[what] = self
 
     DEFAULT_ORDER: ClassVar[int] = 100
 
@@ -204,6 +205,15 @@ class Registry:
             if is_plugin(mod):
                 found.append(self.register(mod))
         return found
+
+
+_REGISTRIES: dict[str, Registry] = {}
+
+
+def registry(what: str) -> Registry:
+    """The registry of one kind of plugin ("method", "executor", "task source"), for a plugin module that reads its
+    siblings without importing its own package (no import circle)."""
+    return _REGISTRIES[what]
 
 
 class _Fresh:

@@ -12,7 +12,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclas
 
 from . import executors as _executors, methods as _registry
 from .errors import UserError
-from .names import LORA_TARGETS, LR_SCALINGS, SAID_GROUPS
+from .names import LORA_TARGETS, LR_SCALINGS, QUANTISED_TRAIN_N, SAID_GROUPS, TRAIN_ACCURACY_N  # noqa: F401
+from .ratesearch import searches_rate  # noqa: F401  (the rule lives there: train reads it without this module)
 from .search import AUTO_FACTOR, AUTO_START, AUTO_TOL
 
 def _f(default, help="", cli: bool = True, type=None, choices=None):
@@ -58,8 +59,7 @@ def is_auto(dims) -> bool:
 MAX_LEVEL = 10**9  # the largest rank or vector length a link or a flag may ask for (no model here is larger)
 MAX_LR = 1e30  # a larger rate overflows float32 in the first step (1e308 is a typo); below it a run starts and a
 # diverging trial is marked as such (tests force one with 1e30)
-TRAIN_ACCURACY_N = 512
-QUANTISED_TRAIN_N = 512
+# (TRAIN_ACCURACY_N and QUANTISED_TRAIN_N live in names.py, imported above: train.py reads them from there)
 
 
 @dataclass
@@ -330,16 +330,6 @@ def baseline_key(cfg: dict) -> tuple:
     # --baseline-lr-search goes on past an end of its range (runs from before that option searched 1/3, 1, 3 only)
     beyond = (("beyond", int(cfg.get("lr_search_beyond") or 0)),) if cfg.get("baseline_lr_search") else ()
     return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ()) + claims + beyond
-
-
-def searches_rate(cfg, kind: str) -> bool:
-    """Whether a trial of ``kind`` ("baseline", "probe" or "subspace") searches its rate on validation: the one rule
-    the trainer, the run's log and the estimate read.  ``cfg``: a RunConfig or its stored dict."""
-    if kind == "baseline":
-        return bool(cfg.get("baseline_lr_search"))
-    if kind == "probe":
-        return bool(cfg.get("lr_search")) or not cfg.get("probe_fixed_rate")
-    return bool(cfg.get("lr_search"))
 
 
 def probe_key(cfg: dict) -> tuple:
@@ -669,18 +659,19 @@ def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
     if axis == "d" and given.get("lr_adapter") is not None:
         refuse("lr_adapter", _adapter_words() + f" ({_registry.words(_registry.names_on('d'))} take --lr-subspace)")
     for key in ("said_groups",):  # a method's own settings (its FIELDS)
-        owners = [n for n in _registry.REGISTRY if key in getattr(_registry.get(n), "FIELDS", ())]
+        owners = [n for n in _registry.REGISTRY if key in _registry.get(n).FIELDS]
         if method not in owners and key in given and given[key] != fam[key]:
             refuse(key, _registry.words(owners))
     if axis != "d":
         for key in ("projection", "lr_subspace", "lr_scaling"):
             if key in given and given[key] != fam[key]:
                 refuse(key, f"{_registry.words(_registry.names_on('d'))} (the random subspace)")
-    task = str(cfg.get("task") or "")
-    if not task.startswith("csv:"):
+    from . import sources
+
+    if sources.file_source(cfg.get("task")) is None:  # the columns are a file-backed task's (csv:PATH ...)
         for key in ("text_column", "text_pair_column", "label_column"):
             if given.get(key) is not None:
-                refuse(key, "a csv: task (your own CSV file)")
+                refuse(key, sources.file_words())
     if classic and given.get("max_length") is not None:
         refuse("max_length", "text models (mlp and lenet read images)")
 
@@ -736,7 +727,7 @@ def preflight(cfg: dict) -> None:
         if cfg["task"] == "fashion-mnist" or str(cfg.get("pretrain") or "").split("@")[0].split(":")[0] == \
                 "fashion-mnist":
             require_fashion()
-        check_net = getattr(methods.get(cfg["method"]), "check_model", None)
+        check_net = methods.get(cfg["method"]).check_model
         if check_net is not None:  # the nets are tiny: build one to check the method's levels fit
             check_net(build(cfg["model"], side_of(cfg["task"]), 10, 0), cfg)
         return  # make_config checked the pairing and D; the other images ship with idim
@@ -785,17 +776,20 @@ def max_positions(model: str) -> int | None:
 
 
 def data_fingerprint(cfg: dict) -> str | None:
-    """A task read from a file the user can change (``csv:PATH``): the SHA-256 of the file's bytes; None for
-    every other task (bundled data, image tasks, the hub's fixed revisions), or when the file cannot be read."""
+    """A task read from a file the user can change (a file-backed source's, ``csv:PATH``): the SHA-256 of the file's
+    bytes; None for every other task (bundled data, image tasks, the hub's fixed revisions), or when the file cannot
+    be read."""
     import hashlib
     from pathlib import Path
 
-    task = str(cfg.get("task") or "")
-    if not task.startswith("csv:"):
+    from . import sources
+
+    path = sources.file_path(cfg.get("task"))
+    if path is None:
         return None
     h = hashlib.sha256()
     try:
-        with open(Path(task[4:]).expanduser(), "rb") as f:
+        with open(Path(path).expanduser(), "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     except OSError:
@@ -809,10 +803,13 @@ def check_data_unchanged(run: dict) -> str | None:
     cfg, summ = run["config"], run.get("summary") or {}
     now = data_fingerprint(cfg)
     old = summ.get("data_fingerprint")
-    task = str(cfg.get("task") or "")
     if old and now != old:
+        from . import sources
+
         why = "is gone" if now is None else "changed"
-        raise UserError(f"the CSV file of run {run['id']} {why} since its first trials trained ({task[4:]}); "
+        src = sources.file_source(cfg.get("task"))
+        kind, path = (src.KIND if src else "data"), sources.file_path(cfg.get("task"))
+        raise UserError(f"the {kind} file of run {run['id']} {why} since its first trials trained ({path}); "
                         "its finished trials were trained on the old file, so it cannot be resumed: start a new run "
                         "on the file as it is now")
     return None if old else now

@@ -10,8 +10,6 @@ different seeds differ only in projection and data order, never in data.
 """
 from __future__ import annotations
 
-import os
-
 from . import sources
 from .common import bundled_path, stratified_indices  # noqa: F401
 from .errors import UserError
@@ -25,13 +23,10 @@ from .sources.csvread import encode_labels as _encode_labels  # noqa: F401
 from .sources.csvread import label_order as _label_order  # noqa: F401
 from .sources.csvread import read_csv as _read_csv  # noqa: F401
 
-# Where GLUE is read from: the hub dataset, or a local copy in the hub's layout (the hub source reads it here
-# when a task loads, so a caller or a test may set it).
-GLUE_SOURCE = os.environ.get("IDIM_GLUE_SOURCE", "nyu-mll/glue")
-
-# The catalogues under their old names (BUNDLED, IMAGES, HUB, GLUE), looked up in the registry when asked for.
+# The catalogues under their old names (BUNDLED, IMAGES, HUB, GLUE), looked up in the registry when asked for;
+# GLUE_SOURCE (where GLUE is read from) is the hub source's own setting (``sources.get("hub").GLUE_SOURCE``).
 _OLD_NAMES = {"BUNDLED": ("bundled", "TASKS"), "IMAGES": ("image", "TASKS"), "HUB": ("hub", "TASKS"),
-              "GLUE": ("hub", "GLUE")}
+              "GLUE": ("hub", "GLUE"), "GLUE_SOURCE": ("hub", "GLUE_SOURCE")}
 
 
 def __getattr__(name: str):

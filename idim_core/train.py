@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .runconfig import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
+from .names import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
 from .subspace import FlatParams
 from . import heap, yielding
 
@@ -220,7 +220,7 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
 
 
 def _run_trial(prep: Prepared, cfg, *, d, seed, method, projection, on_point, should_stop, probe) -> TrialResult:
-    from .runconfig import searches_rate
+    from .ratesearch import searches_rate
 
     searched = searches_rate(cfg, "probe" if probe else "baseline" if d is None else "subspace")
     mults = list(LR_SEARCH if searched else (1.0,))

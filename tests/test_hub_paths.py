@@ -72,8 +72,9 @@ def tiny_model_dir(tmp_path_factory):
 def test_glue_pairs_through_the_hub_code_path(glue_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import idim_core.tasks as tasks
+    from idim_core import sources
 
-    monkeypatch.setattr(tasks, "GLUE_SOURCE", str(glue_dir))
+    monkeypatch.setattr(sources.get("hub"), "GLUE_SOURCE", str(glue_dir))
     t = tasks.load_task("glue/mrpc")
     assert t.num_labels == 2
     assert t.train.text_pair is not None and len(t.test) == 24  # evaluated on validation

@@ -32,7 +32,8 @@ def imports_of(path: Path) -> set[str]:
                 if node.module is None or (PKG / Path(*mod.split(".")[1:])).is_dir():
                     for a in node.names:  # from . import x / from .pkg import mod
                         sub = f"{mod}.{a.name}"
-                        if (ROOT / Path(*sub.split("."))).with_suffix(".py").exists():
+                        if ((ROOT / Path(*sub.split("."))).with_suffix(".py").exists()
+                                or (ROOT / Path(*sub.split(".")) / "__init__.py").exists()):  # a module or a package
                             out.add(sub)
                             continue
                         out.add(mod)
@@ -68,6 +69,74 @@ def test_no_import_circle():
     for n in sorted(g):
         visit(n)
     assert not cycles, "import circles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def dynamic_imports_of(path: Path) -> set[str]:
+    """The modules a file imports by name at run time: ``importlib.import_module(f"{__name__}.full")`` imports that
+    module, and a package that discovers its modules (``pkgutil.iter_modules``, or ``discover(__path__, ...)``, the
+    shared ``plugins.Registry``'s) imports every module in it."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    text = path.read_text()
+    out = set()
+    for node in ast.walk(ast.parse(text)):
+        if not (isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] == "import_module"
+                and node.args and isinstance(node.args[0], ast.JoinedStr)):
+            continue
+        head, *rest = node.args[0].values
+        if (isinstance(head, ast.FormattedValue) and ast.unparse(head.value) == "__name__"
+                and rest and all(isinstance(v, ast.Constant) for v in rest)):  # f"{__name__}.full": that module
+            out.add(name + "".join(v.value for v in rest))
+    if path.name == "__init__.py" and ("iter_modules(__path__" in text or "discover(__path__" in text):
+        out |= {f"{package}.{p.stem}" for p in path.parent.glob("*.py") if p.name != "__init__.py"}
+        out |= {f"{package}.{p.name}" for p in path.parent.iterdir() if (p / "__init__.py").is_file()}
+    out.discard(name)
+    return out
+
+
+def test_the_import_graph_follows_dynamic_imports_and_has_no_circle():
+    """The plugin packages import their modules by name (``import_module(f"{__name__}.{info.name}")``, found by
+    ``pkgutil``): such a package imports every module in it, and the graph with those edges has no circle either
+    (the loop runconfig -> executors -> local -> train -> runconfig was one)."""
+    g = {module_name(p): imports_of(p) | dynamic_imports_of(p) for p in PKG.rglob("*.py")}
+    assert {"idim_core.methods.lora", "idim_core.methods.full"} <= g["idim_core.methods"]
+    assert {"idim_core.executors.local", "idim_core.executors.ray_exec"} <= g["idim_core.executors"]
+    assert "idim_core.sources.parquetfile" in g["idim_core.sources"]
+    found = circles(g)
+    assert not found, "import circles: " + "; ".join(" -> ".join(sorted(c)) for c in found)
+
+
+def circles(g: dict[str, set[str]]) -> list[set[str]]:
+    """The import graph's strongly connected parts of more than one module (each holds a circle; Tarjan's)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(g.get(v, ())):
+            if w not in g:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = set()
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.add(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                out.append(part)
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return out
 
 
 def test_engine_never_imports_streamlit():

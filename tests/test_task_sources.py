@@ -46,7 +46,7 @@ TOY = textwrap.dedent('''
 
 UNKNOWN = ("unknown task 'nope'; use one of mr, trec6, trec50, fine-foods, sms-spam, r8, digits, mnist5k, "
            "fashion-mnist, glue/sst2, glue/cola, glue/mrpc, glue/qqp, glue/rte, glue/qnli, glue/mnli, glue/wnli, "
-           "or csv:PATH")
+           "or csv:PATH or parquet:PATH")
 
 
 def _module_from(path: Path, name: str):
@@ -165,7 +165,7 @@ def test_one_new_file_in_idim_core_sources_is_all_a_source_needs(tmp_path):
     assert r.returncode == 0, r.stderr
     source, k, info, size, listed, registry = json.loads(r.stdout)
     assert source == "toy" and k == 4 and info == {"train": 64, "val": 8, "test": 8} and size == [64, 4]
-    assert listed == ["toy:2"] and registry == ["bundled", "image", "hub", "toy", "csv"]
+    assert listed == ["toy:2"] and registry == ["bundled", "image", "hub", "toy", "csv", "parquet"]
 
 
 # --- the shipped sources keep their names and their one-line refusals ------------------------------------
@@ -216,8 +216,8 @@ def test_sizes_of_the_shipped_sources():
     assert tasks.task_stats("glue/rte")["note"].startswith("statistics appear once")
 
 
-def test_the_glue_source_is_read_from_tasks_when_a_task_loads(monkeypatch):
-    monkeypatch.setattr(tasks, "GLUE_SOURCE", "/nowhere/glue")
-    assert sources.get("hub").glue_source() == "/nowhere/glue"
+def test_the_glue_source_is_read_from_the_hub_source_when_a_task_loads(monkeypatch):
+    monkeypatch.setattr(sources.get("hub"), "GLUE_SOURCE", "/nowhere/glue")
+    assert sources.get("hub").glue_source() == "/nowhere/glue" == tasks.GLUE_SOURCE  # the old name reads it
     assert tasks.GLUE["mnli"][2] == "validation_matched" and "glue/mnli" in tasks.HUB  # the old names
     assert set(tasks.BUNDLED) >= {"mr", "r8"} and "mnist5k" in tasks.IMAGES

@@ -15,32 +15,9 @@ first by ``ORDER`` is the default.  Adding one is one new module here (docs/cont
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import UserError
 from ..plugins import Registry, fill_executor_class
-
-
-@dataclass(frozen=True)
-class TrialSpec:
-    kind: str  # "baseline" (full fine-tuning), "probe" (head only: a linear probe) or "subspace"
-    d: int | None
-    seed: int
-
-    def trains(self, method: str) -> tuple[int | None, str]:
-        """(d, method) for train.run_trial: the baseline trains every parameter (d None), the probe only
-        the head (on the frozen features), a subspace trial the run's own method at its level."""
-        if self.kind == "baseline":
-            return None, method
-        if self.kind == "probe":
-            return 0, "head"
-        return self.d, method
-
-
-class TrialLost(Exception):
-    """A trial the executor's infrastructure lost after its retries (a worker process or machine died):
-    missing data, not a training result.  The message says what happened in the executor's words."""
-
+from .base import TrialLost, TrialSpec  # noqa: F401  (the interface's two types, shared with the executors)
 
 # ---------------------------------------------------------------------------
 # the registry: every module in this package that declares NAME is an executor

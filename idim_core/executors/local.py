@@ -61,9 +61,9 @@ def processes_for(cfg, device: str = "cpu", cores: int | None = None) -> int:
     one_seed = int(_get(cfg, "seeds") or 1) < 2
     if side_of(_get(cfg, "task")) < 28 and one_seed:
         return 1  # 8x8 digits, one seed: a sweep of seconds on a fast machine, about what two processes take to start
-    from ..runconfig import is_auto
-
-    if is_auto(_get(cfg, "dims")) and one_seed:
+    # runconfig.is_auto without importing runconfig (which imports this package: no circle): an AutoSearch and
+    # the stored word both print as "auto"
+    if str(_get(cfg, "dims")).strip().lower() == "auto" and one_seed:
         return 1  # the search probes one d at a time: with one seed there is one trial to train at a time
     return 2
 
@@ -352,7 +352,7 @@ class _Pool:
     def run(self, pending: list[tuple], should_stop: Callable[[], bool]):
         """Train ``pending`` ((spec, on_start, on_point) each), yielding (spec, result | exception) as each ends."""
         from ..train import Cancelled
-        from . import TrialLost
+        from .base import TrialLost
 
         queue = list(pending)
         by_key = {(sp.kind, sp.d, sp.seed): (sp, on_start, on_point) for sp, on_start, on_point in pending}

@@ -27,7 +27,7 @@ import time
 from typing import Callable
 
 from ..errors import UserError
-from . import TrialLost
+from .base import TrialLost
 
 NAME = "ray"
 LABEL = "Ray cluster"

@@ -17,6 +17,9 @@ A method module says everything about itself (peft-style) and nothing outside it
   model (the wrapped model, Adam's groups, how many numbers train, the rate, snapshot / restore);
 - ``min_d(module, cfg) -> int``: the smallest level it can take on this model.
 
+``idim_core.plugins.MethodModule`` is this contract as a Protocol; every optional attribute gets its default on the
+module when it is registered (``plugins.Registry``), so callers read ``module.X`` directly.
+
 Adding a method is one new file here: the package finds its modules (``pkgutil``) and registers
 every one that has ``NAME`` and ``build`` (``register`` adds one from elsewhere, e.g. a test).
 ``full`` (full fine-tuning, the baseline) has the same interface, sets ``LISTED = False`` and is

@@ -108,10 +108,10 @@ def adapter_lr(cfg, method_default: float) -> float:
 def head_lr(cfg) -> float:
     """The classifier head's rate in every adapter method: --lr-head, else head-only's own rate (chosen on
     validation for the head alone), so no method's head trains at a rate tuned for something else."""
-    from . import head_only_lr
+    from ..plugins import registry  # the methods' registry, read without importing this package (no circle)
 
     v = _get(cfg, "lr_head")
-    return float(v) if v else head_only_lr()
+    return float(v) if v else next(m.LR for m in registry("method").modules.values() if m.HEAD_ONLY)
 
 
 def _is_head(name: str, heads) -> bool:

@@ -1,6 +1,6 @@
 """GLUE classification tasks from the Hugging Face hub (``glue/sst2`` ...): a download, so not offline.
 
-Where GLUE is read from is ``idim_core.tasks.GLUE_SOURCE`` (the hub dataset ``nyu-mll/glue``, or a local copy
+Where GLUE is read from is ``GLUE_SOURCE`` here (the hub dataset ``nyu-mll/glue``, or a local copy
 in the hub's layout through ``IDIM_GLUE_SOURCE``), read when a task loads.  ``datasets`` is imported then too.
 """
 from __future__ import annotations
@@ -35,10 +35,13 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
-def glue_source() -> str:
-    from .. import tasks  # the one setting, read at load time (IDIM_GLUE_SOURCE, or set by a caller)
+# Where GLUE is read from: the hub dataset, or a local copy in the hub's layout; read when a task loads, so a caller
+# or a test may set it (``idim_core.tasks.GLUE_SOURCE`` reads it too).
+GLUE_SOURCE = os.environ.get("IDIM_GLUE_SOURCE", "nyu-mll/glue")
 
-    return tasks.GLUE_SOURCE
+
+def glue_source() -> str:
+    return GLUE_SOURCE  # the one setting, read at load time (IDIM_GLUE_SOURCE, or set by a caller)
 
 
 def load(spec: TaskSpec, split_seed=0, max_train=None, max_eval=None, text_column="text", text_pair_column=None,

@@ -1,0 +1,27 @@
+"""What the executors' interface shares with every executor module: a trial to train (``TrialSpec``) and a trial
+the infrastructure lost (``TrialLost``).  A helper, not an executor (it has no ``NAME``): the executors import it
+rather than their own package, so no import circle runs through the package that discovers them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    kind: str  # "baseline" (full fine-tuning), "probe" (head only: a linear probe) or "subspace"
+    d: int | None
+    seed: int
+
+    def trains(self, method: str) -> tuple[int | None, str]:
+        """(d, method) for train.run_trial: the baseline trains every parameter (d None), the probe only
+        the head (on the frozen features), a subspace trial the run's own method at its level."""
+        if self.kind == "baseline":
+            return None, method
+        if self.kind == "probe":
+            return 0, "head"
+        return self.d, method
+
+
+class TrialLost(Exception):
+    """A trial the executor's infrastructure lost after its retries (a worker process or machine died):
+    missing data, not a training result.  The message says what happened in the executor's words."""
