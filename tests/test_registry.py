@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +21,7 @@ from idim_core.runconfig import make_config, preflight
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(ROOT, "app.py")
+ROOT_PATH = Path(ROOT)
 NEW = ("ia3", "fourierft", "unilora", "tinylora")
 
 FAKE = textwrap.dedent('''
@@ -221,3 +224,154 @@ def test_the_head_rate_is_in_the_json_and_lora_layers_is_refused_where_there_are
     said = run_cli("run", "--model", "minilm-l1", "--lr-head", "1e-3", "--quiet", home=home)
     assert said.returncode == 2 and "--lr-head is for" in said.stderr
     assert [r["run_id"] for r in json.loads(run_cli("ls", "--json", home=home).stdout)] == [res["run_id"]]
+
+
+# ---------------------------------------------------------------------------
+# file-backed task sources: one file (PREFIX, EXTENSIONS) for the CLI and the app
+# ---------------------------------------------------------------------------
+TSV = textwrap.dedent('''
+    """A made-up file-backed source: tab-separated text, tsv:PATH.  Only this file says it exists."""
+    from pathlib import Path
+
+    from idim_core.sources.base import Split, file_spec, split_rows
+    from idim_core.sources.csvread import check_columns, check_names, encode_labels, labelled_rows
+
+    NAME = "tsv"
+    LABEL = "your own TSV file, tsv:PATH"
+    ORDER = 95
+    HINT = "tsv:PATH"
+    PREFIX = "tsv:"
+    EXTENSIONS = (".tsv",)
+    KIND = "TSV"
+
+
+    def resolve(name):
+        return file_spec(name, PREFIX, KIND, NAME, "reviews.tsv")
+
+
+    def load(spec, split_seed=0, max_train=None, max_eval=None, text_column="text", text_pair_column=None,
+             label_column="label"):
+        path = Path(spec.file)
+        check_names(text_column, label_column, path.name)
+        header, *rows = [line.split("\\t") for line in path.read_text(encoding="utf-8").splitlines()]
+        check_columns(header, text_column, text_pair_column, label_column, path.name)
+        pi = header.index(text_pair_column) if text_pair_column else None
+        a, b, raw = labelled_rows(rows, header.index(text_column), pi, header.index(label_column), path.name,
+                                  text_column, label_column)
+        labels, names = encode_labels(raw)
+        return split_rows(spec, Split(a, b, labels), names, split_seed, max_train, max_eval)
+''')
+
+
+@pytest.fixture
+def tsv_source(tmp_path, monkeypatch):
+    """One new file in a folder the sources package searches: the registry finds it (pkgutil)."""
+    from idim_core import sources
+
+    folder = tmp_path / "more_sources"
+    folder.mkdir()
+    (folder / "tsvfile.py").write_text(TSV)
+    monkeypatch.setattr(sources, "__path__", [*sources.__path__, str(folder)])
+    sources.discover(sources.__path__, sources.__name__)
+    yield sys.modules["idim_core.sources.tsvfile"]
+    sources.unregister("tsv")
+    sys.modules.pop("idim_core.sources.tsvfile", None)
+
+
+def _tsv(path, rows=40):
+    path.write_text("text\tlabel\n" + "".join(f"{'a good' if i % 2 else 'a bad'} film, take {i}\t{i % 2}\n"
+                                               for i in range(rows)), encoding="utf-8")
+    return path
+
+
+def test_a_new_file_backed_source_file_shows_in_the_cli_and_explore(tsv_source, tmp_path, home, monkeypatch):
+    from conftest import cli_in_process
+
+    from idim_core import plugins, sources
+    from idim_core.ui.keys import keys_for
+
+    E = keys_for("explore")  # the Explore page's widget keys
+
+    assert isinstance(tsv_source, plugins.TaskSourceModule)  # its optional attributes were given their defaults
+    assert sources.file_source("tsv:/x.tsv") is tsv_source and "tsv" in sources.upload_types()
+    good, bad = _tsv(tmp_path / "films.tsv"), tmp_path / "films-missing.tsv"
+    # the CLI: `idim tasks` names it, `idim tasks tsv:PATH` counts it, `idim run --queue` takes it or refuses it
+    listing = cli_in_process("tasks", home=home)
+    assert listing.returncode == 0 and "tsv:PATH" in listing.stdout
+    stats = cli_in_process("tasks", f"tsv:{good}", home=home)
+    assert stats.returncode == 0 and "your TSV file films.tsv" in stats.stdout and "32/4/4" in stats.stdout
+    ok = cli_in_process("run", "--model", "minilm-l1", "--task", f"tsv:{good}", "--queue", home=home)
+    assert ok.returncode == 0 and "queued run" in ok.stdout, ok.stderr
+    for task, why in ((f"tsv:{bad}", "TSV file"), (f"tsv:{good}", "has no column 'lbl'")):
+        extra = ["--label-column", "lbl"] if "lbl" in why else []
+        no = cli_in_process("run", "--model", "minilm-l1", "--task", task, *extra, "--queue", home=home)
+        assert no.returncode == 2 and len(no.stderr.strip().splitlines()) == 1 and why in no.stderr, no.stderr
+    # Explore: the upload box accepts its extension (and CSV's and Parquet's), and a .tsv upload becomes a tsv: task
+    monkeypatch.setenv(ui.NO_AUTOSTART_ENV, "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"model": "minilm-l1", "task": "csv:"})
+    at.run()
+    up = at.file_uploader(key=E("task_upload"))
+    assert {".tsv", ".csv", ".parquet"} <= {t if t.startswith(".") else "." + t for t in up.proto.type}, up.proto.type
+    assert "TSV" in up.label
+    up.set_value(("films.tsv", good.read_bytes(), "text/tab-separated-values")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key=E("csv_text")).value == "text" and at.selectbox(key=E("csv_label")).value == "label"
+
+
+def test_a_parquet_file_round_trips_through_the_task_loader_and_the_cli(tmp_path, home):
+    import pandas as pd
+    from conftest import cli_in_process
+
+    from idim_core import sources, tasks
+
+    rows = [{"text": f"{'a good' if i % 3 else 'a bad'} film, take {i}", "text_pair": f"seen {i} times",
+             "label": ["neg", "pos", "mixed"][i % 3], "extra": i} for i in range(60)]
+    path = tmp_path / "films.parquet"
+    pd.DataFrame(rows).to_parquet(path)
+    assert sources.file_source(f"parquet:{path}").NAME == "parquet" and "parquet" in sources.upload_types()
+    t = tasks.load_task(f"parquet:{path}", split_seed=1, text_pair_column="text_pair")
+    assert t.num_labels == 3 and t.label_names == ["mixed", "neg", "pos"]  # labels are text, as in a CSV
+    assert (len(t.train), len(t.val), len(t.test)) == (48, 6, 6) and t.train.text_pair is not None
+    back = {r["text"]: r["label"] for r in rows}
+    assert all(back[x] == t.label_names[y] for x, y in zip(t.train.text, t.train.labels))
+    assert tasks.train_size(f"parquet:{path}") == (48, 3)
+    out = cli_in_process("tasks", f"parquet:{path}", home=home)
+    assert out.returncode == 0 and "your Parquet file films.parquet" in out.stdout and "48/6/6" in out.stdout
+    for args, why in ((["--task", f"parquet:{tmp_path / 'gone.parquet'}"], "Parquet file"),
+                      (["--task", f"parquet:{path}", "--text-column", "nope"], "has no column 'nope'"),
+                      (["--task", "trec6", "--text-column", "t"], "csv: or parquet: task")):
+        no = cli_in_process("run", "--model", "minilm-l1", *args, "--queue", home=home)
+        assert no.returncode == 2 and len(no.stderr.strip().splitlines()) == 1 and why in no.stderr, no.stderr
+    (tmp_path / "not.parquet").write_bytes(b"text,label\nnot parquet at all,1\n")
+    with pytest.raises(UserError, match="not.parquet cannot be read as Parquet"):
+        tasks.load_task(f"parquet:{tmp_path / 'not.parquet'}")
+
+
+def test_every_registered_plugin_meets_its_protocol_with_its_defaults_filled():
+    """Method, executor and task source are Protocols (idim_core/plugins.py); registering a module gives it every
+    optional attribute, so no caller probes a plugin with getattr."""
+    from idim_core import executors, plugins, sources
+
+    for registry, proto in ((methods.REGISTRY, plugins.MethodModule), (executors.REGISTRY, plugins.ExecutorModule),
+                            (sources.REGISTRY, plugins.TaskSourceModule)):
+        assert registry and all(isinstance(m, proto) for m in registry.values()), proto
+    assert isinstance(methods.FULL, plugins.MethodModule) and methods.get("bitfit").check is None
+    assert sources.get("bundled").PREFIX is None and sources.get("csv").EXTENSIONS == (".csv",)
+    local = executors.get("local")
+    assert local.address is None and callable(local.close) and local.search_slots == 1
+    with pytest.raises(UserError, match="unknown method 'nope'; choose one of did, said"):
+        methods.get("nope")
+    with pytest.raises(UserError, match="unknown --executor 'nope'; choose local or ray"):
+        executors.module("nope")
+    with pytest.raises(UserError, match="no task source 'nope'; the sources are bundled, image"):
+        sources.get("nope")
+    probes = []
+    for path in [*(ROOT_PATH / "idim_core").rglob("*.py"), *(ROOT_PATH / "pages").rglob("*.py")]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            plugin = (r"(m|mod|src|executor|other|self\.executor|_registry\.get\(n\)|REGISTRY\.get\([^)]*\)|"
+                      r"sources\.get\([^)]*\)|methods\.get\([^)]*\))")
+            if re.search(rf"getattr\({plugin}, \"\w+\", |hasattr\({plugin}, ", line):  # a probe: a default, or hasattr
+                probes.append(f"{path.name}: {line.strip()}")
+    allowed = ("plugins.py", "__init__.py")  # registration itself: what a module lacks is filled in there
+    assert not [p for p in probes if not p.startswith(allowed)], probes
