@@ -8,13 +8,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclass, replace
+from dataclasses import MISSING, dataclass, field, fields, make_dataclass, replace
 
-from . import executors as _executors, methods as _registry
+from . import executors as _executors
+from . import methods as _registry
 from .errors import UserError
 from .names import LORA_TARGETS, LR_SCALINGS, QUANTISED_TRAIN_N, SAID_GROUPS, TRAIN_ACCURACY_N  # noqa: F401
 from .ratesearch import searches_rate  # noqa: F401  (the rule lives there: train reads it without this module)
 from .search import AUTO_FACTOR, AUTO_START, AUTO_TOL
+
 
 def _f(default, help="", cli: bool = True, type=None, choices=None):
     """A config field: its default, and what its CLI flag (and the form) say about it.  ``help`` may be a
@@ -446,23 +448,11 @@ def cfg_default_dims(classic: bool) -> list[int]:
 
 def make_config(**overrides) -> RunConfig:
     """A full, validated run configuration (no weights loaded)."""
-    from . import models, tasks
-    from .names import LR_SCALINGS, PROJECTIONS as KINDS, SAID_GROUPS, projection_too_big
+    from . import methods as _methods
+    from .classic import is_classic_model, is_image_task
+    from .names import projection_too_big
 
-    from .classic import is_classic_model, is_image_task, num_params, side_of
-
-    given = {k: v for k, v in overrides.items() if v is not None}
-    for key, v in given.items():
-        if isinstance(v, str) and len(v) > MAX_TEXT:
-            raise UserError(f"--{key.replace('_', '-')} is {len(v):,} characters long; the limit is {MAX_TEXT:,}")
-        if isinstance(v, str) and "\x00" in v:
-            raise UserError(f"--{key.replace('_', '-')} contains a NUL character")
-    for key in ("text_column", "label_column", "text_pair_column"):
-        if key in given and not str(given[key]).strip():
-            if key == "text_pair_column":
-                given.pop(key)  # an empty second text column: none
-            else:
-                raise UserError(f"--{key.replace('_', '-')} is empty; give the name of a column of your CSV file")
+    given = _given(overrides)
     classic = is_classic_model(given.get("model")) or is_image_task(given.get("task"))
     cfg = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
     cfg.update(given)
@@ -478,6 +468,66 @@ def make_config(**overrides) -> RunConfig:
                 "probe_fixed_rate"):
         cfg[key] = bool(cfg.get(key))
     _check_pretrain(cfg, classic)
+    axis = _check_choices(cfg, given, classic)
+    for key in ("fresh_baseline",):
+        cfg[key] = bool(cfg.get(key))
+    cfg["device"] = check_device_name(cfg.get("device"))
+    _check_applies(cfg, given, classic, axis)
+    _executors.check(cfg, given)  # a known executor, only its own options, and its own checks
+    if axis == "rank":
+        cfg["ranks"] = parse_ranks(cfg["ranks"] if cfg.get("ranks") is not None
+                                   else _methods.default_levels(cfg["method"]))
+        cfg["dims"] = list(cfg["ranks"])  # the run's levels: one trial per rank and seed
+    elif axis == "single":
+        cfg["ranks"] = None
+        cfg["dims"] = [0]  # one level: the method has no size to vary
+    else:
+        cfg["ranks"] = None
+        cfg["dims"] = parse_dims(cfg["dims"])
+    _check_numbers(cfg)
+    D = _model_size(cfg, classic)
+    unknown = [k for k in cfg if k not in RunConfig.__dataclass_fields__]
+    if unknown:
+        raise UserError(f"unknown setting {unknown[0]!r}; see `idim run --help`")
+    run = RunConfig.from_stored(cfg)
+    _methods.check(run)  # the method's own checks (ranks wider than the bundled model's layers, SAID's scales)
+    if axis == "rank" and D and max(run.ranks or [0]) > D:
+        raise UserError(f"--ranks {max(run.ranks):,} is more than the model's D = {D:,} parameters; no method here "
+                        "trains more numbers than the model has")
+    if run.auto or axis != "d":
+        return run
+    check_dims_fit(run.dims, D)
+    if D:
+        for d in run.dims:
+            msg = projection_too_big(run.projection, d, D)
+            if msg:
+                raise UserError(msg)
+    return run
+
+
+def _given(overrides: dict) -> dict:
+    """The settings given (None: not given), their text checked: length, NUL, empty column names."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    for key, v in given.items():
+        if isinstance(v, str) and len(v) > MAX_TEXT:
+            raise UserError(f"--{key.replace('_', '-')} is {len(v):,} characters long; the limit is {MAX_TEXT:,}")
+        if isinstance(v, str) and "\x00" in v:
+            raise UserError(f"--{key.replace('_', '-')} contains a NUL character")
+    for key in ("text_column", "label_column", "text_pair_column"):
+        if key in given and not str(given[key]).strip():
+            if key == "text_pair_column":
+                given.pop(key)  # an empty second text column: none
+            else:
+                raise UserError(f"--{key.replace('_', '-')} is empty; give the name of a column of your CSV file")
+    return given
+
+
+def _check_choices(cfg: dict, given: dict, classic: bool) -> str:
+    """The method, projection and the method's own choices are known and fit its axis; returns the axis."""
+    from . import methods as _methods
+    from .names import LR_SCALINGS, SAID_GROUPS
+    from .names import PROJECTIONS as KINDS
+
     _registry.get(cfg["method"])  # unknown: one line naming the registered methods
     if cfg["projection"] not in KINDS:
         raise UserError(f"unknown projection {cfg['projection']!r}; choose one of {', '.join(KINDS)}")
@@ -485,8 +535,6 @@ def make_config(**overrides) -> RunConfig:
         raise UserError(f"unknown --lr-scaling {cfg['lr_scaling']!r}; choose sqrt or none")
     if cfg["said_groups"] not in SAID_GROUPS:
         raise UserError(f"unknown --said-groups {cfg['said_groups']!r}; choose block or tensor")
-    from . import methods as _methods
-
     axis = _methods.axis(cfg["method"])
     if axis != "rank" and given.get("ranks") is not None:
         raise UserError(f"--ranks is for {_methods.words(_methods.names_on('rank'))}; {cfg['method']} takes "
@@ -504,21 +552,11 @@ def make_config(**overrides) -> RunConfig:
     k = cfg.get("lora_layers")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
         raise UserError(f"--lora-layers must be a whole number of layers, at least 1, got {k!r}")
-    for key in ("fresh_baseline",):
-        cfg[key] = bool(cfg.get(key))
-    cfg["device"] = check_device_name(cfg.get("device"))
-    _check_applies(cfg, given, classic, axis)
-    _executors.check(cfg, given)  # a known executor, only its own options, and its own checks
-    if axis == "rank":
-        cfg["ranks"] = parse_ranks(cfg["ranks"] if cfg.get("ranks") is not None
-                                   else _methods.default_levels(cfg["method"]))
-        cfg["dims"] = list(cfg["ranks"])  # the run's levels: one trial per rank and seed
-    elif axis == "single":
-        cfg["ranks"] = None
-        cfg["dims"] = [0]  # one level: the method has no size to vary
-    else:
-        cfg["ranks"] = None
-        cfg["dims"] = parse_dims(cfg["dims"])
+    return axis
+
+
+def _check_numbers(cfg: dict) -> None:
+    """Seeds, rates, budgets, seeds of the split and threads: whole or positive numbers in their ranges."""
     seeds = cfg["seeds"]
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
         raise UserError(f"--seeds must be a whole number from 1 to 100, got {seeds!r}")
@@ -546,6 +584,13 @@ def make_config(**overrides) -> RunConfig:
         raise UserError(f"--threads must be a whole number from 1 to 1024 (0: automatic), got {t!r}")
     if t == 0:
         cfg["threads"] = None
+
+
+def _model_size(cfg: dict, classic: bool) -> int | None:
+    """D, the model's parameter count (the model and task names resolved in ``cfg`` on the way)."""
+    from . import models, tasks
+    from .classic import num_params, side_of
+
     if classic:
         from .classic import parse_image_task
 
@@ -561,23 +606,7 @@ def make_config(**overrides) -> RunConfig:
         if mspec.source == "bundled" and cfg["max_length"] > BUNDLED_POSITIONS:
             raise UserError(f"--max-length {cfg['max_length']:,} is more than {cfg['model']} reads "
                             f"({BUNDLED_POSITIONS} tokens); give at most {BUNDLED_POSITIONS}")
-    unknown = [k for k in cfg if k not in RunConfig.__dataclass_fields__]
-    if unknown:
-        raise UserError(f"unknown setting {unknown[0]!r}; see `idim run --help`")
-    run = RunConfig.from_stored(cfg)
-    _methods.check(run)  # the method's own checks (ranks wider than the bundled model's layers, SAID's scales)
-    if axis == "rank" and D and max(run.ranks or [0]) > D:
-        raise UserError(f"--ranks {max(run.ranks):,} is more than the model's D = {D:,} parameters; no method here "
-                        "trains more numbers than the model has")
-    if run.auto or axis != "d":
-        return run
-    check_dims_fit(run.dims, D)
-    if D:
-        for d in run.dims:
-            msg = projection_too_big(run.projection, d, D)
-            if msg:
-                raise UserError(msg)
-    return run
+    return D
 
 
 def _check_pretrain(cfg: dict, classic: bool) -> None:

@@ -18,10 +18,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import heap, yielding
 from .names import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
 from .subspace import FlatParams
-from . import heap, yielding
-
 
 # How a trial trains besides the run's settings (RunConfig: the one place a run's fields and defaults live)
 QUANTISE_BITS = (2, 4, 8)  # subspace trials: test accuracy with z quantised to these bits
@@ -302,6 +301,8 @@ LR_SEARCH = (1 / 3, 1.0, 3.0)  # --lr-search: multipliers of z's (scaled) rate t
 
 def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_point, should_stop,
              test: bool) -> TrialResult:
+    """One training attempt at one rate (``mult`` times the method's own): build, train with early stopping on
+    validation, then (now, or later through ``res.test`` when a search still compares rates) test the kept state."""
     t0 = time.perf_counter()
     was_reset = _reset_peak(prep.device)
     torch.manual_seed(seed)
@@ -310,29 +311,53 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
 
     built = (methods.FULL if d is None else methods.get(method)).build(prep, cfg, d, seed, projection)
     timing = {"build": time.perf_counter() - t0, "steps": 0.0, "validation": 0.0}
-    model, lr, trainable = built.model, built.lr * mult, built.trainable
-    snapshot, restore = built.snapshot, built.restore
-    params = [{**g, "lr": g["lr"] * mult} for g in built.param_groups]
+    lr = built.lr * mult
+    opt = make_optimizer([{**g, "lr": g["lr"] * mult} for g in built.param_groups], lr, WEIGHT_DECAY)
+    loop = _train_loop(prep, cfg, built, opt, _schedule(opt, total), rng, total, n_batches, on_point, should_stop,
+                       timing)
+    res = TrialResult(loop.status, None, loop.best_val if loop.best_val >= 0 else None, loop.step,
+                      time.perf_counter() - t0, built.trainable, loop.curve, loop.error, None, lr,
+                      _peak_mb(prep.device, was_reset), timing=timing)
 
-    opt = make_optimizer(params, lr, WEIGHT_DECAY)
-    eval_every = n_batches
+    def run_test():
+        return _test_kept(res, built, loop, prep, cfg)
+
+    if loop.status == "done" and test:
+        res.accuracy, res.correct = run_test()
+    else:
+        res.test = run_test
+    return res
+
+
+def _schedule(opt, total: int):
+    """Linear warm-up over a tenth of the steps, then linear decay to 0."""
     warmup = max(1, total // 10)
     decay = max(1, total - warmup)
-    sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
-        opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / decay)
-    )
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / decay))
 
-    def fwd(**batch):
-        return model(**batch)
 
-    curve: list[dict] = []
-    lam_history: list = []
-    best_val, best_state, since_best = -1.0, None, 0
-    status, error = "done", None
-    step = 0
+@dataclass
+class _Loop:
+    """What a training loop leaves: its curve, the best validation accuracy and the state kept there."""
+    curve: list = field(default_factory=list)
+    lam_history: list = field(default_factory=list)
+    best_val: float = -1.0
+    best_state: object = None
+    status: str = "done"
+    error: str | None = None
+    step: int = 0
+
+
+def _train_loop(prep, cfg, built, opt, sched, rng, total, n_batches, on_point, should_stop, timing) -> _Loop:
+    """Adam steps over shuffled batches; validation once an epoch, the best state kept, early stopping after
+    PATIENCE evaluations without a gain; a non-finite loss ends the attempt as diverged."""
+    model = built.model
+    out = _Loop()
+    since_best = 0
     batches: list[list[int]] = []
     model.train()
-    while step < total:
+    while out.step < total:
         if not batches:
             batches = train_batches(prep.train, cfg.batch_size, rng)
         idx = batches.pop()
@@ -340,79 +365,75 @@ def _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches, on_
             raise Cancelled()
         yielding.tick()
         t_step = time.perf_counter()
-        batch = prep.train.batch(idx, prep.device)
-        logits = model(**batch)
-        loss = F.cross_entropy(logits, prep.train.labels[idx].to(prep.device))
+        loss = F.cross_entropy(model(**prep.train.batch(idx, prep.device)), prep.train.labels[idx].to(prep.device))
         if not torch.isfinite(loss):
-            status, error = "diverged", f"loss became {float(loss)} at step {step + 1}"
+            out.status, out.error = "diverged", f"loss became {float(loss)} at step {out.step + 1}"
             break
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        step += 1
-        lv = float(loss.detach())
+        out.step += 1
         t_val = time.perf_counter()
         timing["steps"] += t_val - t_step
-        point = {"step": step, "loss": lv, "accuracy": None, "total": total}
-        if step % eval_every == 0 or step == total:
+        point = {"step": out.step, "loss": float(loss.detach()), "accuracy": None, "total": total}
+        if out.step % n_batches == 0 or out.step == total:
             model.eval()
-            acc = evaluate(fwd, prep.val, prep.device, EVAL_BATCH)
+            acc = evaluate(_forward(model), prep.val, prep.device, EVAL_BATCH)
             model.train()
             timing["validation"] += time.perf_counter() - t_val
             point["accuracy"] = acc
             lam_now = getattr(model, "lam", None)
             if lam_now is not None:  # SAID's scales a few times during training (at every evaluation)
-                lam_history.append([step, [round(float(v), 5) for v in lam_now.detach().cpu()]])
-            if acc > best_val:
-                best_val, best_state, since_best = acc, snapshot(), 0
+                out.lam_history.append([out.step, [round(float(v), 5) for v in lam_now.detach().cpu()]])
+            if acc > out.best_val:
+                out.best_val, out.best_state, since_best = acc, built.snapshot(), 0
             else:
                 since_best += 1
-        curve.append(point)
+        out.curve.append(point)
         if on_point:
             on_point(point)
         if since_best >= PATIENCE:
             break
-    def run_test():
-        """The kept state on the test split (per example), the training examples, and for a subspace
-        trial its learned scales and its accuracy with z (and lambda) quantised to a few bits."""
-        if best_state is not None:
-            restore(best_state)
-        model.eval()
-        t = time.perf_counter()
-        acc, correct = evaluate(fwd, prep.test, prep.device, EVAL_BATCH, per_example=True)
-        t, res.timing["test"] = time.perf_counter(), time.perf_counter() - t
-        every = bool(getattr(cfg, "claims_facts", False))
-        seen = prep.train if every else Head(prep.train, TRAIN_ACCURACY_N)
-        res.train_accuracy = evaluate(fwd, seen, prep.device, EVAL_BATCH)
-        t, res.timing["train_accuracy"] = time.perf_counter(), time.perf_counter() - t
-        extra = {}
-        if len(seen) < len(prep.train):  # a subset: its size says the estimate's standard error
-            extra["train_accuracy_n"] = len(seen)
-        lam = getattr(model, "lam", None)
-        if lam is not None:
-            extra.update(lam=[round(float(v), 5) for v in lam.detach().cpu()], lam_names=list(model.lam_names),
-                         lam_history=lam_history)
-        if getattr(model, "z", None) is not None and QUANTISE_BITS and every:
-            extra["quantised"] = quantised_accuracies(model, fwd, prep, cfg)
-            t, res.timing["quantised"] = time.perf_counter(), time.perf_counter() - t
-            # the bound speaks of the quantised model: its training accuracy, on a fixed training subset
-            extra["quantised_train"] = quantised_accuracies(model, fwd, prep, cfg, split=Head(prep.train,
-                                                                                             QUANTISED_TRAIN_N),
-                                                            bits=QUANTISED_TRAIN_BITS)
-            extra["quantised_train_n"] = min(QUANTISED_TRAIN_N, len(prep.train))
-            res.timing["quantised_train"] = time.perf_counter() - t
-        res.extra = extra or None
-        return acc, correct
+    return out
 
-    res = TrialResult(status, None, best_val if best_val >= 0 else None, step,
-                      time.perf_counter() - t0, trainable, curve, error, None, lr, _peak_mb(prep.device, was_reset),
-                      timing=timing)
-    if status == "done" and test:
-        res.accuracy, res.correct = run_test()
-    else:
-        res.test = run_test
-    return res
+
+def _forward(model):
+    return lambda **batch: model(**batch)
+
+
+def _test_kept(res: TrialResult, built, loop: _Loop, prep, cfg):
+    """The kept state on the test split (per example), the training examples, and for a subspace trial its
+    learned scales and its accuracy with z (and lambda) quantised to a few bits; (accuracy, per-example)."""
+    model, fwd = built.model, _forward(built.model)
+    if loop.best_state is not None:
+        built.restore(loop.best_state)
+    model.eval()
+    t = time.perf_counter()
+    acc, correct = evaluate(fwd, prep.test, prep.device, EVAL_BATCH, per_example=True)
+    t, res.timing["test"] = time.perf_counter(), time.perf_counter() - t
+    every = bool(getattr(cfg, "claims_facts", False))
+    seen = prep.train if every else Head(prep.train, TRAIN_ACCURACY_N)
+    res.train_accuracy = evaluate(fwd, seen, prep.device, EVAL_BATCH)
+    t, res.timing["train_accuracy"] = time.perf_counter(), time.perf_counter() - t
+    extra = {}
+    if len(seen) < len(prep.train):  # a subset: its size says the estimate's standard error
+        extra["train_accuracy_n"] = len(seen)
+    lam = getattr(model, "lam", None)
+    if lam is not None:
+        extra.update(lam=[round(float(v), 5) for v in lam.detach().cpu()], lam_names=list(model.lam_names),
+                     lam_history=loop.lam_history)
+    if getattr(model, "z", None) is not None and QUANTISE_BITS and every:
+        extra["quantised"] = quantised_accuracies(model, fwd, prep, cfg)
+        t, res.timing["quantised"] = time.perf_counter(), time.perf_counter() - t
+        # the bound speaks of the quantised model: its training accuracy, on a fixed training subset
+        extra["quantised_train"] = quantised_accuracies(model, fwd, prep, cfg,
+                                                        split=Head(prep.train, QUANTISED_TRAIN_N),
+                                                        bits=QUANTISED_TRAIN_BITS)
+        extra["quantised_train_n"] = min(QUANTISED_TRAIN_N, len(prep.train))
+        res.timing["quantised_train"] = time.perf_counter() - t
+    res.extra = extra or None
+    return acc, correct
 
 
 def quantise(v: torch.Tensor, bits: int) -> torch.Tensor:

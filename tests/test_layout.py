@@ -232,3 +232,15 @@ def test_the_d90_search_is_pure():
             names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
             assert not node.__dict__.get("level") and not any(n.split(".")[0] in ("torch", "idim_core")
                                                               for n in names), ast.unparse(node)
+
+
+def test_no_function_is_longer_than_80_lines():
+    """Small rooms: every function of the engine and the pages fits on a screen and a half."""
+    long = []
+    for path in [*PKG.rglob("*.py"), *(ROOT / "pages").rglob("*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > 80:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
+    assert not long, long
