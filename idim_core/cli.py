@@ -641,7 +641,7 @@ def _add_list_parsers(sub, home) -> None:
         s.add_argument("--json", action="store_true")
         s.set_defaults(func=fn)
     # `s` is now the tasks parser: its own arguments
-    s.add_argument("name", nargs="?", help="one task (csv:PATH too): its statistics")
+    s.add_argument("name", nargs="?", help="one task (csv:PATH, parquet:PATH too): its statistics")
     s.add_argument("--max-length", type=_INT, default=64, help="tokens per example, for the truncated share")
     s.add_argument("--text-column", default="text")
     s.add_argument("--text-pair-column")

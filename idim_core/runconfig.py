@@ -72,7 +72,7 @@ class _Fields:
     Defaults chosen on the validation split (bench/tune_defaults.py; docs/explanation/defaults.md)."""
 
     model: str = _f("minilm-l6", "catalogue name (`idim models`), hub id or local directory")
-    task: str = _f("trec6", "a bundled task (`idim tasks`), glue/sst2 ..., or csv:PATH")
+    task: str = _f("trec6", "a bundled task (`idim tasks`), glue/sst2 ..., csv:PATH or parquet:PATH")
     method: str = _f("said", _registry.method_help)
     projection: str = _f("fastfood", "fastfood, sparse or dense")
     dims: list = _f([10, 100, 300, 1000, 3000, 10000], "comma-separated d values, or 'auto' for a d90 search",

@@ -283,13 +283,13 @@ def _serve(cfg, state, data, threads: int, tasks, results, stop, parent: int) ->
         buf: list[dict] = []
         last = [0.0]
 
-        def flush():
+        def flush(buf=buf, key=key, last=last):  # bound now: this trial's buffer, even after the loop moves on
             if buf:
                 results.put(("points", key, pid, list(buf)))
                 buf.clear()
             last[0] = time.monotonic()
 
-        def on_point(p):
+        def on_point(p, buf=buf, last=last, flush=flush):
             buf.append(p)
             if p.get("accuracy") is not None or time.monotonic() - last[0] >= PUSH_EVERY:
                 flush()
