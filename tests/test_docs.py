@@ -76,3 +76,13 @@ def test_every_page_is_in_the_navigation():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     pages = sorted(p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md"))
     assert pages and all(p in nav for p in pages), [p for p in pages if p not in nav]
+
+
+def test_the_readme_is_one_page_whose_links_and_pictures_exist():
+    """The front door: at most 100 lines, the two commands, and every relative link or picture a file here."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 100
+    assert "bash scripts/setup.sh && .venv/bin/streamlit run app.py" in text and "bash scripts/test.sh" in text
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [t for t in targets if not re.match(r"[a-z]+://", t)]
+    assert local and all((ROOT / t).exists() for t in local), [t for t in local if not (ROOT / t).exists()]
