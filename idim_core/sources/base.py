@@ -152,3 +152,32 @@ def catalogue_size(spec: TaskSpec) -> tuple[int | None, int | None]:
     """(about how many training examples, how many classes) from the catalogue's numbers (no reading)."""
     share = 0.72 if spec.split_column else 0.8  # an official split: 80 % train, a tenth of it validation
     return (int(share * spec.size) if spec.size else None), spec.num_labels
+
+
+def file_functions(read, encode):
+    """``load``, ``train_size`` and ``stamp`` of a file-backed source (the CSV and Parquet ones share them):
+    ``read(path, text_column, text_pair_column, label_column)`` gives (texts, second texts or None, raw labels)
+    and ``encode(raw)`` the label ids and names."""
+    sizes: dict[tuple, tuple] = {}
+
+    def load(spec: TaskSpec, split_seed=0, max_train=None, max_eval=None, text_column="text",
+             text_pair_column=None, label_column="label"):
+        a, b, raw = read(Path(spec.file), text_column, text_pair_column, label_column)
+        labels, names = encode(raw)
+        return split_rows(spec, Split(a, b, labels), names, split_seed, max_train, max_eval)
+
+    def train_size(spec: TaskSpec, text_column="text", text_pair_column=None, label_column="label"):
+        """The file is read once (cached by its path, its mtime and the columns)."""
+        path = Path(spec.file)
+        key = (str(path), path.stat().st_mtime, text_column, text_pair_column, label_column)
+        if key not in sizes:
+            _, _, raw = read(path, text_column, text_pair_column, label_column)
+            sizes[key] = (len(raw), len(set(raw)))
+        rows, classes = sizes[key]
+        return int(0.8 * rows), classes
+
+    def stamp(spec: TaskSpec):
+        """The file's mtime: statistics are cached until the file changes."""
+        return Path(spec.file).stat().st_mtime
+
+    return load, train_size, stamp

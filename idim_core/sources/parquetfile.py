@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from .base import Split, TaskSpec, file_spec, split_rows
+from .base import TaskSpec, file_functions, file_spec
 from .csvread import CSV_MAX_BYTES, check_columns, check_names, encode_labels, labelled_rows
 
 NAME = "parquet"
@@ -15,8 +15,6 @@ HINT = "parquet:PATH"  # named in the message for an unknown task
 PREFIX = "parquet:"  # file-backed: a task is parquet: + the path of a file the user can change or upload
 EXTENSIONS = (".parquet",)  # what the app's uploader accepts for it
 KIND = "Parquet"  # how messages name its files
-
-_SIZES: dict[tuple, tuple] = {}
 
 
 def resolve(name: str) -> TaskSpec | None:
@@ -62,27 +60,7 @@ def read_parquet(path: Path, text_col: str, pair_col: str | None, label_col: str
     return labelled_rows(rows, 0, pi, len(want) - 1, shown, text_col, label_col)
 
 
-def load(spec: TaskSpec, split_seed=0, max_train=None, max_eval=None, text_column="text", text_pair_column=None,
-         label_column="label"):
-    a, b, raw = read_parquet(Path(spec.file), text_column, text_pair_column, label_column)
-    labels, names = encode_labels(raw)
-    return split_rows(spec, Split(a, b, labels), names, split_seed, max_train, max_eval)
-
-
-def train_size(spec: TaskSpec, text_column="text", text_pair_column=None, label_column="label"):
-    """The file is read once (cached by its path, its mtime and the columns)."""
-    path = Path(spec.file)
-    key = (str(path), path.stat().st_mtime, text_column, text_pair_column, label_column)
-    if key not in _SIZES:
-        _, _, raw = read_parquet(path, text_column, text_pair_column, label_column)
-        _SIZES[key] = (len(raw), len(set(raw)))
-    rows, classes = _SIZES[key]
-    return int(0.8 * rows), classes
-
-
-def stamp(spec: TaskSpec):
-    """The file's mtime: statistics are cached until the file changes."""
-    return Path(spec.file).stat().st_mtime
+load, train_size, stamp = file_functions(read_parquet, encode_labels)
 
 
 def preview(path, rows: int = 5, shown: str | None = None):
