@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import d90 as d90mod
 from .classic import is_classic_model
@@ -29,49 +30,38 @@ VERDICTS = ("supported", "contradicted", "depends", "not shown")
 BOOT = 2000
 LEVEL = 0.95
 
-# Time per optimisation step, subspace against full fine-tuning, measured side by side: read from bench/RESULTS.md's
-# latest table of the step benchmark with an interval (``STEP_TABLE``), never typed here.
-STEP_TABLE = "**The step ratio, with enough pairs to say.**"
+# Time per optimisation step, subspace against full fine-tuning, measured side by side: read from the step
+# benchmark's output, bench/step.json (written by `python bench/step_ratio.py`; the sitting: bench/RESULTS.md, "The
+# step ratio, with enough pairs to say"), never typed here.
+STEP_JSON = Path(__file__).resolve().parent.parent / "bench" / "step.json"
 STEP_COMMAND = ("idim bench step --model minilm-l6 --method said --projection fastfood --dim {d} --batch 32 --seq 64 "
                 "--pairs {pairs} --json")
 
 
 def bench_step(path=None) -> list[dict]:
-    """The rows of the step benchmark's table in bench/RESULTS.md (first reading per d): d, the full and the
-    subspace step in seconds, the ratio (median of the paired ratios), its interval and the pairs; [] when the
-    file or the table is missing."""
-    import re
-    from pathlib import Path
+    """The step benchmark's readings in bench/step.json (the first per d, each as `idim bench step --json` printed
+    it): d, the full and the subspace step in seconds, the ratio (median of the paired ratios), its interval and
+    the pairs; [] when the file is missing or unreadable."""
+    import json
 
-    path = Path(path) if path else Path(__file__).resolve().parent.parent / "bench" / "RESULTS.md"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
+        readings = json.loads(Path(path or STEP_JSON).read_text(encoding="utf-8"))["readings"]
+    except (OSError, ValueError, KeyError, TypeError):
         return []
-    at = text.find(STEP_TABLE)
-    if at < 0:
-        return []
-    pairs = re.search(r"With (\d+) pairs:", text[at:at + 600])
-    n = int(pairs.group(1)) if pairs else None
     rows, seen = [], set()
-    row = re.compile(r"^\| ([\d,]+) \| ([\d.]+) s \| ([\d.]+) s \| \*\*([\d.]+)\*\* \| ([\d.]+)–([\d.]+) \|")
-    for line in text[at:].splitlines()[1:40]:
-        m = row.match(line)
-        if not m:
+    for o in readings:
+        if o["dim"] in seen:
             continue
-        d = int(m.group(1).replace(",", ""))
-        if d in seen:
-            continue
-        seen.add(d)
-        rows.append({"model": "minilm-l6", "method": "said", "projection": "fastfood", "d": d,
-                     "full_s": float(m.group(2)), "subspace_s": float(m.group(3)), "ratio": float(m.group(4)),
-                     "ci": [float(m.group(5)), float(m.group(6))], "pairs": n,
-                     "command": STEP_COMMAND.format(d=d, pairs=n)})
+        seen.add(o["dim"])
+        rows.append({"model": o["model"], "method": o["method"], "projection": o["projection"], "d": o["dim"],
+                     "full_s": o["full_step_s"], "subspace_s": o["subspace_step_s"], "ratio": o["ratio"],
+                     "ci": list(o["ratio_interval"]), "pairs": o["pairs"],
+                     "command": STEP_COMMAND.format(d=o["dim"], pairs=o["pairs"])})
     return sorted(rows, key=lambda r: r["d"])
 
 
 BENCH_STEP = bench_step()
-BENCH_SOURCE = "bench/RESULTS.md, \"The step ratio, with enough pairs to say\""
+BENCH_SOURCE = "bench/step.json, written by python bench/step_ratio.py"
 
 
 @dataclass

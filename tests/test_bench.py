@@ -1,10 +1,12 @@
 """The benchmarks print their figures (never asserted as speed here): check they run and say what they promise."""
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
 
+ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # end to end: real processes, real training (bash scripts/test.sh runs them)
 
 
@@ -15,6 +17,8 @@ def test_bench_step_prints_the_promised_keys(home):
     out = json.loads(r.stdout)
     for key in ("full_step_s", "subspace_step_s", "ratio", "full_peak_mib", "subspace_peak_mib", "device", "threads"):
         assert key in out, key
+    committed = json.loads((ROOT / "bench" / "step.json").read_text(encoding="utf-8"))["readings"]
+    assert all(set(r) == set(out) for r in committed)  # the file claims.py reads holds what this bench prints
     assert out["full_step_s"] > 0 and out["subspace_step_s"] > 0 and out["ratio"] > 0
     # two pairs bound no median at 90 %: the verdict says so instead of met or missed
     assert out["ratio_interval"] == [None, None] and out["ratio_verdict"].startswith("too few repeats")

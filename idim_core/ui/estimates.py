@@ -1,9 +1,11 @@
 """App side: how long a run will take, the time left of a running one, and grids of d."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
+from pathlib import Path
 
 from .. import executors
 from ..errors import UserError
@@ -42,12 +44,22 @@ def step_ratio(cfg: dict, device: str = "cpu") -> float:
     if is_classic_model(cfg.get("model") or ""):
         return CLASSIC_SUBSPACE_STEP_RATIO_C if c else CLASSIC_SUBSPACE_STEP_RATIO
     return SUBSPACE_STEP_RATIO_C if c else SUBSPACE_STEP_RATIO
-# --processes N (the local executor's worker processes): N one-thread trials side by side.  The classic preset,
-# 2 processes on 2 cores: x1.44 in a first pair of runs (76 s against 110 s in one process, each trial 1.31 x
-# slower), x1.48-1.56 in the three alternated pairs of bench/RESULTS.md; the estimate keeps the lower gain.  More
-# processes are assumed to add the same gain each, up to the cores.  Starting the processes (a fresh Python
+# --processes N (the local executor's worker processes): N one-thread trials side by side.  What each process after
+# the first gains the classic preset is read from bench/parallel.json (`python bench/parallel_gain.py` writes it);
+# more processes are assumed to add the same gain each, up to the cores.  Starting the processes (a fresh Python
 # importing torch, the model rebuilt) costs about 3 s.
-PARALLEL_GAIN = 0.44
+PARALLEL_JSON = Path(__file__).resolve().parent.parent.parent / "bench" / "parallel.json"
+
+
+def _parallel_gain(path: Path = PARALLEL_JSON) -> float:
+    """The measured gain of a second worker process (0: none assumed where the file is missing)."""
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["gain"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+PARALLEL_GAIN = _parallel_gain()
 PROCESS_START = 3.0
 
 
