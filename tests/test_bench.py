@@ -43,7 +43,7 @@ def test_bench_sweep_reports_times_and_d90(home):
     left = subprocess.run(["pgrep", "-f", "while True: pass"], capture_output=True, text=True).stdout.split()
     assert not left, f"busy processes left behind: {left}"
     bad = run_cli("bench", "sweep", "--load", "-1", home=home, timeout=60)
-    assert bad.returncode == 2 and "--load must be a whole number from 0 to 64" in bad.stderr
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--load" in bad.stderr, bad.stderr
     assert out["wall_s"] > 0 and 0 < out["ruler_s"] < out["first_point_s"] <= out["wall_s"]
     # the sweep as it is: the ruler (a baseline per seed) first, then the grid and the refinement's d
     kinds = [t["kind"] for t in out["trials"]]

@@ -101,7 +101,8 @@ def test_floor_margin_is_two_binomial_standard_errors():
 def test_a_stopped_run_is_unknown_not_not_reached():
     e = d90.estimate(pts([(10, 0, 0.5), (30, 0, 0.55)]), [0.9], chance=0.5, run_status="cancelled")
     assert e["d90_status"] == "unknown"
-    assert d90.describe({**e, "status": "cancelled"}) == "d90 unknown, stopped at d = 30 (larger d were not tried)"
+    said = d90.describe({**e, "status": "cancelled"})
+    assert "unknown" in said and "d = 30" in said and "\n" not in said, said  # where it stopped
     assert d90.short({**e, "status": "cancelled"}) == "unknown"
 
 
@@ -225,7 +226,7 @@ def test_a_curve_that_falls_back_is_flagged():
             + [(3000, s, 0.676 + 0.002 * s) for s in range(3)])
     e = d90.estimate(p, [0.781], chance=0.5, majority=0.5, n_test=1000)
     assert e["d90_status"] == "found" and e["non_monotone"] and e["non_monotone_at"] == 3000
-    assert "falls back below the threshold at d = 3,000" in d90.describe({**e, "status": "done"})
+    assert "falls back" in d90.describe({**e, "status": "done"}) and "3,000" in d90.describe({**e, "status": "done"})
     held = d90.estimate(pts([(100, 0, 0.65), (1000, 0, 0.74), (3000, 0, 0.75)]), [0.781], chance=0.5, n_test=1000)
     assert held["non_monotone"] is False and held["non_monotone_at"] is None
 
@@ -234,7 +235,7 @@ def test_one_seed_interval_says_what_it_leaves_out():
     one = d90.estimate(pts([(10, 0, 0.6), (100, 0, 0.85)]), [0.9], chance=0.5)
     assert one["d90_ci_over"] == "examples"
     text = d90.describe({**one, "d90_ci": [20.0, 90.0], "status": "done"})
-    assert "1 seed: the interval leaves out the random subspace's own spread" in text
+    assert "1 seed" in text and "spread" in text, text
     three = d90.estimate(pts([(d, s, a) for s in range(3) for d, a in ((10, 0.6), (100, 0.85))]), [0.9], chance=0.5)
     assert three["d90_ci_over"] == "seeds+examples"
     assert "1 seed" not in d90.describe({**three, "d90_ci": [20.0, 90.0], "status": "done"})

@@ -293,17 +293,17 @@ def test_the_form_shows_the_measured_estimate_and_the_busy_machine(store):
     finished_run(store, cfg, seconds=6 * estimates.predicted_trial_seconds(cfg, "baseline", steps), steps=steps)
     at = app({"model": "mlp", "task": "mnist5k", "seeds": "2"})  # seed 1 has no baseline: 1 full training
     text = info(at)
-    assert "from the speed of this machine's last 4 finished trials of mlp on this task" in text, text
+    assert "last 4 finished trials" in text, text  # the measured speed, and how many trials it rests on
     expected = estimates.estimate(store, classic(seeds=2), "cpu")["seconds"]
     assert f"about {estimates.fmt_seconds(expected)}" in text, text
     finished_run(store, make_config(model="minilm-l1", task="mr", dims=[10]), seconds=5, steps=4, status="running")
     text = info(app({"model": "mlp", "task": "mnist5k"}))
-    assert "The machine is busy: another run is training, expect longer." in text, text
+    assert "busy" in text, text
 
 
 def test_the_form_says_the_formula_is_a_guess_before_any_trial(store):
     text = info(app())
-    assert "from a 2-core CPU's speed" in text and "first trial that finishes here refines it" in text, text
+    assert "2-core CPU" in text and "refines" in text, text  # a guess, and what replaces it
     assert re.search(r"about \d", text), text
 
 
@@ -371,7 +371,7 @@ def test_the_calibration_times_the_trial_loop_on_the_threads_its_trials_use(stor
 def test_the_form_says_what_three_seeds_would_cost_for_a_one_seed_run(store):
     at = app()
     cap = " ".join(c.value for c in at.caption)
-    assert "1 seed: the d90 interval then resamples test examples only" in cap and "3 seeds would take about" in cap
+    assert "1 seed" in cap and "test examples" in cap and re.search(r"3 seeds[^.]* about \d", cap), cap
 
 
 def test_an_estimate_is_shown_as_a_range_as_wide_as_its_basis(home, monkeypatch):

@@ -178,7 +178,7 @@ def test_without_a_compiler_or_when_switched_off_the_torch_code_runs(tmp_path):
 def test_idim_native_1_makes_a_missing_compiler_an_error(tmp_path):
     r = _status_in({"IDIM_NATIVE": "1", "CC": "no-such-compiler-here"}, tmp_path)
     assert r.returncode != 0
-    assert "RuntimeError: IDIM_NATIVE=1 but no C compiler (cc) on this machine" in r.stderr
+    assert "RuntimeError" in r.stderr and "IDIM_NATIVE=1" in r.stderr, r.stderr[-2000:]  # the setting named
 
 
 def test_training_falls_back_to_the_torch_code_and_still_runs(tmp_path):

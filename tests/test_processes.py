@@ -89,7 +89,7 @@ def test_side_by_side_gives_the_numbers_of_this_process_at_the_same_threads(home
     assert a["baseline_accuracies"] == b["baseline_accuracies"] and a["d90"] == b["d90"]
     store = _store(home)
     events = [e["message"] for e in store.events(a["run_id"])]
-    assert any("2 at a time in worker processes on this machine (1 CPU thread each)" in m for m in events)
+    assert any("2 at a time" in m and "worker processes" in m for m in events), events
     assert not any("worker processes" in m for m in store.events(b["run_id"]) for m in [m["message"]])
     assert store.get_run(a["run_id"])["summary"]["slots"] == 2
     # two trials at once: the console's lines say whose step each is
