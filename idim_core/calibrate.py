@@ -27,10 +27,8 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
 
     A short attempt warms up first; the timed attempt then takes at least ``steps`` steps and about
     ``seconds`` in all, from the warm-up's pace.  Each attempt ends with a validation pass, on 8 examples here,
-    which is not counted (the estimate prices evaluation on its own).  Timing steps alone, outside the loop,
-    read 0.56 s a step of minilm-l6 on a machine whose trials took 0.30 s (the first few steps of a process are
-    slow, and only 3 were timed) and 0.9 ms for the MLP whose trials took 1.6 ms (the loop's own cost):
-    estimates 62 % over and 33 % under the measured sweeps (bench/RESULTS.md, 2026-12-02)."""
+    which is not counted (the estimate prices evaluation on its own).  Why not steps timed alone, outside the
+    loop: bench/RESULTS.md, "The estimate before each run, and a correction"."""
     import dataclasses
 
     from . import heap
@@ -48,8 +46,7 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
     from . import yielding
 
     # the same thread policy as a trial: a run on automatic threads gives a core back while another program
-    # wants one (yielding.py); timed without it, two busy programs on 2 cores made a step read 3.9 s against the
-    # 2.3x slower sweep they really caused (bench/RESULTS.md, "Estimates under load")
+    # wants one (yielding.py); why: bench/RESULTS.md, "Estimates under load"
     fixed = cfg.get("threads") if isinstance(cfg, dict) else getattr(cfg, "threads", None)
     yielding.start(not fixed, prep.device)
     try:

@@ -2,10 +2,10 @@
 
 By default in this process, one after another.  With ``--processes N`` (N > 1) they train N at a time, each
 in a worker process of its own with its share of the CPU threads: the classic nets' steps are too small for
-two threads to speed one of them up much, and two one-thread trials side by side finish about 1.5x sooner
-on two cores (bench/RESULTS.md).  The default (``processes`` unset) is two processes for the classic nets on
-a CPU with two or more cores when the run has trials to train side by side (on the 8 x 8 digits, with two or
-more seeds), else this process (``processes_for``).
+two threads to speed one of them up much, and two one-thread trials side by side finish sooner on two cores
+(bench/parallel.json; bench/RESULTS.md, "Two trials side by side").  The default (``processes`` unset) is two
+processes for the classic nets on a CPU with two or more cores when the run has trials to train side by side (on
+the 8 x 8 digits, with two or more seeds), else this process (``processes_for``).
 
 The worker processes are spawned when the run's first trial is submitted and ended with the run.  Each
 rebuilds the run's model from its name and the owner's initial weights (pre-training included) and receives

@@ -13,13 +13,10 @@ from ..runconfig import RunConfig, is_auto
 from ..store import FINAL
 from .workers import detect_device
 
-# A subspace step costs about this much more than a full fine-tuning step (bench/RESULTS.md:
-# 1.09-1.12 for Fastfood on minilm-l6 in idim's torch code); for the classic nets, whose own steps are
-# tiny, the projection costs about as much again as the step (the classic preset, quiet: 1.9 ms per full
-# step, 3.9 ms per subspace step; its trials' steps 1.93x the baseline's).  Where Fastfood's passes run in
-# C (the CPU with a C compiler, idim_core/native.py) they cost less than half: minilm-l6 1.02-1.05, the
-# classic preset's trials' steps 1.42x the baseline's.  step_ratio(cfg, device) picks one; the estimate
-# and the time left use it.
+# A subspace step against a full fine-tuning step: language models and the classic nets (whose own steps are
+# tiny, so the projection weighs more), with Fastfood's passes in torch or in C (idim_core/native.py).  Measured in
+# bench/RESULTS.md, "Step time: subspace vs full fine-tuning" and "Fastfood's passes in C".  step_ratio(cfg,
+# device) picks one; the estimate and the time left use it.
 SUBSPACE_STEP_RATIO = 1.1
 CLASSIC_SUBSPACE_STEP_RATIO = 2.0
 SUBSPACE_STEP_RATIO_C = 1.04
@@ -319,9 +316,8 @@ def calibration_factor(entry: dict) -> float | None:
 
     The calibration times steps inside the trial loop itself (calibrate.measure: batching, the schedule, the
     loss read back), as a trial takes them, so it is compared with the formula's step inside a trial
-    (loop_overhead included).  Compared with the step alone,
-    a classic net's estimate counted the loop twice: the classic preset's came out 1.5-2 x the measured wall
-    time in all six runs of one sitting (bench/RESULTS.md, 2026-12-01), and 0.78-1.09 x with the loop once."""
+    (loop_overhead included), so a classic net's loop is counted once (bench/RESULTS.md, "The estimate before
+    each run, and a correction")."""
     try:
         probe = {"model": entry["model"], "task": entry.get("task") or RunConfig().task,
                  "batch_size": entry["batch_size"], "max_length": entry.get("max_length") or 64}

@@ -285,9 +285,8 @@ def ratio_cell(row: dict, ref_d90: float | None, none: str = "—") -> str:
 # every page: app.py injects APP_CSS (st.html of style tags alone takes no room on the page)
 # ---------------------------------------------------------------------------
 # Streamlit's progress bar glides to each new value (a 0.5 s CSS transition). Live gives its bars a new value
-# at every refresh, and a browser drawing without a GPU repaints the page for each frame of the glide: about
-# 2 points of a core while a tab shows a running trial, of the 12-16 the page costs (bench/RESULTS.md, sixth
-# pass), taken from the training it shows. The bars jump to their value instead.
+# at every refresh, and a browser drawing without a GPU repaints the page for each frame of the glide, taking CPU
+# from the training it shows (bench/RESULTS.md, "Sixth pass"). The bars jump to their value instead.
 APP_CSS = """<style>
 [data-testid="stProgressBarTrack"] > div {transition: none !important;}
 </style>"""
