@@ -154,7 +154,7 @@ def methods_verdicts() -> None:
     lines = [views.compare_sentence(("SAID", said), ("LoRA", lora)),
              views.compare_sentence(("SAID", said), ("BitFit", bitfit)),
              *(views.compare_sentence(("SAID", said), (figures.method_label(r), r)) for r in more),
-             TEXT[8].text("head", n_head=n_head, probe=probe, seeds=head["by_params"][0]["n"], threshold=thr,
+             TEXT[8].text("head-only", n_head=n_head, probe=probe, seeds=head["by_params"][0]["n"], threshold=thr,
                           baseline=base)]
     if probe >= thr:
         lines.append(TEXT[8].text("probe-clears"))
