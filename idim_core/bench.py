@@ -356,6 +356,11 @@ class _SweepWatch:
             if e["kind"] == "baseline" and "ruler" not in first_point:
                 first_point["ruler"] = time.perf_counter() - t0
             first_point.setdefault("first_kind", e["kind"])
+        if e["type"] == "ruler_provisional" and "ruler" not in first_point:  # the line drawn from the first rate
+            first_point["ruler"] = time.perf_counter() - t0
+            first_point.setdefault("first_kind", "baseline")
+        if e["type"] == "trial_end" and e["kind"] == "baseline":  # the search's end: the final ruler
+            first_point.setdefault("ruler_final", time.perf_counter() - t0)
         if e["type"] == "baseline_shared" and "ruler" not in first_point:
             first_point["ruler"] = time.perf_counter() - t0
             first_point.setdefault("first_kind", "baseline")
@@ -368,12 +373,14 @@ def _sweep_out(watch: _SweepWatch, res: dict, cfg, guess: dict, calibration: dic
     from .ui.estimates import estimate_range
 
     first_point, shown, trial_times = watch.first_point, watch.shown, watch.trial_times
-    # ruler_s: when the full-training line and the threshold could be drawn (the baseline's first trial ended, or
-    # it was reused); first_trial: the kind of the trial that ended first (the baseline, since the ruler is first)
+    # ruler_s: when the full-training line and the threshold could be drawn (the baseline's first trial ended, its
+    # first rate when it searches its rate (provisional until ruler_final_s, the search's end), or it was reused);
+    # first_trial: the kind of the trial that ended first (the baseline, since the ruler is first)
     # estimate_swings: the largest ratio between two consecutive lengths Live showed in the first 60 s
     swings = max((max(a, b) / min(a, b) for (_, a), (_, b) in zip(shown, shown[1:]) if min(a, b) > 0),
                  default=1.0)
     return {"wall_s": wall, "first_point_s": first_point.get("t"), "ruler_s": first_point.get("ruler"),
+            "ruler_final_s": first_point.get("ruler_final", first_point.get("ruler")),
             "load": load, "estimate_range_s": list(estimate_range(guess)), "estimate_swings": swings,
             "estimates_shown": [[round(t, 1), round(v, 1)] for t, v in shown],
             "first_trial": first_point.get("first_kind"), "trials": trial_times,

@@ -57,6 +57,15 @@ class Progress:
             acc = e.get("accuracy")
             self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"])
                        + f" ({e['seconds']:.0f} s)")
+        elif kind == "ruler_provisional":  # a searched baseline's first rate: the ruler until its other rates end
+            self.open.discard(key)
+            bar = self.bars.pop(key, None)
+            if bar is not None:
+                bar.close()
+            acc = e.get("accuracy")
+            self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"])
+                       + f" at its first rate, the ruler for now (rate search {e.get('tried', 1)} of "
+                       f"{e.get('of', 3)}; the other rates train after the first point) ({e['seconds']:.0f} s)")
         elif kind == "cancelled":
             self._line("cancelled; finished trials are kept")
         elif kind == "pretrain":

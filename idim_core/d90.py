@@ -556,7 +556,22 @@ def p90_text(res: dict, baseline_word: str = "full fine-tuning") -> str:
 
 
 def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
-    """One sentence for every face (CLI, Live, Runs, Compare)."""
+    """One sentence for every face (CLI, Live, Runs, Compare); while the ruler is provisional (the baseline's rate
+    search has trained its first rate only) it says so: no d90 reads as final before the search ends."""
+    text = _describe(res, baseline_word)
+    ruler = res.get("ruler_provisional")
+    if ruler and res.get("baseline_accuracy") is not None:
+        text += (f" (provisional: {provisional_words(ruler)}, {baseline_word} at its first rate; the line, the "
+                 "threshold and d90 may move when the search ends)")
+    return text
+
+
+def provisional_words(ruler: dict) -> str:
+    """"ruler provisional: rate search 1 of 3", the chart's and Live's words for a provisional ruler."""
+    return f"ruler provisional: rate search {ruler.get('tried', 1)} of {ruler.get('of', 3)}"
+
+
+def _describe(res: dict, baseline_word: str) -> str:
     if res.get("axis") in ("rank", "single"):
         return p90_text(res, baseline_word)
     status = res.get("d90_status")
@@ -640,7 +655,13 @@ def p90_short(r: dict) -> str | None:
 
 
 def short(res: dict) -> str:
-    """The d90 cell of a metric or a table (the 90 % point in trainable parameters for other methods)."""
+    """The d90 cell of a metric or a table (the 90 % point in trainable parameters for other methods); marked
+    "(provisional)" while the ruler is."""
+    cell = _short(res)
+    return cell + " (provisional)" if res.get("ruler_provisional") and cell not in ("—", "") else cell
+
+
+def _short(res: dict) -> str:
     if res.get("axis") in ("rank", "single"):
         cell = p90_short(res)
         return (cell + " params" if res.get("p90_status") in ("found", "below_grid") else cell) or "—"

@@ -65,7 +65,9 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
     cfg = run["config"]
     summ = run.get("summary") or {}
     trials = store.trials(run_id)
-    finished = [t for t in trials if t["status"] in ("done", "diverged")]
+    ruler = provisional_ruler(trials)
+    # a provisional ruler (a baseline whose rate search trained its first rate) counts as its first rate finished
+    finished = [t for t in trials if t["status"] in ("done", "diverged")] + (ruler["trials"] if ruler else [])
     # a diverged baseline seed is a failed one, as a diverged subspace trial is: counted at chance, marked,
     # never dropped
     bases = sorted([t for t in finished if t["kind"] == "baseline"], key=lambda t: t["seed"])
@@ -106,6 +108,9 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
         "baseline_train_n": _fewest([(t.get("extra") or {}).get("train_accuracy_n") or n_train for t in bases
                                      if t.get("train_accuracy") is not None]),
         "threshold": est["threshold"],
+        # while the baseline's rate search goes on after its first rate: the line, the threshold and d90 are
+        # provisional ({"tried": rates tried, "of": rates the search tries at least}); None once the search ended
+        "ruler_provisional": {k: ruler[k] for k in ("tried", "of")} if ruler else None,
         "baseline_rate_searched": bool(cfg.get("baseline_lr_search")),
         # where the validation mean crosses (the search's own rule); said when the test curve does not cross
         "d90_val": _val_crossing(pts, bases, chance, majority, summ, n_test) if axis == "d" else None,
@@ -129,6 +134,19 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
         # the class's guesses of d90 ("Where will it cross?" on Live): the numbers, not who guessed
         "guesses": [{"d": g["d"], "t": g["t"]} for g in store.guesses(run_id)],
     }
+
+
+def provisional_ruler(trials: list[dict]) -> dict | None:
+    """The baseline trials whose rate search has trained its first rate and not yet the others (stored with the
+    status "provisional", or training again with the first rate's figures kept), each as its first rate finished
+    ("done" or "diverged"), with the rates tried and the search's count; None when there are none."""
+    rows = [t for t in trials if t["kind"] == "baseline" and t["status"] in ("provisional", "running")
+            and (t.get("extra") or {}).get("provisional")]
+    if not rows:
+        return None
+    marks = [t["extra"]["provisional"] for t in rows]
+    return {"trials": [{**t, "status": m.get("status") or "done"} for t, m in zip(rows, marks)],
+            "tried": min(int(m.get("tried") or 1) for m in marks), "of": max(int(m.get("of") or 3) for m in marks)}
 
 
 EST_KEYS = ("baseline_accuracy", "baseline_accuracies", "baseline_std", "threshold", "by_d", "d90",

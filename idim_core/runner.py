@@ -4,10 +4,13 @@ A run trains its ruler first: the full fine-tuning baseline (one trial per seed;
 the same model, task and budget, its rate search included), so the full-training line and the threshold are on
 the chart before the first point; then the smallest d, the linear probe of language-model DID/SAID runs, then
 the levels: a grid followed by its
-refinement, or the automatic d90 search.  Where to look next is decided by ``search.py`` (pure, on
-validation means); how trials train is the executor's business (``executors``: this process, a Ray
-cluster); preparing the model and data is ``prep.py``'s.  Finished trials are never redone, so a run
-can be resumed.
+refinement, or the automatic d90 search.  A baseline that searches its rate, trained one trial at a time, is a
+ruler in two parts: its first rate (the run's own) draws the line and the threshold, marked provisional (the
+trial's status "provisional"), then the first point trains, then the other rates; the search keeps the best on
+validation as one search would, and every choice of where to look next waits for that final ruler.
+Where to look next is decided by ``search.py`` (pure, on validation means); how trials train is the
+executor's business (``executors``: this process, a Ray cluster); preparing the model and data is
+``prep.py``'s.  Finished trials are never redone, so a run can be resumed.
 """
 from __future__ import annotations
 
@@ -72,6 +75,10 @@ def _rate_words(res, cfg, sp) -> str:
 class Runner:
     """Executes one stored run in this process (foreground CLI or the worker)."""
 
+    # a searched baseline trained one trial at a time draws the ruler from its first rate before the first point
+    # (False: the whole search first; tests compare the two orders)
+    ruler_first_rate = True
+
     def __init__(self, store: Store, run_id: str, progress: Callable[[dict], None] | None = None,
                  owner: str | None = None, warm: bool = False):
         self.store, self.run_id, self.warm = store, run_id, warm
@@ -80,6 +87,7 @@ class Runner:
         self._stop_hb = threading.Event()
         self.done: dict[tuple, dict] = {}  # (kind, d, seed) -> row, for trials finished (or diverged)
         self.lost: dict[tuple, dict] = {}  # trials the executor's infrastructure lost
+        self.provisional: dict[tuple, tuple] = {}  # baselines whose first rate is the ruler for now: (id, result, row)
         self.executor = None  # made once the model and data are prepared (a failure before that has none to close)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -242,7 +250,12 @@ class Runner:
         bufs: dict[TrialSpec, list] = {}
         for sp in todo:
             def on_start(sp=sp):
-                ids[sp] = store.start_trial(run_id, sp.kind, sp.d, sp.seed)
+                first = self.provisional.get(_key(sp)) if sp.after is not None else None
+                if first is not None:  # a provisional ruler's other rates: the same trial, training again
+                    store.reopen_trial(first[0])
+                    ids[sp] = first[0]
+                else:
+                    ids[sp] = store.start_trial(run_id, sp.kind, sp.d, sp.seed)
                 bufs[sp] = []
                 self.progress({"type": "trial_start", "kind": sp.kind, "d": sp.d, "seed": sp.seed})
 
@@ -270,7 +283,7 @@ class Runner:
         gone = [sp for sp in todo if _key(sp) in self.lost and _key(sp) not in self.done]
         if gone:  # missing data, not a result: the run stops failed, naming them, and resume reruns them
             raise UserError(lost_message(gone, cfg.method, run_id, executor))
-        return [self.done.get(_key(sp)) or self.lost[_key(sp)] for sp in specs]
+        return [self.done.get(_key(sp)) or self.lost.get(_key(sp)) or self.provisional[_key(sp)][2] for sp in specs]
 
     def _finished(self, sp: TrialSpec, tid: int | None, buf: list | None, res) -> None:
         """Record one trial's outcome: its result, a loss by the infrastructure, or an error that ends the run."""
@@ -292,9 +305,13 @@ class Runner:
                                    error=None if isinstance(res, Cancelled) else str(res))
             self.executor.cancel()
             raise res
+        if sp.first_rate:
+            self._provisional(sp, tid, res)
+            return
         store.finish_trial(tid, res.status, res.accuracy, res.val_accuracy, res.steps,
                            res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable,
                            res.error, res.correct, res.peak_mb, res.train_accuracy, res.extra)
+        self.provisional.pop(_key(sp), None)  # a provisional ruler's search has ended: this is the ruler
         row = _row(sp.kind, sp.d, sp.seed, res)
         self.done[_key(sp)] = row
         msg = (f"{level_name(cfg.method, sp)} seed {sp.seed}: "
@@ -305,6 +322,29 @@ class Runner:
                   if (res.extra or {}).get("one_thread_s") else "") + ")")
         store.event(run_id, "info" if res.status == "done" else "warning", msg)
         self.progress({"type": "trial_end", **row, "timing": dict(getattr(res, "timing", None) or {})})
+
+    def _provisional(self, sp: TrialSpec, tid: int, res) -> None:
+        """A searched baseline's first rate, trained: the ruler for now.  Stored with the status "provisional" and
+        the first rate's figures (its test pass included), marked in ``extra`` (rates tried, of how many), so the
+        chart draws the line and the threshold as provisional; the runner keeps the result for the other rates."""
+        from .train import LR_SEARCH
+
+        store, run_id, cfg = self.store, self.run_id, self.cfg
+        mark = {"tried": 1, "of": len(LR_SEARCH), "status": res.status}
+        store.finish_trial(tid, "provisional", res.accuracy, res.val_accuracy, res.steps,
+                           res.curve[-1]["total"] if res.curve else None, res.seconds, res.trainable,
+                           res.error, res.correct, res.peak_mb, res.train_accuracy,
+                           {**(res.extra or {}), "provisional": mark})
+        row = _row(sp.kind, sp.d, sp.seed, res)
+        self.provisional[_key(sp)] = (tid, res, row)
+        what = f"accuracy {res.accuracy:.3f}" if res.accuracy is not None else res.status
+        rate = f" {res.lr:.3g}" if res.lr is not None else ""
+        # (its own opening words: "baseline seed 0:" is the final ruler's line, with every rate tried)
+        store.event(run_id, "info" if res.status == "done" else "warning",
+                    f"the ruler for now: {level_name(cfg.method, sp)} seed {sp.seed} at its first rate{rate}, {what} "
+                    f"(provisional: rate search 1 of {len(LR_SEARCH)}; the other rates train after the first point) "
+                    f"({res.seconds:.0f} s)")
+        self.progress({"type": "ruler_provisional", **row, "tried": 1, "of": len(LR_SEARCH)})
 
     # -- the run --------------------------------------------------------------------------------------------
     def _run(self, cfg: RunConfig, device: str) -> dict:
@@ -341,6 +381,14 @@ class Runner:
                      + ([TrialSpec("probe", None, s) for s in seeds] if wants_probe(cfg) else [])
                      + ([] if cfg.auto else [TrialSpec("subspace", d, s) for d in cfg.grid for s in seeds]))
             self._trials(list(dict.fromkeys(ahead)))  # the first trial is also the grid's first
+        need = [s for s in seeds if ("baseline", None, s) not in self.done]
+        if need and self.ruler_first_rate and executor.slots == 1 and searches_rate(cfg, "baseline"):
+            # the ruler from the first rate (provisional), the first point, then the search's other rates: the
+            # final ruler is the search's best on validation, as if it had trained first, before any choice of d
+            self._trials([TrialSpec("baseline", None, s, first_rate=True) for s in need])
+            self._trials([TrialSpec("subspace", first, 0)])
+            self._trials([TrialSpec("baseline", None, s, after=self.provisional[("baseline", None, s)][1])
+                          for s in need])
         bases = self._trials([TrialSpec("baseline", None, s) for s in seeds])  # the baseline has seeds too
         ok = [b["accuracy"] for b in bases if b["status"] == "done" and b["accuracy"] is not None]
         if not ok:

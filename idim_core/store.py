@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS trials (
     kind TEXT NOT NULL,            -- baseline | subspace
     d INTEGER,                     -- null for the baseline
     seed INTEGER NOT NULL,
-    status TEXT NOT NULL,          -- running | done | diverged | failed
+    status TEXT NOT NULL,          -- running | done | diverged | failed | cancelled | provisional (a baseline
+                                   -- whose rate search trained its first rate, the rest to come)
     accuracy REAL,
     val_accuracy REAL,
     steps INTEGER,
@@ -601,6 +602,13 @@ class Store:
             cur = c.execute("INSERT INTO trials(run_id, kind, d, seed, status, started) VALUES (?,?,?,?,?,?)",
                             (run_id, kind, d, seed, "running", now))
             return cur.lastrowid
+
+    def reopen_trial(self, trial_id: int) -> None:
+        """A provisional trial (a baseline whose rate search trained its first rate: the ruler for now) training
+        again, its other rates; its first rate's figures stay until it finishes (``finish_trial``)."""
+        with self._tx() as c:
+            self._owned(c, self._run_of_trial(c, trial_id))
+            c.execute("UPDATE trials SET status='running' WHERE id=?", (trial_id,))
 
     def finish_trial(self, trial_id: int, status: str, accuracy=None, val_accuracy=None, steps=None,
                      total_steps=None, seconds=None, trainable=None, error=None, correct=None,

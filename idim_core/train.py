@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -190,7 +190,8 @@ class Prepared:
 
 def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "did",
               projection: str = "fastfood", on_point: Callable[[dict], None] | None = None,
-              should_stop: Callable[[], bool] | None = None, probe: bool = False) -> TrialResult:
+              should_stop: Callable[[], bool] | None = None, probe: bool = False, first_rate: bool = False,
+              after: TrialResult | None = None) -> TrialResult:
     """Train once.  ``d=None`` means full fine-tuning (all D parameters).
 
     With ``cfg.lr_search`` a subspace trial trains once per multiplier in ``LR_SEARCH`` of
@@ -200,6 +201,10 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     run (``probe``) unless ``cfg.probe_fixed_rate``.  When the kept rate is the smallest or largest tried, the
     search goes on a factor 3 past it, up to ``cfg.lr_search_beyond`` more rates.
 
+    A search can train in two parts (the runner's provisional ruler): ``first_rate`` trains only the run's own rate
+    (``FIRST_RATE`` times it), tested at once; ``after`` (that part's result) trains the other rates and keeps the
+    best of all, the same attempt in the same order of comparison as one search, so the result is the same.
+
     With torch's automatic thread count the trial trains on one thread while another program needs a core
     (yielding.py); the seconds it did so are ``timing["one_thread"]`` and ``extra["one_thread_s"]``.
     """
@@ -208,43 +213,50 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     yielding.start(not getattr(cfg, "threads", None), prep.device)
     try:
         best = _run_trial(prep, cfg, d=d, seed=seed, method=method, projection=projection, on_point=on_point,
-                          should_stop=should_stop, probe=probe)
+                          should_stop=should_stop, probe=probe, first_rate=first_rate, after=after)
     finally:
         gov = yielding.stop()
         heap.release()
     if gov is not None and gov.drops:  # kept with the trial: its last digits may differ from a fixed count's
-        best.timing["one_thread"] = gov.reduced_s
-        best.extra = {**(best.extra or {}), "one_thread_s": round(gov.reduced_s, 2)}
+        best.timing["one_thread"] = best.timing.get("one_thread", 0.0) + gov.reduced_s  # (and a first part's)
+    if best.timing.get("one_thread"):
+        best.extra = {**(best.extra or {}), "one_thread_s": round(best.timing["one_thread"], 2)}
     return best
 
 
-def _run_trial(prep: Prepared, cfg, *, d, seed, method, projection, on_point, should_stop, probe) -> TrialResult:
+def _run_trial(prep: Prepared, cfg, *, d, seed, method, projection, on_point, should_stop, probe,
+               first_rate: bool = False, after: TrialResult | None = None) -> TrialResult:
     from .ratesearch import searches_rate
 
     searched = searches_rate(cfg, "probe" if probe else "baseline" if d is None else "subspace")
     mults = list(LR_SEARCH if searched else (1.0,))
     beyond = int(getattr(cfg, "lr_search_beyond", 0) or 0) if searched else 0
+    if searched and first_rate:  # the first part of a split search: the run's own rate alone, tested now
+        return _first_rate(prep, cfg, d, seed, method, projection, on_point, should_stop)
+    if not searched:
+        after = None  # nothing to split: one attempt
     t0 = time.perf_counter()
-    n_batches = math.ceil(len(prep.train) / cfg.batch_size)
-    total = int(round(cfg.epochs * n_batches))
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
-    total = max(1, total)
+    n_batches, total = _steps_of(prep, cfg)
     best: TrialResult | None = None
     steps_all = 0
     timing: dict[str, float] = {}
     best_mult = 1.0
     tried: dict[float, float | None] = {}  # multiplier -> validation accuracy (None: diverged)
     k = 0
+    trained = 1 if after is not None else 0  # attempts trained so far (a first part's included)
     while k < len(mults):
         mult = mults[k]
 
-        def shifted(p, k=k):  # progress over all attempts: attempt k's steps follow attempt k-1's
+        def shifted(p, n=trained):  # progress over all attempts: each attempt's steps follow the one trained before
             if on_point:
-                on_point({**p, "step": p["step"] + k * total, "total": total * len(mults)})
+                on_point({**p, "step": p["step"] + n * total, "total": total * len(mults)})
 
-        res = _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches,
-                       shifted if len(mults) > 1 else on_point, should_stop, test=len(mults) == 1)
+        if after is not None and mult == FIRST_RATE:  # trained in the first part: compared here, in its place
+            res = replace(after, timing=dict(after.timing), extra=dict(after.extra) if after.extra else None)
+        else:
+            res = _attempt(prep, cfg, d, seed, method, projection, mult, total, n_batches,
+                           shifted if len(mults) > 1 else on_point, should_stop, test=len(mults) == 1)
+            trained += 1
         steps_all += res.steps
         for k2, v in res.timing.items():
             timing[k2] = timing.get(k2, 0.0) + v
@@ -257,8 +269,9 @@ def _run_trial(prep: Prepared, cfg, *, d, seed, method, projection, on_point, sh
             mults.append(best_mult * 3 if best_mult == max(mults) else best_mult / 3)
             beyond -= 1
     assert best is not None
+    first_kept = after is not None and best_mult == FIRST_RATE  # tested in the first part already (timing counted)
     if len(mults) > 1:
-        if best.status == "done":
+        if best.status == "done" and not first_kept:
             best.accuracy, best.correct = best.test()
             for k2, v in best.timing.items():  # the kept attempt's test passes, run just now
                 if k2 not in ("build", "steps", "validation"):
@@ -269,9 +282,38 @@ def _run_trial(prep: Prepared, cfg, *, d, seed, method, projection, on_point, sh
         best.lr_tried = {m * base: v for m, v in sorted(tried.items())} if base else None
         best.lr_at_end = best.status == "done" and best_mult in (min(mults), max(mults))
     best.timing = timing
-    best.seconds = time.perf_counter() - t0
+    best.seconds = time.perf_counter() - t0 + (after.seconds if after is not None else 0.0)
     best.test = None
     return best
+
+
+def _steps_of(prep, cfg) -> tuple[int, int]:
+    """(batches per epoch, steps of one attempt)."""
+    n_batches = math.ceil(len(prep.train) / cfg.batch_size)
+    total = int(round(cfg.epochs * n_batches))
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    return n_batches, max(1, total)
+
+
+FIRST_RATE = 1.0  # a split search's first part trains this multiple of the run's rate: the ruler until the rest ends
+
+
+def _first_rate(prep, cfg, d, seed, method, projection, on_point, should_stop) -> TrialResult:
+    """The first part of a split rate search: the attempt at ``FIRST_RATE``, tested now.  Its points count over the
+    search's first three attempts (its progress reads as a third of the search)."""
+    t0 = time.perf_counter()
+    n_batches, total = _steps_of(prep, cfg)
+
+    def over_search(p):
+        if on_point:
+            on_point({**p, "total": total * len(LR_SEARCH)})
+
+    res = _attempt(prep, cfg, d, seed, method, projection, FIRST_RATE, total, n_batches, over_search, should_stop,
+                   test=True)
+    res.seconds = time.perf_counter() - t0
+    res.test = None
+    return res
 
 
 def _reset_peak(device) -> bool:

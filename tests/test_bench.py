@@ -45,9 +45,11 @@ def test_bench_sweep_reports_times_and_d90(home):
     bad = run_cli("bench", "sweep", "--load", "-1", home=home, timeout=60)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--load" in bad.stderr, bad.stderr
     assert out["wall_s"] > 0 and 0 < out["ruler_s"] < out["first_point_s"] <= out["wall_s"]
-    # the sweep as it is: the ruler (a baseline per seed) first, then the grid and the refinement's d
+    # the sweep as it is: the ruler first (drawn from the baseline's first rate, provisional), then the first point,
+    # then the baseline's other rates (the final ruler), then the grid and the refinement's d
     kinds = [t["kind"] for t in out["trials"]]
-    assert out["first_trial"] == "baseline" and kinds[0] == "baseline" and set(kinds[1:]) == {"subspace"}
+    assert out["first_trial"] == "baseline" and kinds[:2] == ["subspace", "baseline"] and set(kinds[2:]) == {"subspace"}
+    assert out["ruler_s"] < out["first_point_s"] < out["ruler_final_s"] <= out["wall_s"]
     assert len(kinds) >= 3
     assert out["baseline_accuracy"] > 0.5 and "d90" in out and "d90_interpolated" in out
     # the estimate printed before it, after the worker's calibration (kept in the store's directory)

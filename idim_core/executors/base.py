@@ -3,7 +3,7 @@ the infrastructure lost (``TrialLost``).  A helper, not an executor (it has no `
 rather than their own package, so no import circle runs through the package that discovers them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -11,6 +11,14 @@ class TrialSpec:
     kind: str  # "baseline" (full fine-tuning), "probe" (head only: a linear probe) or "subspace"
     d: int | None
     seed: int
+    # a rate search in two parts (the runner's provisional ruler; not part of the trial's identity):
+    # ``first_rate``: train the run's own rate only; ``after``: the first part's TrialResult, the other rates to train
+    first_rate: bool = field(default=False, compare=False)
+    after: object = field(default=None, compare=False, repr=False)
+
+    def part(self) -> dict:
+        """train.run_trial's arguments for the part of a split rate search this spec trains (none: all of it)."""
+        return {"first_rate": self.first_rate, "after": self.after}
 
     def trains(self, method: str) -> tuple[int | None, str]:
         """(d, method) for train.run_trial: the baseline trains every parameter (d None), the probe only

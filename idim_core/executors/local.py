@@ -155,7 +155,7 @@ class LocalExecutor:
                 d, method = spec.trains(self.cfg.method)
                 res = run_trial(self.prep, self.cfg, d=d, seed=spec.seed, method=method,
                                 projection=self.cfg.projection, on_point=on_point, should_stop=self.should_stop,
-                                probe=spec.kind == "probe")
+                                probe=spec.kind == "probe", **spec.part())
             except Exception as e:  # noqa: BLE001 - handed to the owner, which records and decides
                 self._pending.clear()
                 yield spec, e
@@ -298,7 +298,7 @@ def _serve(cfg, state, data, threads: int, tasks, results, stop, parent: int) ->
             d, how = spec.trains(cfg.method)
             res = run_trial(prep, cfg, d=d, seed=spec.seed, method=how, projection=cfg.projection,
                             on_point=on_point, should_stop=lambda: stop.is_set() or gone(),
-                            probe=spec.kind == "probe")
+                            probe=spec.kind == "probe", **spec.part())
         except Cancelled:
             flush()
             results.put(("cancelled", key, pid, None))

@@ -259,7 +259,7 @@ def _node_trial(cfg, spec, data, data_key: str, sink, threads: int, device: str,
     try:
         d, how = spec.trains(cfg.method)
         res = run_trial(prep, cfg, d=d, seed=spec.seed, method=how, projection=cfg.projection,
-                        on_point=on_point, should_stop=should_stop, probe=spec.kind == "probe")
+                        on_point=on_point, should_stop=should_stop, probe=spec.kind == "probe", **spec.part())
     except Cancelled:
         return "cancelled"
     finally:

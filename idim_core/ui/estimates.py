@@ -358,11 +358,14 @@ def time_left(run: dict, trials: list[dict], now: float | None = None, home=None
     sub_done = [t for t in finished if t["kind"] == "subspace"]
     base_done = [t for t in finished if t["kind"] == "baseline"]
     current = next((t for t in reversed(trials) if t["status"] == "running"), None)
+    # a provisional ruler: a searched baseline whose first rate is trained (one attempt of its search), the rest to come
+    prov = [t for t in trials if t["kind"] == "baseline" and t["status"] == "provisional" and t.get("seconds")
+            and t.get("steps")]
     # seconds per step of a subspace trial
     if sub_done:
         rate = sum(t["seconds"] for t in sub_done) / sum(t["steps"] for t in sub_done)
-    elif base_done:
-        rate = ratio * base_done[0]["seconds"] / base_done[0]["steps"]
+    elif base_done or prov:
+        rate = ratio * (base_done or prov)[0]["seconds"] / (base_done or prov)[0]["steps"]
     elif current and (current.get("steps") or 0) >= FIRST_STEPS and current.get("started"):  # setup amortised
         rate = (now - current["started"]) / current["steps"] * (ratio if current["kind"] == "baseline" else 1.0)
     else:
@@ -387,7 +390,8 @@ def time_left(run: dict, trials: list[dict], now: float | None = None, home=None
         left += max(0, (current.get("total_steps") or steps) - (current.get("steps") or 0)) * cur_rate
     base_pending = not base_done and not (current and current["kind"] == "baseline")
     if base_pending:
-        left += steps * rate / ratio * attempts(cfg, "baseline") + (LOAD_SECONDS if run["status"] == "queued" else 0)
+        left += (steps * rate / ratio * (attempts(cfg, "baseline") - (1 if prov else 0))
+                 + (LOAD_SECONDS if run["status"] == "queued" else 0))
     from ..runconfig import wants_probe
 
     if wants_probe(cfg):  # the linear probe, once per seed, about half a baseline trial each

@@ -109,7 +109,7 @@ def run_figure(res: dict, height: int = 460, font_size: int | None = None):
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
         uirevision=res["run_id"],  # Plotly's own updates keep the zoom (Streamlit remounts a changed figure)
         meta={"run_id": res["run_id"], "d90": res.get("d90"), "d90_interpolated": res.get("d90_interpolated"),
-              "d90_status": res.get("d90_status")},
+              "d90_status": res.get("d90_status"), "ruler_provisional": res.get("ruler_provisional")},
     )
     if font_size:
         fig.update_layout(font=dict(size=font_size))
@@ -158,16 +158,26 @@ def _add_baseline_lines(fig, res: dict, lo: float, hi: float) -> None:
                                  name=f"{word}: ± std over {len(bs)} seeds", meta={"role": "baseline_band"},
                                  hoverinfo="name"))
     name = f"{word} ({b:.3f}" + (f", mean of {len(bs)} seeds)" if len(bs) > 1 else ")")
+    # while the baseline's rate search has trained its first rate only: a dashed line that says so
+    ruler = res.get("ruler_provisional")
+    if ruler:
+        from ..d90 import provisional_words
+
+        name += f", {provisional_words(ruler)}"
+        fig.add_annotation(x=0, xref="paper", y=b, text=provisional_words(ruler), showarrow=False, xanchor="left",
+                           yanchor="bottom", font=dict(color=C_BASE), name="ruler_provisional")
     fig.add_trace(go.Scatter(x=[lo, hi], y=[b, b], mode="lines", name=name,
-                             line=dict(color=C_BASE, width=2), meta={"role": "baseline", "value": b},
-                             hoverinfo="name"))
+                             line=dict(color=C_BASE, width=2, dash="dash" if ruler else "solid"),
+                             meta={"role": "baseline", "value": b, "provisional": bool(ruler)}, hoverinfo="name"))
     thr = res["threshold"]
     floor_rule = res.get("threshold_rule") == "floor"
     thr_name = (f"threshold ({thr:.3f}): set by the floor, always guessing + 2 s.e. (0.9 × {word} would be "
                 f"{res.get('threshold_paper') or 0:.3f})" if floor_rule else f"threshold: 0.9 × {word} ({thr:.3f})")
-    fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines", name=thr_name,
-                             line=dict(color=C_THR, width=2, dash="dash"),
-                             meta={"role": "threshold", "value": thr, "rule": res.get("threshold_rule")},
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[thr, thr], mode="lines",
+                             name=thr_name + (" (provisional)" if ruler else ""),
+                             line=dict(color=C_THR, width=1 if ruler else 2, dash="dash"),
+                             meta={"role": "threshold", "value": thr, "rule": res.get("threshold_rule"),
+                                   "provisional": bool(ruler)},
                              hoverinfo="name"))
     probe = res.get("probe_accuracy")
     if probe is not None:  # what the frozen features already reach: the head alone
