@@ -11,29 +11,9 @@ different seeds differ only in projection and data order, never in data.
 from __future__ import annotations
 
 from . import sources
-from .common import bundled_path, stratified_indices  # noqa: F401
+from .common import bundled_path
 from .errors import UserError
-from .sources.base import ASSETS, MAX_NAME, Split, TaskData, TaskSpec, catalogue_size  # noqa: F401  (re-exported, as before)
-from .sources.base import cap as _cap  # noqa: F401
-from .sources.base import finish as _finish  # noqa: F401
-from .sources.csvread import CSV_MAX_BYTES, CSV_MAX_ROWS, DELIMITERS, csv_rows, decode_csv, sniff_delimiter  # noqa: F401
-from .sources.csvread import DELIM_NAMES as _DELIM_NAMES  # noqa: F401
-from .sources.csvread import INT_LABEL as _INT_LABEL  # noqa: F401
-from .sources.csvread import encode_labels as _encode_labels  # noqa: F401
-from .sources.csvread import label_order as _label_order  # noqa: F401
-from .sources.csvread import read_csv as _read_csv  # noqa: F401
-
-# The catalogues under their old names (BUNDLED, IMAGES, HUB, GLUE), looked up in the registry when asked for;
-# GLUE_SOURCE (where GLUE is read from) is the hub source's own setting (``sources.get("hub").GLUE_SOURCE``).
-_OLD_NAMES = {"BUNDLED": ("bundled", "TASKS"), "IMAGES": ("image", "TASKS"), "HUB": ("hub", "TASKS"),
-              "GLUE": ("hub", "GLUE"), "GLUE_SOURCE": ("hub", "GLUE_SOURCE")}
-
-
-def __getattr__(name: str):
-    if name in _OLD_NAMES:
-        src, attr = _OLD_NAMES[name]
-        return getattr(sources.get(src), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from .sources.base import MAX_NAME, TaskData, TaskSpec, catalogue_size
 
 
 def fixed(name: str) -> bool:

@@ -231,6 +231,6 @@ def test_sizes_of_the_shipped_sources():
 
 def test_the_glue_source_is_read_from_the_hub_source_when_a_task_loads(monkeypatch):
     monkeypatch.setattr(sources.get("hub"), "GLUE_SOURCE", "/nowhere/glue")
-    assert sources.get("hub").glue_source() == "/nowhere/glue" == tasks.GLUE_SOURCE  # the old name reads it
-    assert tasks.GLUE["mnli"][2] == "validation_matched" and "glue/mnli" in tasks.HUB  # the old names
-    assert set(tasks.BUNDLED) >= {"mr", "r8"} and "mnist5k" in tasks.IMAGES
+    assert sources.get("hub").glue_source() == "/nowhere/glue"
+    assert sources.get("hub").GLUE["mnli"][2] == "validation_matched" and "glue/mnli" in sources.get("hub").TASKS
+    assert set(sources.get("bundled").TASKS) >= {"mr", "r8"} and "mnist5k" in sources.get("image").TASKS

@@ -36,7 +36,7 @@ TASKS: dict[str, TaskSpec] = {
 
 
 # Where GLUE is read from: the hub dataset, or a local copy in the hub's layout; read when a task loads, so a caller
-# or a test may set it (``idim_core.tasks.GLUE_SOURCE`` reads it too).
+# or a test may set it.
 GLUE_SOURCE = os.environ.get("IDIM_GLUE_SOURCE", "nyu-mll/glue")
 
 

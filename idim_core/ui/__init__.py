@@ -8,11 +8,8 @@
 
 Each page imports what it draws.  ``from idim_core import ui`` and ``ui.NAME`` keep working.
 """
-from ..errors import UserError  # noqa: F401
 from .estimates import *  # noqa: F401,F403
-from .estimates import _train_size  # noqa: F401
 from .figures import *  # noqa: F401,F403
 from .forms import *  # noqa: F401,F403
 from .views import *  # noqa: F401,F403
 from .workers import *  # noqa: F401,F403
-from .workers import _device_cache, _last_start  # noqa: F401
