@@ -43,7 +43,7 @@ def seed(n_runs: int) -> str:
         tid = store.start_trial(rid, "baseline", None, 0)
         store.add_points(tid, [{"step": s, "loss": 0.7 - s / 100, "accuracy": None, "total": 16} for s in range(1, 17)])
         store.finish_trial(tid, "done", accuracy=base, steps=16, total_steps=16, seconds=20.0)
-        for j, d in enumerate(cfg["dims"]):
+        for j, d in enumerate(cfg.dims):
             for s in range(2):
                 tid = store.start_trial(rid, "subspace", d, s)
                 store.add_points(tid, [{"step": k, "loss": 0.7, "accuracy": None, "total": 16} for k in range(1, 17)])

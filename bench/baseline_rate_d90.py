@@ -47,7 +47,7 @@ def main() -> None:
     rows = [(f"{lr:g}", rs) for lr, rs in runs.items()]
     best = [max((runs[lr][s] for lr in rates), key=lambda r: r.val_accuracy) for s in range(args.seeds)]
     rows.append(("per seed, best on validation (--baseline-lr-search)", best))
-    print(f"{cfg['model']} on {cfg['task']}, default budget, {args.seeds} seeds; the subspace points of "
+    print(f"{cfg.model} on {cfg.task}, default budget, {args.seeds} seeds; the subspace points of "
           f"assets/recorded/{args.record}.json (recorded with full fine-tuning at {raw['config']['lr_full']:g})")
     print()
     print("| full fine-tuning's rate | validation (mean) | test (mean) | threshold | d90 (interpolated) "

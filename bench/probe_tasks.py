@@ -64,7 +64,7 @@ def main() -> None:
         tc = cfg
         full = [run_trial(prep, tc, d=None, seed=s) for s in range(args.seeds)]
         pc = tc.but(lr_adapter=lr_head, probe_fixed_rate=not args.search)
-        probe = [run_trial(prep, pc, d=0, seed=s, method="head", probe=True) for s in range(args.seeds)]
+        probe = [run_trial(prep, pc, d=None, seed=s, probe=True) for s in range(args.seeds)]
         chance, majority = task_.chance(), task_.majority()
         row = {"task": task}
         for split, key, n in (("val", "val_accuracy", len(prep.val)), ("test", "accuracy", len(prep.test))):

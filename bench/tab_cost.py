@@ -340,9 +340,10 @@ def main() -> None:
                     raise SystemExit(f"run {rid} ended {res['status']}: {res.get('error')}")
                 if args.dims and res["config"]["dims"] != [int(d) for d in args.dims.split(",")]:
                     raise SystemExit(f"run {rid} trained d = {res['config']['dims']}, not {args.dims}")
+                from idim_core.runconfig import RunConfig
                 from idim_core.ui import estimate_seconds
 
-                out["estimate_s"] = estimate_seconds(res["config"], "cpu")
+                out["estimate_s"] = estimate_seconds(RunConfig.from_stored(res["config"]), "cpu")
                 return res["seconds"]
 
             sweep(False)  # warm-up: caches, first imports in the worker

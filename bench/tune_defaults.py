@@ -57,8 +57,8 @@ def tune_adapters(args) -> None:
         for lr in lrs:
             accs = []
             for s in range(seeds):
-                tc = cfg.but(lr_adapter=lr)
-                r = run_trial(prep, tc, d=level, seed=s, method=name)
+                tc = cfg.but(lr_adapter=lr, method=name)
+                r = run_trial(prep, tc, d=level, seed=s)
                 accs.append(r.val_accuracy if r.val_accuracy is not None else 0.0)
             scores[lr] = statistics.fmean(accs)
             each = ", ".join(f"{a:.4f}" for a in accs)
@@ -107,7 +107,7 @@ def main() -> None:
         accs = []
         for s in seeds:
             tc = cfg.but(**kw)
-            r = run_trial(prep, tc, d=d, seed=s, method=k["method"])
+            r = run_trial(prep, tc, d=d, seed=s)
             accs.append(r.val_accuracy if r.val_accuracy is not None else 0.0)
         what = "full" if d is None else f"d={d}"
         print(f"{model} {what:9} {kw}  validation accuracy {statistics.fmean(accs):.3f}", flush=True)
@@ -134,7 +134,7 @@ def main() -> None:
         print(f"full fine-tuning, validation mean over {len(full_seeds)} seeds: "
               + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in full.items()) + f"  -> {best_text(full)}")
     if sub:
-        sub_pick = choose(sub, cfg["lr_subspace"], n_val * args.seeds * len(dims))
+        sub_pick = choose(sub, cfg.lr_subspace, n_val * args.seeds * len(dims))
         print(f"z's reference rate, validation mean over d = {dims}: "
               + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in sub.items()) + f"  -> {sub_pick:g}")
         print("(z's rule: the best validation accuracy, unless the current default is within one binomial "

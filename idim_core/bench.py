@@ -294,7 +294,7 @@ def _sweep_bench(home, load: int, **overrides) -> dict:
     from .prep import pick_device
     from .ui.estimates import estimate
 
-    device = pick_device(cfg.get("device"))
+    device = pick_device(cfg.device)
     calibration = _calibrate(store, cfg)
     guess = estimate(store, cfg, device)
     watch = _SweepWatch(store, time.perf_counter())
@@ -314,7 +314,7 @@ def _sweep_bench(home, load: int, **overrides) -> dict:
 
 def _calibrate(store, cfg) -> dict:
     """The worker's calibration for ``cfg``, in a process of its own; its last line of output, parsed."""
-    done = subprocess.run([sys.executable, "-m", "idim_core.calibrate", str(store.home), json.dumps(dict(cfg))],
+    done = subprocess.run([sys.executable, "-m", "idim_core.calibrate", str(store.home), json.dumps(cfg.to_dict())],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the calibration failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -385,7 +385,7 @@ def _sweep_out(watch: _SweepWatch, res: dict, cfg, guess: dict, calibration: dic
             "estimates_shown": [[round(t, 1), round(v, 1)] for t, v in shown],
             "first_trial": first_point.get("first_kind"), "trials": trial_times,
             "baseline_accuracy": res["baseline_accuracy"], "d90": res["d90"],
-            "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": dict(cfg),
+            "d90_interpolated": res["d90_interpolated"], "device": res["device"], "config": cfg.to_dict(),
             "estimate_s": guess["seconds"], "estimate_error": guess["seconds"] / wall - 1, "calibration": calibration,
             "fastfood_native": _native_status(device), "steal_share": stolen,
             "breakdown": breakdown(trial_times, cfg.grid, first_point.get("prepared"), wall)}

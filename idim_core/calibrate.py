@@ -22,7 +22,7 @@ MAX_STEPS = 2000
 
 
 def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
-    """Seconds per optimiser step of full fine-tuning inside the trial loop itself (``train._attempt``: the
+    """Seconds per optimiser step of full fine-tuning inside the trial loop itself (``train.full_attempt``: the
     batches as a trial draws them, the schedule, the loss read back each step), as a trial takes them.
 
     A short attempt warms up first; the timed attempt then takes at least ``steps`` steps and about
@@ -32,13 +32,13 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
     import dataclasses
 
     from . import heap
-    from .train import Head, _attempt
+    from .train import Head, full_attempt
 
     small = dataclasses.replace(prep, val=Head(prep.val, 8))
     heap.hold()  # as run_trial does
 
     def attempt(total: int):
-        res = _attempt(small, cfg, None, 0, "did", "fastfood", 1.0, total, MAX_STEPS + 1, None, None, test=False)
+        res = full_attempt(small, cfg, total, MAX_STEPS + 1)
         if res.status != "done" or not res.steps:
             raise RuntimeError(f"the calibration's full fine-tuning {res.status}: {res.error}")
         return res.timing["steps"] / res.steps
@@ -47,7 +47,7 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
 
     # the same thread policy as a trial: a run on automatic threads gives a core back while another program
     # wants one (yielding.py); why: bench/RESULTS.md, "Estimates under load"
-    fixed = cfg.get("threads") if isinstance(cfg, dict) else getattr(cfg, "threads", None)
+    fixed = cfg.threads
     yielding.start(not fixed, prep.device)
     try:
         pace = attempt(WARMUP)
@@ -60,7 +60,7 @@ def measure(prep, cfg, steps: int = STEPS, seconds: float = SECONDS) -> float:
 
 
 def _key(cfg, device: str) -> str:
-    return f"{cfg['model']}|{device.split(' ')[0]}"
+    return f"{cfg.model}|{device.split(' ')[0]}"
 
 
 def calibrate(home, prep, cfg, device: str) -> dict:
@@ -73,8 +73,8 @@ def calibrate(home, prep, cfg, device: str) -> dict:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):
         load = None
-    entry = {"model": cfg["model"], "task": cfg["task"], "device": device.split(" ")[0], "seconds_per_step": secs,
-             "batch_size": int(cfg["batch_size"]), "max_length": int(cfg["max_length"]), "at": time.time(),
+    entry = {"model": cfg.model, "task": cfg.task, "device": device.split(" ")[0], "seconds_per_step": secs,
+             "batch_size": int(cfg.batch_size), "max_length": int(cfg.max_length), "at": time.time(),
              "load": load, "cores": os.cpu_count(), "threads": torch.get_num_threads()}
     path = Path(home) / FILE
     data = read_all(home)
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     home, stored = (argv if argv is not None else sys.argv[1:])[:2]
     cfg = RunConfig.from_stored(json.loads(stored))
-    device = pick_device(cfg.get("device"))
+    device = pick_device(cfg.device)
     print(json.dumps(calibrate_run(home, cfg, device)))
     return 0
 

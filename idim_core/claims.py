@@ -425,8 +425,8 @@ def time_to_90(res: dict, bench: list[dict] | None = None) -> dict | None:
     row = next((b for b in bench if b["model"] == res["model"] and b["method"] == res.get("method")), None)
     if row is None or res.get("d90_status") != "found" or res.get("d90") is None:
         return None
-    cfg = res.get("config") or {}
-    n_train, bs, ep = res.get("n_train") or cfg.get("max_train"), cfg.get("batch_size"), cfg.get("epochs")
+    stored = res.get("config") or {}
+    n_train, bs, ep = res.get("n_train") or stored.get("max_train"), stored.get("batch_size"), stored.get("epochs")
     if not (n_train and bs and ep):
         return None
     full_steps = int(math.ceil(n_train / bs) * ep)

@@ -194,14 +194,14 @@ def _estimate_line(store, cfg) -> str | None:
     from .ui import estimates
 
     try:
-        device = pick_device(cfg.get("device"))
-        shared = shared_baseline(store, cfg, device, range(int(cfg["seeds"])))
+        device = pick_device(cfg.device)
+        shared = shared_baseline(store, cfg, device, range(int(cfg.seeds)))
         guess = estimates.estimate(store, cfg, device, baseline=shared is None)
     except Exception:  # noqa: BLE001 - see above
         return None
     busy = f" The machine is busy ({guess['busy']}): expect longer." if guess["busy"] else ""
     return (f"estimate: about {estimates.fmt_seconds(guess['seconds'])} on {device}, "
-            + estimates.basis_text(guess, cfg["model"]) + busy)
+            + estimates.basis_text(guess, cfg.model) + busy)
 
 
 def cmd_resume(args) -> int:
@@ -567,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_run_parser(sub, home) -> None:
     """`idim run`: one flag per RunConfig field, then the command's own."""
-    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, PRESETS, cli_fields, field_help
+    from .runconfig import CLASSIC_DEFAULTS, DEFAULTS, PRESETS, cli_fields, field_help, range_words
 
     r = sub.add_parser("run", parents=[home],
                        help="run a sweep: full fine-tuning baseline, then subspace trials over d")
@@ -587,8 +587,8 @@ def _add_run_parser(sub, home) -> None:
                                help=f"turn {flag} off")
         else:
             kind = {int: _INT, float: _FLOAT}.get(meta["type"])
-            r.add_argument(flag, type=kind, choices=meta["choices"],
-                           help=field_help(f) + note)
+            rng = f" ({range_words(meta)})" if meta.get("lo") is not None else ""
+            r.add_argument(flag, type=kind, choices=meta["choices"], help=field_help(f) + note + rng)
     r.add_argument("--preset", choices=tuple(PRESETS),
                    help="start from a named setting; flags given override it. quick-lm: a language-model sweep "
                         "for a demo's first minutes (minilm-l6 on trec6, 256 questions, d = 1,000 and 30,000 and one "

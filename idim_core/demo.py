@@ -38,8 +38,8 @@ def recorded_command(path: str | Path) -> str | None:
 
 def find_recorded(store: Store, source_run_id: str) -> str | None:
     for r in store.list_runs():
-        cfg = r["config"]
-        if cfg.get("recorded") and cfg.get("recorded_from") == source_run_id:
+        stored = r["config"]
+        if stored.get("recorded") and stored.get("recorded_from") == source_run_id:
             return r["id"]
     return None
 
@@ -69,11 +69,11 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
     existing = find_recorded(store, data["run_id"])
     if existing:
         return existing
-    cfg = dict(data["config"])
-    cfg["recorded"] = True
-    cfg["recorded_from"] = data["run_id"]
-    cfg["recorded_command"] = command or recorded_command(path) or "idim run (command not recorded)"
-    run_id = store.create_run(cfg, status="done")  # never "queued": no worker may claim it
+    stored = dict(data["config"])
+    stored["recorded"] = True
+    stored["recorded_from"] = data["run_id"]
+    stored["recorded_command"] = command or recorded_command(path) or "idim run (command not recorded)"
+    run_id = store.create_run(stored, status="done")  # never "queued": no worker may claim it
     store.update_run(run_id, device=data.get("device"), started=data.get("started"),
                      finished=data.get("finished"),
                      summary={"D": data.get("D"), "chance": data.get("chance"), "majority": data.get("majority"),
@@ -105,7 +105,7 @@ def import_recorded(store: Store, path: str | Path = EXAMPLE_JSON, command: str 
                            train_accuracy=p.get("train_accuracy"), extra=extra or None,
                            correct=unpack_correct(p.get("correct_z")))
     store.event(run_id, "info", f"imported the recorded run {data['run_id']} from {path.name} "
-                                f"(made with: {cfg['recorded_command']})")
+                                f"(made with: {stored['recorded_command']})")
     return run_id
 
 

@@ -154,10 +154,10 @@ def _sentence_pooling(path_or_id: str, local: bool) -> str | None:
         return None
     for mod in modules:
         if str(mod.get("type", "")).endswith("Pooling"):
-            cfg = read(f"{mod.get('path', '1_Pooling')}/config.json") or {}
-            if cfg.get("pooling_mode_cls_token"):
+            pooling = read(f"{mod.get('path', '1_Pooling')}/config.json") or {}
+            if pooling.get("pooling_mode_cls_token"):
                 return "cls"
-            if cfg.get("pooling_mode_max_tokens"):
+            if pooling.get("pooling_mode_max_tokens"):
                 return "max"
             return "mean"
     return None

@@ -112,26 +112,26 @@ def target_from_source_labels(source: str, target: str) -> bool:
     return s.derived is None or (s.derived == t.derived and s.classes == t.classes)
 
 
-def active(cfg: dict) -> bool:
+def active(cfg) -> bool:
     """The run starts from a pre-trained state (a source and at least one epoch)."""
-    return bool(cfg.get("pretrain")) and int(cfg.get("pretrain_epochs") or 0) > 0
+    return bool(cfg.pretrain) and int(cfg.pretrain_epochs or 0) > 0
 
 
-def pretrain_seed(cfg: dict, seed: int) -> int:
-    return int(cfg.get("init_seed") or 0) + SEED_STRIDE * int(seed)
+def pretrain_seed(cfg, seed: int) -> int:
+    return int(cfg.init_seed or 0) + SEED_STRIDE * int(seed)
 
 
-def cache_key(cfg: dict, seed: int = 0) -> dict:
-    return {"model": cfg["model"], "width": cfg.get("width") or (200 if cfg["model"] == "mlp" else None),
-            "source": cfg["pretrain"], "epochs": int(cfg["pretrain_epochs"]), "seed": pretrain_seed(cfg, seed),
-            "split_seed": int(cfg.get("split_seed") or 0), "rates": list(RATES), "val_share": VAL_SHARE,
-            "batch_size": int(cfg["batch_size"]), "mask": MASK, "version": 3}
+def cache_key(cfg, seed: int = 0) -> dict:
+    return {"model": cfg.model, "width": cfg.width or (200 if cfg.model == "mlp" else None),
+            "source": cfg.pretrain, "epochs": int(cfg.pretrain_epochs), "seed": pretrain_seed(cfg, seed),
+            "split_seed": int(cfg.split_seed or 0), "rates": list(RATES), "val_share": VAL_SHARE,
+            "batch_size": int(cfg.batch_size), "mask": MASK, "version": 3}
 
 
 def cache_path(home, cfg: dict, seed: int = 0) -> Path:
     key = cache_key(cfg, seed)
     h = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return Path(home) / CACHE_DIR / f"{cfg['model']}-{h}.pt"
+    return Path(home) / CACHE_DIR / f"{cfg.model}-{h}.pt"
 
 
 def source_data(source: Source, split_seed: int = 0):
@@ -192,7 +192,7 @@ def _net(cfg, side, out, seed):
 
     from .classic import build
 
-    net = build(cfg["model"], side, out, seed, cfg.get("width"))
+    net = build(cfg.model, side, out, seed, cfg.width)
     # The source's output layer gets its own random start.  Built from the same seed, it would begin as the
     # target's "new" head does (the same numbers, row for row), the body would learn features fitted to those
     # weights, and the target would start with a head that already reads them: not a new head.
@@ -232,7 +232,7 @@ def _train(cfg, src, x, y, out, seed, lr, epochs, background, log=None):
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed + 101)
     g_aux = torch.Generator().manual_seed(seed + 211)  # masks and turns
-    bs, n = int(cfg["batch_size"]), x.shape[0]
+    bs, n = int(cfg.batch_size), x.shape[0]
     loss_v = None
     for ep in range(epochs):
         net.train()
@@ -259,12 +259,12 @@ def _train(cfg, src, x, y, out, seed, lr, epochs, background, log=None):
     return net, loss_v
 
 
-def make_state(cfg: dict, device: str = "cpu", log=None, seed: int = 0) -> tuple[dict, dict]:
+def make_state(cfg, device: str = "cpu", log=None, seed: int = 0) -> tuple[dict, dict]:
     """Train the net on the source at each of RATES, keep the best by the source's own objective; (its state
     without the output layer, facts about the training).  Trained on the CPU (small nets and data)."""
-    src = parse_source(cfg["pretrain"])
-    epochs = int(cfg["pretrain_epochs"])
-    split_seed = int(cfg.get("split_seed") or 0)
+    src = parse_source(cfg.pretrain)
+    epochs = int(cfg.pretrain_epochs)
+    split_seed = int(cfg.split_seed or 0)
     x, y, out = source_data(src, split_seed)
     tr, va = held_out(len(x), split_seed)
     background = float(x.min())  # a blanked pixel reads as the images' background
@@ -296,7 +296,7 @@ def make_state(cfg: dict, device: str = "cpu", log=None, seed: int = 0) -> tuple
     return state, info
 
 
-def pretrained_state(cfg: dict, device: str, home, log=None, seed: int = 0) -> tuple[dict, dict]:
+def pretrained_state(cfg, device: str, home, log=None, seed: int = 0) -> tuple[dict, dict]:
     """The cached state for this run's (net, source, epochs, seed, ...), made (and saved) when missing."""
     import torch
 
@@ -306,7 +306,7 @@ def pretrained_state(cfg: dict, device: str, home, log=None, seed: int = 0) -> t
             saved = torch.load(path, map_location="cpu", weights_only=True)
             info = dict(json.loads(path.with_suffix(".json").read_text()), made=False, file=path.name)
             if log:
-                log(f"pre-trained state of seed {seed} reused ({cfg['pretrain']}, {cfg['pretrain_epochs']} epochs; "
+                log(f"pre-trained state of seed {seed} reused ({cfg.pretrain}, {cfg.pretrain_epochs} epochs; "
                     f"{path.name})", {"reused": True})
             return saved, info
         except (OSError, ValueError, RuntimeError):
@@ -318,7 +318,7 @@ def pretrained_state(cfg: dict, device: str, home, log=None, seed: int = 0) -> t
     path.with_suffix(".json").write_text(json.dumps({**info, "key": cache_key(cfg, seed)}))
     os.replace(tmp, path)
     if log:
-        log(f"pre-trained state of seed {seed} made ({cfg['pretrain']}, {cfg['pretrain_epochs']} epochs at "
+        log(f"pre-trained state of seed {seed} made ({cfg.pretrain}, {cfg.pretrain_epochs} epochs at "
             f"{info['lr']:g}, {info['seconds']:.0f} s; saved as {path.name})", {"reused": False})
     return state, dict(info, made=True, file=path.name)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 def searches_rate(cfg, kind: str) -> bool:
     """Whether a trial of ``kind`` ("baseline", "probe" or "subspace") searches its rate on validation: the one rule
-    the trainer, the run's log and the estimate read.  ``cfg``: a RunConfig or its stored dict."""
+    the trainer, the run's log and the estimate read.  ``cfg``: a RunConfig."""
     if kind == "baseline":
-        return bool(cfg.get("baseline_lr_search"))
+        return bool(cfg.baseline_lr_search)
     if kind == "probe":
-        return bool(cfg.get("lr_search")) or not cfg.get("probe_fixed_rate")
-    return bool(cfg.get("lr_search"))
+        return bool(cfg.lr_search) or not cfg.probe_fixed_rate
+    return bool(cfg.lr_search)

@@ -48,21 +48,21 @@ def unpack_correct(text: str | None) -> str | None:
     return (bits[:n] + 48).tobytes().decode()
 
 
-def _n_test(cfg: dict, summ: dict, trials: list[dict]) -> int | None:
+def _n_test(stored: dict, summ: dict, trials: list[dict]) -> int | None:
     for t in trials:
         if t.get("correct"):
             return len(t["correct"])
     splits = summ.get("splits") or {}
     if splits.get("test"):
         return int(splits["test"])
-    return int(cfg["max_eval"]) if cfg.get("max_eval") else None
+    return int(stored["max_eval"]) if stored.get("max_eval") else None
 
 
 def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict:
     """The run's public JSON object (the CLI contract).  ``ci=False`` skips the bootstrap; ``ci_seed`` is the
     bootstrap's seed (0 on every face; another one checks that the interval holds still)."""
     run = store.get_run(run_id)
-    cfg = run["config"]
+    stored = run["config"]
     summ = run.get("summary") or {}
     trials = store.trials(run_id)
     ruler = provisional_ruler(trials)
@@ -73,11 +73,11 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
     bases = sorted([t for t in finished if t["kind"] == "baseline"], key=lambda t: t["seed"])
     subs = sorted([t for t in finished if t["kind"] == "subspace"], key=lambda t: (t["d"], t["seed"]))
     probes = sorted([t for t in finished if t["kind"] == "probe"], key=lambda t: t["seed"])
-    axis = methods_axis(cfg["method"])
+    axis = methods_axis(stored["method"])
     pts = [point(t, axis) for t in subs]
     chance, majority = summ.get("chance"), summ.get("majority")
-    n_test = _n_test(cfg, summ, trials)
-    n_train = _n_train(cfg, summ)
+    n_test = _n_test(stored, summ, trials)
+    n_train = _n_train(stored, summ)
     stats = trial_stats(pts, chance)
     fail = chance if chance is not None else 0.0
     est = estimates(pts, [t["accuracy"] if t["status"] == "done" else fail for t in bases], chance, majority, n_test,
@@ -88,10 +88,10 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
     return {
         "run_id": run_id,
         "status": run["status"],
-        "model": cfg["model"],
-        "task": cfg["task"],
-        "method": cfg["method"],
-        "projection": cfg["projection"],
+        "model": stored["model"],
+        "task": stored["task"],
+        "method": stored["method"],
+        "projection": stored["projection"],
         "D": summ.get("D"),
         "device": run.get("device"),
         "baseline_accuracy": est["baseline_accuracy"],
@@ -111,7 +111,7 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
         # while the baseline's rate search goes on after its first rate: the line, the threshold and d90 are
         # provisional ({"tried": rates tried, "of": rates the search tries at least}); None once the search ended
         "ruler_provisional": {k: ruler[k] for k in ("tried", "of")} if ruler else None,
-        "baseline_rate_searched": bool(cfg.get("baseline_lr_search")),
+        "baseline_rate_searched": bool(stored.get("baseline_lr_search")),
         # where the validation mean crosses (the search's own rule); said when the test curve does not cross
         "d90_val": _val_crossing(pts, bases, chance, majority, summ, n_test) if axis == "d" else None,
         "axis": axis,
@@ -123,9 +123,9 @@ def result(store: Store, run_id: str, ci: bool = True, ci_seed: int = 0) -> dict
         "n_test": n_test,
         "n_train": n_train,
         "stats": stats,
-        "bound": bound_of(stats, axis, n_train, cfg, chance),
-        **head_rate(cfg, axis),
-        "config": cfg,
+        "bound": bound_of(stats, axis, n_train, stored, chance),
+        **head_rate(stored, axis),
+        "config": stored,
         "created": run["created"],
         "started": run.get("started"),
         "finished": run.get("finished"),
@@ -211,16 +211,18 @@ def public(res: dict) -> dict:
     return out
 
 
-def head_rate(cfg: dict, axis: str) -> dict:
+def head_rate(stored: dict, axis: str) -> dict:
     """The classifier head's own rate in an adapter run ({"lr_head": rate}); nothing for the subspace methods
     (the head moves with z) and head-only (the head is the method: its rate is the method's)."""
     from .methods import has_own_head_rate
     from .methods.adapters import head_lr
 
-    if not has_own_head_rate(cfg.get("method") or ""):
+    if not has_own_head_rate(stored.get("method") or ""):
         return {}
 
-    return {"lr_head": head_lr(cfg)}
+    from .runconfig import RunConfig
+
+    return {"lr_head": head_lr(RunConfig.from_stored(stored))}
 
 
 def probe_facts(probes: list[dict], chance: float | None) -> dict:
@@ -269,17 +271,18 @@ def trial_stats(pts: list[dict], chance: float | None = None) -> list[dict]:
     return out
 
 
-def bound_of(stats: list[dict], axis: str, n_train: int | None, cfg: dict, chance: float | None = None) -> dict | None:
+def bound_of(stats: list[dict], axis: str, n_train: int | None, stored: dict,
+             chance: float | None = None) -> dict | None:
     """The generalisation bound (bound.py) for a DID/SAID run, per d (None for other methods or unknown m)."""
     from . import bound
 
     if axis != "d" or not n_train:
         return None
-    dims = cfg.get("dims")
+    dims = stored.get("dims")
     # K counts every d tried: the grid and the d the refinement added
     grid = max(len(dims) if isinstance(dims, list) else 1, len(stats))
-    seeds = max([s.get("n") or 1 for s in stats] + [int(cfg.get("seeds") or 1)])
-    vectors = 2 if cfg.get("method") == "said" else 1  # SAID's scales are a second quantised vector
+    seeds = max([s.get("n") or 1 for s in stats] + [int(stored.get("seeds") or 1)])
+    vectors = 2 if stored.get("method") == "said" else 1  # SAID's scales are a second quantised vector
     return bound.summary(stats, n_train, grid, seeds=seeds, vectors=vectors, chance=chance)
 
 
@@ -292,11 +295,11 @@ def _val_crossing(pts, bases, chance, majority, summ, n_test) -> int | None:
     return d90mod.val_crossing(pts, vals, chance, majority, n_val)
 
 
-def _n_train(cfg: dict, summ: dict) -> int | None:
+def _n_train(stored: dict, summ: dict) -> int | None:
     splits = summ.get("splits") or {}
     if splits.get("train"):
         return int(splits["train"])
-    return int(cfg["max_train"]) if cfg.get("max_train") else None
+    return int(stored["max_train"]) if stored.get("max_train") else None
 
 
 def estimates(pts: list[dict], bases: list[float], chance, majority, n_test, status: str, axis: str,
@@ -341,9 +344,9 @@ def recompute(data: dict, ci_seed: int = 0) -> dict:
     out = dict(data)
     bases = data.get("baseline_accuracies") or ([data["baseline_accuracy"]] if data.get("baseline_accuracy") is not None
                                                 else [])
-    cfg = data.get("config") or {}
-    n_test = data.get("n_test") or (int(cfg["max_eval"]) if cfg.get("max_eval") else None)
-    axis = methods_axis(data.get("method") or cfg.get("method") or "did")
+    stored = data.get("config") or {}
+    n_test = data.get("n_test") or (int(stored["max_eval"]) if stored.get("max_eval") else None)
+    axis = methods_axis(data.get("method") or stored.get("method") or "did")
     pts = [point({**p, "trainable": p.get("params")}, axis) for p in data.get("points") or []]
     # per-example results where the record kept them (every trial, or the bootstrap resamples counts)
     packed = data.get("baseline_correct_z") or [None] * len(bases)
@@ -354,10 +357,10 @@ def recompute(data: dict, ci_seed: int = 0) -> dict:
                     base_trials, sub_trials, ci_seed=ci_seed)
     out.update({k: est[k] for k in EST_KEYS})
     out["points"], out["axis"], out["n_test"] = pts, axis, n_test
-    out["baseline_rate_searched"] = bool(cfg.get("baseline_lr_search"))
-    n_train = data.get("n_train") or _n_train(cfg, {})
+    out["baseline_rate_searched"] = bool(stored.get("baseline_lr_search"))
+    n_train = data.get("n_train") or _n_train(stored, {})
     out["n_train"], out["stats"] = n_train, trial_stats(pts, data.get("chance"))
-    out["bound"] = bound_of(out["stats"], axis, n_train, cfg, data.get("chance"))
+    out["bound"] = bound_of(out["stats"], axis, n_train, stored, data.get("chance"))
     return out
 
 
@@ -406,8 +409,8 @@ BUDGET_KEYS = ("epochs", "max_steps", "batch_size", "max_train", "max_eval", "ma
 
 
 def budget(res: dict) -> dict:
-    cfg = res.get("config") or {}
-    return {k: cfg.get(k) for k in BUDGET_KEYS}
+    stored = res.get("config") or {}
+    return {k: stored.get(k) for k in BUDGET_KEYS}
 
 
 def comparison(results: list[dict]) -> dict:

@@ -7,24 +7,27 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, make_dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 
 from . import executors as _executors
 from . import methods as _registry
 from .errors import UserError
-from .names import LORA_TARGETS, LR_SCALINGS, QUANTISED_TRAIN_N, SAID_GROUPS, TRAIN_ACCURACY_N  # noqa: F401
+from .names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, QUANTISED_TRAIN_N, SAID_GROUPS, TRAIN_ACCURACY_N  # noqa: F401
 from .ratesearch import searches_rate  # noqa: F401  (the rule lives there: train reads it without this module)
 from .search import AUTO_FACTOR, AUTO_START, AUTO_TOL
 
 
-def _f(default, help="", cli: bool = True, type=None, choices=None):
-    """A config field: its default, and what its CLI flag (and the form) say about it.  ``help`` may be a
-    function (text read from a registry when the flag is shown); ``field_help`` gives the text now."""
+def _f(default, help="", cli: bool = True, type=None, choices=None, lo=None, hi=None, note: str = ""):
+    """A config field: its default, what its CLI flag (and the form) say about it, and its range.
+
+    ``help`` may be a function (text read from a registry when the flag is shown; ``field_help`` gives the text
+    now).  ``lo`` / ``hi``: the one place a number's range is written; make_config checks it and Explore's inputs
+    read it (``bounds``).  ``note`` says what a special value means ("0: off")."""
     meta = {"help": help() if callable(help) else help, "help_fn": help if callable(help) else None, "cli": cli,
-            "type": type, "choices": choices}
-    return field(default_factory=(lambda: list(default)) if isinstance(default, list) else None,
-                 metadata=meta) if isinstance(default, list) else field(default=default, metadata=meta)
+            "type": type, "choices": choices, "lo": lo, "hi": hi, "note": note}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=default.copy, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def field_help(f) -> str:
@@ -59,15 +62,18 @@ def is_auto(dims) -> bool:
 # then on the whole training split, and a subspace trial also quantises z (test split, and this many training
 # examples at 4 and 8 bits for the bound).
 MAX_LEVEL = 10**9  # the largest rank or vector length a link or a flag may ask for (no model here is larger)
+MIN_LR = 1e-8  # the smallest learning rate a flag or the form takes (smaller ones train nothing)
 MAX_LR = 1e30  # a larger rate overflows float32 in the first step (1e308 is a typo); below it a run starts and a
 # diverging trial is marked as such (tests force one with 1e30)
 # (TRAIN_ACCURACY_N and QUANTISED_TRAIN_N live in names.py, imported above: train.py reads them from there)
 
 
-@dataclass
-class _Fields:
-    """Every setting of a run but the executors' own (each executor module declares its OPTIONS; they join
-    these in ``RunConfig``).  The fields give the defaults, the `idim run` flags and the form's defaults.
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of a run, typed, frozen and validated where it is made (``make_config``).  The form and the
+    CLI make it, the store keeps ``cfg.to_dict()``, the runner rebuilds it (``RunConfig.from_stored``) and hands it
+    to the executor, the trials and the methods.  The fields give the defaults, the `idim run` flags, the form's
+    defaults and ranges; an executor's own settings (its module's OPTIONS) are in ``executor_options``.
 
     Defaults chosen on the validation split (bench/tune_defaults.py; docs/explanation/defaults.md)."""
 
@@ -83,22 +89,25 @@ class _Fields:
                                                   "layer but the head", choices=LORA_TARGETS)
     lora_layers: int | None = _f(None, lambda: f"{_registry.words(_registry.names_on('rank'))}: adapt only the last "
                                               "K transformer layers (default: all), for sizes below rank 1 on "
-                                              "every layer", type=int)
+                                              "every layer", type=int, lo=1, hi=1000)
     lr_head: float | None = _f(None, lambda: f"Adam learning rate of the classifier head in {_adapter_words()} but "
                                              "head-only (default: head-only's own rate, chosen on validation for "
-                                             "the head alone)", type=float)
+                                             "the head alone)", type=float,
+                              lo=MIN_LR, hi=MAX_LR)
     lr_adapter: float | None = _f(None, lambda: f"Adam learning rate of {_adapter_words()} (default: the method's "
-                                                "own, see `idim methods`)", type=float)
+                                                "own, see `idim methods`)", type=float, lo=MIN_LR,
+                                 hi=MAX_LR)
     fresh_baseline: bool = _f(False, "train the full fine-tuning baseline even when a finished run in the store "
                                      "has one for the same model, task, budget and seeds", type=bool)
-    seeds: int = _f(1, "seeds per d (and for the baseline)", type=int)
-    epochs: float = _f(2.0, "training epochs per trial", type=float)
-    max_steps: int | None = _f(None, "cap on optimiser steps per trial", type=int)
-    batch_size: int = _f(32, "examples per optimiser step", type=int)
+    seeds: int = _f(1, "seeds per d (and for the baseline)", type=int, lo=1, hi=100)
+    epochs: float = _f(2.0, "training epochs per trial", type=float, lo=0.01, hi=1000.0)
+    max_steps: int | None = _f(None, "cap on optimiser steps per trial", type=int, lo=1, hi=MAX_LEVEL)
+    batch_size: int = _f(32, "examples per optimiser step", type=int, lo=1, hi=65536)
     # the best mean over 3 seeds on validation (3e-5: 0.708, 1e-4: 0.767, 3e-4: 0.762; bench/tune_defaults.py)
-    lr_full: float = _f(1e-4, "learning rate of full fine-tuning", type=float)
+    lr_full: float = _f(1e-4, "learning rate of full fine-tuning", type=float, lo=MIN_LR, hi=MAX_LR)
     # z's rate at d = 1,000; at d it is lr * sqrt(1000 / d) (chosen on validation: bench/tune_defaults.py)
-    lr_subspace: float = _f(0.15, "Adam learning rate of z at d = 1,000; see --lr-scaling", type=float)
+    lr_subspace: float = _f(0.15, "Adam learning rate of z at d = 1,000; see --lr-scaling", type=float, lo=MIN_LR,
+                               hi=MAX_LR)
     lr_scaling: str = _f("sqrt", "sqrt: z's rate is lr_subspace * sqrt(1000 / d), the same step in parameter space "
                                  "at every d; none: the same rate at every d", choices=LR_SCALINGS)
     said_groups: str = _f("block", "SAID's learned scales: block (one per transformer block, embeddings and head) or "
@@ -114,7 +123,7 @@ class _Fields:
     lr_search_beyond: int = _f(2, "--lr-search and --baseline-lr-search: when the best rate on validation is the "
                                   "smallest or the largest tried, go on a factor 3 past it, up to this many more "
                                   "rates (0: 1/3, 1 and 3 times only), so a seed's choice is not an end of the "
-                                  "range unless the limit is reached", type=int)
+                                  "range unless the limit is reached", type=int, lo=0, hi=5)
     probe_fixed_rate: bool = _f(False, "the linear probe trains at the head's rate alone (head-only's 3e-3); by "
                                        "default it trains at 1/3, 1 and 3 times that rate per seed (and past an "
                                        "end, see --lr-search-beyond) and keeps the best on validation, so the "
@@ -125,22 +134,23 @@ class _Fields:
                         type=bool)
     refine: int = _f(3, "after a grid of d: up to this many extra values of d (each with every seed), bisecting "
                         "in log d the bracket where the validation mean crosses the threshold until it is within "
-                        "1.4x (0: off)", type=int)
+                        "1.4x (0: off)", type=int, lo=0, hi=20, note="0: off")
     claims_facts: bool = _f(False, "every trial also measures what Learn's claims and the bound at 4 and 8 bits use: "
                                    "training accuracy on every training example (by default on a fixed 512, its "
                                    "standard error stated) and, for subspace trials, accuracy with z quantised to "
                                    "2, 4 and 8 bits (about 10 s more per language-model trial)", type=bool)
-    max_train: int | None = _f(1024, "training examples", type=int)
-    max_eval: int | None = _f(256, "validation and test examples each", type=int)
-    max_length: int = _f(64, "tokens per example", type=int)
-    split_seed: int = _f(0, "seed of the train / validation / test split", type=int)
+    max_train: int | None = _f(1024, "training examples", type=int, lo=8, hi=MAX_LEVEL)
+    max_eval: int | None = _f(256, "validation and test examples each", type=int, lo=8, hi=MAX_LEVEL)
+    max_length: int = _f(64, "tokens per example", type=int, lo=8, hi=MAX_LEVEL)
+    split_seed: int = _f(0, "seed of the train / validation / test split", type=int, lo=0, hi=2**31 - 1)
     init_seed: int = _f(0, "", cli=False)
     device: str | None = _f(None, "cuda, mps or cpu (default: the best available)")
     executor: str = _f(_executors.DEFAULT, lambda: "where trials train: " + _executors.executor_help(),
                        choices=_executors.NAMES)
     threads: int | None = _f(None, "CPU threads for torch (default: automatic, one per core (the MLP: one), giving "
                                      "all but one back while another program needs a core; a fixed N repeats to the "
-                                     "last digit)", type=int)
+                                     "last digit)", type=int, lo=0, hi=1024,
+                                 note="0: automatic")
     max_d: int = _f(100_000, "", cli=False)
     text_column: str = _f("text", "CSV tasks: text column")
     text_pair_column: str | None = _f(None, "CSV tasks: optional second text column")
@@ -154,35 +164,24 @@ class _Fields:
                                     "labels permuted), TASK:denoise or TASK:rotation (self-supervised); each seed "
                                     "pre-trains its own net; see idim_core/pretrain.py")
     pretrain_epochs: int = _f(0, "classic nets: epochs of pre-training on --pretrain (0: from scratch); the state "
-                                 "is made once and cached under the store's directory", type=int)
-    width: int | None = _f(None, "mlp: the hidden layers' width (default 200, Li et al.'s)", type=int)
+                                 "is made once and cached under the store's directory", type=int, lo=0, hi=1000,
+                                 note="0: from scratch")
+    width: int | None = _f(None, "mlp: the hidden layers' width (default 200, Li et al.'s)", type=int, lo=1, hi=4096)
     series: dict | None = _f(None, "", cli=False)  # a run of a series (`idim series`): its id, axis and values
 
-
-class _Behaviour(Mapping):
-    """What every RunConfig can do besides holding its fields.
-
-    Attributes are the typed values (``cfg.dims`` is a list of d or an ``AutoSearch``); ``cfg[key]``,
-    ``cfg.get(key)`` and ``dict(cfg)`` read the stored form, the JSON a run keeps in the store (``dims`` as
-    the word "auto")."""
+    # each registered executor's own settings (its OPTIONS: --processes, --ray-address ...), by name; stored flat
+    executor_options: dict = _f({}, "", cli=False)
 
     def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["dims"] = "auto" if is_auto(out["dims"]) else list(out["dims"])
+        """The stored form, the JSON a run keeps in the store: ``dims`` as the word "auto", executor options flat."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "executor_options"}
+        out["dims"] = "auto" if self.auto else list(self.dims)
+        out.update({name: self.executor_options.get(name) for name in _executors.option_names()})
         return out
 
-    def __getitem__(self, key):
-        if key == "dims":
-            return "auto" if self.auto else list(self.dims)
-        if key not in self.__dataclass_fields__:
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def __iter__(self):
-        return iter(self.__dataclass_fields__)
-
-    def __len__(self) -> int:
-        return len(self.__dataclass_fields__)
+    def option(self, name: str):
+        """An executor option's value (None: not given)."""
+        return self.executor_options.get(name)
 
     @property
     def auto(self) -> bool:
@@ -203,47 +202,31 @@ class _Behaviour(Mapping):
 
         return is_classic_model(self.model)
 
-    def but(self, **changes) -> "RunConfig":
-        """A copy with some fields changed (a bench's rate, a check's single level); not re-validated."""
+    def but(self, **changes) -> RunConfig:
+        """A copy with some fields changed (a bench's rate, a check's single level; an executor's option by its
+        name); not re-validated."""
+        opts = {k: changes.pop(k) for k in list(changes) if k in _executors.option_names()}
+        if opts:
+            changes["executor_options"] = {**self.executor_options, **opts}
         return replace(self, **changes)
 
     @classmethod
-    def from_stored(cls, stored: dict) -> "RunConfig":
+    def from_stored(cls, stored: dict) -> RunConfig:
         """The typed config of a stored run.  Keys a RunConfig does not have (``recorded`` and other marks) are
         left out; a key an older run lacks takes its family's default."""
         from .classic import is_classic_model, is_image_task
 
         classic = is_classic_model(stored.get("model")) or is_image_task(stored.get("task"))
         base = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
-        base.update({k: v for k, v in stored.items() if k in cls.__dataclass_fields__})
-        base["dims"] = AutoSearch() if is_auto(base["dims"]) else list(base["dims"])
-        return cls(**base)
+        base.update(stored)
+        opts = {name: base.pop(name, None) for name in _executors.option_names()}
+        own = {k: v for k, v in base.items() if k in _FIELD_NAMES}
+        own["dims"] = AutoSearch() if is_auto(own["dims"]) else list(own["dims"])
+        own["executor_options"] = {k: v for k, v in opts.items() if v is not None}
+        return cls(**own)
 
 
-def _copy(f):
-    return field(default=f.default, default_factory=f.default_factory, metadata=f.metadata) \
-        if f.default_factory is not MISSING else field(default=f.default, metadata=f.metadata)
-
-
-def _assemble():
-    """RunConfig: the run's own fields, with each registered executor's options after ``executor``."""
-    out = []
-    for f in fields(_Fields):
-        out.append((f.name, f.type, _copy(f)))
-        if f.name == "executor":
-            for name, typ, default, meta in _executors.options():
-                out.append((name, typ, field(default=default, metadata={"choices": None, "cli": True, "help_fn": None,
-                                                                        **meta})))
-    cls = make_dataclass("RunConfig", out, bases=(_Behaviour,), frozen=True)
-    cls.__module__ = __name__  # pickled by name (a Ray task receives the run's config)
-    return cls
-
-
-RunConfig = _assemble()
-RunConfig.__doc__ = """Every setting of a run, typed, frozen and validated where it is made (``make_config``).  The one
-config object: the form and the CLI make it, the store keeps ``dict(cfg)``, the runner rebuilds it
-(``RunConfig.from_stored``) and hands it to the executor, the trials and the methods."""
-
+_FIELD_NAMES = frozenset(f.name for f in fields(RunConfig))
 DEFAULTS = RunConfig().to_dict()
 # The classic experiment (Li et al. 2018): a small net trained from scratch on digits.
 # Chosen by experiment on this project's 2-core CPU (docs/explanation/defaults.md); how long it takes on a
@@ -292,77 +275,81 @@ BASELINE_KEYS = ("model", "task", "epochs", "max_steps", "batch_size", "lr_full"
                  "shuffle_labels", "shuffle_pixels", "baseline_lr_search")
 
 
-def wants_probe(cfg: dict) -> bool:
+def wants_probe(cfg: RunConfig) -> bool:
     """Language-model DID/SAID runs, and classic-net ones of a series, train a linear probe per seed beside the
     baseline (--no-probe skips it)."""
     from . import methods
     from .classic import is_classic_model
 
-    if methods.axis(cfg["method"]) != "d" or cfg.get("no_probe"):
+    if methods.axis(cfg.method) != "d" or cfg.no_probe:
         return False
     # the classic nets: inside a series, where the probe is the readout control of each amount of pre-training
-    return not is_classic_model(cfg["model"]) or bool(cfg.get("series"))
+    return not is_classic_model(cfg.model) or bool(cfg.series)
 
 
 REFINE_GUESS = 2  # values of d the refinement usually adds to a grid (it stops once the bracket is within 1.4x)
 
 
-def planned_levels(cfg: dict, auto_guess: int) -> int:
+def planned_levels(cfg: RunConfig, auto_guess: int) -> int:
     """Values of d (or ranks) a run will train: its grid plus what the refinement usually adds, or a guess
     for the automatic search."""
-    dims = cfg["dims"]
-    if is_auto(dims):
+    if cfg.auto:
         return auto_guess
     from . import methods
 
-    grid = len(cfg.get("ranks") or dims) if methods.axis(cfg["method"]) == "rank" else \
-        1 if methods.axis(cfg["method"]) == "single" else len(dims)
-    extra = min(int(cfg.get("refine") or 0), REFINE_GUESS) if methods.axis(cfg["method"]) == "d" and len(dims) > 1 \
-        else 0
+    axis = methods.axis(cfg.method)
+    grid = len(cfg.ranks or cfg.dims) if axis == "rank" else 1 if axis == "single" else len(cfg.dims)
+    extra = min(int(cfg.refine or 0), REFINE_GUESS) if axis == "d" and len(cfg.dims) > 1 else 0
     return grid + extra
 
 
-def baseline_key(cfg: dict) -> tuple:
-    key = tuple(str(cfg.get(k)) for k in BASELINE_KEYS)
+def baseline_key(cfg: RunConfig | dict) -> tuple:
+    """What a run's baseline depends on, read from its stored form (a RunConfig's ``to_dict()``, or a stored run's
+    config as it is): a run stored before a setting existed lacks its key and so keeps a key of its own."""
+    stored = cfg.to_dict() if isinstance(cfg, RunConfig) else cfg
+    key = tuple(str(stored.get(k)) for k in BASELINE_KEYS)
     # the starting state: a pre-trained one, or another width (runs from scratch at 200 keep their old key)
     # (pre-trained per seed, each source at its own searched rate, since issue 49: "v3")
-    pre = (cfg.get("pretrain"), int(cfg.get("pretrain_epochs") or 0), "v3") if cfg.get("pretrain_epochs") else ()
+    pre = (stored.get("pretrain"), int(stored.get("pretrain_epochs") or 0), "v3") if stored.get("pretrain_epochs") \
+        else ()
     # --claims-facts: the baseline's training accuracy on every training example, not on the fixed subset
-    claims = ("claims-facts",) if cfg.get("claims_facts") else ()
+    claims = ("claims-facts",) if stored.get("claims_facts") else ()
     # --baseline-lr-search goes on past an end of its range (runs from before that option searched 1/3, 1, 3 only)
-    beyond = (("beyond", int(cfg.get("lr_search_beyond") or 0)),) if cfg.get("baseline_lr_search") else ()
-    return key + pre + ((int(cfg["width"]),) if cfg.get("width") not in (None, 200) else ()) + claims + beyond
+    beyond = (("beyond", int(stored.get("lr_search_beyond") or 0)),) if stored.get("baseline_lr_search") else ()
+    width = stored.get("width")
+    return key + pre + ((int(width),) if width not in (None, 200) else ()) + claims + beyond
 
 
-def probe_key(cfg: dict) -> tuple:
+def probe_key(cfg: RunConfig | dict) -> tuple:
     """What a linear probe depends on beyond the baseline's key: whether it searched its rate (runs from before
     --probe-fixed-rate lack the key: their probe trained at the head's rate alone, unless --lr-search) and how
     far past an end."""
-    searched = bool(cfg.get("lr_search")) or ("probe_fixed_rate" in cfg and not cfg["probe_fixed_rate"])
-    return ("searched", int(cfg.get("lr_search_beyond") or 0)) if searched else ("fixed",)
+    stored = cfg.to_dict() if isinstance(cfg, RunConfig) else cfg
+    searched = bool(stored.get("lr_search")) or ("probe_fixed_rate" in stored and not stored["probe_fixed_rate"])
+    return ("searched", int(stored.get("lr_search_beyond") or 0)) if searched else ("fixed",)
 
 
-def bundled(cfg: dict) -> bool:
+def bundled(cfg: RunConfig) -> bool:
     """Model and task both ship with idim: files that cannot change between runs."""
     from . import models, tasks
 
     try:
-        return models.resolve(cfg["model"]).source == "bundled" and tasks.fixed(cfg["task"])
+        return models.resolve(cfg.model).source == "bundled" and tasks.fixed(cfg.task)
     except UserError:
         return False
 
 
-def shareable(cfg: dict) -> bool:
+def shareable(cfg: RunConfig) -> bool:
     """Only models and tasks that cannot change between runs (bundled ones, the classic nets) share a baseline."""
     from .classic import is_classic_model
 
-    return is_classic_model(cfg["model"]) or bundled(cfg)
+    return is_classic_model(cfg.model) or bundled(cfg)
 
 
-def shared_baseline(store, cfg: dict, device: str, seeds, exclude: str | None = None):
+def shared_baseline(store, cfg: RunConfig, device: str, seeds, exclude: str | None = None):
     """(run, {seed: baseline trial}) of the newest finished run whose baseline this run would reuse: same
     model, task, budget and device, every seed wanted; None if there is none (or ``--fresh-baseline``)."""
-    if cfg.get("fresh_baseline") or not shareable(cfg):
+    if cfg.fresh_baseline or not shareable(cfg):
         return None
     key = baseline_key(cfg)
     for run in store.list_runs():
@@ -376,9 +363,31 @@ def shared_baseline(store, cfg: dict, device: str, seeds, exclude: str | None = 
     return None
 
 
-def cli_fields():
-    """The RunConfig fields that are `idim run` flags, with their metadata."""
-    return [f for f in fields(RunConfig) if f.metadata.get("cli")]
+@dataclass(frozen=True)
+class Flag:
+    """An `idim run` flag that is not a RunConfig field of its own: a registered executor's option."""
+
+    name: str
+    default: object
+    metadata: dict
+
+
+def cli_fields() -> list:
+    """The `idim run` flags with their metadata: RunConfig's fields, each executor's options after ``executor``."""
+    out = []
+    for f in fields(RunConfig):
+        if f.metadata.get("cli"):
+            out.append(f)
+        if f.name == "executor":
+            out += [Flag(name, default, {"choices": None, "cli": True, "help_fn": None, "lo": None, "hi": None,
+                                         "note": "", **meta}) for name, _typ, default, meta in _executors.options()]
+    return out
+
+
+def bounds(name: str) -> tuple:
+    """(lo, hi) of a numeric setting, as make_config checks it (Explore's inputs read it here)."""
+    meta = RunConfig.__dataclass_fields__[name].metadata
+    return meta["lo"], meta["hi"]
 
 
 # ---------------------------------------------------------------------------
@@ -454,55 +463,41 @@ def make_config(**overrides) -> RunConfig:
 
     given = _given(overrides)
     classic = is_classic_model(given.get("model")) or is_image_task(given.get("task"))
-    cfg = dict(CLASSIC_DEFAULTS if classic else DEFAULTS)
-    cfg.update(given)
-    if classic:
-        if not is_classic_model(cfg["model"]):
-            raise UserError(f"task {cfg['task']} holds images: use model mlp or lenet (trained from scratch), "
-                            f"not {cfg['model']}")
-        if not is_image_task(cfg["task"]):
-            raise UserError(f"model {cfg['model']} takes images: use task digits or mnist5k, not {cfg['task']}")
-    elif cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
-        raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
-    for key in ("shuffle_labels", "shuffle_pixels", "lr_search", "baseline_lr_search", "no_probe", "claims_facts",
-                "probe_fixed_rate"):
-        cfg[key] = bool(cfg.get(key))
-    _check_pretrain(cfg, classic)
-    axis = _check_choices(cfg, given, classic)
-    for key in ("fresh_baseline",):
-        cfg[key] = bool(cfg.get(key))
-    cfg["device"] = check_device_name(cfg.get("device"))
-    _check_applies(cfg, given, classic, axis)
-    _executors.check(cfg, given)  # a known executor, only its own options, and its own checks
-    if axis == "rank":
-        cfg["ranks"] = parse_ranks(cfg["ranks"] if cfg.get("ranks") is not None
-                                   else _methods.default_levels(cfg["method"]))
-        cfg["dims"] = list(cfg["ranks"])  # the run's levels: one trial per rank and seed
-    elif axis == "single":
-        cfg["ranks"] = None
-        cfg["dims"] = [0]  # one level: the method has no size to vary
-    else:
-        cfg["ranks"] = None
-        cfg["dims"] = parse_dims(cfg["dims"])
-    _check_numbers(cfg)
-    D = _model_size(cfg, classic)
-    unknown = [k for k in cfg if k not in RunConfig.__dataclass_fields__]
+    values = dict(CLASSIC_DEFAULTS if classic else DEFAULTS, **given)  # the stored form, being made
+    unknown = [k for k in values if k not in _FIELD_NAMES and k not in _executors.option_names()]
     if unknown:
         raise UserError(f"unknown setting {unknown[0]!r}; see `idim run --help`")
-    run = RunConfig.from_stored(cfg)
-    _methods.check(run)  # the method's own checks (ranks wider than the bundled model's layers, SAID's scales)
-    if axis == "rank" and D and max(run.ranks or [0]) > D:
-        raise UserError(f"--ranks {max(run.ranks):,} is more than the model's D = {D:,} parameters; no method here "
+    for f in fields(RunConfig):
+        if f.metadata["type"] is bool:
+            values[f.name] = bool(values[f.name])
+    _registry.get(values["method"])  # unknown: one line naming the registered methods
+    if values["projection"] not in PROJECTIONS:
+        raise UserError(f"unknown projection {values['projection']!r}; choose one of {', '.join(PROJECTIONS)}")
+    axis = _methods.axis(values["method"])
+    values["ranks"], values["dims"] = _levels(values, given, axis, classic)
+    _check_ranges(values)
+    if values["threads"] == 0:
+        values["threads"] = None  # 0: automatic
+    cfg = RunConfig.from_stored(values)
+    _check_family(cfg, classic)
+    cfg = _check_pretrain(cfg, classic)
+    cfg = cfg.but(device=check_device_name(cfg.device))
+    _check_applies(cfg, given, classic, axis)
+    _executors.check(cfg, given)  # a known executor, only its own options, and its own checks
+    cfg, D = _model_size(cfg, classic)
+    _methods.check(cfg)  # the method's own checks (ranks wider than the bundled model's layers, SAID's scales)
+    if axis == "rank" and D and max(cfg.ranks or [0]) > D:
+        raise UserError(f"--ranks {max(cfg.ranks):,} is more than the model's D = {D:,} parameters; no method here "
                         "trains more numbers than the model has")
-    if run.auto or axis != "d":
-        return run
-    check_dims_fit(run.dims, D)
+    if cfg.auto or axis != "d":
+        return cfg
+    check_dims_fit(cfg.dims, D)
     if D:
-        for d in run.dims:
-            msg = projection_too_big(run.projection, d, D)
+        for d in cfg.dims:
+            msg = projection_too_big(cfg.projection, d, D)
             if msg:
                 raise UserError(msg)
-    return run
+    return cfg
 
 
 def _given(overrides: dict) -> dict:
@@ -522,118 +517,101 @@ def _given(overrides: dict) -> dict:
     return given
 
 
-def _check_choices(cfg: dict, given: dict, classic: bool) -> str:
-    """The method, projection and the method's own choices are known and fit its axis; returns the axis."""
+def _levels(values: dict, given: dict, axis: str, classic: bool) -> tuple:
+    """(ranks, dims): a rank method's ranks (also its levels), [0] for a one-point method, else the values of d;
+    levels of the other kind refused."""
     from . import methods as _methods
-    from .names import LR_SCALINGS, SAID_GROUPS
-    from .names import PROJECTIONS as KINDS
 
-    _registry.get(cfg["method"])  # unknown: one line naming the registered methods
-    if cfg["projection"] not in KINDS:
-        raise UserError(f"unknown projection {cfg['projection']!r}; choose one of {', '.join(KINDS)}")
-    if cfg["lr_scaling"] not in LR_SCALINGS:
-        raise UserError(f"unknown --lr-scaling {cfg['lr_scaling']!r}; choose sqrt or none")
-    if cfg["said_groups"] not in SAID_GROUPS:
-        raise UserError(f"unknown --said-groups {cfg['said_groups']!r}; choose block or tensor")
-    axis = _methods.axis(cfg["method"])
+    method = values["method"]
     if axis != "rank" and given.get("ranks") is not None:
-        raise UserError(f"--ranks is for {_methods.words(_methods.names_on('rank'))}; {cfg['method']} takes "
+        raise UserError(f"--ranks is for {_methods.words(_methods.names_on('rank'))}; {method} takes "
                         + ("--dims" if axis == "d" else "no levels (one point)"))
     if axis != "d" and "dims" in given and parse_dims(given["dims"]) != cfg_default_dims(classic):
-        raise UserError(f"--dims is for {_methods.words(_methods.names_on('d'))}; {cfg['method']} takes "
+        raise UserError(f"--dims is for {_methods.words(_methods.names_on('d'))}; {method} takes "
                         + ("--ranks" if axis == "rank" else "no levels (one point)"))
-    if cfg["lora_targets"] not in LORA_TARGETS:
-        raise UserError(f"unknown --lora-targets {cfg['lora_targets']!r}; choose {' or '.join(LORA_TARGETS)}")
-    for key in ("lr_adapter", "lr_head"):
-        lr = cfg.get(key)
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
-                               or not 0 < lr <= MAX_LR):
-            raise UserError(f"--{key.replace('_', '-')} must be a positive number up to {MAX_LR:g}, got {lr!r}")
-    k = cfg.get("lora_layers")
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise UserError(f"--lora-layers must be a whole number of layers, at least 1, got {k!r}")
-    return axis
+    if axis == "rank":
+        ranks = parse_ranks(values["ranks"] if values["ranks"] is not None else _methods.default_levels(method))
+        return ranks, list(ranks)  # the run's levels: one trial per rank and seed
+    if axis == "single":
+        return None, [0]  # one level: the method has no size to vary
+    return None, parse_dims(values["dims"])
 
 
-def _check_numbers(cfg: dict) -> None:
-    """Seeds, rates, budgets, seeds of the split and threads: whole or positive numbers in their ranges."""
-    seeds = cfg["seeds"]
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100:
-        raise UserError(f"--seeds must be a whole number from 1 to 100, got {seeds!r}")
-    beyond = cfg.get("lr_search_beyond")
-    if isinstance(beyond, bool) or not isinstance(beyond, int) or not 0 <= beyond <= 5:
-        raise UserError(f"--lr-search-beyond must be a whole number from 0 to 5, got {beyond!r}")
-    refine = cfg.get("refine")
-    if isinstance(refine, bool) or not isinstance(refine, int) or not 0 <= refine <= 20:
-        raise UserError(f"--refine must be a whole number from 0 (off) to 20, got {refine!r}")
-    for key in ("lr_full", "lr_subspace"):
-        v = cfg[key]
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= MAX_LR:
-            raise UserError(f"--{key.replace('_', '-')} must be a positive number up to {MAX_LR:g}, got {v!r}")
-    if not (isinstance(cfg["epochs"], (int, float)) and math.isfinite(cfg["epochs"]) and 0 < cfg["epochs"] <= 1000):
-        raise UserError(f"--epochs must be a positive number, got {cfg['epochs']!r}")
-    for key, lo in (("batch_size", 1), ("max_train", 8), ("max_eval", 8), ("max_length", 8), ("max_steps", 1)):
-        v = cfg[key]
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
-            raise UserError(f"--{key.replace('_', '-')} must be a whole number of at least {lo}, got {v!r}")
-    ss = cfg.get("split_seed")
-    if isinstance(ss, bool) or not isinstance(ss, int) or not 0 <= ss < 2**31:
-        raise UserError(f"--split-seed must be a whole number from 0 to {2**31 - 1:,}, got {ss!r}")
-    t = cfg.get("threads")
-    if t is not None and (isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 1024):
-        raise UserError(f"--threads must be a whole number from 1 to 1024 (0: automatic), got {t!r}")
-    if t == 0:
-        cfg["threads"] = None
+def range_words(meta) -> str:
+    """A field's range in words (its flag's help and its refusal say it)."""
+    lo, hi, note = meta["lo"], meta["hi"], f" ({meta['note']})" if meta["note"] else ""
+    if meta["type"] is not int:
+        return f"a positive number from {lo:g} to {hi:g}"
+    return f"a whole number of at least {lo:,}" if hi >= MAX_LEVEL else f"a whole number from {lo:,} to {hi:,}{note}"
 
 
-def _model_size(cfg: dict, classic: bool) -> int | None:
-    """D, the model's parameter count (the model and task names resolved in ``cfg`` on the way)."""
+def _check_ranges(values: dict) -> None:
+    """Each setting among its field's choices and each number in its field's range (the metadata's: one place)."""
+    for f in fields(RunConfig):
+        meta, v, flag = f.metadata, values.get(f.name), "--" + f.name.replace("_", "-")
+        # (the executor's registry names its executors itself: executors.check)
+        if meta["choices"] and f.name != "executor" and v not in meta["choices"]:
+            raise UserError(f"unknown {flag} {v!r}; choose {', '.join(meta['choices'][:-1])} or {meta['choices'][-1]}")
+        if v is None or meta["lo"] is None:
+            continue
+        kinds = int if meta["type"] is int else (int, float)
+        if isinstance(v, bool) or not isinstance(v, kinds) or not math.isfinite(v) or not meta["lo"] <= v <= meta["hi"]:
+            raise UserError(f"{flag} must be {range_words(meta)}, got {v!r}")
+
+
+def _check_family(cfg: RunConfig, classic: bool) -> None:
+    """The classic nets take image tasks and only they do; shuffling is for image tasks."""
+    from .classic import is_classic_model, is_image_task
+
+    if classic:
+        if not is_classic_model(cfg.model):
+            raise UserError(f"task {cfg.task} holds images: use model mlp or lenet (trained from scratch), "
+                            f"not {cfg.model}")
+        if not is_image_task(cfg.task):
+            raise UserError(f"model {cfg.model} takes images: use task digits or mnist5k, not {cfg.task}")
+    elif cfg.shuffle_labels or cfg.shuffle_pixels:
+        raise UserError("shuffled labels and shuffled pixels are for the classic image tasks (digits, mnist5k)")
+
+
+def _model_size(cfg: RunConfig, classic: bool) -> tuple:
+    """(cfg with the model and task names resolved, D: the model's parameter count)."""
     from . import models, tasks
     from .classic import num_params, side_of
 
     if classic:
         from .classic import parse_image_task
 
-        D = num_params(cfg["model"], side_of(cfg["task"]), parse_image_task(cfg["task"]).num_labels, cfg.get("width"))
-    else:
-        try:
-            mspec = models.resolve(cfg["model"])
-        except OSError:  # a path the system cannot even look up (a part over 255 characters, a loop)
-            raise UserError(f"model directory {cfg['model'][:80]}... cannot be read; check the path") from None
-        tspec = tasks.resolve(cfg["task"])
-        cfg["model"], cfg["task"] = mspec.name, tspec.name
-        D = mspec.params
-        if mspec.source == "bundled" and cfg["max_length"] > BUNDLED_POSITIONS:
-            raise UserError(f"--max-length {cfg['max_length']:,} is more than {cfg['model']} reads "
-                            f"({BUNDLED_POSITIONS} tokens); give at most {BUNDLED_POSITIONS}")
-    return D
+        return cfg, num_params(cfg.model, side_of(cfg.task), parse_image_task(cfg.task).num_labels, cfg.width)
+    try:
+        mspec = models.resolve(cfg.model)
+    except OSError:  # a path the system cannot even look up (a part over 255 characters, a loop)
+        raise UserError(f"model directory {cfg.model[:80]}... cannot be read; check the path") from None
+    cfg = cfg.but(model=mspec.name, task=tasks.resolve(cfg.task).name)
+    if mspec.source == "bundled" and cfg.max_length > BUNDLED_POSITIONS:
+        raise UserError(f"--max-length {cfg.max_length:,} is more than {cfg.model} reads "
+                        f"({BUNDLED_POSITIONS} tokens); give at most {BUNDLED_POSITIONS}")
+    return cfg, mspec.params
 
 
-def _check_pretrain(cfg: dict, classic: bool) -> None:
-    """--pretrain, --pretrain-epochs and --width: whole numbers, a known source that fits the target."""
-    pe, width = cfg.get("pretrain_epochs"), cfg.get("width")
-    if pe is None:
-        pe = cfg["pretrain_epochs"] = 0
-    if isinstance(pe, bool) or not isinstance(pe, int) or not 0 <= pe <= 1000:
-        raise UserError(f"--pretrain-epochs must be a whole number from 0 (from scratch) to 1,000, got {pe!r}")
-    if width is not None:
-        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 4096:
-            raise UserError(f"--width must be a whole number from 1 to 4,096, got {width!r}")
-        if cfg["model"] != "mlp":
-            raise UserError(f"--width is the mlp's hidden width; {cfg['model']} has none")
-    if cfg.get("pretrain") is None and not pe:
-        return
+def _check_pretrain(cfg: RunConfig, classic: bool) -> RunConfig:
+    """--pretrain, --pretrain-epochs and --width: a known source that fits the target (the source's text made
+    canonical)."""
+    if cfg.width is not None and cfg.model != "mlp":
+        raise UserError(f"--width is the mlp's hidden width; {cfg.model} has none")
+    if cfg.pretrain is None and not cfg.pretrain_epochs:
+        return cfg
     if not classic:
         raise UserError("--pretrain is for the classic nets mlp and lenet on image tasks (the language models are "
                         "pre-trained already)")
-    if cfg.get("pretrain") is None:
+    if cfg.pretrain is None:
         raise UserError("--pretrain-epochs needs --pretrain, the source to pre-train on (such as mnist5k:0-4)")
     from .pretrain import check_pairing
 
-    cfg["pretrain"] = check_pairing(cfg["pretrain"], cfg["task"]).text
-    if cfg.get("shuffle_labels") or cfg.get("shuffle_pixels"):
+    cfg = cfg.but(pretrain=check_pairing(cfg.pretrain, cfg.task).text)
+    if cfg.shuffle_labels or cfg.shuffle_pixels:
         raise UserError("--pretrain does not go with --shuffle-labels or --shuffle-pixels (the source would not "
                         "see the target's inputs); use a :shuffled source as the control")
+    return cfg
 
 
 MAX_TEXT = 1024  # characters of any text setting (a model name, a CSV path, a column name)
@@ -672,13 +650,13 @@ def check_device(device: str | None) -> None:
                         "leave --device out to use the best available")
 
 
-def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
+def _check_applies(cfg: RunConfig, given: dict, classic: bool, axis: str) -> None:
     """A setting the run would ignore is refused, not dropped without a word."""
-    method = cfg["method"]
+    method = cfg.method
     fam = CLASSIC_DEFAULTS if classic else DEFAULTS
 
     def refuse(key, what):
-        raise UserError(f"--{key.replace('_', '-')} is for {what}; this run uses {method} on {cfg['task']}")
+        raise UserError(f"--{key.replace('_', '-')} is for {what}; this run uses {method} on {cfg.task}")
 
     for key in ("lora_targets", "lora_layers"):
         if axis != "rank" and given.get(key) is not None:
@@ -697,7 +675,7 @@ def _check_applies(cfg: dict, given: dict, classic: bool, axis: str) -> None:
                 refuse(key, f"{_registry.words(_registry.names_on('d'))} (the random subspace)")
     from . import sources
 
-    if sources.file_source(cfg.get("task")) is None:  # the columns are a file-backed task's (csv:PATH ...)
+    if sources.file_source(cfg.task) is None:  # the columns are a file-backed task's (csv:PATH ...)
         for key in ("text_column", "text_pair_column", "label_column"):
             if given.get(key) is not None:
                 refuse(key, sources.file_words())
@@ -709,7 +687,7 @@ MIN_STEPS = 50  # fewer optimiser steps per trial than this rarely move a model 
 MIN_PER_CLASS = 10  # fewer training examples per class than this: the test accuracy is mostly noise
 
 
-def budget_warnings(cfg: dict) -> list[str]:
+def budget_warnings(cfg: RunConfig) -> list[str]:
     """Sentences that warn, before a run starts, that its budget is too small to learn (not refusals).
 
     ``cfg`` is what ``make_config`` returns (the CLI's and the form's run).  Torch-free: it reads the
@@ -718,18 +696,18 @@ def budget_warnings(cfg: dict) -> list[str]:
 
     out = []
     try:
-        n, classes = tasks.train_size(cfg["task"], cfg.get("max_train"), cfg.get("text_column") or "text",
-                                      cfg.get("text_pair_column"), cfg.get("label_column") or "label")
+        n, classes = tasks.train_size(cfg.task, cfg.max_train, cfg.text_column or "text", cfg.text_pair_column,
+                                      cfg.label_column or "label")
     except (UserError, OSError, KeyError):
         return out  # the preflight says what is wrong with the task
     if n:
-        steps = math.ceil(float(cfg["epochs"]) * n / int(cfg["batch_size"]))
-        capped = bool(cfg.get("max_steps")) and int(cfg["max_steps"]) < steps
+        steps = math.ceil(float(cfg.epochs) * n / int(cfg.batch_size))
+        capped = bool(cfg.max_steps) and int(cfg.max_steps) < steps
         if capped:
-            steps = int(cfg["max_steps"])
+            steps = int(cfg.max_steps)
         if steps < MIN_STEPS:
             why = (f"--max-steps {steps}" if capped else
-                   f"{n:,} training examples x {float(cfg['epochs']):g} epochs / batch {int(cfg['batch_size'])}")
+                   f"{n:,} training examples x {float(cfg.epochs):g} epochs / batch {int(cfg.batch_size)}")
             out.append(f"each trial gets only {steps} optimiser step{'s' if steps != 1 else ''} ({why}); "
                        f"under {MIN_STEPS} the model rarely learns: raise --epochs or --max-train, or lower "
                        "--batch-size")
@@ -740,42 +718,42 @@ def budget_warnings(cfg: dict) -> list[str]:
     return out
 
 
-def preflight(cfg: dict) -> None:
+def preflight(cfg: RunConfig) -> None:
     """Catch what can be caught before a run is stored: unreachable models, bad CSVs."""
     from . import models, tasks
 
-    check_device(check_device_name(cfg.get("device")))
+    check_device(check_device_name(cfg.device))
     _executors.preflight(cfg)  # the executor's own: can it reach what it needs?
-    spec = models.check_model(cfg["model"])
+    spec = models.check_model(cfg.model)
     from . import methods
 
-    methods.require(cfg["method"])  # the libraries the method needs (e.g. peft)
+    methods.require(cfg.method)  # the libraries the method needs (e.g. peft)
     if spec.source == "classic":
         from .classic import build, require_fashion, side_of
 
-        if cfg["task"] == "fashion-mnist" or str(cfg.get("pretrain") or "").split("@")[0].split(":")[0] == \
+        if cfg.task == "fashion-mnist" or str(cfg.pretrain or "").split("@")[0].split(":")[0] == \
                 "fashion-mnist":
             require_fashion()
-        check_net = methods.get(cfg["method"]).check_model
+        check_net = methods.get(cfg.method).check_model
         if check_net is not None:  # the nets are tiny: build one to check the method's levels fit
-            check_net(build(cfg["model"], side_of(cfg["task"]), 10, 0), cfg)
+            check_net(build(cfg.model, side_of(cfg.task), 10, 0), cfg)
         return  # make_config checked the pairing and D; the other images ship with idim
     layers = spec.layers
     if spec.source != "bundled":
-        n = models.count_params(cfg["model"])
-        check_dims_fit(cfg["dims"], n)
+        n = models.count_params(cfg.model)
+        check_dims_fit(cfg.dims, n)
         layers = layers or config_int(spec.name, "num_hidden_layers")
         most = max_positions(spec.name)
-        if most and cfg["max_length"] > most:
-            raise UserError(f"--max-length {cfg['max_length']:,} is more than {spec.name} reads ({most:,} tokens); "
+        if most and cfg.max_length > most:
+            raise UserError(f"--max-length {cfg.max_length:,} is more than {spec.name} reads ({most:,} tokens); "
                             f"give at most {most:,}")
-    k = cfg.get("lora_layers")
+    k = cfg.lora_layers
     if k is not None and layers and k > layers:
         raise UserError(f"--lora-layers {k:,} is more than {spec.name}'s {layers} transformer layers; give at most "
                         f"{layers} (or leave it out for every layer)")
-    if not tasks.fixed(cfg["task"]):
-        tasks.load_task(cfg["task"], cfg["split_seed"], cfg["max_train"], cfg["max_eval"],
-                        cfg["text_column"], cfg["text_pair_column"], cfg["label_column"])
+    if not tasks.fixed(cfg.task):
+        tasks.load_task(cfg.task, cfg.split_seed, cfg.max_train, cfg.max_eval, cfg.text_column, cfg.text_pair_column,
+                        cfg.label_column)
 
 
 def config_int(model: str, key: str) -> int | None:
@@ -804,7 +782,7 @@ def max_positions(model: str) -> int | None:
     return n - 2 if getattr(c, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else n
 
 
-def data_fingerprint(cfg: dict) -> str | None:
+def data_fingerprint(task: str | None) -> str | None:
     """A task read from a file the user can change (a file-backed source's, ``csv:PATH``): the SHA-256 of the file's
     bytes; None for every other task (bundled data, image tasks, the hub's fixed revisions), or when the file cannot
     be read."""
@@ -813,7 +791,7 @@ def data_fingerprint(cfg: dict) -> str | None:
 
     from . import sources
 
-    path = sources.file_path(cfg.get("task"))
+    path = sources.file_path(task)
     if path is None:
         return None
     h = hashlib.sha256()
@@ -829,15 +807,15 @@ def data_fingerprint(cfg: dict) -> str | None:
 def check_data_unchanged(run: dict) -> str | None:
     """Before a run's missing trials train: the fingerprint its first start stored must still match its file (a
     one-line UserError when the file changed or is gone); the fingerprint to store when it has none yet."""
-    cfg, summ = run["config"], run.get("summary") or {}
-    now = data_fingerprint(cfg)
+    task, summ = run["config"].get("task"), run.get("summary") or {}
+    now = data_fingerprint(task)
     old = summ.get("data_fingerprint")
     if old and now != old:
         from . import sources
 
         why = "is gone" if now is None else "changed"
-        src = sources.file_source(cfg.get("task"))
-        kind, path = (src.KIND if src else "data"), sources.file_path(cfg.get("task"))
+        src = sources.file_source(task)
+        kind, path = (src.KIND if src else "data"), sources.file_path(task)
         raise UserError(f"the {kind} file of run {run['id']} {why} since its first trials trained ({path}); "
                         "its finished trials were trained on the old file, so it cannot be resumed: start a new run "
                         "on the file as it is now")

@@ -223,7 +223,7 @@ class Runner:
         run, rows = found
         # the probe depends on the same things, and on how its rate was chosen
         probes = {t["seed"]: t for t in self.store.trials(run["id"]) if t["kind"] == "probe" and t["status"] == "done"
-                  and probe_key(run["config"]) == probe_key(dict(cfg))}
+                  and probe_key(run["config"]) == probe_key(cfg)}
         for s in need:
             self.store.copy_trial(self.run_id, rows[s])
             done[("baseline", None, s)] = _row("baseline", None, s, rows[s])
@@ -231,7 +231,7 @@ class Runner:
                 self.store.copy_trial(self.run_id, probes[s])
                 done[("probe", None, s)] = _row("probe", None, s, probes[s])
         self._summary(baseline_from=run["id"])
-        searched = " and its learning-rate search on validation" if cfg.get("baseline_lr_search") else ""
+        searched = " and its learning-rate search on validation" if cfg.baseline_lr_search else ""
         self.store.event(self.run_id, "info", f"full fine-tuning baseline{searched} reused from run {run['id']} "
                                               f"(same model, task, budget and device; --fresh-baseline trains it "
                                               f"anew)")

@@ -95,11 +95,11 @@ def list_series(store) -> list[dict]:
     return list(seen.values())
 
 
-def _match(runs: list[dict], e: dict) -> dict | None:
+def _match(runs: list[dict], source: str | None, amount: int, width: int | None) -> dict | None:
+    """The stored run of the series with this source, amount of pre-training and width, or None."""
     for r in runs:
         c = r["config"]
-        if (c.get("pretrain"), int(c.get("pretrain_epochs") or 0), c.get("width")) == \
-                (e["pretrain"], e["pretrain_epochs"], e["width"]):
+        if (c.get("pretrain"), int(c.get("pretrain_epochs") or 0), c.get("width")) == (source, amount, width):
             return r
     return None
 
@@ -136,7 +136,7 @@ def configs(overrides: dict, sources: list[str], amounts: list[int], widths: lis
                         "fewer amounts (such as 0,1,3,10,30)")
     # z's rate is searched in every run of a series, as the baseline's is (and as each source's is)
     cfgs = [make_config(**{**overrides, "lr_search": True, **e}) for e in entries]
-    sid = series_id(cfgs[0], sources, amounts, widths)
+    sid = series_id(cfgs[0].to_dict(), sources, amounts, widths)
     spec = {"id": sid, "axis": "width" if len(widths) > 1 else "pretrain_epochs", "sources": sources,
             "amounts": amounts, "widths": widths, "overrides": overrides}
     return sid, [c.but(series=spec) for c in cfgs]
@@ -153,10 +153,10 @@ def run(store, overrides: dict, sources: list[str], amounts: list[int], widths: 
     sid, cfgs = configs(overrides, sources, amounts, widths)
     existing = runs_of(store, sid)
     for i, cfg in enumerate(cfgs, 1):
-        what = f"{cfg['pretrain_epochs']} epochs of {cfg['pretrain']}" if cfg["pretrain_epochs"] else "from scratch"
-        if cfg.get("width"):
-            what += f", width {cfg['width']}"
-        run_ = _match(existing, cfg)
+        what = f"{cfg.pretrain_epochs} epochs of {cfg.pretrain}" if cfg.pretrain_epochs else "from scratch"
+        if cfg.width:
+            what += f", width {cfg.width}"
+        run_ = _match(existing, cfg.pretrain, cfg.pretrain_epochs, cfg.width)
         if run_ is not None and run_["status"] == "done":
             log(f"series {sid} ({i}/{len(cfgs)}): {what}: run {run_['id']} finished earlier, kept")
             continue
@@ -175,7 +175,7 @@ def run(store, overrides: dict, sources: list[str], amounts: list[int], widths: 
                 store.reopen(rid, force=run_["status"] == "cancelled")
             log(f"series {sid} ({i}/{len(cfgs)}): {what}: resuming run {rid} (finished trials kept)")
         if progress is not None:
-            progress.method = cfg["method"]
+            progress.method = cfg.method
         Runner(store, rid, progress, owner=owner).run()
     return summary(store, sid)
 
@@ -190,7 +190,7 @@ def preflight_sources(cfgs: list, preflight) -> None:
     """``preflight`` once per distinct source (and width) of a series: each one's data must load."""
     seen = set()
     for cfg in cfgs:
-        key = (cfg.get("pretrain"), cfg.get("width"))
+        key = (cfg.pretrain, cfg.width)
         if key not in seen:
             seen.add(key)
             preflight(cfg)
@@ -211,7 +211,7 @@ def queue(store, overrides: dict, sources: list[str], amounts: list[int], widths
     existing = runs_of(store, sid)
     out = []
     for cfg in cfgs:
-        r = _match(existing, cfg)
+        r = _match(existing, cfg.pretrain, cfg.pretrain_epochs, cfg.width)
         if r is None:
             out.append(store.create_run(cfg, status="queued", visitor=visitor))
         elif r["status"] in ("interrupted", "failed", "cancelled") and store.requeue(r["id"]):
@@ -254,7 +254,8 @@ def summary(store, sid: str) -> dict:
     task = runs[0]["config"]["task"]
     out = []
     for e in plan(spec["sources"], spec["amounts"], spec["widths"]):
-        r = _match(runs, e) or _match(runs, {**e, "pretrain": spec["sources"][0]})
+        r = _match(runs, e["pretrain"], e["pretrain_epochs"], e["width"]) or \
+            _match(runs, spec["sources"][0], e["pretrain_epochs"], e["width"])
         row = {"pretrain": e["pretrain"], "pretrain_epochs": e["pretrain_epochs"], "width": e["width"] or
                (200 if runs[0]["config"]["model"] == "mlp" else None)}
         if r is None:

@@ -370,17 +370,17 @@ class Store:
         return row["run_id"] if row else None
 
     # -- runs ----------------------------------------------------------------
-    def create_run(self, config: dict, status: str = "queued", owner: str | None = None,
+    def create_run(self, config, status: str = "queued", owner: str | None = None,
                    visitor: str | None = None) -> str:
-        """A new run; ``visitor``: the browser that started it in served mode (only it, or the teacher, may stop,
-        resume or delete it)."""
+        """A new run of ``config`` (a RunConfig, or a stored run's dict: a record); ``visitor``: the browser that
+        started it in served mode (only it, or the teacher, may stop, resume or delete it)."""
         run_id = uuid.uuid4().hex[:12]
         now = time.time()
         with self._tx() as c:
             c.execute(
                 "INSERT INTO runs(id, created, updated, status, config, owner, heartbeat, started, visitor) "
                 "VALUES (?,?,?,?,?,?,?,?,?)",
-                (run_id, now, now, status, json.dumps(dict(config)), owner,
+                (run_id, now, now, status, json.dumps(config if isinstance(config, dict) else config.to_dict()), owner,
                  now if status == "running" else None, now if status == "running" else None, visitor),
             )
             c.execute("INSERT INTO events(run_id, t, level, message) VALUES (?,?,?,?)",
@@ -415,6 +415,15 @@ class Store:
     def get_run(self, run_id: str) -> dict | None:
         rows = self._q("SELECT * FROM runs WHERE id=?", (run_id,))
         return self._row_to_run(rows[0]) if rows else None
+
+    def status_of(self, run_id: str) -> str | None:
+        """A run's stored status, read alone (None: no such run)."""
+        rows = self._q("SELECT status FROM runs WHERE id=?", (run_id,))
+        return rows[0]["status"] if rows else None
+
+    def queued_ids(self) -> list[str]:
+        """The ids of the queued runs, oldest first (the worker's queue)."""
+        return [r["id"] for r in self._q("SELECT id FROM runs WHERE status='queued' ORDER BY created")]
 
     def require_run(self, run_id: str) -> dict:
         check_run_id(run_id)

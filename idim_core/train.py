@@ -188,11 +188,11 @@ class Prepared:
         return views[seed]
 
 
-def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "did",
-              projection: str = "fastfood", on_point: Callable[[dict], None] | None = None,
+def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, on_point: Callable[[dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None, probe: bool = False, first_rate: bool = False,
               after: TrialResult | None = None) -> TrialResult:
-    """Train once.  ``d=None`` means full fine-tuning (all D parameters).
+    """Train once: ``cfg.method`` in ``cfg.projection`` at level ``d``; ``d=None`` means full fine-tuning (all D
+    parameters), ``probe`` the linear probe (the head alone on the frozen features; ``d`` is not read).
 
     With ``cfg.lr_search`` a subspace trial trains once per multiplier in ``LR_SEARCH`` of
     its rate (same seed: same projection and data order) and keeps the attempt with the
@@ -208,9 +208,11 @@ def run_trial(prep: Prepared, cfg, *, d: int | None, seed: int, method: str = "d
     With torch's automatic thread count the trial trains on one thread while another program needs a core
     (yielding.py); the seconds it did so are ``timing["one_thread"]`` and ``extra["one_thread_s"]``.
     """
+    method, projection = ("head" if probe else cfg.method), cfg.projection
+    d = 0 if probe else d
     prep = prep.for_seed(seed)
     heap.hold()
-    yielding.start(not getattr(cfg, "threads", None), prep.device)
+    yielding.start(not cfg.threads, prep.device)
     try:
         best = _run_trial(prep, cfg, d=d, seed=seed, method=method, projection=projection, on_point=on_point,
                           should_stop=should_stop, probe=probe, first_rate=first_rate, after=after)
@@ -230,7 +232,7 @@ def _run_trial(prep: Prepared, cfg, *, d, seed, method, projection, on_point, sh
 
     searched = searches_rate(cfg, "probe" if probe else "baseline" if d is None else "subspace")
     mults = list(LR_SEARCH if searched else (1.0,))
-    beyond = int(getattr(cfg, "lr_search_beyond", 0) or 0) if searched else 0
+    beyond = int(cfg.lr_search_beyond or 0) if searched else 0
     if searched and first_rate:  # the first part of a split search: the run's own rate alone, tested now
         return _first_rate(prep, cfg, d, seed, method, projection, on_point, should_stop)
     if not searched:
@@ -454,7 +456,7 @@ def _test_kept(res: TrialResult, built, loop: _Loop, prep, cfg):
     t = time.perf_counter()
     acc, correct = evaluate(fwd, prep.test, prep.device, EVAL_BATCH, per_example=True)
     t, res.timing["test"] = time.perf_counter(), time.perf_counter() - t
-    every = bool(getattr(cfg, "claims_facts", False))
+    every = bool(cfg.claims_facts)
     seen = prep.train if every else Head(prep.train, TRAIN_ACCURACY_N)
     res.train_accuracy = evaluate(fwd, seen, prep.device, EVAL_BATCH)
     t, res.timing["train_accuracy"] = time.perf_counter(), time.perf_counter() - t
@@ -507,3 +509,9 @@ def quantised_accuracies(model, fwd, prep, cfg, split=None, bits=None) -> dict[s
         if hasattr(model, "_cache"):
             model._cache = None
     return out
+
+
+def full_attempt(prep: Prepared, cfg, total: int, n_batches: int) -> TrialResult:
+    """One attempt of full fine-tuning of ``total`` optimiser steps (``n_batches`` per epoch) at the run's rate,
+    validated but not tested: what the calibration times (calibrate.measure)."""
+    return _attempt(prep, cfg, None, 0, cfg.method, cfg.projection, 1.0, total, n_batches, None, None, test=False)

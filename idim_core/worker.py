@@ -228,8 +228,7 @@ def _give_up(store: Store, run_id: str, msg: str, owner: str) -> bool:
     """Mark a run that could not run failed (with ``msg``); True when it no longer waits in the queue."""
     try:
         store.fail_unstarted(run_id, msg, owner)
-        rows = store._q("SELECT status FROM runs WHERE id=?", (run_id,))
-        return not rows or rows[0]["status"] not in ("queued", "interrupted", "running")
+        return store.status_of(run_id) not in ("queued", "interrupted", "running")
     except UserError:
         return False
 
@@ -251,16 +250,16 @@ def _warm_default(home) -> None:
 
             entry = calibrate_run(home, cfg, device, prep)
             print(f"idim worker: this machine takes {entry['seconds_per_step']:.2f} s per full fine-tuning step of "
-                  f"{cfg['model']} (the estimates use it)", file=sys.stderr, flush=True)
+                  f"{cfg.model} (the estimates use it)", file=sys.stderr, flush=True)
     except Exception as e:  # never fatal: the run loads what it needs itself
         print(f"idim worker: could not preload the default model ({e})", file=sys.stderr, flush=True)
 
 
 def _next(store: Store, skip: set[str] = frozenset()) -> str | None:
     """A queued run, else a worker-owned run left interrupted by a dead worker (none in ``skip``)."""
-    for r in store._q("SELECT id FROM runs WHERE status='queued' ORDER BY created"):
-        if r["id"] not in skip:
-            return r["id"]
+    for rid in store.queued_ids():
+        if rid not in skip:
+            return rid
     for r in store.list_runs():
         if r["id"] in skip or r["config"].get(UNREADABLE):
             continue

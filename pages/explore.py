@@ -18,7 +18,15 @@ from idim_core.methods import get as method_get
 from idim_core.methods import has_own_head_rate, head_only_lr
 from idim_core.models import CATALOGUE, HUB_SUGGESTED
 from idim_core.names import LORA_TARGETS, LR_SCALINGS, PROJECTIONS, SAID_GROUPS
-from idim_core.runconfig import CLASSIC_DEFAULTS, DEFAULTS, budget_warnings, make_config, preset, shared_baseline
+from idim_core.runconfig import (
+    CLASSIC_DEFAULTS,
+    DEFAULTS,
+    bounds,
+    budget_warnings,
+    make_config,
+    preset,
+    shared_baseline,
+)
 from idim_core.tasks import fixed as tasks_fixed
 from idim_core.tasks import list_tasks
 from idim_core.ui import estimates, figures, forms, serving, text, workers
@@ -477,16 +485,19 @@ def choose_levels(f: Form) -> None:
 def choose_budget(f: Form) -> None:
     """Seeds, epochs and training examples."""
     classic_model, FAM, fam = f.classic_model, f.FAM, f.fam
-    f.seeds = st.number_input("Seeds per d", 1, 20, qget("seeds", int, FAM["seeds"], 1, 20), key=K("seeds"),
+    # every number's range is its config field's (runconfig.bounds), the one the CLI and make_config check
+    f.seeds = st.number_input("Seeds per d", *bounds("seeds"), qget("seeds", int, FAM["seeds"], *bounds("seeds")),
+                              key=K("seeds"),
                               help="Independent random projections (and data orders) per d; "
                                    "error bars show their spread.")
     c1, c2 = st.columns(2)
-    f.epochs = c1.number_input("Epochs", 0.25, 100.0, float(qget("epochs", float, FAM["epochs"], 0.25, 100.0)), 0.25,
+    f.epochs = c1.number_input("Epochs", *bounds("epochs"),
+                               float(qget("epochs", float, FAM["epochs"], *bounds("epochs"))), 0.25,
                                key=K("epochs", fam),
                                help="Passes over the training examples, for the baseline and every trial.")
     if not classic_model:
-        f.max_train = c2.number_input("Training examples", 8, 200_000,
-                                      qget("max_train", int, DEFAULTS["max_train"], 8, 200_000), 64,
+        f.max_train = c2.number_input("Training examples", *bounds("max_train"),
+                                      qget("max_train", int, DEFAULTS["max_train"], *bounds("max_train")), 64,
                                       key=K("max_train"),
                                       help="How many training examples to use (a stratified sample).")
     else:
@@ -506,7 +517,8 @@ def advanced_rates(f: Form, a1, a2) -> None:
     classic_model, method, axis, FAM, fam = f.classic_model, f.method, f.axis, f.FAM, f.fam
     f.lr_full = a1.number_input("Learning rate, full training" if classic_model
                                 else "Learning rate, full fine-tuning",
-                                1e-7, 1.0, qget("lr_full", float, FAM["lr_full"], 1e-7, 1.0), format="%.0e",
+                                *bounds("lr_full"), qget("lr_full", float, FAM["lr_full"], *bounds("lr_full")),
+                                format="%.0e",
                                 key=K("lr_full", fam),
                                 help="Adam learning rate of the baseline (all D parameters), the centre of its "
                                      "search: each seed trains at 1/3, 1 and 3 times it and keeps the best on "
@@ -514,8 +526,9 @@ def advanced_rates(f: Form, a1, a2) -> None:
                                      "budget is reused), so the ruler is tuned as the records' are.")
     f.lr_sub, f.lr_scaling = FAM["lr_subspace"], FAM["lr_scaling"]
     if axis == "d":
-        f.lr_sub = a2.number_input("Learning rate of z at d = 1,000", 1e-6, 10.0,
-                                   qget("lr_subspace", float, FAM["lr_subspace"], 1e-6, 10.0), format="%.2g",
+        f.lr_sub = a2.number_input("Learning rate of z at d = 1,000", *bounds("lr_subspace"),
+                                   qget("lr_subspace", float, FAM["lr_subspace"], *bounds("lr_subspace")),
+                                   format="%.2g",
                                    key=K("lr_subspace", fam),
                                    help="Adam learning rate of z at d = 1,000. With Adam each coordinate of z moves "
                                         "by about this much per step, so the step in parameter space grows like √d; "
@@ -529,22 +542,23 @@ def advanced_rates(f: Form, a1, a2) -> None:
                                      "for all d makes large d collapse.")
     else:
         m_lr = method_get(method).LR
-        f.lr_adapter = a2.number_input(f"Learning rate, {method}", 1e-6, 1.0,
-                                       qget("lr_adapter", float, m_lr, 1e-6, 1.0), format="%.0e",
+        f.lr_adapter = a2.number_input(f"Learning rate, {method}", *bounds("lr_adapter"),
+                                       qget("lr_adapter", float, m_lr, *bounds("lr_adapter")), format="%.0e",
                                        key=K("lr_adapter", method),
                                        help=f"Adam learning rate of what {method} trains (its default, {m_lr:g}, "
                                             "was chosen on the validation split: bench/tune_defaults.py --kind "
                                             "adapters).")
         if has_own_head_rate(method):
-            f.lr_head = a1.number_input("Learning rate, classifier head", 1e-6, 1.0,
-                                        qget("lr_head", float, head_only_lr(), 1e-6, 1.0), format="%.0e",
+            f.lr_head = a1.number_input("Learning rate, classifier head", *bounds("lr_head"),
+                                        qget("lr_head", float, head_only_lr(), *bounds("lr_head")), format="%.0e",
                                         key=K("lr_head"),
                                         help="Every adapter method trains the classifier head too, at head-only's "
                                              f"own rate ({head_only_lr():g}, chosen on validation for the "
                                              "head alone) unless you change it here.")
         if axis == "rank":
-            f.lora_layers = a2.number_input("Only the last K layers (0: all)", 0, 96,
-                                            qget("lora_layers", int, 0, 0, 96), key=K("lora_layers"),
+            top = bounds("lora_layers")[1]  # 0 here: every layer (the flag left out)
+            f.lora_layers = a2.number_input("Only the last K layers (0: all)", 0, top,
+                                            qget("lora_layers", int, 0, 0, top), key=K("lora_layers"),
                                             help="Adapt only the last K transformer layers: sizes below rank 1 "
                                                  "on every layer.")
             f.lora_targets = a1.radio("Adapted layers", LORA_TARGETS, horizontal=True, key=K("lora_targets"),
@@ -566,16 +580,18 @@ def advanced_rest(f: Form, a1, a2) -> None:
                                       "paper's text); tensor: one λ per parameter tensor (the authors' released "
                                       "code). Both count in d.")
     if not classic_model:
-        f.max_length = a1.number_input("Max tokens per example", 8, 512,
-                                       qget("max_length", int, DEFAULTS["max_length"], 8, 512),
+        f.max_length = a1.number_input("Max tokens per example", *bounds("max_length"),
+                                       qget("max_length", int, DEFAULTS["max_length"], *bounds("max_length")),
                                        key=K("max_length"), help="Longer texts are cut; shorter ones are padded.")
-        f.max_eval = a2.number_input("Validation / test examples", 8, 100_000,
-                                     qget("max_eval", int, DEFAULTS["max_eval"], 8, 100_000),
+        f.max_eval = a2.number_input("Validation / test examples", *bounds("max_eval"),
+                                     qget("max_eval", int, DEFAULTS["max_eval"], *bounds("max_eval")),
                                      key=K("max_eval"), help="Examples in each of the validation and test splits.")
-    f.batch = a1.number_input("Batch size", 1, 1024, qget("batch_size", int, FAM["batch_size"], 1, 1024),
+    f.batch = a1.number_input("Batch size", *bounds("batch_size"),
+                              qget("batch_size", int, FAM["batch_size"], *bounds("batch_size")),
                               key=K("batch_size", fam),
                               help="Examples per optimiser step.")
-    f.threads = a2.number_input("CPU threads", 0, 256, qget("threads", int, 0, 0, 256), key=K("threads"),
+    f.threads = a2.number_input("CPU threads", *bounds("threads"), qget("threads", int, 0, *bounds("threads")),
+                                key=K("threads"),
                                 help="Threads torch may use for a trial on the CPU; 0: automatic, one per core "
                                      "(one for the MLP, whose steps are too small to share out), training on one "
                                      "while another program (the browser drawing Live) needs a core (see "
@@ -626,14 +642,14 @@ def estimate_box(store, device: str, f: Form, draft) -> tuple[float, list]:
     seeds' note): Start stays near the form."""
     classic_model, axis, method = f.classic_model, f.axis, f.method
     after_start = []
-    shared = shared_baseline(store, draft, device.split(" ")[0], range(int(draft["seeds"])))
+    shared = shared_baseline(store, draft, device.split(" ")[0], range(int(draft.seeds)))
     guess = estimates.estimate(store, draft, device, baseline=shared is None)
     secs = guess["seconds"]
     n = estimates.planned_trials(draft)
     base_word = "full training" if classic_model else "full fine-tuning"
     from idim_core.runconfig import wants_probe
 
-    n_seeds = int(draft["seeds"])
+    n_seeds = int(draft.seeds)
     base_part = (f"{n_seeds} {base_word} trial{'s' if n_seeds > 1 else ''}"
                  + (f" and {n_seeds} linear probe{'s' if n_seeds > 1 else ''}" if wants_probe(draft) else "")
                  if shared is None else
@@ -641,14 +657,14 @@ def estimate_box(store, device: str, f: Form, draft) -> tuple[float, list]:
                  f"trained again)")
     span = estimates.fmt_range(*estimates.estimate_range(guess))
     st.info(f"**Rough estimate: {span}** (about {estimates.fmt_seconds(secs)}) on `{device}` — {base_part} + "
-            f"{'about ' if draft['dims'] == 'auto' else ''}{n} {'subspace' if axis == 'd' else method} "
+            f"{'about ' if draft.auto else ''}{n} {'subspace' if axis == 'd' else method} "
             f"trial{'s' if n != 1 else ''}, "
             f"{estimates.steps_per_trial(draft)} optimiser steps each, plus evaluation; "
-            + estimates.basis_text(guess, draft["model"]) + " "
+            + estimates.basis_text(guess, draft.model) + " "
             + (f"**The machine is busy: {guess['busy']}, expect longer.** " if guess["busy"] else "")
             + "Once the run starts, the live view replaces this with the measured speed.")
-    if int(draft["seeds"]) == 1 and axis == "d":
-        three = estimates.estimate(store, dict(draft, seeds=3), device, baseline=shared is None)["seconds"]
+    if int(draft.seeds) == 1 and axis == "d":
+        three = estimates.estimate(store, draft.but(seeds=3), device, baseline=shared is None)["seconds"]
         after_start.append(lambda three=three: st.caption(
             f"1 seed: the d90 interval then resamples test examples only and leaves out the random subspace's own "
             f"spread. 3 seeds would take about {estimates.fmt_seconds(three)}."))
@@ -657,16 +673,16 @@ def estimate_box(store, device: str, f: Form, draft) -> tuple[float, list]:
         from idim_core.common import num_params
         from idim_core.models import resolve as resolve_model
 
-        D = (num_params(draft["model"], side_of(draft["task"])) if classic_model
-             else resolve_model(draft["model"]).params)
+        D = (num_params(draft.model, side_of(draft.task)) if classic_model
+             else resolve_model(draft.model).params)
     except (UserError, KeyError):
         D = None
     if axis == "d":
         after_start.append(lambda D=D: st.plotly_chart(figures.plan_figure(draft, D), key=K("chart", "plan"),
                                                        config={"displayModeBar": False}))
     elif axis == "rank":
-        st.caption(f"{method_registry.level_word(draft['method']).capitalize()} "
-                   f"{method_registry.level_name(draft['method'])} = {', '.join(map(str, draft['ranks']))}: each "
+        st.caption(f"{method_registry.level_word(draft.method).capitalize()} "
+                   f"{method_registry.level_name(draft.method)} = {', '.join(map(str, draft.ranks))}: each "
                    "trial's trainable parameters are counted "
                    "from the model when it is built, and the chart places it on that axis.")
     return secs, after_start

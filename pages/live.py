@@ -60,27 +60,28 @@ except UserError as e:
     recent_runs()
     st.stop()
 
-cfg = run["config"]
+stored = run["config"]
 present = presenter_switch(K("toggle", "present"))
 # an adapter run is told by its own axis: ranks for LoRA/VeRA, one point for BitFit and head-only
-st.markdown(f"**{text.md(cfg['model'])}** on **{text.md(cfg['task'])}** · **{text.md(cfg['method'].upper())}** · "
-            f"{text.md(views.levels_text(cfg))} · "
-            f"{cfg['seeds']} seed{'s' if cfg['seeds'] != 1 else ''} · run `{run_id}`")
-if cfg.get("shuffle_labels"):
+st.markdown(f"**{text.md(stored['model'])}** on **{text.md(stored['task'])}** · "
+            f"**{text.md(stored['method'].upper())}** · "
+            f"{text.md(views.levels_text(stored))} · "
+            f"{stored['seeds']} seed{'s' if stored['seeds'] != 1 else ''} · run `{run_id}`")
+if stored.get("shuffle_labels"):
     st.caption("**Shuffled labels**: the training images carry random labels, so the network can only memorise "
                "them; accuracy is measured on the training images (how much it memorised).")
-if cfg.get("shuffle_pixels"):
+if stored.get("shuffle_pixels"):
     st.caption("**Shuffled pixels**: one fixed permutation of pixel positions for every image.")
 
 
 def notes() -> None:
     """What a class may want to know about the run, above the chart (below it in the presenter view)."""
-    if is_classic_model(cfg["model"]):
+    if is_classic_model(stored["model"]):
         st.caption("Classic experiment (Li et al. 2018): trained from scratch, no pre-training; the green line is "
                    "this network's own accuracy with all its parameters trained (full training).")
-    if cfg.get("recorded"):
+    if stored.get("recorded"):
         st.info(f"**Recorded example**, not trained on this machine now. It was produced by this project's "
-                f"command line: {text.code(cfg.get('recorded_command', 'idim run'))}")
+                f"command line: {text.code(stored.get('recorded_command', 'idim run'))}")
 
 
 if not present:

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from idim_core import demo, ui
 from idim_core.results import result
-from idim_core.runconfig import DEFAULTS, make_config
+from idim_core.runconfig import DEFAULTS, RunConfig, make_config
 from idim_core.store import Store
 from idim_core.ui.estimates import step_ratio
 
@@ -197,7 +197,7 @@ def test_explore_default_grid_is_the_cli_default(store):
 
 @pytest.mark.parametrize("query,key,expected", [
     ({"epochs": "-5"}, "explore:epochs:lm", 2.0), ({"seeds": "999"}, "explore:seeds", 1),
-    ({"lr_full": "5"}, "explore:lr_full:lm", DEFAULTS["lr_full"]),
+    ({"lr_full": "1e31"}, "explore:lr_full:lm", DEFAULTS["lr_full"]),
     ({"batch_size": "0"}, "explore:batch_size:lm", 32), ({"max_train": "3"}, "explore:max_train", 1024),
     ({"epochs": "nan"}, "explore:epochs:lm", 2.0), ({"seeds": "two"}, "explore:seeds", 1),
     ({"threads": "-2"}, "explore:threads", 0),
@@ -407,7 +407,8 @@ def test_live_running_run_shows_current_trial_progress_and_eta(store):
     # 2 values of d the refinement usually adds), + the linear probe, half a baseline trial per rate its search
     # tries (3, and half a fourth past an end on average)
     left = ui.time_left(store.get_run(rid), store.trials(rid))
-    r = step_ratio(store.get_run(rid)["config"], "cpu")  # 1.1, or 1.04 where Fastfood's C passes run
+    # 1.1, or 1.04 where Fastfood's C passes run
+    r = step_ratio(RunConfig.from_stored(store.get_run(rid)["config"]), "cpu")
     assert left == pytest.approx((48 + 3 * 64) * 40 / 64 + 64 * 40 / 64 / r * 0.5 * 3.5)
     # more steps: the progress line follows at once, the curve at most every CHART_SECONDS
     from idim_core.ui import views
@@ -658,13 +659,13 @@ def test_estimate_and_grid_helpers():
     # by default the baseline searches its rate as the probe does (3 rates and, one seed in two, a fourth)
     assert ui.estimate_seconds(make_config(**TINY, dims=[20, 200, 2000])) == pytest.approx(
         ui.LOAD_SECONDS + (3.5 + 0.5 * 3.5) * work * per + 5 * work_sub * per * r)
-    fixed_probe = dict(cfg, probe_fixed_rate=True)
+    fixed_probe = cfg.but(probe_fixed_rate=True)
     assert ui.estimate_seconds(fixed_probe) == pytest.approx(ui.LOAD_SECONDS + 1.5 * work * per
                                                              + 5 * work_sub * per * r)
-    searched = dict(cfg, baseline_lr_search=True, lr_search=True, lr_search_beyond=0)  # 3 rates each, no more
+    searched = cfg.but(baseline_lr_search=True, lr_search=True, lr_search_beyond=0)  # 3 rates each, no more
     assert ui.estimate_seconds(searched) == pytest.approx(ui.LOAD_SECONDS + (3 + 0.5 * 3) * work * per
                                                           + 3 * 5 * work_sub * per * r)
-    no_extras = dict(cfg, refine=0, no_probe=True)
+    no_extras = cfg.but(refine=0, no_probe=True)
     assert ui.estimate_seconds(no_extras) == pytest.approx(ui.LOAD_SECONDS + work * per + 3 * work_sub * per * r)
     assert ui.estimate_seconds(cfg, "cuda (H100)") < ui.estimate_seconds(cfg, "cpu")
     # trials side by side in worker processes (--processes; the classic preset's default on 2 cores): the

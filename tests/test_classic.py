@@ -55,10 +55,10 @@ def test_shuffled_labels_are_measured_on_the_training_images():
 
 
 def test_classic_defaults_follow_the_model_or_the_task():
-    assert make_config(task="digits")["model"] == "mlp"
+    assert make_config(task="digits").model == "mlp"
     cfg = make_config(model="lenet")
-    assert cfg["task"] == "mnist5k" and cfg["method"] == "did" and cfg["dims"] == CLASSIC_DEFAULTS["dims"]
-    assert make_config()["model"] == "minilm-l6"
+    assert cfg.task == "mnist5k" and cfg.method == "did" and cfg.dims == CLASSIC_DEFAULTS["dims"]
+    assert make_config().model == "minilm-l6"
 
 
 @pytest.mark.parametrize("over,msg", [

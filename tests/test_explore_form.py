@@ -231,7 +231,7 @@ def finished_run(store: Store, cfg: dict, seconds: float, steps: int, device: st
     store.update_run(rid, device=device)
     tid = store.start_trial(rid, "baseline", None, 0)
     store.finish_trial(tid, "done", accuracy=0.9, steps=steps, total_steps=steps, seconds=seconds)
-    for d in cfg["dims"][:n]:
+    for d in cfg.grid[:n]:
         tid = store.start_trial(rid, "subspace", d, 0)
         sub = estimates.predicted_trial_seconds(cfg, "subspace", steps, device)
         base = estimates.predicted_trial_seconds(cfg, "baseline", steps, device)
@@ -388,3 +388,29 @@ def test_an_estimate_is_shown_as_a_range_as_wide_as_its_basis(home, monkeypatch)
     at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60).run()
     text = " ".join(i.value for i in at.info)
     assert re.search(r"Rough estimate: (\d+ – \d+ (s|min)|[\d.]+ – [\d.]+ h|about \d+ min)\*\*", text), text
+
+
+def test_the_form_s_number_ranges_are_the_config_s(store):
+    """A range exists once: each of Explore's number inputs takes its bounds from the RunConfig field that
+    make_config checks (runconfig.bounds), so the form can neither offer a value the CLI refuses nor refuse one
+    it takes."""
+    from idim_core.runconfig import bounds
+
+    at = app()
+    by_key = {n.key: n for n in at.number_input}
+    checked = 0
+    for name in ("seeds", "max_train", "lr_full", "lr_subspace", "max_length", "max_eval", "batch_size", "threads",
+                 "epochs"):
+        key = next((k for k in by_key if k and k.split(":")[1] == name), None)
+        assert key is not None, (name, sorted(k for k in by_key if k))
+        lo, hi = bounds(name)
+        proto = by_key[key].proto
+        assert (proto.min, proto.max) == (pytest.approx(lo), pytest.approx(hi)), name
+        checked += 1
+    assert checked == 9
+    # and the edges are what make_config takes: the top accepted, one past it refused
+    from idim_core.errors import UserError
+
+    assert make_config(seeds=bounds("seeds")[1]).seeds == bounds("seeds")[1]
+    with pytest.raises(UserError, match="--seeds"):
+        make_config(seeds=bounds("seeds")[1] + 1)

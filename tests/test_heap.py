@@ -75,7 +75,7 @@ from idim_core.train import run_trial
 from idim_core import heap
 cfg = make_config(model="mlp", task="digits", dims=[100], seeds=1, epochs=1.0, threads=1)
 prep, _, _ = prepare(cfg, "cpu", sys.argv[1])
-r = run_trial(prep, cfg, d=100, seed=0, method="did")
+r = run_trial(prep, cfg, d=100, seed=0)
 print(json.dumps({"held": heap._held, "loss": [p["loss"] for p in r.curve], "correct": list(map(int, r.correct))}))
 """
     outs = []

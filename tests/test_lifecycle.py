@@ -231,8 +231,8 @@ def test_worker_preloads_the_default_model_and_reuses_it(home):
 
     cfg = runconfig.make_config(model="minilm-l1", max_train=16, max_eval=8)
     a = prep.prepare_warm(cfg, "cpu")
-    assert prep.prepare_warm(dict(cfg), "cpu") is a  # same model and data: no reload
-    assert prep.prepare_warm({**cfg, "max_train": 24}, "cpu") is not a  # other data: loaded afresh
+    assert prep.prepare_warm(cfg.but(), "cpu") is a  # same model and data: no reload
+    assert prep.prepare_warm(cfg.but(max_train=24), "cpu") is not a  # other data: loaded afresh
     env = dict(os.environ, IDIM_HOME=str(home), IDIM_WORKER_WARM="1")
     w = subprocess.Popen([sys.executable, "-m", "idim_core.cli", "worker", "--poll", "0.2"], env=env, cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

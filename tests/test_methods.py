@@ -61,7 +61,7 @@ def test_lora_on_a_classic_net_adapts_every_linear_layer_but_the_head(mlp_prep):
 @pytest.mark.parametrize("method,level", [("lora", 2), ("bitfit", 0), ("head", 0), ("vera", 8)])
 def test_training_moves_only_what_it_trains(mlp_prep, method, level):
     before = {n: p.detach().clone() for n, p in mlp_prep.module.named_parameters()}
-    res = run_trial(mlp_prep, make_config(epochs=1, max_steps=30, batch_size=64), d=level, seed=0, method=method)
+    res = run_trial(mlp_prep, make_config(epochs=1, max_steps=30, batch_size=64).but(method=method), d=level, seed=0)
     assert res.status == "done" and res.trainable > 0 and res.peak_mb and res.peak_mb > 0
     for n, p in mlp_prep.module.named_parameters():  # the prepared theta0 itself is never trained
         assert torch.equal(p, before[n]), n
@@ -103,10 +103,10 @@ def test_bad_method_settings_are_refused_in_one_line(over, msg):
 
 
 def test_ranks_default_per_method_and_levels():
-    assert make_config(method="lora")["dims"] == [1, 2, 4, 8, 16]
-    assert make_config(method="vera")["ranks"] == [16, 64, 256]
-    assert make_config(method="lora", ranks="8,2,2")["ranks"] == [2, 8]
-    assert make_config(method="bitfit")["dims"] == [0] and make_config(method="head")["ranks"] is None
+    assert make_config(method="lora").dims == [1, 2, 4, 8, 16]
+    assert make_config(method="vera").ranks == [16, 64, 256]
+    assert make_config(method="lora", ranks="8,2,2").ranks == [2, 8]
+    assert make_config(method="bitfit").dims == [0] and make_config(method="head").ranks is None
 
 
 def test_a_classic_rank_too_wide_is_refused_before_the_run():

@@ -237,14 +237,15 @@ def test_the_adjoint_reads_per_parameter_gradients_in_place_with_the_same_result
 
 
 def test_the_estimate_counts_the_faster_c_passes_only_where_they_run(monkeypatch):
+    from idim_core.runconfig import RunConfig
     from idim_core.ui import estimates
 
-    classic, lm = {"model": "mlp", "projection": "fastfood"}, {"model": "minilm-l6", "projection": "fastfood"}
+    classic, lm = RunConfig.from_stored({"model": "mlp"}), RunConfig.from_stored({"model": "minilm-l6"})
     monkeypatch.setitem(native._STATE, "lib", object())  # the C library loaded
     assert estimates.step_ratio(classic, "cpu") == estimates.CLASSIC_SUBSPACE_STEP_RATIO_C == 1.4
     assert estimates.step_ratio(lm, "cpu") == estimates.SUBSPACE_STEP_RATIO_C
     assert estimates.step_ratio(lm, "cuda") == estimates.SUBSPACE_STEP_RATIO  # a GPU runs the torch code
-    assert estimates.step_ratio({**classic, "projection": "sparse"}, "cpu") == estimates.CLASSIC_SUBSPACE_STEP_RATIO
+    assert estimates.step_ratio(classic.but(projection="sparse"), "cpu") == estimates.CLASSIC_SUBSPACE_STEP_RATIO
     monkeypatch.setitem(native._STATE, "lib", None)  # no compiler, or IDIM_NATIVE=0
     assert estimates.step_ratio(classic, "cpu") == estimates.CLASSIC_SUBSPACE_STEP_RATIO == 2.0
     assert estimates.step_ratio(lm, "cpu") == estimates.SUBSPACE_STEP_RATIO

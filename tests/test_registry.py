@@ -40,7 +40,7 @@ FAKE = textwrap.dedent('''
     def check(cfg):
         from idim_core.errors import UserError
 
-        if max(cfg["ranks"]) > 7:
+        if max(cfg.ranks) > 7:
             raise UserError("--ranks: widgetft takes at most 7 widgets")
 
 
@@ -84,7 +84,7 @@ def test_a_new_method_file_shows_everywhere_without_other_edits(fake_method, cap
         ("rank", fake_method.LABEL, 0.02, [3, 5], "widget")
     # the config: its default levels, its own check, and the refusals that name the methods of an axis
     cfg = make_config(method="widgetft")
-    assert cfg["ranks"] == cfg["dims"] == [3, 5]
+    assert cfg.ranks == cfg.dims == [3, 5]
     with pytest.raises(UserError, match="at most 7 widgets"):
         make_config(method="widgetft", ranks="9")
     with pytest.raises(UserError, match="--ranks") as e:  # the flag, and every method of the axis, the new one too
@@ -157,7 +157,7 @@ def test_each_new_method_trains_a_real_trial_and_counts_what_trains(lm_prep, nam
     assert any("classifier" in n for n in trained)  # the head trains, as with lora
     assert built.lr == methods.get(name).LR
     before = {n: p.detach().clone() for n, p in lm_prep.module.named_parameters()}
-    res = run_trial(lm_prep, make_config(epochs=1, max_steps=2, batch_size=8), d=level, seed=0, method=name)
+    res = run_trial(lm_prep, make_config(epochs=1, max_steps=2, batch_size=8).but(method=name), d=level, seed=0)
     assert res.status == "done" and res.trainable == count and 0 <= res.accuracy <= 1
     assert all(torch.equal(p, before[n]) for n, p in lm_prep.module.named_parameters())  # theta0 untouched
 
@@ -191,9 +191,9 @@ def test_lora_on_the_last_layers_reaches_sizes_below_rank_1_everywhere(lm_prep):
 
 
 def test_new_methods_levels_and_defaults():
-    assert make_config(method="ia3")["dims"] == [0] and make_config(method="ia3")["ranks"] is None
-    assert make_config(method="fourierft")["ranks"] == [10, 100, 1000]
-    assert make_config(method="tinylora", ranks="16,1")["dims"] == [1, 16]
+    assert make_config(method="ia3").dims == [0] and make_config(method="ia3").ranks is None
+    assert make_config(method="fourierft").ranks == [10, 100, 1000]
+    assert make_config(method="tinylora", ranks="16,1").dims == [1, 16]
     with pytest.raises(UserError, match="more spectral coefficients than layer"):
         make_config(method="fourierft", ranks=str(384 * 384 + 1))
     with pytest.raises(UserError, match="longer than the"):

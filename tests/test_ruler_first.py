@@ -86,7 +86,7 @@ def test_the_ruler_from_the_first_rate_is_stored_and_drawn_before_the_first_poin
     # the first point on the provisional ruler: its d90 never reads as final
     after = watch.seen["first point ended"]["res"]
     assert [p["d"] for p in after["points"]] == [10] and after["ruler_provisional"]
-    assert "provisional: ruler provisional: rate search 1 of 3" in describe(after)
+    assert "(ruler provisional: rate search 1 of 3, full fine-tuning at its first rate" in describe(after)
     assert short(after) == "—" or short(after).endswith("(provisional)")
     # the other rates train the same trial again: still provisional, and still on the chart
     again = watch.seen["other rates train"]

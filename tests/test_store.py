@@ -253,7 +253,7 @@ def test_a_run_is_tied_to_its_csv_and_resume_refuses_a_changed_file(home, tmp_pa
     store = Store(home)
     cfg = make_config(model="minilm-l1", task=f"csv:{data}", dims=[10], max_train=32, max_eval=16)
     rid = store.create_run(cfg, status="running", owner="gone:1")
-    old = data_fingerprint(cfg)
+    old = data_fingerprint(cfg.task)
     store.update_run(rid, summary={"data_fingerprint": old})
     store.update_run(rid, heartbeat=0)  # its process went away: interrupted
     assert store.get_run(rid)["status"] == "interrupted"
@@ -263,7 +263,7 @@ def test_a_run_is_tied_to_its_csv_and_resume_refuses_a_changed_file(home, tmp_pa
     assert "changed since its first trials trained" in r.stderr
     run = store.get_run(rid)
     assert run["status"] == "interrupted" and store.trials(rid) == []
-    assert run["summary"] == {"data_fingerprint": old} != {"data_fingerprint": data_fingerprint(cfg)}
+    assert run["summary"] == {"data_fingerprint": old} != {"data_fingerprint": data_fingerprint(cfg.task)}
     data.unlink()
     r = run_cli("resume", rid, home=home)
     assert r.returncode == 2 and "is gone since" in r.stderr

@@ -220,15 +220,15 @@ def test_the_mlp_trains_on_one_thread_unless_told_otherwise():
     import torch
 
     from idim_core.prep import prepare, threads_for
-    from idim_core.runconfig import make_config
+    from idim_core.runconfig import RunConfig, make_config
 
     before = torch.get_num_threads()
     try:
-        default = threads_for({})
-        assert threads_for({"model": "mlp"}) == 1
-        assert threads_for({"model": "mlp", "threads": 2}) == 2
-        assert threads_for({"model": "lenet"}) == default
-        assert threads_for({"model": "minilm-l6"}) == default
+        default = threads_for(RunConfig.from_stored({}))
+        assert threads_for(RunConfig.from_stored({"model": "mlp"})) == 1
+        assert threads_for(RunConfig.from_stored({"model": "mlp", "threads": 2})) == 2
+        assert threads_for(RunConfig.from_stored({"model": "lenet"})) == default
+        assert threads_for(RunConfig.from_stored({"model": "minilm-l6"})) == default
         prepare(make_config(model="mlp", task="digits", seeds=1, epochs=1), "cpu")
         assert torch.get_num_threads() == 1
         prepare(make_config(model="mlp", task="digits", seeds=1, epochs=1, threads=2), "cpu")
@@ -246,7 +246,7 @@ def test_calibrating_a_run_on_processes_leaves_the_automatic_count_alone(tmp_pat
 
     from idim_core import prep
     from idim_core.calibrate import calibrate_run
-    from idim_core.runconfig import make_config
+    from idim_core.runconfig import RunConfig, make_config
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core here: one thread is the default")
@@ -255,7 +255,8 @@ def test_calibrating_a_run_on_processes_leaves_the_automatic_count_alone(tmp_pat
         torch.set_num_threads(2)
         prep._TORCH_THREADS.clear()  # as in a fresh worker
         calibrate_run(tmp_path, make_config(model="mlp", task="digits", epochs=1), "cpu")  # 3 seeds: 2 processes
-        assert prep.threads_for({}) == 2 and prep.threads_for({"model": "minilm-l6"}) == 2
+        assert prep.threads_for(RunConfig.from_stored({})) == 2
+        assert prep.threads_for(RunConfig.from_stored({"model": "minilm-l6"})) == 2
         assert torch.get_num_threads() == 2
     finally:
         prep._TORCH_THREADS[:] = saved

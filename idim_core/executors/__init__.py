@@ -83,11 +83,16 @@ def options() -> list[tuple]:
     return out
 
 
-def check(cfg: dict, given: dict) -> None:
+def option_names() -> list[str]:
+    """The names of every registered executor's options (stored flat in a run's config)."""
+    return [name for m in REGISTRY.values() for name, *_ in m.OPTIONS]
+
+
+def check(cfg, given: dict) -> None:
     """A run's executor is known, no other executor's options are given, and its own options pass its checks."""
-    m = module(cfg["executor"])
+    m = module(cfg.executor)
     for n, other in REGISTRY.items():
-        if n == cfg["executor"]:
+        if n == cfg.executor:
             continue
         for name, *_ in other.OPTIONS:
             if given.get(name) is not None:
@@ -105,11 +110,11 @@ def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
 def slots_for(cfg, device: str = "cpu") -> int:
     """How many trials of ``cfg`` its executor trains at once, where the executor knows before the run (its module's
     optional ``slots_for``; the estimate uses it); 1 otherwise."""
-    m = REGISTRY.get((cfg.get("executor") if isinstance(cfg, dict) else getattr(cfg, "executor", None)) or DEFAULT)
+    m = REGISTRY.get(cfg.executor or DEFAULT)
     return int(m.slots_for(cfg, device)) if m is not None and m.slots_for is not None else 1
 
 
 def preflight(cfg) -> None:
-    m = module(cfg["executor"])
+    m = module(cfg.executor)
     if m.preflight is not None:
         m.preflight(cfg)

@@ -20,15 +20,6 @@ class TrialSpec:
         """train.run_trial's arguments for the part of a split rate search this spec trains (none: all of it)."""
         return {"first_rate": self.first_rate, "after": self.after}
 
-    def trains(self, method: str) -> tuple[int | None, str]:
-        """(d, method) for train.run_trial: the baseline trains every parameter (d None), the probe only
-        the head (on the frozen features), a subspace trial the run's own method at its level."""
-        if self.kind == "baseline":
-            return None, method
-        if self.kind == "probe":
-            return 0, "head"
-        return self.d, method
-
 
 class TrialLost(Exception):
     """A trial the executor's infrastructure lost after its retries (a worker process or machine died):

@@ -50,20 +50,18 @@ def executor_class():
 
 def processes_for(cfg, device: str = "cpu", cores: int | None = None) -> int:
     """How many trials of ``cfg`` train at once: ``processes`` when given, else the default rule."""
-    n = _get(cfg, "processes")
+    n = cfg.option("processes")
     if n:
         return int(n)
     from ..classic import is_classic_model, side_of
 
     cores = cores if cores is not None else (os.cpu_count() or 1)
-    if str(device).split(":")[0] != "cpu" or cores < 2 or not is_classic_model(_get(cfg, "model")):
+    if str(device).split(":")[0] != "cpu" or cores < 2 or not is_classic_model(cfg.model):
         return 1
-    one_seed = int(_get(cfg, "seeds") or 1) < 2
-    if side_of(_get(cfg, "task")) < 28 and one_seed:
+    one_seed = int(cfg.seeds or 1) < 2
+    if side_of(cfg.task) < 28 and one_seed:
         return 1  # 8x8 digits, one seed: a sweep of seconds on a fast machine, about what two processes take to start
-    # runconfig.is_auto without importing runconfig (which imports this package: no circle): an AutoSearch and
-    # the stored word both print as "auto"
-    if str(_get(cfg, "dims")).strip().lower() == "auto" and one_seed:
+    if cfg.auto and one_seed:
         return 1  # the search probes one d at a time: with one seed there is one trial to train at a time
     return 2
 
@@ -71,13 +69,9 @@ def processes_for(cfg, device: str = "cpu", cores: int | None = None) -> int:
 slots_for = processes_for  # the registry's name for it: what the estimate asks every executor
 
 
-def _get(cfg, key):
-    return cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)
-
-
-def check(cfg: dict, given: dict) -> None:
+def check(cfg, given: dict) -> None:
     """Torch-free: --processes is a whole number of processes, and more than one trains on the CPU."""
-    n = cfg.get("processes")
+    n = cfg.option("processes")
     if n is None:
         return
     top = max_processes()
@@ -86,9 +80,9 @@ def check(cfg: dict, given: dict) -> None:
     if n > top:
         raise UserError(f"--processes {n} is more than this machine's {top} CPU core{'s' if top != 1 else ''}; "
                         f"use at most {top}")
-    if n > 1 and str(cfg.get("device") or "auto").split(":")[0] in ("cuda", "mps"):
+    if n > 1 and str(cfg.device or "auto").split(":")[0] in ("cuda", "mps"):
         raise UserError("--processes above 1 trains on the CPU only; leave it out (or 1) with --device "
-                        f"{cfg.get('device')}")
+                        f"{cfg.device}")
 
 
 def live_facts(stored_cfg: dict, summary: dict) -> dict | None:
@@ -152,10 +146,8 @@ class LocalExecutor:
             spec, on_start, on_point = self._pending.pop(0)
             on_start()
             try:
-                d, method = spec.trains(self.cfg.method)
-                res = run_trial(self.prep, self.cfg, d=d, seed=spec.seed, method=method,
-                                projection=self.cfg.projection, on_point=on_point, should_stop=self.should_stop,
-                                probe=spec.kind == "probe", **spec.part())
+                res = run_trial(self.prep, self.cfg, d=spec.d, seed=spec.seed, on_point=on_point,
+                                should_stop=self.should_stop, probe=spec.kind == "probe", **spec.part())
             except Exception as e:  # noqa: BLE001 - handed to the owner, which records and decides
                 self._pending.clear()
                 yield spec, e
@@ -295,10 +287,8 @@ def _serve(cfg, state, data, threads: int, tasks, results, stop, parent: int) ->
                 flush()
 
         try:
-            d, how = spec.trains(cfg.method)
-            res = run_trial(prep, cfg, d=d, seed=spec.seed, method=how, projection=cfg.projection,
-                            on_point=on_point, should_stop=lambda: stop.is_set() or gone(),
-                            probe=spec.kind == "probe", **spec.part())
+            res = run_trial(prep, cfg, d=spec.d, seed=spec.seed, on_point=on_point,
+                            should_stop=lambda: stop.is_set() or gone(), probe=spec.kind == "probe", **spec.part())
         except Cancelled:
             flush()
             results.put(("cancelled", key, pid, None))

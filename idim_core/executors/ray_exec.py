@@ -181,18 +181,18 @@ def _errors_to_stderr() -> None:
 _NODE_MODELS: dict[tuple, object] = {}
 
 
-def _node_module(cfg: dict, num_labels: int, device: str):
+def _node_module(cfg, num_labels: int, device: str):
     """The run's model, built on this node by name (kept for the next task in the same worker process)."""
-    key = (cfg["model"], cfg["task"], cfg.get("init_seed"), num_labels, device)
+    key = (cfg.model, cfg.task, cfg.init_seed, num_labels, device)
     if key not in _NODE_MODELS:
         from ..classic import build, is_classic_model, side_of
 
-        if is_classic_model(cfg["model"]):
-            module = build(cfg["model"], side_of(cfg["task"]), num_labels, cfg.get("init_seed") or 0, cfg.get("width"))
+        if is_classic_model(cfg.model):
+            module = build(cfg.model, side_of(cfg.task), num_labels, cfg.init_seed or 0, cfg.width)
         else:
             from ..models import load_model
 
-            module = load_model(cfg["model"], num_labels, cfg.get("init_seed") or 0).module
+            module = load_model(cfg.model, num_labels, cfg.init_seed or 0).module
         _NODE_MODELS.clear()
         _NODE_MODELS[key] = module.to(device)
     return _NODE_MODELS[key]
@@ -257,9 +257,8 @@ def _node_trial(cfg, spec, data, data_key: str, sink, threads: int, device: str,
         return state["stop"]
 
     try:
-        d, how = spec.trains(cfg.method)
-        res = run_trial(prep, cfg, d=d, seed=spec.seed, method=how, projection=cfg.projection,
-                        on_point=on_point, should_stop=should_stop, probe=spec.kind == "probe", **spec.part())
+        res = run_trial(prep, cfg, d=spec.d, seed=spec.seed, on_point=on_point, should_stop=should_stop,
+                        probe=spec.kind == "probe", **spec.part())
     except Cancelled:
         return "cancelled"
     finally:
@@ -428,16 +427,16 @@ def executor_class():
     return RayExecutor
 
 
-def check(cfg: dict, given: dict) -> None:
+def check(cfg, given: dict) -> None:
     """Torch- and Ray-free: the numbers make sense (the cluster is asked in ``preflight``)."""
     import math
 
     for key in FLOAT_OPTIONS:
-        v = cfg.get(key)
+        v = cfg.option(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
                               or v < 0 or (key == "cpus_per_trial" and v == 0)):
             raise UserError(f"--{key.replace('_', '-')} must be a positive number, got {v!r}")
-    if cfg.get("pretrain"):
+    if cfg.pretrain:
         raise UserError("--pretrain runs on the local executor only; leave --executor out")
 
 
@@ -474,8 +473,8 @@ def preflight(cfg) -> None:
     import os
 
     ray = require_ray()
-    address = cfg.get("ray_address")
-    cpus, gpus = cfg.get("cpus_per_trial"), cfg.get("gpus_per_trial")
+    address = cfg.option("ray_address")
+    cpus, gpus = cfg.option("cpus_per_trial"), cfg.option("gpus_per_trial")
     if address == "auto":
         try:
             from ray._private.services import get_ray_address_from_environment

@@ -154,9 +154,9 @@ def require(name: str) -> None:
                             f"pip install '{lib}'") from None
 
 
-def check(cfg: dict) -> None:
+def check(cfg) -> None:
     """The method's own checks of a made configuration (UserError when one fails)."""
-    m = REGISTRY.get(cfg.get("method"))
+    m = REGISTRY.get(cfg.method)
     if m is not None and m.check is not None:
         m.check(cfg)
 

@@ -46,7 +46,7 @@ def _head_modules(module) -> set[str]:
 
 def targets_of(module, cfg) -> list[str]:
     """The layers a run's adapters go on: --lora-targets, narrowed to the last --lora-layers blocks."""
-    return target_layers(module, _get(cfg, "lora_targets") or "query-value", _get(cfg, "lora_layers"))
+    return target_layers(module, cfg.lora_targets or "query-value", cfg.lora_layers)
 
 
 _BLOCK = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
@@ -101,7 +101,7 @@ def check_rank(module, layers: list[str], rank: int, method: str) -> None:
 
 
 def adapter_lr(cfg, method_default: float) -> float:
-    v = cfg.get("lr_adapter")
+    v = cfg.lr_adapter
     return float(v) if v else method_default
 
 
@@ -110,7 +110,7 @@ def head_lr(cfg) -> float:
     validation for the head alone), so no method's head trains at a rate tuned for something else."""
     from ..plugins import registry  # the methods' registry, read without importing this package (no circle)
 
-    v = _get(cfg, "lr_head")
+    v = cfg.lr_head
     return float(v) if v else next(m.LR for m in registry("method").modules.values() if m.HEAD_ONLY)
 
 
@@ -147,11 +147,6 @@ def peft_model(prep, cfg, peft_config_for, method: str):
     return model, layers
 
 
-def _get(cfg, key):
-    """A setting of the run (a RunConfig: typed attributes, or a stored run's dict for a check before loading)."""
-    return cfg[key] if key in cfg else None
-
-
 BUNDLED_WIDTH = 384  # the bundled MiniLM's hidden size: its query, value and feed-forward layers' smaller side
 
 
@@ -160,10 +155,10 @@ def bundled_width(cfg) -> int | None:
     from .. import models
     from ..classic import is_classic_model
 
-    if is_classic_model(_get(cfg, "model")):
+    if is_classic_model(cfg.model):
         return None
     try:
-        return BUNDLED_WIDTH if models.resolve(_get(cfg, "model")).source == "bundled" else None
+        return BUNDLED_WIDTH if models.resolve(cfg.model).source == "bundled" else None
     except (UserError, OSError):
         return None
 
@@ -171,7 +166,7 @@ def bundled_width(cfg) -> int | None:
 def check_ranks_fit(cfg, method: str) -> None:
     """A rank above the bundled model's width is refused when the run is made (other models: in build)."""
     width = bundled_width(cfg)
-    ranks = _get(cfg, "ranks") or []
+    ranks = cfg.ranks or []
     if width and ranks and max(ranks) > width:
         raise UserError(f"--ranks {max(ranks)} is larger than the layers' width ({width}) of "
-                        f"{_get(cfg, 'model')}; {method} ranks must be at most {width}")
+                        f"{cfg.model}; {method} ranks must be at most {width}")

@@ -40,7 +40,7 @@ def check(cfg) -> None:
 
     width = bundled_width(cfg)
     if width:
-        _check_fit({"query/value": width * width}, max(cfg["ranks"]))
+        _check_fit({"query/value": width * width}, max(cfg.ranks))
 
 
 def check_model(module, cfg) -> None:
@@ -48,7 +48,7 @@ def check_model(module, cfg) -> None:
 
     layers = targets_of(module, cfg)
     _check_fit({n: module.get_submodule(n).in_features * module.get_submodule(n).out_features for n in layers},
-               max(cfg["ranks"]))
+               max(cfg.ranks))
 
 
 def build(prep, cfg, d, seed, projection):

@@ -31,8 +31,8 @@ MOST = 100_000  # a vector this long is no longer tiny (and its random tensors g
 def check(cfg) -> None:
     from ..errors import UserError
 
-    if max(cfg["ranks"]) > MOST:
-        raise UserError(f"--ranks {max(cfg['ranks']):,} is a tied vector of more than {MOST:,} numbers; tinylora "
+    if max(cfg.ranks) > MOST:
+        raise UserError(f"--ranks {max(cfg.ranks):,} is a tied vector of more than {MOST:,} numbers; tinylora "
                         f"takes sizes from 1 to {MOST:,}")
 
 

@@ -32,8 +32,8 @@ def check_model(module, cfg) -> None:
     layers = targets_of(module, cfg)
     check_rank(module, layers, RANK, NAME)
     room = sum(RANK * (module.get_submodule(n).in_features + module.get_submodule(n).out_features) for n in layers)
-    if max(cfg["ranks"]) > room:
-        raise UserError(f"--ranks {max(cfg['ranks'])} is longer than the {room:,} LoRA entries the vector fills "
+    if max(cfg.ranks) > room:
+        raise UserError(f"--ranks {max(cfg.ranks)} is longer than the {room:,} LoRA entries the vector fills "
                         f"(rank {RANK}); unilora takes a vector length of at most {room:,} here")
 
 

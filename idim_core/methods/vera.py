@@ -37,7 +37,7 @@ def check(cfg) -> None:
 def check_model(module, cfg) -> None:
     from .adapters import check_rank, targets_of
 
-    check_rank(module, targets_of(module, cfg), max(cfg["ranks"]), NAME)
+    check_rank(module, targets_of(module, cfg), max(cfg.ranks), NAME)
 
 
 def min_d(module, cfg) -> int:

@@ -26,19 +26,19 @@ CLASSIC_SUBSPACE_STEP_RATIO_C = 1.4
 CLASSIC_LOOP = 1.9  # a classic net's full step inside a trial against the step alone (1.9 against 1.0 ms, mnist5k)
 
 
-def loop_overhead(cfg: dict) -> float:
+def loop_overhead(cfg: RunConfig) -> float:
     from ..classic import is_classic_model
 
-    return CLASSIC_LOOP if is_classic_model(cfg.get("model") or "") else 1.0
+    return CLASSIC_LOOP if is_classic_model(cfg.model or "") else 1.0
 
 
-def step_ratio(cfg: dict, device: str = "cpu") -> float:
+def step_ratio(cfg: RunConfig, device: str = "cpu") -> float:
     from .. import native
     from ..classic import is_classic_model
 
-    c = ((device or "cpu").startswith("cpu") and (cfg.get("projection") or "fastfood") == "fastfood"
+    c = ((device or "cpu").startswith("cpu") and (cfg.projection or "fastfood") == "fastfood"
          and native.expected())
-    if is_classic_model(cfg.get("model") or ""):
+    if is_classic_model(cfg.model or ""):
         return CLASSIC_SUBSPACE_STEP_RATIO_C if c else CLASSIC_SUBSPACE_STEP_RATIO
     return SUBSPACE_STEP_RATIO_C if c else SUBSPACE_STEP_RATIO
 # --processes N (the local executor's worker processes): N one-thread trials side by side.  What each process after
@@ -60,7 +60,7 @@ PARALLEL_GAIN = _parallel_gain()
 PROCESS_START = 3.0
 
 
-def slots_of(cfg: dict, device: str = "cpu") -> int:
+def slots_of(cfg: RunConfig, device: str = "cpu") -> int:
     """How many trials of ``cfg`` train at once (the local executor's --processes rule; elsewhere 1)."""
     return executors.slots_for(cfg, device)
 
@@ -76,59 +76,59 @@ AUTO_TRIALS_GUESS = 7  # an automatic search usually needs about this many d val
 LOAD_SECONDS = 10.0
 
 
-def _train_size(cfg: dict) -> int:
+def _train_size(cfg: RunConfig) -> int:
     """Training examples a trial reads: --max-train, never more than the task's training split (mr holds about
     8,500: max_train=200000 trains on those, not on 200,000)."""
     from ..tasks import resolve
 
     try:
-        size = resolve(cfg["task"]).size
+        size = resolve(cfg.task).size
     except UserError:
         size = None
     split = int(0.8 * size) if size else None
-    if cfg.get("max_train"):
-        return min(int(cfg["max_train"]), split) if split else int(cfg["max_train"])
+    if cfg.max_train:
+        return min(int(cfg.max_train), split) if split else int(cfg.max_train)
     return split or 1024
 
 
-def steps_per_trial(cfg: dict) -> int:
-    steps = math.ceil(float(cfg["epochs"]) * _train_size(cfg) / int(cfg["batch_size"]))
-    if cfg.get("max_steps"):
-        steps = min(steps, int(cfg["max_steps"]))
+def steps_per_trial(cfg: RunConfig) -> int:
+    steps = math.ceil(float(cfg.epochs) * _train_size(cfg) / int(cfg.batch_size))
+    if cfg.max_steps:
+        steps = min(steps, int(cfg.max_steps))
     return max(1, steps)
 
 
-def seconds_per_step(cfg: dict, device: str = "cpu") -> float:
+def seconds_per_step(cfg: RunConfig, device: str = "cpu") -> float:
     """Rough seconds per optimiser step of full fine-tuning (measured on a 2-core CPU)."""
     from ..classic import is_classic_model
     from ..models import resolve
 
-    if is_classic_model(cfg["model"]):
+    if is_classic_model(cfg.model):
         # one full step alone, on a quiet 2-core CPU, batch 64 (calibrate.measure, 3 x 20 steps): mlp 0.64 ms
         # on 8x8 digits and 0.99 ms on 28x28, lenet 1.25 and 2.95 ms: a fixed part and one that follows the
         # input's area.  Inside a trial a step costs CLASSIC_LOOP times that (batching, the schedule, the
         # store's progress), and a subspace step step_ratio() times a full one.
         from ..classic import side_of
 
-        area = side_of(cfg["task"]) ** 2 / 784
-        fixed, per_area = (0.00061, 0.00038) if cfg["model"] == "mlp" else (0.0011, 0.00185)
-        t = (fixed + per_area * area) * int(cfg["batch_size"]) / 64
+        area = side_of(cfg.task) ** 2 / 784
+        fixed, per_area = (0.00061, 0.00038) if cfg.model == "mlp" else (0.0011, 0.00185)
+        t = (fixed + per_area * area) * int(cfg.batch_size) / 64
         return t / 3 if device.startswith("cuda") else t
     try:
-        layers = resolve(cfg["model"]).layers or 12
+        layers = resolve(cfg.model).layers or 12
     except UserError:
         layers = 12
-    scale = int(cfg["batch_size"]) * int(cfg["max_length"]) / (32 * 64)
+    scale = int(cfg.batch_size) * int(cfg.max_length) / (32 * 64)
     t = (0.13 * layers + 0.05) * scale
     return t / 10 if device.startswith("cuda") else t
 
 
-def planned_trials(cfg: dict) -> int:
+def planned_trials(cfg: RunConfig) -> int:
     """Subspace (or adapter) trials a run will train: its levels (the refinement's usual additions included)
     times its seeds."""
     from ..runconfig import planned_levels
 
-    return planned_levels(cfg, AUTO_TRIALS_GUESS) * int(cfg["seeds"])
+    return planned_levels(cfg, AUTO_TRIALS_GUESS) * int(cfg.seeds)
 
 
 PROBE_COST = 0.5  # a linear probe's trial against a full fine-tuning trial (forward passes, no backward into the body)
@@ -138,7 +138,7 @@ SEARCH_ATTEMPTS = 3
 BEYOND_GUESS = 0.5
 
 
-def attempts(cfg: dict, kind: str) -> float:
+def attempts(cfg: RunConfig, kind: str) -> float:
     """How many times a trial of ``kind`` ("baseline", "probe" or "subspace") trains, on average: once, or once
     per rate its search tries (--baseline-lr-search, the probe's own search unless --probe-fixed-rate,
     --lr-search)."""
@@ -146,10 +146,10 @@ def attempts(cfg: dict, kind: str) -> float:
 
     if not searches_rate(cfg, kind):
         return 1.0
-    return SEARCH_ATTEMPTS + (BEYOND_GUESS if int(cfg.get("lr_search_beyond") or 0) > 0 else 0.0)
+    return SEARCH_ATTEMPTS + (BEYOND_GUESS if int(cfg.lr_search_beyond or 0) > 0 else 0.0)
 
 
-def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
+def eval_steps_per_trial(cfg: RunConfig, subspace: bool = False) -> float:
     """Evaluation cost of one trial, in training-step equivalents.
 
     The trainer evaluates on the validation split once per epoch, on the test split once at
@@ -160,24 +160,24 @@ def eval_steps_per_trial(cfg: dict, subspace: bool = False) -> float:
     """
     from ..runconfig import QUANTISED_TRAIN_N, TRAIN_ACCURACY_N
 
-    every = bool(cfg.get("claims_facts"))
-    n_eval = int(cfg["max_eval"]) if cfg.get("max_eval") else max(8, _train_size(cfg) // 8)
-    evals = max(1.0, float(cfg["epochs"])) + 1 + (3 if subspace and every else 0)
+    every = bool(cfg.claims_facts)
+    n_eval = int(cfg.max_eval) if cfg.max_eval else max(8, _train_size(cfg) // 8)
+    evals = max(1.0, float(cfg.epochs)) + 1 + (3 if subspace and every else 0)
     n_train = _train_size(cfg) if every else min(_train_size(cfg), TRAIN_ACCURACY_N)
     if subspace and every:
         n_train += 2 * min(_train_size(cfg), QUANTISED_TRAIN_N)
-    batch = int(cfg["batch_size"])
+    batch = int(cfg.batch_size)
     return (evals * n_eval / batch + n_train / batch) / 3
 
 
-def load_seconds(cfg: dict) -> float:
+def load_seconds(cfg: RunConfig) -> float:
     """Seconds to load the model and the task before the first step (a classic net: about one)."""
     from ..classic import is_classic_model
 
-    return 1.0 if is_classic_model(cfg["model"]) else LOAD_SECONDS
+    return 1.0 if is_classic_model(cfg.model) else LOAD_SECONDS
 
 
-def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True, factor: float = 1.0,
+def estimate_seconds(cfg: RunConfig, device: str = "cpu", baseline: bool = True, factor: float = 1.0,
                      slot_factor: float | None = None) -> float:
     """A rough wall-time estimate of a whole run: loading + baseline + subspace trials.
 
@@ -192,12 +192,12 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True, fact
     per = seconds_per_step(cfg, device) * loop_overhead(cfg)
     from ..methods import axis
 
-    sub = axis(cfg["method"]) == "d"
+    sub = axis(cfg.method) == "d"
     work = steps_per_trial(cfg) + eval_steps_per_trial(cfg)
     work_sub = steps_per_trial(cfg) + eval_steps_per_trial(cfg, subspace=sub)
     from ..runconfig import wants_probe
 
-    seeds = int(cfg["seeds"])
+    seeds = int(cfg.seeds)
     # the baseline and the probe, once per seed (both reused from an earlier run when baseline=False)
     fixed = work * per * seeds * (attempts(cfg, "baseline") + (PROBE_COST * attempts(cfg, "probe")
                                                                if wants_probe(cfg) else 0)) if baseline else 0.0
@@ -211,11 +211,11 @@ def estimate_seconds(cfg: dict, device: str = "cpu", baseline: bool = True, fact
     return load_seconds(cfg) + train * factor
 
 
-def predicted_trial_seconds(cfg: dict, kind: str, steps: int, device: str = "cpu") -> float:
+def predicted_trial_seconds(cfg: RunConfig, kind: str, steps: int, device: str = "cpu") -> float:
     """What the formula above expects a finished trial of ``cfg`` to take for ``steps`` optimiser steps."""
     from ..methods import axis
 
-    sub = kind == "subspace" and axis(cfg["method"]) == "d"
+    sub = kind == "subspace" and axis(cfg.method) == "d"
     work = steps + eval_steps_per_trial(cfg, subspace=sub)
     return work * seconds_per_step(cfg, device) * loop_overhead(cfg) * (step_ratio(cfg, device) if sub else 1.0)
 
@@ -239,11 +239,11 @@ def measured_speed(store, cfg: dict, device: str = "cpu") -> dict | None:
     seen = set()
     for run in store.list_runs(limit=MEASURED_RUNS):
         rc = run["config"]
-        if (rc.get("recorded") or rc.get("model") != cfg.get("model")
+        if (rc.get("recorded") or rc.get("model") != cfg.model
                 or (rc.get("executor") or executors.DEFAULT) != executors.DEFAULT
                 or (run.get("device") or "").split(" ")[0] != dev):
             continue
-        bucket = same_task if rc.get("task") == cfg.get("task") else same_model
+        bucket = same_task if rc.get("task") == cfg.task else same_model
         for t in store.trials(run["id"]):
             if (t["status"] != "done" or not t.get("seconds") or not t.get("steps")
                     or t["kind"] not in ("baseline", "subspace")):
@@ -256,7 +256,7 @@ def measured_speed(store, cfg: dict, device: str = "cpu") -> dict | None:
                 continue
             seen.add(ident)
             try:
-                predicted = predicted_trial_seconds(rc, t["kind"], int(t["steps"]), dev) * slower
+                predicted = predicted_trial_seconds(RunConfig.from_stored(rc), t["kind"], int(t["steps"]), dev) * slower
             except (KeyError, TypeError, ValueError, UserError):
                 continue
             if predicted > 0:
@@ -319,8 +319,8 @@ def calibration_factor(entry: dict) -> float | None:
     (loop_overhead included), so a classic net's loop is counted once (bench/RESULTS.md, "The estimate before
     each run, and a correction")."""
     try:
-        probe = {"model": entry["model"], "task": entry.get("task") or RunConfig().task,
-                 "batch_size": entry["batch_size"], "max_length": entry.get("max_length") or 64}
+        probe = RunConfig.from_stored({"model": entry["model"], "task": entry.get("task") or RunConfig().task,
+                                       "batch_size": entry["batch_size"], "max_length": entry.get("max_length") or 64})
         predicted = seconds_per_step(probe, entry.get("device") or "cpu") * loop_overhead(probe)
     except (KeyError, TypeError, ValueError, UserError):
         return None
@@ -352,7 +352,7 @@ def time_left(run: dict, trials: list[dict], now: float | None = None, home=None
     if run["status"] in FINAL:
         return 0.0
     now = now or time.time()
-    cfg = run["config"]
+    cfg = RunConfig.from_stored(run["config"])
     ratio = step_ratio(cfg, run.get("device") or detect_device())
     finished = [t for t in trials if t["status"] in ("done", "diverged") and t.get("seconds") and t.get("steps")]
     sub_done = [t for t in finished if t["kind"] == "subspace"]
@@ -382,8 +382,8 @@ def time_left(run: dict, trials: list[dict], now: float | None = None, home=None
     steps = steps_per_trial(cfg)
     n_sub_done = len([t for t in trials if t["kind"] == "subspace" and t["status"] in ("done", "diverged")])
     planned = planned_trials(cfg)
-    if is_auto(cfg["dims"]):
-        planned = max(planned, n_sub_done + int(cfg["seeds"]))
+    if is_auto(cfg.dims):
+        planned = max(planned, n_sub_done + int(cfg.seeds))
     left = 0.0
     if current is not None:
         cur_rate = rate / ratio if current["kind"] == "baseline" else rate
@@ -396,7 +396,7 @@ def time_left(run: dict, trials: list[dict], now: float | None = None, home=None
 
     if wants_probe(cfg):  # the linear probe, once per seed, about half a baseline trial each
         probes = len([t for t in trials if t["kind"] == "probe" and t["status"] in ("done", "diverged")])
-        pending = int(cfg["seeds"]) - probes - (1 if current is not None and current["kind"] == "probe" else 0)
+        pending = int(cfg.seeds) - probes - (1 if current is not None and current["kind"] == "probe" else 0)
         left += max(0, pending) * steps * rate / ratio * PROBE_COST * attempts(cfg, "probe")
     remaining = planned - n_sub_done - (1 if current is not None and current["kind"] == "subspace" else 0)
     left += max(0, remaining) * steps * rate * attempts(cfg, "subspace")
@@ -473,7 +473,7 @@ def classic_length(store, device: str = "cpu") -> str:
 
     cfg = make_config(model=CLASSIC_DEFAULTS["model"], task=CLASSIC_DEFAULTS["task"])
     guess = estimate(store, cfg, device)
-    n = int(cfg["seeds"])
-    return (f"The classic preset ({cfg['model']} on 5,000 MNIST digits, {n} seed{'s' if n != 1 else ''}) takes "
-            f"{fmt_range(*estimate_range(guess))} here, {basis_text(guess, cfg['model'])[0].lower()}"
-            f"{basis_text(guess, cfg['model'])[1:]}")
+    n = int(cfg.seeds)
+    return (f"The classic preset ({cfg.model} on 5,000 MNIST digits, {n} seed{'s' if n != 1 else ''}) takes "
+            f"{fmt_range(*estimate_range(guess))} here, {basis_text(guess, cfg.model)[0].lower()}"
+            f"{basis_text(guess, cfg.model)[1:]}")

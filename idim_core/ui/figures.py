@@ -254,8 +254,8 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
         if normalise and not b:
             continue
         rows = [r for r in res["by_d"] if r["mean"] is not None]
-        cfg = res.get("config") or {}
-        shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
+        stored = res.get("config") or {}
+        shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if stored.get(f"shuffle_{k}"))
         name = f"{_h(res['model'])} · {_h(res['task'])}{shuf} · {res['method'].upper()} ({res['run_id'][:6]})"
         fig.add_trace(go.Scatter(
             x=[r["d"] for r in rows], y=[r["mean"] / scale for r in rows], mode="lines+markers", name=name,
@@ -306,18 +306,18 @@ def compare_figure(results: list[dict], normalise: bool = False, height: int = 4
     return fig
 
 
-def plan_figure(cfg: dict, D: int | None, height: int = 150):
+def plan_figure(cfg, D: int | None, height: int = 150):
     """Where a planned run's trials lie on the log-d axis, with D (full fine-tuning) marked."""
     import plotly.graph_objects as go
 
-    dims = [] if is_auto(cfg["dims"]) else cfg["dims"]
+    dims = cfg.grid
     fig = go.Figure()
     if dims:
         fig.add_trace(go.Scatter(x=dims, y=[0] * len(dims), mode="markers+text", text=[f"{d:,}" for d in dims],
                                  textposition="top center", marker=dict(color=C_POINTS, size=11),
                                  name="planned d", hovertemplate="d=%{x:,}<extra></extra>"))
     else:
-        lo, hi = 10, int(cfg.get("max_d") or 100_000)
+        lo, hi = 10, int(cfg.max_d or 100_000)
         fig.add_trace(go.Scatter(x=[lo, hi], y=[0, 0], mode="lines", line=dict(color=C_POINTS, width=6),
                                  name="automatic search range", hoverinfo="name"))
     if D:
@@ -417,14 +417,14 @@ def figure_html(fig, res: dict | None = None) -> str:
 
     fig = copy.deepcopy(fig)
     if res is not None:
-        cfg = res.get("config") or {}
-        dims = "automatic search" if is_auto(cfg.get("dims")) else f"{len(cfg.get('dims') or [])} values of d"
-        dims = {"rank": f"{len(cfg.get('ranks') or cfg.get('dims') or [])} ranks",
+        stored = res.get("config") or {}
+        dims = "automatic search" if is_auto(stored.get("dims")) else f"{len(stored.get('dims') or [])} values of d"
+        dims = {"rank": f"{len(stored.get('ranks') or stored.get('dims') or [])} ranks",
                 "single": "one point"}.get(res.get("axis", "d"), dims)  # an adapter run: its own axis
         title = html_text(f"idim run {res['run_id']}: {res['model']} on {res['task']}, {res['method'].upper()}, "
                           f"{levels_text(res)}")
-        sub = html_text(f"{dims}, {cfg.get('seeds', 1)} seed(s), {cfg.get('epochs')} epochs · {d90_text(res)}"
-                        + (" · recorded" if cfg.get("recorded") else ""))
+        sub = html_text(f"{dims}, {stored.get('seeds', 1)} seed(s), {stored.get('epochs')} epochs · {d90_text(res)}"
+                        + (" · recorded" if stored.get("recorded") else ""))
         escape_run_words(fig, res)
         fig.update_layout(title=dict(text=f"{title}<br><sup>{sub}</sup>", x=0.01, xanchor="left"))
     fig.update_layout(margin=dict(l=80, r=30, t=90, b=40), height=max(560, fig.layout.height or 0))

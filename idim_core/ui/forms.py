@@ -12,7 +12,7 @@ from ..errors import UserError
 from .workers import ROOT
 
 
-def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
+def preflight_isolated(cfg, timeout: float = 120.0) -> None:
     """Run runconfig.preflight in a subprocess for hub/local models and non-bundled tasks.
 
     Checking a hub model imports transformers (and counting its parameters imports
@@ -23,8 +23,7 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
     from ..runconfig import preflight
 
     try:
-        light = (models.resolve(cfg["model"]).source in ("bundled", "classic")
-                 and tasks.fixed(cfg["task"]))
+        light = models.resolve(cfg.model).source in ("bundled", "classic") and tasks.fixed(cfg.task)
     except UserError:
         raise
     if light:
@@ -37,10 +36,10 @@ def preflight_isolated(cfg: dict, timeout: float = 120.0) -> None:
     env = dict(os.environ)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        out = subprocess.run([sys.executable, "-c", code], input=json.dumps(dict(cfg)), capture_output=True, text=True,
-                             timeout=timeout, cwd=str(ROOT), env=env)
+        out = subprocess.run([sys.executable, "-c", code], input=json.dumps(cfg.to_dict()), capture_output=True,
+                             text=True, timeout=timeout, cwd=str(ROOT), env=env)
     except subprocess.TimeoutExpired:
-        raise UserError(f"checking {cfg['model']} took more than {timeout:.0f} s; check your connection, "
+        raise UserError(f"checking {cfg.model} took more than {timeout:.0f} s; check your connection, "
                         "or use a bundled model such as minilm-l6") from None
     if out.returncode == 2:
         raise UserError(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "the model check failed")
@@ -127,7 +126,7 @@ def save_upload(home, name: str, data: bytes, in_use: set[str] | None = None) ->
     import hashlib
 
     from .. import sources
-    from ..tasks import CSV_MAX_BYTES
+    from ..sources.csvread import CSV_MAX_BYTES
 
     src = sources.for_file(name)
     suffix = Path(name).suffix.lower() if src is not None else ".csv"
@@ -180,7 +179,7 @@ def csv_preview(path, rows: int = 5, shown: str | None = None):
 
     import pandas as pd
 
-    from ..tasks import CSV_MAX_BYTES
+    from ..sources.csvread import CSV_MAX_BYTES
 
     p = Path(path).expanduser()
     name = shown or str(p)
@@ -200,7 +199,7 @@ def csv_preview(path, rows: int = 5, shown: str | None = None):
         text = head[: e.start].decode("utf-8-sig")
     if "\x00" in text:
         raise UserError(f"{name} is not a CSV text file")
-    from ..tasks import sniff_delimiter  # one rule for the preview and the run
+    from ..sources.csvread import sniff_delimiter  # one rule for the preview and the run
 
     reader = _csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     try:
@@ -293,7 +292,7 @@ PREFILL_KEYS = ("model", "task", "method", "projection", "dims", "ranks", "seeds
                 "max_length", "max_eval", "batch_size", "threads", "shuffle_labels", "shuffle_pixels", "claims_facts")
 
 
-def prefill_from_config(cfg: dict) -> dict[str, str]:
+def prefill_from_config(stored: dict) -> dict[str, str]:
     """A stored run's settings as the Explore form's URL values (``/?model=...&dims=...``).
 
     Explore opened with ``?run=ID`` (the browser's back button from Live lands there) fills the
@@ -302,12 +301,12 @@ def prefill_from_config(cfg: dict) -> dict[str, str]:
 
     out: dict[str, str] = {}
     for k in PREFILL_KEYS:
-        v = cfg.get(k)
+        v = stored.get(k)
         if v is None or v is False:
             continue
-        if k == "dims" and method_axis(cfg.get("method")) != "d":
+        if k == "dims" and method_axis(stored.get("method")) != "d":
             continue  # adapters keep their levels in ranks (dims there is derived)
-        if k in ("lora_targets", "lora_layers") and method_axis(cfg.get("method")) != "rank":
+        if k in ("lora_targets", "lora_layers") and method_axis(stored.get("method")) != "rank":
             continue
         if isinstance(v, (list, tuple)):
             v = ",".join(str(x) for x in v)

@@ -5,7 +5,7 @@ import json
 import time
 
 from ..common import env_seconds
-from ..runconfig import DEFAULTS, is_auto
+from ..runconfig import DEFAULTS, RunConfig, is_auto
 from ..store import Store
 from . import serving
 from .text import plain_task
@@ -28,13 +28,14 @@ def chart_due(last: dict | None, fixed: tuple, done: int, now: float, every: flo
 
 
 def run_label(run: dict) -> str:
-    cfg = run["config"]
-    rec = " · recorded" if cfg.get("recorded") else ""
-    shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if cfg.get(f"shuffle_{k}"))
-    pre = (f" · after {cfg['pretrain_epochs']} epochs on {plain_task(cfg.get('pretrain'))}"
-           if cfg.get("pretrain") and cfg.get("pretrain_epochs") else "")
-    return (f"{run['id']} · {serving.shown(cfg['model'])} · {plain_task(serving.shown(cfg['task']))}{shuf}{pre} · "
-            f"{cfg['method'].upper()} · {run['status']}{rec}")
+    stored = run["config"]
+    rec = " · recorded" if stored.get("recorded") else ""
+    shuf = "".join(f" · shuffled {k}" for k in ("labels", "pixels") if stored.get(f"shuffle_{k}"))
+    pre = (f" · after {stored['pretrain_epochs']} epochs on {plain_task(stored.get('pretrain'))}"
+           if stored.get("pretrain") and stored.get("pretrain_epochs") else "")
+    return (f"{run['id']} · {serving.shown(stored['model'])} · "
+            f"{plain_task(serving.shown(stored['task']))}{shuf}{pre} · "
+            f"{stored['method'].upper()} · {run['status']}{rec}")
 
 
 def runs_table(store: Store, limit: int | None = None) -> list[dict]:
@@ -45,16 +46,16 @@ def runs_table(store: Store, limit: int | None = None) -> list[dict]:
     rows = []
     for r in store.list_runs(limit):
         res = result(store, r["id"], ci=False)
-        cfg = res["config"]
+        stored = res["config"]
         rows.append({
             "run": r["id"],
             "status": res["status"],
             "model": serving.shown(res["model"]),
             "task": plain_task(serving.shown(res["task"])),
             "d90": d90mod.short(res).replace("—", ""),  # early: on screen at 1280 px
-            "pre-training": (f"{cfg['pretrain_epochs']} epochs on {plain_task(cfg.get('pretrain'))}"
-                             if cfg.get("pretrain") and cfg.get("pretrain_epochs") else
-                             "from scratch (series)" if cfg.get("series") else ""),
+            "pre-training": (f"{stored['pretrain_epochs']} epochs on {plain_task(stored.get('pretrain'))}"
+                             if stored.get("pretrain") and stored.get("pretrain_epochs") else
+                             "from scratch (series)" if stored.get("series") else ""),
             "method": res["method"].upper(),
             "projection": res["projection"] if res.get("axis", "d") == "d" else "",
             "levels": levels_text(res, projection=False, compact=True),
@@ -66,11 +67,18 @@ def runs_table(store: Store, limit: int | None = None) -> list[dict]:
     return rows
 
 
-def is_classic(res_or_cfg: dict) -> bool:
-    cfg = res_or_cfg.get("config", res_or_cfg)
+def _stored(res_or_cfg) -> dict:
+    """The stored form of a run's settings: from a result's "config", a stored config, or a RunConfig."""
+    if isinstance(res_or_cfg, RunConfig):
+        return res_or_cfg.to_dict()
+    return res_or_cfg.get("config", res_or_cfg)
+
+
+def is_classic(res_or_cfg) -> bool:
+    stored = _stored(res_or_cfg)
     from ..classic import is_classic_model
 
-    return is_classic_model(cfg.get("model"))
+    return is_classic_model(stored.get("model"))
 
 
 def baseline_word(res_or_cfg: dict) -> str:
@@ -79,8 +87,8 @@ def baseline_word(res_or_cfg: dict) -> str:
 
 
 def accuracy_word(res: dict) -> str:
-    cfg = res.get("config") or {}
-    return "training accuracy (memorised labels)" if cfg.get("shuffle_labels") else "test accuracy"
+    stored = res.get("config") or {}
+    return "training accuracy (memorised labels)" if stored.get("shuffle_labels") else "test accuracy"
 
 
 def d90_text(res: dict) -> str:
@@ -231,16 +239,16 @@ BOUND_NOTE = ("**The bound** (Aghajanyan et al. 2021, §6, through the compressi
 # ---------------------------------------------------------------------------
 # a run's levels, on its own axis (the registry says which: d, rank or single)
 # ---------------------------------------------------------------------------
-def levels_text(res_or_cfg: dict, projection: bool = True, compact: bool = False) -> str:
+def levels_text(res_or_cfg, projection: bool = True, compact: bool = False) -> str:
     """What a run trains over, in its own words: "fastfood projection · d = 10, 100" for DID/SAID
     (without the projection: "d = 10, 100"), "ranks 1, 4" for LoRA and VeRA, "one point" for BitFit and
     head-only (no projection named: they have none).  ``compact``: more than five levels as
     "10 … 3,000 (10 values)", for a table column."""
     from ..methods import axis, level_word
 
-    cfg = res_or_cfg.get("config", res_or_cfg)
-    kind = axis(cfg.get("method") or DEFAULTS["method"])
-    dims = cfg.get("ranks") or cfg.get("dims") if kind == "rank" else cfg.get("dims")
+    stored = _stored(res_or_cfg)
+    kind = axis(stored.get("method") or DEFAULTS["method"])
+    dims = stored.get("ranks") or stored.get("dims") if kind == "rank" else stored.get("dims")
     if kind == "single":
         return "one point"
     if is_auto(dims):
@@ -250,8 +258,8 @@ def levels_text(res_or_cfg: dict, projection: bool = True, compact: bool = False
     else:
         levels = ", ".join(f"{int(d):,}" for d in dims or [])
     if kind == "rank":
-        return f"{level_word(cfg.get('method'))}{'s' if len(dims or []) != 1 else ''} {levels}"
-    return (f"{cfg.get('projection', 'fastfood')} projection · " if projection else "") + f"d = {levels}"
+        return f"{level_word(stored.get('method'))}{'s' if len(dims or []) != 1 else ''} {levels}"
+    return (f"{stored.get('projection', 'fastfood')} projection · " if projection else "") + f"d = {levels}"
 
 
 # ---------------------------------------------------------------------------
