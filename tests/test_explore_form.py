@@ -186,13 +186,14 @@ def test_an_unknown_run_in_the_address_leaves_the_defaults(store):
 def test_prefill_from_config_gives_the_links_values():
     cfg = make_config(model="minilm-l2", task="mr", method="said", dims=[100, 1000], seeds=3, epochs=1.5,
                       said_groups="tensor", threads=2)
-    pre = prefill_from_config(cfg)
+    pre = prefill_from_config(cfg.to_dict())  # a stored run's config, as Explore's ?run=ID reads it
     assert {k: pre[k] for k in ("dims", "seeds", "epochs", "said_groups", "threads")} == {
         "dims": "100,1000", "seeds": "3", "epochs": "1.5", "said_groups": "tensor", "threads": "2"}
     assert "lora_targets" not in pre and "shuffle_labels" not in pre and "ranks" not in pre
-    lora = prefill_from_config(make_config(model="minilm-l2", task="mr", method="lora", ranks="2,8"))
+    lora = prefill_from_config(make_config(model="minilm-l2", task="mr", method="lora", ranks="2,8").to_dict())
     assert lora["ranks"] == "2,8" and "dims" not in lora and lora["lora_targets"] == "query-value"
-    assert prefill_from_config(make_config(model="mlp", task="digits", shuffle_labels=True))["shuffle_labels"] == "1"
+    shuffled = make_config(model="mlp", task="digits", shuffle_labels=True).to_dict()
+    assert prefill_from_config(shuffled)["shuffle_labels"] == "1"
 
 
 # ---------------------------------------------------------------------------
