@@ -561,8 +561,8 @@ def describe(res: dict, baseline_word: str = "full fine-tuning") -> str:
     text = _describe(res, baseline_word)
     ruler = res.get("ruler_provisional")
     if ruler and res.get("baseline_accuracy") is not None:
-        text += (f" (provisional: {provisional_words(ruler)}, {baseline_word} at its first rate; the line, the "
-                 "threshold and d90 may move when the search ends)")
+        text += (f" ({provisional_words(ruler)}, {baseline_word} at its first rate: the line, the threshold and "
+                 "d90 may move when the search ends)")
     return text
 
 
