@@ -418,11 +418,21 @@ def _cell(e: dict) -> str:
     return txt
 
 
+_RECOMPUTED: dict[str, dict] = {}
+
+
 def recorded_results(rec: dict) -> dict:
-    """{run_id: result} of a recorded series' runs, their d90 facts re-derived from their points."""
+    """{run_id: result} of a recorded series' runs, their d90 facts re-derived from their points (the bootstraps
+    once per version of the record in a process, not at every page render)."""
+    import copy
+
     from .results import recompute
 
-    return {rid: recompute(r) for rid, r in (rec.get("runs") or {}).items()}
+    runs = rec.get("runs") or {}
+    key = hashlib.sha256(json.dumps(runs, sort_keys=True, default=str).encode()).hexdigest()
+    if key not in _RECOMPUTED:
+        _RECOMPUTED[key] = {rid: recompute(r) for rid, r in runs.items()}
+    return copy.deepcopy(_RECOMPUTED[key])
 
 
 def store_results(store, out: dict) -> dict:
