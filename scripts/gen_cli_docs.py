@@ -51,7 +51,8 @@ meanwhile, a noisy neighbour no process list shows, printed as not quiet from 5 
 (`first_trial`: the kind that ended first, the baseline since the ruler comes first; `ruler_s`: when the full-training \
 line and the threshold could be drawn (from the baseline's first rate, provisional while its rate search goes on after \
 the first point); `ruler_final_s`: when that search ended; `first_point_s`: the first subspace point; \
-`estimate_range_s`: the range shown before Start; `estimate_swings`: the largest ratio between two consecutive lengths Live showed in the first 60 s; \
+`estimate_range_s`: the range shown before Start; `estimate_swings`: the largest ratio between two consecutive \
+lengths Live showed in the first 60 s; \
 `--load N` runs N busy processes beside it throughout), with where the time went (`breakdown`: preparation, baseline, \
 probe, grid and refinement trials, and training steps, validation, test, training-accuracy and quantised passes; each \
 trial's `timing`; `fastfood_native`: whether Fastfood's passes ran in C, and why; see `bench/RESULTS.md`) |
