@@ -302,9 +302,9 @@ class RayExecutor:
         ray = require_ray()
         self.cfg = cfg
         self._stop = should_stop
-        self.cpus = float(cfg.cpus_per_trial or 1)
-        self.gpus = float(cfg.gpus_per_trial or 0)
-        self.address = connect(cfg.ray_address)
+        self.cpus = float(cfg.option("cpus_per_trial") or 1)
+        self.gpus = float(cfg.option("gpus_per_trial") or 0)
+        self.address = connect(cfg.option("ray_address"))
         self.device = "cuda" if self.gpus > 0 else "cpu"
         have = ray.cluster_resources()
         for what, want in (("CPU", self.cpus), ("GPU", self.gpus)):
