@@ -221,10 +221,10 @@ def test_trial_uses_the_scaled_rate_and_lambda_keeps_the_reference():
 
     cfg = make_config(model="mlp", task="digits", dims=[100])
     prep, _, _ = prepare(cfg, "cpu")
-    tc = make_config(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1)
+    tc = make_config(model="mlp", task="digits", epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1)  # DID
     assert run_trial(prep, tc, d=10, seed=0).lr == pytest.approx(1.0)
     assert run_trial(prep, tc, d=100_000 // 10, seed=0).lr == pytest.approx(0.1 * (1000 / 10_000) ** 0.5)
-    flat = make_config(epochs=1, max_steps=2, batch_size=64, lr_subspace=0.1, lr_scaling="none")
+    flat = tc.but(lr_scaling="none")
     assert run_trial(prep, flat, d=10, seed=0).lr == pytest.approx(0.1)
     res = run_trial(prep, tc, d=100, seed=0)
     assert res.correct is not None and len(res.correct) == len(prep.test)
