@@ -49,23 +49,16 @@ class Progress:
                 who = f"{label()}: " if len(self.open) > 1 else ""
                 self._line(f"  {who}step {e['step']}/{e.get('total')}  loss {e['loss']:.3f}  "
                            f"val acc {e['accuracy']:.3f}")
-        elif kind == "trial_end":
-            self.open.discard(key)
+        elif kind in ("trial_end", "ruler_provisional"):  # the latter: a searched baseline's first rate, the ruler
+            self.open.discard(key)                         # until its other rates end
             bar = self.bars.pop(key, None)
             if bar is not None:
                 bar.close()
             acc = e.get("accuracy")
+            ruler = (f" at its first rate, the ruler for now (rate search {e.get('tried', 1)} of {e.get('of', 3)}; "
+                     "the other rates train after the first point)") if kind == "ruler_provisional" else ""
             self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"])
-                       + f" ({e['seconds']:.0f} s)")
-        elif kind == "ruler_provisional":  # a searched baseline's first rate: the ruler until its other rates end
-            self.open.discard(key)
-            bar = self.bars.pop(key, None)
-            if bar is not None:
-                bar.close()
-            acc = e.get("accuracy")
-            self._line(f"{label()}: " + (f"test accuracy {acc:.3f}" if acc is not None else e["status"])
-                       + f" at its first rate, the ruler for now (rate search {e.get('tried', 1)} of "
-                       f"{e.get('of', 3)}; the other rates train after the first point) ({e['seconds']:.0f} s)")
+                       + f"{ruler} ({e['seconds']:.0f} s)")
         elif kind == "cancelled":
             self._line("cancelled; finished trials are kept")
         elif kind == "pretrain":
